@@ -1,0 +1,159 @@
+//! Checkers: each reads a [`History`] (and, for `net`, the message journal) and returns a
+//! [`CheckResult`]. Shared checkers live here; a workload picks the one that fits it.
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::history::History;
+
+pub mod availability;
+pub mod stats;
+pub mod counter;
+pub mod set_full;
+pub mod unique;
+
+/// Jepsen's three-valued validity. Combining takes the worst: false > unknown > true.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    Valid,
+    Unknown,
+    Invalid,
+}
+
+impl Validity {
+    pub fn worst(self, other: Validity) -> Validity {
+        use Validity::*;
+        match (self, other) {
+            (Invalid, _) | (_, Invalid) => Invalid,
+            (Unknown, _) | (_, Unknown) => Unknown,
+            _ => Valid,
+        }
+    }
+
+    pub fn from_bool(valid: bool) -> Validity {
+        if valid {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        }
+    }
+
+    /// Exit status as Maelstrom's: 0 valid, 1 invalid, 2 unknown.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Validity::Valid => 0,
+            Validity::Invalid => 1,
+            Validity::Unknown => 2,
+        }
+    }
+
+    pub fn to_json(self) -> Value {
+        match self {
+            Validity::Valid => Value::Bool(true),
+            Validity::Invalid => Value::Bool(false),
+            Validity::Unknown => Value::String("unknown".into()),
+        }
+    }
+}
+
+impl Serialize for Validity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+/// One thing a checker found wrong, said so a person can act on it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Anomaly {
+    /// A short kebab-case name: `duplicated-id`, `lost`, `wrong-echo`, ...
+    pub kind: String,
+    /// One sentence that says what happened and what to look at.
+    pub message: String,
+    /// Indices of the history ops that show it (may be empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ops: Vec<usize>,
+}
+
+/// What a checker returns: a verdict, its figures (written to `results.json` as a map with
+/// snake_case keys, beside `valid`), and the anomalies it found.
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    pub valid: Validity,
+    pub figures: Map<String, Value>,
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl CheckResult {
+    pub fn new(valid: Validity) -> CheckResult {
+        CheckResult {
+            valid,
+            figures: Map::new(),
+            anomalies: Vec::new(),
+        }
+    }
+
+    /// Adds a figure; `value` is anything serializable.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> CheckResult {
+        self.set(key, value);
+        self
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Serialize) {
+        self.figures.insert(
+            key.to_string(),
+            serde_json::to_value(value).expect("figures serialize"),
+        );
+    }
+
+    pub fn anomaly(&mut self, kind: &str, message: impl Into<String>, ops: Vec<usize>) {
+        self.anomalies.push(Anomaly {
+            kind: kind.to_string(),
+            message: message.into(),
+            ops,
+        });
+    }
+
+    /// The JSON written to `results.json`: `{"valid": .., <figures>.., "anomalies": [..]}`.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("valid".into(), self.valid.to_json());
+        for (k, v) in &self.figures {
+            map.insert(k.clone(), v.clone());
+        }
+        if !self.anomalies.is_empty() {
+            map.insert(
+                "anomalies".into(),
+                serde_json::to_value(&self.anomalies).expect("anomalies serialize"),
+            );
+        }
+        Value::Object(map)
+    }
+}
+
+/// A checker over a history alone (the `net` checker also needs the journal and lives in
+/// `net`).
+pub trait Checker {
+    fn check(&self, history: &History) -> CheckResult;
+}
+
+/// The q-quantile of sorted values as Jepsen computes it: element `min(n-1, floor(n*q))`.
+pub fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let i = ((n as f64 * q).floor() as usize).min(n - 1);
+    Some(sorted[i])
+}
+
+/// Latency quantiles {0, 0.5, 0.95, 0.99, 1} in milliseconds, keyed as Maelstrom prints them.
+pub fn latency_quantiles_ms(nanos: &mut [u64]) -> Map<String, Value> {
+    nanos.sort_unstable();
+    let mut map = Map::new();
+    for (key, q) in [("0", 0.0), ("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99), ("1", 1.0)] {
+        if let Some(v) = quantile(nanos, q) {
+            map.insert(key.into(), Value::from(v / crate::history::NANOS_PER_MS));
+        }
+    }
+    map
+}

@@ -1,0 +1,11 @@
+//! glomers-workbench: a Maelstrom-compatible workbench. It runs node binaries (the `process`
+//! driver) or in-process node types (the `sim` driver) behind one simulated network, hosts the
+//! KV services, drives a workload's client operations, checks the history and reports.
+
+pub mod checkers;
+pub mod history;
+pub mod services;
+pub mod workloads;
+
+/// The one random number generator of a test: seeded, so that a simulation replays exactly.
+pub type Rng = rand_chacha::ChaCha8Rng;

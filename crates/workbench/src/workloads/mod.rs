@@ -1,0 +1,162 @@
+//! Workloads, one module each, as Maelstrom splits them: the generator of client operations,
+//! the client side of each RPC (request body, closed response schema, outcome mapping), the
+//! optional final phase, and the checker that judges the history.
+
+use serde_json::{Map, Value};
+
+use crate::checkers::CheckResult;
+use crate::history::History;
+use crate::Rng;
+
+pub mod broadcast;
+pub mod counter;
+pub mod echo;
+pub mod unique_ids;
+
+/// An operation a client worker is about to perform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invocation {
+    /// The operation's function: `echo`, `generate`, `broadcast`, `read`, `add`, ...
+    pub f: &'static str,
+    /// What the history records as the invocation's value.
+    pub value: Value,
+    /// Part of the final phase (Maelstrom's `:final? true`).
+    pub is_final: bool,
+}
+
+impl Invocation {
+    pub fn new(f: &'static str, value: Value) -> Invocation {
+        Invocation {
+            f,
+            value,
+            is_final: false,
+        }
+    }
+
+    pub fn final_op(f: &'static str, value: Value) -> Invocation {
+        Invocation {
+            f,
+            value,
+            is_final: true,
+        }
+    }
+}
+
+/// What a workload needs to know about the test when it is built.
+#[derive(Clone, Debug)]
+pub struct WorkloadOptions {
+    pub node_ids: Vec<String>,
+    /// `--topology` (broadcast): grid, line, tree, tree2, tree3, tree4, total.
+    pub topology: String,
+    /// `--key-count`, for workloads with keys.
+    pub key_count: Option<usize>,
+}
+
+/// One workload. The runner asks it for operations, turns each into an RPC from the worker's
+/// client to node `worker mod N`, and records the outcome it maps the reply to.
+pub trait Workload {
+    fn name(&self) -> &'static str;
+
+    /// Request bodies (without `msg_id`) that each node's setup client sends after `init`, one
+    /// per node in node order, or empty when the workload has no setup (only broadcast has).
+    /// The reply must be `{"type": "<request type>_ok"}` exactly.
+    fn setup(&self) -> Vec<Value> {
+        Vec::new()
+    }
+
+    /// The next main-phase operation (the global schedule decides when).
+    fn next_op(&mut self, rng: &mut Rng) -> Invocation;
+
+    /// Whether there is a final phase: heal, wait 10 s for recovery, then each worker runs
+    /// [`Workload::final_ops`].
+    fn has_final_phase(&self) -> bool {
+        false
+    }
+
+    /// The final phase's operations for one worker.
+    fn final_ops(&mut self) -> Vec<Invocation> {
+        Vec::new()
+    }
+
+    /// The request body for an invocation, without `msg_id` (the client adds it).
+    fn request(&self, op: &Invocation) -> Value;
+
+    /// Validates a non-error reply against the closed response schema (exactly the documented
+    /// fields plus `type`, `in_reply_to`, optional `msg_id`) and returns the value the history
+    /// records for the ok completion, or why the reply is malformed.
+    fn response(&self, op: &Invocation, reply: &Map<String, Value>) -> Result<Value, String>;
+
+    /// Idempotent functions turn timeouts and indefinite errors into `fail` instead of `info`.
+    fn idempotent(&self, _f: &str) -> bool {
+        false
+    }
+
+    /// The g-set and counter clients turn every error (even a definite one) into `info`.
+    fn errors_are_indeterminate(&self) -> bool {
+        false
+    }
+
+    /// Whether a worker keeps its client (its `cN`) after an indeterminate result.
+    fn reusable_client(&self) -> bool {
+        false
+    }
+
+    /// The workload checker.
+    fn check(&self, history: &History) -> CheckResult;
+}
+
+/// Names accepted by `-w/--workload`.
+pub const NAMES: &[&str] = &[
+    "echo",
+    "unique-ids",
+    "broadcast",
+    "g-set",
+    "g-counter",
+    "pn-counter",
+];
+
+pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workload>> {
+    Ok(match name {
+        "echo" => Box::new(echo::Echo),
+        "unique-ids" => Box::new(unique_ids::UniqueIds),
+        "broadcast" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::Broadcast)?),
+        "g-set" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::GSet)?),
+        "g-counter" => Box::new(counter::Counter::new(counter::Flavor::GCounter)),
+        "pn-counter" => Box::new(counter::Counter::new(counter::Flavor::PnCounter)),
+        other => anyhow::bail!(
+            "unknown workload {other:?}; known workloads: {}",
+            NAMES.join(", ")
+        ),
+    })
+}
+
+/// Checks that `reply` has exactly the fields `type`, `in_reply_to`, optional `msg_id`, plus
+/// `fields`; returns why not. Shared by every workload's `response`.
+pub fn closed_schema(reply: &Map<String, Value>, expected_type: &str, fields: &[&str]) -> Result<(), String> {
+    match reply.get("type").and_then(Value::as_str) {
+        Some(t) if t == expected_type => {}
+        Some(t) => return Err(format!("expected type {expected_type:?}, got {t:?}")),
+        None => return Err("reply has no string `type`".into()),
+    }
+    if !reply.get("in_reply_to").is_some_and(Value::is_u64) {
+        return Err("`in_reply_to` must be an integer".into());
+    }
+    if let Some(id) = reply.get("msg_id") {
+        if !id.is_u64() {
+            return Err("`msg_id` must be an integer".into());
+        }
+    }
+    for key in reply.keys() {
+        let known = matches!(key.as_str(), "type" | "in_reply_to" | "msg_id")
+            || fields.contains(&key.as_str());
+        if !known {
+            return Err(format!("unexpected field {key:?} (the response schema is closed)"));
+        }
+    }
+    for field in fields {
+        if !reply.contains_key(*field) {
+            return Err(format!("missing field {field:?}"));
+        }
+    }
+    Ok(())
+}
