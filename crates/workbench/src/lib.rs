@@ -2,8 +2,17 @@
 //! driver) or in-process node types (the `sim` driver) behind one simulated network, hosts the
 //! KV services, drives a workload's client operations, checks the history and reports.
 
+pub mod analysis;
+pub mod challenges;
 pub mod checkers;
+pub mod cli;
+pub mod commands;
+pub mod driver;
 pub mod history;
+pub mod nemesis;
+pub mod report;
+pub mod net;
+pub mod runner;
 pub mod services;
 pub mod workloads;
 

@@ -1,1 +1,19 @@
-fn main(){}
+use clap::Parser as _;
+use glomers_workbench::cli::{Cli, Command};
+use glomers_workbench::commands;
+
+fn main() {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Test(args) => commands::test(args),
+        Command::All(args) => commands::all(args),
+    };
+    match outcome {
+        Ok(valid) => std::process::exit(valid.exit_code()),
+        Err(e) => {
+            eprintln!("glomers: {e:#}");
+            // Maelstrom exits 255 when a test cannot run at all.
+            std::process::exit(255);
+        }
+    }
+}

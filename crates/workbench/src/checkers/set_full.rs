@@ -1,1 +1,903 @@
-//! Being written.
+//! Jepsen's `set-full` checker, as Maelstrom's broadcast and g-set workloads use it.
+//!
+//! Clients add single elements (`broadcast` or `add`) and read the whole set (`read`). For each
+//! element the checker finds:
+//!
+//! - *known*: the completion of its ok add, or of the first ok read that returned it, whichever
+//!   comes first in the history;
+//! - *last present* / *last absent*: the latest-invoked ok read that returned it / missed it.
+//!
+//! An element is **stable** when some read returning it was invoked after the last read that
+//! missed it, **lost** when it was known and the last read that missed it was invoked after both
+//! the last read that returned it and the known point, and **never read** otherwise. Its stable
+//! latency is how long after the known point reads could still miss it: the last absent read's
+//! invocation time + 1 ns − known time, at least 0, in whole milliseconds. A stable element with
+//! a latency above zero is **stale** (allowed: the set is only eventually consistent).
+//!
+//! As in Jepsen, a read only counts for an element when it completes after the element's add was
+//! invoked (a read can hardly be blamed for missing an element nobody had asked for yet), and
+//! values returned by reads that were never added are ignored.
+//!
+//! Jepsen compares every read with every element it tracks. Here each read only touches the
+//! elements it returned (building, per element, the list of reads that returned it), and the
+//! last absent read is found afterwards by walking the reads backwards from the newest and
+//! stopping at the first one the element's list skips. The work is linear in the total size of
+//! the reads, plus a small term per add for the reads in flight when it was invoked.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use super::{quantile, CheckResult, Validity};
+use crate::history::{History, Nanos, OpType, Process, NANOS_PER_MS};
+
+/// How many lost elements get an anomaly of their own; the rest are summed up in one.
+const SHOWN_LOST: usize = 20;
+
+/// How many of the stalest elements `worst_stale` lists (as Jepsen: 8).
+const WORST_STALE: usize = 8;
+
+/// The read function the checker looks at, whatever the add function is called.
+const READ_F: &str = "read";
+
+/// Checks a history of single-element adds (ops whose `f` is `add_f`) and whole-set `read`s.
+pub fn check_set_full(history: &History, add_f: &str) -> CheckResult {
+    let analysis = Analysis::of(history, add_f);
+    let outcomes = analysis.outcomes();
+    report(&analysis, &outcomes, add_f)
+}
+
+/// A read invocation (ok or not), numbered in invocation order.
+#[derive(Clone, Copy, Debug)]
+struct Read {
+    invoke_index: usize,
+    invoke_time: Nanos,
+    ok: bool,
+}
+
+/// What the history says about one element since its (latest) add invocation.
+#[derive(Clone, Debug)]
+struct Element {
+    value: Value,
+    add_invoke: usize,
+    /// The op that made it known: its ok add or the first read that returned it.
+    known: Option<Known>,
+    /// Reads invoked at or after this number were invoked after the add.
+    first_read_after: u32,
+    /// Reads that were in flight when the add was invoked (they count if they complete ok).
+    concurrent_reads: Vec<u32>,
+    /// Ok reads, completed after the add was invoked, that returned the element (in completion
+    /// order, each read once).
+    present_in: Vec<u32>,
+}
+
+/// The completion that made an element known.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    index: usize,
+    time: Nanos,
+    /// The add's acknowledgement (rather than a read returning the element).
+    by_add: bool,
+}
+
+/// The element's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Stable,
+    Lost,
+    NeverRead,
+}
+
+#[derive(Clone, Debug)]
+struct ElementResult {
+    slot: usize,
+    outcome: Outcome,
+    last_present: Option<u32>,
+    last_absent: Option<u32>,
+    /// Whole milliseconds (only for stable elements).
+    stable_latency: Option<u64>,
+    /// Whole milliseconds (only for lost elements).
+    lost_latency: Option<u64>,
+}
+
+/// What a client process is waiting for.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Add(usize),
+    Read(u32),
+    Other,
+}
+
+struct Analysis {
+    elements: Vec<Element>,
+    reads: Vec<Read>,
+    /// Ids of the ok reads, ascending (so in invocation order).
+    ok_reads: Vec<u32>,
+}
+
+impl Analysis {
+    /// One pass over the history, in order: adds create (or, when a value is added again,
+    /// reset) an element, reads are applied when they complete ok.
+    fn of(history: &History, add_f: &str) -> Analysis {
+        let mut interner = Interner::default();
+        let mut elements: Vec<Element> = Vec::new();
+        let mut reads: Vec<Read> = Vec::new();
+        let mut open: HashMap<Process, Pending> = HashMap::new();
+        let mut reads_in_flight: Vec<u32> = Vec::new();
+
+        for op in history.client_ops() {
+            if op.kind == OpType::Invoke {
+                let pending = if op.f == add_f {
+                    let element = Element {
+                        value: op.value.clone(),
+                        add_invoke: op.index,
+                        known: None,
+                        first_read_after: reads.len() as u32,
+                        concurrent_reads: reads_in_flight.clone(),
+                        present_in: Vec::new(),
+                    };
+                    let slot = match interner.get(&op.value) {
+                        // Added again: Jepsen starts that element over.
+                        Some(slot) => {
+                            elements[slot] = element;
+                            slot
+                        }
+                        None => {
+                            let slot = interner.insert(&op.value);
+                            debug_assert_eq!(slot, elements.len());
+                            elements.push(element);
+                            slot
+                        }
+                    };
+                    Pending::Add(slot)
+                } else if op.f == READ_F {
+                    let id = reads.len() as u32;
+                    reads.push(Read {
+                        invoke_index: op.index,
+                        invoke_time: op.time,
+                        ok: false,
+                    });
+                    reads_in_flight.push(id);
+                    Pending::Read(id)
+                } else {
+                    Pending::Other
+                };
+                open.insert(op.process, pending);
+                continue;
+            }
+
+            let Some(pending) = open.remove(&op.process) else {
+                continue;
+            };
+            match pending {
+                Pending::Add(slot) => {
+                    if op.kind == OpType::Ok {
+                        let element = &mut elements[slot];
+                        element.known.get_or_insert(Known {
+                            index: op.index,
+                            time: op.time,
+                            by_add: true,
+                        });
+                    }
+                }
+                Pending::Read(id) => {
+                    if let Some(i) = reads_in_flight.iter().position(|&r| r == id) {
+                        reads_in_flight.swap_remove(i);
+                    }
+                    if op.kind != OpType::Ok {
+                        continue;
+                    }
+                    reads[id as usize].ok = true;
+                    // A non-array value (null) reads as the empty set, as in Jepsen.
+                    let Some(values) = op.value.as_array() else {
+                        continue;
+                    };
+                    for value in values {
+                        // Values never added (or added only later) are ignored.
+                        let Some(slot) = interner.get(value) else {
+                            continue;
+                        };
+                        let element = &mut elements[slot];
+                        element.known.get_or_insert(Known {
+                            index: op.index,
+                            time: op.time,
+                            by_add: false,
+                        });
+                        // A read returning the element twice counts once.
+                        if element.present_in.last() != Some(&id) {
+                            element.present_in.push(id);
+                        }
+                    }
+                }
+                Pending::Other => {}
+            }
+        }
+
+        let ok_reads = (0..reads.len() as u32)
+            .filter(|&id| reads[id as usize].ok)
+            .collect();
+        Analysis {
+            elements,
+            reads,
+            ok_reads,
+        }
+    }
+
+    /// The verdict on every element, in element order (sorted by value).
+    fn outcomes(&self) -> Vec<ElementResult> {
+        let mut order: Vec<usize> = (0..self.elements.len()).collect();
+        order.sort_by(|&a, &b| cmp_values(&self.elements[a].value, &self.elements[b].value));
+        order.into_iter().map(|slot| self.judge(slot)).collect()
+    }
+
+    fn judge(&self, slot: usize) -> ElementResult {
+        let element = &self.elements[slot];
+        let mut present = element.present_in.clone();
+        present.sort_unstable_by(|a, b| b.cmp(a));
+        present.dedup();
+        let last_present = present.first().copied();
+        let last_absent = self.last_absent(element, &present);
+
+        let stable = last_present.is_some_and(|p| last_absent.map_or(true, |a| a < p));
+        let lost = match (element.known, last_absent) {
+            (Some(known), Some(a)) => {
+                last_present.map_or(true, |p| p < a)
+                    && known.index < self.reads[a as usize].invoke_index
+            }
+            _ => false,
+        };
+        let known_time = element.known.map_or(0, |k| k.time);
+        // Jepsen's latencies: from the known point to one nanosecond after the invocation of the
+        // last read that disagreed (0 when there was none), never negative, in whole ms.
+        let latency_after = |read: Option<u32>| {
+            let until = read.map_or(0, |r| self.reads[r as usize].invoke_time + 1);
+            until.saturating_sub(known_time) / NANOS_PER_MS
+        };
+        let outcome = if stable {
+            Outcome::Stable
+        } else if lost {
+            Outcome::Lost
+        } else {
+            Outcome::NeverRead
+        };
+        ElementResult {
+            slot,
+            outcome,
+            last_present,
+            last_absent,
+            stable_latency: stable.then(|| latency_after(last_absent)),
+            lost_latency: lost.then(|| latency_after(last_present)),
+        }
+    }
+
+    /// The latest-invoked ok read that counts for the element and did not return it.
+    /// `present` (descending) lists the reads that returned it, all of which count, so walking
+    /// the counting reads from the newest, the first one `present` skips is the answer.
+    fn last_absent(&self, element: &Element, present: &[u32]) -> Option<u32> {
+        let start = self
+            .ok_reads
+            .partition_point(|&r| r < element.first_read_after);
+        let mut concurrent: Vec<u32> = element
+            .concurrent_reads
+            .iter()
+            .copied()
+            .filter(|&r| self.reads[r as usize].ok)
+            .collect();
+        concurrent.sort_unstable_by(|a, b| b.cmp(a));
+        let counting = self.ok_reads[start..]
+            .iter()
+            .rev()
+            .copied()
+            .chain(concurrent);
+        let mut present = present.iter().copied().peekable();
+        for read in counting {
+            if present.peek() == Some(&read) {
+                present.next();
+            } else {
+                return Some(read);
+            }
+        }
+        None
+    }
+}
+
+/// Builds the result: Jepsen's figures, under snake_case keys, and one anomaly per lost element.
+fn report(analysis: &Analysis, outcomes: &[ElementResult], add_f: &str) -> CheckResult {
+    let value_of = |r: &ElementResult| analysis.elements[r.slot].value.clone();
+    let stable: Vec<&ElementResult> = outcomes
+        .iter()
+        .filter(|r| r.outcome == Outcome::Stable)
+        .collect();
+    let lost: Vec<&ElementResult> = outcomes
+        .iter()
+        .filter(|r| r.outcome == Outcome::Lost)
+        .collect();
+    let never_read: Vec<&ElementResult> = outcomes
+        .iter()
+        .filter(|r| r.outcome == Outcome::NeverRead)
+        .collect();
+    let stale: Vec<&ElementResult> = stable
+        .iter()
+        .copied()
+        .filter(|r| r.stable_latency.unwrap_or(0) > 0)
+        .collect();
+    // Highest latency first; among equals, the higher element first (Jepsen reverses a stable
+    // ascending sort of the value-ordered elements).
+    let mut worst = stale.clone();
+    worst.reverse();
+    worst.sort_by(|a, b| b.stable_latency.cmp(&a.stable_latency));
+    let worst_stale: Vec<Value> = worst
+        .iter()
+        .take(WORST_STALE)
+        .map(|r| {
+            let element = &analysis.elements[r.slot];
+            json!({
+                "element": element.value,
+                "stable_latency": r.stable_latency,
+                "known": element.known.map(|k| k.index),
+                "last_absent": r.last_absent.map(|a| analysis.reads[a as usize].invoke_index),
+            })
+        })
+        .collect();
+
+    let valid = if !lost.is_empty() {
+        Validity::Invalid
+    } else if stable.is_empty() {
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    };
+    let mut result = CheckResult::new(valid);
+    result.set("attempt_count", outcomes.len());
+    result.set("stable_count", stable.len());
+    result.set("lost_count", lost.len());
+    result.set("lost", lost.iter().map(|r| value_of(r)).collect::<Vec<_>>());
+    result.set("never_read_count", never_read.len());
+    result.set(
+        "never_read",
+        never_read.iter().map(|r| value_of(r)).collect::<Vec<_>>(),
+    );
+    result.set("stale_count", stale.len());
+    result.set(
+        "stale",
+        stale.iter().map(|r| value_of(r)).collect::<Vec<_>>(),
+    );
+    result.set("worst_stale", worst_stale);
+    let stable_latencies: Vec<u64> = outcomes.iter().filter_map(|r| r.stable_latency).collect();
+    if !stable_latencies.is_empty() {
+        result.set("stable_latencies", quantiles(stable_latencies));
+    }
+    let lost_latencies: Vec<u64> = outcomes.iter().filter_map(|r| r.lost_latency).collect();
+    if !lost_latencies.is_empty() {
+        result.set("lost_latencies", quantiles(lost_latencies));
+    }
+    // Jepsen's duplicate detection keeps counts below 1, which never happens: it never flags
+    // anything, so neither do we (a read returning an element twice counts once above).
+    result.set("duplicated_count", 0);
+    result.set("duplicated", Map::new());
+
+    for r in lost.iter().take(SHOWN_LOST) {
+        let (message, ops) = describe_lost(analysis, r, add_f);
+        result.anomaly("lost", message, ops);
+    }
+    if lost.len() > SHOWN_LOST {
+        result.anomaly(
+            "lost",
+            format!(
+                "{} more elements were lost the same way; `lost` lists them all",
+                lost.len() - SHOWN_LOST
+            ),
+            Vec::new(),
+        );
+    }
+    if valid == Validity::Unknown {
+        let message = if outcomes.is_empty() {
+            format!("no `{add_f}` was ever invoked, so there is nothing to check")
+        } else if analysis.ok_reads.is_empty() {
+            format!(
+                "{} elements were added but no read succeeded, so none can be shown to have \
+                 survived: make `read` answer `read_ok`",
+                outcomes.len()
+            )
+        } else {
+            format!(
+                "none of the {} added elements was returned by a read invoked after the last \
+                 read that missed it, so none is known to have survived",
+                outcomes.len()
+            )
+        };
+        result.anomaly("nothing-stable", message, Vec::new());
+    }
+    result
+}
+
+/// Jepsen's frequency distribution at 0, 0.5, 0.95, 0.99 and 1.
+fn quantiles(mut values: Vec<u64>) -> Map<String, Value> {
+    values.sort_unstable();
+    let mut map = Map::new();
+    for (key, q) in [
+        ("0", 0.0),
+        ("0.5", 0.5),
+        ("0.95", 0.95),
+        ("0.99", 0.99),
+        ("1", 1.0),
+    ] {
+        if let Some(v) = quantile(&values, q) {
+            map.insert(key.into(), Value::from(v));
+        }
+    }
+    map
+}
+
+fn describe_lost(analysis: &Analysis, r: &ElementResult, add_f: &str) -> (String, Vec<usize>) {
+    let element = &analysis.elements[r.slot];
+    let known = element.known.expect("a lost element is known");
+    let absent = r
+        .last_absent
+        .expect("a lost element has a last absent read");
+    let absent = analysis.reads[absent as usize];
+    let how_known = if known.by_add {
+        format!(
+            "was acknowledged at {} (`{add_f}` ok, op {})",
+            secs(known.time),
+            known.index
+        )
+    } else {
+        format!(
+            "was first returned by a read that completed at {} (op {})",
+            secs(known.time),
+            known.index
+        )
+    };
+    let seen = match r.last_present {
+        Some(p) => {
+            let present = analysis.reads[p as usize];
+            format!(
+                "; the last read that returned it was invoked at {} (op {})",
+                secs(present.invoke_time),
+                present.invoke_index
+            )
+        }
+        None => "; no read ever returned it".to_string(),
+    };
+    let message = format!(
+        "element {} {how_known}, but the last read, invoked later at {} (op {}), did not \
+         return it{seen}: once acknowledged, an element must stay in every node's set",
+        element.value,
+        secs(absent.invoke_time),
+        absent.invoke_index,
+    );
+    let mut ops = vec![element.add_invoke, known.index, absent.invoke_index];
+    if let Some(p) = r.last_present {
+        ops.push(analysis.reads[p as usize].invoke_index);
+    }
+    ops.sort_unstable();
+    ops.dedup();
+    (message, ops)
+}
+
+fn secs(time: Nanos) -> String {
+    format!("{:.3} s", time as f64 / 1e9)
+}
+
+/// A total order on JSON values for sorting elements: numbers by value, then strings, then
+/// everything else by its JSON text. (Jepsen sorts with Clojure's `compare`, which throws on
+/// mixed types; Maelstrom's elements are numbers.)
+fn cmp_values(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Number(_) => 0,
+            Value::String(_) => 1,
+            _ => 2,
+        }
+    }
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => {
+                    let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+                    x.total_cmp(&y)
+                }
+            },
+        },
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => rank(a)
+            .cmp(&rank(b))
+            .then_with(|| a.to_string().cmp(&b.to_string())),
+    }
+}
+
+/// Element identity as Clojure's `=` sees JSON values: integers by value (1 and 1.0 differ),
+/// everything else by its JSON text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Int(i64),
+    BigUint(u64),
+    Text(String),
+}
+
+impl Key {
+    fn of(value: &Value) -> Key {
+        if let Value::Number(n) = value {
+            if let Some(i) = n.as_i64() {
+                return Key::Int(i);
+            }
+            if let Some(u) = n.as_u64() {
+                return Key::BigUint(u);
+            }
+        }
+        Key::Text(value.to_string())
+    }
+}
+
+/// Maps element values to dense slots. Small non-negative integers (what Maelstrom adds:
+/// 0, 1, 2, ...) go through a vector, everything else through a hash map.
+#[derive(Default)]
+struct Interner {
+    small: Vec<Option<u32>>,
+    other: HashMap<Key, u32>,
+    len: usize,
+}
+
+/// Integers below this are looked up in the vector.
+const SMALL_LIMIT: u64 = 1 << 24;
+
+impl Interner {
+    fn small_index(value: &Value) -> Option<usize> {
+        match value {
+            Value::Number(n) => n.as_u64().filter(|&u| u < SMALL_LIMIT).map(|u| u as usize),
+            _ => None,
+        }
+    }
+
+    fn get(&self, value: &Value) -> Option<usize> {
+        match Self::small_index(value) {
+            Some(i) => self.small.get(i).copied().flatten().map(|s| s as usize),
+            None => self.other.get(&Key::of(value)).map(|&s| s as usize),
+        }
+    }
+
+    /// Assigns the next slot to a value not yet interned.
+    fn insert(&mut self, value: &Value) -> usize {
+        let slot = self.len;
+        self.len += 1;
+        match Self::small_index(value) {
+            Some(i) => {
+                if self.small.len() <= i {
+                    self.small.resize(i + 1, None);
+                }
+                self.small[i] = Some(slot as u32);
+            }
+            None => {
+                self.other.insert(Key::of(value), slot as u32);
+            }
+        }
+        slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::build::{history, op};
+    use crate::history::Op;
+
+    const ADD: &str = "broadcast";
+
+    fn add(p: u64, value: u64, invoke_ms: u64, ok_ms: u64) -> Vec<Op> {
+        vec![
+            op(p, OpType::Invoke, ADD, json!(value), invoke_ms),
+            op(p, OpType::Ok, ADD, json!(value), ok_ms),
+        ]
+    }
+
+    fn read(p: u64, seen: Value, invoke_ms: u64, ok_ms: u64) -> Vec<Op> {
+        vec![
+            op(p, OpType::Invoke, READ_F, Value::Null, invoke_ms),
+            op(p, OpType::Ok, READ_F, seen, ok_ms),
+        ]
+    }
+
+    fn run(parts: Vec<Vec<Op>>) -> CheckResult {
+        check_set_full(&history(parts.concat()), ADD)
+    }
+
+    fn quantiles_of(all: [u64; 5]) -> Value {
+        json!({"0": all[0], "0.5": all[1], "0.95": all[2], "0.99": all[3], "1": all[4]})
+    }
+
+    #[test]
+    fn a_correct_history_is_valid() {
+        let r = run(vec![
+            add(0, 0, 0, 1),
+            read(1, json!([0]), 2, 3),
+            add(0, 1, 4, 5),
+            read(1, json!([1, 0]), 6, 7),
+        ]);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["attempt_count"], json!(2));
+        assert_eq!(r.figures["stable_count"], json!(2));
+        assert_eq!(r.figures["lost_count"], json!(0));
+        assert_eq!(r.figures["never_read_count"], json!(0));
+        assert_eq!(r.figures["stale_count"], json!(0));
+        assert_eq!(r.figures["worst_stale"], json!([]));
+        assert_eq!(r.figures["stable_latencies"], quantiles_of([0; 5]));
+        assert!(!r.figures.contains_key("lost_latencies"));
+        assert_eq!(r.figures["duplicated_count"], json!(0));
+        assert!(r.anomalies.is_empty());
+    }
+
+    #[test]
+    fn a_lost_element_is_caught() {
+        let r = run(vec![
+            add(0, 0, 0, 1),             // ops 0, 1
+            read(1, json!([0]), 2, 3),   // ops 2, 3
+            add(0, 1, 4, 5),             // ops 4, 5
+            read(1, json!([1]), 10, 11), // ops 6, 7: 0 is gone
+            read(2, json!([1]), 12, 13), // ops 8, 9
+        ]);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.figures["lost_count"], json!(1));
+        assert_eq!(r.figures["lost"], json!([0]));
+        assert_eq!(r.figures["stable_count"], json!(1));
+        // Lost latency: last present read's invocation (2 ms) + 1 ns - known (1 ms), in ms.
+        assert_eq!(r.figures["lost_latencies"], quantiles_of([1; 5]));
+        assert_eq!(r.anomalies.len(), 1);
+        let a = &r.anomalies[0];
+        assert_eq!(a.kind, "lost");
+        assert_eq!(a.ops, vec![0, 1, 2, 8]);
+        assert!(
+            a.message.contains("element 0 was acknowledged"),
+            "{}",
+            a.message
+        );
+        assert!(a.message.contains("(op 8)"), "{}", a.message);
+    }
+
+    #[test]
+    fn an_element_never_returned_after_its_ack_is_lost() {
+        let r = run(vec![
+            add(0, 7, 0, 1),
+            read(1, json!([]), 5, 6),
+            add(0, 8, 7, 8),
+            read(1, json!([8]), 9, 10),
+        ]);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.figures["lost"], json!([7]));
+        assert_eq!(r.figures["lost_latencies"], quantiles_of([0; 5]));
+        assert!(r.anomalies[0].message.contains("no read ever returned it"));
+    }
+
+    #[test]
+    fn an_element_first_seen_by_a_read_is_known_from_then() {
+        // The add timed out, but a read returned the element: it happened, so losing it counts.
+        let r = run(vec![
+            vec![
+                op(0, OpType::Invoke, ADD, json!(3), 0),
+                op(0, OpType::Info, ADD, json!(3), 5000),
+            ],
+            read(1, json!([3]), 1, 2), // ops 2, 3
+            read(1, json!([]), 6000, 6001),
+            add(2, 4, 6002, 6003),
+            read(1, json!([4]), 6004, 6005),
+        ]);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.figures["lost"], json!([3]));
+        assert!(
+            r.anomalies[0]
+                .message
+                .contains("first returned by a read that completed at 0.002 s (op 3)"),
+            "{}",
+            r.anomalies[0].message
+        );
+    }
+
+    #[test]
+    fn a_late_element_is_stale_with_its_latency() {
+        let r = run(vec![
+            add(0, 0, 0, 10),            // ops 0, 1: known at 10 ms
+            add(0, 1, 20, 21),           // ops 2, 3
+            read(1, json!([1]), 50, 51), // ops 4, 5: misses 0
+            read(1, json!([1, 0]), 60, 61),
+        ]);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["stable_count"], json!(2));
+        assert_eq!(r.figures["stale_count"], json!(1));
+        assert_eq!(r.figures["stale"], json!([0]));
+        // 50 ms + 1 ns - 10 ms = 40 ms (whole); element 1 has 0. Sorted [0, 40]: element
+        // min(1, floor(2q)) for each q.
+        assert_eq!(
+            r.figures["stable_latencies"],
+            quantiles_of([0, 40, 40, 40, 40])
+        );
+        assert_eq!(
+            r.figures["worst_stale"],
+            json!([{"element": 0, "stable_latency": 40, "known": 1, "last_absent": 4}])
+        );
+    }
+
+    #[test]
+    fn a_sub_millisecond_delay_is_not_stale() {
+        // The missing read was invoked the very moment the add completed: 1 ns, so 0 ms.
+        let r = run(vec![
+            add(0, 0, 0, 0),
+            read(1, json!([]), 0, 1),
+            read(1, json!([0]), 2, 3),
+        ]);
+        assert_eq!(r.figures["stable_count"], json!(1));
+        assert_eq!(r.figures["stale_count"], json!(0));
+        assert_eq!(r.figures["stable_latencies"], quantiles_of([0; 5]));
+    }
+
+    #[test]
+    fn an_element_not_read_after_its_add_is_never_read() {
+        let r = run(vec![
+            add(0, 0, 0, 1),
+            read(1, json!([0]), 2, 3),
+            read(1, json!([0]), 4, 5), // completes before 1 is even added
+            add(0, 1, 6, 7),
+        ]);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["never_read_count"], json!(1));
+        assert_eq!(r.figures["never_read"], json!([1]));
+        assert_eq!(r.figures["stable_count"], json!(1));
+    }
+
+    #[test]
+    fn a_read_concurrent_with_the_add_cannot_lose_it() {
+        let r = run(vec![vec![
+            op(1, OpType::Invoke, READ_F, Value::Null, 0),
+            op(0, OpType::Invoke, ADD, json!(0), 1),
+            op(0, OpType::Ok, ADD, json!(0), 2),
+            op(1, OpType::Ok, READ_F, json!([]), 3),
+        ]]);
+        // The read may have happened before the add: never read, not lost.
+        assert_eq!(r.figures["never_read"], json!([0]));
+        assert_eq!(r.figures["lost_count"], json!(0));
+        assert_eq!(r.valid, Validity::Unknown);
+    }
+
+    #[test]
+    fn a_read_in_flight_during_the_add_counts_for_it() {
+        let r = run(vec![
+            vec![
+                op(1, OpType::Invoke, READ_F, Value::Null, 0),
+                op(0, OpType::Invoke, ADD, json!(0), 1),
+                op(0, OpType::Ok, ADD, json!(0), 2),
+                op(1, OpType::Ok, READ_F, json!([0]), 3),
+            ],
+            read(1, json!([0]), 4, 5),
+        ]);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["stable_count"], json!(1));
+        assert_eq!(r.figures["stable_latencies"], quantiles_of([0; 5]));
+    }
+
+    #[test]
+    fn nothing_stable_is_unknown() {
+        let r = run(vec![
+            add(0, 0, 0, 1),
+            add(0, 1, 2, 3),
+            vec![
+                op(1, OpType::Invoke, READ_F, Value::Null, 4),
+                op(1, OpType::Fail, READ_F, Value::Null, 5),
+            ],
+        ]);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert_eq!(r.figures["never_read"], json!([0, 1]));
+        assert!(!r.figures.contains_key("stable_latencies"));
+        assert_eq!(r.anomalies.len(), 1);
+        assert_eq!(r.anomalies[0].kind, "nothing-stable");
+        assert!(r.anomalies[0].message.contains("no read succeeded"));
+
+        let empty = run(vec![]);
+        assert_eq!(empty.valid, Validity::Unknown);
+        assert_eq!(empty.figures["attempt_count"], json!(0));
+    }
+
+    #[test]
+    fn values_never_added_are_ignored() {
+        let r = run(vec![add(0, 0, 0, 1), read(1, json!([0, 99, "x", 0]), 2, 3)]);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["attempt_count"], json!(1));
+        assert_eq!(r.figures["stable_count"], json!(1));
+        assert_eq!(r.figures["duplicated_count"], json!(0));
+    }
+
+    #[test]
+    fn integers_and_floats_are_different_elements() {
+        // Clojure's `=` tells 1 from 1.0; so does the checker.
+        let r = run(vec![add(0, 1, 0, 1), read(1, json!([1.0]), 2, 3)]);
+        assert_eq!(r.figures["lost"], json!([1]));
+        let r = run(vec![
+            vec![
+                op(0, OpType::Invoke, ADD, json!("a"), 0),
+                op(0, OpType::Ok, ADD, json!("a"), 1),
+            ],
+            read(1, json!(["a"]), 2, 3),
+        ]);
+        assert_eq!(r.valid, Validity::Valid);
+    }
+
+    #[test]
+    fn other_add_names_are_supported() {
+        let ops = vec![
+            op(0, OpType::Invoke, "add", json!(0), 0),
+            op(0, OpType::Ok, "add", json!(0), 1),
+            op(1, OpType::Invoke, READ_F, Value::Null, 2),
+            op(1, OpType::Ok, READ_F, json!([0]), 3),
+        ];
+        let h = history(ops);
+        assert_eq!(check_set_full(&h, "add").valid, Validity::Valid);
+        // Under another name, nothing was added.
+        assert_eq!(
+            check_set_full(&h, "broadcast").figures["attempt_count"],
+            json!(0)
+        );
+    }
+
+    #[test]
+    fn many_lost_elements_are_summed_up() {
+        let mut parts: Vec<Vec<Op>> = (0..30).map(|v| add(0, v, 2 * v, 2 * v + 1)).collect();
+        parts.push(add(0, 100, 60, 61));
+        parts.push(read(1, json!([100]), 70, 71));
+        let r = run(parts);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.figures["lost_count"], json!(30));
+        assert_eq!(r.anomalies.len(), SHOWN_LOST + 1);
+        assert!(r.anomalies[SHOWN_LOST]
+            .message
+            .starts_with("10 more elements"));
+    }
+
+    #[test]
+    fn worst_stale_lists_the_eight_stalest_highest_first() {
+        let mut parts: Vec<Vec<Op>> = (0..10).map(|v| add(0, v, v, v + 1)).collect();
+        // Each element v is missed by a read invoked at 100 + 10 v ms.
+        for v in 0..10u64 {
+            let present: Vec<u64> = (0..v).collect();
+            parts.push(read(1, json!(present), 100 + 10 * v, 101 + 10 * v));
+        }
+        parts.push(read(1, json!((0..10).collect::<Vec<u64>>()), 500, 501));
+        let r = run(parts);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["stale_count"], json!(10));
+        let worst = r.figures["worst_stale"].as_array().unwrap();
+        let elements: Vec<u64> = worst
+            .iter()
+            .map(|w| w["element"].as_u64().unwrap())
+            .collect();
+        assert_eq!(elements, vec![9, 8, 7, 6, 5, 4, 3, 2]);
+        // Element 9: known at 10 ms, last missed by the read invoked at 190 ms.
+        assert_eq!(worst[0]["stable_latency"], json!(180));
+    }
+
+    #[test]
+    fn a_large_history_is_checked_in_one_pass() {
+        // 3000 adds, each followed by a read of everything so far, the reads lagging by one.
+        let n = 3000u64;
+        let mut ops = Vec::new();
+        for v in 0..n {
+            ops.extend(add(0, v, 3 * v, 3 * v + 1));
+            let seen: Vec<u64> = (0..v).collect();
+            ops.extend(read(1, json!(seen), 3 * v + 1, 3 * v + 2));
+        }
+        ops.extend(read(
+            1,
+            json!((0..n).collect::<Vec<u64>>()),
+            3 * n,
+            3 * n + 1,
+        ));
+        let start = std::time::Instant::now();
+        let r = check_set_full(&history(ops), ADD);
+        let took = start.elapsed();
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.figures["stable_count"], json!(n));
+        // Every element is missed by the read right after its add: 3v+1 ms + 1 ns - (3v+1) ms.
+        assert_eq!(r.figures["stale_count"], json!(0));
+        assert!(took.as_secs() < 20, "took {took:?}");
+    }
+}

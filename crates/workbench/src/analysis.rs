@@ -1,0 +1,139 @@
+//! Composes the checkers over a finished run into Maelstrom's results map: `workload`,
+//! `stats`, `availability`, `net`, `perf`, plus the workbench's own diagnostics, and the
+//! overall verdict (the worst of them).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::checkers::availability::check_availability;
+use crate::checkers::stats::check_stats;
+use crate::checkers::{latency_quantiles_ms, CheckResult, Validity};
+use crate::history::OpType;
+use crate::net::NetStats;
+use crate::runner::{RunOutput, Severity, TestOptions};
+use crate::workloads::Workload;
+
+/// The verdict and everything `results.json` holds.
+pub struct Results {
+    pub valid: Validity,
+    pub workload: CheckResult,
+    pub stats: CheckResult,
+    pub availability: CheckResult,
+    pub net: Value,
+    pub perf: Value,
+    pub output_errors: usize,
+}
+
+impl Results {
+    /// Servers messages per client operation (the figure the 3d/3e criteria read).
+    pub fn servers_msgs_per_op(&self) -> f64 {
+        self.net["servers"]["msgs_per_op"].as_f64().unwrap_or(0.0)
+    }
+
+    pub fn to_json(&self, opts: &TestOptions, run: &RunOutput) -> Value {
+        json!({
+            "valid": self.valid.to_json(),
+            "workload": self.workload.to_json(),
+            "stats": self.stats.to_json(),
+            "availability": self.availability.to_json(),
+            "net": self.net,
+            "perf": self.perf,
+            "errors": run.diagnostics,
+            "errors_not_shown": run.diagnostics_dropped,
+            "aborted": run.aborted,
+            "test": test_json(opts),
+        })
+    }
+}
+
+pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> Results {
+    let history = &run.history;
+    let workload_result = workload.check(history);
+    let stats = check_stats(history);
+    let availability = check_availability(history, opts.availability);
+    let invocations = history.invocation_count();
+    let net = net_json(&run.net, invocations);
+    let perf = perf_json(run);
+    let output_errors = run
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let mut valid = workload_result
+        .valid
+        .worst(stats.valid)
+        .worst(availability.valid);
+    if output_errors > 0 || run.aborted {
+        valid = Validity::Invalid;
+    }
+    Results {
+        valid,
+        workload: workload_result,
+        stats,
+        availability,
+        net,
+        perf,
+        output_errors,
+    }
+}
+
+/// Maelstrom's `:net` map: all / clients / servers counts, msgs-per-op for all and servers.
+pub fn net_json(stats: &NetStats, invocations: usize) -> Value {
+    let per_op = |count: u64| {
+        if invocations == 0 {
+            Value::Null
+        } else {
+            json!(count as f64 / invocations as f64)
+        }
+    };
+    let mut all = serde_json::to_value(stats.all).expect("counts serialize");
+    all["msgs_per_op"] = per_op(stats.all.msg_count);
+    let mut servers = serde_json::to_value(stats.servers).expect("counts serialize");
+    servers["msgs_per_op"] = per_op(stats.servers.msg_count);
+    json!({
+        "all": all,
+        "clients": stats.clients,
+        "servers": servers,
+        "dropped_by_partitions": stats.dropped,
+        "valid": true,
+    })
+}
+
+/// Latency quantiles (ms) of ok ops per `f`, and the run's timing.
+fn perf_json(run: &RunOutput) -> Value {
+    let mut by_f: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for pair in run.history.pairs() {
+        if pair.outcome() == OpType::Ok {
+            if let Some(latency) = pair.latency() {
+                by_f.entry(pair.invoke.f.clone()).or_default().push(latency);
+            }
+        }
+    }
+    let latency: Map<String, Value> = by_f
+        .into_iter()
+        .map(|(f, mut v)| (f, Value::Object(latency_quantiles_ms(&mut v))))
+        .collect();
+    json!({
+        "latency_ms": latency,
+        "test_time_s": run.end_time as f64 / 1e9,
+        "valid": true,
+    })
+}
+
+fn test_json(opts: &TestOptions) -> Value {
+    json!({
+        "workload": opts.workload,
+        "node_count": opts.node_count,
+        "time_limit": opts.time_limit_secs,
+        "rate": opts.rate,
+        "concurrency": opts.concurrency,
+        "latency": opts.latency.mean_ms,
+        "latency_dist": format!("{:?}", opts.latency.dist).to_lowercase(),
+        "nemesis": if opts.partitions { vec!["partition"] } else { vec![] },
+        "nemesis_interval": opts.nemesis_interval_secs,
+        "topology": opts.topology,
+        "availability": opts.availability.map(|a| format!("{a:?}")),
+        "seed": opts.seed,
+    })
+}

@@ -1,0 +1,195 @@
+//! Command-line options, following `maelstrom test`'s flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::checkers::availability::Availability;
+use crate::net::{Latency, LatencyDist};
+use crate::runner::TestOptions;
+
+#[derive(Parser, Debug)]
+#[command(name = "glomers", version, about = "A Maelstrom-compatible workbench for Gossip Glomers nodes")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a workload against a node binary (any language), as `maelstrom test` does.
+    Test(TestArgs),
+    /// Run every challenge with its official parameters against this workspace's binaries and
+    /// print a scoreboard.
+    All(AllArgs),
+}
+
+/// The options every test takes (shared by `test` and, later, `sim`).
+#[derive(Args, Debug, Clone)]
+pub struct WorkloadArgs {
+    /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
+    #[arg(short = 'w', long)]
+    pub workload: String,
+    /// Number of server nodes, named n0..n(N-1).
+    #[arg(long, default_value_t = 5)]
+    pub node_count: usize,
+    /// Seconds of the main phase.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Client operations per second (0 = none).
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Client workers: a number, or `Kn` for K times the node count.
+    #[arg(long, default_value = "1n")]
+    pub concurrency: String,
+    /// Mean latency between servers, in milliseconds (client traffic has none).
+    #[arg(long, default_value_t = 0)]
+    pub latency: u64,
+    #[arg(long, value_enum, default_value = "constant")]
+    pub latency_dist: LatencyDist,
+    /// Faults to inject, a comma-separated list; only `partition` exists.
+    #[arg(long, default_value = "")]
+    pub nemesis: String,
+    /// Mean seconds between nemesis operations.
+    #[arg(long, default_value_t = 10.0)]
+    pub nemesis_interval: f64,
+    /// Broadcast topology: grid, line, tree, tree2, tree3, tree4, total.
+    #[arg(long, default_value = "grid")]
+    pub topology: String,
+    /// Required availability: `total`, or a fraction of ops that must succeed.
+    #[arg(long)]
+    pub availability: Option<Availability>,
+    /// Key pool size for workloads with keys.
+    #[arg(long)]
+    pub key_count: Option<usize>,
+    /// Seed of the run's random choices (generated when not given; printed in the summary).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seconds between healing and the final reads.
+    #[arg(long, default_value_t = 10.0, hide = true)]
+    pub recovery: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// The node binary; arguments after the options are passed to it.
+    #[arg(long)]
+    pub bin: PathBuf,
+    /// Arguments for the binary.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Print every node's stderr as it arrives (it is always saved in node-logs/).
+    #[arg(long)]
+    pub log_stderr: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AllArgs {
+    /// Directory holding the challenge binaries (default: next to this executable).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Scale every challenge's time limit by this factor (for a quick look).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Run only the challenges whose id starts with one of these (e.g. `3` or `3d,4`).
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+impl WorkloadArgs {
+    pub fn to_options(&self) -> anyhow::Result<TestOptions> {
+        anyhow::ensure!(self.node_count >= 1, "--node-count must be at least 1");
+        anyhow::ensure!(
+            self.time_limit >= 0.0 && self.time_limit.is_finite(),
+            "--time-limit must be a number of seconds >= 0"
+        );
+        anyhow::ensure!(
+            self.nemesis_interval > 0.0 && self.nemesis_interval.is_finite(),
+            "--nemesis-interval must be a positive number of seconds"
+        );
+        let mut partitions = false;
+        for fault in self.nemesis.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match fault {
+                "partition" => partitions = true,
+                other => anyhow::bail!("unknown --nemesis {other:?}: the only fault is `partition`"),
+            }
+        }
+        Ok(TestOptions {
+            workload: self.workload.clone(),
+            node_count: self.node_count,
+            time_limit_secs: self.time_limit,
+            rate: self.rate,
+            concurrency: parse_concurrency(&self.concurrency, self.node_count)?,
+            latency: Latency::new(self.latency, self.latency_dist)?,
+            partitions,
+            nemesis_interval_secs: self.nemesis_interval,
+            topology: self.topology.clone(),
+            availability: self.availability,
+            key_count: self.key_count,
+            seed: self.seed.unwrap_or_else(rand::random),
+            recovery_secs: self.recovery,
+        })
+    }
+}
+
+/// `--concurrency`: `N` or `Kn` (K times the node count).
+pub fn parse_concurrency(s: &str, node_count: usize) -> anyhow::Result<usize> {
+    let bad = || anyhow::anyhow!("--concurrency takes a number or `Kn` (K times the node count), not {s:?}");
+    let n = if let Some(k) = s.strip_suffix('n') {
+        let k: usize = if k.is_empty() { 1 } else { k.parse().map_err(|_| bad())? };
+        k * node_count
+    } else {
+        s.parse().map_err(|_| bad())?
+    };
+    anyhow::ensure!(n >= 1, "--concurrency must give at least one worker");
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_forms() {
+        assert_eq!(parse_concurrency("1n", 5).unwrap(), 5);
+        assert_eq!(parse_concurrency("2n", 3).unwrap(), 6);
+        assert_eq!(parse_concurrency("7", 3).unwrap(), 7);
+        assert!(parse_concurrency("x", 3).is_err());
+        assert!(parse_concurrency("0", 3).is_err());
+    }
+
+    #[test]
+    fn parses_a_maelstrom_command_line() {
+        let cli = Cli::try_parse_from([
+            "glomers", "test", "-w", "broadcast", "--bin", "./b", "--node-count", "25",
+            "--time-limit", "20", "--rate", "100", "--latency", "100", "--nemesis", "partition",
+            "frugal",
+        ])
+        .unwrap();
+        let Command::Test(t) = cli.command else { panic!() };
+        assert_eq!(t.args, vec!["frugal"]);
+        let opts = t.workload.to_options().unwrap();
+        assert!(opts.partitions);
+        assert_eq!(opts.node_count, 25);
+        assert_eq!(opts.concurrency, 25);
+        assert_eq!(opts.latency.mean_ms, 100);
+    }
+
+    #[test]
+    fn refuses_unknown_faults() {
+        let cli = Cli::try_parse_from([
+            "glomers", "test", "-w", "echo", "--bin", "x", "--nemesis", "kill",
+        ])
+        .unwrap();
+        let Command::Test(t) = cli.command else { panic!() };
+        assert!(t.workload.to_options().is_err());
+    }
+}

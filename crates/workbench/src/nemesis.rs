@@ -1,0 +1,236 @@
+//! The partition nemesis (`--nemesis partition`): on Maelstrom's schedule it alternately starts
+//! a partition of one of four shapes and heals everything.
+
+use rand::seq::SliceRandom;
+use rand::Rng as _;
+use serde_json::{json, Value};
+
+use crate::history::{Nanos, NANOS_PER_SEC};
+use crate::net::Grudge;
+use crate::Rng;
+
+/// The shapes a partition takes, picked uniformly at each start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One random node cut off from all others.
+    One,
+    /// floor(N/2) random nodes against the rest.
+    Majority,
+    /// Every node sees a majority, but no two nodes see the same one (a ring of windows).
+    MajoritiesRing,
+    /// floor((N-1)/3) random nodes cut off (a no-op for N <= 3).
+    MinorityThird,
+}
+
+pub const SHAPES: [Shape; 4] = [
+    Shape::One,
+    Shape::Majority,
+    Shape::MajoritiesRing,
+    Shape::MinorityThird,
+];
+
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::One => "one",
+            Shape::Majority => "majority",
+            Shape::MajoritiesRing => "majorities-ring",
+            Shape::MinorityThird => "minority-third",
+        }
+    }
+}
+
+/// Builds the grudge for a shape over nodes `0..n`.
+pub fn grudge(shape: Shape, n: u32, rng: &mut Rng) -> Grudge {
+    let mut nodes: Vec<u32> = (0..n).collect();
+    nodes.shuffle(rng);
+    match shape {
+        Shape::One => components(&[&nodes[..1.min(nodes.len())], &nodes[1.min(nodes.len())..]]),
+        Shape::Majority => {
+            let (a, b) = nodes.split_at(nodes.len() / 2);
+            components(&[a, b])
+        }
+        Shape::MinorityThird => {
+            let (a, b) = nodes.split_at((nodes.len().saturating_sub(1)) / 3);
+            components(&[a, b])
+        }
+        Shape::MajoritiesRing => majorities_ring(&nodes),
+    }
+}
+
+/// Each node drops messages from every node outside its own component.
+fn components(parts: &[&[u32]]) -> Grudge {
+    let mut grudge = Grudge::new();
+    for (i, part) in parts.iter().enumerate() {
+        for &node in part.iter() {
+            let others: std::collections::BTreeSet<u32> = parts
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .flat_map(|(_, p)| p.iter().copied())
+                .collect();
+            if !others.is_empty() {
+                grudge.insert(node, others);
+            }
+        }
+    }
+    grudge
+}
+
+/// Nodes in a (shuffled) ring; each sees the majority-sized window of the ring around itself
+/// and drops the rest. Windows differ from node to node, so no two share a majority.
+fn majorities_ring(ring: &[u32]) -> Grudge {
+    let n = ring.len();
+    let majority = n / 2 + 1;
+    let mut grudge = Grudge::new();
+    for (i, &node) in ring.iter().enumerate() {
+        let before = (majority - 1) / 2;
+        let visible: std::collections::BTreeSet<u32> = (0..majority)
+            .map(|k| ring[(i + n - before + k) % n])
+            .collect();
+        let dropped: std::collections::BTreeSet<u32> =
+            ring.iter().copied().filter(|x| !visible.contains(x)).collect();
+        if !dropped.is_empty() {
+            grudge.insert(node, dropped);
+        }
+    }
+    grudge
+}
+
+/// The nemesis's schedule: first op at the start of the main phase, then one every uniform
+/// random gap in [0, 2 x interval), alternating start and stop.
+pub struct Nemesis {
+    interval: Nanos,
+    node_count: u32,
+    partitioned: bool,
+}
+
+/// What the nemesis did, for the history and the network.
+pub struct Action {
+    pub f: &'static str,
+    pub value: Value,
+    /// The grudge to install (empty = heal).
+    pub grudge: Grudge,
+}
+
+impl Nemesis {
+    pub fn new(interval_secs: f64, node_count: usize) -> Nemesis {
+        Nemesis {
+            interval: (interval_secs * NANOS_PER_SEC as f64) as Nanos,
+            node_count: node_count as u32,
+            partitioned: false,
+        }
+    }
+
+    /// Performs the next op; returns it and the delay until the one after.
+    pub fn step(&mut self, rng: &mut Rng) -> (Action, Nanos) {
+        let action = if self.partitioned {
+            self.heal()
+        } else {
+            self.partitioned = true;
+            let shape = *SHAPES.choose(rng).expect("shapes");
+            let grudge = grudge(shape, self.node_count, rng);
+            Action {
+                f: "start-partition",
+                value: json!({"shape": shape.name(), "grudge": grudge_json(&grudge)}),
+                grudge,
+            }
+        };
+        let gap = if self.interval == 0 {
+            0
+        } else {
+            rng.gen_range(0..2 * self.interval)
+        };
+        (action, gap)
+    }
+
+    /// Heals everything (also used at the end of the main phase).
+    pub fn heal(&mut self) -> Action {
+        self.partitioned = false;
+        Action {
+            f: "stop-partition",
+            value: Value::String("fully-connected".into()),
+            grudge: Grudge::new(),
+        }
+    }
+}
+
+/// `{"n1": ["n0", "n2"], ...}`: who drops messages from whom.
+pub fn grudge_json(grudge: &Grudge) -> Value {
+    let map: serde_json::Map<String, Value> = grudge
+        .iter()
+        .map(|(dest, srcs)| {
+            (
+                format!("n{dest}"),
+                srcs.iter().map(|s| Value::String(format!("n{s}"))).collect(),
+            )
+        })
+        .collect();
+    Value::Object(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn sees(g: &Grudge, a: u32, b: u32) -> bool {
+        !g.get(&a).is_some_and(|s| s.contains(&b))
+    }
+
+    #[test]
+    fn one_isolates_a_single_node() {
+        let mut rng = Rng::seed_from_u64(1);
+        let g = grudge(Shape::One, 5, &mut rng);
+        let isolated: Vec<u32> = (0..5).filter(|n| g.get(n).is_some_and(|s| s.len() == 4)).collect();
+        assert_eq!(isolated.len(), 1);
+        assert_eq!(g.len(), 5);
+    }
+
+    #[test]
+    fn majority_splits_in_two_symmetric_halves() {
+        let mut rng = Rng::seed_from_u64(2);
+        let g = grudge(Shape::Majority, 5, &mut rng);
+        let minority = (0..5).filter(|n| g[n].len() == 3).count();
+        assert_eq!(minority, 2);
+        for a in 0..5 {
+            for b in 0..5 {
+                assert_eq!(sees(&g, a, b), sees(&g, b, a));
+            }
+        }
+    }
+
+    #[test]
+    fn majorities_ring_gives_everyone_a_distinct_majority() {
+        let mut rng = Rng::seed_from_u64(3);
+        for n in [3u32, 5, 7, 25] {
+            let g = grudge(Shape::MajoritiesRing, n, &mut rng);
+            let mut seen = std::collections::BTreeSet::new();
+            for a in 0..n {
+                let visible: Vec<u32> = (0..n).filter(|&b| sees(&g, a, b)).collect();
+                assert_eq!(visible.len() as u32, n / 2 + 1, "n={n}");
+                assert!(visible.contains(&a));
+                seen.insert(visible);
+            }
+            assert_eq!(seen.len() as u32, n, "distinct majorities for n={n}");
+        }
+    }
+
+    #[test]
+    fn minority_third_is_a_no_op_for_three_nodes() {
+        let mut rng = Rng::seed_from_u64(4);
+        assert!(grudge(Shape::MinorityThird, 3, &mut rng).is_empty());
+        let g = grudge(Shape::MinorityThird, 25, &mut rng);
+        assert_eq!((0..25).filter(|n| g[n].len() == 17).count(), 8);
+    }
+
+    #[test]
+    fn alternates_start_and_stop() {
+        let mut rng = Rng::seed_from_u64(5);
+        let mut nemesis = Nemesis::new(10.0, 5);
+        let fs: Vec<&str> = (0..4).map(|_| nemesis.step(&mut rng).0.f).collect();
+        assert_eq!(fs, ["start-partition", "stop-partition", "start-partition", "stop-partition"]);
+        let (_, gap) = nemesis.step(&mut rng);
+        assert!(gap < 20 * NANOS_PER_SEC);
+    }
+}

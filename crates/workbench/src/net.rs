@@ -1,0 +1,503 @@
+//! The simulated network, as Maelstrom's `net.clj` behaves.
+//!
+//! Every participant (server node, client, service) has a queue ordered by delivery deadline
+//! (send time + latency) and a single delivery slot: the slot takes the earliest-deadline message
+//! queued *at that moment*, checks partitions right then, waits for the deadline and delivers,
+//! then takes the next. So a message that is queued while the slot waits on a later deadline
+//! waits behind it (head-of-line blocking), and a message that passed the partition check is
+//! delivered even if a partition starts before its deadline.
+//!
+//! The network does not keep time itself: [`Network::send`] and [`Network::deliver`] return the
+//! time at which the caller must call `deliver` for that recipient next.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::fmt;
+use std::io::Write;
+
+use rand::Rng as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::history::{Nanos, NANOS_PER_MS};
+use crate::Rng;
+
+/// A participant's address. Server nodes are `n0..`, clients `c0..`, services by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Addr {
+    Node(u32),
+    Client(u32),
+    /// Index into [`crate::services::NAMES`].
+    Service(u8),
+}
+
+impl Addr {
+    /// Parses an id as the workbench knows it; `None` for anything that is not a participant
+    /// of a test with `node_count` server nodes (clients are checked by the caller).
+    pub fn parse(id: &str, node_count: usize) -> Option<Addr> {
+        let number = |rest: &str| -> Option<u32> {
+            if rest.is_empty() || (rest.len() > 1 && rest.starts_with('0')) {
+                return None;
+            }
+            rest.parse().ok()
+        };
+        if let Some(rest) = id.strip_prefix('n') {
+            return number(rest)
+                .filter(|&i| (i as usize) < node_count)
+                .map(Addr::Node);
+        }
+        if let Some(rest) = id.strip_prefix('c') {
+            return number(rest).map(Addr::Client);
+        }
+        crate::services::NAMES
+            .iter()
+            .position(|name| *name == id)
+            .map(|i| Addr::Service(i as u8))
+    }
+
+    pub fn is_client(self) -> bool {
+        matches!(self, Addr::Client(_))
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Node(i) => write!(f, "n{i}"),
+            Addr::Client(i) => write!(f, "c{i}"),
+            Addr::Service(i) => f.write_str(crate::services::NAMES[*i as usize]),
+        }
+    }
+}
+
+/// `--latency-dist`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LatencyDist {
+    Constant,
+    Uniform,
+    Exponential,
+}
+
+/// Latency between non-client participants; client traffic is always instantaneous.
+#[derive(Clone, Copy, Debug)]
+pub struct Latency {
+    pub mean_ms: u64,
+    pub dist: LatencyDist,
+}
+
+impl Latency {
+    /// Refuses the settings on which Maelstrom breaks (exponential or uniform with mean 0).
+    pub fn new(mean_ms: u64, dist: LatencyDist) -> anyhow::Result<Latency> {
+        if mean_ms == 0 && dist != LatencyDist::Constant {
+            anyhow::bail!(
+                "--latency-dist {} needs --latency above 0 (Maelstrom fails on it: use constant)",
+                format!("{dist:?}").to_lowercase()
+            );
+        }
+        Ok(Latency { mean_ms, dist })
+    }
+
+    /// One draw, truncated to whole milliseconds as Maelstrom does.
+    fn sample(&self, rng: &mut Rng) -> Nanos {
+        let ms = match self.dist {
+            LatencyDist::Constant => self.mean_ms,
+            LatencyDist::Uniform => rng.gen_range(0..2 * self.mean_ms),
+            LatencyDist::Exponential => {
+                let u: f64 = rng.gen();
+                (-(1.0 - u).ln() * self.mean_ms as f64) as u64
+            }
+        };
+        ms * NANOS_PER_MS
+    }
+}
+
+/// A message in flight.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub id: u64,
+    pub src: Addr,
+    pub dest: Addr,
+    pub body: Map<String, Value>,
+}
+
+impl Message {
+    /// The line a node reads on stdin (Maelstrom adds the top-level `id`).
+    pub fn to_line(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: u64,
+            src: String,
+            dest: String,
+            body: &'a Map<String, Value>,
+        }
+        serde_json::to_vec(&Wire {
+            id: self.id,
+            src: self.src.to_string(),
+            dest: self.dest.to_string(),
+            body: &self.body,
+        })
+        .expect("messages serialize")
+    }
+
+    /// The body's `type`, or "" when it has none.
+    pub fn kind(&self) -> &str {
+        self.body.get("type").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// Traffic class for statistics: client traffic has a client at either end; everything else
+/// (node to node, node to service) is servers traffic.
+fn is_client_traffic(m: &Message) -> bool {
+    m.src.is_client() || m.dest.is_client()
+}
+
+/// send / recv counts for one class of traffic.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub send_count: u64,
+    pub recv_count: u64,
+    /// Distinct messages sent (Maelstrom's msg-count).
+    pub msg_count: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub all: Counts,
+    pub clients: Counts,
+    pub servers: Counts,
+    /// Messages dropped by partitions.
+    pub dropped: u64,
+}
+
+impl NetStats {
+    fn sent(&mut self, m: &Message) {
+        for c in self.classes(m) {
+            c.send_count += 1;
+            c.msg_count += 1;
+        }
+    }
+
+    fn received(&mut self, m: &Message) {
+        for c in self.classes(m) {
+            c.recv_count += 1;
+        }
+    }
+
+    /// The `all` counts and the counts of the message's own class.
+    fn classes(&mut self, m: &Message) -> [&mut Counts; 2] {
+        let class = if is_client_traffic(m) {
+            &mut self.clients
+        } else {
+            &mut self.servers
+        };
+        [&mut self.all, class]
+    }
+}
+
+/// Who drops messages from whom: `dest -> srcs it ignores`. Only server nodes appear.
+pub type Grudge = BTreeMap<u32, BTreeSet<u32>>;
+
+#[derive(Default)]
+struct Mailbox {
+    /// (deadline, send order) -> message; the send order keeps equal deadlines FIFO.
+    queue: BinaryHeap<Reverse<(Nanos, u64)>>,
+    waiting: HashMap<u64, Message>,
+    /// The message in the delivery slot, if any.
+    in_slot: Option<Message>,
+}
+
+/// The network: per-recipient queues, partitions, statistics and an optional journal.
+pub struct Network {
+    latency: Latency,
+    mailboxes: HashMap<Addr, Mailbox>,
+    grudge: Grudge,
+    next_id: u64,
+    stats: NetStats,
+    journal: Option<Box<dyn Write>>,
+}
+
+impl Network {
+    pub fn new(latency: Latency) -> Network {
+        Network {
+            latency,
+            mailboxes: HashMap::new(),
+            grudge: Grudge::new(),
+            next_id: 0,
+            stats: NetStats::default(),
+            journal: None,
+        }
+    }
+
+    /// Journal every send, delivery and drop as JSON lines into `out` (`messages.jsonl`).
+    pub fn with_journal(mut self, out: Box<dyn Write>) -> Network {
+        self.journal = Some(out);
+        self
+    }
+
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    pub fn set_grudge(&mut self, grudge: Grudge) {
+        self.grudge = grudge;
+    }
+
+    pub fn heal(&mut self) {
+        self.grudge.clear();
+    }
+
+    /// Sends a message. Returns `Some(t)` when the recipient's delivery slot took it (or a
+    /// message queued before it), meaning the caller must call [`Network::deliver`] for `dest`
+    /// at time `t`.
+    pub fn send(
+        &mut self,
+        now: Nanos,
+        src: Addr,
+        dest: Addr,
+        body: Map<String, Value>,
+        rng: &mut Rng,
+    ) -> Option<Nanos> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let message = Message {
+            id,
+            src,
+            dest,
+            body,
+        };
+        let latency = if is_client_traffic(&message) {
+            0
+        } else {
+            self.latency.sample(rng)
+        };
+        self.stats.sent(&message);
+        self.journal_event(now, "send", &message, true);
+        let mailbox = self.mailboxes.entry(dest).or_default();
+        mailbox.queue.push(Reverse((now + latency, id)));
+        mailbox.waiting.insert(id, message);
+        if mailbox.in_slot.is_some() {
+            return None;
+        }
+        self.fill_slot(now, dest)
+    }
+
+    /// Takes the message in `dest`'s delivery slot (its deadline has come), and refills the slot.
+    /// Returns the message and, if the slot was refilled, when to deliver next.
+    pub fn deliver(&mut self, now: Nanos, dest: Addr) -> (Option<Message>, Option<Nanos>) {
+        let message = self
+            .mailboxes
+            .get_mut(&dest)
+            .and_then(|m| m.in_slot.take());
+        if let Some(m) = &message {
+            self.stats.received(m);
+            self.journal_event(now, "recv", m, false);
+        }
+        (message, self.fill_slot(now, dest))
+    }
+
+    /// Moves the earliest queued message into the slot, dropping (for good) those a partition
+    /// forbids right now.
+    fn fill_slot(&mut self, now: Nanos, dest: Addr) -> Option<Nanos> {
+        loop {
+            let mailbox = self.mailboxes.get_mut(&dest)?;
+            let Reverse((deadline, id)) = mailbox.queue.pop()?;
+            let message = mailbox.waiting.remove(&id).expect("queued message");
+            if self.partitioned(&message) {
+                self.stats.dropped += 1;
+                self.journal_event(now, "drop", &message, false);
+                continue;
+            }
+            self.mailboxes.get_mut(&dest).expect("mailbox").in_slot = Some(message);
+            return Some(deadline.max(now));
+        }
+    }
+
+    fn partitioned(&self, m: &Message) -> bool {
+        match (m.src, m.dest) {
+            (Addr::Node(src), Addr::Node(dest)) => {
+                self.grudge.get(&dest).is_some_and(|s| s.contains(&src))
+            }
+            _ => false,
+        }
+    }
+
+    fn journal_event(&mut self, now: Nanos, kind: &str, m: &Message, with_body: bool) {
+        let Some(out) = self.journal.as_mut() else {
+            return;
+        };
+        #[derive(Serialize)]
+        struct Event<'a> {
+            time: Nanos,
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: u64,
+            src: String,
+            dest: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body: Option<&'a Map<String, Value>>,
+        }
+        let event = Event {
+            time: now,
+            kind,
+            id: m.id,
+            src: m.src.to_string(),
+            dest: m.dest.to_string(),
+            body: with_body.then_some(&m.body),
+        };
+        // A journal that cannot be written is reported once by the report (flush fails);
+        // the test itself goes on.
+        let _ = serde_json::to_writer(&mut *out, &event).and_then(|_| {
+            out.write_all(b"\n").map_err(serde_json::Error::io)
+        });
+    }
+
+    /// Flushes the journal.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match self.journal.as_mut() {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn body(n: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("n".into(), n.into());
+        m
+    }
+
+    fn net(ms: u64, dist: LatencyDist) -> (Network, Rng) {
+        (
+            Network::new(Latency::new(ms, dist).unwrap()),
+            Rng::seed_from_u64(7),
+        )
+    }
+
+    #[test]
+    fn server_traffic_pays_latency_and_client_traffic_does_not() {
+        let (mut net, mut rng) = net(100, LatencyDist::Constant);
+        let t = net.send(5, Addr::Node(0), Addr::Node(1), body(1), &mut rng);
+        assert_eq!(t, Some(5 + 100 * NANOS_PER_MS));
+        let t = net.send(5, Addr::Client(3), Addr::Node(2), body(2), &mut rng);
+        assert_eq!(t, Some(5));
+        let t = net.send(5, Addr::Node(0), Addr::Service(1), body(3), &mut rng);
+        assert_eq!(t, Some(5 + 100 * NANOS_PER_MS));
+        let s = net.stats();
+        assert_eq!(s.clients.send_count, 1);
+        assert_eq!(s.servers.send_count, 2);
+        assert_eq!(s.all.msg_count, 3);
+    }
+
+    #[test]
+    fn one_delivery_slot_per_recipient() {
+        // A message queued while the slot waits on a later deadline waits behind it.
+        let (mut net, mut rng) = net(100, LatencyDist::Uniform);
+        let mut deadlines = Vec::new();
+        for i in 0..50 {
+            if let Some(t) = net.send(i, Addr::Node(0), Addr::Node(1), body(i), &mut rng) {
+                deadlines.push(t);
+            }
+        }
+        assert_eq!(deadlines.len(), 1, "only the first send fills the idle slot");
+        let mut now = deadlines[0];
+        let mut delivered = 0;
+        loop {
+            let (m, next) = net.deliver(now, Addr::Node(1));
+            assert!(m.is_some());
+            delivered += 1;
+            match next {
+                Some(t) => {
+                    assert!(t >= now, "delivery times never go backwards");
+                    now = t;
+                }
+                None => break,
+            }
+        }
+        assert_eq!(delivered, 50);
+        assert_eq!(net.stats().all.recv_count, 50);
+    }
+
+    #[test]
+    fn constant_latency_is_fifo_per_destination() {
+        let (mut net, mut rng) = net(10, LatencyDist::Constant);
+        let mut next = None;
+        for i in 0..5 {
+            let t = net.send(i * 1000, Addr::Node(0), Addr::Node(1), body(i), &mut rng);
+            next = next.or(t);
+        }
+        let mut now = next.unwrap();
+        let mut order = Vec::new();
+        loop {
+            let (m, t) = net.deliver(now, Addr::Node(1));
+            order.push(m.unwrap().body["n"].as_u64().unwrap());
+            match t {
+                Some(t) => now = t,
+                None => break,
+            }
+        }
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn partitions_are_checked_when_the_slot_takes_a_message() {
+        let (mut net, mut rng) = net(100, LatencyDist::Constant);
+        let mut grudge = Grudge::new();
+        grudge.insert(1, [0].into());
+        net.set_grudge(grudge.clone());
+        // Sent during the partition: dropped at once, even though the partition heals before
+        // the deadline.
+        assert_eq!(net.send(0, Addr::Node(0), Addr::Node(1), body(1), &mut rng), None);
+        net.heal();
+        assert_eq!(net.stats().dropped, 1);
+        // Passed the check before the partition: delivered although a partition starts.
+        let t = net
+            .send(10, Addr::Node(0), Addr::Node(1), body(2), &mut rng)
+            .unwrap();
+        net.set_grudge(grudge);
+        let (m, _) = net.deliver(t, Addr::Node(1));
+        assert_eq!(m.unwrap().body["n"], 2);
+        // Clients and services are never partitioned.
+        assert!(net
+            .send(20, Addr::Client(0), Addr::Node(1), body(3), &mut rng)
+            .is_some());
+    }
+
+    #[test]
+    fn exponential_latency_has_the_requested_mean() {
+        let (mut net, mut rng) = net(100, LatencyDist::Exponential);
+        let n = 20_000u64;
+        let mut total = 0;
+        for i in 0..n {
+            // A fresh recipient each time, so every send fills an idle slot at its deadline.
+            let t = net
+                .send(0, Addr::Node(0), Addr::Node(i as u32 + 1), body(i), &mut rng)
+                .unwrap();
+            total += t;
+        }
+        let mean_ms = total as f64 / n as f64 / NANOS_PER_MS as f64;
+        assert!((95.0..105.0).contains(&mean_ms), "mean {mean_ms}");
+    }
+
+    #[test]
+    fn refuses_what_maelstrom_breaks_on() {
+        assert!(Latency::new(0, LatencyDist::Exponential).is_err());
+        assert!(Latency::new(0, LatencyDist::Uniform).is_err());
+        assert!(Latency::new(0, LatencyDist::Constant).is_ok());
+    }
+
+    #[test]
+    fn parses_addresses() {
+        assert_eq!(Addr::parse("n3", 5), Some(Addr::Node(3)));
+        assert_eq!(Addr::parse("n5", 5), None);
+        assert_eq!(Addr::parse("n03", 5), None);
+        assert_eq!(Addr::parse("c12", 5), Some(Addr::Client(12)));
+        assert_eq!(Addr::parse("seq-kv", 5), Some(Addr::Service(1)));
+        assert_eq!(Addr::parse("nobody", 5), None);
+        assert_eq!(Addr::Service(3).to_string(), "lin-tso");
+    }
+}

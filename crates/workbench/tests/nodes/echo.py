@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""A Maelstrom echo node in plain Python: proof that the workbench runs any language's node."""
+import json
+import sys
+
+node_id = None
+for line in sys.stdin:
+    msg = json.loads(line)
+    body = msg["body"]
+    reply = {"in_reply_to": body.get("msg_id")}
+    if body["type"] == "init":
+        node_id = body["node_id"]
+        reply["type"] = "init_ok"
+    elif body["type"] == "echo":
+        reply.update(type="echo_ok", echo=body["echo"])
+    else:
+        continue
+    print(json.dumps({"src": node_id, "dest": msg["src"], "body": reply}), flush=True)
