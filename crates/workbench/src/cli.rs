@@ -19,9 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Run a workload against a node binary (any language), as `maelstrom test` does.
     Test(TestArgs),
+    /// Run a workload against one of this workspace's node types in virtual time: milliseconds
+    /// per run, every failure replayable from its seed.
+    Sim(SimArgs),
     /// Run every challenge with its official parameters against this workspace's binaries and
     /// print a scoreboard.
     All(AllArgs),
+    /// Run a catalogued node over stdin/stdout, like a node binary (`glomers node --list`).
+    Node(NodeArgs),
 }
 
 /// The options every test takes (shared by `test` and, later, `sim`).
@@ -86,6 +91,54 @@ pub struct TestArgs {
     /// Print every node's stderr as it arrives (it is always saved in node-logs/).
     #[arg(long)]
     pub log_stderr: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// The node type to run, from the catalog (`glomers node --list`).
+    #[arg(long)]
+    pub node: String,
+    /// Arguments for the node (as a binary's trailing arguments).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Run many seeds: a count N (seeds S..S+N, S from --seed) or a range A..B.
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// With --seeds: run every seed instead of stopping at the first invalid one.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Where runs are stored (a sweep stores only its first failing seed).
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// The node's name in the catalog.
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// Arguments for the node.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// List the catalog.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// `--seeds`: `N` (N seeds from `first`) or `A..B` (end exclusive).
+pub fn parse_seeds(s: &str, first: u64) -> anyhow::Result<std::ops::Range<u64>> {
+    let bad = || anyhow::anyhow!("--seeds takes a count N or a range A..B, not {s:?}");
+    let range = match s.split_once("..") {
+        Some((a, b)) => a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?,
+        None => {
+            let n: u64 = s.trim().parse().map_err(|_| bad())?;
+            first..first.checked_add(n).ok_or_else(bad)?
+        }
+    };
+    anyhow::ensure!(!range.is_empty(), "--seeds {s:?} names no seed");
+    Ok(range)
 }
 
 #[derive(Args, Debug, Clone)]
@@ -181,6 +234,14 @@ mod tests {
         assert_eq!(opts.node_count, 25);
         assert_eq!(opts.concurrency, 25);
         assert_eq!(opts.latency.mean_ms, 100);
+    }
+
+    #[test]
+    fn seeds_forms() {
+        assert_eq!(parse_seeds("3", 10).unwrap(), 10..13);
+        assert_eq!(parse_seeds("5..9", 0).unwrap(), 5..9);
+        assert!(parse_seeds("9..5", 0).is_err());
+        assert!(parse_seeds("x", 0).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The subcommands: `test` (one workload against a binary) and `all` (every challenge against
-//! this workspace's binaries, with a scoreboard).
+//! The subcommands: `test` (one workload against a binary, real time), `sim` (one of our node
+//! types in virtual time, one seed or a sweep), `all` (every challenge against this workspace's
+//! binaries, with a scoreboard) and `node` (run a catalogued node over stdin/stdout).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,8 +11,10 @@ use clap::Parser as _;
 use crate::analysis::{analyze, Results};
 use crate::challenges::{judge, CHALLENGES};
 use crate::checkers::Validity;
-use crate::cli::{AllArgs, Cli, TestArgs};
+use crate::catalog::{self, Entry};
+use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
 use crate::driver::process::ProcessCluster;
+use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
@@ -200,4 +203,142 @@ fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: b
         latency,
         wall
     )
+}
+
+/// A finished simulation.
+pub struct SimFinished {
+    pub opts: TestOptions,
+    pub run: RunOutput,
+    pub results: Results,
+    pub dir: Option<PathBuf>,
+}
+
+/// Runs one test of a catalogued node in virtual time; stores it when `store` is given.
+pub fn run_sim(
+    opts: &TestOptions,
+    entry: &Entry,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<SimFinished> {
+    let mut workload = build_workload(opts)?;
+    let factory = entry.factory(args);
+    let mut cluster = SimCluster::new(&factory, opts.node_count, opts.seed);
+    let run_dir = store.map(|root| RunDir::create(root, &opts.workload)).transpose()?;
+    let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
+    let results = analyze(opts, &run, workload.as_ref());
+    if let Some(dir) = &run_dir {
+        dir.write_results(&results.to_json(opts, &run), &run)?;
+        for (i, log) in cluster.logs().iter().enumerate() {
+            std::fs::write(dir.node_logs().join(format!("n{i}.log")), log)?;
+        }
+    }
+    Ok(SimFinished {
+        opts: opts.clone(),
+        run,
+        results,
+        dir: run_dir.map(|d| d.dir),
+    })
+}
+
+pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
+    let entry = catalog::find(&args.node)?;
+    let mut opts = args.workload.to_options()?;
+    let Some(seeds) = &args.seeds else {
+        let started = Instant::now();
+        let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
+        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        eprintln!(
+            "simulated {:.1} s in {:.3} s of wall time",
+            f.run.end_time as f64 / 1e9,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(f.results.valid);
+    };
+    let seeds = parse_seeds(seeds, opts.seed)?;
+    let count = seeds.end - seeds.start;
+    let bar = indicatif::ProgressBar::new(count);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} seeds · {per_sec} · eta {eta} {msg}")
+            .expect("a valid template"),
+    );
+    let started = Instant::now();
+    let mut failing = Vec::new();
+    let mut ran = 0u64;
+    for seed in seeds.clone() {
+        opts.seed = seed;
+        let f = run_sim(&opts, entry, &args.args, None)?;
+        ran += 1;
+        bar.inc(1);
+        if f.results.valid != Validity::Valid {
+            failing.push((seed, f.results.valid));
+            bar.set_message(format!("{} failing", failing.len()));
+            if !args.keep_going {
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{ran} seeds in {secs:.2} s ({:.1} runs/s): {} valid, {} not",
+        ran as f64 / secs,
+        ran - failing.len() as u64,
+        failing.len()
+    );
+    let mut overall = Validity::Valid;
+    for (i, (seed, valid)) in failing.iter().enumerate() {
+        overall = overall.worst(*valid);
+        println!("seed {seed}: {}    replay: {}", valid.to_json(), replay_command(*seed));
+        if i == 0 {
+            // Store the first failure, so its history and messages are there to read.
+            opts.seed = *seed;
+            let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
+            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        }
+    }
+    if failing.is_empty() {
+        println!("{}", verdict_line(Validity::Valid));
+    }
+    Ok(overall)
+}
+
+/// This invocation's command line, for one seed: `--seeds`, `--seed` and `--keep-going` are
+/// replaced by `--seed S`.
+fn replay_command(seed: u64) -> String {
+    let mut out = Vec::new();
+    let mut argv = std::env::args();
+    let program = argv.next().unwrap_or_else(|| "glomers".into());
+    out.push(program);
+    let mut skip_value = false;
+    for arg in argv {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if arg == "--seeds" || arg == "--seed" {
+            skip_value = true;
+            continue;
+        }
+        if arg.starts_with("--seeds=") || arg.starts_with("--seed=") || arg == "--keep-going" {
+            continue;
+        }
+        out.push(arg);
+    }
+    // The seed goes before any trailing node arguments.
+    let trailing = out.iter().position(|a| a == "--").unwrap_or(out.len());
+    out.insert(trailing, format!("--seed {seed}"));
+    out.join(" ")
+}
+
+pub fn node(args: &NodeArgs) -> anyhow::Result<()> {
+    if args.list {
+        for e in catalog::ENTRIES {
+            println!("{:<24} {}", e.name, e.about);
+        }
+        return Ok(());
+    }
+    let name = args.name.as_deref().expect("clap requires a name");
+    catalog::find(name)?.run_stdio(&args.args);
+    Ok(())
 }

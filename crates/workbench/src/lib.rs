@@ -3,6 +3,8 @@
 //! KV services, drives a workload's client operations, checks the history and reports.
 
 pub mod analysis;
+pub mod broken;
+pub mod catalog;
 pub mod challenges;
 pub mod checkers;
 pub mod cli;

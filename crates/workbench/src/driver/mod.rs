@@ -2,3 +2,4 @@
 //! over pipes in real time, or in-process state machines in virtual time.
 
 pub mod process;
+pub mod sim;

@@ -1,0 +1,128 @@
+//! The sim driver: our node types run in-process, in virtual time. The runner's clock jumps
+//! from one event to the next, and every random choice (latency, schedule, nemesis, the nodes'
+//! own `ctx.rng()`) comes from the test's seed, so a run replays byte for byte.
+
+use std::time::Duration;
+
+use crate::history::Nanos;
+use crate::runner::{Cluster, NodeOutput};
+
+/// A node the simulator can drive: the object-safe face of [`glomers_node::Engine`].
+pub trait InProcessNode {
+    fn handle_line(&mut self, line: &[u8], now: Duration);
+    fn next_deadline(&self) -> Option<Duration>;
+    fn advance(&mut self, now: Duration);
+    fn output(&mut self) -> &mut Vec<u8>;
+    fn logs(&mut self) -> &mut Vec<u8>;
+}
+
+impl<N: glomers_node::Node> InProcessNode for glomers_node::Engine<N> {
+    fn handle_line(&mut self, line: &[u8], now: Duration) {
+        glomers_node::Engine::handle_line(self, line, now)
+    }
+    fn next_deadline(&self) -> Option<Duration> {
+        glomers_node::Engine::next_deadline(self)
+    }
+    fn advance(&mut self, now: Duration) {
+        glomers_node::Engine::advance(self, now)
+    }
+    fn output(&mut self) -> &mut Vec<u8> {
+        glomers_node::Engine::output(self)
+    }
+    fn logs(&mut self) -> &mut Vec<u8> {
+        glomers_node::Engine::logs(self)
+    }
+}
+
+/// Makes node number `index` of a test, its RNG seeded with `seed`.
+pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn InProcessNode>>;
+
+/// Logs kept per node in memory (beyond this they are cut, with a note).
+const MAX_LOG_BYTES: usize = 8 << 20;
+
+pub struct SimCluster {
+    nodes: Vec<Box<dyn InProcessNode>>,
+    logs: Vec<Vec<u8>>,
+    now: Nanos,
+    /// What nodes wrote in response to deliveries at `now`, not yet handed to the runner.
+    pending: Vec<NodeOutput>,
+}
+
+impl SimCluster {
+    /// `node_count` nodes from `factory`, each seeded from the test seed and its index.
+    pub fn new(factory: &NodeFactory, node_count: usize, seed: u64) -> SimCluster {
+        SimCluster {
+            nodes: (0..node_count as u64)
+                .map(|i| factory(node_seed(seed, i)))
+                .collect(),
+            logs: vec![Vec::new(); node_count],
+            now: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// What each node logged, in node order.
+    pub fn logs(&self) -> &[Vec<u8>] {
+        &self.logs
+    }
+
+    /// Moves node `i`'s output lines into `pending`, and its logs aside.
+    fn collect(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let out = std::mem::take(node.output());
+        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            self.pending.push(NodeOutput::Line {
+                node: i as u32,
+                line: line.to_vec(),
+            });
+        }
+        let logs = node.logs();
+        if !logs.is_empty() {
+            let kept = &mut self.logs[i];
+            if kept.len() < MAX_LOG_BYTES {
+                kept.extend_from_slice(logs);
+                if kept.len() >= MAX_LOG_BYTES {
+                    kept.extend_from_slice(b"[further logs cut]\n");
+                }
+            }
+            logs.clear();
+        }
+    }
+}
+
+/// A per-node seed: the test seed mixed with the node's index.
+fn node_seed(seed: u64, index: u64) -> u64 {
+    seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Cluster for SimCluster {
+    fn deliver(&mut self, node: u32, line: Vec<u8>, now: Nanos) {
+        self.now = self.now.max(now);
+        self.nodes[node as usize].handle_line(&line, Duration::from_nanos(self.now));
+        self.collect(node as usize);
+    }
+
+    fn wait(&mut self, deadline: Nanos, out: &mut Vec<NodeOutput>) -> Nanos {
+        if !self.pending.is_empty() {
+            out.append(&mut self.pending);
+            return self.now;
+        }
+        // The earliest node timer (ties: the lowest node index) fires if it comes first.
+        let next = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.next_deadline().map(|d| (d.as_nanos() as Nanos, i)))
+            .min();
+        match next {
+            Some((at, i)) if at <= deadline => {
+                self.now = self.now.max(at);
+                self.nodes[i].advance(Duration::from_nanos(self.now));
+                self.collect(i);
+                out.append(&mut self.pending);
+            }
+            _ => self.now = self.now.max(deadline),
+        }
+        self.now
+    }
+}
