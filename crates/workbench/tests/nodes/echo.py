@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
-"""A Maelstrom echo node in plain Python: proof that the workbench runs any language's node."""
+"""A Maelstrom echo node in plain Python: the workbench runs any language's node.
+
+Optional argument: a file to write this process's pid into (the tests check that no node
+process outlives the workbench)."""
 import json
+import os
 import sys
+
+if len(sys.argv) > 1:
+    with open(sys.argv[1], "a") as f:
+        f.write(f"{os.getpid()}\n")
 
 node_id = None
 for line in sys.stdin:

@@ -1,0 +1,803 @@
+//! The sans-IO core: the [`Node`] trait, the [`Ctx`] a node acts through, and the [`Engine`]
+//! that feeds a node input lines and clock ticks and collects its output lines.
+//!
+//! Nothing here touches a clock, a socket or a thread: time comes in as an argument, output
+//! goes into a buffer. [`crate::run`] drives an engine from stdin/stdout in real time; the
+//! workbench's simulator drives the very same engine in virtual time.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{
+    self, truncated, write_json_str, Envelope, ErrorBody, ErrorCode, Header, RpcError, WriteError,
+};
+
+/// How many bytes of an offending input line a diagnostic quotes.
+const QUOTE_LIMIT: usize = 300;
+
+/// The shortest period [`Ctx::every`] accepts; shorter periods are raised to it so that a
+/// periodic timer can never spin [`Engine::advance`] forever.
+pub const MIN_PERIOD: Duration = Duration::from_millis(1);
+
+/// A Maelstrom node: a single-threaded state machine that owns its state.
+///
+/// The runtime calls the `on_*` methods one at a time, with `&mut self`; the node acts only
+/// through the [`Ctx`]. Time and randomness must come from the context (`ctx.now()`,
+/// `ctx.rng()`), never from the wall clock or the OS, so that the same node runs unchanged in
+/// the deterministic simulator.
+pub trait Node: Sized + 'static {
+    /// The typed request, usually an enum with `#[serde(tag = "type", rename_all =
+    /// "snake_case")]`. It may borrow from the input line (`&'de str`, `&'de RawValue`).
+    ///
+    /// A body whose `type` the request does not know (serde's "unknown variant" error for that
+    /// type) is answered with error 10 (not-supported); any other deserialization error with
+    /// error 12 (malformed-request).
+    type Request<'de>: Deserialize<'de>;
+    /// The payload of timers set with [`Ctx::after`] and [`Ctx::every`]; `()` when unused.
+    type Timer: Clone + 'static;
+
+    /// Called once, right after the runtime answered `init` with `init_ok`.
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) {
+        let _ = ctx;
+    }
+
+    /// Called for every message that is not `init` and not a reply to one of our RPCs.
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Self::Request<'_>, from: ReplyTo);
+
+    /// Called when a timer set with [`Ctx::after`] or [`Ctx::every`] fires.
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Self::Timer) {
+        let _ = (ctx, timer);
+    }
+}
+
+/// Whom to answer: the sender of a request and its `msg_id`. Cheap to clone (short ids such as
+/// `c12` or `n3` are stored inline), so a node may keep it to reply later.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    src: Name,
+    msg_id: Option<u64>,
+}
+
+impl ReplyTo {
+    pub fn new(src: &str, msg_id: Option<u64>) -> Self {
+        ReplyTo {
+            src: Name::new(src),
+            msg_id,
+        }
+    }
+
+    /// The node or client that sent the request.
+    pub fn src(&self) -> &str {
+        self.src.as_str()
+    }
+
+    /// The request's `msg_id`; `None` when the sender expects no reply.
+    pub fn msg_id(&self) -> Option<u64> {
+        self.msg_id
+    }
+}
+
+impl fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("src", &self.src())
+            .field("msg_id", &self.msg_id)
+            .finish()
+    }
+}
+
+const INLINE: usize = 22;
+
+/// A node id without a heap allocation when it is short.
+#[derive(Clone, PartialEq, Eq)]
+enum Name {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+impl Name {
+    fn new(s: &str) -> Self {
+        if s.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Name::Inline {
+                len: s.len() as u8,
+                bytes,
+            }
+        } else {
+            Name::Shared(s.into())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied from a &str, so this cannot fail.
+            Name::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or("")
+            }
+            Name::Shared(s) => s,
+        }
+    }
+}
+
+/// A handle to cancel a timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(u64);
+
+/// What a pending RPC's continuation receives: the reply body, or why there is none.
+type Continuation<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>, Result<&str, RpcError>)>;
+
+struct Pending<N: Node> {
+    /// Where the RPC's deadline sits in the queue.
+    key: (Duration, u64),
+    dest: Box<str>,
+    timeout: Duration,
+    /// Set when the request could not even be sent: the deadline is then immediate and the
+    /// continuation gets this error instead of a timeout.
+    failure: Option<RpcError>,
+    then: Continuation<N>,
+}
+
+enum Event<T> {
+    Timer {
+        id: u64,
+        period: Option<Duration>,
+        payload: T,
+    },
+    RpcDeadline {
+        msg_id: u64,
+    },
+}
+
+/// The context a node acts through: its identity, the clock, a seeded RNG, and the ways to
+/// send messages and set timers.
+pub struct Ctx<N: Node> {
+    node_id: String,
+    node_ids: Vec<String>,
+    initialized: bool,
+    now: Duration,
+    rng: ChaCha8Rng,
+    out: Vec<u8>,
+    /// In a RefCell so that `log!(ctx, "{}", ctx.node_id())` borrows `ctx` only shared.
+    logs: RefCell<Vec<u8>>,
+    /// `{"src":"<node id>"`, precomputed at init.
+    src_prefix: Vec<u8>,
+    next_msg_id: u64,
+    next_seq: u64,
+    /// Timers and RPC deadlines by (deadline, creation order).
+    queue: BTreeMap<(Duration, u64), Event<N::Timer>>,
+    /// Live timers: id -> key in `queue`.
+    timers: BTreeMap<u64, (Duration, u64)>,
+    /// Outstanding RPCs by msg_id.
+    pending: BTreeMap<u64, Pending<N>>,
+}
+
+impl<N: Node> Ctx<N> {
+    fn new(seed: u64) -> Self {
+        Ctx {
+            node_id: String::new(),
+            node_ids: Vec::new(),
+            initialized: false,
+            now: Duration::ZERO,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            out: Vec::with_capacity(64 * 1024),
+            logs: RefCell::new(Vec::new()),
+            src_prefix: Vec::new(),
+            next_msg_id: 1,
+            next_seq: 0,
+            queue: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// This node's id (`"n0"`...). Empty before `init`.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Every node's id, in Maelstrom's order, this one included. Empty before `init`.
+    pub fn node_ids(&self) -> &[String] {
+        &self.node_ids
+    }
+
+    /// Time since the node started: real time under [`crate::run`], virtual time in the
+    /// simulator. Never goes backwards.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The node's random number generator, seeded by the runtime. Use it (with
+    /// [`rand::Rng`]) for every random choice so that a simulation replays exactly.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    /// Answers a request. `body` must serialize to a JSON object with a `type`; the runtime
+    /// adds `in_reply_to`. A request without `msg_id` expects no answer: then nothing is sent.
+    pub fn reply(&mut self, to: &ReplyTo, body: impl Serialize) {
+        let Some(msg_id) = to.msg_id else { return };
+        if let Err(e) = self.emit(to.src(), &body, Some(msg_id), None) {
+            self.log(format_args!(
+                "reply to {} (in_reply_to {msg_id}) not sent: {e}",
+                to.src()
+            ));
+        }
+    }
+
+    /// Answers a request with an error body `{"type":"error","code":..,"text":..}`.
+    pub fn reply_error(&mut self, to: &ReplyTo, code: ErrorCode, text: impl Into<String>) {
+        let text = text.into();
+        self.reply(to, ErrorBody::new(code, text));
+    }
+
+    /// Sends a message that expects no reply (no `msg_id`).
+    pub fn send(&mut self, dest: &str, body: impl Serialize) {
+        if let Err(e) = self.emit(dest, &body, None, None) {
+            self.log(format_args!("send to {dest} not sent: {e}"));
+        }
+    }
+
+    /// Sends a request with a fresh `msg_id` and calls `then` exactly once: with the reply
+    /// deserialized into `R` (extra fields such as `type` and `in_reply_to` are ignored unless
+    /// `R` denies them), with `Err` carrying the code and text of an `error` reply, with a
+    /// [`ErrorCode::Timeout`] error when no reply came within `timeout`, or with a
+    /// [`ErrorCode::MalformedRequest`] error when the reply does not deserialize into `R`.
+    ///
+    /// A reply that arrives after the timeout is logged and dropped.
+    pub fn rpc<R: DeserializeOwned + 'static>(
+        &mut self,
+        dest: &str,
+        body: impl Serialize,
+        timeout: Duration,
+        then: impl FnOnce(&mut N, &mut Ctx<N>, Result<R, RpcError>) + 'static,
+    ) {
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let mut deadline = self.now.saturating_add(timeout);
+        let mut failure = None;
+        if let Err(e) = self.emit(dest, &body, None, Some(msg_id)) {
+            self.log(format_args!(
+                "rpc {msg_id} to {dest} not sent: {e}; failing it"
+            ));
+            failure = Some(RpcError::new(
+                ErrorCode::MalformedRequest,
+                format!("request not sent: {e}"),
+            ));
+            deadline = self.now;
+        }
+        let key = (deadline, self.bump_seq());
+        self.queue.insert(key, Event::RpcDeadline { msg_id });
+        let then: Continuation<N> = Box::new(move |node, ctx, outcome| {
+            let result = outcome.and_then(|body| {
+                serde_json::from_str::<R>(body).map_err(|e| {
+                    ctx.log(format_args!(
+                        "malformed reply to rpc {msg_id}: {e}: {}",
+                        truncated(body.as_bytes(), QUOTE_LIMIT)
+                    ));
+                    RpcError::new(ErrorCode::MalformedRequest, format!("malformed reply: {e}"))
+                })
+            });
+            then(node, ctx, result)
+        });
+        self.pending.insert(
+            msg_id,
+            Pending {
+                key,
+                dest: dest.into(),
+                timeout,
+                failure,
+                then,
+            },
+        );
+    }
+
+    /// Fires `timer` once, `delay` from now.
+    pub fn after(&mut self, delay: Duration, timer: N::Timer) -> TimerId {
+        let deadline = self.now.saturating_add(delay);
+        self.schedule(deadline, None, timer)
+    }
+
+    /// Fires `timer` every `period` (at least [`MIN_PERIOD`]), first one period from now.
+    /// Each firing re-arms at its deadline plus the period, so the rhythm does not drift.
+    pub fn every(&mut self, period: Duration, timer: N::Timer) -> TimerId {
+        let period = period.max(MIN_PERIOD);
+        let deadline = self.now.saturating_add(period);
+        self.schedule(deadline, Some(period), timer)
+    }
+
+    /// Cancels a timer. Cancelling a fired one-shot timer or an unknown id does nothing.
+    pub fn cancel(&mut self, id: TimerId) {
+        if let Some(key) = self.timers.remove(&id.0) {
+            self.queue.remove(&key);
+        }
+    }
+
+    /// Writes one log line (stderr under [`crate::run`], [`Engine::logs`] in the simulator).
+    /// The [`crate::log!`] macro is shorter: `log!(ctx, "x = {x}")`.
+    pub fn log(&self, args: fmt::Arguments) {
+        let mut logs = self.logs.borrow_mut();
+        let _ = logs.write_fmt(args);
+        logs.push(b'\n');
+    }
+
+    /// How many RPCs await a reply or their timeout.
+    pub fn pending_rpcs(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// How many timers are armed.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    fn bump_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    fn schedule(
+        &mut self,
+        deadline: Duration,
+        period: Option<Duration>,
+        payload: N::Timer,
+    ) -> TimerId {
+        let id = self.bump_seq();
+        let key = (deadline, id);
+        self.queue.insert(
+            key,
+            Event::Timer {
+                id,
+                period,
+                payload,
+            },
+        );
+        self.timers.insert(id, key);
+        TimerId(id)
+    }
+
+    fn set_now(&mut self, now: Duration) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    /// Appends one message from this node to the output.
+    fn emit(
+        &mut self,
+        dest: &str,
+        body: &impl Serialize,
+        in_reply_to: Option<u64>,
+        msg_id: Option<u64>,
+    ) -> Result<(), WriteError> {
+        if self.src_prefix.is_empty() {
+            // Only reachable before init, which no node code sees; keep it valid anyway.
+            return protocol::write_message(
+                &mut self.out,
+                &self.node_id,
+                dest,
+                body,
+                in_reply_to,
+                msg_id,
+            );
+        }
+        let start = self.out.len();
+        self.out.extend_from_slice(&self.src_prefix);
+        protocol::write_tail(&mut self.out, start, dest, body, in_reply_to, msg_id)
+    }
+}
+
+impl<N: Node> fmt::Debug for Ctx<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx")
+            .field("node_id", &self.node_id)
+            .field("node_ids", &self.node_ids)
+            .field("now", &self.now)
+            .field("pending_rpcs", &self.pending.len())
+            .field("pending_timers", &self.timers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of `init`.
+#[derive(Deserialize)]
+struct InitBody {
+    node_id: String,
+    node_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct InitOk {
+    #[serde(rename = "type")]
+    ty: &'static str,
+}
+
+/// Just the `msg_id` of a body whose other reserved fields are unusable.
+#[derive(Deserialize)]
+struct MsgIdOnly {
+    #[serde(default)]
+    msg_id: Option<u64>,
+}
+
+/// The sans-IO core: owns a node and its context, takes input lines and clock readings, and
+/// accumulates output lines and log lines for the caller to drain.
+///
+/// ```
+/// # use glomers_node::{Engine, Node, Ctx, ReplyTo};
+/// # use std::time::Duration;
+/// # struct Quiet;
+/// # impl Node for Quiet {
+/// #     type Request<'de> = serde::de::IgnoredAny;
+/// #     type Timer = ();
+/// #     fn on_request(&mut self, _: &mut Ctx<Self>, _: serde::de::IgnoredAny, _: ReplyTo) {}
+/// # }
+/// let mut engine = Engine::new(Quiet, 42);
+/// engine.handle_line(br#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#, Duration::ZERO);
+/// let out = std::mem::take(engine.output());
+/// assert_eq!(out, b"{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":1}}\n");
+/// ```
+pub struct Engine<N: Node> {
+    node: N,
+    ctx: Ctx<N>,
+}
+
+impl<N: Node> Engine<N> {
+    /// A fresh engine; `seed` seeds [`Ctx::rng`].
+    pub fn new(node: N, seed: u64) -> Self {
+        Engine {
+            node,
+            ctx: Ctx::new(seed),
+        }
+    }
+
+    /// Handles one input line (without its newline) that arrived at `now`.
+    ///
+    /// `init` is handled here: the ids are stored, `init_ok` is sent, then [`Node::on_init`]
+    /// runs. A body with `in_reply_to` goes to the continuation of the RPC it answers (or is
+    /// logged and dropped when there is none, e.g. after a timeout). Everything else is
+    /// deserialized into [`Node::Request`] and given to [`Node::on_request`].
+    ///
+    /// Bad input never panics: it is logged, answered with error 12 (malformed-request) or 10
+    /// (not-supported, for an unknown `type`) when it has a `msg_id`, and the engine goes on.
+    /// Requests before `init` are answered with error 11 (temporarily-unavailable).
+    ///
+    /// Timers are not fired here: call [`Engine::advance`] for that.
+    pub fn handle_line(&mut self, line: &[u8], now: Duration) {
+        self.ctx.set_now(now);
+        let blank_start = match line.first() {
+            None => true,
+            Some(b) => b.is_ascii_whitespace(),
+        };
+        if blank_start && line.iter().all(|b| b.is_ascii_whitespace()) {
+            return;
+        }
+        // Validating UTF-8 once up front lets serde_json parse without re-checking every string.
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text,
+            Err(e) => {
+                self.diagnose(
+                    line,
+                    format_args!("not a message envelope (not UTF-8: {e})"),
+                );
+                return;
+            }
+        };
+        let env: Envelope = match serde_json::from_str(text) {
+            Ok(env) => env,
+            Err(e) => {
+                self.diagnose(line, format_args!("not a message envelope ({e})"));
+                return;
+            }
+        };
+        let body = env.body.get();
+        let header: Header = match serde_json::from_str(body) {
+            Ok(header) => header,
+            Err(e) => {
+                self.diagnose(line, format_args!("unusable message body ({e})"));
+                // The body may still be an object with a usable msg_id (e.g. a non-string type).
+                if let Ok(MsgIdOnly { msg_id: Some(id) }) = serde_json::from_str(body) {
+                    let text = format!("malformed request: {e}");
+                    self.answer_error(&env, id, ErrorCode::MalformedRequest, &text);
+                }
+                return;
+            }
+        };
+
+        if let Some(in_reply_to) = header.in_reply_to {
+            self.route_reply(&env, in_reply_to, header.ty.as_deref(), body);
+            return;
+        }
+
+        let Some(ty) = header.ty.as_deref() else {
+            self.diagnose(line, format_args!("body has no \"type\""));
+            if let Some(id) = header.msg_id {
+                self.answer_error(
+                    &env,
+                    id,
+                    ErrorCode::MalformedRequest,
+                    "malformed request: missing field `type`",
+                );
+            }
+            return;
+        };
+
+        if ty == "init" {
+            self.handle_init(line, &env, header.msg_id, body);
+            return;
+        }
+
+        if !self.ctx.initialized {
+            self.diagnose(line, format_args!("{ty:?} before init"));
+            if let Some(id) = header.msg_id {
+                self.answer_error(
+                    &env,
+                    id,
+                    ErrorCode::TemporarilyUnavailable,
+                    "node is not initialised yet",
+                );
+            }
+            return;
+        }
+
+        match serde_json::from_str::<N::Request<'_>>(body) {
+            Ok(req) => {
+                let from = ReplyTo::new(&env.src, header.msg_id);
+                self.node.on_request(&mut self.ctx, req, from);
+            }
+            Err(e) => {
+                let (code, text) = if is_unknown_variant(&e, ty) {
+                    (
+                        ErrorCode::NotSupported,
+                        format!("unsupported message type {ty:?}"),
+                    )
+                } else {
+                    (
+                        ErrorCode::MalformedRequest,
+                        format!("malformed {ty:?} request: {e}"),
+                    )
+                };
+                self.diagnose(line, format_args!("{text}"));
+                if let Some(id) = header.msg_id {
+                    self.answer_error(&env, id, code, &text);
+                }
+            }
+        }
+    }
+
+    /// The earliest deadline among armed timers and pending RPCs.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.ctx.queue.first_key_value().map(|(key, _)| key.0)
+    }
+
+    /// Sets the clock to `now` (it never goes back) and fires, in (deadline, creation order)
+    /// order, every timer and RPC timeout due at or before it, including those that handlers
+    /// set along the way. A periodic timer re-arms at its deadline plus its period, so a long
+    /// jump fires every period it skipped.
+    pub fn advance(&mut self, now: Duration) {
+        self.ctx.set_now(now);
+        let now = self.ctx.now;
+        loop {
+            match self.ctx.queue.first_key_value() {
+                Some((key, _)) if key.0 <= now => {}
+                _ => break,
+            }
+            let Some((key, event)) = self.ctx.queue.pop_first() else {
+                break;
+            };
+            match event {
+                Event::Timer {
+                    id,
+                    period,
+                    payload,
+                } => {
+                    match period {
+                        Some(period) => {
+                            // Re-arm before the handler runs so that it may cancel.
+                            let next = (key.0.saturating_add(period), self.ctx.bump_seq());
+                            self.ctx.queue.insert(
+                                next,
+                                Event::Timer {
+                                    id,
+                                    period: Some(period),
+                                    payload: payload.clone(),
+                                },
+                            );
+                            self.ctx.timers.insert(id, next);
+                        }
+                        None => {
+                            self.ctx.timers.remove(&id);
+                        }
+                    }
+                    self.node.on_timer(&mut self.ctx, payload);
+                }
+                Event::RpcDeadline { msg_id } => {
+                    if let Some(pending) = self.ctx.pending.remove(&msg_id) {
+                        let error = pending.failure.unwrap_or_else(|| {
+                            RpcError::new(
+                                ErrorCode::Timeout,
+                                format!(
+                                    "rpc {msg_id} to {} timed out after {:?}",
+                                    pending.dest, pending.timeout
+                                ),
+                            )
+                        });
+                        (pending.then)(&mut self.node, &mut self.ctx, Err(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output lines so far, each a complete JSON message ending in `\n`. Drain it.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.ctx.out
+    }
+
+    /// Log lines so far, each ending in `\n`. Drain it.
+    pub fn logs(&mut self) -> &mut Vec<u8> {
+        self.ctx.logs.get_mut()
+    }
+
+    pub fn node(&self) -> &N {
+        &self.node
+    }
+
+    pub fn node_mut(&mut self) -> &mut N {
+        &mut self.node
+    }
+
+    /// The node's context (ids, clock, pending counts).
+    pub fn ctx(&self) -> &Ctx<N> {
+        &self.ctx
+    }
+
+    /// Whether `init` has been handled.
+    pub fn is_initialized(&self) -> bool {
+        self.ctx.initialized
+    }
+
+    /// Runs `f` with the node and its context, as a handler would: for tests and drivers
+    /// that want to make a node act (send, set a timer) outside a message.
+    pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut N, &mut Ctx<N>) -> R) -> R {
+        f(&mut self.node, &mut self.ctx)
+    }
+
+    fn handle_init(&mut self, line: &[u8], env: &Envelope, msg_id: Option<u64>, body: &str) {
+        let init: InitBody = match serde_json::from_str(body) {
+            Ok(init) => init,
+            Err(e) => {
+                let text = format!("malformed \"init\" request: {e}");
+                self.diagnose(line, format_args!("{text}"));
+                if let Some(id) = msg_id {
+                    self.answer_error(env, id, ErrorCode::MalformedRequest, &text);
+                }
+                return;
+            }
+        };
+        let first = !self.ctx.initialized;
+        if first {
+            self.ctx.src_prefix.clear();
+            self.ctx.src_prefix.extend_from_slice(b"{\"src\":");
+            write_json_str(&mut self.ctx.src_prefix, &init.node_id);
+            self.ctx.node_id = init.node_id;
+            self.ctx.node_ids = init.node_ids;
+            self.ctx.initialized = true;
+        } else {
+            self.diagnose(line, format_args!("second init ignored (answered init_ok)"));
+        }
+        let from = ReplyTo::new(&env.src, msg_id);
+        self.ctx.reply(&from, InitOk { ty: "init_ok" });
+        if first {
+            self.node.on_init(&mut self.ctx);
+        }
+    }
+
+    fn route_reply(&mut self, env: &Envelope, in_reply_to: u64, ty: Option<&str>, body: &str) {
+        let Some(pending) = self.ctx.pending.remove(&in_reply_to) else {
+            self.ctx.log(format_args!(
+                "dropped reply from {} in_reply_to {in_reply_to}: no pending rpc (timed out, answered already, or never sent): {}",
+                env.src,
+                truncated(body.as_bytes(), QUOTE_LIMIT)
+            ));
+            return;
+        };
+        self.ctx.queue.remove(&pending.key);
+        let outcome = if ty == Some("error") {
+            match serde_json::from_str::<ErrorBody>(body) {
+                Ok(err) => Err(RpcError::new(err.code, err.text)),
+                Err(e) => {
+                    self.ctx.log(format_args!(
+                        "malformed error reply from {}: {e}: {}",
+                        env.src,
+                        truncated(body.as_bytes(), QUOTE_LIMIT)
+                    ));
+                    Err(RpcError::new(
+                        ErrorCode::MalformedRequest,
+                        format!("malformed error reply: {e}"),
+                    ))
+                }
+            }
+        } else {
+            Ok(body)
+        };
+        (pending.then)(&mut self.node, &mut self.ctx, outcome);
+    }
+
+    /// Logs a problem with an input line.
+    fn diagnose(&mut self, line: &[u8], what: fmt::Arguments) {
+        let quoted = truncated(line, QUOTE_LIMIT);
+        self.ctx.log(format_args!("bad input: {what}: {quoted}"));
+    }
+
+    /// Answers `env`'s sender with an error, also before init (our id is then `env.dest`).
+    fn answer_error(&mut self, env: &Envelope, msg_id: u64, code: ErrorCode, text: &str) {
+        let body = ErrorBody::new(code, text);
+        let src: &str = if self.ctx.initialized {
+            &self.ctx.node_id
+        } else {
+            &env.dest
+        };
+        let _ =
+            protocol::write_message(&mut self.ctx.out, src, &env.src, &body, Some(msg_id), None);
+    }
+}
+
+impl<N: Node + fmt::Debug> fmt::Debug for Engine<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("node", &self.node)
+            .field("ctx", &self.ctx)
+            .finish()
+    }
+}
+
+/// Whether `err` is serde's "unknown variant `ty`" for the message type itself.
+fn is_unknown_variant(err: &serde_json::Error, ty: &str) -> bool {
+    let msg = err.to_string();
+    msg.strip_prefix("unknown variant `")
+        .and_then(|rest| rest.strip_prefix(ty))
+        .is_some_and(|rest| rest.starts_with('`'))
+}
+
+/// The engine's driving interface as an object-safe trait, so that a driver can hold engines of
+/// different node types side by side (`Vec<Box<dyn AnyEngine>>`). See [`Engine`] for what each
+/// method does.
+pub trait AnyEngine {
+    fn handle_line(&mut self, line: &[u8], now: Duration);
+    fn next_deadline(&self) -> Option<Duration>;
+    fn advance(&mut self, now: Duration);
+    fn output(&mut self) -> &mut Vec<u8>;
+    fn logs(&mut self) -> &mut Vec<u8>;
+}
+
+impl<N: Node> AnyEngine for Engine<N> {
+    fn handle_line(&mut self, line: &[u8], now: Duration) {
+        Engine::handle_line(self, line, now)
+    }
+
+    fn next_deadline(&self) -> Option<Duration> {
+        Engine::next_deadline(self)
+    }
+
+    fn advance(&mut self, now: Duration) {
+        Engine::advance(self, now)
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        Engine::output(self)
+    }
+
+    fn logs(&mut self) -> &mut Vec<u8> {
+        Engine::logs(self)
+    }
+}

@@ -1,0 +1,169 @@
+//! The real-time driver: stdin/stdout around an [`Engine`].
+//!
+//! Two threads. A reader thread reads the input in large chunks and sends whole lines (many per
+//! chunk) over a bounded channel. The calling thread owns the engine: it splits chunks into
+//! lines, feeds them to the engine, fires timers and RPC timeouts by deadline while waiting for
+//! input (`recv_deadline`), and writes the engine's output through one buffer that is written
+//! out when it grows large and flushed only when no input is queued. So a burst of requests
+//! costs a handful of write calls, not one per reply.
+
+use std::io::{self, Read, Write};
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use crate::engine::{Engine, Node};
+
+/// How much the reader asks for per `read` call.
+const READ_SIZE: usize = 64 * 1024;
+/// Output is written out (without flushing) once this much is buffered.
+const WRITE_THRESHOLD: usize = 64 * 1024;
+/// Chunks in flight between the reader and the loop; bounds memory when the node falls behind.
+const CHANNEL_CHUNKS: usize = 64;
+
+/// Runs `node` on stdin/stdout until stdin closes. The RNG seed comes from the OS and is logged
+/// to stderr, where all node logs go. Exits the process with status 1 if stdin or stdout fail.
+pub fn run<N: Node>(node: N) {
+    let seed: u64 = rand::random();
+    eprintln!("glomers-node: rng seed {seed}");
+    let stdout = io::stdout();
+    if let Err(e) = run_with_io(node, io::stdin(), stdout.lock(), seed) {
+        eprintln!("glomers-node: stopping: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Runs `node` on any input and output until the input ends, then flushes and returns. Logs go
+/// to stderr. Returns the first read or write error.
+pub fn run_with_io<N: Node>(
+    node: N,
+    input: impl Read + Send + 'static,
+    mut output: impl Write,
+    seed: u64,
+) -> io::Result<()> {
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded(CHANNEL_CHUNKS);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded(CHANNEL_CHUNKS + 2);
+    let reader = thread::Builder::new()
+        .name("glomers-input".into())
+        .spawn(move || read_chunks(input, chunk_tx, spare_rx))?;
+
+    let mut engine = Engine::new(node, seed);
+    let result = drive(&mut engine, &chunk_rx, &spare_tx, &mut output);
+    drain_logs(&mut engine);
+    if result.is_ok() {
+        // The input ended, so the reader has returned or is about to.
+        let _ = reader.join();
+    }
+    // Otherwise the reader may be blocked in `read`; it ends when its next send fails.
+    result
+}
+
+fn drive<N: Node>(
+    engine: &mut Engine<N>,
+    chunks: &Receiver<io::Result<Vec<u8>>>,
+    spare: &Sender<Vec<u8>>,
+    output: &mut impl Write,
+) -> io::Result<()> {
+    let start = Instant::now();
+    loop {
+        engine.advance(start.elapsed());
+        drain_logs(engine);
+        let received = match chunks.try_recv() {
+            Ok(chunk) => chunk,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                // Nothing queued: this is the moment to get replies out.
+                write_output(engine, output)?;
+                output.flush()?;
+                let deadline = engine.next_deadline().and_then(|d| start.checked_add(d));
+                match deadline {
+                    Some(deadline) => match chunks.recv_deadline(deadline) {
+                        Ok(chunk) => chunk,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    },
+                    None => match chunks.recv() {
+                        Ok(chunk) => chunk,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
+        let mut chunk = received?;
+        let now = start.elapsed();
+        for line in chunk.split(|&b| b == b'\n') {
+            if !line.is_empty() {
+                engine.handle_line(line, now);
+            }
+        }
+        if engine.output().len() >= WRITE_THRESHOLD {
+            write_output(engine, output)?;
+        }
+        chunk.clear();
+        let _ = spare.try_send(chunk);
+    }
+    write_output(engine, output)?;
+    output.flush()
+}
+
+fn write_output<N: Node>(engine: &mut Engine<N>, output: &mut impl Write) -> io::Result<()> {
+    let out = engine.output();
+    if !out.is_empty() {
+        output.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}
+
+fn drain_logs<N: Node>(engine: &mut Engine<N>) {
+    let logs = engine.logs();
+    if !logs.is_empty() {
+        // eprint! (not io::stderr()) so that test harnesses capture it.
+        eprint!("{}", String::from_utf8_lossy(logs));
+        logs.clear();
+    }
+}
+
+/// The reader thread: sends chunks that end on a line boundary (a final unterminated line is
+/// sent at end of input). Reuses the buffers the loop hands back.
+fn read_chunks(
+    mut input: impl Read,
+    chunks: Sender<io::Result<Vec<u8>>>,
+    spare: Receiver<Vec<u8>>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_SIZE);
+    loop {
+        let filled = buf.len();
+        buf.resize(filled + READ_SIZE, 0);
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => {
+                buf.truncate(filled);
+                if !buf.is_empty() {
+                    let _ = chunks.send(Ok(buf));
+                }
+                return;
+            }
+            Ok(n) => {
+                buf.truncate(filled + n);
+                if let Some(pos) = buf[filled..].iter().rposition(|&b| b == b'\n') {
+                    let cut = filled + pos + 1;
+                    let mut next = spare
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(2 * READ_SIZE));
+                    next.extend_from_slice(&buf[cut..]);
+                    buf.truncate(cut);
+                    if chunks.send(Ok(buf)).is_err() {
+                        return;
+                    }
+                    buf = next;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(filled),
+            Err(e) => {
+                let _ = chunks.send(Err(e));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The process driver end to end: real node processes over pipes, in real time, with short
+//! time limits. Correct nodes pass; each deliberately broken node is caught with a diagnostic
+//! that names the problem.
+
+mod common;
+
+use common::{glomers, glomers_bin, node_script};
+use serde_json::Value;
+
+#[test]
+fn our_echo_node_passes() {
+    let run = glomers(
+        &["test", "-w", "echo", "--bin", glomers_bin(), "--node-count", "1", "--time-limit", "2", "--rate", "50"],
+        &["node", "echo"],
+        "echo",
+    );
+    run.assert_valid();
+    assert!(run.results["stats"]["ok_count"].as_u64().unwrap() > 20);
+    for file in ["results.json", "history.jsonl", "messages.jsonl", "node-logs/n0.log"] {
+        assert!(run.store.join("latest").join(file).exists(), "{file} missing");
+    }
+    assert!(run.store.join("echo/latest/results.json").exists());
+}
+
+#[test]
+fn a_python_echo_node_passes_and_leaves_no_process_behind() {
+    let pids = common::temp_store("pids").join("pids");
+    let run = glomers(
+        &["test", "-w", "echo", "--bin", &node_script("echo.py"), "--node-count", "3", "--time-limit", "2", "--rate", "50"],
+        &[pids.to_str().unwrap()],
+        "python-echo",
+    );
+    run.assert_valid();
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    assert_eq!(pids.lines().count(), 3);
+    for pid in pids.lines() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "node process {pid} outlived the workbench"
+        );
+    }
+}
+
+#[test]
+fn a_mangled_echo_is_caught() {
+    let run = glomers(
+        &["test", "-w", "echo", "--bin", glomers_bin(), "--node-count", "1", "--time-limit", "2", "--rate", "200"],
+        &["node", "broken-echo"],
+        "broken-echo",
+    );
+    run.assert_invalid();
+    assert!(run.stdout.contains("wrong-echo"), "{}", run.stdout);
+    assert!(run.results["workload"]["error_count"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn unique_ids_pass_under_partitions_with_total_availability() {
+    let run = glomers(
+        &[
+            "test", "-w", "unique-ids", "--bin", glomers_bin(), "--node-count", "3", "--time-limit", "3",
+            "--rate", "500", "--availability", "total", "--nemesis", "partition", "--nemesis-interval", "1",
+        ],
+        &["node", "unique-ids"],
+        "unique-ids",
+    );
+    run.assert_valid();
+    assert!(run.results["workload"]["acknowledged_count"].as_u64().unwrap() > 500);
+}
+
+#[test]
+fn repeated_ids_under_load_are_caught() {
+    let run = glomers(
+        &[
+            "test", "-w", "unique-ids", "--bin", glomers_bin(), "--node-count", "3", "--time-limit", "2",
+            "--rate", "1000",
+        ],
+        &["node", "broken-unique-ids"],
+        "broken-unique-ids",
+    );
+    run.assert_invalid();
+    assert!(run.stdout.contains("duplicated-id"), "{}", run.stdout);
+}
+
+fn misbehave(fault: &str, time_limit: &str) -> common::Run {
+    glomers(
+        &["test", "-w", "echo", "--bin", &node_script("misbehave.py"), "--node-count", "2", "--time-limit", time_limit, "--rate", "50"],
+        &[fault],
+        fault,
+    )
+}
+
+fn errors(run: &common::Run) -> String {
+    run.results["errors"].to_string()
+}
+
+#[test]
+fn a_line_that_is_not_json_is_named() {
+    let run = misbehave("noise", "2");
+    run.assert_invalid();
+    assert!(errors(&run).contains("is not JSON"), "{}", run.stdout);
+    assert!(errors(&run).contains("got my fifth echo!"), "{}", run.stdout);
+}
+
+#[test]
+fn a_node_that_exits_is_reported_with_its_status_and_stderr() {
+    let started = std::time::Instant::now();
+    let run = misbehave("exit", "20");
+    run.assert_invalid();
+    let errors = errors(&run);
+    assert!(errors.contains("exited"), "{errors}");
+    assert!(errors.contains("exit status: 3"), "{errors}");
+    assert!(errors.contains("giving up after five echoes"), "{errors}");
+    assert_eq!(run.results["aborted"], Value::Bool(true));
+    // The run stops at the crash instead of waiting out the time limit.
+    assert!(started.elapsed().as_secs() < 15);
+}
+
+#[test]
+fn a_node_that_never_answers_init_fails_the_run() {
+    let run = misbehave("silent", "1");
+    run.assert_invalid();
+    assert!(errors(&run).contains("did not answer init"), "{}", run.stdout);
+}
+
+#[test]
+fn a_message_to_an_unknown_node_is_named() {
+    let run = misbehave("bad-dest", "2");
+    run.assert_invalid();
+    assert!(errors(&run).contains("\\\"n42\\\""), "{}", errors(&run));
+}
+
+#[test]
+fn a_missing_binary_is_a_clear_error() {
+    let run = glomers(&["test", "-w", "echo", "--bin", "/nonexistent/node", "--time-limit", "1"], &[], "missing");
+    assert_eq!(run.code, 255);
+    assert!(run.stderr.contains("no such file"), "{}", run.stderr);
+}
