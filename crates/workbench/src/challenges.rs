@@ -26,7 +26,16 @@ pub struct Limits {
 }
 
 const BROADCAST_3D: &[&str] = &[
-    "-w", "broadcast", "--node-count", "25", "--time-limit", "20", "--rate", "100", "--latency", "100",
+    "-w",
+    "broadcast",
+    "--node-count",
+    "25",
+    "--time-limit",
+    "20",
+    "--rate",
+    "100",
+    "--latency",
+    "100",
 ];
 
 pub const CHALLENGES: &[Challenge] = &[
@@ -43,8 +52,18 @@ pub const CHALLENGES: &[Challenge] = &[
         name: "unique-ids",
         bin: "unique-ids",
         flags: &[
-            "-w", "unique-ids", "--time-limit", "30", "--rate", "1000", "--node-count", "3",
-            "--availability", "total", "--nemesis", "partition",
+            "-w",
+            "unique-ids",
+            "--time-limit",
+            "30",
+            "--rate",
+            "1000",
+            "--node-count",
+            "3",
+            "--availability",
+            "total",
+            "--nemesis",
+            "partition",
         ],
         limits: None,
         same_run_as: None,
@@ -53,7 +72,16 @@ pub const CHALLENGES: &[Challenge] = &[
         id: "3a",
         name: "broadcast, single node",
         bin: "broadcast",
-        flags: &["-w", "broadcast", "--node-count", "1", "--time-limit", "20", "--rate", "10"],
+        flags: &[
+            "-w",
+            "broadcast",
+            "--node-count",
+            "1",
+            "--time-limit",
+            "20",
+            "--rate",
+            "10",
+        ],
         limits: None,
         same_run_as: None,
     },
@@ -61,7 +89,16 @@ pub const CHALLENGES: &[Challenge] = &[
         id: "3b",
         name: "broadcast, multi-node",
         bin: "broadcast",
-        flags: &["-w", "broadcast", "--node-count", "5", "--time-limit", "20", "--rate", "10"],
+        flags: &[
+            "-w",
+            "broadcast",
+            "--node-count",
+            "5",
+            "--time-limit",
+            "20",
+            "--rate",
+            "10",
+        ],
         limits: None,
         same_run_as: None,
     },
@@ -70,8 +107,16 @@ pub const CHALLENGES: &[Challenge] = &[
         name: "broadcast, fault tolerant",
         bin: "broadcast",
         flags: &[
-            "-w", "broadcast", "--node-count", "5", "--time-limit", "20", "--rate", "10",
-            "--nemesis", "partition",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "5",
+            "--time-limit",
+            "20",
+            "--rate",
+            "10",
+            "--nemesis",
+            "partition",
         ],
         limits: None,
         same_run_as: None,
@@ -81,7 +126,11 @@ pub const CHALLENGES: &[Challenge] = &[
         name: "broadcast, efficient I",
         bin: "broadcast",
         flags: BROADCAST_3D,
-        limits: Some(Limits { msgs_per_op: 30.0, median_ms: 400, max_ms: 600 }),
+        limits: Some(Limits {
+            msgs_per_op: 30.0,
+            median_ms: 400,
+            max_ms: 600,
+        }),
         same_run_as: None,
     },
     Challenge {
@@ -89,7 +138,11 @@ pub const CHALLENGES: &[Challenge] = &[
         name: "broadcast, efficient II",
         bin: "broadcast",
         flags: BROADCAST_3D,
-        limits: Some(Limits { msgs_per_op: 20.0, median_ms: 1000, max_ms: 2000 }),
+        limits: Some(Limits {
+            msgs_per_op: 20.0,
+            median_ms: 1000,
+            max_ms: 2000,
+        }),
         same_run_as: Some("3d"),
     },
     Challenge {
@@ -97,8 +150,16 @@ pub const CHALLENGES: &[Challenge] = &[
         name: "grow-only counter",
         bin: "g-counter",
         flags: &[
-            "-w", "g-counter", "--node-count", "3", "--rate", "100", "--time-limit", "20",
-            "--nemesis", "partition",
+            "-w",
+            "g-counter",
+            "--node-count",
+            "3",
+            "--rate",
+            "100",
+            "--time-limit",
+            "20",
+            "--nemesis",
+            "partition",
         ],
         limits: None,
         same_run_as: None,
@@ -112,17 +173,26 @@ pub fn judge(challenge: &Challenge, results: &Results) -> (Validity, Vec<String>
     if let Some(limits) = challenge.limits {
         let per_op = results.servers_msgs_per_op();
         if per_op >= limits.msgs_per_op {
-            why.push(format!("msgs-per-op {per_op:.2} is not below {}", limits.msgs_per_op));
+            why.push(format!(
+                "msgs-per-op {per_op:.2} is not below {}",
+                limits.msgs_per_op
+            ));
         }
         let q = results.workload.figures.get("stable_latencies");
         let get = |k: &str| q.and_then(|q| q[k].as_u64());
         match (get("0.5"), get("1")) {
             (Some(median), Some(max)) => {
                 if median >= limits.median_ms {
-                    why.push(format!("median stable latency {median} ms is not below {}", limits.median_ms));
+                    why.push(format!(
+                        "median stable latency {median} ms is not below {}",
+                        limits.median_ms
+                    ));
                 }
                 if max >= limits.max_ms {
-                    why.push(format!("max stable latency {max} ms is not below {}", limits.max_ms));
+                    why.push(format!(
+                        "max stable latency {max} ms is not below {}",
+                        limits.max_ms
+                    ));
                 }
             }
             _ => why.push("no stable latencies to judge".into()),

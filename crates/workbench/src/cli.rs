@@ -9,7 +9,11 @@ use crate::net::{Latency, LatencyDist};
 use crate::runner::TestOptions;
 
 #[derive(Parser, Debug)]
-#[command(name = "glomers", version, about = "A Maelstrom-compatible workbench for Gossip Glomers nodes")]
+#[command(
+    name = "glomers",
+    version,
+    about = "A Maelstrom-compatible workbench for Gossip Glomers nodes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -131,7 +135,9 @@ pub struct NodeArgs {
 pub fn parse_seeds(s: &str, first: u64) -> anyhow::Result<std::ops::Range<u64>> {
     let bad = || anyhow::anyhow!("--seeds takes a count N or a range A..B, not {s:?}");
     let range = match s.split_once("..") {
-        Some((a, b)) => a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?,
+        Some((a, b)) => {
+            a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?
+        }
         None => {
             let n: u64 = s.trim().parse().map_err(|_| bad())?;
             first..first.checked_add(n).ok_or_else(bad)?
@@ -169,10 +175,17 @@ impl WorkloadArgs {
             "--nemesis-interval must be a positive number of seconds"
         );
         let mut partitions = false;
-        for fault in self.nemesis.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for fault in self
+            .nemesis
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             match fault {
                 "partition" => partitions = true,
-                other => anyhow::bail!("unknown --nemesis {other:?}: the only fault is `partition`"),
+                other => {
+                    anyhow::bail!("unknown --nemesis {other:?}: the only fault is `partition`")
+                }
             }
         }
         Ok(TestOptions {
@@ -195,9 +208,15 @@ impl WorkloadArgs {
 
 /// `--concurrency`: `N` or `Kn` (K times the node count).
 pub fn parse_concurrency(s: &str, node_count: usize) -> anyhow::Result<usize> {
-    let bad = || anyhow::anyhow!("--concurrency takes a number or `Kn` (K times the node count), not {s:?}");
+    let bad = || {
+        anyhow::anyhow!("--concurrency takes a number or `Kn` (K times the node count), not {s:?}")
+    };
     let n = if let Some(k) = s.strip_suffix('n') {
-        let k: usize = if k.is_empty() { 1 } else { k.parse().map_err(|_| bad())? };
+        let k: usize = if k.is_empty() {
+            1
+        } else {
+            k.parse().map_err(|_| bad())?
+        };
         k * node_count
     } else {
         s.parse().map_err(|_| bad())?
@@ -222,12 +241,28 @@ mod tests {
     #[test]
     fn parses_a_maelstrom_command_line() {
         let cli = Cli::try_parse_from([
-            "glomers", "test", "-w", "broadcast", "--bin", "./b", "--node-count", "25",
-            "--time-limit", "20", "--rate", "100", "--latency", "100", "--nemesis", "partition",
+            "glomers",
+            "test",
+            "-w",
+            "broadcast",
+            "--bin",
+            "./b",
+            "--node-count",
+            "25",
+            "--time-limit",
+            "20",
+            "--rate",
+            "100",
+            "--latency",
+            "100",
+            "--nemesis",
+            "partition",
             "frugal",
         ])
         .unwrap();
-        let Command::Test(t) = cli.command else { panic!() };
+        let Command::Test(t) = cli.command else {
+            panic!()
+        };
         assert_eq!(t.args, vec!["frugal"]);
         let opts = t.workload.to_options().unwrap();
         assert!(opts.partitions);
@@ -247,10 +282,19 @@ mod tests {
     #[test]
     fn refuses_unknown_faults() {
         let cli = Cli::try_parse_from([
-            "glomers", "test", "-w", "echo", "--bin", "x", "--nemesis", "kill",
+            "glomers",
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            "x",
+            "--nemesis",
+            "kill",
         ])
         .unwrap();
-        let Command::Test(t) = cli.command else { panic!() };
+        let Command::Test(t) = cli.command else {
+            panic!()
+        };
         assert!(t.workload.to_options().is_err());
     }
 }

@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use clap::Parser as _;
 
 use crate::analysis::{analyze, Results};
+use crate::catalog::{self, Entry};
 use crate::challenges::{judge, CHALLENGES};
 use crate::checkers::Validity;
-use crate::catalog::{self, Entry};
 use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
@@ -29,14 +29,28 @@ pub struct Finished {
 }
 
 /// Runs one test of a node binary in real time and stores it.
-pub fn run_process_test(args: &TestArgs, progress: Option<&dyn Progress>) -> anyhow::Result<Finished> {
+pub fn run_process_test(
+    args: &TestArgs,
+    progress: Option<&dyn Progress>,
+) -> anyhow::Result<Finished> {
     let started = Instant::now();
     let opts = args.workload.to_options()?;
     let mut workload = build_workload(&opts)?;
     let run_dir = RunDir::create(&args.store, &opts.workload)?;
-    let mut cluster =
-        ProcessCluster::spawn(&args.bin, &args.args, opts.node_count, &run_dir.node_logs(), args.log_stderr)?;
-    let run = run_test(&opts, workload.as_mut(), &mut cluster, Some(run_dir.journal()?), progress)?;
+    let mut cluster = ProcessCluster::spawn(
+        &args.bin,
+        &args.args,
+        opts.node_count,
+        &run_dir.node_logs(),
+        args.log_stderr,
+    )?;
+    let run = run_test(
+        &opts,
+        workload.as_mut(),
+        &mut cluster,
+        Some(run_dir.journal()?),
+        progress,
+    )?;
     cluster.shutdown();
     let results = analyze(&opts, &run, workload.as_ref());
     run_dir.write_results(&results.to_json(&opts, &run), &run)?;
@@ -90,10 +104,16 @@ fn challenge_bin_dir(args: &AllArgs) -> anyhow::Result<PathBuf> {
         return Ok(dir.clone());
     }
     let exe = std::env::current_exe().context("locating the glomers executable")?;
-    let dir = exe.parent().context("the executable's directory")?.to_path_buf();
+    let dir = exe
+        .parent()
+        .context("the executable's directory")?
+        .to_path_buf();
     if let Ok(cargo) = std::env::var("CARGO") {
         let release = dir.ends_with("release");
-        eprintln!("building the challenge binaries ({})", if release { "release" } else { "debug" });
+        eprintln!(
+            "building the challenge binaries ({})",
+            if release { "release" } else { "debug" }
+        );
         let mut build = std::process::Command::new(cargo);
         build.args(["build", "-p", "glomers-challenges", "--bins"]);
         if release {
@@ -107,8 +127,10 @@ fn challenge_bin_dir(args: &AllArgs) -> anyhow::Result<PathBuf> {
 
 pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     let bin_dir = challenge_bin_dir(args)?;
-    let only: Option<Vec<String>> =
-        args.only.as_ref().map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
+    let only: Option<Vec<String>> = args
+        .only
+        .as_ref()
+        .map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
     let mut rows = Vec::new();
     let mut overall = Validity::Valid;
     let mut finished: Vec<(&str, Finished)> = Vec::new();
@@ -120,7 +142,12 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
         }
         let bin = bin_dir.join(challenge.bin);
         if !bin.exists() {
-            rows.push(format!("{:<4} {:<28} skipped: no binary {}", challenge.id, challenge.name, bin.display()));
+            rows.push(format!(
+                "{:<4} {:<28} skipped: no binary {}",
+                challenge.id,
+                challenge.name,
+                bin.display()
+            ));
             continue;
         }
         let reused = challenge
@@ -137,7 +164,13 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
         let f = &finished[index].1;
         let (valid, why) = judge(challenge, &f.results);
         overall = overall.worst(valid);
-        rows.push(scoreboard_row(challenge.id, challenge.name, valid, f, reused.is_some()));
+        rows.push(scoreboard_row(
+            challenge.id,
+            challenge.name,
+            valid,
+            f,
+            reused.is_some(),
+        ));
         for reason in why {
             rows.push(format!("       ↳ {reason}"));
         }
@@ -158,7 +191,12 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
 }
 
 fn run_challenge(flags: &[&str], bin: &Path, args: &AllArgs, id: &str) -> anyhow::Result<Finished> {
-    let mut argv: Vec<String> = vec!["glomers".into(), "test".into(), "--bin".into(), bin.display().to_string()];
+    let mut argv: Vec<String> = vec![
+        "glomers".into(),
+        "test".into(),
+        "--bin".into(),
+        bin.display().to_string(),
+    ];
     argv.extend(flags.iter().map(|s| s.to_string()));
     argv.extend(["--store".into(), args.store.display().to_string()]);
     let cli = Cli::try_parse_from(&argv).context("a challenge's flags")?;
@@ -192,7 +230,11 @@ fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: b
             }
         }
     };
-    let wall = if reused { "(same run)".to_string() } else { format!("{:.1}", f.wall_secs) };
+    let wall = if reused {
+        "(same run)".to_string()
+    } else {
+        format!("{:.1}", f.wall_secs)
+    };
     format!(
         "{:<4} {:<28} {:<8} {:>12.2} {:>12.2} {:>22} {:>8}",
         id,
@@ -223,7 +265,9 @@ pub fn run_sim(
     let mut workload = build_workload(opts)?;
     let factory = entry.factory(args);
     let mut cluster = SimCluster::new(&factory, opts.node_count, opts.seed);
-    let run_dir = store.map(|root| RunDir::create(root, &opts.workload)).transpose()?;
+    let run_dir = store
+        .map(|root| RunDir::create(root, &opts.workload))
+        .transpose()?;
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
     let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
     let results = analyze(opts, &run, workload.as_ref());
@@ -259,8 +303,10 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let count = seeds.end - seeds.start;
     let bar = indicatif::ProgressBar::new(count);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} seeds · {per_sec} · eta {eta} {msg}")
-            .expect("a valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} seeds · {per_sec} · eta {eta} {msg}",
+        )
+        .expect("a valid template"),
     );
     let started = Instant::now();
     let mut failing = Vec::new();
@@ -289,7 +335,11 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let mut overall = Validity::Valid;
     for (i, (seed, valid)) in failing.iter().enumerate() {
         overall = overall.worst(*valid);
-        println!("seed {seed}: {}    replay: {}", valid.to_json(), replay_command(*seed));
+        println!(
+            "seed {seed}: {}    replay: {}",
+            valid.to_json(),
+            replay_command(*seed)
+        );
         if i == 0 {
             // Store the first failure, so its history and messages are there to read.
             opts.seed = *seed;

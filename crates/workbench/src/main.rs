@@ -8,7 +8,9 @@ fn main() {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),
         Command::Sim(args) => commands::sim(args),
-        Command::Node(args) => commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid),
+        Command::Node(args) => {
+            commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid)
+        }
     };
     match outcome {
         Ok(valid) => std::process::exit(valid.exit_code()),

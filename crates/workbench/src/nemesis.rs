@@ -88,8 +88,11 @@ fn majorities_ring(ring: &[u32]) -> Grudge {
         let visible: std::collections::BTreeSet<u32> = (0..majority)
             .map(|k| ring[(i + n - before + k) % n])
             .collect();
-        let dropped: std::collections::BTreeSet<u32> =
-            ring.iter().copied().filter(|x| !visible.contains(x)).collect();
+        let dropped: std::collections::BTreeSet<u32> = ring
+            .iter()
+            .copied()
+            .filter(|x| !visible.contains(x))
+            .collect();
         if !dropped.is_empty() {
             grudge.insert(node, dropped);
         }
@@ -162,7 +165,9 @@ pub fn grudge_json(grudge: &Grudge) -> Value {
         .map(|(dest, srcs)| {
             (
                 format!("n{dest}"),
-                srcs.iter().map(|s| Value::String(format!("n{s}"))).collect(),
+                srcs.iter()
+                    .map(|s| Value::String(format!("n{s}")))
+                    .collect(),
             )
         })
         .collect();
@@ -182,7 +187,9 @@ mod tests {
     fn one_isolates_a_single_node() {
         let mut rng = Rng::seed_from_u64(1);
         let g = grudge(Shape::One, 5, &mut rng);
-        let isolated: Vec<u32> = (0..5).filter(|n| g.get(n).is_some_and(|s| s.len() == 4)).collect();
+        let isolated: Vec<u32> = (0..5)
+            .filter(|n| g.get(n).is_some_and(|s| s.len() == 4))
+            .collect();
         assert_eq!(isolated.len(), 1);
         assert_eq!(g.len(), 5);
     }
@@ -229,7 +236,15 @@ mod tests {
         let mut rng = Rng::seed_from_u64(5);
         let mut nemesis = Nemesis::new(10.0, 5);
         let fs: Vec<&str> = (0..4).map(|_| nemesis.step(&mut rng).0.f).collect();
-        assert_eq!(fs, ["start-partition", "stop-partition", "start-partition", "stop-partition"]);
+        assert_eq!(
+            fs,
+            [
+                "start-partition",
+                "stop-partition",
+                "start-partition",
+                "stop-partition"
+            ]
+        );
         let (_, gap) = nemesis.step(&mut rng);
         assert!(gap < 20 * NANOS_PER_SEC);
     }

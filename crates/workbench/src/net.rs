@@ -284,10 +284,7 @@ impl Network {
     /// Takes the message in `dest`'s delivery slot (its deadline has come), and refills the slot.
     /// Returns the message and, if the slot was refilled, when to deliver next.
     pub fn deliver(&mut self, now: Nanos, dest: Addr) -> (Option<Message>, Option<Nanos>) {
-        let message = self
-            .mailboxes
-            .get_mut(&dest)
-            .and_then(|m| m.in_slot.take());
+        let message = self.mailboxes.get_mut(&dest).and_then(|m| m.in_slot.take());
         if let Some(m) = &message {
             self.stats.received(m);
             self.journal_event(now, "recv", m, false);
@@ -346,9 +343,8 @@ impl Network {
         };
         // A journal that cannot be written is reported once by the report (flush fails);
         // the test itself goes on.
-        let _ = serde_json::to_writer(&mut *out, &event).and_then(|_| {
-            out.write_all(b"\n").map_err(serde_json::Error::io)
-        });
+        let _ = serde_json::to_writer(&mut *out, &event)
+            .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io));
     }
 
     /// Flushes the journal.
@@ -403,7 +399,11 @@ mod tests {
                 deadlines.push(t);
             }
         }
-        assert_eq!(deadlines.len(), 1, "only the first send fills the idle slot");
+        assert_eq!(
+            deadlines.len(),
+            1,
+            "only the first send fills the idle slot"
+        );
         let mut now = deadlines[0];
         let mut delivered = 0;
         loop {
@@ -451,7 +451,10 @@ mod tests {
         net.set_grudge(grudge.clone());
         // Sent during the partition: dropped at once, even though the partition heals before
         // the deadline.
-        assert_eq!(net.send(0, Addr::Node(0), Addr::Node(1), body(1), &mut rng), None);
+        assert_eq!(
+            net.send(0, Addr::Node(0), Addr::Node(1), body(1), &mut rng),
+            None
+        );
         net.heal();
         assert_eq!(net.stats().dropped, 1);
         // Passed the check before the partition: delivered although a partition starts.
@@ -475,7 +478,13 @@ mod tests {
         for i in 0..n {
             // A fresh recipient each time, so every send fills an idle slot at its deadline.
             let t = net
-                .send(0, Addr::Node(0), Addr::Node(i as u32 + 1), body(i), &mut rng)
+                .send(
+                    0,
+                    Addr::Node(0),
+                    Addr::Node(i as u32 + 1),
+                    body(i),
+                    &mut rng,
+                )
                 .unwrap();
             total += t;
         }

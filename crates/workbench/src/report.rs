@@ -23,8 +23,11 @@ impl RunDir {
     /// and points `root/latest` and `root/<workload>/latest` at it.
     pub fn create(root: &Path, workload: &str) -> anyhow::Result<RunDir> {
         let parent = root.join(workload);
-        std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f%z").to_string();
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+        let stamp = chrono::Local::now()
+            .format("%Y%m%dT%H%M%S%.3f%z")
+            .to_string();
         let mut dir = parent.join(&stamp);
         let mut suffix = 1;
         loop {
@@ -88,7 +91,12 @@ pub fn verdict_line(valid: Validity) -> &'static str {
 }
 
 /// The short human summary, ending in the verdict line.
-pub fn summary(opts: &TestOptions, run: &RunOutput, results: &Results, dir: Option<&Path>) -> String {
+pub fn summary(
+    opts: &TestOptions,
+    run: &RunOutput,
+    results: &Results,
+    dir: Option<&Path>,
+) -> String {
     let mut s = String::new();
     let stats = &results.stats.figures;
     let n = |v: &Value| v.as_u64().unwrap_or(0);
@@ -109,7 +117,9 @@ pub fn summary(opts: &TestOptions, run: &RunOutput, results: &Results, dir: Opti
         n(&stats["ok_count"]),
         n(&stats["fail_count"]),
         n(&stats["info_count"]),
-        results.availability.figures["ok_fraction"].as_f64().unwrap_or(1.0)
+        results.availability.figures["ok_fraction"]
+            .as_f64()
+            .unwrap_or(1.0)
     );
     let net = &results.net;
     let _ = writeln!(
@@ -150,7 +160,11 @@ pub fn summary(opts: &TestOptions, run: &RunOutput, results: &Results, dir: Opti
         let _ = writeln!(s, "{tag}: {}", d.message);
     }
     if run.diagnostics_dropped > 0 {
-        let _ = writeln!(s, "({} more diagnostics not shown)", run.diagnostics_dropped);
+        let _ = writeln!(
+            s,
+            "({} more diagnostics not shown)",
+            run.diagnostics_dropped
+        );
     }
     for (name, check) in [
         ("workload", &results.workload),
@@ -164,7 +178,11 @@ pub fn summary(opts: &TestOptions, run: &RunOutput, results: &Results, dir: Opti
             let _ = writeln!(s, "  {}: {}", a.kind, a.message);
         }
         if check.anomalies.len() > 10 {
-            let _ = writeln!(s, "  ... {} more in results.json", check.anomalies.len() - 10);
+            let _ = writeln!(
+                s,
+                "  ... {} more in results.json",
+                check.anomalies.len() - 10
+            );
         }
     }
     if let Some(dir) = dir {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::checkers::availability::Availability;
-use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_MS, NANOS_PER_SEC};
+use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::nemesis::Nemesis;
 use crate::net::{Addr, Latency, NetStats, Network};
 use crate::services::{self, Service};
@@ -113,7 +113,10 @@ enum Event {
     Deliver(Addr),
     /// The global schedule says the next client operation is due.
     NextOp,
-    ClientTimeout { client: u32, msg_id: u64 },
+    ClientTimeout {
+        client: u32,
+        msg_id: u64,
+    },
     Nemesis,
     EndMain,
     StartFinal,
@@ -516,7 +519,9 @@ impl<'a> Runner<'a> {
         if self.phase != Phase::Main {
             return;
         }
-        let Some(nemesis) = self.nemesis.as_mut() else { return };
+        let Some(nemesis) = self.nemesis.as_mut() else {
+            return;
+        };
         let (action, gap) = nemesis.step(&mut self.rng);
         self.net.set_grudge(action.grudge);
         self.record_nemesis(action.f, action.value);
@@ -623,7 +628,9 @@ impl<'a> Runner<'a> {
                         Severity::Error,
                         Some(node),
                         "bad-dest",
-                        format!("n{node} sent a message to c{c}, a client that never existed: {shown}"),
+                        format!(
+                            "n{node} sent a message to c{c}, a client that never existed: {shown}"
+                        ),
                     )
                 }
             }
@@ -631,14 +638,29 @@ impl<'a> Runner<'a> {
         self.send(Addr::Node(node), dest, body);
     }
 
-    fn diagnose(&mut self, severity: Severity, node: Option<u32>, kind: &'static str, message: String) {
+    fn diagnose(
+        &mut self,
+        severity: Severity,
+        node: Option<u32>,
+        kind: &'static str,
+        message: String,
+    ) {
         let count = self.diagnostic_counts.entry((node, kind)).or_default();
         *count += 1;
         if *count > DIAGNOSTICS_PER_KIND && kind != "fatal" {
             self.diagnostics_dropped += 1;
             // Still an error for the verdict, even when not kept.
-            if severity == Severity::Error && !self.diagnostics.iter().any(|d| d.severity == Severity::Error) {
-                self.diagnostics.push(Diagnostic { severity, node: node.map(|n| format!("n{n}")), message });
+            if severity == Severity::Error
+                && !self
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.severity == Severity::Error)
+            {
+                self.diagnostics.push(Diagnostic {
+                    severity,
+                    node: node.map(|n| format!("n{n}")),
+                    message,
+                });
             }
             return;
         }
@@ -685,7 +707,10 @@ impl<'a> Runner<'a> {
                 if body.get("type").and_then(Value::as_str) != Some("init_ok") {
                     return self.abort(
                         Some(node),
-                        format!("n{node} answered init with {} instead of init_ok", Value::Object(body)),
+                        format!(
+                            "n{node} answered init with {} instead of init_ok",
+                            Value::Object(body)
+                        ),
                     );
                 }
                 self.ready[node as usize] = true;
@@ -699,7 +724,10 @@ impl<'a> Runner<'a> {
                 if let Err(why) = workloads::closed_schema(&body, expected, &[]) {
                     return self.abort(
                         Some(node),
-                        format!("n{node} answered the setup request badly ({why}): {}", Value::Object(body)),
+                        format!(
+                            "n{node} answered the setup request badly ({why}): {}",
+                            Value::Object(body)
+                        ),
                     );
                 }
                 self.ready[node as usize] = true;
@@ -758,22 +786,34 @@ impl<'a> Runner<'a> {
         let body = self.workload.request(&op);
         let msg_id = self.client_send(client, Addr::Node(node), body);
         self.workers[w].outstanding = Some(Outstanding { msg_id, op });
-        self.schedule(self.now + RPC_TIMEOUT, Event::ClientTimeout { client, msg_id });
+        self.schedule(
+            self.now + RPC_TIMEOUT,
+            Event::ClientTimeout { client, msg_id },
+        );
     }
 
     fn on_worker_reply(&mut self, w: usize, body: Map<String, Value>) {
-        let Some(outstanding) = self.workers[w].outstanding.as_ref() else { return };
+        let Some(outstanding) = self.workers[w].outstanding.as_ref() else {
+            return;
+        };
         let op = &outstanding.op;
         let (kind, value, error) = if body.get("type").and_then(Value::as_str) == Some("error") {
             let code = body.get("code").and_then(Value::as_u64);
             let text = body.get("text").cloned().unwrap_or(Value::Null);
-            let (name, definite) = match code {
-                Some(code) => error_name(code),
+            let (name, definite) = match code.and_then(|c| u32::try_from(c).ok()) {
+                Some(code) => {
+                    let code = glomers_node::ErrorCode::from_code(code);
+                    (code.name(), code.is_definite())
+                }
                 None => ("malformed-error", false),
             };
             let certain_failure = (definite || self.workload.idempotent(op.f))
                 && !self.workload.errors_are_indeterminate();
-            let kind = if certain_failure { OpType::Fail } else { OpType::Info };
+            let kind = if certain_failure {
+                OpType::Fail
+            } else {
+                OpType::Info
+            };
             (kind, op.value.clone(), Some(json!([name, text])))
         } else {
             match self.workload.response(op, &body) {
@@ -781,7 +821,10 @@ impl<'a> Runner<'a> {
                 Err(why) => (
                     OpType::Info,
                     op.value.clone(),
-                    Some(json!(["malformed-response", format!("{why}: {}", Value::Object(body))])),
+                    Some(json!([
+                        "malformed-response",
+                        format!("{why}: {}", Value::Object(body))
+                    ])),
                 ),
             }
         };
@@ -796,7 +839,11 @@ impl<'a> Runner<'a> {
         if self.workers[w].client != Some(client) || current != Some(msg_id) {
             return;
         }
-        let op = &self.workers[w].outstanding.as_ref().expect("outstanding").op;
+        let op = &self.workers[w]
+            .outstanding
+            .as_ref()
+            .expect("outstanding")
+            .op;
         let kind = if self.workload.idempotent(op.f) && !self.workload.errors_are_indeterminate() {
             OpType::Fail
         } else {
@@ -847,7 +894,10 @@ impl<'a> Runner<'a> {
 
 /// `topology` -> `topology_ok`.
 fn setup_reply_type(request: &Value) -> String {
-    format!("{}_ok", request.get("type").and_then(Value::as_str).unwrap_or(""))
+    format!(
+        "{}_ok",
+        request.get("type").and_then(Value::as_str).unwrap_or("")
+    )
 }
 
 fn into_map(value: Value) -> Map<String, Value> {
@@ -876,28 +926,4 @@ fn show_line(line: &[u8]) -> String {
         shown.push('…');
     }
     format!("{shown:?}")
-}
-
-/// Maelstrom's name for an error code and whether it is definite. Unknown codes are
-/// indefinite.
-fn error_name(code: u64) -> (&'static str, bool) {
-    match code {
-        0 => ("timeout", false),
-        1 => ("node-not-found", true),
-        10 => ("not-supported", true),
-        11 => ("temporarily-unavailable", true),
-        12 => ("malformed-request", true),
-        13 => ("crash", false),
-        14 => ("abort", true),
-        20 => ("key-does-not-exist", true),
-        21 => ("key-already-exists", true),
-        22 => ("precondition-failed", true),
-        30 => ("txn-conflict", true),
-        _ => ("unknown", false),
-    }
-}
-
-/// Milliseconds as test time.
-pub fn ms(ms: u64) -> Nanos {
-    ms * NANOS_PER_MS
 }

@@ -10,14 +10,34 @@ use serde_json::Value;
 #[test]
 fn our_echo_node_passes() {
     let run = glomers(
-        &["test", "-w", "echo", "--bin", glomers_bin(), "--node-count", "1", "--time-limit", "2", "--rate", "50"],
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "1",
+            "--time-limit",
+            "2",
+            "--rate",
+            "50",
+        ],
         &["node", "echo"],
         "echo",
     );
     run.assert_valid();
     assert!(run.results["stats"]["ok_count"].as_u64().unwrap() > 20);
-    for file in ["results.json", "history.jsonl", "messages.jsonl", "node-logs/n0.log"] {
-        assert!(run.store.join("latest").join(file).exists(), "{file} missing");
+    for file in [
+        "results.json",
+        "history.jsonl",
+        "messages.jsonl",
+        "node-logs/n0.log",
+    ] {
+        assert!(
+            run.store.join("latest").join(file).exists(),
+            "{file} missing"
+        );
     }
     assert!(run.store.join("echo/latest/results.json").exists());
 }
@@ -26,7 +46,19 @@ fn our_echo_node_passes() {
 fn a_python_echo_node_passes_and_leaves_no_process_behind() {
     let pids = common::temp_store("pids").join("pids");
     let run = glomers(
-        &["test", "-w", "echo", "--bin", &node_script("echo.py"), "--node-count", "3", "--time-limit", "2", "--rate", "50"],
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            &node_script("echo.py"),
+            "--node-count",
+            "3",
+            "--time-limit",
+            "2",
+            "--rate",
+            "50",
+        ],
         &[pids.to_str().unwrap()],
         "python-echo",
     );
@@ -45,7 +77,19 @@ fn a_python_echo_node_passes_and_leaves_no_process_behind() {
 #[test]
 fn a_mangled_echo_is_caught() {
     let run = glomers(
-        &["test", "-w", "echo", "--bin", glomers_bin(), "--node-count", "1", "--time-limit", "2", "--rate", "200"],
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "1",
+            "--time-limit",
+            "2",
+            "--rate",
+            "200",
+        ],
         &["node", "broken-echo"],
         "broken-echo",
     );
@@ -58,22 +102,51 @@ fn a_mangled_echo_is_caught() {
 fn unique_ids_pass_under_partitions_with_total_availability() {
     let run = glomers(
         &[
-            "test", "-w", "unique-ids", "--bin", glomers_bin(), "--node-count", "3", "--time-limit", "3",
-            "--rate", "500", "--availability", "total", "--nemesis", "partition", "--nemesis-interval", "1",
+            "test",
+            "-w",
+            "unique-ids",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "3",
+            "--time-limit",
+            "3",
+            "--rate",
+            "500",
+            "--availability",
+            "total",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
         ],
         &["node", "unique-ids"],
         "unique-ids",
     );
     run.assert_valid();
-    assert!(run.results["workload"]["acknowledged_count"].as_u64().unwrap() > 500);
+    assert!(
+        run.results["workload"]["acknowledged_count"]
+            .as_u64()
+            .unwrap()
+            > 500
+    );
 }
 
 #[test]
 fn repeated_ids_under_load_are_caught() {
     let run = glomers(
         &[
-            "test", "-w", "unique-ids", "--bin", glomers_bin(), "--node-count", "3", "--time-limit", "2",
-            "--rate", "1000",
+            "test",
+            "-w",
+            "unique-ids",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "3",
+            "--time-limit",
+            "2",
+            "--rate",
+            "1000",
         ],
         &["node", "broken-unique-ids"],
         "broken-unique-ids",
@@ -84,7 +157,19 @@ fn repeated_ids_under_load_are_caught() {
 
 fn misbehave(fault: &str, time_limit: &str) -> common::Run {
     glomers(
-        &["test", "-w", "echo", "--bin", &node_script("misbehave.py"), "--node-count", "2", "--time-limit", time_limit, "--rate", "50"],
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            &node_script("misbehave.py"),
+            "--node-count",
+            "2",
+            "--time-limit",
+            time_limit,
+            "--rate",
+            "50",
+        ],
         &[fault],
         fault,
     )
@@ -99,7 +184,11 @@ fn a_line_that_is_not_json_is_named() {
     let run = misbehave("noise", "2");
     run.assert_invalid();
     assert!(errors(&run).contains("is not JSON"), "{}", run.stdout);
-    assert!(errors(&run).contains("got my fifth echo!"), "{}", run.stdout);
+    assert!(
+        errors(&run).contains("got my fifth echo!"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -120,7 +209,11 @@ fn a_node_that_exits_is_reported_with_its_status_and_stderr() {
 fn a_node_that_never_answers_init_fails_the_run() {
     let run = misbehave("silent", "1");
     run.assert_invalid();
-    assert!(errors(&run).contains("did not answer init"), "{}", run.stdout);
+    assert!(
+        errors(&run).contains("did not answer init"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -132,7 +225,19 @@ fn a_message_to_an_unknown_node_is_named() {
 
 #[test]
 fn a_missing_binary_is_a_clear_error() {
-    let run = glomers(&["test", "-w", "echo", "--bin", "/nonexistent/node", "--time-limit", "1"], &[], "missing");
+    let run = glomers(
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            "/nonexistent/node",
+            "--time-limit",
+            "1",
+        ],
+        &[],
+        "missing",
+    );
     assert_eq!(run.code, 255);
     assert!(run.stderr.contains("no such file"), "{}", run.stderr);
 }

@@ -30,7 +30,10 @@ fn options(workload: &str, node_count: usize, time_limit: f64, rate: f64) -> Tes
 fn sweep(opts: &TestOptions, node: &str, seeds: std::ops::Range<u64>) -> Option<u64> {
     let entry = catalog::find(node).unwrap();
     seeds.into_iter().find(|&seed| {
-        let opts = TestOptions { seed, ..opts.clone() };
+        let opts = TestOptions {
+            seed,
+            ..opts.clone()
+        };
         let f = run_sim(&opts, entry, &[], None).unwrap();
         f.results.valid != Validity::Valid
     })
@@ -60,8 +63,21 @@ fn broken_unique_ids_are_caught_and_the_seed_replays() {
     let seed = sweep(&opts, "broken-unique-ids", 0..50).expect("some seed catches the duplicates");
     let entry = catalog::find("broken-unique-ids").unwrap();
     let replay = |seed| {
-        let f = run_sim(&TestOptions { seed, ..opts.clone() }, entry, &[], None).unwrap();
-        (f.results.valid, f.run.history.to_jsonl(), f.results.workload.to_json())
+        let f = run_sim(
+            &TestOptions {
+                seed,
+                ..opts.clone()
+            },
+            entry,
+            &[],
+            None,
+        )
+        .unwrap();
+        (
+            f.results.valid,
+            f.run.history.to_jsonl(),
+            f.results.workload.to_json(),
+        )
     };
     let (first, history, anomalies) = replay(seed);
     let (again, history_again, anomalies_again) = replay(seed);
@@ -83,7 +99,8 @@ fn the_same_seed_gives_byte_identical_history_and_messages() {
     };
     let entry = catalog::find("unique-ids").unwrap();
     let files = |name: &str| {
-        let store = std::env::temp_dir().join(format!("glomers-sim-det-{}-{name}", std::process::id()));
+        let store =
+            std::env::temp_dir().join(format!("glomers-sim-det-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&store);
         let f = run_sim(&opts, entry, &[], Some(&store)).unwrap();
         let dir = f.dir.unwrap();
@@ -93,9 +110,88 @@ fn the_same_seed_gives_byte_identical_history_and_messages() {
     let (h1, m1) = files("a");
     let (h2, m2) = files("b");
     assert!(h1.len() > 1000 && m1.len() > 1000);
-    assert!(h1 == h2, "history.jsonl differs between two runs of seed 42");
-    assert!(m1 == m2, "messages.jsonl differs between two runs of seed 42");
+    assert!(
+        h1 == h2,
+        "history.jsonl differs between two runs of seed 42"
+    );
+    assert!(
+        m1 == m2,
+        "messages.jsonl differs between two runs of seed 42"
+    );
     // A different seed gives a different run.
-    let other = run_sim(&TestOptions { seed: 43, ..opts.clone() }, entry, &[], None).unwrap();
+    let other = run_sim(
+        &TestOptions {
+            seed: 43,
+            ..opts.clone()
+        },
+        entry,
+        &[],
+        None,
+    )
+    .unwrap();
     assert_ne!(other.run.history.to_jsonl().into_bytes(), h1);
+}
+
+fn broadcast_3c() -> TestOptions {
+    TestOptions {
+        partitions: true,
+        ..options("broadcast", 5, 20.0, 10.0)
+    }
+}
+
+fn g_counter_4() -> TestOptions {
+    TestOptions {
+        partitions: true,
+        ..options("g-counter", 3, 20.0, 100.0)
+    }
+}
+
+#[test]
+fn a_broadcast_that_never_retries_loses_values_to_partitions() {
+    assert!(sweep(&broadcast_3c(), "broken-broadcast-no-retry", 0..20).is_some());
+}
+
+#[test]
+fn a_broadcast_that_drops_one_value_in_fifty_is_caught() {
+    let seed = sweep(&broadcast_3c(), "broken-broadcast-drop", 0..20).expect("caught");
+    let entry = catalog::find("broken-broadcast-drop").unwrap();
+    let f = run_sim(
+        &TestOptions {
+            seed,
+            ..broadcast_3c()
+        },
+        entry,
+        &[],
+        None,
+    )
+    .unwrap();
+    assert!(f.results.workload.figures["lost_count"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_broadcast_whose_reads_omit_its_own_values_is_caught() {
+    assert!(sweep(&broadcast_3c(), "broken-broadcast-omit-own", 0..20).is_some());
+}
+
+#[test]
+fn a_counter_without_cas_loses_increments() {
+    let seed = sweep(&g_counter_4(), "broken-counter-no-cas", 0..20).expect("caught");
+    let entry = catalog::find("broken-counter-no-cas").unwrap();
+    let f = run_sim(
+        &TestOptions {
+            seed,
+            ..g_counter_4()
+        },
+        entry,
+        &[],
+        None,
+    )
+    .unwrap();
+    assert!(!f.results.workload.anomalies.is_empty());
+    assert_eq!(f.results.workload.anomalies[0].kind, "wrong-final-read");
+}
+
+#[test]
+fn a_counter_that_trusts_one_stale_read_is_caught() {
+    assert!(sweep(&g_counter_4(), "broken-counter-stale-read", 0..20).is_some());
 }

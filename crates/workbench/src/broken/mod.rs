@@ -2,5 +2,7 @@
 //! the checkers catch it (beside the tests proving the correct node passes). They are in the
 //! node catalog as `broken-*`, so both drivers can run them.
 
+pub mod broadcast;
+pub mod counter;
 pub mod echo;
 pub mod unique_ids;

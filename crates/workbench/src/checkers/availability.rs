@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn total_requires_every_op() {
-        assert_eq!(check_availability(&h(), Some(Availability::Total)).valid, Validity::Invalid);
+        assert_eq!(
+            check_availability(&h(), Some(Availability::Total)).valid,
+            Validity::Invalid
+        );
         assert_eq!(check_availability(&h(), None).valid, Validity::Valid);
         assert_eq!(
             check_availability(&h(), Some(Availability::Fraction(0.5))).valid,

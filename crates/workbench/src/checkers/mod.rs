@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 use crate::history::History;
 
 pub mod availability;
-pub mod stats;
 pub mod counter;
 pub mod set_full;
+pub mod stats;
 pub mod unique;
 
 /// Jepsen's three-valued validity. Combining takes the worst: false > unknown > true.
@@ -150,7 +150,13 @@ pub fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
 pub fn latency_quantiles_ms(nanos: &mut [u64]) -> Map<String, Value> {
     nanos.sort_unstable();
     let mut map = Map::new();
-    for (key, q) in [("0", 0.0), ("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99), ("1", 1.0)] {
+    for (key, q) in [
+        ("0", 0.0),
+        ("0.5", 0.5),
+        ("0.95", 0.95),
+        ("0.99", 0.99),
+        ("1", 1.0),
+    ] {
         if let Some(v) = quantile(nanos, q) {
             map.insert(key.into(), Value::from(v / crate::history::NANOS_PER_MS));
         }

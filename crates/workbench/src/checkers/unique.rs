@@ -76,9 +76,11 @@ fn id_range(ids: &[&Value]) -> Result<Value, String> {
     if ids.len() == 1 {
         return Ok(Value::Array(vec![ids[0].clone(), ids[0].clone()]));
     }
-    Err("ids mix types (or are objects/arrays), so they cannot be ordered: Maelstrom's checker \
+    Err(
+        "ids mix types (or are objects/arrays), so they cannot be ordered: Maelstrom's checker \
          would throw and report unknown; return all numbers or all strings"
-        .into())
+            .into(),
+    )
 }
 
 #[cfg(test)]
@@ -106,7 +108,11 @@ mod tests {
 
     #[test]
     fn a_repeated_id_is_caught() {
-        let r = check_unique_ids(&generate(&[(0, json!("a")), (1, json!("b")), (2, json!("a"))]));
+        let r = check_unique_ids(&generate(&[
+            (0, json!("a")),
+            (1, json!("b")),
+            (2, json!("a")),
+        ]));
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.figures["duplicated_count"], json!(1));
         assert_eq!(r.anomalies[0].kind, "duplicated-id");

@@ -80,11 +80,23 @@ impl ProcessCluster {
                 .with_context(|| format!("creating {}", log_path.display()))?;
             let tail: Tail = Default::default();
             let (stdin_tx, stdin_rx) = crossbeam_channel::unbounded();
-            cluster.threads.push(spawn_named(format!("n{node}-stdin"), move || write_stdin(stdin, stdin_rx)));
+            cluster
+                .threads
+                .push(spawn_named(format!("n{node}-stdin"), move || {
+                    write_stdin(stdin, stdin_rx)
+                }));
             let events = tx.clone();
-            cluster.threads.push(spawn_named(format!("n{node}-stdout"), move || read_stdout(node, stdout, events)));
+            cluster
+                .threads
+                .push(spawn_named(format!("n{node}-stdout"), move || {
+                    read_stdout(node, stdout, events)
+                }));
             let stderr_tail = tail.clone();
-            cluster.threads.push(spawn_named(format!("n{node}-stderr"), move || copy_stderr(node, stderr, log, stderr_tail, echo_stderr)));
+            cluster
+                .threads
+                .push(spawn_named(format!("n{node}-stderr"), move || {
+                    copy_stderr(node, stderr, log, stderr_tail, echo_stderr)
+                }));
             cluster.nodes.push(NodeProcess {
                 child,
                 stdin: Some(stdin_tx),
@@ -183,7 +195,11 @@ impl Cluster for ProcessCluster {
                 }
             }
             taken += 1;
-            next = if taken < 4096 { self.events.try_recv().ok() } else { None };
+            next = if taken < 4096 {
+                self.events.try_recv().ok()
+            } else {
+                None
+            };
         }
         self.elapsed()
     }
@@ -202,7 +218,11 @@ fn write_stdin(stdin: ChildStdin, lines: Receiver<Vec<u8>>) {
     while let Ok(line) = lines.recv() {
         let mut next = Some(line);
         while let Some(line) = next {
-            if out.write_all(&line).and_then(|_| out.write_all(b"\n")).is_err() {
+            if out
+                .write_all(&line)
+                .and_then(|_| out.write_all(b"\n"))
+                .is_err()
+            {
                 return;
             }
             next = lines.try_recv().ok();
@@ -227,7 +247,10 @@ fn read_stdout(node: u32, stdout: std::process::ChildStdout, events: Sender<Even
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                if events.send(Event::Line(node, std::mem::take(&mut line))).is_err() {
+                if events
+                    .send(Event::Line(node, std::mem::take(&mut line)))
+                    .is_err()
+                {
                     return;
                 }
             }

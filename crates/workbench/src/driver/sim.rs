@@ -4,44 +4,19 @@
 
 use std::time::Duration;
 
+use glomers_node::AnyEngine;
+
 use crate::history::Nanos;
 use crate::runner::{Cluster, NodeOutput};
 
-/// A node the simulator can drive: the object-safe face of [`glomers_node::Engine`].
-pub trait InProcessNode {
-    fn handle_line(&mut self, line: &[u8], now: Duration);
-    fn next_deadline(&self) -> Option<Duration>;
-    fn advance(&mut self, now: Duration);
-    fn output(&mut self) -> &mut Vec<u8>;
-    fn logs(&mut self) -> &mut Vec<u8>;
-}
-
-impl<N: glomers_node::Node> InProcessNode for glomers_node::Engine<N> {
-    fn handle_line(&mut self, line: &[u8], now: Duration) {
-        glomers_node::Engine::handle_line(self, line, now)
-    }
-    fn next_deadline(&self) -> Option<Duration> {
-        glomers_node::Engine::next_deadline(self)
-    }
-    fn advance(&mut self, now: Duration) {
-        glomers_node::Engine::advance(self, now)
-    }
-    fn output(&mut self) -> &mut Vec<u8> {
-        glomers_node::Engine::output(self)
-    }
-    fn logs(&mut self) -> &mut Vec<u8> {
-        glomers_node::Engine::logs(self)
-    }
-}
-
 /// Makes node number `index` of a test, its RNG seeded with `seed`.
-pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn InProcessNode>>;
+pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn AnyEngine>>;
 
 /// Logs kept per node in memory (beyond this they are cut, with a note).
 const MAX_LOG_BYTES: usize = 8 << 20;
 
 pub struct SimCluster {
-    nodes: Vec<Box<dyn InProcessNode>>,
+    nodes: Vec<Box<dyn AnyEngine>>,
     logs: Vec<Vec<u8>>,
     now: Nanos,
     /// What nodes wrote in response to deliveries at `now`, not yet handed to the runner.

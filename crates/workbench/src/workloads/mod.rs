@@ -119,7 +119,10 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
     Ok(match name {
         "echo" => Box::new(echo::Echo),
         "unique-ids" => Box::new(unique_ids::UniqueIds),
-        "broadcast" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::Broadcast)?),
+        "broadcast" => Box::new(broadcast::Broadcast::new(
+            opts,
+            broadcast::Flavor::Broadcast,
+        )?),
         "g-set" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::GSet)?),
         "g-counter" => Box::new(counter::Counter::new(counter::Flavor::GCounter)),
         "pn-counter" => Box::new(counter::Counter::new(counter::Flavor::PnCounter)),
@@ -132,7 +135,11 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
 
 /// Checks that `reply` has exactly the fields `type`, `in_reply_to`, optional `msg_id`, plus
 /// `fields`; returns why not. Shared by every workload's `response`.
-pub fn closed_schema(reply: &Map<String, Value>, expected_type: &str, fields: &[&str]) -> Result<(), String> {
+pub fn closed_schema(
+    reply: &Map<String, Value>,
+    expected_type: &str,
+    fields: &[&str],
+) -> Result<(), String> {
     match reply.get("type").and_then(Value::as_str) {
         Some(t) if t == expected_type => {}
         Some(t) => return Err(format!("expected type {expected_type:?}, got {t:?}")),
@@ -150,7 +157,9 @@ pub fn closed_schema(reply: &Map<String, Value>, expected_type: &str, fields: &[
         let known = matches!(key.as_str(), "type" | "in_reply_to" | "msg_id")
             || fields.contains(&key.as_str());
         if !known {
-            return Err(format!("unexpected field {key:?} (the response schema is closed)"));
+            return Err(format!(
+                "unexpected field {key:?} (the response schema is closed)"
+            ));
         }
     }
     for field in fields {

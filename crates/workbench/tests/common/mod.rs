@@ -61,12 +61,20 @@ pub fn glomers(args: &[&str], node_args: &[&str], store_name: &str) -> Run {
 
 impl Run {
     pub fn assert_valid(&self) {
-        assert_eq!(self.code, 0, "expected a valid run\n{}\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected a valid run\n{}\n{}",
+            self.stdout, self.stderr
+        );
         assert_eq!(self.results["valid"], Value::Bool(true), "{}", self.stdout);
     }
 
     pub fn assert_invalid(&self) {
-        assert_eq!(self.code, 1, "expected an invalid run\n{}\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 1,
+            "expected an invalid run\n{}\n{}",
+            self.stdout, self.stderr
+        );
         assert_eq!(self.results["valid"], Value::Bool(false), "{}", self.stdout);
         assert!(self.stdout.contains("Analysis invalid!"), "{}", self.stdout);
     }
