@@ -161,6 +161,9 @@ pub struct AllArgs {
     /// Run only the challenges whose id starts with one of these (e.g. `3` or `3d,4`).
     #[arg(long)]
     pub only: Option<String>,
+    /// Run our node types in virtual time (the simulator) instead of the binaries.
+    #[arg(long)]
+    pub sim: bool,
 }
 
 impl WorkloadArgs {

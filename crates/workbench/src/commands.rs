@@ -10,7 +10,7 @@ use clap::Parser as _;
 
 use crate::analysis::{analyze, Results};
 use crate::catalog::{self, Entry};
-use crate::challenges::{judge, CHALLENGES};
+use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
 use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
 use crate::driver::process::ProcessCluster;
@@ -19,12 +19,13 @@ use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
 
-/// A finished process-driver run.
+/// A finished run, from either driver.
 pub struct Finished {
     pub opts: TestOptions,
     pub run: RunOutput,
     pub results: Results,
-    pub dir: PathBuf,
+    /// Where it was stored (a sweep's runs are not).
+    pub dir: Option<PathBuf>,
     pub wall_secs: f64,
 }
 
@@ -58,7 +59,7 @@ pub fn run_process_test(
         opts,
         run,
         results,
-        dir: run_dir.dir,
+        dir: Some(run_dir.dir),
         wall_secs: started.elapsed().as_secs_f64(),
     })
 }
@@ -93,7 +94,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
     let finished = run_process_test(args, Some(&bar));
     bar.finish();
     let f = finished?;
-    println!("{}", summary(&f.opts, &f.run, &f.results, Some(&f.dir)));
+    println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
     Ok(f.results.valid)
 }
 
@@ -126,7 +127,11 @@ fn challenge_bin_dir(args: &AllArgs) -> anyhow::Result<PathBuf> {
 }
 
 pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
-    let bin_dir = challenge_bin_dir(args)?;
+    let bin_dir = if args.sim {
+        PathBuf::new()
+    } else {
+        challenge_bin_dir(args)?
+    };
     let only: Option<Vec<String>> = args
         .only
         .as_ref()
@@ -141,7 +146,14 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
             }
         }
         let bin = bin_dir.join(challenge.bin);
-        if !bin.exists() {
+        if args.sim && catalog::find(challenge.bin).is_err() {
+            rows.push(format!(
+                "{:<4} {:<28} skipped: no node type {:?} in the catalog",
+                challenge.id, challenge.name, challenge.bin
+            ));
+            continue;
+        }
+        if !args.sim && !bin.exists() {
             rows.push(format!(
                 "{:<4} {:<28} skipped: no binary {}",
                 challenge.id,
@@ -156,7 +168,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
         let index = match reused {
             Some(i) => i,
             None => {
-                let f = run_challenge(challenge.flags, &bin, args, challenge.id)?;
+                let f = run_challenge(challenge, &bin, args)?;
                 finished.push((challenge.id, f));
                 finished.len() - 1
             }
@@ -174,8 +186,8 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
         for reason in why {
             rows.push(format!("       ↳ {reason}"));
         }
-        if valid != Validity::Valid {
-            rows.push(format!("       ↳ see {}", f.dir.display()));
+        if let (true, Some(dir)) = (valid != Validity::Valid, &f.dir) {
+            rows.push(format!("       ↳ see {}", dir.display()));
         }
     }
     println!();
@@ -190,25 +202,35 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     Ok(overall)
 }
 
-fn run_challenge(flags: &[&str], bin: &Path, args: &AllArgs, id: &str) -> anyhow::Result<Finished> {
-    let mut argv: Vec<String> = vec![
-        "glomers".into(),
-        "test".into(),
-        "--bin".into(),
-        bin.display().to_string(),
-    ];
-    argv.extend(flags.iter().map(|s| s.to_string()));
+/// Runs a challenge's official command: its binary in real time, or with `--sim` its node
+/// type from the catalog in virtual time.
+fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::Result<Finished> {
+    let mut argv: Vec<String> = vec!["glomers".into()];
+    if args.sim {
+        argv.extend(["sim".into(), "--node".into(), challenge.bin.into()]);
+    } else {
+        argv.extend(["test".into(), "--bin".into(), bin.display().to_string()]);
+    }
+    argv.extend(challenge.flags.iter().map(|s| s.to_string()));
     argv.extend(["--store".into(), args.store.display().to_string()]);
     let cli = Cli::try_parse_from(&argv).context("a challenge's flags")?;
-    let crate::cli::Command::Test(mut test_args) = cli.command else {
-        unreachable!("a test command")
-    };
-    test_args.workload.time_limit *= args.time_scale;
-    eprintln!("running {id}: {}", argv[2..].join(" "));
-    let bar = Bar::new(test_args.workload.time_limit + 10.0);
-    let f = run_process_test(&test_args, Some(&bar));
-    bar.finish();
-    f
+    eprintln!("running {}: {}", challenge.id, argv[1..].join(" "));
+    match cli.command {
+        crate::cli::Command::Test(mut test_args) => {
+            test_args.workload.time_limit *= args.time_scale;
+            let bar = Bar::new(test_args.workload.time_limit + 10.0);
+            let f = run_process_test(&test_args, Some(&bar));
+            bar.finish();
+            f
+        }
+        crate::cli::Command::Sim(mut sim_args) => {
+            sim_args.workload.time_limit *= args.time_scale;
+            let opts = sim_args.workload.to_options()?;
+            let entry = catalog::find(&sim_args.node)?;
+            run_sim(&opts, entry, &sim_args.args, Some(&sim_args.store))
+        }
+        _ => unreachable!("a test or sim command"),
+    }
 }
 
 fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: bool) -> String {
@@ -247,21 +269,14 @@ fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: b
     )
 }
 
-/// A finished simulation.
-pub struct SimFinished {
-    pub opts: TestOptions,
-    pub run: RunOutput,
-    pub results: Results,
-    pub dir: Option<PathBuf>,
-}
-
 /// Runs one test of a catalogued node in virtual time; stores it when `store` is given.
 pub fn run_sim(
     opts: &TestOptions,
     entry: &Entry,
     args: &[String],
     store: Option<&Path>,
-) -> anyhow::Result<SimFinished> {
+) -> anyhow::Result<Finished> {
+    let started = Instant::now();
     let mut workload = build_workload(opts)?;
     let factory = entry.factory(args);
     let mut cluster = SimCluster::new(&factory, opts.node_count, opts.seed);
@@ -277,11 +292,12 @@ pub fn run_sim(
             std::fs::write(dir.node_logs().join(format!("n{i}.log")), log)?;
         }
     }
-    Ok(SimFinished {
+    Ok(Finished {
         opts: opts.clone(),
         run,
         results,
         dir: run_dir.map(|d| d.dir),
+        wall_secs: started.elapsed().as_secs_f64(),
     })
 }
 
@@ -289,13 +305,12 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let entry = catalog::find(&args.node)?;
     let mut opts = args.workload.to_options()?;
     let Some(seeds) = &args.seeds else {
-        let started = Instant::now();
         let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
         println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
         eprintln!(
             "simulated {:.1} s in {:.3} s of wall time",
             f.run.end_time as f64 / 1e9,
-            started.elapsed().as_secs_f64()
+            f.wall_secs
         );
         return Ok(f.results.valid);
     };
