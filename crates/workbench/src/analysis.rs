@@ -11,7 +11,7 @@ use crate::checkers::stats::check_stats;
 use crate::checkers::{latency_quantiles_ms, CheckResult, Validity};
 use crate::history::OpType;
 use crate::net::NetStats;
-use crate::runner::{RunOutput, Severity, TestOptions};
+use crate::runner::{RunOutput, TestOptions};
 use crate::workloads::Workload;
 
 /// The verdict and everything `results.json` holds.
@@ -55,11 +55,7 @@ pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> 
     let invocations = history.invocation_count();
     let net = net_json(&run.net, invocations);
     let perf = perf_json(run);
-    let output_errors = run
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let output_errors = run.error_count;
     let mut valid = workload_result
         .valid
         .worst(stats.valid)

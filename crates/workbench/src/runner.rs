@@ -88,6 +88,8 @@ pub struct RunOutput {
     pub diagnostics: Vec<Diagnostic>,
     /// How many diagnostics were not kept (after the first few of each kind).
     pub diagnostics_dropped: usize,
+    /// Error diagnostics, kept or not: any makes the run invalid.
+    pub error_count: usize,
     /// Test time when the run ended.
     pub end_time: Nanos,
     /// Whether the run was cut short by a fatal problem (crash, failed init, ...).
@@ -196,6 +198,7 @@ pub fn run_test(
         net: runner.net.stats(),
         diagnostics: runner.diagnostics,
         diagnostics_dropped: runner.diagnostics_dropped,
+        error_count: runner.error_count,
         end_time: runner.now,
         aborted: runner.aborted,
     })
@@ -237,6 +240,7 @@ struct Runner<'a> {
     diagnostics: Vec<Diagnostic>,
     diagnostic_counts: std::collections::HashMap<(Option<u32>, &'static str), usize>,
     diagnostics_dropped: usize,
+    error_count: usize,
     aborted: bool,
 }
 
@@ -299,6 +303,7 @@ impl<'a> Runner<'a> {
             diagnostics: Vec::new(),
             diagnostic_counts: Default::default(),
             diagnostics_dropped: 0,
+            error_count: 0,
             aborted: false,
         })
     }
@@ -645,23 +650,13 @@ impl<'a> Runner<'a> {
         kind: &'static str,
         message: String,
     ) {
+        if severity == Severity::Error {
+            self.error_count += 1;
+        }
         let count = self.diagnostic_counts.entry((node, kind)).or_default();
         *count += 1;
         if *count > DIAGNOSTICS_PER_KIND && kind != "fatal" {
             self.diagnostics_dropped += 1;
-            // Still an error for the verdict, even when not kept.
-            if severity == Severity::Error
-                && !self
-                    .diagnostics
-                    .iter()
-                    .any(|d| d.severity == Severity::Error)
-            {
-                self.diagnostics.push(Diagnostic {
-                    severity,
-                    node: node.map(|n| format!("n{n}")),
-                    message,
-                });
-            }
             return;
         }
         self.diagnostics.push(Diagnostic {
