@@ -60,6 +60,13 @@ impl Addr {
     }
 }
 
+/// Serialized as its id string, formatted straight into the output (no temporary `String`).
+impl Serialize for Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -126,14 +133,14 @@ impl Message {
         #[derive(Serialize)]
         struct Wire<'a> {
             id: u64,
-            src: String,
-            dest: String,
+            src: Addr,
+            dest: Addr,
             body: &'a Map<String, Value>,
         }
         serde_json::to_vec(&Wire {
             id: self.id,
-            src: self.src.to_string(),
-            dest: self.dest.to_string(),
+            src: self.src,
+            dest: self.dest,
             body: &self.body,
         })
         .expect("messages serialize")
@@ -328,8 +335,8 @@ impl Network {
             #[serde(rename = "type")]
             kind: &'a str,
             id: u64,
-            src: String,
-            dest: String,
+            src: Addr,
+            dest: Addr,
             #[serde(skip_serializing_if = "Option::is_none")]
             body: Option<&'a Map<String, Value>>,
         }
@@ -337,8 +344,8 @@ impl Network {
             time: now,
             kind,
             id: m.id,
-            src: m.src.to_string(),
-            dest: m.dest.to_string(),
+            src: m.src,
+            dest: m.dest,
             body: with_body.then_some(&m.body),
         };
         // A journal that cannot be written is reported once by the report (flush fails);

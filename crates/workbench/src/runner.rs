@@ -558,7 +558,8 @@ impl<'a> Runner<'a> {
     }
 
     fn on_node_line(&mut self, node: u32, line: &[u8]) {
-        let shown = show_line(line);
+        // Only for diagnostics: formatted when one is needed, never on the happy path.
+        let shown = ShownLine(line);
         let envelope: WireEnvelope = match serde_json::from_slice(line) {
             Ok(e) => e,
             Err(e) => {
@@ -590,7 +591,7 @@ impl<'a> Runner<'a> {
                 )
             }
         };
-        if envelope.src != format!("n{node}") {
+        if Addr::parse(&envelope.src, self.opts.node_count) != Some(Addr::Node(node)) {
             return self.diagnose(
                 Severity::Error,
                 Some(node),
@@ -913,12 +914,16 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// A line as shown in a diagnostic: lossy UTF-8, cut at 200 characters.
-fn show_line(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
-    let mut shown: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        shown.push('…');
+/// A line as shown in a diagnostic: quoted, lossy UTF-8, cut at 200 characters.
+struct ShownLine<'a>(&'a [u8]);
+
+impl std::fmt::Display for ShownLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = String::from_utf8_lossy(self.0);
+        let mut shown: String = text.chars().take(200).collect();
+        if text.chars().count() > 200 {
+            shown.push('…');
+        }
+        write!(f, "{shown:?}")
     }
-    format!("{shown:?}")
 }
