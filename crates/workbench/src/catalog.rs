@@ -7,31 +7,48 @@ use glomers_node::{AnyEngine, Engine, Node};
 use crate::broken;
 use crate::driver::sim::NodeFactory;
 
-/// Builds a node from the trailing arguments (e.g. `frugal`).
-type Constructor<N> = fn(&[String]) -> N;
+/// Builds a node from the trailing arguments (e.g. `frugal`), or says why it cannot.
+type Constructor<N> = fn(&[String]) -> Result<N, String>;
 
 /// One catalogued node: its name, what it is, and how to make it.
 pub struct Entry {
     pub name: &'static str,
     pub about: &'static str,
-    factory: fn(Vec<String>) -> NodeFactory,
-    run_stdio: fn(&[String]),
+    factory: fn(Vec<String>) -> Result<NodeFactory, String>,
+    run_stdio: fn(&[String]) -> Result<(), String>,
 }
 
 impl Entry {
-    /// A factory for the simulator, with the node's arguments.
-    pub fn factory(&self, args: &[String]) -> NodeFactory {
-        (self.factory)(args.to_vec())
+    /// A factory for the simulator, with the node's arguments (checked here, once).
+    pub fn factory(&self, args: &[String]) -> anyhow::Result<NodeFactory> {
+        (self.factory)(args.to_vec()).map_err(|e| anyhow::anyhow!("node {}: {e}", self.name))
     }
 
     /// Runs the node over stdin/stdout until stdin closes.
-    pub fn run_stdio(&self, args: &[String]) {
-        (self.run_stdio)(args)
+    pub fn run_stdio(&self, args: &[String]) -> anyhow::Result<()> {
+        (self.run_stdio)(args).map_err(|e| anyhow::anyhow!("node {}: {e}", self.name))
     }
 }
 
-fn factory<N: Node>(make: Constructor<N>, args: Vec<String>) -> NodeFactory {
-    Box::new(move |seed| Box::new(Engine::new(make(&args), seed)) as Box<dyn AnyEngine>)
+fn factory<N: Node>(make: Constructor<N>, args: Vec<String>) -> Result<NodeFactory, String> {
+    make(&args)?;
+    Ok(Box::new(move |seed| {
+        let node = make(&args).expect("arguments checked when the factory was made");
+        Box::new(Engine::new(node, seed)) as Box<dyn AnyEngine>
+    }))
+}
+
+fn run_stdio<N: Node>(make: Constructor<N>, args: &[String]) -> Result<(), String> {
+    glomers_node::run(make(args)?);
+    Ok(())
+}
+
+/// For nodes that take no arguments.
+fn no_args<N>(args: &[String], node: N) -> Result<N, String> {
+    match args.first() {
+        None => Ok(node),
+        Some(arg) => Err(format!("takes no arguments, got {arg:?}")),
+    }
 }
 
 macro_rules! entries {
@@ -42,7 +59,7 @@ macro_rules! entries {
                 name: $name,
                 about: $about,
                 factory: |args| factory($make, args),
-                run_stdio: |args| glomers_node::run(($make)(args)),
+                run_stdio: |args| run_stdio($make, args),
             },
         )*];
     };
@@ -50,23 +67,29 @@ macro_rules! entries {
 
 entries! {
     "echo", "challenge 1: echoes every request" =>
-        |_| glomers_challenges::echo::Echo::default();
+        |args| no_args(args, glomers_challenges::echo::Echo::default());
     "unique-ids", "challenge 2: globally unique ids without coordination" =>
-        |_| glomers_challenges::unique_ids::UniqueIds::default();
+        |args| no_args(args, glomers_challenges::unique_ids::UniqueIds::default());
+    "broadcast", "challenges 3a-3e (trailing `frugal`: fewer messages, more latency)" =>
+        |args| Ok(glomers_challenges::broadcast::Broadcast::from_args(args));
+    "g-counter", "challenge 4: a counter on seq-kv (trailing `pn`: pn-counter)" =>
+        glomers_challenges::counter::Counter::from_args;
+    "pn-counter", "challenge 4's counter with negative deltas" =>
+        |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
     "broken-echo", "echo that mangles one reply in a hundred" =>
-        |_| broken::echo::MangledEcho::default();
+        |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>
-        |_| broken::unique_ids::ClockIds;
+        |args| no_args(args, broken::unique_ids::ClockIds);
     "broken-broadcast-no-retry", "broadcast that sends each value once: loses values to partitions" =>
-        |_| broken::broadcast::FlawedBroadcast::new(broken::broadcast::Flaw::NoRetry);
+        |args| no_args(args, broken::broadcast::FlawedBroadcast::new(broken::broadcast::Flaw::NoRetry));
     "broken-broadcast-drop", "broadcast that drops one client value in fifty" =>
-        |_| broken::broadcast::FlawedBroadcast::new(broken::broadcast::Flaw::DropsOneInFifty);
+        |args| no_args(args, broken::broadcast::FlawedBroadcast::new(broken::broadcast::Flaw::DropsOneInFifty));
     "broken-broadcast-omit-own", "broadcast whose reads omit the values it was given itself" =>
-        |_| broken::broadcast::FlawedBroadcast::new(broken::broadcast::Flaw::ReadsOmitOwn);
+        |args| no_args(args, broken::broadcast::FlawedBroadcast::new(broken::broadcast::Flaw::ReadsOmitOwn));
     "broken-counter-no-cas", "counter by read-modify-write without cas: loses increments" =>
-        |_| broken::counter::FlawedCounter::new(broken::counter::Flaw::WriteWithoutCas);
+        |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::WriteWithoutCas));
     "broken-counter-stale-read", "counter that answers its final read from one stale seq-kv read" =>
-        |_| broken::counter::FlawedCounter::new(broken::counter::Flaw::TrustsOneStaleRead);
+        |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::TrustsOneStaleRead));
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {

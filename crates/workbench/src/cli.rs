@@ -86,8 +86,8 @@ pub struct TestArgs {
     /// The node binary; arguments after the options are passed to it.
     #[arg(long)]
     pub bin: PathBuf,
-    /// Arguments for the binary.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Arguments for the binary. As in Maelstrom, options may still follow them; put
+    /// arguments that start with `-` after `--`.
     pub args: Vec<String>,
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
@@ -104,8 +104,7 @@ pub struct SimArgs {
     /// The node type to run, from the catalog (`glomers node --list`).
     #[arg(long)]
     pub node: String,
-    /// Arguments for the node (as a binary's trailing arguments).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Arguments for the node (as a binary's positional arguments).
     pub args: Vec<String>,
     /// Run many seeds: a count N (seeds S..S+N, S from --seed) or a range A..B.
     #[arg(long)]
@@ -256,11 +255,11 @@ mod tests {
             "20",
             "--rate",
             "100",
+            "frugal",
             "--latency",
             "100",
             "--nemesis",
             "partition",
-            "frugal",
         ])
         .unwrap();
         let Command::Test(t) = cli.command else {

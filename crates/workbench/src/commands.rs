@@ -278,7 +278,7 @@ pub fn run_sim(
 ) -> anyhow::Result<Finished> {
     let started = Instant::now();
     let mut workload = build_workload(opts)?;
-    let factory = entry.factory(args);
+    let factory = entry.factory(args)?;
     let mut cluster = SimCluster::new(&factory, opts.node_count, opts.seed);
     let run_dir = store
         .map(|root| RunDir::create(root, &opts.workload))
@@ -404,6 +404,5 @@ pub fn node(args: &NodeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let name = args.name.as_deref().expect("clap requires a name");
-    catalog::find(name)?.run_stdio(&args.args);
-    Ok(())
+    catalog::find(name)?.run_stdio(&args.args)
 }
