@@ -3,6 +3,7 @@ use glomers_workbench::cli::{Cli, Command};
 use glomers_workbench::commands;
 
 fn main() {
+    restore_sigpipe();
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Test(args) => commands::test(args),
@@ -19,5 +20,15 @@ fn main() {
             // Maelstrom exits 255 when a test cannot run at all.
             std::process::exit(255);
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `glomers ... | head` would panic on a closed stdout; die quietly
+/// instead, as command-line tools do.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

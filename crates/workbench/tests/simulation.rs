@@ -195,3 +195,39 @@ fn a_counter_without_cas_loses_increments() {
 fn a_counter_that_trusts_one_stale_read_is_caught() {
     assert!(sweep(&g_counter_4(), "broken-counter-stale-read", 0..20).is_some());
 }
+
+#[test]
+fn g_counter_final_reads_are_exact_over_100_seeds_with_partitions_and_exponential_latency() {
+    let opts = TestOptions {
+        latency: Latency::new(100, LatencyDist::Exponential).unwrap(),
+        ..g_counter_4()
+    };
+    assert_eq!(sweep(&opts, "g-counter", 0..100), None);
+}
+
+#[test]
+fn g_counter_stays_under_half_a_server_message_per_op() {
+    let entry = catalog::find("g-counter").unwrap();
+    let f = run_sim(
+        &TestOptions {
+            seed: 7,
+            ..g_counter_4()
+        },
+        entry,
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(f.results.valid, Validity::Valid);
+    let per_op = f.results.servers_msgs_per_op();
+    assert!(per_op <= 0.5, "{per_op} servers msgs per op");
+}
+
+#[test]
+fn pn_counter_passes_over_50_seeds_with_partitions() {
+    let opts = TestOptions {
+        workload: "pn-counter".into(),
+        ..g_counter_4()
+    };
+    assert_eq!(sweep(&opts, "pn-counter", 0..50), None);
+}
