@@ -874,10 +874,8 @@ impl<'a> Runner<'a> {
         }
         match self.phase {
             Phase::Main => self.dispatch_due_op(),
-            Phase::Draining => {
-                if self.workers.iter().all(|w| w.outstanding.is_none()) {
-                    self.after_main();
-                }
+            Phase::Draining if self.workers.iter().all(|w| w.outstanding.is_none()) => {
+                self.after_main();
             }
             Phase::Final => {
                 self.next_final_op(w);

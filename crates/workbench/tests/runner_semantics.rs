@@ -59,7 +59,7 @@ impl Node for ErrorEcho {
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, _: EchoRequest, from: ReplyTo) {
         self.served += 1;
-        let code = if self.served % 2 == 0 {
+        let code = if self.served.is_multiple_of(2) {
             ErrorCode::TemporarilyUnavailable
         } else {
             ErrorCode::Crash

@@ -23,7 +23,7 @@ impl Node for MangledEcho {
         let Request::Echo { echo } = req;
         self.served += 1;
         // The bug: every hundredth reply comes back changed.
-        let echo = if self.served % 100 == 0 {
+        let echo = if self.served.is_multiple_of(100) {
             json!(format!("{} (mangled)", echo.as_str().unwrap_or("?")))
         } else {
             echo

@@ -46,7 +46,7 @@ pub fn check_availability(history: &History, required: Option<Availability>) -> 
     } else {
         ok as f64 / pairs.len() as f64
     };
-    let valid = required.map_or(true, |r| fraction >= r.required());
+    let valid = required.is_none_or(|r| fraction >= r.required());
     let mut result = CheckResult::new(Validity::from_bool(valid)).with("ok_fraction", fraction);
     if !valid {
         result.anomaly(

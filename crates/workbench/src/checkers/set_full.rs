@@ -280,10 +280,7 @@ impl Analysis {
                 } else {
                     continue;
                 };
-                if element
-                    .first_seen
-                    .map_or(true, |(i, _)| completion.index < i)
-                {
+                if element.first_seen.is_none_or(|(i, _)| completion.index < i) {
                     element.first_seen = Some((completion.index, completion.time));
                 }
                 let expected = element.last_present_rank.map_or(0, |r| r + 1);
@@ -321,10 +318,10 @@ impl Analysis {
         let known = element.known();
 
         // Read ids follow invocation order, so comparing ids compares invocations.
-        let stable = last_present.is_some_and(|p| last_absent.map_or(true, |a| a < p));
+        let stable = last_present.is_some_and(|p| last_absent.is_none_or(|a| a < p));
         let lost = match (known, last_absent) {
             (Some(known), Some(a)) => {
-                last_present.map_or(true, |p| p < a)
+                last_present.is_none_or(|p| p < a)
                     && known.index < self.reads[a as usize].invoke_index
             }
             _ => false,
@@ -987,10 +984,10 @@ mod tests {
                 for (key, e) in elements.iter_mut() {
                     if seen.contains(key) {
                         e.known = e.known.or(Some(op));
-                        if e.present.map_or(true, |p| p.index < inv.index) {
+                        if e.present.is_none_or(|p| p.index < inv.index) {
                             e.present = Some(inv);
                         }
-                    } else if e.absent.map_or(true, |a| a.index < inv.index) {
+                    } else if e.absent.is_none_or(|a| a.index < inv.index) {
                         e.absent = Some(inv);
                     }
                 }
