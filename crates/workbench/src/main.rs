@@ -4,7 +4,13 @@ use glomers_workbench::commands;
 
 fn main() {
     restore_sigpipe();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        // Help and version go to stdout with status 0; bad options exit 254 as in Maelstrom,
+        // never 2, which means "unknown" verdict.
+        let code = if e.use_stderr() { 254 } else { 0 };
+        let _ = e.print();
+        std::process::exit(code);
+    });
     let outcome = match &cli.command {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),

@@ -241,3 +241,28 @@ fn a_missing_binary_is_a_clear_error() {
     assert_eq!(run.code, 255);
     assert!(run.stderr.contains("no such file"), "{}", run.stderr);
 }
+
+#[test]
+fn bad_options_exit_254_as_in_maelstrom() {
+    let run = glomers(
+        &["test", "-w", "echo", "--bin", "x", "--bogus"],
+        &[],
+        "bad-option",
+    );
+    assert_eq!(run.code, 254, "{}", run.stderr);
+    let run = glomers(
+        &[
+            "test",
+            "-w",
+            "nope",
+            "--bin",
+            glomers_bin(),
+            "--time-limit",
+            "1",
+        ],
+        &[],
+        "bad-workload",
+    );
+    assert_eq!(run.code, 255);
+    assert!(run.stderr.contains("unknown workload"), "{}", run.stderr);
+}
