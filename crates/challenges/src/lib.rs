@@ -3,5 +3,7 @@
 //! [`glomers_node::run`]) and in-process in the workbench's simulator (through
 //! [`glomers_node::Engine`]).
 
+pub mod broadcast;
+pub mod counter;
 pub mod echo;
 pub mod unique_ids;

@@ -231,3 +231,60 @@ fn pn_counter_passes_over_50_seeds_with_partitions() {
     };
     assert_eq!(sweep(&opts, "pn-counter", 0..50), None);
 }
+
+fn broadcast_3d() -> TestOptions {
+    TestOptions {
+        latency: Latency::new(100, LatencyDist::Constant).unwrap(),
+        ..options("broadcast", 25, 20.0, 100.0)
+    }
+}
+
+#[test]
+fn broadcast_survives_partitions_and_reordering_over_200_seeds_of_3c() {
+    let opts = TestOptions {
+        latency: Latency::new(20, LatencyDist::Exponential).unwrap(),
+        ..broadcast_3c()
+    };
+    assert_eq!(sweep(&opts, "broadcast", 0..200), None);
+}
+
+#[test]
+fn broadcast_survives_partitions_over_20_seeds_of_3d() {
+    let opts = TestOptions {
+        partitions: true,
+        latency: Latency::new(100, LatencyDist::Exponential).unwrap(),
+        ..broadcast_3d()
+    };
+    assert_eq!(sweep(&opts, "broadcast", 0..20), None);
+}
+
+/// Virtual time makes these figures deterministic for a seed: a regression test on the
+/// efficiency targets of 3d/3e, not a timing test.
+#[test]
+fn broadcast_meets_the_3d_and_3e_targets_in_both_modes() {
+    let entry = catalog::find("broadcast").unwrap();
+    for (args, max_per_op, max_median, max_max) in [
+        (vec![], 5.0, 250, 400),
+        (vec!["frugal".to_string()], 1.2, 700, 1000),
+    ] {
+        let f = run_sim(
+            &TestOptions {
+                seed: 11,
+                ..broadcast_3d()
+            },
+            entry,
+            &args,
+            None,
+        )
+        .unwrap();
+        assert_eq!(f.results.valid, Validity::Valid, "{args:?}");
+        let per_op = f.results.servers_msgs_per_op();
+        let q = &f.results.workload.figures["stable_latencies"];
+        let (median, max) = (q["0.5"].as_u64().unwrap(), q["1"].as_u64().unwrap());
+        assert!(per_op <= max_per_op, "{args:?}: {per_op} msgs/op");
+        assert!(
+            median <= max_median && max <= max_max,
+            "{args:?}: {median} / {max} ms"
+        );
+    }
+}

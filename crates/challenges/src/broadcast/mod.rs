@@ -1,0 +1,556 @@
+//! Challenge #3, broadcast (3a-3e): every value a client broadcasts to any node must end up in
+//! every node's `read`, partitions notwithstanding, with few messages and low latency.
+//!
+//! # Design
+//!
+//! **A star of our own.** The first node of `node_ids` is the *hub*; every other node is a
+//! *leaf*. Maelstrom's `topology` is answered and ignored: its default 5×5 grid has diameter 8,
+//! so at 100 ms a hop a value would need up to 800 ms to cross it, while a star has diameter 2
+//! and lets every leaf receive exactly one message per hub flush, the fewest a leaf can receive
+//! for a given freshness.
+//!
+//! - A leaf hands a client's value to the hub at once (one message per value, in `relay`).
+//! - The hub batches: every `hub_period` it sends each leaf one message with whatever that leaf
+//!   has not been sent yet (deltas only; never a leaf's own values back).
+//!
+//! So a value takes 100 ms (leaf to hub) + up to `hub_period` (waiting for the flush) + 100 ms
+//! (hub to leaf) to reach every node, and costs about one message, plus one message per leaf
+//! per flush shared by all the values of that period.
+//!
+//! **Reliable links, acks for free.** Each link is a tiny reliable channel: a data message
+//! carries a per-link `seq`, the receiver acknowledges it, and what stays unacknowledged is
+//! resent after a retransmission timeout. Acks ride on the data the receiver sends anyway (the
+//! hub's next flush, the leaf's next client value); only when nothing has been sent for
+//! `ack_delay` does a bare ack go out. Once every value is everywhere and acknowledged, the
+//! cluster is silent: the 10 s recovery phase costs a handful of final acks. There is no
+//! periodic anti-entropy, because it would cost messages when there is nothing new.
+//!
+//! **Partitions.** Messages sent into a partition are lost for good; retransmission recovers
+//! them once it heals, whichever node was cut off. Two refinements keep partitions cheap and
+//! the cut-off nodes useful:
+//! - *Down links only probe.* After two timeouts in a row a link stops sending a batch per
+//!   flush and only retransmits everything it holds, at a backed-off interval of at most
+//!   `max_rto`. Any ack brings it back. (One timeout never stalls a link, so a slow ack cannot
+//!   add latency to a healthy cluster.)
+//! - *Hub failover.* The hub is not a fixed node but the first node, in `node_ids` order, whose
+//!   link is not suspect (has not timed out since its last ack). When a leaf's hub stops
+//!   acknowledging, the leaf hands what it had given it to the next node in line as well,
+//!   perhaps itself: a node that finds itself first in line distributes to every node. So a
+//!   partitioned side without `n0` keeps spreading its own values within itself. Relaying is
+//!   loop-free: a node only relays to a node before it in the order, and only values new to
+//!   it. A value is acknowledged only once its receiver holds it on its own reliable links, so
+//!   nothing is dropped on the way.
+//!
+//! The retransmission timeout adapts to the measured ack delay (Jacobson/Karels, floored at
+//! `min_rto`, which must cover `ack_delay`); every transmission has its own `seq`, so every ack
+//! is an unambiguous sample.
+//!
+//! **Modes.** [`Mode::Default`] flushes the hub every 120 ms: about 2.5 messages per client op
+//! at 25 nodes, 100 ops/s and 100 ms latency, every node has a value 200-320 ms after its
+//! broadcast. [`Mode::Frugal`] flushes every 500 ms: about one message per op, 200-700 ms.
+//! The binary takes the mode as its argument (`frugal`).
+//!
+//! Set-full's *stable latency* (Maelstrom's measure) comes out lower than those spreads,
+//! about 125 ms median and 200 ms max in default mode: Maelstrom delivers to a node through
+//! one slot, so a client request that arrives while a hub batch is on its way waits for that
+//! batch and is answered with its values, and a broadcast is acknowledged (the clock starts)
+//! only when its request is delivered.
+//!
+//! # Wire format
+//!
+//! Node-to-node messages are `{"type":"gossip","seq":S,"values":[..],"relay":[..],"acks":[..]}`,
+//! sent without `msg_id` (links do their own acknowledging). `values` are to be kept, `relay`
+//! values kept and distributed; empty fields are left out, and a bare ack is just `acks`.
+//! Client replies carry exactly the documented fields.
+//!
+//! Everything that decides what is sent, and in which order, iterates `BTreeMap`s and `Vec`s,
+//! and time comes from `ctx.now()`, so the node replays exactly in the simulator.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use glomers_node::{log, Ctx, Node, ReplyTo};
+use serde::{Deserialize, Serialize};
+
+#[cfg(test)]
+mod tests;
+
+/// How the node trades messages for latency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Challenge 3d: low latency, a few messages per op.
+    #[default]
+    Default,
+    /// Challenge 3e: about one message per op, latency well under a second.
+    Frugal,
+}
+
+/// The node's timing knobs. [`Config::for_mode`] gives the tuned values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How often the hub sends each leaf what is new for it. Every node also checks its
+    /// retransmission and ack timers at this period.
+    pub hub_period: Duration,
+    /// How long an ack may wait for a data message to ride on before it is sent bare.
+    pub ack_delay: Duration,
+    /// The least retransmission timeout; must exceed `ack_delay` + `hub_period` + a round trip
+    /// or healthy links retransmit spuriously.
+    pub min_rto: Duration,
+    /// The most a backed-off retransmission timeout grows to (bounds how long a healed link
+    /// waits for its next probe).
+    pub max_rto: Duration,
+}
+
+impl Config {
+    pub fn for_mode(mode: Mode) -> Config {
+        match mode {
+            Mode::Default => Config {
+                hub_period: Duration::from_millis(120),
+                ack_delay: Duration::from_millis(1000),
+                min_rto: Duration::from_millis(1800),
+                max_rto: Duration::from_millis(3000),
+            },
+            Mode::Frugal => Config {
+                hub_period: Duration::from_millis(500),
+                ack_delay: Duration::from_millis(2000),
+                min_rto: Duration::from_millis(3000),
+                max_rto: Duration::from_millis(4000),
+            },
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::for_mode(Mode::Default)
+    }
+}
+
+/// What clients and other nodes send us.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Maelstrom's suggested neighbours: acknowledged and ignored (see the module docs).
+    Topology,
+    Broadcast {
+        message: u64,
+    },
+    Read,
+    /// Node to node: values to keep, values to keep and pass on (`relay`), a `seq` when there
+    /// are values (to acknowledge), and acks of the peer's seqs.
+    Gossip {
+        #[serde(default)]
+        seq: Option<u64>,
+        #[serde(default)]
+        values: Vec<u64>,
+        #[serde(default)]
+        relay: Vec<u64>,
+        #[serde(default)]
+        acks: Vec<u64>,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // The names are the wire types.
+enum Reply<'a> {
+    TopologyOk,
+    BroadcastOk,
+    ReadOk { messages: &'a BTreeSet<u64> },
+}
+
+#[derive(Serialize)]
+struct Gossip<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
+    values: &'a [u64],
+    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
+    relay: &'a [u64],
+    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
+    acks: &'a [u64],
+}
+
+/// The only timer: flushes, retransmissions and delayed acks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick;
+
+/// One transmission awaiting its ack.
+#[derive(Debug)]
+struct Batch {
+    sent: Duration,
+    values: Vec<u64>,
+    relay: Vec<u64>,
+}
+
+/// Our end of a reliable link to one peer.
+#[derive(Debug, Default)]
+struct Link {
+    /// Values for the peer to keep, sent with the next tick's flush.
+    queue: Vec<u64>,
+    /// Values for the peer to keep and distribute (we use it as our hub), sent at once.
+    relay: Vec<u64>,
+    /// Transmissions not acknowledged yet, by seq (so the first is the oldest).
+    inflight: BTreeMap<u64, Batch>,
+    next_seq: u64,
+    /// Seqs of the peer's transmissions that we have to acknowledge.
+    owed: Vec<u64>,
+    /// When the oldest owed ack was incurred.
+    owed_since: Duration,
+    /// Consecutive retransmission timeouts without an ack in between.
+    timeouts: u32,
+    /// Smoothed ack round trip and its variation, once measured.
+    rtt: Option<(Duration, Duration)>,
+}
+
+impl Link {
+    /// Suspect: a timeout without an ack since. We stop using the peer as a hub.
+    fn suspect(&self) -> bool {
+        self.timeouts >= 1
+    }
+
+    /// Down: two timeouts in a row. Then only probes go out.
+    fn down(&self) -> bool {
+        self.timeouts >= 2
+    }
+
+    fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+            && self.relay.is_empty()
+            && self.inflight.is_empty()
+            && self.owed.is_empty()
+    }
+
+    fn rto(&self, cfg: &Config) -> Duration {
+        let base = match self.rtt {
+            Some((srtt, rttvar)) => cfg.min_rto.max(srtt + 4 * rttvar),
+            None => cfg.min_rto,
+        };
+        let cap = cfg.max_rto.max(base);
+        base.saturating_mul(1 << self.timeouts.min(8)).min(cap)
+    }
+
+    fn timed_out(&self, now: Duration, cfg: &Config) -> bool {
+        match self.inflight.first_key_value() {
+            Some((_, oldest)) => now >= oldest.sent + self.rto(cfg),
+            None => false,
+        }
+    }
+
+    fn on_ack(&mut self, seq: u64, now: Duration) {
+        let Some(batch) = self.inflight.remove(&seq) else {
+            return; // Already acknowledged, or requeued after a timeout.
+        };
+        self.timeouts = 0;
+        let sample = now.saturating_sub(batch.sent);
+        self.rtt = Some(match self.rtt {
+            None => (sample, sample / 2),
+            Some((srtt, rttvar)) => {
+                let err = srtt.abs_diff(sample);
+                (srtt * 7 / 8 + sample / 8, rttvar * 3 / 4 + err / 4)
+            }
+        });
+    }
+
+    /// Puts everything unacknowledged back in the queues, to go out again in one transmission.
+    fn requeue(&mut self) {
+        let (mut values, mut relay) = (Vec::new(), Vec::new());
+        for batch in std::mem::take(&mut self.inflight).into_values() {
+            values.extend(batch.values);
+            relay.extend(batch.relay);
+        }
+        values.append(&mut self.queue);
+        relay.append(&mut self.relay);
+        self.queue = values;
+        self.relay = relay;
+    }
+
+    /// Sends the queues (if anything is queued) as one new transmission, with every owed ack.
+    fn flush<N: Node>(&mut self, ctx: &mut Ctx<N>, peer: &str) {
+        if self.queue.is_empty() && self.relay.is_empty() {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let values = std::mem::take(&mut self.queue);
+        let relay = std::mem::take(&mut self.relay);
+        ctx.send(
+            peer,
+            Gossip {
+                ty: "gossip",
+                seq: Some(seq),
+                values: &values,
+                relay: &relay,
+                acks: &self.owed,
+            },
+        );
+        self.owed.clear();
+        let sent = ctx.now();
+        self.inflight.insert(
+            seq,
+            Batch {
+                sent,
+                values,
+                relay,
+            },
+        );
+    }
+
+    /// Sends owed acks bare if they have waited `ack_delay` for a ride.
+    fn flush_acks<N: Node>(&mut self, ctx: &mut Ctx<N>, peer: &str, ack_delay: Duration) {
+        if self.owed.is_empty() || ctx.now() < self.owed_since + ack_delay {
+            return;
+        }
+        ctx.send(
+            peer,
+            Gossip {
+                ty: "gossip",
+                seq: None,
+                values: &[],
+                relay: &[],
+                acks: &self.owed,
+            },
+        );
+        self.owed.clear();
+    }
+}
+
+/// The broadcast node. See the module docs for the design.
+#[derive(Debug, Default)]
+pub struct Broadcast {
+    cfg: Config,
+    /// Remarks from construction (e.g. unknown arguments), logged at init.
+    notes: Vec<String>,
+    /// This node's id.
+    me: String,
+    /// Every node, in Maelstrom's order: also the order of preference for the hub.
+    nodes: Vec<String>,
+    /// Every value this node knows: what `read` returns.
+    seen: BTreeSet<u64>,
+    /// Our links, by peer, made on first use.
+    links: BTreeMap<String, Link>,
+}
+
+impl Broadcast {
+    pub fn new(mode: Mode) -> Broadcast {
+        Broadcast::with_config(Config::for_mode(mode))
+    }
+
+    pub fn with_config(cfg: Config) -> Broadcast {
+        Broadcast {
+            cfg,
+            ..Broadcast::default()
+        }
+    }
+
+    /// Builds the node from command-line arguments (without the program name): `frugal` or
+    /// `default` picks the [`Mode`]; `hub-ms=N`, `ack-ms=N`, `rto-ms=N` and `max-rto-ms=N`
+    /// override single [`Config`] knobs (for tuning). Anything else is logged at init and
+    /// otherwise ignored.
+    pub fn from_args(args: &[String]) -> Broadcast {
+        let mut mode = Mode::Default;
+        let mut notes = Vec::new();
+        let mut overrides = Vec::new();
+        for arg in args {
+            match arg.as_str() {
+                "frugal" => mode = Mode::Frugal,
+                "default" => mode = Mode::Default,
+                other => match other.split_once('=') {
+                    Some((knob, value)) => match value.parse::<u64>() {
+                        Ok(ms) if ["hub-ms", "ack-ms", "rto-ms", "max-rto-ms"].contains(&knob) => {
+                            overrides.push((knob.to_string(), Duration::from_millis(ms)))
+                        }
+                        _ => notes.push(format!("ignoring unknown argument {other:?}")),
+                    },
+                    None => notes.push(format!("ignoring unknown argument {other:?}")),
+                },
+            }
+        }
+        let mut cfg = Config::for_mode(mode);
+        for (knob, value) in overrides {
+            match knob.as_str() {
+                "hub-ms" => cfg.hub_period = value.max(Duration::from_millis(1)),
+                "ack-ms" => cfg.ack_delay = value,
+                "rto-ms" => cfg.min_rto = value.max(Duration::from_millis(1)),
+                _ => cfg.max_rto = value,
+            }
+        }
+        notes.push(format!("mode {mode:?}, {cfg:?}"));
+        Broadcast {
+            cfg,
+            notes,
+            ..Broadcast::default()
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The values this node knows (what `read` answers).
+    pub fn messages(&self) -> &BTreeSet<u64> {
+        &self.seen
+    }
+
+    /// Whether every link is idle: nothing queued, in flight, or owed.
+    pub fn is_quiet(&self) -> bool {
+        self.links.values().all(Link::is_idle)
+    }
+
+    /// The node that distributes what we learn from clients: the first node in Maelstrom's
+    /// order whose link is not suspect (perhaps this node itself).
+    pub fn acting_hub(&self) -> &str {
+        for node in &self.nodes {
+            if *node == self.me || !self.links.get(node).is_some_and(Link::suspect) {
+                return node;
+            }
+        }
+        &self.me
+    }
+
+    /// Sees to it that every node gets `values`: as the acting hub, by queueing them for
+    /// every other node (but `from` and `skip`, which have them); otherwise by handing them to
+    /// the acting hub for relaying.
+    fn distribute<N: Node>(
+        &mut self,
+        ctx: &mut Ctx<N>,
+        values: &[u64],
+        from: Option<&str>,
+        skip: Option<&str>,
+    ) {
+        if values.is_empty() {
+            return;
+        }
+        let hub = self.acting_hub().to_string();
+        if hub == self.me {
+            for peer in &self.nodes {
+                if *peer != self.me && Some(peer.as_str()) != from && Some(peer.as_str()) != skip {
+                    let link = self.links.entry(peer.clone()).or_default();
+                    link.queue.extend_from_slice(values);
+                }
+            }
+        } else {
+            let link = self.links.entry(hub.clone()).or_default();
+            link.relay.extend_from_slice(values);
+            link.flush(ctx, &hub);
+        }
+    }
+
+    fn on_gossip(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        peer: &str,
+        seq: Option<u64>,
+        values: &[u64],
+        relay: &[u64],
+        acks: &[u64],
+    ) {
+        let now = ctx.now();
+        let link = self.links.entry(peer.to_string()).or_default();
+        for &ack in acks {
+            link.on_ack(ack, now);
+        }
+        if let Some(seq) = seq {
+            if link.owed.is_empty() {
+                link.owed_since = now;
+            }
+            link.owed.push(seq);
+        }
+        for &value in values {
+            self.seen.insert(value);
+        }
+        // Values that come to be relayed are distributed by whoever learns them first that
+        // way; a plain value came from a hub that sends it to everyone itself.
+        let fresh: Vec<u64> = relay
+            .iter()
+            .copied()
+            .filter(|v| self.seen.insert(*v))
+            .collect();
+        self.distribute(ctx, &fresh, Some(peer), None);
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
+        let cfg = &self.cfg;
+        let now = ctx.now();
+        let mut reroute = Vec::new();
+        for (peer, link) in &mut self.links {
+            if link.timed_out(now, cfg) {
+                link.requeue();
+                link.timeouts += 1;
+                match link.timeouts {
+                    1 if !link.relay.is_empty() => {
+                        // Our hub does not answer: hand its relaying to the next one too.
+                        reroute.push((peer.clone(), link.relay.clone()));
+                    }
+                    2 => log!(
+                        ctx,
+                        "link to {peer} down; probing every {:?}",
+                        link.rto(cfg)
+                    ),
+                    _ => {}
+                }
+                link.flush(ctx, peer);
+            } else if !link.down() {
+                link.flush(ctx, peer);
+            }
+            link.flush_acks(ctx, peer, cfg.ack_delay);
+        }
+        for (peer, values) in reroute {
+            self.distribute(ctx, &values, None, Some(&peer));
+            log!(
+                ctx,
+                "no ack from hub {peer}; relaying through {} now",
+                self.acting_hub()
+            );
+        }
+    }
+}
+
+impl Node for Broadcast {
+    type Request<'de> = Request;
+    type Timer = Tick;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) {
+        for note in std::mem::take(&mut self.notes) {
+            log!(ctx, "{note}");
+        }
+        self.me = ctx.node_id().to_string();
+        self.nodes = ctx.node_ids().to_vec();
+        if !self.nodes.contains(&self.me) {
+            self.nodes.push(self.me.clone());
+        }
+        if self.nodes.len() > 1 {
+            ctx.every(self.cfg.hub_period, Tick);
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
+        match req {
+            Request::Topology => ctx.reply(&from, Reply::TopologyOk),
+            Request::Broadcast { message } => {
+                if self.seen.insert(message) {
+                    self.distribute(ctx, &[message], None, None);
+                }
+                ctx.reply(&from, Reply::BroadcastOk);
+            }
+            Request::Read => ctx.reply(
+                &from,
+                Reply::ReadOk {
+                    messages: &self.seen,
+                },
+            ),
+            Request::Gossip {
+                seq,
+                values,
+                relay,
+                acks,
+            } => self.on_gossip(ctx, from.src(), seq, &values, &relay, &acks),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _: Tick) {
+        self.on_tick(ctx);
+    }
+}
