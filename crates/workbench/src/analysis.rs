@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use crate::checkers::availability::check_availability;
 use crate::checkers::stats::check_stats;
-use crate::checkers::{latency_quantiles_ms, CheckResult, Validity};
-use crate::history::OpType;
+use crate::checkers::{quantiles, CheckResult, Validity};
+use crate::history::{OpType, NANOS_PER_MS};
 use crate::net::NetStats;
 use crate::runner::{RunOutput, TestOptions};
 use crate::workloads::Workload;
@@ -108,7 +108,7 @@ fn perf_json(run: &RunOutput) -> Value {
     }
     let latency: Map<String, Value> = by_f
         .into_iter()
-        .map(|(f, mut v)| (f, Value::Object(latency_quantiles_ms(&mut v))))
+        .map(|(f, mut v)| (f, Value::Object(quantiles(&mut v, NANOS_PER_MS))))
         .collect();
     json!({
         "latency_ms": latency,

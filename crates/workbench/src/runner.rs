@@ -44,6 +44,28 @@ pub struct TestOptions {
     pub recovery_secs: f64,
 }
 
+impl TestOptions {
+    /// Maelstrom's defaults for everything but the workload and the node count (one worker
+    /// per node, no latency, no nemesis), seed 0.
+    pub fn new(workload: &str, node_count: usize) -> TestOptions {
+        TestOptions {
+            workload: workload.into(),
+            node_count,
+            time_limit_secs: 60.0,
+            rate: 5.0,
+            concurrency: node_count,
+            latency: Latency::new(0, crate::net::LatencyDist::Constant).expect("valid"),
+            partitions: false,
+            nemesis_interval_secs: 10.0,
+            topology: "grid".into(),
+            availability: None,
+            key_count: None,
+            seed: 0,
+            recovery_secs: 10.0,
+        }
+    }
+}
+
 /// What a node wrote or did, as the cluster reports it to the runner.
 #[derive(Debug)]
 pub enum NodeOutput {

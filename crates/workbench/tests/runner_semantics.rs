@@ -6,26 +6,17 @@ use std::time::Duration;
 use glomers_node::{AnyEngine, Ctx, Engine, ErrorCode, Node, ReplyTo};
 use glomers_workbench::driver::sim::{NodeFactory, SimCluster};
 use glomers_workbench::history::{History, OpType, Process};
-use glomers_workbench::net::{Latency, LatencyDist};
 use glomers_workbench::runner::{build_workload, run_test, RunOutput, TestOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn options(workload: &str, time_limit: f64, rate: f64) -> TestOptions {
     TestOptions {
-        workload: workload.into(),
-        node_count: 1,
         time_limit_secs: time_limit,
         rate,
         concurrency: 2,
-        latency: Latency::new(0, LatencyDist::Constant).unwrap(),
-        partitions: false,
-        nemesis_interval_secs: 10.0,
-        topology: "grid".into(),
-        availability: None,
-        key_count: None,
         seed: 3,
-        recovery_secs: 10.0,
+        ..TestOptions::new(workload, 1)
     }
 }
 

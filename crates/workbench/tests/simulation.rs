@@ -10,19 +10,9 @@ use glomers_workbench::runner::TestOptions;
 
 fn options(workload: &str, node_count: usize, time_limit: f64, rate: f64) -> TestOptions {
     TestOptions {
-        workload: workload.into(),
-        node_count,
         time_limit_secs: time_limit,
         rate,
-        concurrency: node_count,
-        latency: Latency::new(0, LatencyDist::Constant).unwrap(),
-        partitions: false,
-        nemesis_interval_secs: 10.0,
-        topology: "grid".into(),
-        availability: None,
-        key_count: None,
-        seed: 0,
-        recovery_secs: 10.0,
+        ..TestOptions::new(workload, node_count)
     }
 }
 

@@ -146,9 +146,10 @@ pub fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
     Some(sorted[i])
 }
 
-/// Latency quantiles {0, 0.5, 0.95, 0.99, 1} in milliseconds, keyed as Maelstrom prints them.
-pub fn latency_quantiles_ms(nanos: &mut [u64]) -> Map<String, Value> {
-    nanos.sort_unstable();
+/// Jepsen's distribution at 0, 0.5, 0.95, 0.99 and 1, keyed as Maelstrom prints them, each
+/// value divided by `unit` (e.g. [`crate::history::NANOS_PER_MS`] for ns to ms).
+pub fn quantiles(values: &mut [u64], unit: u64) -> Map<String, Value> {
+    values.sort_unstable();
     let mut map = Map::new();
     for (key, q) in [
         ("0", 0.0),
@@ -157,8 +158,8 @@ pub fn latency_quantiles_ms(nanos: &mut [u64]) -> Map<String, Value> {
         ("0.99", 0.99),
         ("1", 1.0),
     ] {
-        if let Some(v) = quantile(nanos, q) {
-            map.insert(key.into(), Value::from(v / crate::history::NANOS_PER_MS));
+        if let Some(v) = quantile(values, q) {
+            map.insert(key.into(), Value::from(v / unit));
         }
     }
     map

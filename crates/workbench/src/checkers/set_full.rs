@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{quantile, CheckResult, Validity};
+use super::{quantiles, CheckResult, Validity};
 use crate::history::{History, Nanos, OpType, Process, NANOS_PER_MS};
 
 /// How many lost elements get an anomaly of their own; the rest are summed up in one.
@@ -414,13 +414,13 @@ fn report(analysis: &Analysis, outcomes: &[ElementResult], add_f: &str) -> Check
         stale.iter().map(|r| value_of(r)).collect::<Vec<_>>(),
     );
     result.set("worst_stale", worst_stale);
-    let stable_latencies: Vec<u64> = outcomes.iter().filter_map(|r| r.stable_latency).collect();
+    let mut stable_latencies: Vec<u64> = outcomes.iter().filter_map(|r| r.stable_latency).collect();
     if !stable_latencies.is_empty() {
-        result.set("stable_latencies", quantiles(stable_latencies));
+        result.set("stable_latencies", quantiles(&mut stable_latencies, 1));
     }
-    let lost_latencies: Vec<u64> = outcomes.iter().filter_map(|r| r.lost_latency).collect();
+    let mut lost_latencies: Vec<u64> = outcomes.iter().filter_map(|r| r.lost_latency).collect();
     if !lost_latencies.is_empty() {
-        result.set("lost_latencies", quantiles(lost_latencies));
+        result.set("lost_latencies", quantiles(&mut lost_latencies, 1));
     }
     // Jepsen's duplicate detection keeps counts below 1, which never happens: it never flags
     // anything, so neither do we (a read returning an element twice counts once above).
@@ -460,24 +460,6 @@ fn report(analysis: &Analysis, outcomes: &[ElementResult], add_f: &str) -> Check
         result.anomaly("nothing-stable", message, Vec::new());
     }
     result
-}
-
-/// Jepsen's frequency distribution at 0, 0.5, 0.95, 0.99 and 1.
-fn quantiles(mut values: Vec<u64>) -> Map<String, Value> {
-    values.sort_unstable();
-    let mut map = Map::new();
-    for (key, q) in [
-        ("0", 0.0),
-        ("0.5", 0.5),
-        ("0.95", 0.95),
-        ("0.99", 0.99),
-        ("1", 1.0),
-    ] {
-        if let Some(v) = quantile(&values, q) {
-            map.insert(key.into(), Value::from(v));
-        }
-    }
-    map
 }
 
 fn describe_lost(analysis: &Analysis, r: &ElementResult, add_f: &str) -> (String, Vec<usize>) {
