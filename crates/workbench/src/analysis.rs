@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::checkers::availability::check_availability;
+use crate::checkers::availability::{check_availability, Availability};
 use crate::checkers::stats::check_stats;
 use crate::checkers::{quantiles, CheckResult, Validity};
 use crate::history::{OpType, NANOS_PER_MS};
@@ -129,7 +129,11 @@ fn test_json(opts: &TestOptions) -> Value {
         "nemesis": if opts.partitions { vec!["partition"] } else { vec![] },
         "nemesis_interval": opts.nemesis_interval_secs,
         "topology": opts.topology,
-        "availability": opts.availability.map(|a| format!("{a:?}")),
+        "availability": match opts.availability {
+            None => Value::Null,
+            Some(Availability::Total) => json!("total"),
+            Some(Availability::Fraction(p)) => json!(p),
+        },
         "seed": opts.seed,
     })
 }

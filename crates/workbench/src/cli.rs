@@ -176,6 +176,23 @@ impl WorkloadArgs {
             self.nemesis_interval > 0.0 && self.nemesis_interval.is_finite(),
             "--nemesis-interval must be a positive number of seconds"
         );
+        // Bounds that keep test time (u64 nanoseconds) far from overflowing.
+        anyhow::ensure!(
+            self.time_limit <= 1e6,
+            "--time-limit is at most 1 000 000 seconds"
+        );
+        anyhow::ensure!(
+            self.nemesis_interval <= 1e6,
+            "--nemesis-interval is at most 1 000 000 seconds"
+        );
+        anyhow::ensure!(
+            self.latency <= 1_000_000,
+            "--latency is at most 1 000 000 ms"
+        );
+        anyhow::ensure!(
+            self.recovery >= 0.0 && self.recovery <= 1e6,
+            "the recovery period is 0 to 1 000 000 seconds"
+        );
         let mut partitions = false;
         for fault in self
             .nemesis

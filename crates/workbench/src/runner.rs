@@ -274,8 +274,8 @@ struct WireEnvelope {
     src: String,
     dest: String,
     body: Value,
-    #[allow(dead_code)]
-    id: Option<i64>,
+    /// Must be an integer when present (checked, then unused: the network numbers messages).
+    id: Option<Value>,
 }
 
 impl<'a> Runner<'a> {
@@ -532,7 +532,7 @@ impl<'a> Runner<'a> {
                     self.send(dest, message.src, reply);
                 }
             }
-            Addr::Client(client) => self.on_client_message(client, message.body),
+            Addr::Client(client) => self.on_client_message(client, message.src, message.body),
         }
     }
 
@@ -613,17 +613,38 @@ impl<'a> Runner<'a> {
                 )
             }
         };
-        if Addr::parse(&envelope.src, self.opts.node_count) != Some(Addr::Node(node)) {
+        if envelope.id.as_ref().is_some_and(|id| !id.is_i64()) {
             return self.diagnose(
                 Severity::Error,
                 Some(node),
-                "bad-src",
-                format!(
-                    "n{node} sent a message with src {:?}; a node must send as its own id (was init handled?): {shown}",
-                    envelope.src
-                ),
+                "bad-id",
+                format!("n{node} sent a message whose top-level `id` is not an integer: {shown}"),
             );
         }
+        let src = match Addr::parse(&envelope.src, self.opts.node_count) {
+            Some(Addr::Node(n)) if n == node => Addr::Node(n),
+            // Maelstrom routes a message sent in another node's name; so do we, but say so.
+            Some(Addr::Node(other)) => {
+                self.diagnose(
+                    Severity::Warning,
+                    Some(node),
+                    "other-src",
+                    format!("n{node} sent a message as n{other}: {shown}"),
+                );
+                Addr::Node(other)
+            }
+            _ => {
+                return self.diagnose(
+                    Severity::Error,
+                    Some(node),
+                    "bad-src",
+                    format!(
+                        "n{node} sent a message with src {:?}; a node must send as its own id (was init handled?): {shown}",
+                        envelope.src
+                    ),
+                )
+            }
+        };
         let Some(dest) = Addr::parse(&envelope.dest, self.opts.node_count) else {
             return self.diagnose(
                 Severity::Error,
@@ -639,15 +660,16 @@ impl<'a> Runner<'a> {
             match self.clients.get(c as usize) {
                 Some(client) if client.open => {}
                 Some(_) => {
-                    // Maelstrom would throw here and stop reading this node's stdout.
+                    // Maelstrom throws here and stops reading this node's stdout for the rest
+                    // of the test, so a node that does this fails there: an error here too.
                     return self.diagnose(
-                        Severity::Warning,
+                        Severity::Error,
                         Some(node),
                         "closed-client",
                         format!(
                             "n{node} sent a message to c{c}, a client that had already closed \
-                             (a late reply after a timeout; real Maelstrom stops reading a node's \
-                             output when this happens): {shown}"
+                             (a reply after the client's 5 s timeout; Maelstrom stops reading a \
+                             node's output when this happens): {shown}"
                         ),
                     );
                 }
@@ -663,7 +685,7 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        self.send(Addr::Node(node), dest, body);
+        self.send(src, dest, body);
     }
 
     fn diagnose(
@@ -713,9 +735,26 @@ impl<'a> Runner<'a> {
         msg_id
     }
 
-    fn on_client_message(&mut self, client: u32, body: Map<String, Value>) {
+    fn on_client_message(&mut self, client: u32, src: Addr, body: Map<String, Value>) {
         let c = &self.clients[client as usize];
         let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
+        if let (Some(raw), None) = (body.get("in_reply_to"), in_reply_to) {
+            // Maelstrom ignores such a reply too, and the op times out; say why.
+            let node = match src {
+                Addr::Node(n) => Some(n),
+                _ => None,
+            };
+            self.diagnose(
+                Severity::Warning,
+                node,
+                "bad-in-reply-to",
+                format!(
+                    "{src} replied to c{client} with in_reply_to {raw}, which is not an integer \
+                     msg_id: the client ignores the reply"
+                ),
+            );
+            return;
+        }
         if !c.open || c.awaiting.is_none() || in_reply_to != c.awaiting {
             return; // late or unsolicited: Maelstrom's clients discard these
         }

@@ -266,3 +266,52 @@ fn bad_options_exit_254_as_in_maelstrom() {
     assert_eq!(run.code, 255);
     assert!(run.stderr.contains("unknown workload"), "{}", run.stderr);
 }
+
+#[test]
+fn a_reply_with_a_text_in_reply_to_is_explained() {
+    let run = misbehave("text-reply", "2");
+    run.assert_invalid();
+    assert!(errors(&run).contains("not an integer"), "{}", errors(&run));
+}
+
+#[test]
+fn a_node_that_leaves_descendants_cannot_hang_the_workbench() {
+    let store = common::temp_store("wrapper");
+    let pids = store.join("pids");
+    let mut child = std::process::Command::new(glomers_bin())
+        .args([
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            &node_script("wrapper.sh"),
+            "--node-count",
+            "2",
+        ])
+        .args(["--time-limit", "2", "--rate", "20", "--store"])
+        .arg(&store)
+        .arg(&pids)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            panic!("glomers did not end within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+    // The Python nodes are gone (and so are their `sleep` siblings, in the same groups).
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            state.is_empty() || state.contains("State:\tZ"),
+            "{pid} outlived the run"
+        );
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,10 @@ use crate::runner::{Cluster, NodeOutput};
 
 /// Lines of stderr kept per node for crash reports (as Maelstrom: 32).
 const TAIL_LINES: usize = 32;
+/// Lines read from the nodes' stdout and not yet routed, over all nodes.
+const OUTPUT_QUEUE_LINES: usize = 16 * 1024;
+/// The longest stdout line taken whole; a longer one is cut there (and then is not JSON).
+const MAX_LINE_BYTES: u64 = 64 << 20;
 
 enum Event {
     Line(u32, Vec<u8>),
@@ -57,7 +61,9 @@ impl ProcessCluster {
         let bin = resolve_bin(bin)?;
         std::fs::create_dir_all(log_dir)
             .with_context(|| format!("creating {}", log_dir.display()))?;
-        let (tx, events) = crossbeam_channel::unbounded();
+        // Bounded: a node that floods stdout blocks on its pipe (as it would under Maelstrom)
+        // instead of filling the workbench's memory.
+        let (tx, events) = crossbeam_channel::bounded(OUTPUT_QUEUE_LINES);
         let mut cluster = ProcessCluster {
             nodes: Vec::new(),
             events,
@@ -65,11 +71,17 @@ impl ProcessCluster {
             threads: Vec::new(),
         };
         for node in 0..node_count as u32 {
-            let mut child = Command::new(&bin)
+            let mut command = Command::new(&bin);
+            command
                 .args(args)
+                // As Maelstrom: nodes run in the temp directory, not wherever glomers was started.
+                .current_dir(std::env::temp_dir())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+                .stderr(Stdio::piped());
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            let mut child = command
                 .spawn()
                 .with_context(|| format!("starting {} for n{node}", bin.display()))?;
             let stdin = child.stdin.take().expect("piped stdin");
@@ -143,16 +155,17 @@ impl ProcessCluster {
         }
     }
 
-    /// Kills every node and waits for the processes and threads to end.
+    /// Kills every node, with everything it started (each node is the leader of its own
+    /// process group, so a wrapper script's children go too), and reaps the processes. The pipe
+    /// threads end by themselves once the pipes close; they are not joined, so a descendant
+    /// that escaped the group and holds a pipe open cannot hang the workbench.
     pub fn shutdown(&mut self) {
         for process in &mut self.nodes {
             process.stdin = None; // ends the writer thread
-            let _ = process.child.kill();
+            kill_group(&mut process.child);
             let _ = process.child.wait();
         }
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
+        self.threads.clear();
     }
 }
 
@@ -205,6 +218,20 @@ impl Cluster for ProcessCluster {
     }
 }
 
+/// Kills the process group `child` leads (falling back to the child alone).
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals the group that `child` leads; it only
+        // reads its arguments.
+        if unsafe { libc::kill(-pid, libc::SIGKILL) } == 0 {
+            return;
+        }
+    }
+    let _ = child.kill();
+}
+
 fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(name)
@@ -238,7 +265,10 @@ fn read_stdout(node: u32, stdout: std::process::ChildStdout, events: Sender<Even
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line) {
+        match (&mut reader)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut line)
+        {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 if line.last() == Some(&b'\n') {

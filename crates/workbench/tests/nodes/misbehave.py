@@ -5,6 +5,7 @@
   exit        exits with status 3 after the 5th echo (after a line on stderr)
   silent      never answers init
   bad-dest    sends one message to a node that does not exist
+  text-reply  answers echoes with `in_reply_to` as a string
 """
 import json
 import sys
@@ -36,4 +37,5 @@ for line in sys.stdin:
                 sys.exit(3)
             elif fault == "bad-dest":
                 send("n42", {"type": "gossip"})
-        send(msg["src"], {"type": "echo_ok", "echo": body["echo"], "in_reply_to": body["msg_id"]})
+        reply_to = str(body["msg_id"]) if fault == "text-reply" else body["msg_id"]
+        send(msg["src"], {"type": "echo_ok", "echo": body["echo"], "in_reply_to": reply_to})
