@@ -1,6 +1,8 @@
 //! The partition nemesis (`--nemesis partition`): on Maelstrom's schedule it alternately starts
 //! a partition of one of four shapes and heals everything.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use rand::seq::SliceRandom;
 use rand::Rng as _;
 use serde_json::{json, Value};
@@ -16,7 +18,8 @@ pub enum Shape {
     One,
     /// floor(N/2) random nodes against the rest.
     Majority,
-    /// Every node sees a majority, but no two nodes see the same one (a ring of windows).
+    /// Every node sees a majority, but (for up to 5 nodes exactly, beyond that usually) no two
+    /// nodes see the same one.
     MajoritiesRing,
     /// floor((N-1)/3) random nodes cut off (a no-op for N <= 3).
     MinorityThird,
@@ -54,7 +57,8 @@ pub fn grudge(shape: Shape, n: u32, rng: &mut Rng) -> Grudge {
             let (a, b) = nodes.split_at((nodes.len().saturating_sub(1)) / 3);
             components(&[a, b])
         }
-        Shape::MajoritiesRing => majorities_ring(&nodes),
+        Shape::MajoritiesRing if nodes.len() <= 5 => majorities_ring(&nodes),
+        Shape::MajoritiesRing => majorities_graph(&nodes, rng),
     }
 }
 
@@ -63,7 +67,7 @@ fn components(parts: &[&[u32]]) -> Grudge {
     let mut grudge = Grudge::new();
     for (i, part) in parts.iter().enumerate() {
         for &node in part.iter() {
-            let others: std::collections::BTreeSet<u32> = parts
+            let others: BTreeSet<u32> = parts
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j != i)
@@ -85,13 +89,50 @@ fn majorities_ring(ring: &[u32]) -> Grudge {
     let mut grudge = Grudge::new();
     for (i, &node) in ring.iter().enumerate() {
         let before = (majority - 1) / 2;
-        let visible: std::collections::BTreeSet<u32> = (0..majority)
+        let visible: BTreeSet<u32> = (0..majority)
             .map(|k| ring[(i + n - before + k) % n])
             .collect();
-        let dropped: std::collections::BTreeSet<u32> = ring
+        let dropped: BTreeSet<u32> = ring
             .iter()
             .copied()
             .filter(|x| !visible.contains(x))
+            .collect();
+        if !dropped.is_empty() {
+            grudge.insert(node, dropped);
+        }
+    }
+    grudge
+}
+
+/// Jepsen's construction for more than 5 nodes, where exact rings do not always exist: start
+/// with every node seeing only itself, then repeatedly link a least-connected node (ties in
+/// random order) to the least-connected node it does not see yet, until every node sees a
+/// majority. Links are symmetric; a node may end up seeing more than a majority.
+fn majorities_graph(nodes: &[u32], rng: &mut Rng) -> Grudge {
+    let majority = nodes.len() / 2 + 1;
+    let mut sees: BTreeMap<u32, BTreeSet<u32>> =
+        nodes.iter().map(|&n| (n, BTreeSet::from([n]))).collect();
+    loop {
+        let mut order: Vec<u32> = nodes.to_vec();
+        order.shuffle(rng);
+        order.sort_by_key(|n| sees[n].len()); // stable: ties stay shuffled
+        let a = order[0];
+        if sees[&a].len() >= majority {
+            break;
+        }
+        let b = *order
+            .iter()
+            .find(|b| !sees[&a].contains(b))
+            .expect("a node short of a majority does not see everyone");
+        sees.get_mut(&a).expect("a node").insert(b);
+        sees.get_mut(&b).expect("a node").insert(a);
+    }
+    let mut grudge = Grudge::new();
+    for (&node, visible) in &sees {
+        let dropped: BTreeSet<u32> = nodes
+            .iter()
+            .copied()
+            .filter(|n| !visible.contains(n))
             .collect();
         if !dropped.is_empty() {
             grudge.insert(node, dropped);
@@ -208,9 +249,30 @@ mod tests {
     }
 
     #[test]
+    fn larger_majorities_rings_give_everyone_at_least_a_majority_symmetrically() {
+        let mut rng = Rng::seed_from_u64(6);
+        for n in [6u32, 7, 25] {
+            let g = grudge(Shape::MajoritiesRing, n, &mut rng);
+            let mut distinct = std::collections::BTreeSet::new();
+            for a in 0..n {
+                let visible: Vec<u32> = (0..n).filter(|&b| sees(&g, a, b)).collect();
+                assert!(visible.len() as u32 > n / 2, "n={n}: {a} sees {visible:?}");
+                for b in 0..n {
+                    assert_eq!(sees(&g, a, b), sees(&g, b, a));
+                }
+                distinct.insert(visible);
+            }
+            assert!(
+                distinct.len() > 1,
+                "n={n}: not everyone sees the same majority"
+            );
+        }
+    }
+
+    #[test]
     fn majorities_ring_gives_everyone_a_distinct_majority() {
         let mut rng = Rng::seed_from_u64(3);
-        for n in [3u32, 5, 7, 25] {
+        for n in [3u32, 4, 5] {
             let g = grudge(Shape::MajoritiesRing, n, &mut rng);
             let mut seen = std::collections::BTreeSet::new();
             for a in 0..n {
