@@ -204,11 +204,42 @@ impl NetStats {
 /// Who drops messages from whom: `dest -> srcs it ignores`. Only server nodes appear.
 pub type Grudge = BTreeMap<u32, BTreeSet<u32>>;
 
+/// A message waiting in a recipient's queue, ordered by (deadline, send order): equal
+/// deadlines stay FIFO.
+struct Queued {
+    deadline: Nanos,
+    message: Message,
+}
+
+impl Queued {
+    fn key(&self) -> (Nanos, u64) {
+        (self.deadline, self.message.id)
+    }
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 #[derive(Default)]
 struct Mailbox {
-    /// (deadline, send order) -> message; the send order keeps equal deadlines FIFO.
-    queue: BinaryHeap<Reverse<(Nanos, u64)>>,
-    waiting: HashMap<u64, Message>,
+    queue: BinaryHeap<Reverse<Queued>>,
     /// The message in the delivery slot, if any.
     in_slot: Option<Message>,
 }
@@ -280,8 +311,10 @@ impl Network {
         self.stats.sent(&message);
         self.journal_event(now, "send", &message, true);
         let mailbox = self.mailboxes.entry(dest).or_default();
-        mailbox.queue.push(Reverse((now + latency, id)));
-        mailbox.waiting.insert(id, message);
+        mailbox.queue.push(Reverse(Queued {
+            deadline: now + latency,
+            message,
+        }));
         if mailbox.in_slot.is_some() {
             return None;
         }
@@ -304,8 +337,7 @@ impl Network {
     fn fill_slot(&mut self, now: Nanos, dest: Addr) -> Option<Nanos> {
         loop {
             let mailbox = self.mailboxes.get_mut(&dest)?;
-            let Reverse((deadline, id)) = mailbox.queue.pop()?;
-            let message = mailbox.waiting.remove(&id).expect("queued message");
+            let Reverse(Queued { deadline, message }) = mailbox.queue.pop()?;
             if self.partitioned(&message) {
                 self.stats.dropped += 1;
                 self.journal_event(now, "drop", &message, false);
