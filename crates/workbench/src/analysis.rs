@@ -22,7 +22,6 @@ pub struct Results {
     pub availability: CheckResult,
     pub net: Value,
     pub perf: Value,
-    pub output_errors: usize,
 }
 
 impl Results {
@@ -55,12 +54,11 @@ pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> 
     let invocations = history.invocation_count();
     let net = net_json(&run.net, invocations);
     let perf = perf_json(run);
-    let output_errors = run.error_count;
     let mut valid = workload_result
         .valid
         .worst(stats.valid)
         .worst(availability.valid);
-    if output_errors > 0 || run.aborted {
+    if run.error_count > 0 || run.aborted {
         valid = Validity::Invalid;
     }
     Results {
@@ -70,7 +68,6 @@ pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> 
         availability,
         net,
         perf,
-        output_errors,
     }
 }
 

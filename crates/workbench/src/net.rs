@@ -145,11 +145,6 @@ impl Message {
         })
         .expect("messages serialize")
     }
-
-    /// The body's `type`, or "" when it has none.
-    pub fn kind(&self) -> &str {
-        self.body.get("type").and_then(Value::as_str).unwrap_or("")
-    }
 }
 
 /// Traffic class for statistics: client traffic has a client at either end; everything else

@@ -523,9 +523,8 @@ impl<'a> Runner<'a> {
         match dest {
             Addr::Node(node) => cluster.deliver(node, message.to_line(), self.now),
             Addr::Service(index) => {
-                let src = message.src.to_string();
                 let service = &mut self.services[index as usize];
-                if let Some(reply) = service.handle(&src, &message.body, &mut self.rng) {
+                if let Some(reply) = service.handle(message.src, &message.body, &mut self.rng) {
                     let mut reply = into_map(reply);
                     let in_reply_to = message.body.get("msg_id").cloned().unwrap_or(Value::Null);
                     reply.insert("in_reply_to".into(), in_reply_to);
@@ -864,13 +863,7 @@ impl<'a> Runner<'a> {
                 }
                 None => ("malformed-error", false),
             };
-            let certain_failure = (definite || self.workload.idempotent(op.f))
-                && !self.workload.errors_are_indeterminate();
-            let kind = if certain_failure {
-                OpType::Fail
-            } else {
-                OpType::Info
-            };
+            let kind = failure_outcome(&*self.workload, op.f, definite);
             (kind, op.value.clone(), Some(json!([name, text])))
         } else {
             match self.workload.response(op, &body) {
@@ -901,11 +894,8 @@ impl<'a> Runner<'a> {
             .as_ref()
             .expect("outstanding")
             .op;
-        let kind = if self.workload.idempotent(op.f) && !self.workload.errors_are_indeterminate() {
-            OpType::Fail
-        } else {
-            OpType::Info
-        };
+        // A timeout is never definite: it may have happened.
+        let kind = failure_outcome(&*self.workload, op.f, false);
         let value = op.value.clone();
         self.complete(w, kind, value, Some(Value::String("net-timeout".into())));
     }
@@ -944,6 +934,17 @@ impl<'a> Runner<'a> {
             }
             _ => {}
         }
+    }
+}
+
+/// Maelstrom's outcome for an op that did not succeed: fail when it certainly did not happen
+/// (a definite error) or when `f` is idempotent, else info; the g-set and counter clients make
+/// every failure info.
+fn failure_outcome(workload: &dyn Workload, f: &str, definite: bool) -> OpType {
+    if (definite || workload.idempotent(f)) && !workload.errors_are_indeterminate() {
+        OpType::Fail
+    } else {
+        OpType::Info
     }
 }
 

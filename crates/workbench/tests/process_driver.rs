@@ -7,24 +7,31 @@ mod common;
 use common::{glomers, glomers_bin, node_script};
 use serde_json::Value;
 
+/// Runs workload `workload` against the catalogued node `node`, started as a process
+/// (`glomers node NAME`), with `flags` after `--bin`.
+fn catalog_node(workload: &str, node: &str, flags: &[&str]) -> common::Run {
+    let mut args = vec!["test", "-w", workload, "--bin", glomers_bin()];
+    args.extend_from_slice(flags);
+    glomers(&args, &["node", node], node)
+}
+
+/// Every pid listed in `pids_file` is gone (or a zombie awaiting its reaper).
+fn assert_processes_gone(pids_file: &std::path::Path) {
+    for pid in std::fs::read_to_string(pids_file).unwrap().lines() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "node process {pid} outlived the workbench"
+        );
+    }
+}
+
 #[test]
 fn our_echo_node_passes() {
-    let run = glomers(
-        &[
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            glomers_bin(),
-            "--node-count",
-            "1",
-            "--time-limit",
-            "2",
-            "--rate",
-            "50",
-        ],
-        &["node", "echo"],
+    let run = catalog_node(
         "echo",
+        "echo",
+        &["--node-count", "1", "--time-limit", "2", "--rate", "50"],
     );
     run.assert_valid();
     assert!(run.results["stats"]["ok_count"].as_u64().unwrap() > 20);
@@ -63,35 +70,16 @@ fn a_python_echo_node_passes_and_leaves_no_process_behind() {
         "python-echo",
     );
     run.assert_valid();
-    let pids = std::fs::read_to_string(&pids).unwrap();
-    assert_eq!(pids.lines().count(), 3);
-    for pid in pids.lines() {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        assert!(
-            status.is_empty() || status.contains("State:\tZ"),
-            "node process {pid} outlived the workbench"
-        );
-    }
+    assert_eq!(std::fs::read_to_string(&pids).unwrap().lines().count(), 3);
+    assert_processes_gone(&pids);
 }
 
 #[test]
 fn a_mangled_echo_is_caught() {
-    let run = glomers(
-        &[
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            glomers_bin(),
-            "--node-count",
-            "1",
-            "--time-limit",
-            "2",
-            "--rate",
-            "200",
-        ],
-        &["node", "broken-echo"],
+    let run = catalog_node(
+        "echo",
         "broken-echo",
+        &["--node-count", "1", "--time-limit", "2", "--rate", "200"],
     );
     run.assert_invalid();
     assert!(run.stdout.contains("wrong-echo"), "{}", run.stdout);
@@ -100,13 +88,10 @@ fn a_mangled_echo_is_caught() {
 
 #[test]
 fn unique_ids_pass_under_partitions_with_total_availability() {
-    let run = glomers(
+    let run = catalog_node(
+        "unique-ids",
+        "unique-ids",
         &[
-            "test",
-            "-w",
-            "unique-ids",
-            "--bin",
-            glomers_bin(),
             "--node-count",
             "3",
             "--time-limit",
@@ -120,8 +105,6 @@ fn unique_ids_pass_under_partitions_with_total_availability() {
             "--nemesis-interval",
             "1",
         ],
-        &["node", "unique-ids"],
-        "unique-ids",
     );
     run.assert_valid();
     assert!(
@@ -134,22 +117,10 @@ fn unique_ids_pass_under_partitions_with_total_availability() {
 
 #[test]
 fn repeated_ids_under_load_are_caught() {
-    let run = glomers(
-        &[
-            "test",
-            "-w",
-            "unique-ids",
-            "--bin",
-            glomers_bin(),
-            "--node-count",
-            "3",
-            "--time-limit",
-            "2",
-            "--rate",
-            "1000",
-        ],
-        &["node", "broken-unique-ids"],
+    let run = catalog_node(
+        "unique-ids",
         "broken-unique-ids",
+        &["--node-count", "3", "--time-limit", "2", "--rate", "1000"],
     );
     run.assert_invalid();
     assert!(run.stdout.contains("duplicated-id"), "{}", run.stdout);
@@ -307,11 +278,5 @@ fn a_node_that_leaves_descendants_cannot_hang_the_workbench() {
     };
     assert_eq!(status.code(), Some(0));
     // The Python nodes are gone (and so are their `sleep` siblings, in the same groups).
-    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-        let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        assert!(
-            state.is_empty() || state.contains("State:\tZ"),
-            "{pid} outlived the run"
-        );
-    }
+    assert_processes_gone(&pids);
 }

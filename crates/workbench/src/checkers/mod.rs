@@ -4,8 +4,6 @@
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::history::History;
-
 pub mod availability;
 pub mod counter;
 pub mod set_full;
@@ -128,12 +126,6 @@ impl CheckResult {
         }
         Value::Object(map)
     }
-}
-
-/// A checker over a history alone (the `net` checker also needs the journal and lives in
-/// `net`).
-pub trait Checker {
-    fn check(&self, history: &History) -> CheckResult;
 }
 
 /// The q-quantile of sorted values as Jepsen computes it: element `min(n-1, floor(n*q))`.

@@ -17,6 +17,7 @@ use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
 use super::Service;
+use crate::net::Addr;
 use crate::Rng;
 
 /// Error codes the KV services answer with (spec 1.6).
@@ -315,7 +316,7 @@ impl Service for LinKv {
         "lin-kv"
     }
 
-    fn handle(&mut self, _src: &str, body: &Map<String, Value>, _rng: &mut Rng) -> Option<Value> {
+    fn handle(&mut self, _src: Addr, body: &Map<String, Value>, _rng: &mut Rng) -> Option<Value> {
         let request = match accept(body) {
             Ok(request) => request,
             Err(answer) => return answer,
@@ -348,7 +349,7 @@ pub struct SeqKv {
     states: VecDeque<Arc<KvState>>,
     last_index: u64,
     /// Per caller, the index of the last state it interacted with.
-    clients: HashMap<String, u64>,
+    clients: HashMap<Addr, u64>,
 }
 
 impl Default for SeqKv {
@@ -390,17 +391,17 @@ impl Service for SeqKv {
         "seq-kv"
     }
 
-    fn handle(&mut self, src: &str, body: &Map<String, Value>, rng: &mut Rng) -> Option<Value> {
+    fn handle(&mut self, src: Addr, body: &Map<String, Value>, rng: &mut Rng) -> Option<Value> {
         let request = match accept(body) {
             Ok(request) => request,
             Err(answer) => return answer,
         };
-        let client_index = self.clients.get(src).copied().unwrap_or(0);
+        let client_index = self.clients.get(&src).copied().unwrap_or(0);
         // Maelstrom: client-index + rand-int(last-index - client-index + 1); newest included.
         let index = rng.gen_range(client_index..=self.last_index);
         let (reply, change) = self.state_at(index).apply(&request, Semantics::Persistent);
         if change.is_none() {
-            self.clients.insert(src.to_string(), index);
+            self.clients.insert(src, index);
             return Some(reply);
         }
         // Changing an old state could fork the timeline: run it on the newest state instead.
@@ -415,7 +416,7 @@ impl Service for SeqKv {
             None => newest,
         };
         self.append(next);
-        self.clients.insert(src.to_string(), self.last_index);
+        self.clients.insert(src, self.last_index);
         Some(reply)
     }
 }
@@ -438,7 +439,7 @@ impl Service for LwwKv {
         "lww-kv"
     }
 
-    fn handle(&mut self, _src: &str, body: &Map<String, Value>, rng: &mut Rng) -> Option<Value> {
+    fn handle(&mut self, _src: Addr, body: &Map<String, Value>, rng: &mut Rng) -> Option<Value> {
         let request = match accept(body) {
             Ok(request) => request,
             Err(answer) => return answer,
@@ -465,10 +466,15 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    /// A participant's address from its id.
+    fn addr(id: &str) -> Addr {
+        Addr::parse(id, 100).expect("a participant id")
+    }
+
     /// Sends one request and expects an answer.
     fn call(service: &mut dyn Service, src: &str, request: Value, rng: &mut Rng) -> Value {
         service
-            .handle(src, &body(request.clone()), rng)
+            .handle(addr(src), &body(request.clone()), rng)
             .unwrap_or_else(|| panic!("{} did not answer {request}", service.name()))
     }
 
@@ -625,7 +631,7 @@ mod tests {
         for mut service in crate::services::all() {
             for request in [json!({"type": "delete", "key": "x"}), json!({"key": "x"})] {
                 assert_eq!(
-                    service.handle("n0", &body(request), &mut r),
+                    service.handle(addr("n0"), &body(request), &mut r),
                     None,
                     "{}",
                     service.name()
@@ -677,7 +683,7 @@ mod tests {
             for i in 1..=200u64 {
                 write(&mut kv, "n1", json!("k"), json!(i), &mut r);
                 // Stay within the 32-state window, where monotonicity is promised.
-                let lag = kv.last_index - kv.clients.get("n2").copied().unwrap_or(0);
+                let lag = kv.last_index - kv.clients.get(&addr("n2")).copied().unwrap_or(0);
                 if lag >= SEQ_WINDOW as u64 {
                     break;
                 }
@@ -700,7 +706,7 @@ mod tests {
             let mut kv = seq_kv_with_writes(20, &mut r);
             // A write of a value no state holds must land on the newest state.
             write(&mut kv, "n2", json!("n2-marker"), json!(seed), &mut r);
-            assert_eq!(kv.clients["n2"], 21);
+            assert_eq!(kv.clients[&addr("n2")], 21);
             let reply = read(&mut kv, "n2", json!("k"), &mut r);
             assert_eq!(read_value(&reply), Some(json!(20)), "seed {seed}");
         }
@@ -719,11 +725,11 @@ mod tests {
             match kv.last_index {
                 2 => {
                     into_the_past += 1;
-                    assert_eq!(kv.clients["n2"], 1);
+                    assert_eq!(kv.clients[&addr("n2")], 1);
                 }
                 3 => {
                     appended += 1;
-                    assert_eq!(kv.clients["n2"], 3);
+                    assert_eq!(kv.clients[&addr("n2")], 3);
                     assert_eq!(kv.states.back().unwrap().get(&json!("k")), Some(&json!(1)));
                 }
                 other => panic!("unexpected last index {other}"),
@@ -749,7 +755,7 @@ mod tests {
             assert!(reply["code"] == 20 || reply["code"] == 22, "{reply}");
             if kv.last_index == 3 {
                 saw_reexecuted_failure = true;
-                assert_eq!(kv.clients["n2"], 3);
+                assert_eq!(kv.clients[&addr("n2")], 3);
                 assert_eq!(reply["text"], "current value 2 is not 1");
                 assert_eq!(
                     kv.states[3], kv.states[2],

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::net::Addr;
 use crate::Rng;
 
 pub mod kv;
@@ -17,7 +18,7 @@ pub trait Service {
 
     /// Handles a request from `src`. `None` means no reply at all, which is what Maelstrom does
     /// for an unknown request type (the caller times out).
-    fn handle(&mut self, src: &str, body: &Map<String, Value>, rng: &mut Rng) -> Option<Value>;
+    fn handle(&mut self, src: Addr, body: &Map<String, Value>, rng: &mut Rng) -> Option<Value>;
 }
 
 /// The ids of every service, in the order they are created.

@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::Service;
+use crate::net::Addr;
 use crate::Rng;
 
 #[derive(Debug, Default)]
@@ -17,7 +18,7 @@ impl Service for LinTso {
         "lin-tso"
     }
 
-    fn handle(&mut self, _src: &str, body: &Map<String, Value>, _rng: &mut Rng) -> Option<Value> {
+    fn handle(&mut self, _src: Addr, body: &Map<String, Value>, _rng: &mut Rng) -> Option<Value> {
         match body.get("type").and_then(Value::as_str) {
             Some("ts") => {
                 let ts = self.next;
@@ -46,7 +47,11 @@ mod tests {
         let stamps: Vec<u64> = (0..5)
             .map(|i| {
                 let src = format!("n{}", i % 2);
-                let reply = tso.handle(&src, &body(json!({"type": "ts", "msg_id": i})), &mut rng);
+                let reply = tso.handle(
+                    Addr::parse(&src, 2).expect("a node"),
+                    &body(json!({"type": "ts", "msg_id": i})),
+                    &mut rng,
+                );
                 let reply = reply.expect("ts is answered");
                 assert_eq!(reply["type"], "ts_ok");
                 assert_eq!(
@@ -65,13 +70,13 @@ mod tests {
         let mut tso = LinTso::default();
         let mut rng = Rng::seed_from_u64(1);
         assert_eq!(
-            tso.handle("n0", &body(json!({"type": "read"})), &mut rng),
+            tso.handle(Addr::Node(0), &body(json!({"type": "read"})), &mut rng),
             None
         );
-        assert_eq!(tso.handle("n0", &body(json!({})), &mut rng), None);
+        assert_eq!(tso.handle(Addr::Node(0), &body(json!({})), &mut rng), None);
         // An unanswered request does not consume a timestamp.
         let reply = tso
-            .handle("n0", &body(json!({"type": "ts"})), &mut rng)
+            .handle(Addr::Node(0), &body(json!({"type": "ts"})), &mut rng)
             .unwrap();
         assert_eq!(reply["ts"], 0);
     }
