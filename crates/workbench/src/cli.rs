@@ -68,9 +68,18 @@ pub struct WorkloadArgs {
     /// Required availability: `total`, or a fraction of ops that must succeed.
     #[arg(long)]
     pub availability: Option<Availability>,
-    /// Key pool size for workloads with keys.
+    /// Key pool size for workloads with keys (txn and kafka; default 10).
     #[arg(long)]
     pub key_count: Option<usize>,
+    /// Longest transaction, in micro-operations (txn workloads).
+    #[arg(long, default_value_t = 4)]
+    pub max_txn_length: usize,
+    /// Writes per key before it is retired for a fresh one (txn and kafka).
+    #[arg(long, default_value_t = 16)]
+    pub max_writes_per_key: usize,
+    /// Consistency model the txn checkers hold the history to (Elle's names).
+    #[arg(long, default_value = "strict-serializable")]
+    pub consistency_models: String,
     /// Seed of the run's random choices (generated when not given; printed in the summary).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -219,6 +228,9 @@ impl WorkloadArgs {
             topology: self.topology.clone(),
             availability: self.availability,
             key_count: self.key_count,
+            max_txn_length: self.max_txn_length,
+            max_writes_per_key: self.max_writes_per_key,
+            consistency_models: self.consistency_models.clone(),
             seed: self.seed.unwrap_or_else(rand::random),
             recovery_secs: self.recovery,
         })

@@ -264,9 +264,8 @@ mod tests {
 
     fn opts(n: usize, topology: &str) -> WorkloadOptions {
         WorkloadOptions {
-            node_ids: nodes(n),
             topology: topology.into(),
-            key_count: None,
+            ..WorkloadOptions::new(n)
         }
     }
 

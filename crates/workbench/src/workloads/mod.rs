@@ -50,6 +50,33 @@ pub struct WorkloadOptions {
     pub topology: String,
     /// `--key-count`, for workloads with keys.
     pub key_count: Option<usize>,
+    /// Number of client workers (`--concurrency` resolved).
+    pub concurrency: usize,
+    /// `--latency`, mean milliseconds between servers (lin-kv derives its client timeout).
+    pub latency_ms: u64,
+    /// `--max-txn-length` (txn workloads; Maelstrom's default 4).
+    pub max_txn_length: usize,
+    /// `--max-writes-per-key` (txn and kafka; Maelstrom's default 16).
+    pub max_writes_per_key: usize,
+    /// `--consistency-models` as given (txn workloads; Maelstrom's default
+    /// `strict-serializable`).
+    pub consistency_models: String,
+}
+
+impl WorkloadOptions {
+    /// Maelstrom's defaults for `node_count` nodes, one worker each.
+    pub fn new(node_count: usize) -> WorkloadOptions {
+        WorkloadOptions {
+            node_ids: (0..node_count).map(|i| format!("n{i}")).collect(),
+            topology: "grid".into(),
+            key_count: None,
+            concurrency: node_count,
+            latency_ms: 0,
+            max_txn_length: 4,
+            max_writes_per_key: 16,
+            consistency_models: "strict-serializable".into(),
+        }
+    }
 }
 
 /// One workload. The runner asks it for operations, turns each into an RPC from the worker's

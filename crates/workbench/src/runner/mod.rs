@@ -9,9 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io::Write;
 
-use rand::seq::IteratorRandom;
-use rand::{Rng as _, SeedableRng};
-use serde::Deserialize;
+use rand::SeedableRng;
 use serde_json::{json, Map, Value};
 
 use crate::checkers::availability::Availability;
@@ -19,8 +17,13 @@ use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::nemesis::Nemesis;
 use crate::net::{Addr, Latency, NetStats, Network};
 use crate::services::{self, Service};
-use crate::workloads::{self, Invocation, Workload, WorkloadOptions};
+use crate::workloads::{self, Workload, WorkloadOptions};
 use crate::Rng;
+
+mod clients;
+mod wire;
+
+use clients::{setup_reply_type, Client, Role, Worker};
 
 /// Everything that shapes a test, as `glomers test` / `glomers sim` take it.
 #[derive(Clone, Debug)]
@@ -39,6 +42,10 @@ pub struct TestOptions {
     pub topology: String,
     pub availability: Option<Availability>,
     pub key_count: Option<usize>,
+    /// `--max-txn-length`, `--max-writes-per-key`, `--consistency-models` (txn and kafka).
+    pub max_txn_length: usize,
+    pub max_writes_per_key: usize,
+    pub consistency_models: String,
     pub seed: u64,
     /// Seconds between healing and the final operations (Maelstrom: 10).
     pub recovery_secs: f64,
@@ -60,6 +67,9 @@ impl TestOptions {
             topology: "grid".into(),
             availability: None,
             key_count: None,
+            max_txn_length: 4,
+            max_writes_per_key: 16,
+            consistency_models: "strict-serializable".into(),
             seed: 0,
             recovery_secs: 10.0,
         }
@@ -175,35 +185,6 @@ impl Phase {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    /// Sends `init` to this node, then closes.
-    Init(u32),
-    /// Sends the workload's setup request to this node; open until teardown.
-    Setup(u32),
-    Worker(usize),
-}
-
-struct Client {
-    role: Role,
-    open: bool,
-    next_msg_id: u64,
-    /// `msg_id` of the request this client waits on.
-    awaiting: Option<u64>,
-}
-
-struct Outstanding {
-    msg_id: u64,
-    op: Invocation,
-}
-
-struct Worker {
-    process: u64,
-    client: Option<u32>,
-    outstanding: Option<Outstanding>,
-    final_ops: VecDeque<Invocation>,
-}
-
 /// Runs one test against `cluster` and returns the history and statistics.
 pub fn run_test(
     opts: &TestOptions,
@@ -234,6 +215,11 @@ pub fn build_workload(opts: &TestOptions) -> anyhow::Result<Box<dyn Workload>> {
             node_ids: (0..opts.node_count).map(|i| format!("n{i}")).collect(),
             topology: opts.topology.clone(),
             key_count: opts.key_count,
+            concurrency: opts.concurrency,
+            latency_ms: opts.latency.mean_ms,
+            max_txn_length: opts.max_txn_length,
+            max_writes_per_key: opts.max_writes_per_key,
+            consistency_models: opts.consistency_models.clone(),
         },
     )
 }
@@ -264,18 +250,6 @@ struct Runner<'a> {
     diagnostics_dropped: usize,
     error_count: usize,
     aborted: bool,
-}
-
-/// A line a node writes: Maelstrom's envelope schema is closed (only `src`, `dest`, `body`
-/// and an optional integer `id`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireEnvelope {
-    src: String,
-    dest: String,
-    body: Value,
-    /// Must be an integer when present (checked, then unused: the network numbers messages).
-    id: Option<Value>,
 }
 
 impl<'a> Runner<'a> {
@@ -567,126 +541,6 @@ impl<'a> Runner<'a> {
         });
     }
 
-    // ---- node output --------------------------------------------------------------------
-
-    fn on_node_output(&mut self, output: NodeOutput) {
-        match output {
-            NodeOutput::Exited { node, detail } => {
-                self.abort(Some(node), format!("n{node} exited: {detail}"));
-            }
-            NodeOutput::Line { node, line } => self.on_node_line(node, &line),
-        }
-    }
-
-    fn on_node_line(&mut self, node: u32, line: &[u8]) {
-        // Only for diagnostics: formatted when one is needed, never on the happy path.
-        let shown = ShownLine(line);
-        let envelope: WireEnvelope = match serde_json::from_slice(line) {
-            Ok(e) => e,
-            Err(e) => {
-                let problem = if serde_json::from_slice::<Value>(line).is_ok() {
-                    format!("is not a Maelstrom message ({e}); a message is {{\"src\", \"dest\", \"body\"}} and nothing else")
-                } else {
-                    format!("is not JSON ({e}); stdout is only for messages, log to stderr")
-                };
-                return self.diagnose(
-                    Severity::Error,
-                    Some(node),
-                    "bad-line",
-                    format!("n{node} wrote a line that {problem}: {shown}"),
-                );
-            }
-        };
-        let body = match envelope.body {
-            Value::Object(map) => map,
-            Value::Null => Map::new(),
-            other => {
-                return self.diagnose(
-                    Severity::Error,
-                    Some(node),
-                    "bad-body",
-                    format!(
-                        "n{node} sent a message whose body is not a JSON object ({}): {shown}",
-                        kind_of(&other)
-                    ),
-                )
-            }
-        };
-        if envelope.id.as_ref().is_some_and(|id| !id.is_i64()) {
-            return self.diagnose(
-                Severity::Error,
-                Some(node),
-                "bad-id",
-                format!("n{node} sent a message whose top-level `id` is not an integer: {shown}"),
-            );
-        }
-        let src = match Addr::parse(&envelope.src, self.opts.node_count) {
-            Some(Addr::Node(n)) if n == node => Addr::Node(n),
-            // Maelstrom routes a message sent in another node's name; so do we, but say so.
-            Some(Addr::Node(other)) => {
-                self.diagnose(
-                    Severity::Warning,
-                    Some(node),
-                    "other-src",
-                    format!("n{node} sent a message as n{other}: {shown}"),
-                );
-                Addr::Node(other)
-            }
-            _ => {
-                return self.diagnose(
-                    Severity::Error,
-                    Some(node),
-                    "bad-src",
-                    format!(
-                        "n{node} sent a message with src {:?}; a node must send as its own id (was init handled?): {shown}",
-                        envelope.src
-                    ),
-                )
-            }
-        };
-        let Some(dest) = Addr::parse(&envelope.dest, self.opts.node_count) else {
-            return self.diagnose(
-                Severity::Error,
-                Some(node),
-                "bad-dest",
-                format!(
-                    "n{node} sent a message to {:?}, which is not a node, client or service of this test: {shown}",
-                    envelope.dest
-                ),
-            );
-        };
-        if let Addr::Client(c) = dest {
-            match self.clients.get(c as usize) {
-                Some(client) if client.open => {}
-                Some(_) => {
-                    // Maelstrom throws here and stops reading this node's stdout for the rest
-                    // of the test, so a node that does this fails there: an error here too.
-                    return self.diagnose(
-                        Severity::Error,
-                        Some(node),
-                        "closed-client",
-                        format!(
-                            "n{node} sent a message to c{c}, a client that had already closed \
-                             (a reply after the client's 5 s timeout; Maelstrom stops reading a \
-                             node's output when this happens): {shown}"
-                        ),
-                    );
-                }
-                None => {
-                    return self.diagnose(
-                        Severity::Error,
-                        Some(node),
-                        "bad-dest",
-                        format!(
-                            "n{node} sent a message to c{c}, a client that never existed: {shown}"
-                        ),
-                    )
-                }
-            }
-        }
-        self.send(src, dest, body);
-    }
-
     fn diagnose(
         &mut self,
         severity: Severity,
@@ -709,281 +563,11 @@ impl<'a> Runner<'a> {
             message,
         });
     }
-
-    // ---- clients ------------------------------------------------------------------------
-
-    fn open_client(&mut self, role: Role) -> u32 {
-        self.clients.push(Client {
-            role,
-            open: true,
-            next_msg_id: 1,
-            awaiting: None,
-        });
-        (self.clients.len() - 1) as u32
-    }
-
-    /// Sends a request from a client, adding its `msg_id`; returns the `msg_id`.
-    fn client_send(&mut self, client: u32, dest: Addr, body: Value) -> u64 {
-        let c = &mut self.clients[client as usize];
-        let msg_id = c.next_msg_id;
-        c.next_msg_id += 1;
-        c.awaiting = Some(msg_id);
-        let mut body = into_map(body);
-        body.insert("msg_id".into(), msg_id.into());
-        self.send(Addr::Client(client), dest, body);
-        msg_id
-    }
-
-    fn on_client_message(&mut self, client: u32, src: Addr, body: Map<String, Value>) {
-        let c = &self.clients[client as usize];
-        let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
-        if let (Some(raw), None) = (body.get("in_reply_to"), in_reply_to) {
-            // Maelstrom ignores such a reply too, and the op times out; say why.
-            let node = match src {
-                Addr::Node(n) => Some(n),
-                _ => None,
-            };
-            self.diagnose(
-                Severity::Warning,
-                node,
-                "bad-in-reply-to",
-                format!(
-                    "{src} replied to c{client} with in_reply_to {raw}, which is not an integer \
-                     msg_id: the client ignores the reply"
-                ),
-            );
-            return;
-        }
-        if !c.open || c.awaiting.is_none() || in_reply_to != c.awaiting {
-            return; // late or unsolicited: Maelstrom's clients discard these
-        }
-        match c.role {
-            Role::Init(node) => {
-                self.clients[client as usize].open = false;
-                if body.get("type").and_then(Value::as_str) != Some("init_ok") {
-                    return self.abort(
-                        Some(node),
-                        format!(
-                            "n{node} answered init with {} instead of init_ok",
-                            Value::Object(body)
-                        ),
-                    );
-                }
-                self.ready[node as usize] = true;
-                if self.ready.iter().all(|&r| r) && self.phase == Phase::Init {
-                    self.start_setup();
-                }
-            }
-            Role::Setup(node) => {
-                self.clients[client as usize].awaiting = None;
-                let expected = &self.setup_reply_types[node as usize];
-                if let Err(why) = workloads::closed_schema(&body, expected, &[]) {
-                    return self.abort(
-                        Some(node),
-                        format!(
-                            "n{node} answered the setup request badly ({why}): {}",
-                            Value::Object(body)
-                        ),
-                    );
-                }
-                self.ready[node as usize] = true;
-                if self.ready.iter().all(|&r| r) && self.phase == Phase::Setup {
-                    self.start_main();
-                }
-            }
-            Role::Worker(w) => self.on_worker_reply(w, body),
-        }
-    }
-
-    fn free_worker(&mut self) -> Option<usize> {
-        (0..self.workers.len())
-            .filter(|&w| self.workers[w].outstanding.is_none())
-            .choose(&mut self.rng)
-    }
-
-    /// Issues the due main-phase op to a free worker, if one is free, and schedules the next.
-    fn dispatch_due_op(&mut self) {
-        if !self.op_due || self.phase != Phase::Main {
-            return;
-        }
-        let Some(w) = self.free_worker() else { return };
-        self.op_due = false;
-        let op = self.workload.next_op(&mut self.rng);
-        self.invoke(w, op);
-        // Jepsen's stagger: the next op is due a uniform gap after this one was due (not after
-        // it was issued), so a backlog is caught up.
-        let gap = self.rng.gen_range(0.0..2.0 / self.opts.rate);
-        self.next_op_at += (gap * NANOS_PER_SEC as f64) as Nanos;
-        if self.next_op_at < self.main_end {
-            self.schedule(self.next_op_at, Event::NextOp);
-        }
-    }
-
-    fn invoke(&mut self, w: usize, op: Invocation) {
-        let client = match self.workers[w].client {
-            Some(c) => c,
-            None => {
-                let c = self.open_client(Role::Worker(w));
-                self.workers[w].client = Some(c);
-                c
-            }
-        };
-        self.history.push(Op {
-            index: 0,
-            time: self.now,
-            kind: OpType::Invoke,
-            process: Process::Client(self.workers[w].process),
-            f: op.f.to_string(),
-            value: op.value.clone(),
-            error: None,
-            is_final: op.is_final,
-        });
-        let node = (w % self.opts.node_count) as u32;
-        let body = self.workload.request(&op);
-        let msg_id = self.client_send(client, Addr::Node(node), body);
-        self.workers[w].outstanding = Some(Outstanding { msg_id, op });
-        self.schedule(
-            self.now + RPC_TIMEOUT,
-            Event::ClientTimeout { client, msg_id },
-        );
-    }
-
-    fn on_worker_reply(&mut self, w: usize, body: Map<String, Value>) {
-        let Some(outstanding) = self.workers[w].outstanding.as_ref() else {
-            return;
-        };
-        let op = &outstanding.op;
-        let (kind, value, error) = if body.get("type").and_then(Value::as_str) == Some("error") {
-            let code = body.get("code").and_then(Value::as_u64);
-            let text = body.get("text").cloned().unwrap_or(Value::Null);
-            let (name, definite) = match code.and_then(|c| u32::try_from(c).ok()) {
-                Some(code) => {
-                    let code = glomers_node::ErrorCode::from_code(code);
-                    (code.name(), code.is_definite())
-                }
-                None => ("malformed-error", false),
-            };
-            let kind = failure_outcome(&*self.workload, op.f, definite);
-            (kind, op.value.clone(), Some(json!([name, text])))
-        } else {
-            match self.workload.response(op, &body) {
-                Ok(value) => (OpType::Ok, value, None),
-                Err(why) => (
-                    OpType::Info,
-                    op.value.clone(),
-                    Some(json!([
-                        "malformed-response",
-                        format!("{why}: {}", Value::Object(body))
-                    ])),
-                ),
-            }
-        };
-        self.complete(w, kind, value, error);
-    }
-
-    fn on_client_timeout(&mut self, client: u32, msg_id: u64) {
-        let Role::Worker(w) = self.clients[client as usize].role else {
-            return;
-        };
-        let current = self.workers[w].outstanding.as_ref().map(|o| o.msg_id);
-        if self.workers[w].client != Some(client) || current != Some(msg_id) {
-            return;
-        }
-        let op = &self.workers[w]
-            .outstanding
-            .as_ref()
-            .expect("outstanding")
-            .op;
-        // A timeout is never definite: it may have happened.
-        let kind = failure_outcome(&*self.workload, op.f, false);
-        let value = op.value.clone();
-        self.complete(w, kind, value, Some(Value::String("net-timeout".into())));
-    }
-
-    fn complete(&mut self, w: usize, kind: OpType, value: Value, error: Option<Value>) {
-        let worker = &mut self.workers[w];
-        let outstanding = worker.outstanding.take().expect("an outstanding op");
-        let client = worker.client.expect("a client");
-        self.clients[client as usize].awaiting = None;
-        self.history.push(Op {
-            index: 0,
-            time: self.now,
-            kind,
-            process: Process::Client(worker.process),
-            f: outstanding.op.f.to_string(),
-            value,
-            error,
-            is_final: outstanding.op.is_final,
-        });
-        if kind == OpType::Info {
-            // Jepsen: an indeterminate op crashes the process; the worker goes on as a new one.
-            worker.process += self.opts.concurrency as u64;
-            if !self.workload.reusable_client() {
-                self.clients[client as usize].open = false;
-                self.workers[w].client = None;
-            }
-        }
-        match self.phase {
-            Phase::Main => self.dispatch_due_op(),
-            Phase::Draining if self.workers.iter().all(|w| w.outstanding.is_none()) => {
-                self.after_main();
-            }
-            Phase::Final => {
-                self.next_final_op(w);
-                self.maybe_finish_final();
-            }
-            _ => {}
-        }
-    }
 }
 
-/// Maelstrom's outcome for an op that did not succeed: fail when it certainly did not happen
-/// (a definite error) or when `f` is idempotent, else info; the g-set and counter clients make
-/// every failure info.
-fn failure_outcome(workload: &dyn Workload, f: &str, definite: bool) -> OpType {
-    if (definite || workload.idempotent(f)) && !workload.errors_are_indeterminate() {
-        OpType::Fail
-    } else {
-        OpType::Info
-    }
-}
-
-/// `topology` -> `topology_ok`.
-fn setup_reply_type(request: &Value) -> String {
-    format!(
-        "{}_ok",
-        request.get("type").and_then(Value::as_str).unwrap_or("")
-    )
-}
-
-fn into_map(value: Value) -> Map<String, Value> {
+pub(super) fn into_map(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         other => panic!("a request or reply body must be a JSON object, got {other}"),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A line as shown in a diagnostic: quoted, lossy UTF-8, cut at 200 characters.
-struct ShownLine<'a>(&'a [u8]);
-
-impl std::fmt::Display for ShownLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = String::from_utf8_lossy(self.0);
-        let mut shown: String = text.chars().take(200).collect();
-        if text.chars().count() > 200 {
-            shown.push('…');
-        }
-        write!(f, "{shown:?}")
     }
 }

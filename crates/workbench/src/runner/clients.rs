@@ -1,0 +1,287 @@
+//! The clients: init and setup clients, the workers that run the workload's operations, their
+//! timeouts, and how each reply becomes a completed op in the history.
+
+use std::collections::VecDeque;
+
+use rand::seq::IteratorRandom;
+use rand::Rng as _;
+use serde_json::{json, Map, Value};
+
+use super::{into_map, Event, Phase, Runner, Severity, RPC_TIMEOUT};
+use crate::history::{Nanos, Op, OpType, Process, NANOS_PER_SEC};
+use crate::net::Addr;
+use crate::workloads::{self, Invocation, Workload};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Sends `init` to this node, then closes.
+    Init(u32),
+    /// Sends the workload's setup request to this node; open until teardown.
+    Setup(u32),
+    Worker(usize),
+}
+
+pub(super) struct Client {
+    pub(super) role: Role,
+    pub(super) open: bool,
+    pub(super) next_msg_id: u64,
+    /// `msg_id` of the request this client waits on.
+    pub(super) awaiting: Option<u64>,
+}
+
+pub(super) struct Outstanding {
+    pub(super) msg_id: u64,
+    pub(super) op: Invocation,
+}
+
+pub(super) struct Worker {
+    pub(super) process: u64,
+    pub(super) client: Option<u32>,
+    pub(super) outstanding: Option<Outstanding>,
+    pub(super) final_ops: VecDeque<Invocation>,
+}
+
+impl Runner<'_> {
+    pub(super) fn open_client(&mut self, role: Role) -> u32 {
+        self.clients.push(Client {
+            role,
+            open: true,
+            next_msg_id: 1,
+            awaiting: None,
+        });
+        (self.clients.len() - 1) as u32
+    }
+
+    /// Sends a request from a client, adding its `msg_id`; returns the `msg_id`.
+    pub(super) fn client_send(&mut self, client: u32, dest: Addr, body: Value) -> u64 {
+        let c = &mut self.clients[client as usize];
+        let msg_id = c.next_msg_id;
+        c.next_msg_id += 1;
+        c.awaiting = Some(msg_id);
+        let mut body = into_map(body);
+        body.insert("msg_id".into(), msg_id.into());
+        self.send(Addr::Client(client), dest, body);
+        msg_id
+    }
+
+    pub(super) fn on_client_message(&mut self, client: u32, src: Addr, body: Map<String, Value>) {
+        let c = &self.clients[client as usize];
+        let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
+        if let (Some(raw), None) = (body.get("in_reply_to"), in_reply_to) {
+            // Maelstrom ignores such a reply too, and the op times out; say why.
+            let node = match src {
+                Addr::Node(n) => Some(n),
+                _ => None,
+            };
+            self.diagnose(
+                Severity::Warning,
+                node,
+                "bad-in-reply-to",
+                format!(
+                    "{src} replied to c{client} with in_reply_to {raw}, which is not an integer \
+                     msg_id: the client ignores the reply"
+                ),
+            );
+            return;
+        }
+        if !c.open || c.awaiting.is_none() || in_reply_to != c.awaiting {
+            return; // late or unsolicited: Maelstrom's clients discard these
+        }
+        match c.role {
+            Role::Init(node) => {
+                self.clients[client as usize].open = false;
+                if body.get("type").and_then(Value::as_str) != Some("init_ok") {
+                    return self.abort(
+                        Some(node),
+                        format!(
+                            "n{node} answered init with {} instead of init_ok",
+                            Value::Object(body)
+                        ),
+                    );
+                }
+                self.ready[node as usize] = true;
+                if self.ready.iter().all(|&r| r) && self.phase == Phase::Init {
+                    self.start_setup();
+                }
+            }
+            Role::Setup(node) => {
+                self.clients[client as usize].awaiting = None;
+                let expected = &self.setup_reply_types[node as usize];
+                if let Err(why) = workloads::closed_schema(&body, expected, &[]) {
+                    return self.abort(
+                        Some(node),
+                        format!(
+                            "n{node} answered the setup request badly ({why}): {}",
+                            Value::Object(body)
+                        ),
+                    );
+                }
+                self.ready[node as usize] = true;
+                if self.ready.iter().all(|&r| r) && self.phase == Phase::Setup {
+                    self.start_main();
+                }
+            }
+            Role::Worker(w) => self.on_worker_reply(w, body),
+        }
+    }
+
+    pub(super) fn free_worker(&mut self) -> Option<usize> {
+        (0..self.workers.len())
+            .filter(|&w| self.workers[w].outstanding.is_none())
+            .choose(&mut self.rng)
+    }
+
+    /// Issues the due main-phase op to a free worker, if one is free, and schedules the next.
+    pub(super) fn dispatch_due_op(&mut self) {
+        if !self.op_due || self.phase != Phase::Main {
+            return;
+        }
+        let Some(w) = self.free_worker() else { return };
+        self.op_due = false;
+        let op = self.workload.next_op(&mut self.rng);
+        self.invoke(w, op);
+        // Jepsen's stagger: the next op is due a uniform gap after this one was due (not after
+        // it was issued), so a backlog is caught up.
+        let gap = self.rng.gen_range(0.0..2.0 / self.opts.rate);
+        self.next_op_at += (gap * NANOS_PER_SEC as f64) as Nanos;
+        if self.next_op_at < self.main_end {
+            self.schedule(self.next_op_at, Event::NextOp);
+        }
+    }
+
+    pub(super) fn invoke(&mut self, w: usize, op: Invocation) {
+        let client = match self.workers[w].client {
+            Some(c) => c,
+            None => {
+                let c = self.open_client(Role::Worker(w));
+                self.workers[w].client = Some(c);
+                c
+            }
+        };
+        self.history.push(Op {
+            index: 0,
+            time: self.now,
+            kind: OpType::Invoke,
+            process: Process::Client(self.workers[w].process),
+            f: op.f.to_string(),
+            value: op.value.clone(),
+            error: None,
+            is_final: op.is_final,
+        });
+        let node = (w % self.opts.node_count) as u32;
+        let body = self.workload.request(&op);
+        let msg_id = self.client_send(client, Addr::Node(node), body);
+        self.workers[w].outstanding = Some(Outstanding { msg_id, op });
+        self.schedule(
+            self.now + RPC_TIMEOUT,
+            Event::ClientTimeout { client, msg_id },
+        );
+    }
+
+    pub(super) fn on_worker_reply(&mut self, w: usize, body: Map<String, Value>) {
+        let Some(outstanding) = self.workers[w].outstanding.as_ref() else {
+            return;
+        };
+        let op = &outstanding.op;
+        let (kind, value, error) = if body.get("type").and_then(Value::as_str) == Some("error") {
+            let code = body.get("code").and_then(Value::as_u64);
+            let text = body.get("text").cloned().unwrap_or(Value::Null);
+            let (name, definite) = match code.and_then(|c| u32::try_from(c).ok()) {
+                Some(code) => {
+                    let code = glomers_node::ErrorCode::from_code(code);
+                    (code.name(), code.is_definite())
+                }
+                None => ("malformed-error", false),
+            };
+            let kind = failure_outcome(&*self.workload, op.f, definite);
+            (kind, op.value.clone(), Some(json!([name, text])))
+        } else {
+            match self.workload.response(op, &body) {
+                Ok(value) => (OpType::Ok, value, None),
+                Err(why) => (
+                    OpType::Info,
+                    op.value.clone(),
+                    Some(json!([
+                        "malformed-response",
+                        format!("{why}: {}", Value::Object(body))
+                    ])),
+                ),
+            }
+        };
+        self.complete(w, kind, value, error);
+    }
+
+    pub(super) fn on_client_timeout(&mut self, client: u32, msg_id: u64) {
+        let Role::Worker(w) = self.clients[client as usize].role else {
+            return;
+        };
+        let current = self.workers[w].outstanding.as_ref().map(|o| o.msg_id);
+        if self.workers[w].client != Some(client) || current != Some(msg_id) {
+            return;
+        }
+        let op = &self.workers[w]
+            .outstanding
+            .as_ref()
+            .expect("outstanding")
+            .op;
+        // A timeout is never definite: it may have happened.
+        let kind = failure_outcome(&*self.workload, op.f, false);
+        let value = op.value.clone();
+        self.complete(w, kind, value, Some(Value::String("net-timeout".into())));
+    }
+
+    pub(super) fn complete(&mut self, w: usize, kind: OpType, value: Value, error: Option<Value>) {
+        let worker = &mut self.workers[w];
+        let outstanding = worker.outstanding.take().expect("an outstanding op");
+        let client = worker.client.expect("a client");
+        self.clients[client as usize].awaiting = None;
+        self.history.push(Op {
+            index: 0,
+            time: self.now,
+            kind,
+            process: Process::Client(worker.process),
+            f: outstanding.op.f.to_string(),
+            value,
+            error,
+            is_final: outstanding.op.is_final,
+        });
+        if kind == OpType::Info {
+            // Jepsen: an indeterminate op crashes the process; the worker goes on as a new one.
+            worker.process += self.opts.concurrency as u64;
+            if !self.workload.reusable_client() {
+                self.clients[client as usize].open = false;
+                self.workers[w].client = None;
+            }
+        }
+        match self.phase {
+            Phase::Main => self.dispatch_due_op(),
+            Phase::Draining if self.workers.iter().all(|w| w.outstanding.is_none()) => {
+                self.after_main();
+            }
+            Phase::Final => {
+                self.next_final_op(w);
+                self.maybe_finish_final();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Maelstrom's outcome for an op that did not succeed: fail when it certainly did not happen
+/// (a definite error) or when `f` is idempotent, else info; the g-set and counter clients make
+/// every failure info.
+pub(super) fn failure_outcome(workload: &dyn Workload, f: &str, definite: bool) -> OpType {
+    if (definite || workload.idempotent(f)) && !workload.errors_are_indeterminate() {
+        OpType::Fail
+    } else {
+        OpType::Info
+    }
+}
+
+/// `topology` -> `topology_ok`.
+pub(super) fn setup_reply_type(request: &Value) -> String {
+    format!(
+        "{}_ok",
+        request.get("type").and_then(Value::as_str).unwrap_or("")
+    )
+}
