@@ -61,8 +61,13 @@ impl RunDir {
         let path = self.dir.join("results.json");
         std::fs::write(&path, serde_json::to_string_pretty(results)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
+        // Streamed: a long run's history is far larger than anything else held in memory.
         let path = self.dir.join("history.jsonl");
-        std::fs::write(&path, run.history.to_jsonl())
+        File::create(&path)
+            .and_then(|file| {
+                run.history
+                    .write_jsonl(&mut BufWriter::with_capacity(256 * 1024, file))
+            })
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }

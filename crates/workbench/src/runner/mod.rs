@@ -268,6 +268,10 @@ impl<'a> Runner<'a> {
         if let Some(journal) = journal {
             net = net.with_journal(journal);
         }
+        let mut history = History::default();
+        if let Some(f) = workload.set_valued_f() {
+            history.keep_reads_as_sets(f);
+        }
         Ok(Runner {
             opts,
             now: 0,
@@ -286,7 +290,7 @@ impl<'a> Runner<'a> {
                     final_ops: VecDeque::new(),
                 })
                 .collect(),
-            history: History::default(),
+            history,
             phase: Phase::Init,
             nemesis: opts
                 .partitions
