@@ -139,6 +139,8 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     let mut rows = Vec::new();
     let mut overall = Validity::Valid;
     let mut finished: Vec<(&str, Finished)> = Vec::new();
+    // A skipped challenge was not checked: the scoreboard cannot say everything is good.
+    let mut skipped = 0;
     for challenge in CHALLENGES {
         if let Some(only) = &only {
             if !only.iter().any(|p| challenge.id.starts_with(p.as_str())) {
@@ -151,6 +153,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
                 "{:<4} {:<28} skipped: no node type {:?} in the catalog",
                 challenge.id, challenge.name, challenge.bin
             ));
+            skipped += 1;
             continue;
         }
         if !args.sim && !bin.exists() {
@@ -160,6 +163,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
                 challenge.name,
                 bin.display()
             ));
+            skipped += 1;
             continue;
         }
         let reused = challenge
@@ -197,6 +201,17 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     );
     for row in rows {
         println!("{row}");
+    }
+    if skipped > 0 {
+        overall = overall.worst(Validity::Unknown);
+        println!(
+            "{skipped} challenge{} skipped: not checked, so the verdict cannot be valid",
+            if skipped == 1 { "" } else { "s" }
+        );
+    }
+    if finished.is_empty() {
+        overall = overall.worst(Validity::Unknown);
+        println!("no challenge ran: nothing was checked");
     }
     println!("{}", verdict_line(overall));
     Ok(overall)

@@ -13,6 +13,7 @@ pub mod driver;
 pub mod history;
 pub mod nemesis;
 pub mod net;
+pub mod option_checks;
 pub mod report;
 pub mod runner;
 pub mod services;

@@ -21,6 +21,11 @@ fn main() {
     };
     match outcome {
         Ok(valid) => std::process::exit(valid.exit_code()),
+        Err(e) if e.is::<glomers_workbench::option_checks::BadOption>() => {
+            // A refused option, as clap's refusals above: 254, as Maelstrom.
+            eprintln!("glomers: {e:#}");
+            std::process::exit(254);
+        }
         Err(e) => {
             eprintln!("glomers: {e:#}");
             // Maelstrom exits 255 when a test cannot run at all.

@@ -1,0 +1,92 @@
+//! Options a person can get wrong, and runs that check nothing: each is refused with its own
+//! sentence (exit 254, as Maelstrom's option validation) or ends in a verdict that is not
+//! "valid". Every case here is instant: refusals happen before a test starts.
+
+mod common;
+
+use common::{glomers, temp_store};
+use glomers_workbench::catalog;
+use glomers_workbench::checkers::Validity;
+use glomers_workbench::commands::run_sim;
+use glomers_workbench::runner::TestOptions;
+
+const GOOD: &str = "Everything looks good!";
+
+/// Runs `glomers <args>` and expects a refusal (254) whose stderr contains `says`.
+fn refused(args: &[&str], says: &str) {
+    let run = glomers(args, &[], "refused");
+    assert_eq!(run.code, 254, "{args:?}\n{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    assert!(!run.stdout.contains(GOOD), "{args:?}: {}", run.stdout);
+}
+
+const SIM_ECHO: [&str; 5] = ["sim", "-w", "echo", "--node", "echo"];
+
+/// `glomers sim -w echo --node echo <extra>`.
+fn sim_echo<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [&SIM_ECHO[..], extra].concat()
+}
+
+#[test]
+fn options_that_would_check_nothing_are_refused() {
+    refused(&sim_echo(&["--rate", "0"]), "the rate must be above 0");
+    refused(
+        &sim_echo(&["--time-limit", "0"]),
+        "time limit must be above 0",
+    );
+    refused(&["all", "--sim", "--time-scale", "0"], "time scale");
+    refused(&["all", "--only", "9"], "no challenge id starts with \"9\"");
+    refused(&["all", "--bin-dir", "/nonexistent"], "not a directory");
+}
+
+#[test]
+fn all_with_no_binary_to_run_is_not_valid() {
+    let empty = temp_store("no-binaries");
+    let run = glomers(
+        &["all", "--bin-dir", empty.to_str().unwrap(), "--only", "1"],
+        &[],
+        "no-binaries-store",
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("skipped"), "{}", run.stdout);
+    assert!(run.stdout.contains("no challenge ran"), "{}", run.stdout);
+    assert!(!run.stdout.contains(GOOD), "{}", run.stdout);
+}
+
+#[test]
+fn a_run_without_operations_is_unknown() {
+    // Options built in code skip the command line's bounds: the analysis still refuses to
+    // call an empty history valid.
+    let opts = TestOptions {
+        rate: 0.0,
+        time_limit_secs: 1.0,
+        seed: 1,
+        ..TestOptions::new("echo", 1)
+    };
+    let f = run_sim(&opts, catalog::find("echo").unwrap(), &[], None).unwrap();
+    assert_eq!(f.results.valid, Validity::Unknown);
+    let anomaly = &f.results.stats.anomalies[0];
+    assert_eq!(anomaly.kind, "nothing-checked");
+}
+
+#[test]
+fn absurd_options_are_refused_with_a_sentence() {
+    refused(
+        &sim_echo(&["--concurrency", "4294967296n"]),
+        "--concurrency 4294967296n gives more than 100000 workers",
+    );
+    refused(
+        &sim_echo(&["--concurrency", "4611686018427387905n"]),
+        "--concurrency 4611686018427387905n gives more than 100000 workers",
+    );
+    refused(
+        &sim_echo(&["--nemesis-interval", "1e-6"]),
+        "the nemesis interval is 0.1 to",
+    );
+    refused(
+        &sim_echo(&["--node-count", "100000000"]),
+        "1 to 10000 nodes",
+    );
+    refused(&sim_echo(&["--rate", "1e300"]), "at most");
+    refused(&sim_echo(&["--time-limit", "inf"]), "not a number");
+}
