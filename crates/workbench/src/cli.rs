@@ -20,6 +20,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process's arguments; refusals carry [`crate::cli_errors`]' sentences.
+    pub fn try_parse_explained() -> Result<Cli, clap::Error> {
+        let argv: Vec<String> = std::env::args().collect();
+        Cli::try_parse_from(&argv).map_err(|e| crate::cli_errors::explain(e, &argv))
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a workload against a node binary (any language), as `maelstrom test` does.

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod challenges;
 pub mod checkers;
 pub mod cli;
+pub mod cli_errors;
 pub mod commands;
 pub mod driver;
 pub mod history;

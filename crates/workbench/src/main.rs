@@ -1,10 +1,9 @@
-use clap::Parser as _;
 use glomers_workbench::cli::{Cli, Command};
 use glomers_workbench::commands;
 
 fn main() {
     restore_sigpipe();
-    let cli = Cli::try_parse().unwrap_or_else(|e| {
+    let cli = Cli::try_parse_explained().unwrap_or_else(|e| {
         // Help and version go to stdout with status 0; bad options exit 254 as in Maelstrom,
         // never 2, which means "unknown" verdict.
         let code = if e.use_stderr() { 254 } else { 0 };

@@ -90,3 +90,34 @@ fn absurd_options_are_refused_with_a_sentence() {
     refused(&sim_echo(&["--rate", "1e300"]), "at most");
     refused(&sim_echo(&["--time-limit", "inf"]), "not a number");
 }
+
+/// Runs `glomers <args>`, expects 254, and returns stderr, which must not carry clap's tip to
+/// pass the word after `--` (that would hand it to the node).
+fn refusal(args: &[&str]) -> String {
+    let run = glomers(args, &[], "refusal");
+    assert_eq!(run.code, 254, "{args:?}\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("as a value, use"),
+        "{args:?}: {}",
+        run.stderr
+    );
+    run.stderr
+}
+
+#[test]
+fn mistakes_get_a_sentence_not_a_misleading_tip() {
+    let err = refusal(&sim_echo(&["--rate", "-1"]));
+    assert!(err.contains("'-1' for '--rate"), "{err}");
+    assert!(err.contains("must be above 0"), "{err}");
+    let err = refusal(&sim_echo(&["--latency", "-10"]));
+    assert!(err.contains("(got -10)"), "{err}");
+    let err = refusal(&sim_echo(&["--concurrency", "-1"]));
+    assert!(
+        err.contains("--concurrency takes no negative value"),
+        "{err}"
+    );
+    let err = refusal(&sim_echo(&["--bin", "./x"]));
+    assert!(err.contains("use `glomers test --bin PATH`"), "{err}");
+    let err = refusal(&["test", "-w", "echo", "--bin", "x", "--frob"]);
+    assert!(err.contains("glomers test has no option --frob"), "{err}");
+}
