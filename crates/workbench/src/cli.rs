@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::checkers::availability::Availability;
-use crate::net::{Latency, LatencyDist};
+use crate::net::{Latency, LatencyDist, NetLog};
 use crate::option_checks::{self, require};
 use crate::runner::TestOptions;
 
@@ -46,7 +46,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
     /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
-    #[arg(short = 'w', long)]
+    #[arg(short = 'w', long, value_parser = workload_name)]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).
     #[arg(long, default_value_t = 5, value_parser = option_checks::node_count, allow_negative_numbers = true)]
@@ -95,6 +95,90 @@ pub struct WorkloadArgs {
     /// Seconds between healing and the final reads.
     #[arg(long, default_value_t = 10.0, hide = true)]
     pub recovery: f64,
+    /// Print each message as it is sent: test time, message id, route and body (stderr).
+    #[arg(long)]
+    pub log_net_send: bool,
+    /// Print each message as it is delivered (stderr).
+    #[arg(long)]
+    pub log_net_recv: bool,
+    /// Run the test this many times, reporting each; as Jepsen, stop at the first run that is
+    /// not valid. (`sim` gives run i the seed S+i.)
+    #[arg(long, default_value_t = 1, value_parser = option_checks::test_count)]
+    pub test_count: u32,
+    #[command(flatten)]
+    pub ignored: MaelstromIgnored,
+}
+
+/// Maelstrom's (Jepsen's) options that mean nothing here: accepted, so that a Maelstrom command
+/// line runs as it is, and ignored with a note on stderr.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MaelstromIgnored {
+    /// Ignored: glomers starts no database to leave running.
+    #[arg(long, help_heading = IGNORED)]
+    pub leave_db_running: bool,
+    /// Ignored: glomers writes its own log as plain text.
+    #[arg(long, help_heading = IGNORED)]
+    pub logging_json: bool,
+    /// Ignored (SSH login): nodes run on this machine.
+    #[arg(long, value_name = "USER", help_heading = IGNORED)]
+    pub username: Option<String>,
+    /// Ignored (SSH login).
+    #[arg(long, value_name = "PASS", help_heading = IGNORED)]
+    pub password: Option<String>,
+    /// Ignored (SSH).
+    #[arg(long, help_heading = IGNORED)]
+    pub strict_host_key_checking: bool,
+    /// Ignored (SSH).
+    #[arg(long, value_name = "FILE", help_heading = IGNORED)]
+    pub ssh_private_key: Option<PathBuf>,
+    /// Ignored (SSH).
+    #[arg(long, help_heading = IGNORED)]
+    pub no_ssh: bool,
+    /// Ignored (SSH).
+    #[arg(long, help_heading = IGNORED)]
+    pub dummy_ssh: bool,
+}
+
+/// The help heading of [`MaelstromIgnored`]'s options.
+const IGNORED: &str = "Maelstrom options accepted and ignored";
+
+impl MaelstromIgnored {
+    /// One note per option given.
+    pub fn notes(&self) -> Vec<String> {
+        let ssh = [
+            ("--username", self.username.is_some()),
+            ("--password", self.password.is_some()),
+            ("--strict-host-key-checking", self.strict_host_key_checking),
+            ("--ssh-private-key", self.ssh_private_key.is_some()),
+            ("--no-ssh", self.no_ssh),
+            ("--dummy-ssh", self.dummy_ssh),
+        ];
+        let mut notes = Vec::new();
+        if self.leave_db_running {
+            notes.push("--leave-db-running is ignored: glomers starts no database".to_string());
+        }
+        if self.logging_json {
+            notes.push("--logging-json is ignored: glomers logs plain text".to_string());
+        }
+        for (name, given) in ssh {
+            if given {
+                notes.push(format!("{name} is ignored: glomers runs nodes on this machine, without SSH"));
+            }
+        }
+        notes
+    }
+}
+
+/// `-w/--workload`: one of [`crate::workloads::NAMES`] (Maelstrom refuses others with 254).
+fn workload_name(s: &str) -> Result<String, String> {
+    if crate::workloads::NAMES.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown workload {s:?}; the workloads are {}",
+            crate::workloads::NAMES.join(", ")
+        ))
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -231,6 +315,10 @@ impl WorkloadArgs {
             consistency_models: self.consistency_models.clone(),
             seed: self.seed.unwrap_or_else(rand::random),
             recovery_secs: self.recovery,
+            net_log: NetLog {
+                send: self.log_net_send,
+                recv: self.log_net_recv,
+            },
         })
     }
 }

@@ -12,7 +12,8 @@ use crate::analysis::{analyze, Results};
 use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
-use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
+use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs, WorkloadArgs};
+use crate::option_checks;
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
@@ -90,12 +91,52 @@ impl Progress for Bar {
 }
 
 pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
-    let bar = Bar::new(args.workload.time_limit + 10.0);
-    let finished = run_process_test(args, Some(&bar));
-    bar.finish();
-    let f = finished?;
-    println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-    Ok(f.results.valid)
+    note_ignored_options(&args.workload);
+    repeat(args.workload.test_count, |_| {
+        let bar = Bar::new(args.workload.time_limit + 10.0);
+        let finished = run_process_test(args, Some(&bar));
+        bar.finish();
+        let f = finished?;
+        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        Ok(f.results.valid)
+    })
+}
+
+/// Notes on stderr for the Maelstrom options glomers accepts and ignores.
+fn note_ignored_options(args: &WorkloadArgs) {
+    for note in args.ignored.notes() {
+        eprintln!("note: {note}");
+    }
+}
+
+/// `--test-count N`: runs test `i` for i in 0..N, each reporting itself, and stops at the first
+/// that is not valid, as Jepsen's test runner does. Returns the worst verdict.
+fn repeat(
+    count: u32,
+    mut run: impl FnMut(u32) -> anyhow::Result<Validity>,
+) -> anyhow::Result<Validity> {
+    let mut overall = Validity::Valid;
+    for i in 0..count {
+        if count > 1 {
+            println!("== test {} of {count}", i + 1);
+        }
+        let valid = run(i)?;
+        overall = overall.worst(valid);
+        if valid != Validity::Valid {
+            if i + 1 < count {
+                println!(
+                    "stopped after test {} of {count}: it was not valid (--test-count stops at \
+                     the first such test, as Maelstrom's)",
+                    i + 1
+                );
+            }
+            break;
+        }
+    }
+    if count > 1 && overall == Validity::Valid {
+        println!("all {count} tests valid");
+    }
+    Ok(overall)
 }
 
 /// Where `all` finds the challenge binaries: `--bin-dir`, else beside this executable. Under
@@ -319,16 +360,24 @@ pub fn run_sim(
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let entry = catalog::find(&args.node)?;
     let mut opts = args.workload.to_options()?;
+    note_ignored_options(&args.workload);
     let Some(seeds) = &args.seeds else {
-        let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
-        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-        eprintln!(
-            "simulated {:.1} s in {:.3} s of wall time",
-            f.run.end_time as f64 / 1e9,
-            f.wall_secs
-        );
-        return Ok(f.results.valid);
+        let first_seed = opts.seed;
+        return repeat(args.workload.test_count, |i| {
+            opts.seed = first_seed.wrapping_add(u64::from(i));
+            let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
+            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            eprintln!(
+                "simulated {:.1} s in {:.3} s of wall time",
+                f.run.end_time as f64 / 1e9,
+                f.wall_secs
+            );
+            Ok(f.results.valid)
+        });
     };
+    option_checks::require(args.workload.test_count == 1, || {
+        "--test-count and --seeds both repeat the test: use --seeds alone".into()
+    })?;
     let seeds = parse_seeds(seeds, opts.seed)?;
     let count = seeds.end - seeds.start;
     let bar = indicatif::ProgressBar::new(count);

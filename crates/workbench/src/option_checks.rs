@@ -163,6 +163,14 @@ pub fn latency_value(ms: u64) -> Result<u64, String> {
     Ok(ms)
 }
 
+/// `--test-count`: 1 to 10 000 runs.
+pub fn test_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!("the test count is a whole number from 1 to 10000 (got {s})")),
+    }
+}
+
 /// `--concurrency`: `N` or `Kn` (K times the node count), 1 to [`MAX_WORKERS`] workers.
 pub fn concurrency(s: &str, node_count: usize) -> anyhow::Result<usize> {
     let bad = || {

@@ -121,3 +121,114 @@ fn mistakes_get_a_sentence_not_a_misleading_tip() {
     let err = refusal(&["test", "-w", "echo", "--bin", "x", "--frob"]);
     assert!(err.contains("glomers test has no option --frob"), "{err}");
 }
+
+/// `glomers test -w echo --bin x <extra>`, parsed only.
+fn parses_as_test(extra: &[&str]) -> Result<glomers_workbench::cli::Cli, clap::Error> {
+    use clap::Parser as _;
+    let args = [&["glomers", "test", "-w", "echo", "--bin", "x"][..], extra].concat();
+    glomers_workbench::cli::Cli::try_parse_from(args)
+}
+
+#[test]
+fn every_maelstrom_test_option_is_accepted() {
+    let accepted: &[&[&str]] = &[
+        &["--node-count", "3"],
+        &["--time-limit", "5"],
+        &["--rate", "10"],
+        &["--concurrency", "2n"],
+        &["--latency", "100"],
+        &["--latency-dist", "exponential"],
+        &["--nemesis", "partition"],
+        &["--nemesis-interval", "5"],
+        &["--topology", "tree4"],
+        &["--availability", "total"],
+        &["--consistency-models", "serializable"],
+        &["--key-count", "3"],
+        &["--max-txn-length", "2"],
+        &["--max-writes-per-key", "4"],
+        &["--log-stderr"],
+        &["--log-net-send"],
+        &["--log-net-recv"],
+        &["--test-count", "3"],
+        &["--leave-db-running"],
+        &["--logging-json"],
+        &["--username", "admin"],
+        &["--password", "secret"],
+        &["--strict-host-key-checking"],
+        &["--ssh-private-key", "/root/.ssh/id_rsa"],
+        &["--no-ssh"],
+        &["--dummy-ssh"],
+    ];
+    for option in accepted {
+        if let Err(e) = parses_as_test(option) {
+            panic!("{option:?} is refused:\n{e}");
+        }
+    }
+}
+
+#[test]
+fn maelstrom_node_naming_is_refused_with_its_reason() {
+    for option in [
+        &["--node", "n1"][..],
+        &["-n", "n1"],
+        &["--nodes", "n1,n2"],
+        &["--nodes-file", "nodes.txt"],
+    ] {
+        let err = refusal(&[&["test", "-w", "echo", "--bin", "x"][..], option].concat());
+        assert!(
+            err.contains(&format!("{} names Maelstrom's nodes", option[0])),
+            "{option:?}: {err}"
+        );
+        assert!(err.contains("use --node-count N"), "{err}");
+    }
+}
+
+#[test]
+fn an_unknown_workload_exits_254() {
+    let err = refusal(&["test", "-w", "lin-kvv", "--bin", "x"]);
+    assert!(err.contains("unknown workload \"lin-kvv\""), "{err}");
+}
+
+#[test]
+fn log_net_send_and_recv_print_each_message() {
+    let run = glomers(&sim_echo(&["--time-limit", "1", "--log-net-send"]), &[], "net-send");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("send #0 c0 -> n0 {"), "{}", run.stderr);
+    assert!(run.stderr.contains("\"type\":\"echo_ok\""), "{}", run.stderr);
+    assert!(!run.stderr.contains(" recv #"), "{}", run.stderr);
+    let run = glomers(&sim_echo(&["--time-limit", "1", "--log-net-recv"]), &[], "net-recv");
+    assert!(run.stderr.contains("recv #0 c0 -> n0 {"), "{}", run.stderr);
+    assert!(!run.stderr.contains(" send #"), "{}", run.stderr);
+}
+
+#[test]
+fn test_count_repeats_and_reports_each() {
+    let run = glomers(&sim_echo(&["--time-limit", "1", "--test-count", "3"]), &[], "count");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for i in 1..=3 {
+        assert!(run.stdout.contains(&format!("== test {i} of 3")), "{}", run.stdout);
+    }
+    assert_eq!(run.stdout.matches(GOOD).count(), 3, "{}", run.stdout);
+    assert!(run.stdout.contains("all 3 tests valid"));
+    // As Jepsen: the first invalid test ends the series.
+    let args = [
+        "sim", "-w", "echo", "--node", "broken-echo", "--time-limit", "10", "--rate", "100",
+        "--test-count", "5", "--seed", "1",
+    ];
+    let run = glomers(&args, &[], "count-invalid");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("stopped after test 1 of 5"), "{}", run.stdout);
+    assert!(!run.stdout.contains("== test 2 of 5"), "{}", run.stdout);
+}
+
+#[test]
+fn ignored_maelstrom_options_say_so() {
+    let run = glomers(
+        &sim_echo(&["--time-limit", "1", "--leave-db-running", "--no-ssh"]),
+        &[],
+        "ignored",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("note: --leave-db-running is ignored"));
+    assert!(run.stderr.contains("note: --no-ssh is ignored"));
+}
