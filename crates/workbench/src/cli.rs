@@ -162,7 +162,9 @@ impl MaelstromIgnored {
         }
         for (name, given) in ssh {
             if given {
-                notes.push(format!("{name} is ignored: glomers runs nodes on this machine, without SSH"));
+                notes.push(format!(
+                    "{name} is ignored: glomers runs nodes on this machine, without SSH"
+                ));
             }
         }
         notes

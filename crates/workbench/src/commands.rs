@@ -13,10 +13,10 @@ use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
 use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs, WorkloadArgs};
-use crate::option_checks;
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
+use crate::option_checks;
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
 

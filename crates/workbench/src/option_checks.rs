@@ -167,7 +167,9 @@ pub fn latency_value(ms: u64) -> Result<u64, String> {
 pub fn test_count(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
         Ok(n) if (1..=10_000).contains(&n) => Ok(n),
-        _ => Err(format!("the test count is a whole number from 1 to 10000 (got {s})")),
+        _ => Err(format!(
+            "the test count is a whole number from 1 to 10000 (got {s})"
+        )),
     }
 }
 

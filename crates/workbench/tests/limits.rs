@@ -191,33 +191,68 @@ fn an_unknown_workload_exits_254() {
 
 #[test]
 fn log_net_send_and_recv_print_each_message() {
-    let run = glomers(&sim_echo(&["--time-limit", "1", "--log-net-send"]), &[], "net-send");
+    let run = glomers(
+        &sim_echo(&["--time-limit", "1", "--log-net-send"]),
+        &[],
+        "net-send",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("send #0 c0 -> n0 {"), "{}", run.stderr);
-    assert!(run.stderr.contains("\"type\":\"echo_ok\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\"type\":\"echo_ok\""),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains(" recv #"), "{}", run.stderr);
-    let run = glomers(&sim_echo(&["--time-limit", "1", "--log-net-recv"]), &[], "net-recv");
+    let run = glomers(
+        &sim_echo(&["--time-limit", "1", "--log-net-recv"]),
+        &[],
+        "net-recv",
+    );
     assert!(run.stderr.contains("recv #0 c0 -> n0 {"), "{}", run.stderr);
     assert!(!run.stderr.contains(" send #"), "{}", run.stderr);
 }
 
 #[test]
 fn test_count_repeats_and_reports_each() {
-    let run = glomers(&sim_echo(&["--time-limit", "1", "--test-count", "3"]), &[], "count");
+    let run = glomers(
+        &sim_echo(&["--time-limit", "1", "--test-count", "3"]),
+        &[],
+        "count",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     for i in 1..=3 {
-        assert!(run.stdout.contains(&format!("== test {i} of 3")), "{}", run.stdout);
+        assert!(
+            run.stdout.contains(&format!("== test {i} of 3")),
+            "{}",
+            run.stdout
+        );
     }
     assert_eq!(run.stdout.matches(GOOD).count(), 3, "{}", run.stdout);
     assert!(run.stdout.contains("all 3 tests valid"));
     // As Jepsen: the first invalid test ends the series.
     let args = [
-        "sim", "-w", "echo", "--node", "broken-echo", "--time-limit", "10", "--rate", "100",
-        "--test-count", "5", "--seed", "1",
+        "sim",
+        "-w",
+        "echo",
+        "--node",
+        "broken-echo",
+        "--time-limit",
+        "10",
+        "--rate",
+        "100",
+        "--test-count",
+        "5",
+        "--seed",
+        "1",
     ];
     let run = glomers(&args, &[], "count-invalid");
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.contains("stopped after test 1 of 5"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("stopped after test 1 of 5"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("== test 2 of 5"), "{}", run.stdout);
 }
 
