@@ -18,6 +18,7 @@ pub mod option_checks;
 pub mod report;
 pub mod runner;
 pub mod services;
+pub mod sweep;
 pub mod workloads;
 
 /// The one random number generator of a test: seeded, so that a simulation replays exactly.
