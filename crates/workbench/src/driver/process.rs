@@ -92,23 +92,37 @@ impl ProcessCluster {
                 .with_context(|| format!("creating {}", log_path.display()))?;
             let tail: Tail = Default::default();
             let (stdin_tx, stdin_rx) = crossbeam_channel::unbounded();
-            cluster
-                .threads
-                .push(spawn_named(format!("n{node}-stdin"), move || {
-                    write_stdin(stdin, stdin_rx)
-                }));
             let events = tx.clone();
-            cluster
-                .threads
-                .push(spawn_named(format!("n{node}-stdout"), move || {
-                    read_stdout(node, stdout, events)
-                }));
             let stderr_tail = tail.clone();
-            cluster
-                .threads
-                .push(spawn_named(format!("n{node}-stderr"), move || {
+            // A thread that cannot start (the machine's thread or memory limit) ends the test
+            // with a sentence; this node and those already started are killed (by Drop).
+            let started = spawn_named(format!("n{node}-stdin"), move || {
+                write_stdin(stdin, stdin_rx)
+            })
+            .and_then(|stdin_thread| {
+                cluster.threads.push(stdin_thread);
+                spawn_named(format!("n{node}-stdout"), move || {
+                    read_stdout(node, stdout, events)
+                })
+            })
+            .and_then(|stdout_thread| {
+                cluster.threads.push(stdout_thread);
+                spawn_named(format!("n{node}-stderr"), move || {
                     copy_stderr(node, stderr, log, stderr_tail, echo_stderr)
-                }));
+                })
+            });
+            match started {
+                Ok(stderr_thread) => cluster.threads.push(stderr_thread),
+                Err(e) => {
+                    kill_group(&mut child);
+                    let _ = child.wait();
+                    return Err(e.context(format!(
+                        "cannot run n{node}: {node} node{} started, and the machine refuses \
+                         more threads (each node needs three); try a smaller --node-count",
+                        if node == 1 { "" } else { "s" }
+                    )));
+                }
+            }
             cluster.nodes.push(NodeProcess {
                 child,
                 stdin: Some(stdin_tx),
@@ -232,11 +246,11 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
-fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {
     std::thread::Builder::new()
-        .name(name)
+        .name(name.clone())
         .spawn(f)
-        .expect("spawning a thread")
+        .with_context(|| format!("starting thread {name}"))
 }
 
 /// Writes each line plus a newline; flushes only when no more lines are queued.
