@@ -58,7 +58,7 @@ pub struct MergeArgs {
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
     /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
-    #[arg(short = 'w', long, value_parser = workload_name)]
+    #[arg(short = 'w', long, value_parser = option_checks::workload)]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).
     #[arg(long, default_value_t = 5, value_parser = option_checks::node_count, allow_negative_numbers = true)]
@@ -118,81 +118,7 @@ pub struct WorkloadArgs {
     #[arg(long, default_value_t = 1, value_parser = option_checks::test_count)]
     pub test_count: u32,
     #[command(flatten)]
-    pub ignored: MaelstromIgnored,
-}
-
-/// Maelstrom's (Jepsen's) options that mean nothing here: accepted, so that a Maelstrom command
-/// line runs as it is, and ignored with a note on stderr.
-#[derive(Args, Debug, Clone, Default)]
-pub struct MaelstromIgnored {
-    /// Ignored: glomers starts no database to leave running.
-    #[arg(long, help_heading = IGNORED)]
-    pub leave_db_running: bool,
-    /// Ignored: glomers writes its own log as plain text.
-    #[arg(long, help_heading = IGNORED)]
-    pub logging_json: bool,
-    /// Ignored (SSH login): nodes run on this machine.
-    #[arg(long, value_name = "USER", help_heading = IGNORED)]
-    pub username: Option<String>,
-    /// Ignored (SSH login).
-    #[arg(long, value_name = "PASS", help_heading = IGNORED)]
-    pub password: Option<String>,
-    /// Ignored (SSH).
-    #[arg(long, help_heading = IGNORED)]
-    pub strict_host_key_checking: bool,
-    /// Ignored (SSH).
-    #[arg(long, value_name = "FILE", help_heading = IGNORED)]
-    pub ssh_private_key: Option<PathBuf>,
-    /// Ignored (SSH).
-    #[arg(long, help_heading = IGNORED)]
-    pub no_ssh: bool,
-    /// Ignored (SSH).
-    #[arg(long, help_heading = IGNORED)]
-    pub dummy_ssh: bool,
-}
-
-/// The help heading of [`MaelstromIgnored`]'s options.
-const IGNORED: &str = "Maelstrom options accepted and ignored";
-
-impl MaelstromIgnored {
-    /// One note per option given.
-    pub fn notes(&self) -> Vec<String> {
-        let ssh = [
-            ("--username", self.username.is_some()),
-            ("--password", self.password.is_some()),
-            ("--strict-host-key-checking", self.strict_host_key_checking),
-            ("--ssh-private-key", self.ssh_private_key.is_some()),
-            ("--no-ssh", self.no_ssh),
-            ("--dummy-ssh", self.dummy_ssh),
-        ];
-        let mut notes = Vec::new();
-        if self.leave_db_running {
-            notes.push("--leave-db-running is ignored: glomers starts no database".to_string());
-        }
-        if self.logging_json {
-            notes.push("--logging-json is ignored: glomers logs plain text".to_string());
-        }
-        for (name, given) in ssh {
-            if given {
-                notes.push(format!(
-                    "{name} is ignored: glomers runs nodes on this machine, without SSH"
-                ));
-            }
-        }
-        notes
-    }
-}
-
-/// `-w/--workload`: one of [`crate::workloads::NAMES`] (Maelstrom refuses others with 254).
-fn workload_name(s: &str) -> Result<String, String> {
-    if crate::workloads::NAMES.contains(&s) {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "unknown workload {s:?}; the workloads are {}",
-            crate::workloads::NAMES.join(", ")
-        ))
-    }
+    pub ignored: crate::maelstrom_options::MaelstromIgnored,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,11 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::CommandFactory as _;
 
 use crate::cli::Cli;
-
-/// Maelstrom's (Jepsen's) options that name the nodes. glomers refuses them: node ids are
-/// `n0..n(N-1)` throughout (topology, partitions, client routing and the checkers index nodes
-/// by number), which is what Maelstrom uses too whenever `--node-count` is given.
-pub const NODE_NAMING: &[&str] = &["--node", "-n", "--nodes", "--nodes-file"];
+use crate::maelstrom_options::NODE_NAMING;
 
 /// Rewrites `err` when a better sentence exists; `argv` is the command line (program first).
 pub fn explain(err: clap::Error, argv: &[String]) -> clap::Error {

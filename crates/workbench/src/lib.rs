@@ -12,6 +12,7 @@ pub mod cli_errors;
 pub mod commands;
 pub mod driver;
 pub mod history;
+pub mod maelstrom_options;
 pub mod nemesis;
 pub mod net;
 pub mod option_checks;

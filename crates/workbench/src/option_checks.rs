@@ -163,6 +163,18 @@ pub fn latency_value(ms: u64) -> Result<u64, String> {
     Ok(ms)
 }
 
+/// `-w/--workload`: one of [`crate::workloads::NAMES`] (Maelstrom refuses others with 254).
+pub fn workload(s: &str) -> Result<String, String> {
+    if crate::workloads::NAMES.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown workload {s:?}; the workloads are {}",
+            crate::workloads::NAMES.join(", ")
+        ))
+    }
+}
+
 /// `--test-count`: 1 to 10 000 runs.
 pub fn test_count(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
