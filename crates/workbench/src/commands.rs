@@ -18,18 +18,44 @@ use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
+use crate::signals;
 
 /// A finished run, from either driver.
 pub struct Finished {
     pub opts: TestOptions,
     pub run: RunOutput,
     pub results: Results,
-    /// Where it was stored (a sweep's runs are not).
+    /// Where it is stored (a sweep's runs are not).
     pub dir: Option<PathBuf>,
     pub wall_secs: f64,
+    /// The terminating signal that cut the run short, if any.
+    pub interrupted: Option<i32>,
+    run_dir: Option<RunDir>,
 }
 
-/// Runs one test of a node binary in real time and stores it.
+impl Finished {
+    /// Writes `results.json` and `history.jsonl` into the run's directory (which moves the
+    /// `latest` links there) and names on stderr every file that could not be written. Called
+    /// after the verdict is printed, so a full disk cannot take the verdict with it. Returns
+    /// whether everything was written.
+    pub fn store(&self) -> bool {
+        let Some(run_dir) = &self.run_dir else {
+            return true;
+        };
+        let mut results = self.results.to_json(&self.opts, &self.run);
+        if let Some(signal) = self.interrupted {
+            results["interrupted"] = signals::name(signal).into();
+        }
+        let failures = run_dir.write_results(&results, &self.run);
+        for failure in &failures {
+            eprintln!("glomers: {failure}");
+        }
+        failures.is_empty()
+    }
+}
+
+/// Runs one test of a node binary in real time. The run is not stored yet: print its verdict,
+/// then [`Finished::store`] it.
 pub fn run_process_test(
     args: &TestArgs,
     progress: Option<&dyn Progress>,
@@ -38,29 +64,45 @@ pub fn run_process_test(
     let opts = args.workload.to_options()?;
     let mut workload = build_workload(&opts)?;
     let run_dir = RunDir::create(&args.store, &opts.workload)?;
-    let mut cluster = ProcessCluster::spawn(
-        &args.bin,
-        &args.args,
-        opts.node_count,
-        &run_dir.node_logs(),
-        args.log_stderr,
-    )?;
-    let run = run_test(
-        &opts,
-        workload.as_mut(),
-        &mut cluster,
-        Some(run_dir.journal()?),
-        progress,
-    )?;
-    cluster.shutdown();
-    let results = analyze(&opts, &run, workload.as_ref());
-    run_dir.write_results(&results.to_json(&opts, &run), &run)?;
+    let run = (|| {
+        let mut cluster = ProcessCluster::spawn(
+            &args.bin,
+            &args.args,
+            opts.node_count,
+            &run_dir.node_logs(),
+            args.log_stderr,
+        )?;
+        let run = run_test(
+            &opts,
+            workload.as_mut(),
+            &mut cluster,
+            Some(run_dir.journal()?),
+            progress,
+        )?;
+        cluster.shutdown();
+        anyhow::Ok(run)
+    })();
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            run_dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+    };
+    let mut results = analyze(&opts, &run, workload.as_ref());
+    let interrupted = signals::received();
+    if interrupted.is_some() {
+        // Checked as far as the history goes; never valid, since the test did not end.
+        results.valid = results.valid.worst(Validity::Unknown);
+    }
     Ok(Finished {
         opts,
         run,
         results,
-        dir: Some(run_dir.dir),
+        dir: Some(run_dir.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted,
+        run_dir: Some(run_dir),
     })
 }
 
@@ -95,6 +137,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
     bar.finish();
     let f = finished?;
     println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+    f.store();
     Ok(f.results.valid)
 }
 
@@ -140,6 +183,15 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     let mut overall = Validity::Valid;
     let mut finished: Vec<(&str, Finished)> = Vec::new();
     for challenge in CHALLENGES {
+        if let Some(signal) = signals::received() {
+            rows.push(format!(
+                "{:<4} {:<28} not run: interrupted by {}",
+                challenge.id,
+                challenge.name,
+                signals::name(signal)
+            ));
+            continue;
+        }
         if let Some(only) = &only {
             if !only.iter().any(|p| challenge.id.starts_with(p.as_str())) {
                 continue;
@@ -169,6 +221,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
             Some(i) => i,
             None => {
                 let f = run_challenge(challenge, &bin, args)?;
+                f.store();
                 finished.push((challenge.id, f));
                 finished.len() - 1
             }
@@ -284,20 +337,32 @@ pub fn run_sim(
         .map(|root| RunDir::create(root, &opts.workload))
         .transpose()?;
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
-    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
+    let run = match (run, &run_dir) {
+        (Ok(run), _) => run,
+        (Err(e), Some(dir)) => {
+            dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
     let results = analyze(opts, &run, workload.as_ref());
     if let Some(dir) = &run_dir {
-        dir.write_results(&results.to_json(opts, &run), &run)?;
         for (i, log) in cluster.logs().iter().enumerate() {
-            std::fs::write(dir.node_logs().join(format!("n{i}.log")), log)?;
+            let path = dir.node_logs().join(format!("n{i}.log"));
+            if let Err(e) = std::fs::write(&path, log) {
+                eprintln!("glomers: could not write {}: {e}", path.display());
+            }
         }
     }
     Ok(Finished {
         opts: opts.clone(),
         run,
         results,
-        dir: run_dir.map(|d| d.dir),
+        dir: run_dir.as_ref().map(|d| d.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted: None,
+        run_dir,
     })
 }
 
@@ -307,6 +372,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let Some(seeds) = &args.seeds else {
         let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
         println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        f.store();
         eprintln!(
             "simulated {:.1} s in {:.3} s of wall time",
             f.run.end_time as f64 / 1e9,
@@ -360,6 +426,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
             opts.seed = *seed;
             let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
             println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            f.store();
         }
     }
     if failing.is_empty() {
