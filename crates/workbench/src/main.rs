@@ -21,12 +21,13 @@ fn main() {
                 eprintln!("glomers: cannot catch signals ({e:#}); Ctrl-C may leave nodes running");
             }
         }
-        Command::Sim(_) => {}
+        Command::Sim(_) | Command::Merge(_) => {}
     }
     let outcome = match &cli.command {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),
         Command::Sim(args) => commands::sim(args),
+        Command::Merge(args) => commands::merge(args),
         Command::Node(args) => {
             commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid)
         }

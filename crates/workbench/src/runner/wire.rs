@@ -4,7 +4,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{NodeOutput, Phase, Runner, Severity};
+use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::Addr;
 
 /// The deepest nesting accepted in a line (Jackson's default limit, which Maelstrom reads
@@ -138,17 +138,24 @@ impl Runner<'_> {
                         ),
                     );
                 }
-                Some(_) => {
+                Some(client) => {
                     // Maelstrom throws here and stops reading this node's stdout for the rest
                     // of the test, so a node that does this fails there: an error here too.
+                    let which = match client.role {
+                        Role::Worker(_) => {
+                            "whose worker had given up on it (a timeout or an indeterminate \
+                             reply) and had since moved on to its next operation with a new client"
+                        }
+                        Role::Init(_) => "which sent init and closed after the init_ok",
+                        Role::Setup(_) => "which closed at the end of the test",
+                    };
                     return self.diagnose(
                         Severity::Error,
                         Some(node),
                         "closed-client",
                         format!(
-                            "n{node} sent a message to c{c}, a client that had already closed \
-                             (a reply after the client's 5 s timeout; Maelstrom stops reading a \
-                             node's output when this happens): {shown}"
+                            "n{node} sent a message to c{c}, a client {which}; Maelstrom stops \
+                             reading a node's output when this happens: {shown}"
                         ),
                     );
                 }
