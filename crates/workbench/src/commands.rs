@@ -107,8 +107,12 @@ pub fn run_process_test(
     })
 }
 
-/// A progress bar over test time, on stderr, hidden when stderr is not a terminal.
-pub struct Bar(indicatif::ProgressBar);
+/// Progress over test time, on stderr: a bar when stderr is a terminal, else one line per
+/// phase (so a log or CI shows where a run is).
+pub struct Bar {
+    bar: indicatif::ProgressBar,
+    last_phase: std::cell::RefCell<String>,
+}
 
 impl Bar {
     pub fn new(total_secs: f64) -> Bar {
@@ -117,23 +121,54 @@ impl Bar {
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
                 .expect("a valid template"),
         );
-        Bar(bar)
+        Bar {
+            bar,
+            last_phase: Default::default(),
+        }
+    }
+
+    /// A bar for the test `args` describe: its total is the main phase, plus the recovery
+    /// period and a little for the final reads when the workload has a final phase.
+    pub fn for_test(args: &crate::cli::WorkloadArgs) -> anyhow::Result<Bar> {
+        let opts = args.to_options()?;
+        let workload = build_workload(&opts)?;
+        Ok(Bar::new(expected_test_secs(&opts, workload.as_ref())))
     }
 
     pub fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+    }
+}
+
+/// How long a test should take in test time, for the progress bar.
+pub fn expected_test_secs(opts: &TestOptions, workload: &dyn crate::workloads::Workload) -> f64 {
+    if workload.has_final_phase() {
+        opts.time_limit_secs + opts.recovery_secs + 1.0
+    } else {
+        opts.time_limit_secs
     }
 }
 
 impl Progress for Bar {
     fn update(&self, phase: &str, now: Nanos, ops: usize) {
-        self.0.set_position(now * 10 / NANOS_PER_SEC);
-        self.0.set_message(format!("{phase} · {ops} history ops"));
+        if self.bar.is_hidden() {
+            let mut last = self.last_phase.borrow_mut();
+            if *last != phase {
+                eprintln!(
+                    "glomers: {:.1} s: {phase} phase · {ops} history ops",
+                    now as f64 / 1e9
+                );
+                *last = phase.to_string();
+            }
+            return;
+        }
+        self.bar.set_position(now * 10 / NANOS_PER_SEC);
+        self.bar.set_message(format!("{phase} · {ops} history ops"));
     }
 }
 
 pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
-    let bar = Bar::new(args.workload.time_limit + 10.0);
+    let bar = Bar::for_test(&args.workload)?;
     let finished = run_process_test(args, Some(&bar));
     bar.finish();
     let f = finished?;
@@ -159,8 +194,17 @@ fn challenge_bin_dir(args: &AllArgs) -> anyhow::Result<PathBuf> {
             "building the challenge binaries ({})",
             if release { "release" } else { "debug" }
         );
+        // With the workbench selected too, cargo resolves features exactly as for `cargo run
+        // -p glomers-workbench`, so the libraries it just built are reused: one build, not two.
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "-p", "glomers-challenges", "--bins"]);
+        build.args([
+            "build",
+            "-p",
+            "glomers-workbench",
+            "-p",
+            "glomers-challenges",
+            "--bins",
+        ]);
         if release {
             build.arg("--release");
         }
@@ -265,26 +309,38 @@ fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::R
     } else {
         argv.extend(["test".into(), "--bin".into(), bin.display().to_string()]);
     }
-    argv.extend(challenge.flags.iter().map(|s| s.to_string()));
+    argv.extend(scale_time_limit(challenge.flags, args.time_scale));
     argv.extend(["--store".into(), args.store.display().to_string()]);
     let cli = Cli::try_parse_from(&argv).context("a challenge's flags")?;
     eprintln!("running {}: {}", challenge.id, argv[1..].join(" "));
     match cli.command {
-        crate::cli::Command::Test(mut test_args) => {
-            test_args.workload.time_limit *= args.time_scale;
-            let bar = Bar::new(test_args.workload.time_limit + 10.0);
+        crate::cli::Command::Test(test_args) => {
+            let bar = Bar::for_test(&test_args.workload)?;
             let f = run_process_test(&test_args, Some(&bar));
             bar.finish();
             f
         }
-        crate::cli::Command::Sim(mut sim_args) => {
-            sim_args.workload.time_limit *= args.time_scale;
+        crate::cli::Command::Sim(sim_args) => {
             let opts = sim_args.workload.to_options()?;
             let entry = catalog::find(&sim_args.node)?;
             simulate(&opts, entry, &sim_args.args, Some(&sim_args.store))
         }
         _ => unreachable!("a test or sim command"),
     }
+}
+
+/// A challenge's flags with `--time-limit` multiplied by `scale` (to the millisecond), so the
+/// command printed is the command run.
+fn scale_time_limit(flags: &[&str], scale: f64) -> Vec<String> {
+    let mut out: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    if let Some(i) = out.iter().position(|f| f == "--time-limit") {
+        if let Some(value) = out.get_mut(i + 1) {
+            if let Ok(secs) = value.parse::<f64>() {
+                *value = ((secs * scale * 1000.0).round() / 1000.0).to_string();
+            }
+        }
+    }
+    out
 }
 
 fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: bool) -> String {
@@ -565,4 +621,33 @@ pub fn node(args: &NodeArgs) -> anyhow::Result<()> {
     }
     let name = args.name.as_deref().expect("clap requires a name");
     catalog::find(name)?.run_stdio(&args.args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_total_counts_a_final_phase_only_where_there_is_one() {
+        let expected = |workload: &str| {
+            let opts = TestOptions {
+                time_limit_secs: 20.0,
+                ..TestOptions::new(workload, 3)
+            };
+            expected_test_secs(&opts, build_workload(&opts).unwrap().as_ref())
+        };
+        assert_eq!(expected("echo"), 20.0);
+        assert_eq!(expected("unique-ids"), 20.0);
+        assert_eq!(expected("broadcast"), 31.0);
+    }
+
+    #[test]
+    fn the_time_scale_reaches_the_printed_flags() {
+        let flags = ["-w", "echo", "--time-limit", "30", "--rate", "10"];
+        assert_eq!(
+            scale_time_limit(&flags, 0.1),
+            ["-w", "echo", "--time-limit", "3", "--rate", "10"]
+        );
+        assert_eq!(scale_time_limit(&flags, 1.0)[3], "30");
+    }
 }

@@ -332,3 +332,39 @@ fn an_overlong_line_is_called_too_long() {
     assert!(errors(&run).contains("longer than"), "{}", errors(&run));
     assert!(!errors(&run).contains("not JSON"), "{}", errors(&run));
 }
+
+// ---- 15. a newcomer's first hour ---------------------------------------------------------------
+
+#[test]
+fn a_test_whose_output_is_not_a_terminal_prints_a_line_per_phase() {
+    let run = glomers(
+        &[
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+        ],
+        &["node", "echo"],
+        "phase-lines",
+    );
+    run.assert_valid();
+    for phase in ["main phase", "done phase"] {
+        assert!(run.stderr.contains(phase), "{phase}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn all_prints_the_command_it_runs_with_the_time_scale_applied() {
+    let run = glomers(
+        &["all", "--sim", "--only", "1", "--time-scale", "0.1"],
+        &[],
+        "time-scale",
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--time-limit 1 "), "{}", run.stderr);
+}
