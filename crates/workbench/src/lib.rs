@@ -9,6 +9,7 @@ pub mod challenges;
 pub mod checkers;
 pub mod cli;
 pub mod commands;
+pub mod doc;
 pub mod driver;
 pub mod history;
 pub mod nemesis;

@@ -21,13 +21,17 @@ fn main() {
                 eprintln!("glomers: cannot catch signals ({e:#}); Ctrl-C may leave nodes running");
             }
         }
-        Command::Sim(_) | Command::Merge(_) => {}
+        Command::Sim(_) | Command::Merge(_) | Command::Doc(_) => {}
     }
     let outcome = match &cli.command {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),
         Command::Sim(args) => commands::sim(args),
         Command::Merge(args) => commands::merge(args),
+        Command::Doc(args) => glomers_workbench::doc::topic(args.topic.as_deref()).map(|text| {
+            print!("{text}");
+            glomers_workbench::checkers::Validity::Valid
+        }),
         Command::Node(args) => {
             commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid)
         }
