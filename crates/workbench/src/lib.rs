@@ -10,6 +10,7 @@ pub mod checkers;
 pub mod cli;
 pub mod cli_errors;
 pub mod commands;
+pub mod doc;
 pub mod driver;
 pub mod history;
 pub mod maelstrom_options;
@@ -19,6 +20,7 @@ pub mod option_checks;
 pub mod report;
 pub mod runner;
 pub mod services;
+pub mod signals;
 pub mod sweep;
 pub mod workloads;
 
