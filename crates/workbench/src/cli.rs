@@ -158,7 +158,7 @@ pub struct SimArgs {
     pub keep_going: bool,
     /// With --seeds: threads to run seeds on (default: every core). The result is the same
     /// as on one thread.
-    #[arg(long)]
+    #[arg(long, value_parser = option_checks::jobs)]
     pub jobs: Option<usize>,
     /// With --seeds: run only the K-th of N disjoint slices of the seeds (`K/N`, e.g. `3/8`),
     /// for a job runner; implies --keep-going. Combine the shards' --summary files with

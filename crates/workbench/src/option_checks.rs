@@ -175,6 +175,20 @@ pub fn workload(s: &str) -> Result<String, String> {
     }
 }
 
+/// Most sweep threads (`sim --jobs`).
+pub const MAX_JOBS: usize = 1024;
+
+/// `sim --jobs`: 1 to [`MAX_JOBS`] threads.
+pub fn jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--jobs is a number of threads from 1 to {MAX_JOBS} (got {s}); the default is one \
+             per core"
+        )),
+    }
+}
+
 /// `--test-count`: 1 to 10 000 runs.
 pub fn test_count(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {

@@ -89,6 +89,10 @@ fn absurd_options_are_refused_with_a_sentence() {
     );
     refused(&sim_echo(&["--rate", "1e300"]), "at most");
     refused(&sim_echo(&["--time-limit", "inf"]), "not a number");
+    refused(
+        &sim_echo(&["--seeds", "10", "--jobs", "1000000000"]),
+        "--jobs is a number of threads from 1 to 1024",
+    );
 }
 
 /// Runs `glomers <args>`, expects 254, and returns stderr, which must not carry clap's tip to
