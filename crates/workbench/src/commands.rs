@@ -64,6 +64,16 @@ pub fn run_process_test(
     })
 }
 
+/// Prints a run's summary and saves it in its run directory.
+fn print_summary(f: &Finished) -> anyhow::Result<()> {
+    let text = summary(&f.opts, &f.run, &f.results, f.dir.as_deref());
+    println!("{text}");
+    match &f.dir {
+        Some(dir) => RunDir::save_summary(dir, &text),
+        None => Ok(()),
+    }
+}
+
 /// A progress bar over test time, on stderr, hidden when stderr is not a terminal.
 pub struct Bar(indicatif::ProgressBar);
 
@@ -94,7 +104,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
     let finished = run_process_test(args, Some(&bar));
     bar.finish();
     let f = finished?;
-    println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+    print_summary(&f)?;
     Ok(f.results.valid)
 }
 
@@ -306,7 +316,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let mut opts = args.workload.to_options()?;
     let Some(seeds) = &args.seeds else {
         let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
-        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        print_summary(&f)?;
         eprintln!(
             "simulated {:.1} s in {:.3} s of wall time",
             f.run.end_time as f64 / 1e9,
@@ -359,7 +369,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
             // Store the first failure, so its history and messages are there to read.
             opts.seed = *seed;
             let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
-            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            print_summary(&f)?;
         }
     }
     if failing.is_empty() {

@@ -14,6 +14,7 @@ pub mod history;
 pub mod nemesis;
 pub mod net;
 pub mod report;
+pub mod report_html;
 pub mod runner;
 pub mod services;
 pub mod workloads;

@@ -64,7 +64,13 @@ impl RunDir {
         let path = self.dir.join("history.jsonl");
         std::fs::write(&path, run.history.to_jsonl())
             .with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        // history.txt and report.html, from the files just written.
+        crate::report_html::write_run_files(&self.dir)
+    }
+
+    /// Saves the printed summary in the run directory (the report shows it).
+    pub fn save_summary(dir: &Path, summary: &str) -> anyhow::Result<()> {
+        crate::report_html::save_summary(dir, summary)
     }
 }
 
