@@ -406,6 +406,20 @@ fn replay_command(seed: u64) -> String {
     out.join(" ")
 }
 
+/// `glomers check`: the analysis again from the stored files, and the report rebuilt.
+pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<Validity> {
+    let checked = crate::check::check(&args.dir, args.workload.as_deref(), args.node_count)?;
+    println!("{}", checked.summary);
+    match checked.matches_stored() {
+        Some(true) => eprintln!("results.json: the same as the run wrote"),
+        Some(false) => {
+            eprintln!("results.json: differs from the stored one (kept as results.prev.json)")
+        }
+        None => eprintln!("results.json: written (there was none)"),
+    }
+    Ok(checked.results.valid)
+}
+
 pub fn node(args: &NodeArgs) -> anyhow::Result<()> {
     if args.list {
         for e in catalog::ENTRIES {

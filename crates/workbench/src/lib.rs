@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod broken;
 pub mod catalog;
 pub mod challenges;
+pub mod check;
 pub mod checkers;
 pub mod cli;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod net;
 pub mod report;
 pub mod report_html;
 pub mod runner;
+pub mod serve;
 pub mod services;
 pub mod workloads;
 

@@ -15,6 +15,9 @@ fn main() {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),
         Command::Sim(args) => commands::sim(args),
+        Command::Check(args) => commands::check(args),
+        Command::Serve(args) => glomers_workbench::serve::serve(&args.store, &args.host, args.port)
+            .map(|()| glomers_workbench::checkers::Validity::Valid),
         Command::Node(args) => {
             commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid)
         }
