@@ -23,15 +23,17 @@ pub struct Checked {
     pub results: Results,
     /// The new `results.json` map.
     pub json: Value,
-    /// The stored `results.json`, if there was one.
-    pub previous: Option<Value>,
+    /// The stored `results.json`'s text, if there was one.
+    pub previous: Option<String>,
+    /// The new `results.json`'s text.
+    pub text: String,
     pub summary: String,
 }
 
 impl Checked {
     /// Whether the analysis gave what the run had stored.
     pub fn matches_stored(&self) -> Option<bool> {
-        self.previous.as_ref().map(|p| *p == self.json)
+        self.previous.as_ref().map(|p| *p == self.text)
     }
 }
 
@@ -51,12 +53,15 @@ pub fn check(
     let text = std::fs::read_to_string(&history_path)
         .with_context(|| format!("reading {}", history_path.display()))?;
     let history = History::from_jsonl(&text)?;
-    let previous: Option<Value> = match std::fs::read_to_string(dir.join("results.json")) {
-        Ok(t) => Some(serde_json::from_str(&t).context("parsing results.json")?),
+    let previous: Option<String> = match std::fs::read_to_string(dir.join("results.json")) {
+        Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).context("reading results.json"),
     };
-    let stored = previous.clone().unwrap_or(Value::Null);
+    let stored: Value = match &previous {
+        Some(t) => serde_json::from_str(t).context("parsing results.json")?,
+        None => Value::Null,
+    };
     let test = &stored["test"];
     let workload = workload
         .or_else(|| test["workload"].as_str())
@@ -114,24 +119,22 @@ pub fn check(
         // The options are the run's, not the analysis's: keep them as stored, whole.
         json["test"] = test.clone();
     }
-    if let Some(prev) = &previous {
-        if *prev != json {
-            let keep = dir.join("results.prev.json");
-            std::fs::write(&keep, serde_json::to_string_pretty(prev)? + "\n")
-                .with_context(|| format!("writing {}", keep.display()))?;
-        }
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    if let Some(prev) = previous.as_ref().filter(|p| **p != text) {
+        let keep = dir.join("results.prev.json");
+        std::fs::write(&keep, prev).with_context(|| format!("writing {}", keep.display()))?;
     }
     let path = dir.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))?;
-    let text = summary(&opts, &run, &results, Some(&dir));
-    crate::report_html::save_summary(&dir, &text)?;
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let summary = summary(&opts, &run, &results, Some(&dir));
+    crate::report_html::save_summary(&dir, &summary)?;
     Ok(Checked {
         dir,
         results,
         json,
         previous,
-        summary: text,
+        text,
+        summary,
     })
 }
 

@@ -69,7 +69,12 @@ impl StoreServer {
             .expect("a TCP listener has an IP address")
     }
 
-    /// Serves until the process ends.
+    /// Makes [`StoreServer::run`] return (it finishes the request at hand first).
+    pub fn stop(&self) {
+        self.http.unblock();
+    }
+
+    /// Serves until [`StoreServer::stop`] or the end of the process.
     pub fn run(&self) {
         for request in self.http.incoming_requests() {
             let reply = if *request.method() == tiny_http::Method::Get

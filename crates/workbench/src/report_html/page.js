@@ -4,7 +4,8 @@
   "use strict";
   var D = JSON.parse(document.getElementById("data").textContent);
   var M = D.m, O = D.ops, nM = M.s.length, nO = O.i.length;
-  var END = Math.max(D.end, 1), LABEL = 96, ROW = 14, TROW = 12;
+  var END = Math.max(D.end, 1), LABEL = 96, TROW = 12;
+  var ROW = Math.max(14, Math.min(36, Math.floor(600 / Math.max(D.lanes.length, 1))));
   var view = { a: 0, b: END };
   var hl = new Set(), selOp = -1, pinned = -1;
   var vis = new Uint8Array(nM).fill(1);
@@ -243,8 +244,12 @@
     hl = new Set(t.m); selOp = -1;
     if (t.v != null) { $("fvalue").value = t.v; }
     applyFilters();
-    var a = END, b = 0;
-    t.m.forEach(function (i) { a = Math.min(a, M.t0[i]); b = Math.max(b, M.t1[i]); });
+    // Frame the messages between servers (and the client's request): the reads come later.
+    var a = END, b = 0, cl = /^c\d+$/;
+    t.m.forEach(function (i, n) {
+      if (n > 0 && (cl.test(D.parts[M.s[i]]) || cl.test(D.parts[M.d[i]]))) return;
+      a = Math.min(a, M.t0[i]); b = Math.max(b, M.t1[i]);
+    });
     if (b > a) setView(a - (b - a) * 0.05, b + (b - a) * 0.05);
     $("diagram").scrollIntoView();
   }
@@ -272,7 +277,7 @@
     var href = a.getAttribute("href") || "";
     if (a.dataset.msg !== undefined) { e.preventDefault(); showMsg(+a.dataset.msg); $("diagram").scrollIntoView(); }
     else if (/^#op-\d+$/.test(href)) { e.preventDefault(); selectOp(+href.slice(4), true); }
-    else if (a.classList.contains("show-trail")) showTrail(a.dataset.trail);
+    else if (a.classList.contains("show-trail")) { history.replaceState(null, "", "#show-" + a.dataset.trail); showTrail(a.dataset.trail); }
     else if (a.classList.contains("trail-link")) { var t = document.getElementById(href.slice(1)); if (t) t.open = true; }
   });
   $("fit").onclick = function () { setView(0, END); };
@@ -305,4 +310,5 @@
   if (!window.__errors.length) s.dataset.status = "ok";
   var h = location.hash;
   if (/^#op-\d+$/.test(h)) selectOp(+h.slice(4), true);
+  else if (h.indexOf("#show-") === 0) showTrail(h.slice(6));
 })();
