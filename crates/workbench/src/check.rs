@@ -52,7 +52,15 @@ pub fn check(
     let history_path = dir.join("history.jsonl");
     let text = std::fs::read_to_string(&history_path)
         .with_context(|| format!("reading {}", history_path.display()))?;
-    let history = History::from_jsonl(&text)?;
+    let mut history = match History::from_jsonl(&text) {
+        Ok(h) => h,
+        // A hand-written line may leave out `index`: number it and try again.
+        Err(e) => History::from_jsonl(&with_indices(&text)).map_err(|_| e)?,
+    };
+    // A hand-written history may number its ops loosely; ours are numbered by line already.
+    for (i, op) in history.ops.iter_mut().enumerate() {
+        op.index = i;
+    }
     let previous: Option<String> = match std::fs::read_to_string(dir.join("results.json")) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -128,6 +136,7 @@ pub fn check(
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     let summary = summary(&opts, &run, &results, Some(&dir));
     crate::report_html::save_summary(&dir, &summary)?;
+    crate::report_html::write_run_files(&dir, Some(&run.history))?;
     Ok(Checked {
         dir,
         results,
@@ -136,6 +145,22 @@ pub fn check(
         text,
         summary,
     })
+}
+
+/// The history's lines with an `index` (the line's number among ops) where one is missing.
+fn with_indices(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(mut op)) => {
+                op.entry("index").or_insert(i.into());
+                out.push_str(&Value::Object(op).to_string());
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// One message in a class of traffic, as the network counts it.

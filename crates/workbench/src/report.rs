@@ -65,7 +65,7 @@ impl RunDir {
         std::fs::write(&path, run.history.to_jsonl())
             .with_context(|| format!("writing {}", path.display()))?;
         // history.txt and report.html, from the files just written.
-        crate::report_html::write_run_files(&self.dir)
+        crate::report_html::write_run_files(&self.dir, Some(&run.history))
     }
 
     /// Saves the printed summary in the run directory (the report shows it).

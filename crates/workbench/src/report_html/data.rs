@@ -10,17 +10,19 @@ use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
 use crate::history::{Nanos, OpType};
 
-/// Bodies and op values longer than this are cut for display (the files have them whole).
+/// Bodies and op values longer than this are cut for display (the files have them whole):
+/// server messages, client traffic (read replies of a big run are long), op values.
 const MAX_BODY: usize = 2_000;
+const MAX_CLIENT_BODY: usize = 400;
 const MAX_VALUE: usize = 160;
 
 fn us(t: Nanos) -> u64 {
     t / 1_000
 }
 
-fn cut(s: String, max: usize) -> String {
+fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
-        return s;
+        return s.to_string();
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
@@ -75,7 +77,7 @@ fn node_number(id: &str) -> Option<u64> {
 }
 
 pub fn page_data(
-    run: &StoredRun,
+    run: &StoredRun<'_>,
     end: Nanos,
     periods: &[Period],
     op_messages: &HashMap<usize, Vec<usize>>,
@@ -135,8 +137,12 @@ pub fn page_data(
         kind.push(ty);
         ids.push(m.id);
         bodies.push(cut(
-            serde_json::to_string(&m.body).unwrap_or_default(),
-            MAX_BODY,
+            m.body.get(),
+            if m.is_client_traffic() {
+                MAX_CLIENT_BODY
+            } else {
+                MAX_BODY
+            },
         ));
     }
     let (lane_names, lane_of) = lanes(&parts, &home);
@@ -166,11 +172,11 @@ pub fn page_data(
             _ => "info",
         };
         push(&mut ops, "o", json!(outcome));
-        push(&mut ops, "v", json!(cut(i.value.to_string(), MAX_VALUE)));
+        push(&mut ops, "v", json!(cut(&i.value.to_string(), MAX_VALUE)));
         push(
             &mut ops,
             "r",
-            json!(p.completion.map(|c| cut(c.value.to_string(), MAX_VALUE))),
+            json!(p.completion.map(|c| cut(&c.value.to_string(), MAX_VALUE))),
         );
         push(
             &mut ops,

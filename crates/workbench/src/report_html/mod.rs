@@ -21,6 +21,7 @@ pub mod plots;
 pub mod stored;
 pub mod trails;
 
+use crate::history::History;
 use html::{escape, script_json, validity_class, validity_word};
 pub use stored::StoredRun;
 
@@ -38,27 +39,46 @@ if(s){s.dataset.errors=window.__errors.length;s.dataset.status='error';s.textCon
 'script error: '+window.__errors.join('; ');}});";
 
 /// Writes `history.txt` and `report.html` into a run directory from its stored files. The one
-/// call the store makes after writing `results.json` and `history.jsonl`.
-pub fn write_run_files(dir: &Path) -> anyhow::Result<()> {
-    let run = StoredRun::load(dir)?;
+/// call the store makes after writing `results.json` and `history.jsonl`; pass the run's
+/// history when it is at hand, so that it is not read back.
+pub fn write_run_files(dir: &Path, history: Option<&History>) -> anyhow::Result<()> {
+    let run = StoredRun::load(dir, history)?;
     write_history_txt(&run)?;
     let page = render(&run)?;
     let path = dir.join(REPORT);
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Saves the printed summary beside the run's files (and the report, which shows it).
+/// Where the summary goes in a report rendered before it was printed.
+const SUMMARY_SLOT: &str = "<!--summary-->";
+
+/// Saves the printed summary beside the run's files, and puts it into the report's slot.
 pub fn save_summary(dir: &Path, summary: &str) -> anyhow::Result<()> {
     let path = dir.join(SUMMARY);
     std::fs::write(&path, format!("{summary}\n"))
         .with_context(|| format!("writing {}", path.display()))?;
-    // The report shows the summary: render it again now that it exists.
-    write_run_files(dir)
+    let report = dir.join(REPORT);
+    if let Ok(page) = std::fs::read_to_string(&report) {
+        if page.contains(SUMMARY_SLOT) {
+            let page = page.replacen(SUMMARY_SLOT, &summary_section(summary), 1);
+            std::fs::write(&report, page)
+                .with_context(|| format!("writing {}", report.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn summary_section(summary: &str) -> String {
+    format!(
+        "<details><summary>The printed summary (<a href=\"{SUMMARY}\">{SUMMARY}</a>)</summary>\
+         <pre>{}</pre></details>",
+        escape(summary)
+    )
 }
 
 /// `history.txt`: one op per line, tab-separated as Jepsen's: index, time (s), process, type,
 /// f, value, and the error if any.
-pub fn write_history_txt(run: &StoredRun) -> anyhow::Result<()> {
+pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
     let mut out = String::new();
     for op in &run.history.ops {
         let process = serde_json::to_value(op.process)?;
@@ -86,7 +106,7 @@ pub fn write_history_txt(run: &StoredRun) -> anyhow::Result<()> {
 }
 
 /// The nemesis's fault periods: from each `start-X` to the next `stop-X` (or the end).
-pub fn fault_periods(run: &StoredRun, end: u64) -> Vec<plots::Period> {
+pub fn fault_periods(run: &StoredRun<'_>, end: u64) -> Vec<plots::Period> {
     let mut open: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut out = Vec::new();
     for op in run.history.ops.iter().filter(|op| !op.is_client()) {
@@ -127,7 +147,7 @@ pub fn fault_periods(run: &StoredRun, end: u64) -> Vec<plots::Period> {
 }
 
 /// The whole page.
-pub fn render(run: &StoredRun) -> anyhow::Result<String> {
+pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
     let end = run.end_time();
     let periods = fault_periods(run, end);
     let op_messages = stored::op_messages(&run.history, &run.messages);
@@ -176,14 +196,11 @@ pub fn render(run: &StoredRun) -> anyhow::Result<String> {
          <a href=\"#plots\">Plots</a> <a href=\"#timeline\">Timeline</a> \
          <a href=\"#diagram\">Messages</a> <a href=\"#files\">Files</a></nav><main>",
     );
-    if let Ok(summary) = std::fs::read_to_string(run.dir.join(SUMMARY)) {
-        let _ = write!(
-            p,
-            "<section id=\"summary\"><details><summary>The printed summary</summary><pre>{}</pre>\
-             </details></section>",
-            escape(&summary)
-        );
-    }
+    let summary = std::fs::read_to_string(run.dir.join(SUMMARY)).map_or_else(
+        |_| SUMMARY_SLOT.to_string(),
+        |s| summary_section(s.trim_end()),
+    );
+    let _ = write!(p, "<section id=\"summary\">{summary}</section>");
     let _ = write!(
         p,
         "<section id=\"findings\"><h2>Verdict and findings</h2><p class=\"verdict {}\">{}</p>{}</section>",
@@ -239,7 +256,6 @@ pub fn render(run: &StoredRun) -> anyhow::Result<String> {
         ("history.jsonl", "the history, one op per line"),
         (HISTORY_TXT, "the history as text"),
         ("messages.jsonl", "every message sent, received and dropped"),
-        (SUMMARY, "the printed summary"),
         ("node-logs/", "each node's stderr"),
     ] {
         if run.dir.join(name.trim_end_matches('/')).exists() {

@@ -307,6 +307,8 @@
   var s = $("selfcheck");
   s.dataset.arrows = arrows; s.dataset.delivered = delivered; s.dataset.messages = nM;
   s.dataset.ops = nO; s.dataset.trailLinks = links.length; s.dataset.trailLinksOk = linked;
+  // Milliseconds from navigation to the first drawing done (parse, data, canvases).
+  s.dataset.readyMs = Math.round(performance.now());
   if (!window.__errors.length) s.dataset.status = "ok";
   var h = location.hash;
   if (/^#op-\d+$/.test(h)) selectOp(+h.slice(4), true);

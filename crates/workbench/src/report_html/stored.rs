@@ -1,12 +1,14 @@
 //! A stored run as the report reads it back: `results.json`, `history.jsonl` and the message
 //! journal `messages.jsonl`, each optional (a hand-written history has no journal).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::history::{History, Nanos};
@@ -29,13 +31,22 @@ pub struct JournalMessage {
     pub src: String,
     pub dest: String,
     pub sent: Nanos,
-    pub body: Map<String, Value>,
+    /// The body's `type`.
+    pub kind: String,
+    /// The body as it was journaled (kept as text: a read reply of a big run holds thousands
+    /// of values, and only a few bodies are ever looked into).
+    pub body: Box<RawValue>,
     pub fate: Fate,
 }
 
 impl JournalMessage {
     pub fn kind(&self) -> &str {
-        self.body.get("type").and_then(Value::as_str).unwrap_or("?")
+        &self.kind
+    }
+
+    /// The body parsed (an empty map if it is not an object).
+    pub fn body_map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.body.get()).unwrap_or_default()
     }
 
     pub fn is_client_traffic(&self) -> bool {
@@ -58,31 +69,46 @@ struct JournalLine {
     src: String,
     dest: String,
     #[serde(default)]
-    body: Option<Map<String, Value>>,
+    body: Option<Box<RawValue>>,
+}
+
+/// Only the `type` of a body.
+#[derive(Deserialize)]
+struct BodyType {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 /// The files of one run directory, parsed.
-pub struct StoredRun {
+pub struct StoredRun<'h> {
     pub dir: PathBuf,
     /// `results.json`, or `Value::Null` when there is none.
     pub results: Value,
-    pub history: History,
+    /// Borrowed from the run when it has just been made, read from `history.jsonl` otherwise.
+    pub history: Cow<'h, History>,
     /// Messages in send order (empty without a journal).
     pub messages: Vec<JournalMessage>,
     pub has_journal: bool,
 }
 
-impl StoredRun {
-    pub fn load(dir: &Path) -> anyhow::Result<StoredRun> {
+impl<'h> StoredRun<'h> {
+    /// Reads a run directory; `history` is the run's own when the caller has it in memory
+    /// (so that a big history is not parsed a second time).
+    pub fn load(dir: &Path, history: Option<&'h History>) -> anyhow::Result<StoredRun<'h>> {
         let results = match std::fs::read_to_string(dir.join("results.json")) {
             Ok(text) => serde_json::from_str(&text).context("parsing results.json")?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
             Err(e) => return Err(e).context("reading results.json"),
         };
-        let path = dir.join("history.jsonl");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let history = History::from_jsonl(&text)?;
+        let history = match history {
+            Some(h) => Cow::Borrowed(h),
+            None => {
+                let path = dir.join("history.jsonl");
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Cow::Owned(History::from_jsonl(&text)?)
+            }
+        };
         let journal = dir.join("messages.jsonl");
         let has_journal = journal.exists();
         let messages = if has_journal {
@@ -136,12 +162,20 @@ pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
         match event.kind.as_str() {
             "send" => {
                 by_id.insert(event.id, messages.len());
+                let body = event
+                    .body
+                    .unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
+                let kind = serde_json::from_str::<BodyType>(body.get())
+                    .ok()
+                    .and_then(|b| b.kind)
+                    .unwrap_or_else(|| "?".into());
                 messages.push(JournalMessage {
                     id: event.id,
                     src: event.src,
                     dest: event.dest,
                     sent: event.time,
-                    body: event.body.unwrap_or_default(),
+                    kind,
+                    body,
                     fate: Fate::InFlight,
                 });
             }

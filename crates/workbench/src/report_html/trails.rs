@@ -37,7 +37,7 @@ pub struct Trail {
     pub value: Option<String>,
 }
 
-pub fn trails(run: &StoredRun, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+pub fn trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
     let workload = &run.results["workload"];
     let mut out: Vec<Trail> = Vec::new();
     if workload.get("lost").is_some() && workload.get("stale").is_some() {
@@ -58,7 +58,7 @@ fn key(v: &Value) -> String {
 }
 
 struct Context<'a> {
-    run: &'a StoredRun,
+    run: &'a StoredRun<'a>,
     op_messages: &'a HashMap<usize, Vec<usize>>,
     pairs: Vec<Pair<'a>>,
 }
@@ -104,7 +104,7 @@ fn msg_ref(m: &JournalMessage, index: usize) -> String {
     )
 }
 
-fn node_names(run: &StoredRun) -> Vec<String> {
+fn node_names(run: &StoredRun<'_>) -> Vec<String> {
     let count = run.results["test"]["node_count"].as_u64().unwrap_or(0) as usize;
     let mut names: Vec<String> = (0..count).map(|i| format!("n{i}")).collect();
     if names.is_empty() {
@@ -138,7 +138,7 @@ fn scalars<'v>(v: &'v Value, top: bool, out: &mut Vec<&'v Value>) {
     }
 }
 
-fn set_trails(run: &StoredRun, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
     let workload = &run.results["workload"];
     let mut wanted: Vec<(Value, &'static str)> = Vec::new();
     for v in workload["lost"]
@@ -167,13 +167,13 @@ fn set_trails(run: &StoredRun, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<
         .collect();
     // Server messages carrying each wanted value.
     let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
-    let mut leaves = Vec::new();
     for (i, m) in run.messages.iter().enumerate() {
         if m.is_client_traffic() {
             continue;
         }
-        leaves.clear();
-        for (k, v) in &m.body {
+        let body = m.body_map();
+        let mut leaves = Vec::new();
+        for (k, v) in &body {
             if k != "msg_id" && k != "in_reply_to" && k != "type" {
                 scalars(v, false, &mut leaves);
             }
@@ -472,7 +472,7 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-fn counter_trails(run: &StoredRun, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+fn counter_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
     let cx = Context {
         run,
         op_messages,
