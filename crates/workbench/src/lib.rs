@@ -19,6 +19,7 @@ pub mod report_html;
 pub mod runner;
 pub mod serve;
 pub mod services;
+pub mod sweep;
 pub mod workloads;
 
 /// The one random number generator of a test: seeded, so that a simulation replays exactly.

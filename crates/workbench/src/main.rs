@@ -18,6 +18,7 @@ fn main() {
         Command::Check(args) => commands::check(args),
         Command::Serve(args) => glomers_workbench::serve::serve(&args.store, &args.host, args.port)
             .map(|()| glomers_workbench::checkers::Validity::Valid),
+        Command::Merge(args) => commands::merge(args),
         Command::Node(args) => {
             commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid)
         }
