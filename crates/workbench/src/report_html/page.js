@@ -100,7 +100,8 @@
       if (M.st[i] === 0) delivered++;
       drawn.push(i);
     }
-    var dense = count > 20000, alpha = dense ? 0.35 : 0.85;
+    // Thousands of arrows on a few hundred pixels: fainter, so that density reads as shade.
+    var dense = count > 3000, alpha = Math.max(0.06, Math.min(0.85, 1500 / Math.max(count, 1)));
     function line(i, colour, width, dash) {
       var x1 = X(M.t0[i], w), x2 = X(M.t1[i], w), y1 = laneY[D.lane[M.s[i]]], y2 = laneY[D.lane[M.d[i]]];
       g.strokeStyle = colour; g.lineWidth = width; g.setLineDash(dash || []);
