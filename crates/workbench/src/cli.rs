@@ -42,8 +42,37 @@ pub enum Command {
     Node(NodeArgs),
     /// The node protocol and every workload's RPCs (`glomers doc`, `glomers doc broadcast`).
     Doc(DocArgs),
+    /// Re-run the analysis of a stored run from its files (or of a history.jsonl written by
+    /// hand) and rebuild its report.
+    Check(CheckArgs),
+    /// Serve the store as a web UI: the runs newest first, their reports and files.
+    Serve(ServeArgs),
     /// Combine the --summary files of sweep shards (`glomers sim --shard K/N`) into one report.
     Merge(MergeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// The run directory (or its history.jsonl).
+    pub dir: PathBuf,
+    /// The workload whose checker to use, when no results.json names it.
+    #[arg(short = 'w', long)]
+    pub workload: Option<String>,
+    /// Number of server nodes, when no results.json gives it.
+    #[arg(long)]
+    pub node_count: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// The store to serve.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Address to listen on (loopback unless told otherwise; 0.0.0.0 for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -108,6 +108,20 @@ pub fn run_process_test(
     })
 }
 
+/// Prints a run's summary (the verdict first, so a full disk cannot take it), stores the run,
+/// then saves the summary in its run directory, where the report shows it.
+fn print_and_store(f: &Finished) {
+    let text = summary(&f.opts, &f.run, &f.results, f.dir.as_deref());
+    println!("{text}");
+    if f.store() {
+        if let Some(dir) = &f.dir {
+            if let Err(e) = RunDir::save_summary(dir, &text) {
+                eprintln!("glomers: {e:#}");
+            }
+        }
+    }
+}
+
 /// Progress over test time, on stderr: a bar when stderr is a terminal, else one line per
 /// phase (so a log or CI shows where a run is).
 pub struct Bar {
@@ -175,8 +189,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
         let finished = run_process_test(args, Some(&bar));
         bar.finish();
         let f = finished?;
-        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-        f.store();
+        print_and_store(&f);
         Ok(f.results.valid)
     })
 }
@@ -500,8 +513,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         return repeat(args.workload.test_count, |i| {
             opts.seed = first_seed.wrapping_add(u64::from(i));
             let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
-            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-            f.store();
+            print_and_store(&f);
             eprintln!(
                 "simulated {:.1} s in {:.3} s of wall time",
                 f.run.end_time as f64 / 1e9,
@@ -587,8 +599,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
             // Store the first failure, so its history and messages are there to read.
             opts.seed = failure.seed;
             let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
-            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-            f.store();
+            print_and_store(&f);
         }
     }
     if sweep_summary.failing.is_empty() {
@@ -674,6 +685,20 @@ fn replay_command(seed: Option<u64>) -> String {
         out.insert(trailing, format!("--seed {seed}"));
     }
     out.join(" ")
+}
+
+/// `glomers check`: the analysis again from the stored files, and the report rebuilt.
+pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<Validity> {
+    let checked = crate::check::check(&args.dir, args.workload.as_deref(), args.node_count)?;
+    println!("{}", checked.summary);
+    match checked.matches_stored() {
+        Some(true) => eprintln!("results.json: the same as the run wrote"),
+        Some(false) => {
+            eprintln!("results.json: differs from the stored one (kept as results.prev.json)")
+        }
+        None => eprintln!("results.json: written (there was none)"),
+    }
+    Ok(checked.results.valid)
 }
 
 pub fn node(args: &NodeArgs) -> anyhow::Result<()> {

@@ -20,12 +20,19 @@ fn main() {
                 eprintln!("glomers: cannot catch signals ({e:#}); Ctrl-C may leave nodes running");
             }
         }
-        Command::Sim(_) | Command::Merge(_) | Command::Doc(_) => {}
+        Command::Sim(_)
+        | Command::Merge(_)
+        | Command::Doc(_)
+        | Command::Check(_)
+        | Command::Serve(_) => {}
     }
     let outcome = match &cli.command {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),
         Command::Sim(args) => commands::sim(args),
+        Command::Check(args) => commands::check(args),
+        Command::Serve(args) => glomers_workbench::serve::serve(&args.store, &args.host, args.port)
+            .map(|()| glomers_workbench::checkers::Validity::Valid),
         Command::Merge(args) => commands::merge(args),
         Command::Doc(args) => glomers_workbench::doc::topic(args.topic.as_deref()).map(|text| {
             print!("{text}");

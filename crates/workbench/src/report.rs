@@ -113,6 +113,13 @@ impl RunDir {
                 error: e.to_string(),
             });
         }
+        // history.txt and report.html, from what was just written.
+        if let Err(e) = crate::report_html::write_run_files(&self.dir, Some(&run.history)) {
+            failures.push(WriteFailure {
+                path: self.dir.join("report.html"),
+                error: format!("{e:#}"),
+            });
+        }
         if results_written {
             let name = self.dir.file_name().expect("a name").to_owned();
             link(
@@ -127,6 +134,11 @@ impl RunDir {
             self.record_failure("results.json could not be written");
         }
         failures
+    }
+
+    /// Saves the printed summary in the run directory (the report shows it).
+    pub fn save_summary(dir: &Path, summary: &str) -> anyhow::Result<()> {
+        crate::report_html::save_summary(dir, summary)
     }
 
     /// Leaves `failure.txt` in a run directory that will hold no results, saying why. Best

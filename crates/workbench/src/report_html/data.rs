@@ -1,0 +1,217 @@
+//! The data the page's script draws from, as one JSON value of parallel arrays (compact: a
+//! 25-node run has tens of thousands of messages). Times are in microseconds.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Value};
+
+use super::plots::Period;
+use super::stored::{is_client, Fate, StoredRun};
+use super::trails::Trail;
+use crate::history::{Nanos, OpType};
+
+/// Bodies and op values longer than this are cut for display (the files have them whole):
+/// server messages, client traffic (read replies of a big run are long), op values.
+const MAX_BODY: usize = 2_000;
+const MAX_CLIENT_BODY: usize = 400;
+const MAX_VALUE: usize = 160;
+
+fn us(t: Nanos) -> u64 {
+    t / 1_000
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+/// Orders participants into the diagram's lanes: each server node, with the clients that talk
+/// to it on a lane just above it, then the services. Returns (lane names, lane of each part).
+fn lanes(parts: &[String], home: &HashMap<usize, usize>) -> (Vec<String>, Vec<usize>) {
+    let mut nodes: Vec<usize> = (0..parts.len())
+        .filter(|&i| !is_client(&parts[i]) && node_number(&parts[i]).is_some())
+        .collect();
+    nodes.sort_by_key(|&i| node_number(&parts[i]));
+    let services: Vec<usize> = (0..parts.len())
+        .filter(|&i| !is_client(&parts[i]) && node_number(&parts[i]).is_none())
+        .collect();
+    let mut names = Vec::new();
+    let mut lane_of = vec![usize::MAX; parts.len()];
+    let mut client_lane: HashMap<usize, usize> = HashMap::new();
+    for &n in &nodes {
+        if home.values().any(|&h| h == n) {
+            client_lane.insert(n, names.len());
+            names.push(format!("clients→{}", parts[n]));
+        }
+        lane_of[n] = names.len();
+        names.push(parts[n].clone());
+    }
+    for &s in &services {
+        lane_of[s] = names.len();
+        names.push(parts[s].clone());
+    }
+    let mut stray = None;
+    for (i, lane) in lane_of.iter_mut().enumerate() {
+        if *lane != usize::MAX {
+            continue;
+        }
+        *lane = match home.get(&i).and_then(|h| client_lane.get(h)) {
+            Some(&l) => l,
+            None => *stray.get_or_insert_with(|| {
+                names.push("other clients".into());
+                names.len() - 1
+            }),
+        };
+    }
+    (names, lane_of)
+}
+
+fn node_number(id: &str) -> Option<u64> {
+    id.strip_prefix('n')?.parse().ok()
+}
+
+pub fn page_data(
+    run: &StoredRun<'_>,
+    end: Nanos,
+    periods: &[Period],
+    op_messages: &HashMap<usize, Vec<usize>>,
+    trails: &[Trail],
+) -> Value {
+    let mut part_index: HashMap<String, usize> = HashMap::new();
+    let mut parts: Vec<String> = Vec::new();
+    let mut type_index: HashMap<String, usize> = HashMap::new();
+    let mut types: Vec<String> = Vec::new();
+    let n = run.messages.len();
+    let (mut src, mut dst, mut t0, mut t1, mut state, mut kind, mut ids, mut bodies) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    // A client's home: the first server it talks to.
+    let mut home: HashMap<usize, usize> = HashMap::new();
+    for m in &run.messages {
+        let mut part = |p: &str| -> usize {
+            if let Some(&i) = part_index.get(p) {
+                return i;
+            }
+            parts.push(p.to_string());
+            part_index.insert(p.to_string(), parts.len() - 1);
+            parts.len() - 1
+        };
+        let (s, d) = (part(&m.src), part(&m.dest));
+        if is_client(&m.src) {
+            home.entry(s).or_insert(d);
+        } else if is_client(&m.dest) {
+            home.entry(d).or_insert(s);
+        }
+        let k = m.kind();
+        let ty = match type_index.get(k) {
+            Some(&i) => i,
+            None => {
+                types.push(k.to_string());
+                type_index.insert(k.to_string(), types.len() - 1);
+                types.len() - 1
+            }
+        };
+        src.push(s);
+        dst.push(d);
+        t0.push(us(m.sent));
+        let (end_t, st) = match m.fate {
+            Fate::Delivered(t) => (us(t), 0),
+            Fate::Dropped(t) => (us(t), 1),
+            Fate::InFlight => (us(end), 2),
+        };
+        t1.push(end_t);
+        state.push(st);
+        kind.push(ty);
+        ids.push(m.id);
+        bodies.push(cut(
+            m.body.get(),
+            if m.is_client_traffic() {
+                MAX_CLIENT_BODY
+            } else {
+                MAX_BODY
+            },
+        ));
+    }
+    let (lane_names, lane_of) = lanes(&parts, &home);
+
+    let pairs = run.history.pairs();
+    let mut ops = BTreeMap::<&str, Vec<Value>>::new();
+    for p in &pairs {
+        let i = p.invoke;
+        let push = |ops: &mut BTreeMap<&str, Vec<Value>>, k: &'static str, v: Value| {
+            ops.entry(k).or_default().push(v)
+        };
+        push(&mut ops, "i", json!(i.index));
+        push(&mut ops, "c", json!(p.completion.map(|c| c.index)));
+        push(
+            &mut ops,
+            "p",
+            json!(serde_json::to_value(i.process)
+                .map(|v| v.to_string().trim_matches('"').to_string())
+                .unwrap_or_default()),
+        );
+        push(&mut ops, "f", json!(i.f));
+        push(&mut ops, "t0", json!(us(i.time)));
+        push(&mut ops, "t1", json!(p.completion.map(|c| us(c.time))));
+        let outcome = match p.outcome() {
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            _ => "info",
+        };
+        push(&mut ops, "o", json!(outcome));
+        push(&mut ops, "v", json!(cut(&i.value.to_string(), MAX_VALUE)));
+        push(
+            &mut ops,
+            "r",
+            json!(p.completion.map(|c| cut(&c.value.to_string(), MAX_VALUE))),
+        );
+        push(
+            &mut ops,
+            "e",
+            json!(p
+                .completion
+                .and_then(|c| c.error.as_ref())
+                .map(|e| e.to_string())),
+        );
+        push(&mut ops, "fin", json!(i.is_final as u8));
+        push(
+            &mut ops,
+            "m",
+            json!(op_messages.get(&i.index).cloned().unwrap_or_default()),
+        );
+    }
+    for k in [
+        "i", "c", "p", "f", "t0", "t1", "o", "v", "r", "e", "fin", "m",
+    ] {
+        ops.entry(k).or_default();
+    }
+    let trail_map: serde_json::Map<String, Value> = trails
+        .iter()
+        .map(|t| (t.id.clone(), json!({"m": t.messages, "v": t.value})))
+        .collect();
+    json!({
+        "end": us(end),
+        "journal": run.has_journal,
+        "parts": parts,
+        "lanes": lane_names,
+        "lane": lane_of,
+        "types": types,
+        "m": {"s": src, "d": dst, "t0": t0, "t1": t1, "st": state, "ty": kind, "id": ids, "b": bodies},
+        "ops": ops,
+        "periods": periods.iter().map(|p| json!([(p.start * 1e6) as u64, (p.end * 1e6) as u64, p.label])).collect::<Vec<_>>(),
+        "trails": trail_map,
+    })
+}

@@ -1,0 +1,96 @@
+//! Small HTML helpers shared by the report's parts.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Turns every `op N` in (already escaped) text into a link to that op.
+pub fn op_links_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("op ") {
+        let boundary = at == 0 || !rest.as_bytes()[at - 1].is_ascii_alphanumeric();
+        let digits = rest[at + 3..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        out.push_str(&rest[..at]);
+        if boundary && digits > 0 {
+            let n = &rest[at + 3..at + 3 + digits];
+            let _ = write!(out, "<a class=\"op\" href=\"#op-{n}\">op {n}</a>");
+            rest = &rest[at + 3 + digits..];
+        } else {
+            out.push_str("op ");
+            rest = &rest[at + 3..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+pub fn validity_class(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(true) => "valid",
+        Value::Bool(false) => "invalid",
+        _ => "unknown",
+    }
+}
+
+pub fn validity_word(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(true) => "valid",
+        Value::Bool(false) => "invalid",
+        Value::Null => "not checked",
+        _ => "unknown",
+    }
+}
+
+/// JSON for a `<script type="application/json">` block: `</` cannot close the element.
+pub fn script_json(v: &Value) -> String {
+    v.to_string().replace("</", "<\\/")
+}
+
+/// Seconds with millisecond precision.
+pub fn secs(t: u64) -> String {
+    format!("{:.3} s", t as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_ops_in_text() {
+        assert_eq!(
+            op_links_in("read (op 12) missed; shop 3; op x"),
+            "read (<a class=\"op\" href=\"#op-12\">op 12</a>) missed; shop 3; op x"
+        );
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(
+            escape("<a href='x'>&</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
+        );
+        assert_eq!(
+            script_json(&Value::String("</script>".into())),
+            "\"<\\/script>\""
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! `report.html`: one self-contained page per run (no network, no external program) built from
+//! the run's stored files, plus `history.txt`. It shows the verdict and the findings in words,
+//! the trail of each anomaly, Maelstrom's three performance plots, the op timeline per process
+//! and the Lamport diagram of the messages (zoom, scroll, filters, jump from an op or a finding
+//! to its messages).
+//!
+//! Everything is read back from the run directory (`results.json`, `history.jsonl`,
+//! `messages.jsonl`, `summary.txt`), so `glomers check` rebuilds the same page from the files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+pub mod data;
+pub mod findings;
+pub mod html;
+pub mod plots;
+pub mod stored;
+pub mod trails;
+
+use crate::history::History;
+use html::{escape, script_json, validity_class, validity_word};
+pub use stored::StoredRun;
+
+/// The file names this module writes into a run directory.
+pub const REPORT: &str = "report.html";
+pub const HISTORY_TXT: &str = "history.txt";
+pub const SUMMARY: &str = "summary.txt";
+
+const CSS: &str = include_str!("page.css");
+const SCRIPT: &str = include_str!("page.js");
+/// Installed before anything else, so that the page's own checks see every script error.
+const ERROR_TRAP: &str = "window.__errors=[];window.addEventListener('error',function(e){\
+window.__errors.push(String(e.message||e));var s=document.getElementById('selfcheck');\
+if(s){s.dataset.errors=window.__errors.length;s.dataset.status='error';s.textContent=\
+'script error: '+window.__errors.join('; ');}});";
+
+/// Writes `history.txt` and `report.html` into a run directory from its stored files. The one
+/// call the store makes after writing `results.json` and `history.jsonl`; pass the run's
+/// history when it is at hand, so that it is not read back.
+pub fn write_run_files(dir: &Path, history: Option<&History>) -> anyhow::Result<()> {
+    let run = StoredRun::load(dir, history)?;
+    write_history_txt(&run)?;
+    let page = render(&run)?;
+    let path = dir.join(REPORT);
+    std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Where the summary goes in a report rendered before it was printed.
+const SUMMARY_SLOT: &str = "<!--summary-->";
+
+/// Saves the printed summary beside the run's files, and puts it into the report's slot.
+pub fn save_summary(dir: &Path, summary: &str) -> anyhow::Result<()> {
+    let path = dir.join(SUMMARY);
+    std::fs::write(&path, format!("{summary}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    let report = dir.join(REPORT);
+    if let Ok(page) = std::fs::read_to_string(&report) {
+        if page.contains(SUMMARY_SLOT) {
+            let page = page.replacen(SUMMARY_SLOT, &summary_section(summary), 1);
+            std::fs::write(&report, page)
+                .with_context(|| format!("writing {}", report.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn summary_section(summary: &str) -> String {
+    format!(
+        "<details><summary>The printed summary (<a href=\"{SUMMARY}\">{SUMMARY}</a>)</summary>\
+         <pre>{}</pre></details>",
+        escape(summary)
+    )
+}
+
+/// `history.txt`: one op per line, tab-separated as Jepsen's: index, time (s), process, type,
+/// f, value, and the error if any.
+pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for op in &run.history.ops {
+        let process = serde_json::to_value(op.process)?;
+        let kind = serde_json::to_value(op.kind)?;
+        let _ = write!(
+            out,
+            "{}\t{:.9}\t{}\t:{}\t:{}\t{}",
+            op.index,
+            op.time as f64 / 1e9,
+            process.as_str().map_or(process.to_string(), str::to_string),
+            kind.as_str().unwrap_or("?"),
+            op.f,
+            op.value
+        );
+        if let Some(e) = &op.error {
+            let _ = write!(out, "\t{e}");
+        }
+        if op.is_final {
+            out.push_str("\tfinal");
+        }
+        out.push('\n');
+    }
+    let path = run.dir.join(HISTORY_TXT);
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The nemesis's fault periods: from each `start-X` to the next `stop-X` (or the end).
+pub fn fault_periods(run: &StoredRun<'_>, end: u64) -> Vec<plots::Period> {
+    let mut open: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for op in run.history.ops.iter().filter(|op| !op.is_client()) {
+        if let Some(fault) = op.f.strip_prefix("start-") {
+            let label = match &op.value {
+                Value::Object(m) => m
+                    .get("shape")
+                    .and_then(Value::as_str)
+                    .map_or(fault.to_string(), |s| format!("{fault} ({s})")),
+                _ => fault.to_string(),
+            };
+            if let Some((start, label)) = open.insert(fault.to_string(), (op.time, label)) {
+                out.push(plots::Period {
+                    start: start as f64 / 1e9,
+                    end: op.time as f64 / 1e9,
+                    label,
+                });
+            }
+        } else if let Some(fault) = op.f.strip_prefix("stop-") {
+            if let Some((start, label)) = open.remove(fault) {
+                out.push(plots::Period {
+                    start: start as f64 / 1e9,
+                    end: op.time as f64 / 1e9,
+                    label,
+                });
+            }
+        }
+    }
+    for (_, (start, label)) in open {
+        out.push(plots::Period {
+            start: start as f64 / 1e9,
+            end: end as f64 / 1e9,
+            label,
+        });
+    }
+    out.sort_by(|a, b| a.start.total_cmp(&b.start));
+    out
+}
+
+/// The whole page.
+pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
+    let end = run.end_time();
+    let periods = fault_periods(run, end);
+    let op_messages = stored::op_messages(&run.history, &run.messages);
+    let trails = trails::trails(run, &op_messages);
+    let mut trail_of_op: HashMap<usize, String> = HashMap::new();
+    for t in &trails {
+        for &op in &t.ops {
+            trail_of_op.entry(op).or_insert_with(|| t.id.clone());
+        }
+    }
+    let [raw, quantiles, rate] = plots::plots(&run.history, end, &periods)?;
+    let data = data::page_data(run, end, &periods, &op_messages, &trails);
+
+    let results = &run.results;
+    let test = &results["test"];
+    let valid = &results["valid"];
+    let workload = test["workload"].as_str().unwrap_or("run");
+    let title = format!(
+        "{} · {} · {}",
+        workload,
+        run.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        validity_word(valid)
+    );
+    let mut p = String::with_capacity(64 * 1024);
+    let _ = write!(
+        p,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{CSS}</style><script>{ERROR_TRAP}</script></head><body>",
+        escape(&title)
+    );
+    let _ = write!(
+        p,
+        "<header class=\"{}\"><h1>{} <span class=\"badge {}\">{}</span></h1><p>{}</p></header>",
+        validity_class(valid),
+        escape(workload),
+        validity_class(valid),
+        validity_word(valid),
+        escape(&headline(results))
+    );
+    p.push_str(
+        "<nav><a href=\"#findings\">Findings</a> <a href=\"#trails\">Trails</a> \
+         <a href=\"#plots\">Plots</a> <a href=\"#timeline\">Timeline</a> \
+         <a href=\"#diagram\">Messages</a> <a href=\"#files\">Files</a></nav><main>",
+    );
+    let summary = std::fs::read_to_string(run.dir.join(SUMMARY)).map_or_else(
+        |_| SUMMARY_SLOT.to_string(),
+        |s| summary_section(s.trim_end()),
+    );
+    let _ = write!(p, "<section id=\"summary\">{summary}</section>");
+    let _ = write!(
+        p,
+        "<section id=\"findings\"><h2>Verdict and findings</h2><p class=\"verdict {}\">{}</p>{}</section>",
+        validity_class(valid),
+        escape(verdict_sentence(valid)),
+        findings::render(results, &trail_of_op)
+    );
+    p.push_str("<section id=\"trails\"><h2>Trails</h2>");
+    if trails.is_empty() {
+        p.push_str(
+            "<p>No anomaly with a trail: trails are drawn for lost or stale set elements \
+             (broadcast, g-set) and for wrong final counter reads.</p>",
+        );
+    }
+    for t in &trails {
+        p.push_str(&t.html);
+    }
+    p.push_str("</section>");
+    let _ = write!(
+        p,
+        "<section id=\"plots\"><h2>Performance</h2><p>Shaded: nemesis periods{}.</p>\
+         <div class=\"plot\">{raw}</div><div class=\"plot\">{quantiles}</div>\
+         <div class=\"plot\">{rate}</div></section>",
+        if periods.is_empty() {
+            " (none in this run)"
+        } else {
+            ""
+        }
+    );
+    p.push_str(
+        "<section id=\"timeline\"><h2>Timeline of ops per process</h2>\
+         <p class=\"hint\">Wheel: zoom · drag: scroll in time · click an op: its messages on the \
+         diagram. The timeline and the diagram share one time window.</p>\
+         <div class=\"range\"></div><canvas id=\"tl\"></canvas></section>",
+    );
+    p.push_str(
+        "<section id=\"diagram\"><h2>Messages (Lamport diagram)</h2>\
+         <div class=\"controls\">\
+         <button id=\"fit\">Fit</button><button id=\"zin\">+</button><button id=\"zout\">−</button>\
+         <label>Nodes <input id=\"fnodes\" placeholder=\"all, or n1,n4\" size=\"14\"></label>\
+         <label>Carries value <input id=\"fvalue\" placeholder=\"e.g. 42\" size=\"8\"></label>\
+         <label><input type=\"checkbox\" id=\"fclients\" checked> client traffic</label>\
+         <button id=\"clear\">Clear filters</button> <span id=\"mcount\"></span>\
+         <details id=\"ftypes\"><summary>Message types</summary><div id=\"typelist\"></div></details>\
+         </div><div class=\"range\"></div><canvas id=\"lamport\"></canvas>\
+         <p class=\"hint\">Black: between servers · grey-blue: client traffic · red: error \
+         replies · red dashed with ✕: dropped by a partition · grey dashed: in flight at the end · \
+         orange: selected. Hover an arrow for its body, click to keep it.</p></section>",
+    );
+    p.push_str("<section id=\"files\"><h2>Files</h2><ul>");
+    for (name, what) in [
+        ("results.json", "the results map"),
+        ("history.jsonl", "the history, one op per line"),
+        (HISTORY_TXT, "the history as text"),
+        ("messages.jsonl", "every message sent, received and dropped"),
+        ("node-logs/", "each node's stderr"),
+    ] {
+        if run.dir.join(name.trim_end_matches('/')).exists() {
+            let _ = write!(
+                p,
+                "<li><a href=\"{name}\">{name}</a>: {what}</li>",
+                name = escape(name)
+            );
+        }
+    }
+    p.push_str("</ul></section></main>");
+    p.push_str(
+        "<aside id=\"inspector\" hidden><button id=\"close\">×</button><div id=\"inspect\"></div></aside>\
+         <div id=\"tip\" hidden></div>\
+         <div id=\"selfcheck\" data-status=\"pending\" data-errors=\"0\"></div>",
+    );
+    let _ = write!(
+        p,
+        "<script type=\"application/json\" id=\"data\">{}</script><script>{SCRIPT}</script></body></html>",
+        script_json(&data)
+    );
+    Ok(p)
+}
+
+fn verdict_sentence(valid: &Value) -> &'static str {
+    match valid {
+        Value::Bool(true) => "Valid: every checker passed.",
+        Value::Bool(false) => "Invalid: at least one checker found the run wrong. The findings below say what and where.",
+        Value::Null => "Not checked.",
+        _ => "Unknown: no anomaly was found, but the checkers could not show the run correct.",
+    }
+}
+
+/// One line under the title: the options and the key figures.
+fn headline(results: &Value) -> String {
+    let t = &results["test"];
+    let mut parts = Vec::new();
+    if let Some(n) = t["node_count"].as_u64() {
+        parts.push(format!("{n} node{}", if n == 1 { "" } else { "s" }));
+    }
+    if let (Some(l), Some(r)) = (t["time_limit"].as_f64(), t["rate"].as_f64()) {
+        parts.push(format!("{l} s at rate {r}"));
+    }
+    if let Some(l) = t["latency"].as_u64() {
+        parts.push(format!("latency {l} ms"));
+    }
+    if let Some(n) = t["nemesis"].as_array().filter(|n| !n.is_empty()) {
+        let names: Vec<String> = n
+            .iter()
+            .map(|x| x.as_str().unwrap_or("?").to_string())
+            .collect();
+        parts.push(format!("nemesis {}", names.join(",")));
+    }
+    if let Some(s) = t["seed"].as_u64() {
+        parts.push(format!("seed {s}"));
+    }
+    if let Some(c) = results["stats"]["count"].as_u64() {
+        parts.push(format!("{c} ops"));
+    }
+    if let Some(m) = results["net"]["servers"]["msgs_per_op"].as_f64() {
+        parts.push(format!("{m:.2} server msgs/op"));
+    }
+    parts.join(" · ")
+}

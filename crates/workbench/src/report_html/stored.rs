@@ -1,0 +1,270 @@
+//! A stored run as the report reads it back: `results.json`, `history.jsonl` and the message
+//! journal `messages.jsonl`, each optional (a hand-written history has no journal).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::history::{History, Nanos};
+
+/// What became of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Received at this time.
+    Delivered(Nanos),
+    /// Dropped by a partition at this time (when the recipient's delivery slot reached it).
+    Dropped(Nanos),
+    /// Still queued when the test ended.
+    InFlight,
+}
+
+/// One message of the journal: its send, and its delivery or drop.
+#[derive(Clone, Debug)]
+pub struct JournalMessage {
+    pub id: u64,
+    pub src: String,
+    pub dest: String,
+    pub sent: Nanos,
+    /// The body's `type`.
+    pub kind: String,
+    /// The body as it was journaled (kept as text: a read reply of a big run holds thousands
+    /// of values, and only a few bodies are ever looked into).
+    pub body: Box<RawValue>,
+    pub fate: Fate,
+}
+
+impl JournalMessage {
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The body parsed (an empty map if it is not an object).
+    pub fn body_map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.body.get()).unwrap_or_default()
+    }
+
+    pub fn is_client_traffic(&self) -> bool {
+        is_client(&self.src) || is_client(&self.dest)
+    }
+}
+
+/// Client ids are `c<number>`.
+pub fn is_client(id: &str) -> bool {
+    id.strip_prefix('c')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[derive(Deserialize)]
+struct JournalLine {
+    time: Nanos,
+    #[serde(rename = "type")]
+    kind: String,
+    id: u64,
+    src: String,
+    dest: String,
+    #[serde(default)]
+    body: Option<Box<RawValue>>,
+}
+
+/// Only the `type` of a body.
+#[derive(Deserialize)]
+struct BodyType {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// The files of one run directory, parsed.
+pub struct StoredRun<'h> {
+    pub dir: PathBuf,
+    /// `results.json`, or `Value::Null` when there is none.
+    pub results: Value,
+    /// Borrowed from the run when it has just been made, read from `history.jsonl` otherwise.
+    pub history: Cow<'h, History>,
+    /// Messages in send order (empty without a journal).
+    pub messages: Vec<JournalMessage>,
+    pub has_journal: bool,
+}
+
+impl<'h> StoredRun<'h> {
+    /// Reads a run directory; `history` is the run's own when the caller has it in memory
+    /// (so that a big history is not parsed a second time).
+    pub fn load(dir: &Path, history: Option<&'h History>) -> anyhow::Result<StoredRun<'h>> {
+        let results = match std::fs::read_to_string(dir.join("results.json")) {
+            Ok(text) => serde_json::from_str(&text).context("parsing results.json")?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
+            Err(e) => return Err(e).context("reading results.json"),
+        };
+        let history = match history {
+            Some(h) => Cow::Borrowed(h),
+            None => {
+                let path = dir.join("history.jsonl");
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Cow::Owned(History::from_jsonl(&text)?)
+            }
+        };
+        let journal = dir.join("messages.jsonl");
+        let has_journal = journal.exists();
+        let messages = if has_journal {
+            read_journal(&journal)?
+        } else {
+            Vec::new()
+        };
+        Ok(StoredRun {
+            dir: dir.to_path_buf(),
+            results,
+            history,
+            messages,
+            has_journal,
+        })
+    }
+
+    /// Test time at the end of the run: `perf.test_time_s`, else the last event seen.
+    pub fn end_time(&self) -> Nanos {
+        if let Some(s) = self.results["perf"]["test_time_s"].as_f64() {
+            return (s * 1e9).round() as Nanos;
+        }
+        let last_op = self.history.ops.iter().map(|op| op.time).max().unwrap_or(0);
+        let last_msg = self
+            .messages
+            .iter()
+            .map(|m| match m.fate {
+                Fate::Delivered(t) | Fate::Dropped(t) => t,
+                Fate::InFlight => m.sent,
+            })
+            .max()
+            .unwrap_or(0);
+        last_op.max(last_msg)
+    }
+}
+
+/// Reads `messages.jsonl`; a line that does not parse is skipped with a note on stderr.
+pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut messages: Vec<JournalMessage> = Vec::new();
+    let mut by_id: HashMap<u64, usize> = HashMap::new();
+    let mut bad = 0usize;
+    for line in std::io::BufReader::with_capacity(256 * 1024, file).lines() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Ok(event) = serde_json::from_str::<JournalLine>(&line) else {
+            bad += 1;
+            continue;
+        };
+        match event.kind.as_str() {
+            "send" => {
+                by_id.insert(event.id, messages.len());
+                let body = event
+                    .body
+                    .unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
+                let kind = serde_json::from_str::<BodyType>(body.get())
+                    .ok()
+                    .and_then(|b| b.kind)
+                    .unwrap_or_else(|| "?".into());
+                messages.push(JournalMessage {
+                    id: event.id,
+                    src: event.src,
+                    dest: event.dest,
+                    sent: event.time,
+                    kind,
+                    body,
+                    fate: Fate::InFlight,
+                });
+            }
+            "recv" | "drop" => {
+                let Some(&i) = by_id.get(&event.id) else {
+                    bad += 1;
+                    continue;
+                };
+                messages[i].fate = if event.kind == "recv" {
+                    Fate::Delivered(event.time)
+                } else {
+                    Fate::Dropped(event.time)
+                };
+            }
+            _ => bad += 1,
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "{}: skipped {bad} journal lines that were not a send, recv or drop of a known \
+             message",
+            path.display()
+        );
+    }
+    Ok(messages)
+}
+
+/// For each client op (by the history index of its invocation), the journal messages that
+/// belong to it: the requests its client sent from the invocation on and the replies it got,
+/// up to the completion.
+///
+/// The history does not name clients, so ops are matched to clients by time: an op's first
+/// request leaves its client at the invocation's instant (client traffic has no latency), and
+/// a process keeps its client until it is discarded.
+pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<usize, Vec<usize>> {
+    // Client requests by send time.
+    let mut requests_at: HashMap<Nanos, Vec<usize>> = HashMap::new();
+    let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        if is_client(&m.src) {
+            requests_at.entry(m.sent).or_default().push(i);
+        }
+        let client = if is_client(&m.src) {
+            &m.src
+        } else if is_client(&m.dest) {
+            &m.dest
+        } else {
+            continue;
+        };
+        by_client.entry(client.as_str()).or_default().push(i);
+    }
+    let mut claimed = vec![false; messages.len()];
+    let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
+    for pair in history.pairs() {
+        let invoke = pair.invoke;
+        let Some(candidates) = requests_at.get(&invoke.time) else {
+            continue;
+        };
+        let Some(&first) = candidates.iter().find(|&&i| !claimed[i]) else {
+            continue;
+        };
+        claimed[first] = true;
+        let client = messages[first].src.as_str();
+        let until = pair.completion.map(|c| c.time);
+        let mut mine = Vec::new();
+        for &i in &by_client[client] {
+            let m = &messages[i];
+            if m.sent < invoke.time || until.is_some_and(|t| m.sent > t) {
+                continue;
+            }
+            if i != first && claimed[i] && is_client(&m.src) {
+                continue;
+            }
+            if is_client(&m.src) {
+                claimed[i] = true;
+            }
+            mine.push(i);
+        }
+        out.insert(invoke.index, mine);
+    }
+    out
+}
+
+/// The node that served an op: the destination of its first request.
+pub fn serving_node(
+    op_messages: &HashMap<usize, Vec<usize>>,
+    messages: &[JournalMessage],
+    invoke_index: usize,
+) -> Option<String> {
+    let first = *op_messages.get(&invoke_index)?.first()?;
+    Some(messages[first].dest.clone())
+}

@@ -1,0 +1,609 @@
+//! The trail of each anomaly, drawn from the history and the message journal.
+//!
+//! - A lost or stale element of a set (broadcast, g-set): the op that added it, the node that
+//!   took it from the client, every server message that carried it and what became of each
+//!   (delivered, dropped by a partition, still in flight), the nodes it reached and those it
+//!   never did (and why, as far as the journal tells), and the reads that missed it.
+//! - A wrong final read of a counter: the acknowledged adds, per node that took them, the gap
+//!   between their sum and the read, and the adds that alone or together (the latest ones)
+//!   make up exactly that gap.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::html::{escape, secs};
+use super::stored::{serving_node, Fate, JournalMessage, StoredRun};
+use crate::history::{Nanos, Op, OpType, Pair};
+
+/// Lost elements that get a trail each (the rest are listed by `results.json`).
+const MAX_LOST: usize = 50;
+/// Reads listed per trail.
+const MAX_READS: usize = 8;
+/// Carrying messages listed per trail (all of them are highlighted on the diagram).
+const MAX_CARRIERS: usize = 200;
+
+/// One anomaly's trail.
+pub struct Trail {
+    /// The HTML id of its section.
+    pub id: String,
+    pub html: String,
+    /// Journal indices of the messages it involves (highlighted on the diagram).
+    pub messages: Vec<usize>,
+    /// History indices of the ops it explains (findings naming one link to the trail).
+    pub ops: Vec<usize>,
+    /// The value to filter the diagram by, if any.
+    pub value: Option<String>,
+}
+
+pub fn trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+    let workload = &run.results["workload"];
+    let mut out: Vec<Trail> = Vec::new();
+    if workload.get("lost").is_some() && workload.get("stale").is_some() {
+        out.extend(set_trails(run, op_messages));
+    }
+    if workload.get("acceptable").is_some() {
+        out.extend(counter_trails(run, op_messages));
+    }
+    // The first few open, the rest folded (a link to one opens it).
+    for t in out.iter_mut().skip(3) {
+        t.html = t.html.replacen(" open><summary>", "><summary>", 1);
+    }
+    out
+}
+
+fn key(v: &Value) -> String {
+    v.to_string()
+}
+
+struct Context<'a> {
+    run: &'a StoredRun<'a>,
+    op_messages: &'a HashMap<usize, Vec<usize>>,
+    pairs: Vec<Pair<'a>>,
+}
+
+impl Context<'_> {
+    fn node_of(&self, invoke: usize) -> Option<String> {
+        serving_node(self.op_messages, &self.run.messages, invoke)
+    }
+
+    fn op_line(&self, pair: &Pair<'_>) -> String {
+        let invoke = pair.invoke;
+        let outcome = match pair.outcome() {
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            _ => "info",
+        };
+        format!(
+            "<a class=\"op\" href=\"#op-{i}\">op {i}</a> ({} by process {}, {outcome}{}{}{})",
+            escape(&invoke.f),
+            escape(&process(invoke)),
+            pair.completion
+                .map(|c| format!(" at {}", secs(c.time)))
+                .unwrap_or_default(),
+            if invoke.is_final { ", final" } else { "" },
+            self.node_of(invoke.index)
+                .map(|n| format!(", served by {}", escape(&n)))
+                .unwrap_or_default(),
+            i = invoke.index,
+        )
+    }
+}
+
+fn process(op: &Op) -> String {
+    serde_json::to_value(op.process)
+        .map(|v| v.to_string().trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+fn msg_ref(m: &JournalMessage, index: usize) -> String {
+    format!(
+        "<a class=\"msg\" href=\"#msg-{index}\" data-msg=\"{index}\">#{}</a>",
+        m.id
+    )
+}
+
+fn node_names(run: &StoredRun<'_>) -> Vec<String> {
+    let count = run.results["test"]["node_count"].as_u64().unwrap_or(0) as usize;
+    let mut names: Vec<String> = (0..count).map(|i| format!("n{i}")).collect();
+    if names.is_empty() {
+        let mut seen: Vec<String> = run
+            .messages
+            .iter()
+            .flat_map(|m| [&m.src, &m.dest])
+            .filter(|p| p.starts_with('n'))
+            .cloned()
+            .collect();
+        seen.sort_by_key(|n| (n.len(), n.clone()));
+        seen.dedup();
+        names = seen;
+    }
+    names
+}
+
+/// Scalars in a body, without the envelope's `msg_id` / `in_reply_to` (they are numbers too).
+fn scalars<'v>(v: &'v Value, top: bool, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| scalars(x, false, out)),
+        Value::Object(m) => {
+            for (k, x) in m {
+                if top && (k == "msg_id" || k == "in_reply_to" || k == "type") {
+                    continue;
+                }
+                scalars(x, false, out);
+            }
+        }
+        _ => out.push(v),
+    }
+}
+
+fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+    let workload = &run.results["workload"];
+    let mut wanted: Vec<(Value, &'static str)> = Vec::new();
+    for v in workload["lost"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(MAX_LOST)
+    {
+        wanted.push((v.clone(), "lost"));
+    }
+    for w in workload["worst_stale"].as_array().into_iter().flatten() {
+        wanted.push((w["element"].clone(), "stale"));
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let cx = Context {
+        run,
+        op_messages,
+        pairs: run.history.pairs(),
+    };
+    let slot: HashMap<String, usize> = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, (v, _))| (key(v), i))
+        .collect();
+    // Server messages carrying each wanted value.
+    let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
+    for (i, m) in run.messages.iter().enumerate() {
+        if m.is_client_traffic() {
+            continue;
+        }
+        let body = m.body_map();
+        let mut leaves = Vec::new();
+        for (k, v) in &body {
+            if k != "msg_id" && k != "in_reply_to" && k != "type" {
+                scalars(v, false, &mut leaves);
+            }
+        }
+        let mut hit: Vec<usize> = leaves
+            .iter()
+            .filter_map(|v| slot.get(&key(v)).copied())
+            .collect();
+        hit.sort_unstable();
+        hit.dedup();
+        for s in hit {
+            carriers[s].push(i);
+        }
+    }
+    // Ok reads, and which wanted values each returned.
+    let mut reads: Vec<(&Pair<'_>, Vec<bool>)> = Vec::new();
+    for pair in &cx.pairs {
+        let Some(done) = pair.completion else {
+            continue;
+        };
+        if pair.invoke.f != "read" || done.kind != OpType::Ok {
+            continue;
+        }
+        let mut has = vec![false; wanted.len()];
+        for v in done.value.as_array().into_iter().flatten() {
+            if let Some(&s) = slot.get(&key(v)) {
+                has[s] = true;
+            }
+        }
+        reads.push((pair, has));
+    }
+    let nodes = node_names(run);
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(s, (value, kind))| {
+            let missed: Vec<&Pair<'_>> = reads
+                .iter()
+                .filter(|(_, has)| !has[s])
+                .map(|(p, _)| *p)
+                .collect();
+            set_trail(&cx, value, kind, &carriers[s], &missed, &nodes)
+        })
+        .collect()
+}
+
+fn set_trail(
+    cx: &Context<'_>,
+    value: &Value,
+    kind: &str,
+    carriers: &[usize],
+    missed: &[&Pair<'_>],
+    nodes: &[String],
+) -> Trail {
+    let messages = &cx.run.messages;
+    let value_text = key(value);
+    let id = format!("trail-{kind}-{}", slug(&value_text));
+    let mut html = String::new();
+    let mut trail_msgs: Vec<usize> = Vec::new();
+    let mut ops = Vec::new();
+    // The adds of the value (a value added again starts over; usually there is one).
+    let adds: Vec<&Pair<'_>> = cx
+        .pairs
+        .iter()
+        .filter(|p| p.invoke.f != "read" && key(&p.invoke.value) == value_text)
+        .collect();
+    let mut learned: BTreeMap<String, Nanos> = BTreeMap::new();
+    let mut known_at: Option<Nanos> = None;
+    html.push_str("<ol class=\"steps\">");
+    if adds.is_empty() {
+        html.push_str("<li>No op of the history added it.</li>");
+    }
+    for add in &adds {
+        ops.push(add.invoke.index);
+        if let Some(done) = add.completion.filter(|c| c.kind == OpType::Ok) {
+            known_at = Some(known_at.map_or(done.time, |k: Nanos| k.min(done.time)));
+        }
+        let _ = write!(html, "<li>Added by {}", cx.op_line(add));
+        let request = cx
+            .op_messages
+            .get(&add.invoke.index)
+            .and_then(|m| m.first().copied());
+        match request {
+            Some(r) => {
+                let m = &messages[r];
+                trail_msgs.push(r);
+                let _ = write!(
+                    html,
+                    ": <b>{}</b> took it from client {} at {} ({}).",
+                    escape(&m.dest),
+                    escape(&m.src),
+                    secs(m.sent),
+                    msg_ref(m, r)
+                );
+                if let Fate::Delivered(t) = m.fate {
+                    learned.entry(m.dest.clone()).or_insert(t);
+                }
+                // The reply too.
+                trail_msgs.extend(cx.op_messages[&add.invoke.index].iter().skip(1));
+            }
+            None => html.push_str(": its request is not in the journal."),
+        }
+        html.push_str("</li>");
+    }
+    // Every server message that carried it.
+    let delivered = carriers
+        .iter()
+        .filter(|&&i| matches!(messages[i].fate, Fate::Delivered(_)))
+        .count();
+    let dropped = carriers
+        .iter()
+        .filter(|&&i| matches!(messages[i].fate, Fate::Dropped(_)))
+        .count();
+    let _ = write!(
+        html,
+        "<li>{} server message{} carried it: {delivered} delivered, {dropped} dropped by \
+         partitions, {} still in flight at the end.",
+        carriers.len(),
+        if carriers.len() == 1 { "" } else { "s" },
+        carriers.len() - delivered - dropped
+    );
+    if !carriers.is_empty() {
+        html.push_str(
+            "<table class=\"carriers\"><tr><th>msg</th><th>sent</th><th>from → to</th>\
+             <th>type</th><th>fate</th></tr>",
+        );
+        for &i in carriers.iter().take(MAX_CARRIERS) {
+            let m = &messages[i];
+            let fate = match m.fate {
+                Fate::Delivered(t) => format!("delivered at {}", secs(t)),
+                Fate::Dropped(t) => {
+                    format!("<b class=\"bad\">dropped by a partition at {}</b>", secs(t))
+                }
+                Fate::InFlight => "in flight at the end".into(),
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{fate}</td></tr>",
+                msg_ref(m, i),
+                secs(m.sent),
+                escape(&m.src),
+                escape(&m.dest),
+                escape(m.kind())
+            );
+        }
+        if carriers.len() > MAX_CARRIERS {
+            let _ = write!(
+                html,
+                "<tr><td colspan=\"5\">… {} more (all highlighted on the diagram)</td></tr>",
+                carriers.len() - MAX_CARRIERS
+            );
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</li>");
+    for &i in carriers {
+        trail_msgs.push(i);
+        if let Fate::Delivered(t) = messages[i].fate {
+            let e = learned.entry(messages[i].dest.clone()).or_insert(t);
+            *e = (*e).min(t);
+        }
+    }
+    // Where it reached, and where the trail stopped.
+    let reached: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| {
+            learned
+                .get(n)
+                .map(|t| format!("{} ({})", escape(n), secs(*t)))
+        })
+        .collect();
+    let _ = write!(
+        html,
+        "<li>It reached {} of {} nodes: {}.</li>",
+        reached.len(),
+        nodes.len(),
+        if reached.is_empty() {
+            "none".to_string()
+        } else {
+            reached.join(", ")
+        }
+    );
+    let missing: Vec<&String> = nodes.iter().filter(|n| !learned.contains_key(*n)).collect();
+    if !missing.is_empty() {
+        html.push_str("<li class=\"stop\"><b>Where the trail stopped:</b><ul>");
+        for n in missing {
+            let to_it: Vec<usize> = carriers
+                .iter()
+                .copied()
+                .filter(|&i| &messages[i].dest == n)
+                .collect();
+            let drops: Vec<String> = to_it
+                .iter()
+                .filter_map(|&i| match messages[i].fate {
+                    Fate::Dropped(t) => Some(format!(
+                        "{} from {} dropped by a partition at {}",
+                        msg_ref(&messages[i], i),
+                        escape(&messages[i].src),
+                        secs(t)
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let why = if to_it.is_empty() {
+                let holders: Vec<&str> = learned.keys().map(String::as_str).collect();
+                format!(
+                    "no node ever sent it to {} (it was held by {})",
+                    escape(n),
+                    escape(&holders.join(", "))
+                )
+            } else if !drops.is_empty() {
+                format!(
+                    "{} message{} to it: {}{}",
+                    to_it.len(),
+                    if to_it.len() == 1 { "" } else { "s" },
+                    drops.join("; "),
+                    if drops.len() < to_it.len() {
+                        "; the others were still in flight at the end"
+                    } else {
+                        "; no node sent it again"
+                    }
+                )
+            } else {
+                format!(
+                    "{} message(s) to it were still in flight at the end",
+                    to_it.len()
+                )
+            };
+            let _ = write!(html, "<li><b>{}</b>: {why}</li>", escape(n));
+        }
+        html.push_str("</ul></li>");
+    }
+    // The reads that missed it once it was known.
+    let after: Vec<&&Pair<'_>> = missed
+        .iter()
+        .filter(|p| known_at.is_some_and(|k| p.invoke.time > k))
+        .collect();
+    let finals = after.iter().filter(|p| p.invoke.is_final).count();
+    let _ = write!(
+        html,
+        "<li>{} ok read{} invoked after it was acknowledged did not return it ({finals} of them \
+         final){}",
+        after.len(),
+        if after.len() == 1 { "" } else { "s" },
+        if after.is_empty() { "." } else { ", the last:" }
+    );
+    if !after.is_empty() {
+        html.push_str("<ul>");
+        for p in after.iter().rev().take(MAX_READS) {
+            ops.push(p.invoke.index);
+            trail_msgs.extend(cx.op_messages.get(&p.invoke.index).into_iter().flatten());
+            let _ = write!(html, "<li class=\"missed-read\">{}</li>", cx.op_line(p));
+        }
+        html.push_str("</ul>");
+    }
+    html.push_str("</li></ol>");
+    let _ = write!(
+        html,
+        "<button class=\"show-trail\" data-trail=\"{id}\">Show on the diagram</button></details>"
+    );
+    let stopped: Vec<&str> = nodes
+        .iter()
+        .filter(|n| !learned.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    let header = format!(
+        "<details class=\"trail\" id=\"{id}\" open><summary><b>Trail of {kind} element \
+         <code>{}</code></b>: reached {} of {} nodes{}; {} later read{} missed it</summary>",
+        escape(&value_text),
+        reached.len(),
+        nodes.len(),
+        if stopped.is_empty() {
+            String::new()
+        } else {
+            format!(", never {}", escape(&stopped.join(", ")))
+        },
+        after.len(),
+        if after.len() == 1 { "" } else { "s" }
+    );
+    html.insert_str(0, &header);
+    trail_msgs.sort_unstable();
+    trail_msgs.dedup();
+    Trail {
+        id,
+        html,
+        messages: trail_msgs,
+        ops,
+        value: Some(value_text),
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(40)
+        .collect()
+}
+
+fn counter_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+    let cx = Context {
+        run,
+        op_messages,
+        pairs: run.history.pairs(),
+    };
+    let acked: Vec<(&Pair<'_>, i64)> = cx
+        .pairs
+        .iter()
+        .filter(|p| p.invoke.f == "add" && p.outcome() == OpType::Ok)
+        .filter_map(|p| p.invoke.value.as_i64().map(|d| (p, d)))
+        .collect();
+    let sum: i64 = acked.iter().map(|(_, d)| d).sum();
+    let indeterminate = cx
+        .pairs
+        .iter()
+        .filter(|p| p.invoke.f == "add" && matches!(p.outcome(), OpType::Info | OpType::Invoke))
+        .count();
+    let errors: Vec<usize> = run.results["workload"]["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["op"].as_u64().map(|o| o as usize))
+        .collect();
+    let mut out = Vec::new();
+    for done_index in errors {
+        let Some(read) = cx
+            .pairs
+            .iter()
+            .find(|p| p.completion.is_some_and(|c| c.index == done_index))
+        else {
+            continue;
+        };
+        let Some(got) = read.completion.and_then(|c| c.value.as_i64()) else {
+            continue;
+        };
+        let id = format!("trail-read-{}", read.invoke.index);
+        let mut html = String::new();
+        let mut msgs: Vec<usize> = op_messages
+            .get(&read.invoke.index)
+            .cloned()
+            .unwrap_or_default();
+        let gap = sum - got;
+        let _ = write!(
+            html,
+            "<details class=\"trail\" id=\"{id}\" open><summary><b>Trail of the final read {}</b></summary>\
+             <ol class=\"steps\">\
+             <li>The read: {} returned <b>{got}</b>.</li>\
+             <li>{} acknowledged add{} sum to <b>{sum}</b>{}: the read is {} by <b>{}</b>.</li>",
+            read.invoke.index,
+            cx.op_line(read),
+            acked.len(),
+            if acked.len() == 1 { "" } else { "s" },
+            if indeterminate > 0 {
+                format!(" ({indeterminate} indeterminate adds may add to it)")
+            } else {
+                String::new()
+            },
+            if gap > 0 { "short" } else { "over" },
+            gap.abs()
+        );
+        // Per node that took them.
+        let mut per_node: BTreeMap<String, (usize, i64)> = BTreeMap::new();
+        for (p, d) in &acked {
+            let n = cx.node_of(p.invoke.index).unwrap_or_else(|| "?".into());
+            let e = per_node.entry(n).or_default();
+            e.0 += 1;
+            e.1 += d;
+        }
+        html.push_str("<li>Acknowledged adds by the node that took them: ");
+        let parts: Vec<String> = per_node
+            .iter()
+            .map(|(n, (count, s))| format!("{} took {count} (sum {s})", escape(n)))
+            .collect();
+        html.push_str(&parts.join(", "));
+        html.push_str("</li>");
+        if gap > 0 {
+            let singles: Vec<&(&Pair<'_>, i64)> = acked
+                .iter()
+                .filter(|(_, d)| *d == gap)
+                .take(MAX_READS)
+                .collect();
+            if !singles.is_empty() {
+                html.push_str(
+                    "<li>Adds whose delta alone is the gap (any could be the one missed):<ul>",
+                );
+                for (p, _) in &singles {
+                    msgs.extend(op_messages.get(&p.invoke.index).into_iter().flatten());
+                    let _ = write!(html, "<li>{}</li>", cx.op_line(p));
+                }
+                html.push_str("</ul></li>");
+            }
+            // The latest adds that make up the gap exactly.
+            let mut total = 0;
+            let mut latest = Vec::new();
+            for (p, d) in acked.iter().rev() {
+                total += d;
+                latest.push(*p);
+                if total >= gap {
+                    break;
+                }
+            }
+            if total == gap && latest.len() <= 20 {
+                let _ = write!(
+                    html,
+                    "<li>The last {} acknowledged add{} sum to exactly the gap: a read that missed \
+                     {} would give this value:<ul>",
+                    latest.len(),
+                    if latest.len() == 1 { "" } else { "s" },
+                    if latest.len() == 1 { "it" } else { "them" }
+                );
+                for p in latest.iter().rev() {
+                    msgs.extend(op_messages.get(&p.invoke.index).into_iter().flatten());
+                    let _ = write!(html, "<li class=\"missed-add\">{}</li>", cx.op_line(p));
+                }
+                html.push_str("</ul></li>");
+            }
+        }
+        let _ = write!(
+            html,
+            "</ol><button class=\"show-trail\" data-trail=\"{id}\">Show on the diagram</button>\
+             </details>"
+        );
+        msgs.sort_unstable();
+        msgs.dedup();
+        out.push(Trail {
+            id,
+            html,
+            messages: msgs,
+            ops: vec![read.invoke.index, done_index],
+            value: None,
+        });
+    }
+    out
+}

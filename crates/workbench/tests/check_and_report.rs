@@ -1,0 +1,165 @@
+//! `glomers check` gives back exactly what the run stored, and every stored run carries its
+//! report, history.txt and summary. Runs come from the simulator (milliseconds each).
+
+use std::path::{Path, PathBuf};
+
+use glomers_workbench::catalog;
+use glomers_workbench::check::check;
+use glomers_workbench::checkers::Validity;
+use glomers_workbench::commands::run_sim;
+use glomers_workbench::net::{Latency, LatencyDist};
+use glomers_workbench::runner::TestOptions;
+
+fn temp_store(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("glomers-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stored_run(opts: &TestOptions, node: &str, store: &Path) -> (PathBuf, Validity) {
+    let entry = catalog::find(node).unwrap();
+    let f = run_sim(opts, entry, &[], Some(store)).unwrap();
+    (f.dir.unwrap(), f.results.valid)
+}
+
+fn partitioned_broadcast() -> TestOptions {
+    TestOptions {
+        time_limit_secs: 3.0,
+        rate: 30.0,
+        partitions: true,
+        nemesis_interval_secs: 0.5,
+        latency: Latency::new(10, LatencyDist::Exponential).unwrap(),
+        seed: 3,
+        ..TestOptions::new("broadcast", 5)
+    }
+}
+
+#[test]
+fn check_gives_the_stored_results_back_byte_for_byte() {
+    let store = temp_store("check");
+    let runs = [
+        (partitioned_broadcast(), "broken-broadcast-no-retry"),
+        (partitioned_broadcast(), "broadcast"),
+        (
+            TestOptions {
+                time_limit_secs: 2.0,
+                rate: 50.0,
+                seed: 5,
+                ..TestOptions::new("g-counter", 3)
+            },
+            "broken-counter-no-cas",
+        ),
+        (
+            TestOptions {
+                time_limit_secs: 1.0,
+                rate: 50.0,
+                ..TestOptions::new("echo", 2)
+            },
+            "broken-echo",
+        ),
+    ];
+    let mut verdicts = Vec::new();
+    for (opts, node) in &runs {
+        let (dir, valid) = stored_run(opts, node, &store);
+        let before = std::fs::read_to_string(dir.join("results.json")).unwrap();
+        for file in ["report.html", "history.txt", "summary.txt"] {
+            // summary.txt is written by the commands that print it; run_sim alone does not.
+            if file != "summary.txt" {
+                assert!(dir.join(file).exists(), "{node}: no {file}");
+            }
+        }
+        std::fs::remove_file(dir.join("report.html")).unwrap();
+        let checked = check(&dir, None, None).unwrap();
+        assert_eq!(checked.results.valid, valid, "{node}: verdict");
+        assert_eq!(checked.matches_stored(), Some(true), "{node}");
+        let after = std::fs::read_to_string(dir.join("results.json")).unwrap();
+        assert_eq!(before, after, "{node}: results.json changed");
+        assert!(
+            dir.join("report.html").exists(),
+            "{node}: report not rebuilt"
+        );
+        assert!(std::fs::read_to_string(dir.join("summary.txt"))
+            .unwrap()
+            .contains("seed"));
+        verdicts.push(valid);
+    }
+    // The broken nodes are caught, so the comparison covers invalid results too.
+    assert_eq!(verdicts[0], Validity::Invalid);
+    assert_eq!(verdicts[1], Validity::Valid);
+    assert_eq!(verdicts[2], Validity::Invalid);
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+#[test]
+fn check_takes_a_history_written_by_hand() {
+    let dir = temp_store("hand");
+    // A g-counter history in the documented format: two acknowledged adds, a final read that
+    // misses one of them.
+    // (`index` may be left out: ops are numbered by line.)
+    let history = r#"{"time":0,"type":"invoke","process":0,"f":"add","value":3}
+{"index":1,"time":1000,"type":"ok","process":0,"f":"add","value":3}
+{"index":2,"time":2000,"type":"invoke","process":1,"f":"add","value":4}
+{"index":3,"time":3000,"type":"ok","process":1,"f":"add","value":4}
+{"index":4,"time":9000,"type":"invoke","process":0,"f":"read","value":null,"final":true}
+{"index":5,"time":9500,"type":"ok","process":0,"f":"read","value":3,"final":true}
+"#;
+    std::fs::write(dir.join("history.jsonl"), history).unwrap();
+    assert!(
+        check(&dir, None, None).is_err(),
+        "without results.json the workload must be named"
+    );
+    let checked = check(&dir.join("history.jsonl"), Some("g-counter"), None).unwrap();
+    assert_eq!(checked.results.valid, Validity::Invalid);
+    assert_eq!(checked.matches_stored(), None);
+    assert_eq!(checked.json["workload"]["errors"][0]["op"], 5);
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    // The counter trail: the missing acknowledged add is named.
+    assert!(
+        report.contains("id=\"trail-read-4\""),
+        "no trail for the read"
+    );
+    assert!(report.contains("short by <b>4</b>"));
+    assert!(report.contains("class=\"trail-link\" href=\"#trail-read-4\""));
+    // Corrected by hand, the same history passes.
+    std::fs::write(
+        dir.join("history.jsonl"),
+        history.replace("\"value\":3,\"final\"", "\"value\":7,\"final\""),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("results.json")).unwrap();
+    let checked = check(&dir, Some("g-counter"), None).unwrap();
+    assert_eq!(checked.results.valid, Validity::Valid);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_trail_of_a_lost_value_names_where_it_stopped() {
+    let store = temp_store("trail");
+    let (dir, valid) = stored_run(
+        &partitioned_broadcast(),
+        "broken-broadcast-no-retry",
+        &store,
+    );
+    assert_eq!(valid, Validity::Invalid);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let lost = results["workload"]["lost"][0].clone();
+    assert!(
+        !lost.is_null(),
+        "the run lost nothing: {}",
+        results["workload"]
+    );
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let id = format!("trail-lost-{lost}");
+    let at = report
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id}"));
+    let trail = &report[at..at + report[at..].find("</details>").unwrap()];
+    assert!(trail.contains("took it from client"), "{trail}");
+    assert!(trail.contains("Where the trail stopped"), "{trail}");
+    assert!(trail.contains("dropped by a partition"), "{trail}");
+    assert!(trail.contains("did not return it"), "{trail}");
+    assert!(report.contains(&format!("class=\"trail-link\" href=\"#{id}\"")));
+    std::fs::remove_dir_all(&store).unwrap();
+}
