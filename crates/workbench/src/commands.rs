@@ -13,6 +13,7 @@ use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
 use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
+use crate::driver::lockstep::LockstepCluster;
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
@@ -226,7 +227,7 @@ fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::R
         crate::cli::Command::Sim(mut sim_args) => {
             sim_args.workload.time_limit *= args.time_scale;
             let opts = sim_args.workload.to_options()?;
-            let entry = catalog::find(&sim_args.node)?;
+            let entry = catalog::find(sim_args.node.as_deref().unwrap_or_default())?;
             run_sim(&opts, entry, &sim_args.args, Some(&sim_args.store))
         }
         _ => unreachable!("a test or sim command"),
@@ -301,11 +302,52 @@ pub fn run_sim(
     })
 }
 
+/// Runs one test of a node binary in virtual time, in lockstep over its pipes (see
+/// `docs/lockstep.md`); stores it when `store` is given.
+pub fn run_lockstep(
+    opts: &TestOptions,
+    bin: &Path,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<Finished> {
+    let started = Instant::now();
+    let mut workload = build_workload(opts)?;
+    let run_dir = store
+        .map(|root| RunDir::create(root, &opts.workload))
+        .transpose()?;
+    let log_dir = run_dir.as_ref().map(RunDir::node_logs);
+    let mut cluster =
+        LockstepCluster::spawn(bin, args, opts.node_count, opts.seed, log_dir.as_deref())?;
+    let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
+    cluster.shutdown();
+    let results = analyze(opts, &run, workload.as_ref());
+    if let Some(dir) = &run_dir {
+        dir.write_results(&results.to_json(opts, &run), &run)?;
+    }
+    Ok(Finished {
+        opts: opts.clone(),
+        run,
+        results,
+        dir: run_dir.map(|d| d.dir),
+        wall_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
-    let entry = catalog::find(&args.node)?;
+    // `--node` (in-process) or `--bin` (lockstep over pipes); clap allows exactly one.
+    let entry = match &args.bin {
+        Some(_) => None,
+        None => Some(catalog::find(args.node.as_deref().unwrap_or_default())?),
+    };
+    let run_one = |opts: &TestOptions, store: Option<&Path>| match (entry, &args.bin) {
+        (Some(entry), _) => run_sim(opts, entry, &args.args, store),
+        (None, Some(bin)) => run_lockstep(opts, bin, &args.args, store),
+        (None, None) => anyhow::bail!("glomers sim needs --node or --bin"),
+    };
     let mut opts = args.workload.to_options()?;
     let Some(seeds) = &args.seeds else {
-        let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
+        let f = run_one(&opts, Some(&args.store))?;
         println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
         eprintln!(
             "simulated {:.1} s in {:.3} s of wall time",
@@ -328,7 +370,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let mut ran = 0u64;
     for seed in seeds.clone() {
         opts.seed = seed;
-        let f = run_sim(&opts, entry, &args.args, None)?;
+        let f = run_one(&opts, None)?;
         ran += 1;
         bar.inc(1);
         if f.results.valid != Validity::Valid {
@@ -358,7 +400,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         if i == 0 {
             // Store the first failure, so its history and messages are there to read.
             opts.seed = *seed;
-            let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
+            let f = run_one(&opts, Some(&args.store))?;
             println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
         }
     }

@@ -32,7 +32,7 @@ enum Event {
     Eof(u32),
 }
 
-type Tail = Arc<Mutex<VecDeque<String>>>;
+pub(super) type Tail = Arc<Mutex<VecDeque<String>>>;
 
 struct NodeProcess {
     child: Child,
@@ -219,7 +219,7 @@ impl Cluster for ProcessCluster {
 }
 
 /// Kills the process group `child` leads (falling back to the child alone).
-fn kill_group(child: &mut Child) {
+pub(super) fn kill_group(child: &mut Child) {
     #[cfg(unix)]
     {
         let pid = child.id() as libc::pid_t;
@@ -232,7 +232,7 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
-fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+pub(super) fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(name)
         .spawn(f)
@@ -289,7 +289,13 @@ fn read_stdout(node: u32, stdout: std::process::ChildStdout, events: Sender<Even
     let _ = events.send(Event::Eof(node));
 }
 
-fn copy_stderr(node: u32, stderr: std::process::ChildStderr, log: File, tail: Tail, echo: bool) {
+pub(super) fn copy_stderr(
+    node: u32,
+    stderr: std::process::ChildStderr,
+    log: impl Write,
+    tail: Tail,
+    echo: bool,
+) {
     let mut log = BufWriter::new(log);
     let reader = BufReader::new(stderr);
     for line in reader.split(b'\n') {
@@ -309,7 +315,7 @@ fn copy_stderr(node: u32, stderr: std::process::ChildStderr, log: File, tail: Ta
 
 /// The binary as given, checked to exist and be a file (a clear error instead of a spawn
 /// failure per node).
-fn resolve_bin(bin: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn resolve_bin(bin: &Path) -> anyhow::Result<PathBuf> {
     if bin.components().count() == 1 && !bin.exists() {
         // A bare name: let the OS search PATH.
         return Ok(bin.to_path_buf());

@@ -66,7 +66,7 @@ impl SimCluster {
 }
 
 /// A per-node seed: the test seed mixed with the node's index.
-fn node_seed(seed: u64, index: u64) -> u64 {
+pub(crate) fn node_seed(seed: u64, index: u64) -> u64 {
     seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 

@@ -1,0 +1,297 @@
+//! The lockstep driver: any node binary that speaks the lockstep protocol (every binary built
+//! on glomers-node does) runs as a process over its pipes, but in virtual time, exactly as the
+//! sim driver runs an in-process engine. `docs/lockstep.md` describes the protocol.
+//!
+//! Every step is synchronous: the workbench writes `!deliver <t>` and a message, or
+//! `!advance <t>`, and reads the node's messages up to its `!idle <deadline>` line before it
+//! does anything else. Nodes are seeded from the test seed (the same per-node seeds as the sim
+//! driver) and stepped in the same order as [`super::sim::SimCluster`] steps its engines, so a
+//! binary and the same node type from the catalog produce the same bytes.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::process::{copy_stderr, kill_group, resolve_bin, spawn_named, Tail};
+use super::sim::node_seed;
+use crate::history::Nanos;
+use crate::runner::{Cluster, NodeOutput};
+
+/// How long (wall time) a node may take to announce lockstep mode or to finish one step.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The line a node opens with.
+const HELLO: &[u8] = b"!lockstep 1";
+/// The longest stdout line taken whole; a longer one is cut there (and then is not JSON).
+const MAX_LINE_BYTES: u64 = 64 << 20;
+
+struct LockstepNode {
+    child: Child,
+    stdin: Option<BufWriter<ChildStdin>>,
+    /// Stdout lines, without their newline; disconnected once stdout closes.
+    lines: Receiver<Vec<u8>>,
+    stderr_tail: Tail,
+    /// The earliest timer or RPC deadline the node announced in its last `!idle`.
+    next_deadline: Option<Nanos>,
+}
+
+pub struct LockstepCluster {
+    nodes: Vec<LockstepNode>,
+    now: Nanos,
+    /// What nodes wrote in the steps at `now`, not yet handed to the runner.
+    pending: Vec<NodeOutput>,
+}
+
+impl LockstepCluster {
+    /// Starts `node_count` copies of `bin` with `args` in lockstep mode, node `i` seeded from
+    /// `seed` and `i`, stderr going to `log_dir/nX.log` when given (and discarded otherwise).
+    /// Fails unless every node announces lockstep mode within ten seconds.
+    pub fn spawn(
+        bin: &Path,
+        args: &[String],
+        node_count: usize,
+        seed: u64,
+        log_dir: Option<&Path>,
+    ) -> anyhow::Result<LockstepCluster> {
+        let bin = resolve_bin(bin)?;
+        let mut cluster = LockstepCluster {
+            nodes: Vec::new(),
+            now: 0,
+            pending: Vec::new(),
+        };
+        for node in 0..node_count as u32 {
+            let mut command = Command::new(&bin);
+            command
+                .args(args)
+                .env(glomers_node::LOCKSTEP_ENV, "1")
+                .env(
+                    glomers_node::SEED_ENV,
+                    node_seed(seed, node as u64).to_string(),
+                )
+                .current_dir(std::env::temp_dir())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            let mut child = command
+                .spawn()
+                .with_context(|| format!("starting {} for n{node}", bin.display()))?;
+            let stdin = child.stdin.take().expect("piped stdin");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let stderr = child.stderr.take().expect("piped stderr");
+            let log: Box<dyn Write + Send> = match log_dir {
+                Some(dir) => {
+                    let path = dir.join(format!("n{node}.log"));
+                    Box::new(
+                        File::create(&path)
+                            .with_context(|| format!("creating {}", path.display()))?,
+                    )
+                }
+                None => Box::new(io::sink()),
+            };
+            let tail: Tail = Default::default();
+            let stderr_tail = tail.clone();
+            spawn_named(format!("n{node}-stderr"), move || {
+                copy_stderr(node, stderr, log, stderr_tail, false)
+            });
+            let (tx, lines) = crossbeam_channel::unbounded();
+            spawn_named(format!("n{node}-stdout"), move || read_lines(stdout, tx));
+            cluster.nodes.push(LockstepNode {
+                child,
+                stdin: Some(BufWriter::with_capacity(64 * 1024, stdin)),
+                lines,
+                stderr_tail: tail,
+                next_deadline: None,
+            });
+        }
+        for node in 0..node_count {
+            cluster.expect_hello(node)?;
+        }
+        Ok(cluster)
+    }
+
+    fn expect_hello(&mut self, i: usize) -> anyhow::Result<()> {
+        let not_lockstep = "`glomers sim --bin` runs nodes built on glomers-node, or nodes that \
+                            speak its lockstep protocol (docs/lockstep.md)";
+        match self.nodes[i].lines.recv_timeout(STEP_TIMEOUT) {
+            Ok(line) if line == HELLO => Ok(()),
+            Ok(line) => anyhow::bail!(
+                "n{i} opened with {:?} instead of {:?}: {not_lockstep}",
+                String::from_utf8_lossy(&line),
+                String::from_utf8_lossy(HELLO)
+            ),
+            Err(RecvTimeoutError::Timeout) => anyhow::bail!(
+                "n{i} did not announce lockstep mode within {} s: {not_lockstep}",
+                STEP_TIMEOUT.as_secs()
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                let detail = self.exit_detail(i);
+                anyhow::bail!("n{i} ended before announcing lockstep mode: {detail}")
+            }
+        }
+    }
+
+    /// Sends one step to node `i` and collects what it wrote up to its `!idle` line.
+    fn step(&mut self, i: usize, control: &str, message: Option<&[u8]>) {
+        let Some(stdin) = self.nodes[i].stdin.as_mut() else {
+            return; // the node is gone (already reported)
+        };
+        let written = stdin
+            .write_all(control.as_bytes())
+            .and_then(|_| match message {
+                Some(line) => stdin.write_all(line).and_then(|_| stdin.write_all(b"\n")),
+                None => Ok(()),
+            })
+            .and_then(|_| stdin.flush());
+        // A failed write means the node is gone: its stdout closes too, reported below.
+        let _ = written;
+        loop {
+            match self.nodes[i].lines.recv_timeout(STEP_TIMEOUT) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(b"!idle ") {
+                        self.nodes[i].next_deadline = parse_deadline(rest);
+                        return;
+                    }
+                    self.pending.push(NodeOutput::Line {
+                        node: i as u32,
+                        line,
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let detail = format!(
+                        "it did not end a step with `!idle` within {} s of wall time; {}",
+                        STEP_TIMEOUT.as_secs(),
+                        self.exit_detail(i)
+                    );
+                    return self.gone(i, detail);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let detail = self.exit_detail(i);
+                    return self.gone(i, detail);
+                }
+            }
+        }
+    }
+
+    fn gone(&mut self, i: usize, detail: String) {
+        let node = &mut self.nodes[i];
+        node.stdin = None;
+        node.next_deadline = None;
+        kill_group(&mut node.child);
+        self.pending.push(NodeOutput::Exited {
+            node: i as u32,
+            detail,
+        });
+    }
+
+    /// The node's exit status (waiting briefly for it) and its last stderr lines.
+    fn exit_detail(&mut self, i: usize) -> String {
+        let node = &mut self.nodes[i];
+        let mut status = None;
+        for _ in 0..50 {
+            match node.child.try_wait() {
+                Ok(Some(s)) => {
+                    status = Some(s);
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(_) => break,
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let tail = node.stderr_tail.lock().expect("tail lock");
+        let status = match status {
+            Some(s) => format!("it exited with {s}"),
+            None => "it is still running".to_string(),
+        };
+        if tail.is_empty() {
+            format!("{status} (nothing on stderr)")
+        } else {
+            let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+            format!("{status}; last stderr lines:\n    {}", lines.join("\n    "))
+        }
+    }
+
+    /// Ends every node: closes its stdin (a lockstep node then exits by itself), kills its
+    /// process group and reaps it.
+    pub fn shutdown(&mut self) {
+        for node in &mut self.nodes {
+            node.stdin = None;
+            kill_group(&mut node.child);
+            let _ = node.child.wait();
+        }
+    }
+}
+
+impl Drop for LockstepCluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Cluster for LockstepCluster {
+    fn deliver(&mut self, node: u32, line: Vec<u8>, now: Nanos) {
+        self.now = self.now.max(now);
+        let control = format!("!deliver {}\n", self.now);
+        self.step(node as usize, &control, Some(&line));
+    }
+
+    fn wait(&mut self, deadline: Nanos, out: &mut Vec<NodeOutput>) -> Nanos {
+        if !self.pending.is_empty() {
+            out.append(&mut self.pending);
+            return self.now;
+        }
+        // As the sim driver: the earliest node deadline (ties: the lowest index) if it comes
+        // first.
+        let next = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.next_deadline.map(|d| (d, i)))
+            .min();
+        match next {
+            Some((at, i)) if at <= deadline => {
+                self.now = self.now.max(at);
+                let control = format!("!advance {}\n", self.now);
+                self.step(i, &control, None);
+                out.append(&mut self.pending);
+            }
+            _ => self.now = self.now.max(deadline),
+        }
+        self.now
+    }
+}
+
+/// `<nanos>` or `none`; anything else is read as no deadline.
+fn parse_deadline(text: &[u8]) -> Option<Nanos> {
+    std::str::from_utf8(text).ok()?.trim().parse().ok()
+}
+
+fn read_lines(stdout: ChildStdout, lines: Sender<Vec<u8>>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    loop {
+        let mut line = Vec::new();
+        match (&mut reader)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
