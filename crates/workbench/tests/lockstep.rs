@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{glomers, glomers_bin};
+use common::{glomers, glomers_bin, node_script};
 use glomers_workbench::catalog;
 use glomers_workbench::checkers::Validity;
 use glomers_workbench::commands::{run_lockstep, run_sim, Finished};
@@ -180,4 +180,76 @@ fn node_and_bin_exclude_each_other() {
     assert_eq!(both.code, 254, "{}", both.stderr);
     let neither = glomers(&["sim", "-w", "echo"], &[], "lockstep-neither");
     assert_eq!(neither.code, 254, "{}", neither.stderr);
+}
+
+#[test]
+fn a_python_node_speaking_the_protocol_runs_and_replays() {
+    let flags = [
+        "sim",
+        "-w",
+        "echo",
+        "--node-count",
+        "2",
+        "--time-limit",
+        "2",
+        "--rate",
+        "50",
+        "--seed",
+        "4",
+    ];
+    let script = node_script("lockstep_echo.py");
+    let run = |store: &str| {
+        let mut args = flags.to_vec();
+        args.extend(["--bin", script.as_str()]);
+        glomers(&args, &[], store)
+    };
+    let first = run("lockstep-py-a");
+    first.assert_valid();
+    let second = run("lockstep-py-b");
+    let history = read(&first.store, "history.jsonl");
+    assert_eq!(history, read(&second.store, "history.jsonl"));
+    // Every echo was answered by the node's timer, 5 ms of virtual time after its request.
+    let ops: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let oks = ops.iter().filter(|op| op["type"] == "ok").count();
+    assert!(oks > 50, "{oks} echoes");
+    for op in ops.iter().filter(|op| op["type"] == "ok") {
+        let invoke = ops
+            .iter()
+            .rev()
+            .find(|i| {
+                i["process"] == op["process"]
+                    && i["type"] == "invoke"
+                    && i["index"].as_u64() < op["index"].as_u64()
+            })
+            .unwrap();
+        let took = op["time"].as_u64().unwrap() - invoke["time"].as_u64().unwrap();
+        assert_eq!(took, 5_000_000, "{op}");
+    }
+}
+
+#[test]
+fn a_node_that_crashes_mid_run_is_reported_with_its_stderr() {
+    let script = node_script("lockstep_echo.py");
+    let run = glomers(
+        &[
+            "sim",
+            "-w",
+            "echo",
+            "--node-count",
+            "1",
+            "--time-limit",
+            "2",
+            "--bin",
+            &script,
+        ],
+        &["crash-after", "5"],
+        "lockstep-crash",
+    );
+    run.assert_invalid();
+    let errors = run.results["errors"].to_string();
+    assert!(errors.contains("n0 exited"), "{errors}");
+    assert!(errors.contains("crashing on purpose"), "{errors}");
 }
