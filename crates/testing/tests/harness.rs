@@ -186,3 +186,18 @@ fn protocol_problems_are_reported() {
     assert_eq!(c.problems().len(), 1, "{:?}", c.problems());
     assert!(c.problems()[0].contains("unknown node"));
 }
+
+#[test]
+fn a_node_made_to_act_sees_the_cluster_clock() {
+    let mut c = probes(2);
+    c.run_for(Duration::from_millis(700));
+    let now = c.with_node(1, |_, ctx| {
+        ctx.send("n0", json!({"type": "ping"}));
+        ctx.now()
+    });
+    assert_eq!(now, Duration::from_millis(700));
+    assert_eq!(c.now(), now);
+    c.run_for(Duration::from_millis(1));
+    assert_eq!(c.node(0).received, 1, "the message went out");
+    c.assert_exactly_once();
+}

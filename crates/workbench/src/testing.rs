@@ -293,7 +293,10 @@ impl<N: Node> TestCluster<N> {
         i: usize,
         f: impl FnOnce(&mut N, &mut glomers_node::Ctx<N>) -> R,
     ) -> R {
-        let result = self.nodes.engine_mut(i).with_ctx(f);
+        // Bring the node's clock to the cluster's (nothing of it is due: the loop fired that).
+        let engine = self.nodes.engine_mut(i);
+        engine.advance(Duration::from_nanos(self.now));
+        let result = engine.with_ctx(f);
         self.nodes.collect(i);
         self.drain_nodes();
         result

@@ -9,13 +9,12 @@
 //! binary and the same node type from the catalog produce the same bytes.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::process::{copy_stderr, kill_group, resolve_bin, spawn_named, Tail};
 use super::sim::node_seed;
@@ -27,13 +26,16 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The line a node opens with.
 const HELLO: &[u8] = b"!lockstep 1";
 /// The longest stdout line taken whole; a longer one is cut there (and then is not JSON).
-const MAX_LINE_BYTES: u64 = 64 << 20;
+const MAX_LINE_BYTES: usize = 64 << 20;
+/// How much one `read` of a node's stdout asks for.
+const READ_SIZE: usize = 64 * 1024;
 
 struct LockstepNode {
     child: Child,
     stdin: Option<BufWriter<ChildStdin>>,
-    /// Stdout lines, without their newline; disconnected once stdout closes.
-    lines: Receiver<Vec<u8>>,
+    /// Stdout, read on the runner's thread (a reader thread would add a thread hand-over to
+    /// every step).
+    stdout: LineReader,
     stderr_tail: Tail,
     /// The earliest timer or RPC deadline the node announced in its last `!idle`.
     next_deadline: Option<Nanos>,
@@ -99,12 +101,10 @@ impl LockstepCluster {
             spawn_named(format!("n{node}-stderr"), move || {
                 copy_stderr(node, stderr, log, stderr_tail, false)
             });
-            let (tx, lines) = crossbeam_channel::unbounded();
-            spawn_named(format!("n{node}-stdout"), move || read_lines(stdout, tx));
             cluster.nodes.push(LockstepNode {
                 child,
                 stdin: Some(BufWriter::with_capacity(64 * 1024, stdin)),
-                lines,
+                stdout: LineReader::new(stdout),
                 stderr_tail: tail,
                 next_deadline: None,
             });
@@ -118,18 +118,18 @@ impl LockstepCluster {
     fn expect_hello(&mut self, i: usize) -> anyhow::Result<()> {
         let not_lockstep = "`glomers sim --bin` runs nodes built on glomers-node, or nodes that \
                             speak its lockstep protocol (docs/lockstep.md)";
-        match self.nodes[i].lines.recv_timeout(STEP_TIMEOUT) {
-            Ok(line) if line == HELLO => Ok(()),
-            Ok(line) => anyhow::bail!(
+        match self.nodes[i].stdout.next_line(STEP_TIMEOUT) {
+            Ok(Some(line)) if line == HELLO => Ok(()),
+            Ok(Some(line)) => anyhow::bail!(
                 "n{i} opened with {:?} instead of {:?}: {not_lockstep}",
                 String::from_utf8_lossy(&line),
                 String::from_utf8_lossy(HELLO)
             ),
-            Err(RecvTimeoutError::Timeout) => anyhow::bail!(
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => anyhow::bail!(
                 "n{i} did not announce lockstep mode within {} s: {not_lockstep}",
                 STEP_TIMEOUT.as_secs()
             ),
-            Err(RecvTimeoutError::Disconnected) => {
+            Ok(None) | Err(_) => {
                 let detail = self.exit_detail(i);
                 anyhow::bail!("n{i} ended before announcing lockstep mode: {detail}")
             }
@@ -151,8 +151,8 @@ impl LockstepCluster {
         // A failed write means the node is gone: its stdout closes too, reported below.
         let _ = written;
         loop {
-            match self.nodes[i].lines.recv_timeout(STEP_TIMEOUT) {
-                Ok(line) => {
+            match self.nodes[i].stdout.next_line(STEP_TIMEOUT) {
+                Ok(Some(line)) => {
                     if let Some(rest) = line.strip_prefix(b"!idle ") {
                         self.nodes[i].next_deadline = parse_deadline(rest);
                         return;
@@ -162,7 +162,7 @@ impl LockstepCluster {
                         line,
                     });
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     let detail = format!(
                         "it did not end a step with `!idle` within {} s of wall time; {}",
                         STEP_TIMEOUT.as_secs(),
@@ -170,7 +170,7 @@ impl LockstepCluster {
                     );
                     return self.gone(i, detail);
                 }
-                Err(RecvTimeoutError::Disconnected) => {
+                Ok(None) | Err(_) => {
                     let detail = self.exit_detail(i);
                     return self.gone(i, detail);
                 }
@@ -272,26 +272,97 @@ fn parse_deadline(text: &[u8]) -> Option<Nanos> {
     std::str::from_utf8(text).ok()?.trim().parse().ok()
 }
 
-fn read_lines(stdout: ChildStdout, lines: Sender<Vec<u8>>) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    loop {
-        let mut line = Vec::new();
-        match (&mut reader)
-            .take(MAX_LINE_BYTES)
-            .read_until(b'\n', &mut line)
-        {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
+/// A node's stdout as lines, read on the calling thread with a wall-clock timeout.
+struct LineReader {
+    stdout: ChildStdout,
+    buf: Vec<u8>,
+    /// Where the unread part of `buf` starts.
+    start: usize,
+}
+
+impl LineReader {
+    fn new(stdout: ChildStdout) -> LineReader {
+        LineReader {
+            stdout,
+            buf: Vec::with_capacity(READ_SIZE),
+            start: 0,
+        }
+    }
+
+    /// The next line without its newline (or `\r\n`); `None` once stdout is closed (a last
+    /// unterminated line is returned first); a `TimedOut` error when no whole line came within
+    /// `timeout`.
+    fn next_line(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let unread = &self.buf[self.start..];
+            let cut = match unread.iter().position(|&b| b == b'\n') {
+                Some(pos) => Some((pos, pos + 1)),
+                None if unread.len() >= MAX_LINE_BYTES => Some((unread.len(), unread.len())),
+                None => None,
+            };
+            if let Some((end, next)) = cut {
+                let mut line = unread[..end].to_vec();
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                if lines.send(line).is_err() {
-                    return;
+                self.start += next;
+                return Ok(Some(line));
+            }
+            self.buf.drain(..self.start);
+            self.start = 0;
+            wait_readable(&self.stdout, deadline)?;
+            let filled = self.buf.len();
+            self.buf.resize(filled + READ_SIZE, 0);
+            let read = self.stdout.read(&mut self.buf[filled..]);
+            self.buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) if self.buf.is_empty() => return Ok(None),
+                Ok(0) => {
+                    let line = std::mem::take(&mut self.buf);
+                    return Ok(Some(line));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Waits until `stdout` has something to read (or is closed), at the latest until `deadline`.
+#[cfg(unix)]
+fn wait_readable(stdout: &ChildStdout, deadline: Instant) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let mut fds = libc::pollfd {
+            fd: stdout.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = left.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: poll(2) gets one valid pollfd that lives for the duration of the call.
+        let ready = unsafe { libc::poll(&mut fds, 1, millis) };
+        match ready {
+            0 => continue,
+            n if n > 0 => return Ok(()),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
                 }
             }
         }
     }
+}
+
+/// Elsewhere the read just blocks: a node that stops answering hangs the run instead of
+/// timing out.
+#[cfg(not(unix))]
+fn wait_readable(_: &ChildStdout, _: Instant) -> io::Result<()> {
+    Ok(())
 }
