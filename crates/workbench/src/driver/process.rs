@@ -74,6 +74,8 @@ impl ProcessCluster {
             let mut command = Command::new(&bin);
             command
                 .args(args)
+                // Real time, even if the caller's environment asks glomers-node for lockstep.
+                .env_remove(glomers_node::LOCKSTEP_ENV)
                 // As Maelstrom: nodes run in the temp directory, not wherever glomers was started.
                 .current_dir(std::env::temp_dir())
                 .stdin(Stdio::piped())
