@@ -31,6 +31,8 @@ pub enum Command {
     All(AllArgs),
     /// Run a catalogued node over stdin/stdout, like a node binary (`glomers node --list`).
     Node(NodeArgs),
+    /// The node protocol and every workload's RPCs (`glomers doc`, `glomers doc broadcast`).
+    Doc(DocArgs),
     /// Combine the --summary files of sweep shards (`glomers sim --shard K/N`) into one report.
     Merge(MergeArgs),
 }
@@ -166,6 +168,12 @@ pub struct NodeArgs {
     /// List the catalog.
     #[arg(long)]
     pub list: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DocArgs {
+    /// `protocol`, `services`, `workloads` or a workload's name; none lists them.
+    pub topic: Option<String>,
 }
 
 /// `--seeds`: `N` (N seeds from `first`) or `A..B` (end exclusive).

@@ -19,6 +19,7 @@ use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
+use crate::signals;
 use crate::sweep;
 
 /// A finished run, from either driver.
@@ -26,12 +27,37 @@ pub struct Finished {
     pub opts: TestOptions,
     pub run: RunOutput,
     pub results: Results,
-    /// Where it was stored (a sweep's runs are not).
+    /// Where it is stored (a sweep's runs are not).
     pub dir: Option<PathBuf>,
     pub wall_secs: f64,
+    /// The terminating signal that cut the run short, if any.
+    pub interrupted: Option<i32>,
+    run_dir: Option<RunDir>,
 }
 
-/// Runs one test of a node binary in real time and stores it.
+impl Finished {
+    /// Writes `results.json` and `history.jsonl` into the run's directory (which moves the
+    /// `latest` links there) and names on stderr every file that could not be written. Called
+    /// after the verdict is printed, so a full disk cannot take the verdict with it. Returns
+    /// whether everything was written.
+    pub fn store(&self) -> bool {
+        let Some(run_dir) = &self.run_dir else {
+            return true;
+        };
+        let mut results = self.results.to_json(&self.opts, &self.run);
+        if let Some(signal) = self.interrupted {
+            results["interrupted"] = signals::name(signal).into();
+        }
+        let failures = run_dir.write_results(&results, &self.run);
+        for failure in &failures {
+            eprintln!("glomers: {failure}");
+        }
+        failures.is_empty()
+    }
+}
+
+/// Runs one test of a node binary in real time. The run is not stored yet: print its verdict,
+/// then [`Finished::store`] it.
 pub fn run_process_test(
     args: &TestArgs,
     progress: Option<&dyn Progress>,
@@ -40,34 +66,54 @@ pub fn run_process_test(
     let opts = args.workload.to_options()?;
     let mut workload = build_workload(&opts)?;
     let run_dir = RunDir::create(&args.store, &opts.workload)?;
-    let mut cluster = ProcessCluster::spawn(
-        &args.bin,
-        &args.args,
-        opts.node_count,
-        &run_dir.node_logs(),
-        args.log_stderr,
-    )?;
-    let run = run_test(
-        &opts,
-        workload.as_mut(),
-        &mut cluster,
-        Some(run_dir.journal()?),
-        progress,
-    )?;
-    cluster.shutdown();
-    let results = analyze(&opts, &run, workload.as_ref());
-    run_dir.write_results(&results.to_json(&opts, &run), &run)?;
+    let run = (|| {
+        let mut cluster = ProcessCluster::spawn(
+            &args.bin,
+            &args.args,
+            opts.node_count,
+            &run_dir.node_logs(),
+            args.log_stderr,
+        )?;
+        let run = run_test(
+            &opts,
+            workload.as_mut(),
+            &mut cluster,
+            Some(run_dir.journal()?),
+            progress,
+        )?;
+        cluster.shutdown();
+        anyhow::Ok(run)
+    })();
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            run_dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+    };
+    let mut results = analyze(&opts, &run, workload.as_ref());
+    let interrupted = signals::received();
+    if interrupted.is_some() {
+        // Checked as far as the history goes; never valid, since the test did not end.
+        results.valid = results.valid.worst(Validity::Unknown);
+    }
     Ok(Finished {
         opts,
         run,
         results,
-        dir: Some(run_dir.dir),
+        dir: Some(run_dir.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted,
+        run_dir: Some(run_dir),
     })
 }
 
-/// A progress bar over test time, on stderr, hidden when stderr is not a terminal.
-pub struct Bar(indicatif::ProgressBar);
+/// Progress over test time, on stderr: a bar when stderr is a terminal, else one line per
+/// phase (so a log or CI shows where a run is).
+pub struct Bar {
+    bar: indicatif::ProgressBar,
+    last_phase: std::cell::RefCell<String>,
+}
 
 impl Bar {
     pub fn new(total_secs: f64) -> Bar {
@@ -76,27 +122,59 @@ impl Bar {
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
                 .expect("a valid template"),
         );
-        Bar(bar)
+        Bar {
+            bar,
+            last_phase: Default::default(),
+        }
+    }
+
+    /// A bar for the test `args` describe: its total is the main phase, plus the recovery
+    /// period and a little for the final reads when the workload has a final phase.
+    pub fn for_test(args: &crate::cli::WorkloadArgs) -> anyhow::Result<Bar> {
+        let opts = args.to_options()?;
+        let workload = build_workload(&opts)?;
+        Ok(Bar::new(expected_test_secs(&opts, workload.as_ref())))
     }
 
     pub fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+    }
+}
+
+/// How long a test should take in test time, for the progress bar.
+pub fn expected_test_secs(opts: &TestOptions, workload: &dyn crate::workloads::Workload) -> f64 {
+    if workload.has_final_phase() {
+        opts.time_limit_secs + opts.recovery_secs + 1.0
+    } else {
+        opts.time_limit_secs
     }
 }
 
 impl Progress for Bar {
     fn update(&self, phase: &str, now: Nanos, ops: usize) {
-        self.0.set_position(now * 10 / NANOS_PER_SEC);
-        self.0.set_message(format!("{phase} · {ops} history ops"));
+        if self.bar.is_hidden() {
+            let mut last = self.last_phase.borrow_mut();
+            if *last != phase {
+                eprintln!(
+                    "glomers: {:.1} s: {phase} phase · {ops} history ops",
+                    now as f64 / 1e9
+                );
+                *last = phase.to_string();
+            }
+            return;
+        }
+        self.bar.set_position(now * 10 / NANOS_PER_SEC);
+        self.bar.set_message(format!("{phase} · {ops} history ops"));
     }
 }
 
 pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
-    let bar = Bar::new(args.workload.time_limit + 10.0);
+    let bar = Bar::for_test(&args.workload)?;
     let finished = run_process_test(args, Some(&bar));
     bar.finish();
     let f = finished?;
     println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+    f.store();
     Ok(f.results.valid)
 }
 
@@ -117,8 +195,17 @@ fn challenge_bin_dir(args: &AllArgs) -> anyhow::Result<PathBuf> {
             "building the challenge binaries ({})",
             if release { "release" } else { "debug" }
         );
+        // With the workbench selected too, cargo resolves features exactly as for `cargo run
+        // -p glomers-workbench`, so the libraries it just built are reused: one build, not two.
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "-p", "glomers-challenges", "--bins"]);
+        build.args([
+            "build",
+            "-p",
+            "glomers-workbench",
+            "-p",
+            "glomers-challenges",
+            "--bins",
+        ]);
         if release {
             build.arg("--release");
         }
@@ -142,6 +229,15 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     let mut overall = Validity::Valid;
     let mut finished: Vec<(&str, Finished)> = Vec::new();
     for challenge in CHALLENGES {
+        if let Some(signal) = signals::received() {
+            rows.push(format!(
+                "{:<4} {:<28} not run: interrupted by {}",
+                challenge.id,
+                challenge.name,
+                signals::name(signal)
+            ));
+            continue;
+        }
         if let Some(only) = &only {
             if !only.iter().any(|p| challenge.id.starts_with(p.as_str())) {
                 continue;
@@ -171,6 +267,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
             Some(i) => i,
             None => {
                 let f = run_challenge(challenge, &bin, args)?;
+                f.store();
                 finished.push((challenge.id, f));
                 finished.len() - 1
             }
@@ -213,26 +310,38 @@ fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::R
     } else {
         argv.extend(["test".into(), "--bin".into(), bin.display().to_string()]);
     }
-    argv.extend(challenge.flags.iter().map(|s| s.to_string()));
+    argv.extend(scale_time_limit(challenge.flags, args.time_scale));
     argv.extend(["--store".into(), args.store.display().to_string()]);
     let cli = Cli::try_parse_from(&argv).context("a challenge's flags")?;
     eprintln!("running {}: {}", challenge.id, argv[1..].join(" "));
     match cli.command {
-        crate::cli::Command::Test(mut test_args) => {
-            test_args.workload.time_limit *= args.time_scale;
-            let bar = Bar::new(test_args.workload.time_limit + 10.0);
+        crate::cli::Command::Test(test_args) => {
+            let bar = Bar::for_test(&test_args.workload)?;
             let f = run_process_test(&test_args, Some(&bar));
             bar.finish();
             f
         }
-        crate::cli::Command::Sim(mut sim_args) => {
-            sim_args.workload.time_limit *= args.time_scale;
+        crate::cli::Command::Sim(sim_args) => {
             let opts = sim_args.workload.to_options()?;
             let entry = catalog::find(sim_args.node.as_deref().unwrap_or_default())?;
-            run_sim(&opts, entry, &sim_args.args, Some(&sim_args.store))
+            simulate(&opts, entry, &sim_args.args, Some(&sim_args.store))
         }
         _ => unreachable!("a test or sim command"),
     }
+}
+
+/// A challenge's flags with `--time-limit` multiplied by `scale` (to the millisecond), so the
+/// command printed is the command run.
+fn scale_time_limit(flags: &[&str], scale: f64) -> Vec<String> {
+    let mut out: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    if let Some(i) = out.iter().position(|f| f == "--time-limit") {
+        if let Some(value) = out.get_mut(i + 1) {
+            if let Ok(secs) = value.parse::<f64>() {
+                *value = ((secs * scale * 1000.0).round() / 1000.0).to_string();
+            }
+        }
+    }
+    out
 }
 
 fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: bool) -> String {
@@ -271,8 +380,20 @@ fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: b
     )
 }
 
-/// Runs one test of a catalogued node in virtual time; stores it when `store` is given.
+/// Runs one test of a catalogued node in virtual time and, when `store` is given, stores it.
 pub fn run_sim(
+    opts: &TestOptions,
+    entry: &Entry,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<Finished> {
+    let f = simulate(opts, entry, args, store)?;
+    f.store();
+    Ok(f)
+}
+
+/// [`run_sim`] without storing the results yet: print the verdict, then [`Finished::store`].
+fn simulate(
     opts: &TestOptions,
     entry: &Entry,
     args: &[String],
@@ -286,26 +407,51 @@ pub fn run_sim(
         .map(|root| RunDir::create(root, &opts.workload))
         .transpose()?;
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
-    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
+    let run = match (run, &run_dir) {
+        (Ok(run), _) => run,
+        (Err(e), Some(dir)) => {
+            dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
     let results = analyze(opts, &run, workload.as_ref());
     if let Some(dir) = &run_dir {
-        dir.write_results(&results.to_json(opts, &run), &run)?;
         for (i, log) in cluster.logs().iter().enumerate() {
-            std::fs::write(dir.node_logs().join(format!("n{i}.log")), log)?;
+            let path = dir.node_logs().join(format!("n{i}.log"));
+            if let Err(e) = std::fs::write(&path, log) {
+                eprintln!("glomers: could not write {}: {e}", path.display());
+            }
         }
     }
     Ok(Finished {
         opts: opts.clone(),
         run,
         results,
-        dir: run_dir.map(|d| d.dir),
+        dir: run_dir.as_ref().map(|d| d.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted: None,
+        run_dir,
     })
 }
 
 /// Runs one test of a node binary in virtual time, in lockstep over its pipes (see
-/// `docs/lockstep.md`); stores it when `store` is given.
+/// `docs/lockstep.md`) and, when `store` is given, stores it.
 pub fn run_lockstep(
+    opts: &TestOptions,
+    bin: &Path,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<Finished> {
+    let f = simulate_bin(opts, bin, args, store)?;
+    f.store();
+    Ok(f)
+}
+
+/// [`run_lockstep`] without storing the results yet: print the verdict, then
+/// [`Finished::store`].
+fn simulate_bin(
     opts: &TestOptions,
     bin: &Path,
     args: &[String],
@@ -320,36 +466,45 @@ pub fn run_lockstep(
     let mut cluster =
         LockstepCluster::spawn(bin, args, opts.node_count, opts.seed, log_dir.as_deref())?;
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
-    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
     cluster.shutdown();
+    let run = match (run, &run_dir) {
+        (Ok(run), _) => run,
+        (Err(e), Some(dir)) => {
+            dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
     let results = analyze(opts, &run, workload.as_ref());
-    if let Some(dir) = &run_dir {
-        dir.write_results(&results.to_json(opts, &run), &run)?;
-    }
     Ok(Finished {
         opts: opts.clone(),
         run,
         results,
-        dir: run_dir.map(|d| d.dir),
+        dir: run_dir.as_ref().map(|d| d.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted: None,
+        run_dir,
     })
 }
 
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
-    // `--node` (in-process) or `--bin` (lockstep over pipes); clap allows exactly one.
+    // `--node` (in-process) or `--bin` (lockstep over pipes); clap allows exactly one. Runs
+    // are not stored yet (see `Finished::store`).
     let entry = match &args.bin {
         Some(_) => None,
         None => Some(catalog::find(args.node.as_deref().unwrap_or_default())?),
     };
     let run_one = |opts: &TestOptions, store: Option<&Path>| match (entry, &args.bin) {
-        (Some(entry), _) => run_sim(opts, entry, &args.args, store),
-        (None, Some(bin)) => run_lockstep(opts, bin, &args.args, store),
+        (Some(entry), _) => simulate(opts, entry, &args.args, store),
+        (None, Some(bin)) => simulate_bin(opts, bin, &args.args, store),
         (None, None) => anyhow::bail!("glomers sim needs --node or --bin"),
     };
     let mut opts = args.workload.to_options()?;
     let Some(seeds) = &args.seeds else {
         let f = run_one(&opts, Some(&args.store))?;
         println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        f.store();
         eprintln!(
             "simulated {:.1} s in {:.3} s of wall time",
             f.run.end_time as f64 / 1e9,
@@ -432,6 +587,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
             opts.seed = failure.seed;
             let f = run_one(&opts, Some(&args.store))?;
             println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            f.store();
         }
     }
     if sweep_summary.failing.is_empty() {
@@ -528,4 +684,33 @@ pub fn node(args: &NodeArgs) -> anyhow::Result<()> {
     }
     let name = args.name.as_deref().expect("clap requires a name");
     catalog::find(name)?.run_stdio(&args.args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_total_counts_a_final_phase_only_where_there_is_one() {
+        let expected = |workload: &str| {
+            let opts = TestOptions {
+                time_limit_secs: 20.0,
+                ..TestOptions::new(workload, 3)
+            };
+            expected_test_secs(&opts, build_workload(&opts).unwrap().as_ref())
+        };
+        assert_eq!(expected("echo"), 20.0);
+        assert_eq!(expected("unique-ids"), 20.0);
+        assert_eq!(expected("broadcast"), 31.0);
+    }
+
+    #[test]
+    fn the_time_scale_reaches_the_printed_flags() {
+        let flags = ["-w", "echo", "--time-limit", "30", "--rate", "10"];
+        assert_eq!(
+            scale_time_limit(&flags, 0.1),
+            ["-w", "echo", "--time-limit", "3", "--rate", "10"]
+        );
+        assert_eq!(scale_time_limit(&flags, 1.0)[3], "30");
+    }
 }

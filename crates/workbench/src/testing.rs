@@ -603,6 +603,12 @@ impl<N: Node> TestCluster<N> {
                 NodeOutput::Exited { node, detail } => {
                     self.problems.push(format!("n{node} exited: {detail}"))
                 }
+                NodeOutput::Problem { node, message, .. } => {
+                    self.problems.push(format!("n{node}: {message}"))
+                }
+                NodeOutput::Interrupted { signal } => self
+                    .problems
+                    .push(format!("interrupted by signal {signal}")),
             }
         }
     }

@@ -8,18 +8,21 @@
 //! driver) and stepped in the same order as [`super::sim::SimCluster`] steps its engines, so a
 //! binary and the same node type from the catalog produce the same bytes.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::process::{copy_stderr, kill_group, resolve_bin, spawn_named, Tail};
+use super::process::{kill_group, resolve_bin, spawn_named};
 use super::sim::node_seed;
 use crate::history::Nanos;
 use crate::runner::{Cluster, NodeOutput};
+use crate::signals;
 
 /// How long (wall time) a node may take to announce lockstep mode or to finish one step.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +32,11 @@ const HELLO: &[u8] = b"!lockstep 1";
 const MAX_LINE_BYTES: usize = 64 << 20;
 /// How much one `read` of a node's stdout asks for.
 const READ_SIZE: usize = 64 * 1024;
+/// Lines of stderr kept per node for crash reports.
+const TAIL_LINES: usize = 32;
+
+/// A node's last stderr lines.
+type Tail = Arc<Mutex<VecDeque<String>>>;
 
 struct LockstepNode {
     child: Child,
@@ -46,6 +54,7 @@ pub struct LockstepCluster {
     now: Nanos,
     /// What nodes wrote in the steps at `now`, not yet handed to the runner.
     pending: Vec<NodeOutput>,
+    interrupt_reported: bool,
 }
 
 impl LockstepCluster {
@@ -64,6 +73,7 @@ impl LockstepCluster {
             nodes: Vec::new(),
             now: 0,
             pending: Vec::new(),
+            interrupt_reported: false,
         };
         for node in 0..node_count as u32 {
             let mut command = Command::new(&bin);
@@ -83,23 +93,24 @@ impl LockstepCluster {
             let mut child = command
                 .spawn()
                 .with_context(|| format!("starting {} for n{node}", bin.display()))?;
+            signals::register_group(child.id());
             let stdin = child.stdin.take().expect("piped stdin");
             let stdout = child.stdout.take().expect("piped stdout");
             let stderr = child.stderr.take().expect("piped stderr");
-            let log: Box<dyn Write + Send> = match log_dir {
+            let log = match log_dir {
                 Some(dir) => {
                     let path = dir.join(format!("n{node}.log"));
-                    Box::new(
+                    Some(
                         File::create(&path)
                             .with_context(|| format!("creating {}", path.display()))?,
                     )
                 }
-                None => Box::new(io::sink()),
+                None => None,
             };
             let tail: Tail = Default::default();
             let stderr_tail = tail.clone();
             spawn_named(format!("n{node}-stderr"), move || {
-                copy_stderr(node, stderr, log, stderr_tail, false)
+                copy_stderr(stderr, log, stderr_tail)
             });
             cluster.nodes.push(LockstepNode {
                 child,
@@ -224,7 +235,12 @@ impl LockstepCluster {
             node.stdin = None;
             kill_group(&mut node.child);
             let _ = node.child.wait();
+            signals::unregister_group(node.child.id());
         }
+        if !self.nodes.is_empty() {
+            signals::reap_orphans();
+        }
+        self.nodes.clear();
     }
 }
 
@@ -242,6 +258,10 @@ impl Cluster for LockstepCluster {
     }
 
     fn wait(&mut self, deadline: Nanos, out: &mut Vec<NodeOutput>) -> Nanos {
+        if let (Some(signal), false) = (signals::received(), self.interrupt_reported) {
+            self.interrupt_reported = true;
+            out.push(NodeOutput::Interrupted { signal });
+        }
         if !self.pending.is_empty() {
             out.append(&mut self.pending);
             return self.now;
@@ -270,6 +290,25 @@ impl Cluster for LockstepCluster {
 /// `<nanos>` or `none`; anything else is read as no deadline.
 fn parse_deadline(text: &[u8]) -> Option<Nanos> {
     std::str::from_utf8(text).ok()?.trim().parse().ok()
+}
+
+/// Copies a node's stderr to its log (if any), keeping the last lines for crash reports.
+fn copy_stderr(stderr: ChildStderr, log: Option<File>, tail: Tail) {
+    let mut log = log.map(BufWriter::new);
+    for line in BufReader::new(stderr).split(b'\n') {
+        let Ok(line) = line else { break };
+        if let Some(log) = log.as_mut() {
+            let _ = log
+                .write_all(&line)
+                .and_then(|_| log.write_all(b"\n"))
+                .and_then(|_| log.flush());
+        }
+        let mut tail = tail.lock().expect("tail lock");
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(String::from_utf8_lossy(&line).into_owned());
+    }
 }
 
 /// A node's stdout as lines, read on the calling thread with a wall-clock timeout.

@@ -3,5 +3,6 @@
 //! node processes in virtual time (`lockstep`).
 
 pub mod lockstep;
+mod pipes;
 pub mod process;
 pub mod sim;

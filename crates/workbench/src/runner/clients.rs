@@ -27,6 +27,8 @@ pub(super) struct Client {
     pub(super) next_msg_id: u64,
     /// `msg_id` of the request this client waits on.
     pub(super) awaiting: Option<u64>,
+    /// `msg_id` of the last request answered (0: none), to name a second reply to it.
+    pub(super) last_answered: u64,
 }
 
 pub(super) struct Outstanding {
@@ -55,6 +57,7 @@ impl Runner<'_> {
             open: true,
             next_msg_id: 1,
             awaiting: None,
+            last_answered: 0,
         });
         (self.clients.len() - 1) as u32
     }
@@ -92,9 +95,13 @@ impl Runner<'_> {
             return;
         }
         if !c.open || c.awaiting.is_none() || in_reply_to != c.awaiting {
-            return; // late or unsolicited: Maelstrom's clients discard these
+            // Late or unsolicited: Maelstrom's clients discard these; the wire check names
+            // those that cannot be late replies.
+            return self.stray_reply(client, src, in_reply_to, &body);
         }
-        match c.role {
+        let role = c.role;
+        self.clients[client as usize].last_answered = in_reply_to.unwrap_or(0);
+        match role {
             Role::Init(node) => {
                 self.clients[client as usize].open = false;
                 if body.get("type").and_then(Value::as_str) != Some("init_ok") {

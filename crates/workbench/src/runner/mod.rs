@@ -81,8 +81,18 @@ impl TestOptions {
 pub enum NodeOutput {
     /// One line of stdout, without its newline.
     Line { node: u32, line: Vec<u8> },
-    /// The node's process ended (its stdout closed).
+    /// The node's process ended (or closed its stdout): the run cannot go on.
     Exited { node: u32, detail: String },
+    /// Something the driver saw about a node that is not a line (a failed write, a line too
+    /// long or unterminated, a node that does not read): a diagnostic; the run goes on.
+    Problem {
+        node: u32,
+        severity: Severity,
+        kind: &'static str,
+        message: String,
+    },
+    /// The workbench received a terminating signal: the run stops where it is.
+    Interrupted { signal: i32 },
 }
 
 /// The nodes under test, as the runner sees them.
