@@ -142,14 +142,16 @@ fn a_seed_sweep_runs_from_the_command_line() {
             "--rate",
             "20",
             "--seeds",
-            "3",
+            "4",
+            "--jobs",
+            "2",
         ],
         &["node", "g-counter"],
         "lockstep-sweep",
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("3 seeds in") && run.stdout.contains("3 valid, 0 not"),
+        run.stdout.contains("4 seeds in") && run.stdout.contains("4 valid, 0 not"),
         "{}",
         run.stdout
     );
@@ -250,6 +252,6 @@ fn a_node_that_crashes_mid_run_is_reported_with_its_stderr() {
     );
     run.assert_invalid();
     let errors = run.results["errors"].to_string();
-    assert!(errors.contains("n0 exited"), "{errors}");
+    assert!(errors.contains("n0 exited with"), "{errors}");
     assert!(errors.contains("crashing on purpose"), "{errors}");
 }

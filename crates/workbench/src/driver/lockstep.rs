@@ -141,8 +141,8 @@ impl LockstepCluster {
                 STEP_TIMEOUT.as_secs()
             ),
             Ok(None) | Err(_) => {
-                let detail = self.exit_detail(i);
-                anyhow::bail!("n{i} ended before announcing lockstep mode: {detail}")
+                let detail = self.exit_detail(i, "closed its stdout while still running");
+                anyhow::bail!("n{i} ended before announcing lockstep mode: it {detail}")
             }
         }
     }
@@ -174,15 +174,15 @@ impl LockstepCluster {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    let detail = format!(
-                        "it did not end a step with `!idle` within {} s of wall time; {}",
-                        STEP_TIMEOUT.as_secs(),
-                        self.exit_detail(i)
+                    let running = format!(
+                        "did not end a step with `!idle` within {} s of wall time and is killed",
+                        STEP_TIMEOUT.as_secs()
                     );
+                    let detail = self.exit_detail(i, &running);
                     return self.gone(i, detail);
                 }
                 Ok(None) | Err(_) => {
-                    let detail = self.exit_detail(i);
+                    let detail = self.exit_detail(i, "closed its stdout while still running");
                     return self.gone(i, detail);
                 }
             }
@@ -200,8 +200,9 @@ impl LockstepCluster {
         });
     }
 
-    /// The node's exit status (waiting briefly for it) and its last stderr lines.
-    fn exit_detail(&mut self, i: usize) -> String {
+    /// What became of the node, to follow its name: its exit status (waiting briefly for
+    /// it) or `running` if it has not exited, and its last stderr lines.
+    fn exit_detail(&mut self, i: usize, running: &str) -> String {
         let node = &mut self.nodes[i];
         let mut status = None;
         for _ in 0..50 {
@@ -217,8 +218,8 @@ impl LockstepCluster {
         std::thread::sleep(Duration::from_millis(20));
         let tail = node.stderr_tail.lock().expect("tail lock");
         let status = match status {
-            Some(s) => format!("it exited with {s}"),
-            None => "it is still running".to_string(),
+            Some(s) => format!("exited with {s}"),
+            None => running.to_string(),
         };
         if tail.is_empty() {
             format!("{status} (nothing on stderr)")
@@ -237,9 +238,9 @@ impl LockstepCluster {
             let _ = node.child.wait();
             signals::unregister_group(node.child.id());
         }
-        if !self.nodes.is_empty() {
-            signals::reap_orphans();
-        }
+        // Not `signals::reap_orphans`: in a sweep on several threads it would kill the nodes of
+        // the other runs too (they are all our children). Killing each node's process group
+        // takes what it started with it.
         self.nodes.clear();
     }
 }
