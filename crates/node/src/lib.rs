@@ -121,11 +121,13 @@
 
 mod engine;
 mod kv;
+mod lockstep;
 pub mod protocol;
 mod runtime;
 
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
 pub use kv::{Kv, KvError, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
+pub use lockstep::{run_lockstep, LOCKSTEP_ENV, LOCKSTEP_VERSION, SEED_ENV};
 pub use protocol::{ErrorCode, RpcError};
 pub use runtime::{run, run_with_io};
 

@@ -25,8 +25,13 @@ const WRITE_THRESHOLD: usize = 64 * 1024;
 const CHANNEL_CHUNKS: usize = 16;
 
 /// Runs `node` on stdin/stdout until stdin closes. The RNG seed comes from the OS and is logged
-/// to stderr, where all node logs go. Exits the process with status 1 if stdin or stdout fail.
+/// to stderr, where all node logs go. With `GLOMERS_LOCKSTEP=1` in the environment the node
+/// runs in the workbench's virtual time instead ([`crate::run_lockstep`]). Exits the process with status 1 if stdin or stdout fail.
 pub fn run<N: Node>(node: N) {
+    // `glomers sim --bin`: virtual time over the pipes (see `lockstep`).
+    if crate::lockstep::requested() {
+        return crate::lockstep::run_from_env(node);
+    }
     let seed: u64 = rand::random();
     eprintln!("glomers-node: rng seed {seed}");
     let stdout = io::stdout();

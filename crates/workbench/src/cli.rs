@@ -175,8 +175,12 @@ pub struct SimArgs {
     #[command(flatten)]
     pub workload: WorkloadArgs,
     /// The node type to run, from the catalog (`glomers node --list`).
+    #[arg(long, required_unless_present = "bin", conflicts_with = "bin")]
+    pub node: Option<String>,
+    /// Or a node binary built on glomers-node (or speaking its lockstep protocol,
+    /// docs/lockstep.md), run over its pipes in virtual time.
     #[arg(long)]
-    pub node: String,
+    pub bin: Option<PathBuf>,
     /// Arguments for the node (as a binary's positional arguments).
     pub args: Vec<String>,
     /// Run many seeds: a count N (seeds S..S+N, S from --seed) or a range A..B.

@@ -13,6 +13,7 @@ use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
 use crate::cli::{parse_seeds, AllArgs, Cli, MergeArgs, NodeArgs, SimArgs, TestArgs, WorkloadArgs};
+use crate::driver::lockstep::LockstepCluster;
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
@@ -391,7 +392,7 @@ fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::R
         }
         crate::cli::Command::Sim(sim_args) => {
             let opts = sim_args.workload.to_options()?;
-            let entry = catalog::find(&sim_args.node)?;
+            let entry = catalog::find(sim_args.node.as_deref().unwrap_or_default())?;
             simulate(&opts, entry, &sim_args.args, Some(&sim_args.store))
         }
         _ => unreachable!("a test or sim command"),
@@ -504,15 +505,77 @@ fn simulate(
     })
 }
 
+/// Runs one test of a node binary in virtual time, in lockstep over its pipes (see
+/// `docs/lockstep.md`) and, when `store` is given, stores it.
+pub fn run_lockstep(
+    opts: &TestOptions,
+    bin: &Path,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<Finished> {
+    let f = simulate_bin(opts, bin, args, store)?;
+    f.store();
+    Ok(f)
+}
+
+/// [`run_lockstep`] without storing the results yet: print the verdict, then
+/// [`Finished::store`].
+fn simulate_bin(
+    opts: &TestOptions,
+    bin: &Path,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<Finished> {
+    let started = Instant::now();
+    let mut workload = build_workload(opts)?;
+    let run_dir = store
+        .map(|root| RunDir::create(root, &opts.workload))
+        .transpose()?;
+    let log_dir = run_dir.as_ref().map(RunDir::node_logs);
+    let mut cluster =
+        LockstepCluster::spawn(bin, args, opts.node_count, opts.seed, log_dir.as_deref())?;
+    let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
+    cluster.shutdown();
+    let run = match (run, &run_dir) {
+        (Ok(run), _) => run,
+        (Err(e), Some(dir)) => {
+            dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let results = analyze(opts, &run, workload.as_ref());
+    Ok(Finished {
+        opts: opts.clone(),
+        run,
+        results,
+        dir: run_dir.as_ref().map(|d| d.dir.clone()),
+        wall_secs: started.elapsed().as_secs_f64(),
+        interrupted: None,
+        run_dir,
+    })
+}
+
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
-    let entry = catalog::find(&args.node)?;
+    // `--node` (in-process) or `--bin` (lockstep over pipes); clap allows exactly one. Runs
+    // are not stored yet (see `Finished::store`).
+    let entry = match &args.bin {
+        Some(_) => None,
+        None => Some(catalog::find(args.node.as_deref().unwrap_or_default())?),
+    };
+    let run_one = |opts: &TestOptions, store: Option<&Path>| match (entry, &args.bin) {
+        (Some(entry), _) => simulate(opts, entry, &args.args, store),
+        (None, Some(bin)) => simulate_bin(opts, bin, &args.args, store),
+        (None, None) => anyhow::bail!("glomers sim needs --node or --bin"),
+    };
     let mut opts = args.workload.to_options()?;
     note_ignored_options(&args.workload);
     let Some(seeds) = &args.seeds else {
         let first_seed = opts.seed;
         return repeat(args.workload.test_count, |i| {
             opts.seed = first_seed.wrapping_add(u64::from(i));
-            let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
+            let f = run_one(&opts, Some(&args.store))?;
             print_and_store(&f);
             eprintln!(
                 "simulated {:.1} s in {:.3} s of wall time",
@@ -553,7 +616,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
                 seed,
                 ..opts.clone()
             };
-            Ok(run_sim(&opts, entry, &args.args, None)?.results.valid)
+            Ok(run_one(&opts, None)?.results.valid)
         },
         |outcome| {
             bar.inc(1);
@@ -598,7 +661,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         if i == 0 {
             // Store the first failure, so its history and messages are there to read.
             opts.seed = failure.seed;
-            let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
+            let f = run_one(&opts, Some(&args.store))?;
             print_and_store(&f);
         }
     }

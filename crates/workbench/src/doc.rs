@@ -7,6 +7,8 @@ use crate::workloads;
 pub const PROTOCOL: &str = include_str!("../../../docs/protocol.md");
 /// `docs/workloads.md`: one `## <workload>` section per workload.
 pub const WORKLOADS: &str = include_str!("../../../docs/workloads.md");
+/// `docs/lockstep.md`: how `glomers sim --bin` drives a node binary in virtual time.
+pub const LOCKSTEP: &str = include_str!("../../../docs/lockstep.md");
 
 /// The text `glomers doc [TOPIC]` prints.
 pub fn topic(name: Option<&str>) -> anyhow::Result<String> {
@@ -14,6 +16,7 @@ pub fn topic(name: Option<&str>) -> anyhow::Result<String> {
         None => Ok(index()),
         Some("protocol") => Ok(PROTOCOL.to_string()),
         Some("workloads") => Ok(WORKLOADS.to_string()),
+        Some("lockstep") => Ok(LOCKSTEP.to_string()),
         Some("services") => Ok(section(PROTOCOL, "Services").expect("a services section")),
         Some(workload) => section(WORKLOADS, workload).ok_or_else(|| {
             anyhow::anyhow!(
@@ -28,7 +31,8 @@ fn index() -> String {
         "glomers doc TOPIC prints one of:\n\n  \
          protocol    messages, init, error codes, how replies are judged, the services\n  \
          services    lin-kv, seq-kv, lww-kv and lin-tso\n  \
-         workloads   every workload's RPCs and checker\n",
+         workloads   every workload's RPCs and checker\n  \
+         lockstep    the protocol of `glomers sim --bin` (virtual time over pipes)\n",
     );
     for name in workloads::NAMES {
         let documented = section(WORKLOADS, name).is_some();

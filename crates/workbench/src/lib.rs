@@ -25,6 +25,7 @@ pub mod serve;
 pub mod services;
 pub mod signals;
 pub mod sweep;
+pub mod testing;
 pub mod workloads;
 
 /// The one random number generator of a test: seeded, so that a simulation replays exactly.

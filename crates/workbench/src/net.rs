@@ -199,6 +199,21 @@ impl NetStats {
 /// Who drops messages from whom: `dest -> srcs it ignores`. Only server nodes appear.
 pub type Grudge = BTreeMap<u32, BTreeSet<u32>>;
 
+/// What a fault rule ([`Network::set_fault_rule`]) decides for a message as it is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Send it as usual.
+    Deliver,
+    /// Lose it: counted and journaled as a drop, never delivered.
+    Drop,
+    /// Deliver it this many nanoseconds later than its latency says.
+    Delay(Nanos),
+}
+
+/// Decides the [`Fate`] of each message at the time it is sent (the test harness's lost and
+/// delayed messages); the partition check still applies at delivery.
+pub type FaultRule = Box<dyn FnMut(Nanos, &Message) -> Fate>;
+
 /// A message waiting in a recipient's queue, ordered by (deadline, send order): equal
 /// deadlines stay FIFO.
 struct Queued {
@@ -247,6 +262,7 @@ pub struct Network {
     next_id: u64,
     stats: NetStats,
     journal: Option<Box<dyn Write>>,
+    fault_rule: Option<FaultRule>,
     /// Maelstrom's `--log-net-send` / `--log-net-recv`: print each message to stderr as it
     /// is sent / delivered.
     log: NetLog,
@@ -268,6 +284,7 @@ impl Network {
             next_id: 0,
             stats: NetStats::default(),
             journal: None,
+            fault_rule: None,
             log: NetLog::default(),
         }
     }
@@ -290,6 +307,11 @@ impl Network {
 
     pub fn set_grudge(&mut self, grudge: Grudge) {
         self.grudge = grudge;
+    }
+
+    /// Lets `rule` decide the fate of every message sent from now on (`None`: no rule).
+    pub fn set_fault_rule(&mut self, rule: Option<FaultRule>) {
+        self.fault_rule = rule;
     }
 
     pub fn heal(&mut self) {
@@ -315,6 +337,10 @@ impl Network {
             dest,
             body,
         };
+        let fate = match self.fault_rule.as_mut() {
+            Some(rule) => rule(now, &message),
+            None => Fate::Deliver,
+        };
         let latency = if is_client_traffic(&message) {
             0
         } else {
@@ -322,6 +348,15 @@ impl Network {
         };
         self.stats.sent(&message);
         self.journal_event(now, "send", &message, true);
+        let latency = match fate {
+            Fate::Deliver => latency,
+            Fate::Delay(extra) => latency + extra,
+            Fate::Drop => {
+                self.stats.dropped += 1;
+                self.journal_event(now, "drop", &message, false);
+                return None;
+            }
+        };
         let mailbox = self.mailboxes.entry(dest).or_default();
         mailbox.queue.push(Reverse(Queued {
             deadline: now + latency,
@@ -556,6 +591,30 @@ mod tests {
         }
         let mean_ms = total as f64 / n as f64 / NANOS_PER_MS as f64;
         assert!((95.0..105.0).contains(&mean_ms), "mean {mean_ms}");
+    }
+
+    #[test]
+    fn a_fault_rule_drops_and_delays_at_send_time() {
+        let (mut net, mut rng) = net(10, LatencyDist::Constant);
+        net.set_fault_rule(Some(Box::new(|_, m: &Message| {
+            match m.body["n"].as_u64() {
+                Some(1) => Fate::Drop,
+                Some(2) => Fate::Delay(5 * NANOS_PER_MS),
+                _ => Fate::Deliver,
+            }
+        })));
+        assert_eq!(
+            net.send(0, Addr::Node(0), Addr::Node(1), body(1), &mut rng),
+            None
+        );
+        assert_eq!(net.stats().dropped, 1);
+        let t = net.send(0, Addr::Node(0), Addr::Node(1), body(2), &mut rng);
+        assert_eq!(t, Some(15 * NANOS_PER_MS));
+        let (m, _) = net.deliver(15 * NANOS_PER_MS, Addr::Node(1));
+        assert_eq!(m.unwrap().body["n"], 2);
+        net.set_fault_rule(None);
+        let t = net.send(20, Addr::Node(0), Addr::Node(1), body(1), &mut rng);
+        assert_eq!(t, Some(20 + 10 * NANOS_PER_MS));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The two ways to run nodes behind the runner's [`crate::runner::Cluster`]: real processes
-//! over pipes in real time, or in-process state machines in virtual time.
+//! The ways to run nodes behind the runner's [`crate::runner::Cluster`]: real processes
+//! over pipes in real time, in-process state machines in virtual time, or
+//! node processes in virtual time (`lockstep`).
 
+pub mod lockstep;
 mod pipes;
 pub mod process;
 pub mod sim;

@@ -121,6 +121,8 @@ impl ProcessCluster {
         let mut command = Command::new(bin);
         command
             .args(args)
+            // Real time, even if the caller's environment asks glomers-node for lockstep.
+            .env_remove(glomers_node::LOCKSTEP_ENV)
             // As Maelstrom: nodes run in the temp directory, not wherever glomers was started.
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
@@ -410,7 +412,7 @@ fn problem(node: u32, severity: Severity, kind: &'static str, message: String) -
 }
 
 /// Kills the process group `child` leads (falling back to the child alone).
-fn kill_group(child: &mut Child) {
+pub(super) fn kill_group(child: &mut Child) {
     #[cfg(unix)]
     {
         let pid = child.id() as libc::pid_t;
@@ -423,7 +425,10 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
-fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {
+pub(super) fn spawn_named(
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> anyhow::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(f)
@@ -432,7 +437,7 @@ fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> anyhow::Resul
 
 /// The binary as given, checked to exist and be a file (a clear error instead of a spawn
 /// failure per node).
-fn resolve_bin(bin: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn resolve_bin(bin: &Path) -> anyhow::Result<PathBuf> {
     if bin.components().count() == 1 && !bin.exists() {
         // A bare name: let the OS search PATH.
         return Ok(bin.to_path_buf());

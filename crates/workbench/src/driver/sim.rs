@@ -15,8 +15,11 @@ pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn AnyEngine>>;
 /// Logs kept per node in memory (beyond this they are cut, with a note).
 const MAX_LOG_BYTES: usize = 8 << 20;
 
-pub struct SimCluster {
-    nodes: Vec<Box<dyn AnyEngine>>,
+/// The nodes of a simulated test, stepped in virtual time. `E` is `dyn AnyEngine` for the
+/// catalog's node types, or a concrete `Engine<N>` when the caller wants the nodes back (the
+/// [`crate::testing`] harness).
+pub struct SimCluster<E: AnyEngine + ?Sized = dyn AnyEngine> {
+    nodes: Vec<Box<E>>,
     logs: Vec<Vec<u8>>,
     now: Nanos,
     /// What nodes wrote in response to deliveries at `now`, not yet handed to the runner.
@@ -26,14 +29,34 @@ pub struct SimCluster {
 impl SimCluster {
     /// `node_count` nodes from `factory`, each seeded from the test seed and its index.
     pub fn new(factory: &NodeFactory, node_count: usize, seed: u64) -> SimCluster {
-        SimCluster {
-            nodes: (0..node_count as u64)
+        SimCluster::from_engines(
+            (0..node_count as u64)
                 .map(|i| factory(node_seed(seed, i)))
                 .collect(),
-            logs: vec![Vec::new(); node_count],
+        )
+    }
+}
+
+impl<E: AnyEngine + ?Sized> SimCluster<E> {
+    /// A cluster of these engines, node `i` being `engines[i]` (seed each with
+    /// [`node_seed`] to match [`SimCluster::new`]).
+    pub fn from_engines(engines: Vec<Box<E>>) -> SimCluster<E> {
+        SimCluster {
+            logs: vec![Vec::new(); engines.len()],
+            nodes: engines,
             now: 0,
             pending: Vec::new(),
         }
+    }
+
+    /// Node `i`'s engine.
+    pub fn engine(&self, i: usize) -> &E {
+        &self.nodes[i]
+    }
+
+    /// Node `i`'s engine, mutable: what it outputs through it is collected at the next step.
+    pub fn engine_mut(&mut self, i: usize) -> &mut E {
+        &mut self.nodes[i]
     }
 
     /// What each node logged, in node order.
@@ -41,8 +64,10 @@ impl SimCluster {
         &self.logs
     }
 
-    /// Moves node `i`'s output lines into `pending`, and its logs aside.
-    fn collect(&mut self, i: usize) {
+    /// Moves node `i`'s output lines into `pending` (handed out by the next
+    /// [`Cluster::wait`]), and its logs aside. Deliveries and timers do this by themselves;
+    /// call it after making a node act through [`SimCluster::engine_mut`].
+    pub fn collect(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         let out = std::mem::take(node.output());
         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -66,11 +91,11 @@ impl SimCluster {
 }
 
 /// A per-node seed: the test seed mixed with the node's index.
-fn node_seed(seed: u64, index: u64) -> u64 {
+pub fn node_seed(seed: u64, index: u64) -> u64 {
     seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-impl Cluster for SimCluster {
+impl<E: AnyEngine + ?Sized> Cluster for SimCluster<E> {
     fn deliver(&mut self, node: u32, line: Vec<u8>, now: Nanos) {
         self.now = self.now.max(now);
         self.nodes[node as usize].handle_line(&line, Duration::from_nanos(self.now));
