@@ -55,6 +55,14 @@ impl Finished {
     }
 }
 
+/// Prints a run's summary and verdict on stdout. A closed stdout (`glomers test | head`) is
+/// ignored rather than a panic, so the run is still stored after it.
+fn print_summary(f: &Finished) {
+    use std::io::Write as _;
+    let text = summary(&f.opts, &f.run, &f.results, f.dir.as_deref());
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
 /// Runs one test of a node binary in real time. The run is not stored yet: print its verdict,
 /// then [`Finished::store`] it.
 pub fn run_process_test(
@@ -172,7 +180,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
     let finished = run_process_test(args, Some(&bar));
     bar.finish();
     let f = finished?;
-    println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+    print_summary(&f);
     f.store();
     Ok(f.results.valid)
 }
@@ -440,7 +448,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let mut opts = args.workload.to_options()?;
     let Some(seeds) = &args.seeds else {
         let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
-        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        print_summary(&f);
         f.store();
         eprintln!(
             "simulated {:.1} s in {:.3} s of wall time",
@@ -523,7 +531,7 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
             // Store the first failure, so its history and messages are there to read.
             opts.seed = failure.seed;
             let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
-            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            print_summary(&f);
             f.store();
         }
     }

@@ -368,3 +368,29 @@ fn all_prints_the_command_it_runs_with_the_time_scale_applied() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("--time-limit 1 "), "{}", run.stderr);
 }
+
+#[test]
+fn a_closed_stdout_does_not_lose_the_run() {
+    let store = common::temp_store("closed-stdout");
+    let mut child = Command::new(glomers_bin())
+        .args([
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "1",
+        ])
+        .args(["--time-limit", "1", "--store"])
+        .arg(&store)
+        .args(["node", "echo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // as `glomers test ... | head -0`
+    let status = wait_with_limit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0));
+    assert!(store.join("latest/results.json").exists());
+}

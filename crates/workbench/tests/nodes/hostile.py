@@ -14,6 +14,7 @@ second argument, if given, is a file where it appends its pid (and any pid it st
   long-line     writes a 17 MiB line after the 5th echo
   flood         after init, writes 40 1-MiB messages to each peer and reads nothing more
   flood-forever the same without end (for measuring the workbench's memory)
+  huge-lines    after init, writes 20 lines of 60 MiB to its peer, then sleeps
   flood-stderr  after init, writes to stderr forever without a newline
 """
 import json
@@ -78,6 +79,11 @@ for line in sys.stdin:
                 for peer in peers:
                     send(peer, {"type": "gossip", "pad": pad})
                 sent += 1
+            sleep_forever()
+        if fault == "huge-lines":
+            pad = "h" * (60 << 20)
+            for _ in range(20):
+                send(peers[0], {"type": "gossip", "pad": pad})
             sleep_forever()
         if fault == "flood-stderr":
             chunk = "y" * (1 << 16)
