@@ -182,7 +182,6 @@ impl ProcessCluster {
         }
         process.gone = true;
         process.closed = None;
-        process.stdin = None;
         let status = process.child.try_wait().ok().flatten();
         if status.is_some() {
             // The last stderr lines, unless a child of the node holds stderr open.
