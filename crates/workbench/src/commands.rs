@@ -12,10 +12,11 @@ use crate::analysis::{analyze, Results};
 use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
-use crate::cli::{parse_seeds, AllArgs, Cli, MergeArgs, NodeArgs, SimArgs, TestArgs};
+use crate::cli::{parse_seeds, AllArgs, Cli, MergeArgs, NodeArgs, SimArgs, TestArgs, WorkloadArgs};
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
+use crate::option_checks;
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
 use crate::signals;
@@ -176,13 +177,53 @@ impl Progress for Bar {
 }
 
 pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
-    let bar = Bar::for_test(&args.workload)?;
-    let finished = run_process_test(args, Some(&bar));
-    bar.finish();
-    let f = finished?;
-    print_summary(&f);
-    f.store();
-    Ok(f.results.valid)
+    note_ignored_options(&args.workload);
+    repeat(args.workload.test_count, |_| {
+        let bar = Bar::for_test(&args.workload)?;
+        let finished = run_process_test(args, Some(&bar));
+        bar.finish();
+        let f = finished?;
+        print_summary(&f);
+        f.store();
+        Ok(f.results.valid)
+    })
+}
+
+/// Notes on stderr for the Maelstrom options glomers accepts and ignores.
+fn note_ignored_options(args: &WorkloadArgs) {
+    for note in args.ignored.notes() {
+        eprintln!("note: {note}");
+    }
+}
+
+/// `--test-count N`: runs test `i` for i in 0..N, each reporting itself, and stops at the first
+/// that is not valid, as Jepsen's test runner does. Returns the worst verdict.
+fn repeat(
+    count: u32,
+    mut run: impl FnMut(u32) -> anyhow::Result<Validity>,
+) -> anyhow::Result<Validity> {
+    let mut overall = Validity::Valid;
+    for i in 0..count {
+        if count > 1 {
+            println!("== test {} of {count}", i + 1);
+        }
+        let valid = run(i)?;
+        overall = overall.worst(valid);
+        if valid != Validity::Valid {
+            if i + 1 < count {
+                println!(
+                    "stopped after test {} of {count}: it was not valid (--test-count stops at \
+                     the first such test, as Maelstrom's)",
+                    i + 1
+                );
+            }
+            break;
+        }
+    }
+    if count > 1 && overall == Validity::Valid {
+        println!("all {count} tests valid");
+    }
+    Ok(overall)
 }
 
 /// Where `all` finds the challenge binaries: `--bin-dir`, else beside this executable. Under
@@ -235,6 +276,8 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     let mut rows = Vec::new();
     let mut overall = Validity::Valid;
     let mut finished: Vec<(&str, Finished)> = Vec::new();
+    // A skipped challenge was not checked: the scoreboard cannot say everything is good.
+    let mut skipped = 0;
     for challenge in CHALLENGES {
         if let Some(signal) = signals::received() {
             rows.push(format!(
@@ -256,6 +299,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
                 "{:<4} {:<28} skipped: no node type {:?} in the catalog",
                 challenge.id, challenge.name, challenge.bin
             ));
+            skipped += 1;
             continue;
         }
         if !args.sim && !bin.exists() {
@@ -265,6 +309,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
                 challenge.name,
                 bin.display()
             ));
+            skipped += 1;
             continue;
         }
         let reused = challenge
@@ -303,6 +348,17 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     );
     for row in rows {
         println!("{row}");
+    }
+    if skipped > 0 {
+        overall = overall.worst(Validity::Unknown);
+        println!(
+            "{skipped} challenge{} skipped: not checked, so the verdict cannot be valid",
+            if skipped == 1 { "" } else { "s" }
+        );
+    }
+    if finished.is_empty() {
+        overall = overall.worst(Validity::Unknown);
+        println!("no challenge ran: nothing was checked");
     }
     println!("{}", verdict_line(overall));
     Ok(overall)
@@ -446,17 +502,25 @@ fn simulate(
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let entry = catalog::find(&args.node)?;
     let mut opts = args.workload.to_options()?;
+    note_ignored_options(&args.workload);
     let Some(seeds) = &args.seeds else {
-        let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
-        print_summary(&f);
-        f.store();
-        eprintln!(
-            "simulated {:.1} s in {:.3} s of wall time",
-            f.run.end_time as f64 / 1e9,
-            f.wall_secs
-        );
-        return Ok(f.results.valid);
+        let first_seed = opts.seed;
+        return repeat(args.workload.test_count, |i| {
+            opts.seed = first_seed.wrapping_add(u64::from(i));
+            let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
+            print_summary(&f);
+            f.store();
+            eprintln!(
+                "simulated {:.1} s in {:.3} s of wall time",
+                f.run.end_time as f64 / 1e9,
+                f.wall_secs
+            );
+            Ok(f.results.valid)
+        });
     };
+    option_checks::require(args.workload.test_count == 1, || {
+        "--test-count and --seeds both repeat the test: use --seeds alone".into()
+    })?;
     let plan = sweep::Plan {
         seeds: parse_seeds(seeds, opts.seed)?,
         shard: args.shard.as_deref().map(sweep::Shard::parse).transpose()?,

@@ -1,9 +1,8 @@
-use clap::Parser as _;
 use glomers_workbench::cli::{Cli, Command};
 use glomers_workbench::commands;
 
 fn main() {
-    let cli = Cli::try_parse().unwrap_or_else(|e| {
+    let cli = Cli::try_parse_explained().unwrap_or_else(|e| {
         // Help and version go to stdout with status 0; bad options exit 254 as in Maelstrom,
         // never 2, which means "unknown" verdict.
         let code = if e.use_stderr() { 254 } else { 0 };
@@ -38,6 +37,11 @@ fn main() {
     };
     let code = match outcome {
         Ok(valid) => valid.exit_code(),
+        Err(e) if e.is::<glomers_workbench::option_checks::BadOption>() => {
+            // A refused option, as clap's refusals above: 254, as Maelstrom.
+            eprintln!("glomers: {e:#}");
+            254
+        }
         Err(e) => {
             eprintln!("glomers: {e:#}");
             // Maelstrom exits 255 when a test cannot run at all.

@@ -101,8 +101,13 @@ impl RunDir {
                 false
             }
         };
+        // Streamed: a long run's history is far larger than anything else held in memory.
         let path = self.dir.join("history.jsonl");
-        if let Err(e) = std::fs::write(&path, run.history.to_jsonl()) {
+        let written = File::create(&path).and_then(|file| {
+            run.history
+                .write_jsonl(&mut BufWriter::with_capacity(256 * 1024, file))
+        });
+        if let Err(e) = written {
             failures.push(WriteFailure {
                 path,
                 error: e.to_string(),

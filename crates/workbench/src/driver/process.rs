@@ -137,26 +137,42 @@ impl ProcessCluster {
         let stderr = child.stderr.take().expect("piped stderr");
         let shared = Arc::new(Shared::default());
         let (stdin_tx, stdin_rx) = crossbeam_channel::unbounded();
-        let (s, ev) = (shared.clone(), events.clone());
-        self.threads
-            .push(spawn_named(format!("n{node}-stdin"), move || {
-                pipes::write_stdin(node, stdin, stdin_rx, s, ev)
-            }));
-        let (s, ev, epoch) = (shared.clone(), events.clone(), self.epoch);
-        self.threads
-            .push(spawn_named(format!("n{node}-stdout"), move || {
-                pipes::read_stdout(node, stdout, epoch, s, ev)
-            }));
-        let s = shared.clone();
-        self.threads
-            .push(spawn_named(format!("n{node}-stderr"), move || {
-                pipes::copy_stderr(node, stderr, log, s, echo_stderr)
-            }));
-        let (s, ev, pid) = (shared.clone(), events.clone(), child.id());
-        self.threads
-            .push(spawn_named(format!("n{node}-exit"), move || {
-                pipes::watch_exit(node, pid, s, ev)
-            }));
+        let pid = child.id();
+        // A thread that cannot start (the machine's thread or memory limit) ends the test with
+        // a sentence: this node is killed here, those already started by Drop.
+        let started = (|| -> anyhow::Result<()> {
+            let (s, ev) = (shared.clone(), events.clone());
+            self.threads
+                .push(spawn_named(format!("n{node}-stdin"), move || {
+                    pipes::write_stdin(node, stdin, stdin_rx, s, ev)
+                })?);
+            let (s, ev, epoch) = (shared.clone(), events.clone(), self.epoch);
+            self.threads
+                .push(spawn_named(format!("n{node}-stdout"), move || {
+                    pipes::read_stdout(node, stdout, epoch, s, ev)
+                })?);
+            let s = shared.clone();
+            self.threads
+                .push(spawn_named(format!("n{node}-stderr"), move || {
+                    pipes::copy_stderr(node, stderr, log, s, echo_stderr)
+                })?);
+            let (s, ev) = (shared.clone(), events.clone());
+            self.threads
+                .push(spawn_named(format!("n{node}-exit"), move || {
+                    pipes::watch_exit(node, pid, s, ev)
+                })?);
+            Ok(())
+        })();
+        if let Err(e) = started {
+            kill_group(&mut child);
+            let _ = child.wait();
+            signals::unregister_group(pid);
+            return Err(e.context(format!(
+                "cannot run n{node}: {node} node{} started, and the machine refuses more \
+                 threads (each node needs four); try a smaller --node-count",
+                if node == 1 { "" } else { "s" }
+            )));
+        }
         self.nodes.push(NodeProcess {
             child,
             stdin: Some(stdin_tx),
@@ -409,11 +425,11 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
-fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {
     std::thread::Builder::new()
-        .name(name)
+        .name(name.clone())
         .spawn(f)
-        .expect("spawning a thread")
+        .with_context(|| format!("starting thread {name}"))
 }
 
 /// The binary as given, checked to exist and be a file (a clear error instead of a spawn

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::checkers::availability::Availability;
 use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::nemesis::Nemesis;
-use crate::net::{Addr, Latency, NetStats, Network};
+use crate::net::{Addr, Latency, NetLog, NetStats, Network};
 use crate::services::{self, Service};
 use crate::workloads::{self, Workload, WorkloadOptions};
 use crate::Rng;
@@ -49,6 +49,8 @@ pub struct TestOptions {
     pub seed: u64,
     /// Seconds between healing and the final operations (Maelstrom: 10).
     pub recovery_secs: f64,
+    /// `--log-net-send` / `--log-net-recv`.
+    pub net_log: NetLog,
 }
 
 impl TestOptions {
@@ -72,6 +74,7 @@ impl TestOptions {
             consistency_models: "strict-serializable".into(),
             seed: 0,
             recovery_secs: 10.0,
+            net_log: NetLog::default(),
         }
     }
 }
@@ -276,9 +279,13 @@ impl<'a> Runner<'a> {
             opts.rate >= 0.0 && opts.rate.is_finite(),
             "--rate must be a number >= 0"
         );
-        let mut net = Network::new(opts.latency);
+        let mut net = Network::new(opts.latency).with_log(opts.net_log);
         if let Some(journal) = journal {
             net = net.with_journal(journal);
+        }
+        let mut history = History::default();
+        if let Some(f) = workload.set_valued_f() {
+            history.keep_reads_as_sets(f);
         }
         Ok(Runner {
             opts,
@@ -301,7 +308,7 @@ impl<'a> Runner<'a> {
                     final_done: false,
                 })
                 .collect(),
-            history: History::default(),
+            history,
             phase: Phase::Init,
             nemesis: opts
                 .partitions

@@ -153,6 +153,10 @@ impl Workload for Broadcast {
         false
     }
 
+    fn set_valued_f(&self) -> Option<&'static str> {
+        Some("read")
+    }
+
     fn check(&self, history: &History) -> CheckResult {
         check_set_full(history, self.add_f())
     }

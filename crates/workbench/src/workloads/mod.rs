@@ -216,6 +216,13 @@ pub trait Workload {
         false
     }
 
+    /// The function whose ok values the checker reads as a set of integers (broadcast's and
+    /// g-set's `read`), which the history then keeps compactly
+    /// ([`History::keep_reads_as_sets`]).
+    fn set_valued_f(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The workload checker.
     fn check(&self, history: &History) -> CheckResult;
 }
