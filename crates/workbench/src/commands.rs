@@ -99,11 +99,18 @@ pub fn run_process_test(
             return Err(e);
         }
     };
-    let mut results = analyze(&opts, &run, workload.as_ref());
+    // A signal after this point finds the run complete: only one before it cut the run.
     let interrupted = signals::received();
+    let mut results = analyze(&opts, &run, workload.as_ref());
     if interrupted.is_some() {
-        // Checked as far as the history goes; never valid, since the test did not end.
-        results.valid = results.valid.worst(Validity::Unknown);
+        // Checked as far as the history goes, and never valid, since the test did not end. A
+        // workload judged by its final reads (set-full, counters) cannot be judged without
+        // them: what its checker found in a cut history is shown, but the verdict is unknown.
+        results.valid = if workload.has_final_phase() {
+            Validity::Unknown
+        } else {
+            results.valid.worst(Validity::Unknown)
+        };
     }
     Ok(Finished {
         opts,

@@ -394,3 +394,28 @@ fn a_closed_stdout_does_not_lose_the_run() {
     assert_eq!(status.code(), Some(0));
     assert!(store.join("latest/results.json").exists());
 }
+
+#[test]
+fn a_run_cut_before_its_final_reads_is_unknown_not_invalid() {
+    let store = common::temp_store("cut-broadcast");
+    let mut child = Command::new(glomers_bin())
+        .args(["test", "-w", "broadcast", "--bin", glomers_bin()])
+        .args(["--node-count", "3", "--time-limit", "20", "--rate", "100"])
+        .arg("--store")
+        .arg(&store)
+        .args(["node", "broadcast"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("latest/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["valid"], "unknown", "{results}");
+    assert_eq!(results["interrupted"], "SIGINT");
+}
