@@ -297,6 +297,15 @@ fn an_unterminated_line_is_named() {
 }
 
 #[test]
+fn an_init_reply_without_its_newline_is_named_beside_the_missing_init() {
+    let run = hostile("unterminated-init", "1", "1");
+    run.assert_invalid();
+    let errors = errors(&run);
+    assert!(errors.contains("did not answer init"), "{errors}");
+    assert!(errors.contains("without ending the line"), "{errors}");
+}
+
+#[test]
 fn two_messages_on_one_line_are_named() {
     let run = hostile("two-per-line", "2", "2");
     run.assert_invalid();

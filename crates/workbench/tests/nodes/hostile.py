@@ -7,6 +7,7 @@ second argument, if given, is a file where it appends its pid (and any pid it st
   linger        ignores SIGINT/SIGTERM/SIGHUP and end of input, and starts a detached
                 (setsid) grandchild: only a kill of everything ends them
   unterminated  writes its 5th echo reply without a newline, then answers nothing more
+  unterminated-init  answers init without a newline
   two-per-line  writes its 5th echo reply and another message on one line
   stray-reply   also sends a reply whose in_reply_to matches no request
   double-reply  answers the 5th echo twice
@@ -71,7 +72,12 @@ for line in sys.stdin:
     if body["type"] == "init":
         node_id = body["node_id"]
         peers = [n for n in body["node_ids"] if n != node_id]
-        send(msg["src"], {"type": "init_ok", "in_reply_to": body["msg_id"]})
+        init_ok = {"type": "init_ok", "in_reply_to": body["msg_id"]}
+        if fault == "unterminated-init":
+            sys.stdout.write(line_of(msg["src"], init_ok))
+            sys.stdout.flush()
+            continue
+        send(msg["src"], init_ok)
         if fault in ("flood", "flood-forever"):
             pad = "x" * (1 << 20)
             sent = 0
