@@ -92,11 +92,18 @@ pub fn run_process_test(
             return Err(e);
         }
     };
-    let mut results = analyze(&opts, &run, workload.as_ref());
+    // A signal after this point finds the run complete: only one before it cut the run.
     let interrupted = signals::received();
+    let mut results = analyze(&opts, &run, workload.as_ref());
     if interrupted.is_some() {
-        // Checked as far as the history goes; never valid, since the test did not end.
-        results.valid = results.valid.worst(Validity::Unknown);
+        // Checked as far as the history goes, and never valid, since the test did not end. A
+        // workload judged by its final reads (set-full, counters) cannot be judged without
+        // them: what its checker found in a cut history is shown, but the verdict is unknown.
+        results.valid = if workload.has_final_phase() {
+            Validity::Unknown
+        } else {
+            results.valid.worst(Validity::Unknown)
+        };
     }
     Ok(Finished {
         opts,
@@ -110,10 +117,12 @@ pub fn run_process_test(
 }
 
 /// Prints a run's summary (the verdict first, so a full disk cannot take it), stores the run,
-/// then saves the summary in its run directory, where the report shows it.
+/// then saves the summary in its run directory, where the report shows it. A closed stdout
+/// (`glomers test | head`) is ignored rather than a panic, so the run is still stored.
 fn print_and_store(f: &Finished) {
+    use std::io::Write as _;
     let text = summary(&f.opts, &f.run, &f.results, f.dir.as_deref());
-    println!("{text}");
+    let _ = writeln!(std::io::stdout(), "{text}");
     if f.store() {
         if let Some(dir) = &f.dir {
             if let Err(e) = RunDir::save_summary(dir, &text) {

@@ -297,6 +297,15 @@ fn an_unterminated_line_is_named() {
 }
 
 #[test]
+fn an_init_reply_without_its_newline_is_named_beside_the_missing_init() {
+    let run = hostile("unterminated-init", "1", "1");
+    run.assert_invalid();
+    let errors = errors(&run);
+    assert!(errors.contains("did not answer init"), "{errors}");
+    assert!(errors.contains("without ending the line"), "{errors}");
+}
+
+#[test]
 fn two_messages_on_one_line_are_named() {
     let run = hostile("two-per-line", "2", "2");
     run.assert_invalid();
@@ -367,4 +376,55 @@ fn all_prints_the_command_it_runs_with_the_time_scale_applied() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("--time-limit 1 "), "{}", run.stderr);
+}
+
+#[test]
+fn a_closed_stdout_does_not_lose_the_run() {
+    let store = common::temp_store("closed-stdout");
+    let mut child = Command::new(glomers_bin())
+        .args([
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            glomers_bin(),
+            "--node-count",
+            "1",
+        ])
+        .args(["--time-limit", "1", "--store"])
+        .arg(&store)
+        .args(["node", "echo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // as `glomers test ... | head -0`
+    let status = wait_with_limit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0));
+    assert!(store.join("latest/results.json").exists());
+}
+
+#[test]
+fn a_run_cut_before_its_final_reads_is_unknown_not_invalid() {
+    let store = common::temp_store("cut-broadcast");
+    let mut child = Command::new(glomers_bin())
+        .args(["test", "-w", "broadcast", "--bin", glomers_bin()])
+        .args(["--node-count", "3", "--time-limit", "20", "--rate", "100"])
+        .arg("--store")
+        .arg(&store)
+        .args(["node", "broadcast"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("latest/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["valid"], "unknown", "{results}");
+    assert_eq!(results["interrupted"], "SIGINT");
 }

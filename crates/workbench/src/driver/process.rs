@@ -200,7 +200,6 @@ impl ProcessCluster {
         }
         process.gone = true;
         process.closed = None;
-        process.stdin = None;
         let status = process.child.try_wait().ok().flatten();
         if status.is_some() {
             // The last stderr lines, unless a child of the node holds stderr open.
@@ -321,14 +320,17 @@ impl ProcessCluster {
     /// processes. The pipe threads end by themselves once the pipes close; they are not
     /// joined, so a descendant that escaped and holds a pipe open cannot hang the workbench.
     pub fn shutdown(&mut self) {
-        for process in &mut self.nodes {
+        // Once only: a second kill by pid could hit a reused pid's group.
+        let mut killed = false;
+        for mut process in self.nodes.drain(..) {
             process.shared.closed.store(true, Ordering::Relaxed);
             process.stdin = None; // ends the writer thread
             kill_group(&mut process.child);
             let _ = process.child.wait();
             signals::unregister_group(process.child.id());
+            killed = true;
         }
-        if !self.nodes.is_empty() {
+        if killed {
             signals::reap_orphans();
         }
         self.threads.clear();

@@ -7,6 +7,7 @@ second argument, if given, is a file where it appends its pid (and any pid it st
   linger        ignores SIGINT/SIGTERM/SIGHUP and end of input, and starts a detached
                 (setsid) grandchild: only a kill of everything ends them
   unterminated  writes its 5th echo reply without a newline, then answers nothing more
+  unterminated-init  answers init without a newline
   two-per-line  writes its 5th echo reply and another message on one line
   stray-reply   also sends a reply whose in_reply_to matches no request
   double-reply  answers the 5th echo twice
@@ -14,6 +15,7 @@ second argument, if given, is a file where it appends its pid (and any pid it st
   long-line     writes a 17 MiB line after the 5th echo
   flood         after init, writes 40 1-MiB messages to each peer and reads nothing more
   flood-forever the same without end (for measuring the workbench's memory)
+  huge-lines    after init, writes 20 lines of 60 MiB to its peer, then sleeps
   flood-stderr  after init, writes to stderr forever without a newline
 """
 import json
@@ -70,7 +72,12 @@ for line in sys.stdin:
     if body["type"] == "init":
         node_id = body["node_id"]
         peers = [n for n in body["node_ids"] if n != node_id]
-        send(msg["src"], {"type": "init_ok", "in_reply_to": body["msg_id"]})
+        init_ok = {"type": "init_ok", "in_reply_to": body["msg_id"]}
+        if fault == "unterminated-init":
+            sys.stdout.write(line_of(msg["src"], init_ok))
+            sys.stdout.flush()
+            continue
+        send(msg["src"], init_ok)
         if fault in ("flood", "flood-forever"):
             pad = "x" * (1 << 20)
             sent = 0
@@ -78,6 +85,11 @@ for line in sys.stdin:
                 for peer in peers:
                     send(peer, {"type": "gossip", "pad": pad})
                 sent += 1
+            sleep_forever()
+        if fault == "huge-lines":
+            pad = "h" * (60 << 20)
+            for _ in range(20):
+                send(peers[0], {"type": "gossip", "pad": pad})
             sleep_forever()
         if fault == "flood-stderr":
             chunk = "y" * (1 << 16)
