@@ -67,12 +67,6 @@ fn sentence(word: &str, subcommand: &str, before: Option<&str>) -> Option<String
         ));
     }
     match (subcommand, name) {
-        ("sim", "--bin") => Some(
-            "`glomers sim` runs one of this workspace's node types in virtual time, named \
-             with --node NAME (`glomers node --list`); to test a binary, use `glomers test \
-             --bin PATH`"
-                .into(),
-        ),
         ("all", _) => None,
         (_, name) if name.starts_with("--") => Some(format!(
             "glomers {subcommand} has no option {name} (see `glomers {subcommand} --help`); \
@@ -92,7 +86,6 @@ mod tests {
         let s = |w, sub, before| sentence(w, sub, before).unwrap();
         assert!(s("-1", "test", Some("--concurrency")).contains("--concurrency takes no negative"));
         assert!(s("--nodes", "test", None).contains("--node-count N"));
-        assert!(s("--bin", "sim", None).contains("glomers test --bin PATH"));
         assert!(s("--frob", "test", None).contains("has no option --frob"));
         assert_eq!(sentence("x", "test", None), None);
     }
