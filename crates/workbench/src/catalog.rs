@@ -76,6 +76,8 @@ entries! {
         glomers_challenges::counter::Counter::from_args;
     "pn-counter", "challenge 4's counter with negative deltas" =>
         |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
+    "kafka", "challenges 5a-5c: a single-writer log per key, replicated before send_ok" =>
+        |args| no_args(args, glomers_challenges::kafka::Kafka::default());
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>

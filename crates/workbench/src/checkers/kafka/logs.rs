@@ -11,7 +11,7 @@
 //! before the send of a message it returned was invoked. Each such edge is itself the cycle
 //! S -wr-> P -rt-> S. Reporting those edges finds exactly the cyclic histories, in linear time.
 
-use std::collections::{HashMap, HashSet};
+use super::fast_hash::{FastMap, FastSet};
 
 use super::findings::{offsets_text, secs, Example, Findings};
 use super::txns::{Body, KeyId, Msg, Offset, Txn, Txns};
@@ -28,9 +28,9 @@ pub struct Logs {
     /// Per key, the highest offset any ok poll returned.
     pub max_polled: Vec<Option<Offset>>,
     /// The send (txn index) of each message.
-    pub sends: HashMap<(KeyId, Msg), usize>,
+    pub sends: FastMap<(KeyId, Msg), usize>,
     /// Messages some ok poll returned.
-    pub polled: HashSet<(KeyId, Msg)>,
+    pub polled: FastSet<(KeyId, Msg)>,
 }
 
 impl Logs {
@@ -47,19 +47,19 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
     let mut logs = Logs {
         offsets: vec![Vec::new(); key_count],
         max_polled: vec![None; key_count],
-        sends: HashMap::new(),
-        polled: HashSet::new(),
+        sends: FastMap::default(),
+        polled: FastSet::default(),
     };
     // Offset -> first message seen there, and message -> first offset seen for it; conflicts
     // are kept aside (rare), so the common case costs one map entry per message.
-    let mut at_offset: HashMap<(KeyId, Offset), (Msg, usize)> = HashMap::new();
-    let mut offset_conflicts: HashMap<(KeyId, Offset), Vec<(Msg, usize)>> = HashMap::new();
-    let mut of_msg: HashMap<(KeyId, Msg), Sighting> = HashMap::new();
-    let mut msg_conflicts: HashMap<(KeyId, Msg), Vec<Sighting>> = HashMap::new();
+    let mut at_offset: FastMap<(KeyId, Offset), (Msg, usize)> = FastMap::default();
+    let mut offset_conflicts: FastMap<(KeyId, Offset), Vec<(Msg, usize)>> = FastMap::default();
+    let mut of_msg: FastMap<(KeyId, Msg), Sighting> = FastMap::default();
+    let mut msg_conflicts: FastMap<(KeyId, Msg), Vec<Sighting>> = FastMap::default();
     let mut see = |key: KeyId, offset: Offset, msg: Msg, t: usize, logs: &mut Logs| {
-        logs.offsets[key as usize].push(offset);
         match at_offset.get(&(key, offset)) {
             None => {
+                logs.offsets[key as usize].push(offset);
                 at_offset.insert((key, offset), (msg, t));
             }
             Some(&(first, _)) if first != msg => {
@@ -107,7 +107,6 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
     }
     for offsets in &mut logs.offsets {
         offsets.sort_unstable();
-        offsets.dedup();
     }
 
     let op = |t: usize| txns.txns[t].invoke_index;

@@ -5,7 +5,7 @@
 //! Positions are compared in the version order ([`Logs::index`]), not as raw offsets: a log may
 //! leave offsets unused, and only skipping a message that exists is a skip.
 
-use std::collections::HashMap;
+use super::fast_hash::FastMap;
 
 use super::findings::{secs, Example, Findings};
 use super::logs::Logs;
@@ -22,13 +22,13 @@ struct Mark {
 
 #[derive(Default)]
 struct ProcessState {
-    polled: HashMap<KeyId, Mark>,
-    sent: HashMap<KeyId, Mark>,
+    polled: FastMap<KeyId, Mark>,
+    sent: FastMap<KeyId, Mark>,
 }
 
 pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
     // A process runs one op at a time, so invocation order is its program order.
-    let mut processes: HashMap<u64, ProcessState> = HashMap::new();
+    let mut processes: FastMap<u64, ProcessState> = FastMap::default();
     for txn in &txns.txns {
         if txn.outcome != OpType::Ok {
             continue;
@@ -165,7 +165,7 @@ pub fn check_commits(txns: &Txns, findings: &mut Findings) {
     }
     events.sort_unstable();
     // Per key: the highest acknowledged commit and the poll that made it.
-    let mut committed: HashMap<KeyId, (Offset, usize)> = HashMap::new();
+    let mut committed: FastMap<KeyId, (Offset, usize)> = FastMap::default();
     for (_, t) in events {
         let txn = &txns.txns[t];
         match &txn.body {

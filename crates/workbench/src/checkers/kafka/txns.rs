@@ -12,7 +12,7 @@
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
 
-use std::collections::HashMap;
+use super::fast_hash::FastMap;
 
 use serde_json::Value;
 
@@ -61,7 +61,7 @@ pub struct Txns {
     pub txns: Vec<Txn>,
     /// Key names by [`KeyId`].
     pub keys: Vec<String>,
-    key_ids: HashMap<String, KeyId>,
+    key_ids: FastMap<String, KeyId>,
     /// Ops whose value the checker could not read (shown, never silently skipped).
     pub unreadable: Vec<usize>,
 }
@@ -84,7 +84,7 @@ impl Txns {
     /// Pairs every client invocation with its completion and parses both values.
     pub fn parse(history: &History) -> Txns {
         let mut out = Txns::default();
-        let mut open: HashMap<u64, usize> = HashMap::new();
+        let mut open: FastMap<u64, usize> = FastMap::default();
         for op in &history.ops {
             let crate::history::Process::Client(process) = op.process else {
                 continue;
