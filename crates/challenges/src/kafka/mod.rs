@@ -33,7 +33,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, KvError, Node, ReplyTo};
+use glomers_node::{log, Ctx, ErrorCode, KvError, Node, ReplyTo};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -47,6 +47,12 @@ use ring::Ring;
 pub const TICK: Duration = Duration::from_millis(5);
 /// Messages per key in one `poll_ok`.
 pub const MAX_POLL: usize = 1000;
+/// A send not durable this long after it arrived is answered with an indefinite error
+/// (`timeout`, so the client records it as may-have-happened): Maelstrom's clients give up
+/// after 5 s, and a reply to a client that has moved on is a protocol error.
+pub const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
+/// How often waiting clients are checked against [`CLIENT_DEADLINE`].
+const DEADLINE_CHECK: Duration = Duration::from_millis(100);
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -71,6 +77,12 @@ struct KeyLog {
     durable: usize,
 }
 
+/// A client waiting for its send to become durable, and since when.
+struct Waiting {
+    client: ReplyTo,
+    since: Duration,
+}
+
 /// An entry of this node's own stream (keys it owns).
 struct Entry {
     key: String,
@@ -78,7 +90,7 @@ struct Entry {
     msg: Value,
     forward: Option<(String, ForwardId)>,
     /// The local client to answer once the entry is durable.
-    client: Option<ReplyTo>,
+    client: Option<Waiting>,
 }
 
 #[derive(Default)]
@@ -95,10 +107,11 @@ pub struct Kafka {
     /// Forwards we appended, by (origin, id), so that a resent one is appended once.
     appended_forwards: BTreeSet<(String, ForwardId)>,
     /// Clients waiting for a forwarded send, by forward id.
-    forwarded_clients: BTreeMap<ForwardId, ReplyTo>,
+    forwarded_clients: BTreeMap<ForwardId, Waiting>,
     next_forward_id: ForwardId,
     /// Single node: a `lin-kv` batch write is in flight.
     batch_in_flight: bool,
+    next_deadline_check: Duration,
 }
 
 impl Kafka {
@@ -116,7 +129,7 @@ impl Kafka {
         key: String,
         msg: Value,
         forward: Option<(String, ForwardId)>,
-        client: Option<ReplyTo>,
+        client: Option<Waiting>,
     ) {
         let log = self.logs.entry(key.clone()).or_default();
         let offset = log.msgs.len() as u64;
@@ -137,8 +150,11 @@ impl Kafka {
             if let Some(log) = self.logs.get_mut(&entry.key) {
                 log.durable = log.durable.max(entry.offset as usize + 1);
             }
-            if let Some(client) = entry.client.take() {
-                ctx.reply(&client, json!({"type": "send_ok", "offset": entry.offset}));
+            if let Some(waiting) = entry.client.take() {
+                ctx.reply(
+                    &waiting.client,
+                    json!({"type": "send_ok", "offset": entry.offset}),
+                );
             }
             self.durable_seq += 1;
         }
@@ -162,18 +178,18 @@ impl Kafka {
 
     fn on_send(&mut self, ctx: &mut Ctx<Self>, key: String, msg: Value, from: ReplyTo) {
         let Some(owner) = self.owner(&key) else {
-            return ctx.reply_error(
-                &from,
-                glomers_node::ErrorCode::TemporarilyUnavailable,
-                "not initialised",
-            );
+            return ctx.reply_error(&from, ErrorCode::TemporarilyUnavailable, "not initialised");
+        };
+        let waiting = Waiting {
+            client: from,
+            since: ctx.now(),
         };
         if owner == ctx.node_id() {
-            return self.append(key, msg, None, Some(from));
+            return self.append(key, msg, None, Some(waiting));
         }
         let id = self.next_forward_id;
         self.next_forward_id += 1;
-        self.forwarded_clients.insert(id, from);
+        self.forwarded_clients.insert(id, waiting);
         if let Some(peer) = self.peers.get_mut(&owner) {
             peer.forwards.insert(
                 id,
@@ -278,12 +294,44 @@ impl Kafka {
         if let Some(peer) = self.peers.get_mut(src) {
             peer.forwards.remove(&id);
         }
-        if let Some(client) = self.forwarded_clients.remove(&id) {
-            ctx.reply(&client, json!({"type": "send_ok", "offset": offset}));
+        if let Some(waiting) = self.forwarded_clients.remove(&id) {
+            ctx.reply(
+                &waiting.client,
+                json!({"type": "send_ok", "offset": offset}),
+            );
+        }
+    }
+
+    /// Answers sends waiting longer than [`CLIENT_DEADLINE`] with an indefinite error. The
+    /// send itself goes on (it may still be appended): the client records it as unknown.
+    fn expire_waiting(&mut self, ctx: &mut Ctx<Self>) {
+        let now = ctx.now();
+        let expired = |w: &Waiting| now.saturating_sub(w.since) >= CLIENT_DEADLINE;
+        let text = "not yet stored on two nodes; it may still be";
+        for entry in self.stream.iter_mut() {
+            if entry.client.as_ref().is_some_and(expired) {
+                let waiting = entry.client.take().expect("checked");
+                ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
+            }
+        }
+        let late: Vec<ForwardId> = self
+            .forwarded_clients
+            .iter()
+            .filter(|(_, w)| expired(w))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in late {
+            if let Some(waiting) = self.forwarded_clients.remove(&id) {
+                ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
+            }
         }
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
+        if self.next_deadline_check <= ctx.now() {
+            self.next_deadline_check = ctx.now() + DEADLINE_CHECK;
+            self.expire_waiting(ctx);
+        }
         if self.peers.is_empty() {
             return self.flush_to_lin_kv(ctx);
         }
