@@ -92,6 +92,16 @@ entries! {
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::WriteWithoutCas));
     "broken-counter-stale-read", "counter that answers its final read from one stale seq-kv read" =>
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::TrustsOneStaleRead));
+    "broken-kafka-no-cas", "kafka whose nodes take offsets from a lin-kv counter without cas" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::OffsetsWithoutCas));
+    "broken-kafka-poll-skip", "kafka whose polls leave out the second of three or more messages" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::PollSkips));
+    "broken-kafka-poll-order", "kafka whose polls return messages newest first" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::PollOutOfOrder));
+    "broken-kafka-forget", "kafka that acknowledges one send in ten and forgets it" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::ForgetsAcknowledged));
+    "broken-kafka-local-only", "kafka whose nodes each serve only their own log" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::LocalOnly));
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {

@@ -111,7 +111,7 @@ impl Kafka {
     fn unpolled_keys(&self) -> Vec<String> {
         self.highest_seen
             .iter()
-            .filter(|(k, &o)| self.highest_polled.get(*k).is_none_or_lt(o))
+            .filter(|(k, &o)| !matches!(self.highest_polled.get(*k), Some(&p) if p >= o))
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -122,20 +122,6 @@ impl Kafka {
         if polled {
             let p = self.highest_polled.entry(key.to_string()).or_insert(offset);
             *p = (*p).max(offset);
-        }
-    }
-}
-
-/// `Option<&i64>` below `o` (or absent).
-trait BelowOr {
-    fn is_none_or_lt(self, o: i64) -> bool;
-}
-
-impl BelowOr for Option<&i64> {
-    fn is_none_or_lt(self, o: i64) -> bool {
-        match self {
-            None => true,
-            Some(&p) => p < o,
         }
     }
 }

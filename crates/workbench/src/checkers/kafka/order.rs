@@ -90,13 +90,12 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                                 ops: vec![op],
                             });
                         } else if ib > ia + 1 {
-                            let skipped = logs.offsets[*key as usize][ia + 1];
+                            let skipped = skipped_text(logs, *key, ia + 1, ib);
                             findings.add("int-poll-skip", || Example {
                                 message: format!(
                                     "key {name}: one poll by process {} jumped from offset {a} \
-                                     to {b}, skipping offset {skipped} and {} more that exist",
-                                    txn.process,
-                                    ib - ia - 2
+                                     to {b}, skipping {skipped}",
+                                    txn.process
                                 ),
                                 key: Some(name.to_string()),
                                 offsets: vec![a, b],
@@ -124,16 +123,12 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                                 ops: vec![prev.op, op],
                             });
                         } else if first_index > prev.index + 1 {
-                            let skipped = logs.offsets[*key as usize][prev.index + 1];
+                            let skipped = skipped_text(logs, *key, prev.index + 1, first_index);
                             findings.add("poll-skip", || Example {
                                 message: format!(
                                     "key {name}: process {} polled up to offset {}, then its \
-                                     next poll started at offset {}, skipping offset {skipped} \
-                                     and {} more that exist",
-                                    txn.process,
-                                    prev.offset,
-                                    first.0,
-                                    first_index - prev.index - 2
+                                     next poll started at offset {}, skipping {skipped}",
+                                    txn.process, prev.offset, first.0
                                 ),
                                 key: Some(name.to_string()),
                                 offsets: vec![prev.offset, first.0],
@@ -212,5 +207,21 @@ pub fn check_commits(txns: &Txns, findings: &mut Findings) {
             }
             _ => {}
         }
+    }
+}
+
+/// "offset 4, which exists" / "offsets 4 to 6, 2 messages that exist": the version-order
+/// positions [from, to) a poll jumped over.
+fn skipped_text(logs: &Logs, key: KeyId, from: usize, to: usize) -> String {
+    let offsets = &logs.offsets[key as usize];
+    if to - from == 1 {
+        format!("offset {}, which exists", offsets[from])
+    } else {
+        format!(
+            "offsets {} to {}, {} messages that exist",
+            offsets[from],
+            offsets[to - 1],
+            to - from
+        )
     }
 }
