@@ -16,7 +16,10 @@
 //!   send, the origin node itself answers its client when the owner's entry reaches it). With a
 //!   single node there is no peer: the owner writes each batch of new entries as one `lin-kv`
 //!   entry (`kafka-batch-<node>-<first stream number>`) and answers once the write is
-//!   acknowledged. So the loss of any one node's memory loses no acknowledged send.
+//!   acknowledged. The same `lin-kv` batch write serves as a fallback when no peer
+//!   acknowledged an entry within [`LIN_KV_FALLBACK_AFTER`] (a partition): sends to keys
+//!   owned by a node on the client's side of a partition still succeed. So the loss of any one
+//!   node's memory loses no acknowledged send.
 //! - **Group commit on a tick.** Every [`TICK`] a node sends each peer at most one `sync`
 //!   message carrying its new entries, the sends it forwards to that peer, its ack of the
 //!   peer's stream and changed committed offsets; nothing when there is nothing to say. The
@@ -51,6 +54,8 @@ pub const MAX_POLL: usize = 1000;
 /// (`timeout`, so the client records it as may-have-happened): Maelstrom's clients give up
 /// after 5 s, and a reply to a client that has moved on is a protocol error.
 pub const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
+/// How long an entry waits for a peer's ack before it is written to lin-kv instead.
+pub const LIN_KV_FALLBACK_AFTER: Duration = Duration::from_millis(500);
 /// How often waiting clients are checked against [`CLIENT_DEADLINE`].
 const DEADLINE_CHECK: Duration = Duration::from_millis(100);
 
@@ -85,6 +90,8 @@ struct Waiting {
 
 /// An entry of this node's own stream (keys it owns).
 struct Entry {
+    /// When the owner appended it.
+    appended_at: Duration,
     key: String,
     offset: u64,
     msg: Value,
@@ -126,6 +133,7 @@ impl Kafka {
     /// Appends to a key this node owns.
     fn append(
         &mut self,
+        now: Duration,
         key: String,
         msg: Value,
         forward: Option<(String, ForwardId)>,
@@ -135,6 +143,7 @@ impl Kafka {
         let offset = log.msgs.len() as u64;
         log.msgs.push(msg.clone());
         self.stream.push_back(Entry {
+            appended_at: now,
             key,
             offset,
             msg,
@@ -185,7 +194,7 @@ impl Kafka {
             since: ctx.now(),
         };
         if owner == ctx.node_id() {
-            return self.append(key, msg, None, Some(waiting));
+            return self.append(ctx.now(), key, msg, None, Some(waiting));
         }
         let id = self.next_forward_id;
         self.next_forward_id += 1;
@@ -263,7 +272,7 @@ impl Kafka {
                 continue;
             }
             if self.appended_forwards.insert((src.to_string(), id)) {
-                self.append(key, msg, Some((src.to_string(), id)), None);
+                self.append(ctx.now(), key, msg, Some((src.to_string(), id)), None);
             }
         }
         for (key, offset) in sync.commits {
@@ -334,6 +343,16 @@ impl Kafka {
         }
         if self.peers.is_empty() {
             return self.flush_to_lin_kv(ctx);
+        }
+        // No peer acknowledged the oldest waiting entry for a while (a partition, or a slow
+        // network): make it durable in lin-kv instead, which is never cut off. The peers
+        // still get the entries through the stream when they can.
+        let stuck = self
+            .stream
+            .get(self.durable_seq.saturating_sub(self.stream_base) as usize)
+            .is_some_and(|e| ctx.now().saturating_sub(e.appended_at) >= LIN_KV_FALLBACK_AFTER);
+        if stuck {
+            self.flush_to_lin_kv(ctx);
         }
         let now = ctx.now();
         let next = self.next_seq();
