@@ -76,6 +76,8 @@ entries! {
         glomers_challenges::counter::Counter::from_args;
     "pn-counter", "challenge 4's counter with negative deltas" =>
         |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
+    "kafka", "challenges 5a-5c: a single-writer log per key, replicated before send_ok" =>
+        |args| no_args(args, glomers_challenges::kafka::Kafka::default());
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>
@@ -90,6 +92,16 @@ entries! {
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::WriteWithoutCas));
     "broken-counter-stale-read", "counter that answers its final read from one stale seq-kv read" =>
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::TrustsOneStaleRead));
+    "broken-kafka-no-cas", "kafka whose nodes take offsets from a lin-kv counter without cas" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::OffsetsWithoutCas));
+    "broken-kafka-poll-skip", "kafka whose polls leave out the second of three or more messages" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::PollSkips));
+    "broken-kafka-poll-order", "kafka whose polls return messages newest first" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::PollOutOfOrder));
+    "broken-kafka-forget", "kafka that acknowledges one send in ten and forgets it" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::ForgetsAcknowledged));
+    "broken-kafka-local-only", "kafka whose nodes each serve only their own log" =>
+        |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::LocalOnly));
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {

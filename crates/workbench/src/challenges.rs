@@ -164,6 +164,54 @@ pub const CHALLENGES: &[Challenge] = &[
         limits: None,
         same_run_as: None,
     },
+    Challenge {
+        id: "5a",
+        name: "kafka, single node",
+        bin: "kafka",
+        flags: &[
+            "-w",
+            "kafka",
+            "--node-count",
+            "1",
+            "--concurrency",
+            "2n",
+            "--time-limit",
+            "20",
+            "--rate",
+            "1000",
+        ],
+        limits: None,
+        same_run_as: None,
+    },
+    Challenge {
+        id: "5b",
+        name: "kafka, multi-node",
+        bin: "kafka",
+        flags: KAFKA_5B,
+        limits: None,
+        same_run_as: None,
+    },
+    Challenge {
+        id: "5c",
+        name: "kafka, efficient",
+        bin: "kafka",
+        flags: KAFKA_5B,
+        limits: None,
+        same_run_as: Some("5b"),
+    },
+];
+
+const KAFKA_5B: &[&str] = &[
+    "-w",
+    "kafka",
+    "--node-count",
+    "2",
+    "--concurrency",
+    "2n",
+    "--time-limit",
+    "20",
+    "--rate",
+    "1000",
 ];
 
 /// The challenge's verdict: the run's, made invalid when a limit is exceeded (with why).

@@ -152,6 +152,7 @@ impl Runner<'_> {
         }
         let Some(w) = self.free_worker() else { return };
         self.op_due = false;
+        self.workload.clock(self.now);
         let op = self.workload.next_op(w, &mut self.rng);
         // Jepsen's stagger (since Jepsen 0.2.5, so every Maelstrom since 0.2.1): the next op
         // is due a uniform gap after this one was actually issued. Lateness is never made up,
@@ -173,6 +174,7 @@ impl Runner<'_> {
         if let Some(op) = worker.final_ops.pop_front() {
             return self.invoke(w, op);
         }
+        self.workload.clock(self.now);
         match self.workload.next_final_op(w, &mut self.rng) {
             FinalStep::Op(op) => self.invoke(w, op),
             FinalStep::Wait(pause) => {
@@ -197,13 +199,7 @@ impl Runner<'_> {
     /// retired is closed only now, as Jepsen's interpreter does when the worker invokes its
     /// next op: until then, late replies to it are delivered and discarded.
     fn worker_client(&mut self, w: usize) -> u32 {
-        if self.workers[w].retiring_client {
-            self.workers[w].retiring_client = false;
-            if let Some(old) = self.workers[w].client.take() {
-                self.clients[old as usize].open = false;
-            }
-            self.workload.client_closed(w);
-        }
+        self.retire_client_if_due(w);
         match self.workers[w].client {
             Some(c) => c,
             None => {
@@ -225,8 +221,24 @@ impl Runner<'_> {
             error: None,
             is_final: op.is_final,
         });
+        // Retire the old client before the op begins, so the workload's client state
+        // (kafka's positions) is fresh when it builds the op's first request.
+        self.retire_client_if_due(w);
         let step = self.workload.begin(w, &op);
         self.take_step(w, op, step);
+    }
+
+    /// Closes a client that an indeterminate op retired, as Jepsen's interpreter does when
+    /// the worker invokes its next op: until then, late replies to it are delivered and
+    /// discarded. Tells the workload.
+    fn retire_client_if_due(&mut self, w: usize) {
+        if self.workers[w].retiring_client {
+            self.workers[w].retiring_client = false;
+            if let Some(old) = self.workers[w].client.take() {
+                self.clients[old as usize].open = false;
+            }
+            self.workload.client_closed(w);
+        }
     }
 
     /// Sends the op's next request, or completes it.

@@ -11,6 +11,7 @@ use crate::Rng;
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
+pub mod kafka;
 pub mod unique_ids;
 
 /// An operation a client worker is about to perform.
@@ -139,6 +140,10 @@ pub trait Workload {
     /// picks a free worker at random).
     fn next_op(&mut self, worker: usize, rng: &mut Rng) -> Invocation;
 
+    /// The test time, told just before [`Workload::next_op`] and [`Workload::next_final_op`]
+    /// (kafka schedules its client crashes by it).
+    fn clock(&mut self, _now: Nanos) {}
+
     /// Starts an operation: by default, one request built by [`Workload::request`].
     fn begin(&mut self, _worker: usize, op: &Invocation) -> Step {
         Step::Send(self.request(op))
@@ -235,6 +240,7 @@ pub const NAMES: &[&str] = &[
     "g-set",
     "g-counter",
     "pn-counter",
+    "kafka",
 ];
 
 pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workload>> {
@@ -248,6 +254,7 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
         "g-set" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::GSet)?),
         "g-counter" => Box::new(counter::Counter::new(counter::Flavor::GCounter)),
         "pn-counter" => Box::new(counter::Counter::new(counter::Flavor::PnCounter)),
+        "kafka" => Box::new(kafka::Kafka::new(opts)),
         other => anyhow::bail!(
             "unknown workload {other:?}; known workloads: {}",
             NAMES.join(", ")

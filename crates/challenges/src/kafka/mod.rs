@@ -1,0 +1,461 @@
+//! Challenges 5a-5c: a Kafka-style log. `send {key, msg}` → `send_ok {offset}`,
+//! `poll {offsets}` → `poll_ok {msgs}`, `commit_offsets {offsets}` → `commit_offsets_ok`,
+//! `list_committed_offsets {keys}` → `list_committed_offsets_ok {offsets}`.
+//!
+//! # Design
+//!
+//! - **Single writer per key.** A consistent-hashing [`ring::Ring`] names each key's owner;
+//!   only the owner assigns offsets, so offsets need no `cas` and no coordination: the owner
+//!   appends at the end of its in-memory log (offsets 0, 1, 2, ... per key). A node that gets a
+//!   send for a key it does not own forwards it to the owner (with an id the owner uses to
+//!   append it once, however often it is resent).
+//! - **A log that is a log.** Each key's log is a vector of messages indexed by offset; the
+//!   owner streams appended entries (key, offset, message) to every peer, in order, in batches.
+//! - **Durable before `send_ok`.** An entry is acknowledged to its client only once it is held
+//!   by two nodes: the owner, and a peer that acknowledged the stream up to it (for a forwarded
+//!   send, the origin node itself answers its client when the owner's entry reaches it). With a
+//!   single node there is no peer: the owner writes each batch of new entries as one `lin-kv`
+//!   entry (`kafka-batch-<node>-<first stream number>`) and answers once the write is
+//!   acknowledged. The same `lin-kv` batch write serves as a fallback when no peer
+//!   acknowledged an entry within [`LIN_KV_FALLBACK_AFTER`] (a partition): sends to keys
+//!   owned by a node on the client's side of a partition still succeed. So the loss of any one
+//!   node's memory loses no acknowledged send.
+//! - **Group commit on a tick.** Every [`TICK`] a node sends each peer at most one `sync`
+//!   message carrying its new entries, the sends it forwards to that peer, its ack of the
+//!   peer's stream and changed committed offsets; nothing when there is nothing to say. The
+//!   number of server messages grows with ticks, not with operations.
+//! - **Polls answered locally** from what the node holds: the owner serves its durable prefix,
+//!   a peer the contiguous prefix it applied. A poll may lag the newest send, never skip one.
+//! - **Commits need no round trip**: a node keeps committed offsets (maximum per key), answers
+//!   at once, and passes them on in its next syncs. A client always talks to the same node.
+//!
+//! Under a partition, a send whose owner is cut off from the client's node waits (its forward
+//! or its entries are resent every [`replication::RESEND_AFTER`]) and the client times out: a
+//! send is never acknowledged before it is held twice, and never appended twice.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use glomers_node::{log, Ctx, ErrorCode, KvError, Node, ReplyTo};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub mod replication;
+pub mod ring;
+
+use replication::{Forward, ForwardId, Peer, Sync, WireEntry};
+use ring::Ring;
+
+/// The group-commit period.
+pub const TICK: Duration = Duration::from_millis(5);
+/// Messages per key in one `poll_ok`.
+pub const MAX_POLL: usize = 1000;
+/// A send not durable this long after it arrived is answered with an indefinite error
+/// (`timeout`, so the client records it as may-have-happened): Maelstrom's clients give up
+/// after 5 s, and a reply to a client that has moved on is a protocol error.
+pub const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
+/// How long an entry waits for a peer's ack before it is written to lin-kv instead.
+pub const LIN_KV_FALLBACK_AFTER: Duration = Duration::from_millis(500);
+/// How often waiting clients are checked against [`CLIENT_DEADLINE`].
+const DEADLINE_CHECK: Duration = Duration::from_millis(100);
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    Send { key: String, msg: Value },
+    Poll { offsets: BTreeMap<String, i64> },
+    CommitOffsets { offsets: BTreeMap<String, i64> },
+    ListCommittedOffsets { keys: Vec<String> },
+    Sync(Sync),
+}
+
+#[derive(Clone)]
+pub enum Timer {
+    Tick,
+}
+
+/// One key's log as this node holds it.
+#[derive(Default)]
+struct KeyLog {
+    msgs: Vec<Value>,
+    /// Messages [0, durable) may be served to polls.
+    durable: usize,
+}
+
+/// A client waiting for its send to become durable, and since when.
+struct Waiting {
+    client: ReplyTo,
+    since: Duration,
+}
+
+/// An entry of this node's own stream (keys it owns).
+struct Entry {
+    /// When the owner appended it.
+    appended_at: Duration,
+    key: String,
+    offset: u64,
+    msg: Value,
+    forward: Option<(String, ForwardId)>,
+    /// The local client to answer once the entry is durable.
+    client: Option<Waiting>,
+}
+
+#[derive(Default)]
+pub struct Kafka {
+    ring: Option<Ring>,
+    logs: BTreeMap<String, KeyLog>,
+    committed: BTreeMap<String, i64>,
+    peers: BTreeMap<String, Peer>,
+    /// Our stream: `stream[0]` is number `stream_base`; numbers below `durable_seq` are
+    /// durable.
+    stream: VecDeque<Entry>,
+    stream_base: u64,
+    durable_seq: u64,
+    /// Forwards we appended, by (origin, id), so that a resent one is appended once.
+    appended_forwards: BTreeSet<(String, ForwardId)>,
+    /// Clients waiting for a forwarded send, by forward id.
+    forwarded_clients: BTreeMap<ForwardId, Waiting>,
+    next_forward_id: ForwardId,
+    /// Single node: a `lin-kv` batch write is in flight.
+    batch_in_flight: bool,
+    next_deadline_check: Duration,
+}
+
+impl Kafka {
+    fn next_seq(&self) -> u64 {
+        self.stream_base + self.stream.len() as u64
+    }
+
+    fn owner(&self, key: &str) -> Option<String> {
+        self.ring.as_ref()?.owner(key).map(str::to_string)
+    }
+
+    /// Appends to a key this node owns.
+    fn append(
+        &mut self,
+        now: Duration,
+        key: String,
+        msg: Value,
+        forward: Option<(String, ForwardId)>,
+        client: Option<Waiting>,
+    ) {
+        let log = self.logs.entry(key.clone()).or_default();
+        let offset = log.msgs.len() as u64;
+        log.msgs.push(msg.clone());
+        self.stream.push_back(Entry {
+            appended_at: now,
+            key,
+            offset,
+            msg,
+            forward,
+            client,
+        });
+    }
+
+    /// Entries numbered below `upto` are now held twice: serve them and answer their clients.
+    fn mark_durable(&mut self, ctx: &mut Ctx<Self>, upto: u64) {
+        while self.durable_seq < upto.min(self.next_seq()) {
+            let entry = &mut self.stream[(self.durable_seq - self.stream_base) as usize];
+            if let Some(log) = self.logs.get_mut(&entry.key) {
+                log.durable = log.durable.max(entry.offset as usize + 1);
+            }
+            if let Some(waiting) = entry.client.take() {
+                ctx.reply(
+                    &waiting.client,
+                    json!({"type": "send_ok", "offset": entry.offset}),
+                );
+            }
+            self.durable_seq += 1;
+        }
+        self.trim_stream();
+    }
+
+    /// Drops entries that are durable and held by every peer.
+    fn trim_stream(&mut self) {
+        let held_by_all = self
+            .peers
+            .values()
+            .map(|p| p.acked)
+            .min()
+            .unwrap_or(u64::MAX);
+        let keep_from = held_by_all.min(self.durable_seq);
+        while self.stream_base < keep_from && !self.stream.is_empty() {
+            self.stream.pop_front();
+            self.stream_base += 1;
+        }
+    }
+
+    fn on_send(&mut self, ctx: &mut Ctx<Self>, key: String, msg: Value, from: ReplyTo) {
+        let Some(owner) = self.owner(&key) else {
+            return ctx.reply_error(&from, ErrorCode::TemporarilyUnavailable, "not initialised");
+        };
+        let waiting = Waiting {
+            client: from,
+            since: ctx.now(),
+        };
+        if owner == ctx.node_id() {
+            return self.append(ctx.now(), key, msg, None, Some(waiting));
+        }
+        let id = self.next_forward_id;
+        self.next_forward_id += 1;
+        self.forwarded_clients.insert(id, waiting);
+        if let Some(peer) = self.peers.get_mut(&owner) {
+            peer.forwards.insert(
+                id,
+                Forward {
+                    key,
+                    msg,
+                    sent_at: None,
+                },
+            );
+        }
+    }
+
+    fn on_poll(&mut self, ctx: &mut Ctx<Self>, offsets: BTreeMap<String, i64>, from: ReplyTo) {
+        let mut msgs: BTreeMap<String, Vec<(u64, &Value)>> = BTreeMap::new();
+        for (key, start) in offsets {
+            let Some(log) = self.logs.get(&key) else {
+                continue;
+            };
+            let start = start.max(0) as usize;
+            let end = log.durable.min(start.saturating_add(MAX_POLL));
+            if start < end {
+                let list = (start..end).map(|o| (o as u64, &log.msgs[o])).collect();
+                msgs.insert(key, list);
+            }
+        }
+        ctx.reply(&from, json!({"type": "poll_ok", "msgs": msgs}));
+    }
+
+    fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: BTreeMap<String, i64>, from: ReplyTo) {
+        for (key, offset) in offsets {
+            if self.commit(&key, offset) {
+                for peer in self.peers.values_mut() {
+                    peer.commits.insert(key.clone(), offset);
+                }
+            }
+        }
+        ctx.reply(&from, json!({"type": "commit_offsets_ok"}));
+    }
+
+    /// Raises a key's committed offset; returns whether it moved.
+    fn commit(&mut self, key: &str, offset: i64) -> bool {
+        match self.committed.get_mut(key) {
+            Some(c) if *c >= offset => false,
+            Some(c) => {
+                *c = offset;
+                true
+            }
+            None => {
+                self.committed.insert(key.to_string(), offset);
+                true
+            }
+        }
+    }
+
+    fn on_sync(&mut self, ctx: &mut Ctx<Self>, sync: Sync, src: &str) {
+        let now = ctx.now();
+        let Some(peer) = self.peers.get_mut(src) else {
+            return log!(ctx, "sync from {src}, which is not a peer: ignored");
+        };
+        peer.on_ack(sync.ack, now);
+        let ready = peer.receive(sync.from, sync.entries);
+        for entry in ready {
+            self.apply(ctx, src, entry);
+        }
+        for (id, key, msg) in sync.forwards {
+            if self.owner(&key).as_deref() != Some(ctx.node_id()) {
+                log!(
+                    ctx,
+                    "{src} forwarded a send for {key:?}, which we do not own: ignored"
+                );
+                continue;
+            }
+            if self.appended_forwards.insert((src.to_string(), id)) {
+                self.append(ctx.now(), key, msg, Some((src.to_string(), id)), None);
+            }
+        }
+        for (key, offset) in sync.commits {
+            self.commit(&key, offset);
+        }
+        let upto = self.peers.values().map(|p| p.acked).max().unwrap_or(0);
+        self.mark_durable(ctx, upto);
+    }
+
+    /// Applies one entry of a peer's stream (in stream order).
+    fn apply(&mut self, ctx: &mut Ctx<Self>, src: &str, (key, offset, msg, forward): WireEntry) {
+        let log = self.logs.entry(key.clone()).or_default();
+        if offset as usize == log.msgs.len() {
+            log.msgs.push(msg);
+            log.durable = log.msgs.len();
+        } else if offset as usize > log.msgs.len() {
+            // Cannot happen with one owner per key and in-order streams; never leave a gap.
+            return log!(
+                ctx,
+                "{src} streamed {key:?} offset {offset} past our end {}: ignored",
+                log.msgs.len()
+            );
+        }
+        let Some((origin, id)) = forward else { return };
+        if origin != ctx.node_id() {
+            return;
+        }
+        if let Some(peer) = self.peers.get_mut(src) {
+            peer.forwards.remove(&id);
+        }
+        if let Some(waiting) = self.forwarded_clients.remove(&id) {
+            ctx.reply(
+                &waiting.client,
+                json!({"type": "send_ok", "offset": offset}),
+            );
+        }
+    }
+
+    /// Answers sends waiting longer than [`CLIENT_DEADLINE`] with an indefinite error. The
+    /// send itself goes on (it may still be appended): the client records it as unknown.
+    fn expire_waiting(&mut self, ctx: &mut Ctx<Self>) {
+        let now = ctx.now();
+        let expired = |w: &Waiting| now.saturating_sub(w.since) >= CLIENT_DEADLINE;
+        let text = "not yet stored on two nodes; it may still be";
+        for entry in self.stream.iter_mut() {
+            if entry.client.as_ref().is_some_and(expired) {
+                let waiting = entry.client.take().expect("checked");
+                ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
+            }
+        }
+        let late: Vec<ForwardId> = self
+            .forwarded_clients
+            .iter()
+            .filter(|(_, w)| expired(w))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in late {
+            if let Some(waiting) = self.forwarded_clients.remove(&id) {
+                ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
+        if self.next_deadline_check <= ctx.now() {
+            self.next_deadline_check = ctx.now() + DEADLINE_CHECK;
+            self.expire_waiting(ctx);
+        }
+        if self.peers.is_empty() {
+            return self.flush_to_lin_kv(ctx);
+        }
+        // No peer acknowledged the oldest waiting entry for a while (a partition, or a slow
+        // network): make it durable in lin-kv instead, which is never cut off. The peers
+        // still get the entries through the stream when they can.
+        let stuck = self
+            .stream
+            .get(self.durable_seq.saturating_sub(self.stream_base) as usize)
+            .is_some_and(|e| ctx.now().saturating_sub(e.appended_at) >= LIN_KV_FALLBACK_AFTER);
+        if stuck {
+            self.flush_to_lin_kv(ctx);
+        }
+        let now = ctx.now();
+        let next = self.next_seq();
+        let names: Vec<String> = self.peers.keys().cloned().collect();
+        for name in names {
+            let peer = self.peers.get_mut(&name).expect("a peer");
+            let range = peer.entries_to_send(next, now);
+            let forwards = peer.forwards_to_send(now);
+            let commits = std::mem::take(&mut peer.commits);
+            if range.is_empty() && forwards.is_empty() && commits.is_empty() && !peer.ack_due {
+                continue;
+            }
+            peer.ack_due = false;
+            let ack = peer.applied;
+            let entries = (range.start..range.end)
+                .map(|seq| {
+                    let e = &self.stream[(seq - self.stream_base) as usize];
+                    (e.key.clone(), e.offset, e.msg.clone(), e.forward.clone())
+                })
+                .collect();
+            let sync = Sync {
+                ack,
+                from: range.start,
+                entries,
+                forwards,
+                commits,
+            };
+            let mut body = serde_json::to_value(&sync).expect("sync serializes");
+            body["type"] = json!("sync");
+            ctx.send(&name, body);
+        }
+    }
+
+    /// Single node: writes the entries not yet durable as one `lin-kv` entry, then serves and
+    /// acknowledges them.
+    fn flush_to_lin_kv(&mut self, ctx: &mut Ctx<Self>) {
+        let upto = self.next_seq();
+        if self.batch_in_flight || self.durable_seq == upto {
+            return;
+        }
+        self.batch_in_flight = true;
+        let first = self.durable_seq;
+        let batch: Vec<(&str, u64, &Value)> = self
+            .stream
+            .range((first - self.stream_base) as usize..)
+            .map(|e| (e.key.as_str(), e.offset, &e.msg))
+            .collect();
+        let key = format!("kafka-batch-{}-{first}", ctx.node_id());
+        ctx.lin_kv().write(
+            key,
+            batch,
+            move |node: &mut Self, ctx, result: Result<(), KvError>| {
+                node.batch_in_flight = false;
+                match result {
+                    Ok(()) => node.mark_durable(ctx, upto),
+                    // Retried (the same key, a superset of the batch) on the next tick.
+                    Err(e) => log!(ctx, "batch {first}..{upto} not stored: {e}; retrying"),
+                }
+            },
+        );
+    }
+}
+
+impl Node for Kafka {
+    type Request<'de> = Request;
+    type Timer = Timer;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) {
+        self.ring = Some(Ring::new(ctx.node_ids()));
+        let me = ctx.node_id().to_string();
+        for id in ctx.node_ids() {
+            if *id != me {
+                self.peers.insert(id.clone(), Peer::default());
+            }
+        }
+        ctx.every(TICK, Timer::Tick);
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
+        match req {
+            Request::Send { key, msg } => self.on_send(ctx, key, msg, from),
+            Request::Poll { offsets } => self.on_poll(ctx, offsets, from),
+            Request::CommitOffsets { offsets } => self.on_commit(ctx, offsets, from),
+            Request::ListCommittedOffsets { keys } => {
+                let offsets: BTreeMap<&String, i64> = keys
+                    .iter()
+                    .filter_map(|k| self.committed.get(k).map(|&o| (k, o)))
+                    .collect();
+                ctx.reply(
+                    &from,
+                    json!({"type": "list_committed_offsets_ok", "offsets": offsets}),
+                );
+            }
+            Request::Sync(sync) => {
+                let src = from.src().to_string();
+                self.on_sync(ctx, sync, &src);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) {
+        match timer {
+            Timer::Tick => self.on_tick(ctx),
+        }
+    }
+}

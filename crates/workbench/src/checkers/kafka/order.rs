@@ -1,0 +1,227 @@
+//! Per-process order: `poll-skip`, `nonmonotonic-poll` (from one poll to the next of the same
+//! process), `int-poll-skip`, `int-nonmonotonic-poll` (inside one poll), `nonmonotonic-send`,
+//! and `commit-regression` (glomers' own, not fatal).
+//!
+//! Positions are compared in the version order ([`Logs::index`]), not as raw offsets: a log may
+//! leave offsets unused, and only skipping a message that exists is a skip.
+
+use super::fast_hash::FastMap;
+
+use super::findings::{secs, Example, Findings};
+use super::logs::Logs;
+use super::txns::{Body, KeyId, Offset, Txns};
+use crate::history::OpType;
+
+/// Where a process last read or wrote a key: version-order index, offset, op index.
+#[derive(Clone, Copy)]
+struct Mark {
+    index: usize,
+    offset: Offset,
+    op: usize,
+}
+
+#[derive(Default)]
+struct ProcessState {
+    polled: FastMap<KeyId, Mark>,
+    sent: FastMap<KeyId, Mark>,
+}
+
+pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
+    // A process runs one op at a time, so invocation order is its program order.
+    let mut processes: FastMap<u64, ProcessState> = FastMap::default();
+    for txn in &txns.txns {
+        if txn.outcome != OpType::Ok {
+            continue;
+        }
+        let state = processes.entry(txn.process).or_default();
+        match &txn.body {
+            Body::Assign { keys, .. } => {
+                // Assign mode: keys no longer assigned start afresh.
+                state.polled.retain(|k, _| keys.contains(k));
+            }
+            Body::Send {
+                key,
+                offset: Some(offset),
+                ..
+            } => {
+                let mark = Mark {
+                    index: logs.index(*key, *offset),
+                    offset: *offset,
+                    op: txn.invoke_index,
+                };
+                if let Some(prev) = state.sent.insert(*key, mark) {
+                    if mark.index <= prev.index {
+                        findings.add("nonmonotonic-send", || Example {
+                            message: format!(
+                                "key {}: process {} sent and got offset {}, then sent again and \
+                                 got offset {}: a later send must get a later offset",
+                                txns.key(*key),
+                                txn.process,
+                                prev.offset,
+                                mark.offset
+                            ),
+                            key: Some(txns.key(*key).to_string()),
+                            offsets: vec![prev.offset, mark.offset],
+                            ops: vec![prev.op, mark.op],
+                        });
+                    }
+                }
+            }
+            Body::Poll(keys) => {
+                for (key, msgs) in keys {
+                    let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
+                        continue;
+                    };
+                    let name = txns.key(*key);
+                    let op = txn.invoke_index;
+                    for pair in msgs.windows(2) {
+                        let (a, b) = (pair[0].0, pair[1].0);
+                        let (ia, ib) = (logs.index(*key, a), logs.index(*key, b));
+                        if ib <= ia {
+                            findings.add("int-nonmonotonic-poll", || Example {
+                                message: format!(
+                                    "key {name}: one poll by process {} returned offset {b} \
+                                     right after offset {a}: a poll must return messages in \
+                                     log order",
+                                    txn.process
+                                ),
+                                key: Some(name.to_string()),
+                                offsets: vec![a, b],
+                                ops: vec![op],
+                            });
+                        } else if ib > ia + 1 {
+                            let skipped = skipped_text(logs, *key, ia + 1, ib);
+                            findings.add("int-poll-skip", || Example {
+                                message: format!(
+                                    "key {name}: one poll by process {} jumped from offset {a} \
+                                     to {b}, skipping {skipped}",
+                                    txn.process
+                                ),
+                                key: Some(name.to_string()),
+                                offsets: vec![a, b],
+                                ops: vec![op],
+                            });
+                        }
+                    }
+                    let first_index = logs.index(*key, first.0);
+                    let mark = Mark {
+                        index: logs.index(*key, last.0),
+                        offset: last.0,
+                        op,
+                    };
+                    if let Some(prev) = state.polled.insert(*key, mark) {
+                        if first_index <= prev.index {
+                            findings.add("nonmonotonic-poll", || Example {
+                                message: format!(
+                                    "key {name}: process {} polled up to offset {}, then its \
+                                     next poll started at offset {}: a poll must go on after \
+                                     where the previous one ended",
+                                    txn.process, prev.offset, first.0
+                                ),
+                                key: Some(name.to_string()),
+                                offsets: vec![prev.offset, first.0],
+                                ops: vec![prev.op, op],
+                            });
+                        } else if first_index > prev.index + 1 {
+                            let skipped = skipped_text(logs, *key, prev.index + 1, first_index);
+                            findings.add("poll-skip", || Example {
+                                message: format!(
+                                    "key {name}: process {} polled up to offset {}, then its \
+                                     next poll started at offset {}, skipping {skipped}",
+                                    txn.process, prev.offset, first.0
+                                ),
+                                key: Some(name.to_string()),
+                                offsets: vec![prev.offset, first.0],
+                                ops: vec![prev.op, op],
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `commit-regression`: an assign's `list_committed_offsets` answered less for a key than an
+/// offset whose commit had been acknowledged before the assign began. An ok poll committed,
+/// inside its op, the highest offset it returned per key.
+pub fn check_commits(txns: &Txns, findings: &mut Findings) {
+    // (history index, txn, is the assign's invocation) in history order.
+    let mut events: Vec<(usize, usize)> = Vec::new();
+    for (t, txn) in txns.txns.iter().enumerate() {
+        match (&txn.body, txn.outcome) {
+            (Body::Poll(_), OpType::Ok) => {
+                events.push((txn.complete_index.unwrap_or(usize::MAX), t))
+            }
+            (Body::Assign { .. }, OpType::Ok) => events.push((txn.invoke_index, t)),
+            _ => {}
+        }
+    }
+    events.sort_unstable();
+    // Per key: the highest acknowledged commit and the poll that made it.
+    let mut committed: FastMap<KeyId, (Offset, usize)> = FastMap::default();
+    for (_, t) in events {
+        let txn = &txns.txns[t];
+        match &txn.body {
+            Body::Poll(keys) => {
+                for (key, msgs) in keys {
+                    if let Some(max) = msgs.iter().map(|&(o, _)| o).max() {
+                        let entry = committed.entry(*key).or_insert((max, t));
+                        if max > entry.0 {
+                            *entry = (max, t);
+                        }
+                    }
+                }
+            }
+            Body::Assign {
+                keys,
+                committed: answer,
+            } => {
+                for key in keys {
+                    let Some(&(acked, poll)) = committed.get(key) else {
+                        continue;
+                    };
+                    let answered = answer.iter().find(|(k, _)| k == key).map(|&(_, o)| o);
+                    if answered.is_some_and(|o| o >= acked) {
+                        continue;
+                    }
+                    let name = txns.key(*key);
+                    let poll = &txns.txns[poll];
+                    let said = answered.map_or("nothing".to_string(), |o| o.to_string());
+                    findings.add("commit-regression", || Example {
+                        message: format!(
+                            "key {name}: the commit of offset {acked} was acknowledged to process \
+                             {} at {}, yet list_committed_offsets answered {said} to process {} \
+                             at {} (reported, not fatal)",
+                            poll.process,
+                            secs(poll.complete_time.unwrap_or(poll.invoke_time)),
+                            txn.process,
+                            secs(txn.complete_time.unwrap_or(txn.invoke_time))
+                        ),
+                        key: Some(name.to_string()),
+                        offsets: answered.into_iter().chain([acked]).collect(),
+                        ops: vec![poll.invoke_index, txn.invoke_index],
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// "offset 4, which exists" / "offsets 4 to 6, 2 messages that exist": the version-order
+/// positions [from, to) a poll jumped over.
+fn skipped_text(logs: &Logs, key: KeyId, from: usize, to: usize) -> String {
+    let offsets = &logs.offsets[key as usize];
+    if to - from == 1 {
+        format!("offset {}, which exists", offsets[from])
+    } else {
+        format!(
+            "offsets {} to {}, {} messages that exist",
+            offsets[from],
+            offsets[to - 1],
+            to - from
+        )
+    }
+}

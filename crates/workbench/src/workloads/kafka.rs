@@ -1,0 +1,394 @@
+//! `kafka` (challenges 5a-5c): clients append messages to keyed logs and consume them, as
+//! Maelstrom's kafka workload does in assign mode.
+//!
+//! - **Generator**: sends and polls, half each. A send goes to one of `--key-count` active keys
+//!   (default 10; keys are integers written as strings), slot i picked with probability about
+//!   proportional to 2^i; its message is the key's next counter value 1, 2, ...; after
+//!   `--max-writes-per-key` sends (default 16) the key retires and its slot gets the largest
+//!   key so far plus one. With probability 1/64 an `assign` of the op's key comes first (the op
+//!   follows as the worker's next one); a third of assigns also take every key with sent but
+//!   not yet polled messages. About every 30/concurrency seconds a `crash` op makes the worker
+//!   that runs it discard its client (a new process with no assignment).
+//! - **Client**, one op of several requests: `assign` lists the keys' committed offsets and
+//!   replaces the position map (a kept key keeps its position, a new one starts at its
+//!   committed offset, else 0); `poll` sends the whole position map, moves each key's position
+//!   past the highest offset returned, then, if it got messages, commits the highest offset
+//!   polled per key; `send` records `[offset, msg]`.
+//! - **Final phase** (at most 10 s): each worker crashes its client, assigns every key seen
+//!   from offset 0, and polls (pauses uniform in [0, 0.4) s) until it has read every key up to
+//!   the highest offset seen during the run.
+//!
+//! History values are listed in [`crate::checkers::kafka::txns`]; the checker is
+//! [`crate::checkers::kafka`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand::Rng as _;
+use serde_json::{json, Map, Value};
+
+use super::{closed_schema, Completion, FinalStep, Invocation, Step, Workload, WorkloadOptions};
+use crate::checkers::kafka::check_kafka;
+use crate::checkers::CheckResult;
+use crate::history::{History, Nanos, OpType, NANOS_PER_MS, NANOS_PER_SEC};
+use crate::Rng;
+
+/// The final phase's bound.
+const FINAL_PHASE_LIMIT: Nanos = 10 * NANOS_PER_SEC;
+/// Final polls are separated by a pause uniform in [0, this).
+const FINAL_POLL_GAP: Nanos = 400 * NANOS_PER_MS;
+
+#[derive(Default)]
+struct Worker {
+    /// Consumer positions: the next offset to poll per assigned key.
+    positions: BTreeMap<String, i64>,
+    /// Ops the generator queued for this worker (the op an assign came before).
+    queued: VecDeque<Invocation>,
+    /// A poll waiting for its commit: what it polled.
+    polled: Option<Value>,
+    /// Final phase: the crash and assign are done; polls go on until caught up.
+    final_started: bool,
+    /// Final phase: the highest offset this worker has read per key.
+    final_read: BTreeMap<String, i64>,
+}
+
+pub struct Kafka {
+    key_count: usize,
+    max_writes_per_key: u64,
+    /// Active keys by slot.
+    slots: Vec<u64>,
+    largest_key: u64,
+    /// Sends generated per key.
+    writes: BTreeMap<u64, u64>,
+    /// Per key, the highest offset any send or poll reported, and the highest any poll read.
+    highest_seen: BTreeMap<String, i64>,
+    highest_polled: BTreeMap<String, i64>,
+    workers: Vec<Worker>,
+    /// Mean seconds between crashes: 30 / concurrency.
+    crash_mean: f64,
+    next_crash: Option<Nanos>,
+    now: Nanos,
+}
+
+impl Kafka {
+    pub fn new(opts: &WorkloadOptions) -> Kafka {
+        let key_count = opts.key_count.unwrap_or(10).max(1);
+        Kafka {
+            key_count,
+            max_writes_per_key: opts.max_writes_per_key.max(1) as u64,
+            slots: (0..key_count as u64).collect(),
+            largest_key: key_count as u64 - 1,
+            writes: BTreeMap::new(),
+            highest_seen: BTreeMap::new(),
+            highest_polled: BTreeMap::new(),
+            workers: (0..opts.concurrency).map(|_| Worker::default()).collect(),
+            crash_mean: 30.0 / opts.concurrency.max(1) as f64,
+            next_crash: None,
+            now: 0,
+        }
+    }
+
+    fn worker(&mut self, w: usize) -> &mut Worker {
+        if w >= self.workers.len() {
+            self.workers.resize_with(w + 1, Worker::default);
+        }
+        &mut self.workers[w]
+    }
+
+    /// Slot i with probability about proportional to 2^i: the last slot half the time.
+    fn pick_slot(&self, rng: &mut Rng) -> usize {
+        let mut slot = self.key_count - 1;
+        while slot > 0 && rng.gen_bool(0.5) {
+            slot -= 1;
+        }
+        slot
+    }
+
+    fn crash_gap(&self, rng: &mut Rng) -> Nanos {
+        (rng.gen_range(0.0..2.0 * self.crash_mean) * NANOS_PER_SEC as f64) as Nanos
+    }
+
+    /// Keys with messages sent but not yet polled by anyone.
+    fn unpolled_keys(&self) -> Vec<String> {
+        self.highest_seen
+            .iter()
+            .filter(|(k, &o)| !matches!(self.highest_polled.get(*k), Some(&p) if p >= o))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn see(&mut self, key: &str, offset: i64, polled: bool) {
+        let seen = self.highest_seen.entry(key.to_string()).or_insert(offset);
+        *seen = (*seen).max(offset);
+        if polled {
+            let p = self.highest_polled.entry(key.to_string()).or_insert(offset);
+            *p = (*p).max(offset);
+        }
+    }
+}
+
+fn send_op(key: &str, msg: u64) -> Invocation {
+    Invocation::new("send", json!([["send", key, msg]]))
+}
+
+fn poll_op(is_final: bool) -> Invocation {
+    let value = json!([["poll"]]);
+    if is_final {
+        Invocation::final_op("poll", value)
+    } else {
+        Invocation::new("poll", value)
+    }
+}
+
+impl Workload for Kafka {
+    fn name(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn clock(&mut self, now: Nanos) {
+        self.now = now;
+    }
+
+    fn next_op(&mut self, w: usize, rng: &mut Rng) -> Invocation {
+        if let Some(op) = self.worker(w).queued.pop_front() {
+            return op;
+        }
+        let next_crash = match self.next_crash {
+            Some(at) => at,
+            None => {
+                let at = self.now + self.crash_gap(rng);
+                self.next_crash = Some(at);
+                at
+            }
+        };
+        if self.now >= next_crash {
+            self.next_crash = Some(self.now + self.crash_gap(rng));
+            return Invocation::new("crash", Value::Null);
+        }
+        let slot = self.pick_slot(rng);
+        let key = self.slots[slot];
+        let op = if rng.gen_bool(0.5) {
+            let writes = self.writes.entry(key).or_default();
+            *writes += 1;
+            let msg = *writes;
+            if msg >= self.max_writes_per_key {
+                self.largest_key += 1;
+                self.slots[slot] = self.largest_key;
+            }
+            send_op(&key.to_string(), msg)
+        } else {
+            poll_op(false)
+        };
+        if rng.gen_range(0..64) != 0 {
+            return op;
+        }
+        let mut keys: BTreeSet<String> = BTreeSet::from([key.to_string()]);
+        if rng.gen_range(0..3) == 0 {
+            keys.extend(self.unpolled_keys());
+        }
+        self.worker(w).queued.push_back(op);
+        Invocation::new("assign", json!({ "keys": keys }))
+    }
+
+    fn begin(&mut self, w: usize, op: &Invocation) -> Step {
+        match op.f {
+            "crash" => Step::Done(Completion {
+                kind: OpType::Info,
+                value: Value::Null,
+                error: Some(json!("crash")),
+            }),
+            "assign" => Step::Send(json!({
+                "type": "list_committed_offsets",
+                "keys": op.value["keys"],
+            })),
+            "poll" => {
+                let worker = self.worker(w);
+                worker.polled = None;
+                let positions = &worker.positions;
+                Step::Send(json!({"type": "poll", "offsets": positions}))
+            }
+            _ => Step::Send(self.request(op)),
+        }
+    }
+
+    fn on_reply(&mut self, w: usize, op: &Invocation, reply: &Map<String, Value>) -> Step {
+        let result = match op.f {
+            "assign" => self.on_assign_reply(w, op, reply),
+            "poll" => self.on_poll_reply(w, reply),
+            _ => self.response(op, reply).map(|value| {
+                if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
+                    self.see(key, offset, false);
+                }
+                Step::Done(Completion::ok(value))
+            }),
+        };
+        result.unwrap_or_else(|why| {
+            self.worker(w).polled = None;
+            Step::Done(Completion {
+                kind: OpType::Info,
+                value: op.value.clone(),
+                error: Some(json!([
+                    "malformed-response",
+                    format!("{why}: {}", Value::Object(reply.clone()))
+                ])),
+            })
+        })
+    }
+
+    fn client_closed(&mut self, w: usize) {
+        let worker = self.worker(w);
+        worker.positions.clear();
+        worker.polled = None;
+    }
+
+    fn has_final_phase(&self) -> bool {
+        true
+    }
+
+    fn next_final_op(&mut self, w: usize, rng: &mut Rng) -> FinalStep {
+        if !self.worker(w).final_started {
+            self.worker(w).final_started = true;
+            let keys: Vec<String> = self.highest_seen.keys().cloned().collect();
+            let worker = self.worker(w);
+            worker.queued.clear();
+            worker.final_read.clear();
+            worker
+                .queued
+                .push_back(Invocation::final_op("assign", json!({ "keys": keys })));
+            return FinalStep::Op(Invocation::final_op("crash", Value::Null));
+        }
+        if let Some(op) = self.worker(w).queued.pop_front() {
+            return FinalStep::Op(op);
+        }
+        let caught_up = self
+            .highest_seen
+            .iter()
+            .all(|(k, &o)| self.workers[w].final_read.get(k).is_some_and(|&r| r >= o));
+        if caught_up {
+            return FinalStep::Done;
+        }
+        let pause = rng.gen_range(0..FINAL_POLL_GAP);
+        self.worker(w).queued.push_back(poll_op(true));
+        FinalStep::Wait(pause)
+    }
+
+    fn final_phase_limit(&self) -> Option<Nanos> {
+        Some(FINAL_PHASE_LIMIT)
+    }
+
+    fn request(&self, op: &Invocation) -> Value {
+        match op.f {
+            "send" => json!({"type": "send", "key": op.value[0][1], "msg": op.value[0][2]}),
+            f => json!({ "type": f }),
+        }
+    }
+
+    /// Sends (the other ops are answered in [`Workload::on_reply`]).
+    fn response(&self, op: &Invocation, reply: &Map<String, Value>) -> Result<Value, String> {
+        closed_schema(reply, "send_ok", &["offset"])?;
+        let offset = reply["offset"]
+            .as_i64()
+            .ok_or_else(|| "`offset` must be an integer".to_string())?;
+        let key = op.value[0][1].clone();
+        Ok(json!([["send", key, [offset, op.value[0][2]]]]))
+    }
+
+    fn idempotent(&self, f: &str) -> bool {
+        f == "assign"
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        check_kafka(history)
+    }
+}
+
+impl Kafka {
+    fn on_assign_reply(
+        &mut self,
+        w: usize,
+        op: &Invocation,
+        reply: &Map<String, Value>,
+    ) -> Result<Step, String> {
+        closed_schema(reply, "list_committed_offsets_ok", &["offsets"])?;
+        let committed = reply["offsets"]
+            .as_object()
+            .ok_or("`offsets` must be a map of key to offset")?;
+        for offset in committed.values() {
+            if !offset.is_i64() {
+                return Err(format!("offset {offset} is not an integer"));
+            }
+        }
+        let keys: Vec<String> = op.value["keys"]
+            .as_array()
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(|k| k.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let worker = self.worker(w);
+        let mut positions = BTreeMap::new();
+        for key in &keys {
+            let position = if op.is_final {
+                0
+            } else {
+                worker
+                    .positions
+                    .get(key)
+                    .copied()
+                    .or_else(|| committed.get(key).and_then(Value::as_i64))
+                    .unwrap_or(0)
+            };
+            positions.insert(key.clone(), position);
+        }
+        worker.positions = positions;
+        Ok(Step::Done(Completion::ok(json!({
+            "keys": keys,
+            "committed": committed,
+        }))))
+    }
+
+    /// The poll's reply, then its commit's.
+    fn on_poll_reply(&mut self, w: usize, reply: &Map<String, Value>) -> Result<Step, String> {
+        if let Some(polled) = self.worker(w).polled.take() {
+            closed_schema(reply, "commit_offsets_ok", &[])?;
+            return Ok(Step::Done(Completion::ok(json!([["poll", polled]]))));
+        }
+        closed_schema(reply, "poll_ok", &["msgs"])?;
+        let msgs = match &reply["msgs"] {
+            Value::Object(msgs) => msgs,
+            other => return Err(format!("`msgs` must be a map, got {other}")),
+        };
+        let mut commits = Map::new();
+        for (key, list) in msgs {
+            let list = list
+                .as_array()
+                .ok_or_else(|| format!("messages of {key:?} must be an array"))?;
+            let mut max: Option<i64> = None;
+            for pair in list {
+                match pair.as_array().map(Vec::as_slice) {
+                    Some([offset, _msg]) if offset.is_i64() => {
+                        let o = offset.as_i64().unwrap_or(0);
+                        max = Some(max.map_or(o, |m| m.max(o)));
+                    }
+                    _ => return Err(format!("{pair} is not [offset, message]")),
+                }
+            }
+            let Some(max) = max else { continue };
+            self.see(key, max, true);
+            let worker = self.worker(w);
+            let position = worker.positions.entry(key.clone()).or_insert(0);
+            *position = (*position).max(max + 1);
+            let read = worker.final_read.entry(key.clone()).or_insert(max);
+            *read = (*read).max(max);
+            commits.insert(key.clone(), json!(max));
+        }
+        let polled = Value::Object(msgs.clone());
+        if commits.is_empty() {
+            return Ok(Step::Done(Completion::ok(json!([["poll", polled]]))));
+        }
+        self.worker(w).polled = Some(polled);
+        Ok(Step::Send(
+            json!({"type": "commit_offsets", "offsets": commits}),
+        ))
+    }
+}
