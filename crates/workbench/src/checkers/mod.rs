@@ -8,6 +8,7 @@ pub mod availability;
 pub mod counter;
 pub mod set_full;
 pub mod stats;
+pub mod txn;
 pub mod unique;
 
 /// Jepsen's three-valued validity. Combining takes the worst: false > unknown > true.
