@@ -11,6 +11,7 @@ use crate::Rng;
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
+pub mod txn;
 pub mod unique_ids;
 
 /// An operation a client worker is about to perform.
@@ -140,6 +141,8 @@ pub const NAMES: &[&str] = &[
     "g-set",
     "g-counter",
     "pn-counter",
+    "txn-rw-register",
+    "txn-list-append",
 ];
 
 pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workload>> {
@@ -153,6 +156,14 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
         "g-set" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::GSet)?),
         "g-counter" => Box::new(counter::Counter::new(counter::Flavor::GCounter)),
         "pn-counter" => Box::new(counter::Counter::new(counter::Flavor::PnCounter)),
+        "txn-rw-register" => Box::new(txn::Txn::new(
+            opts,
+            crate::checkers::txn::Flavor::RwRegister,
+        )?),
+        "txn-list-append" => Box::new(txn::Txn::new(
+            opts,
+            crate::checkers::txn::Flavor::ListAppend,
+        )?),
         other => anyhow::bail!(
             "unknown workload {other:?}; known workloads: {}",
             NAMES.join(", ")
