@@ -76,6 +76,8 @@ entries! {
         glomers_challenges::counter::Counter::from_args;
     "pn-counter", "challenge 4's counter with negative deltas" =>
         |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
+    "txn", "challenges 6a-6c: totally available read committed (trailing `serializable`: strict-serializable over lin-kv)" =>
+        glomers_challenges::txn::Txn::from_args;
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>

@@ -36,7 +36,8 @@ pub enum Command {
 /// The options every test takes (shared by `test` and, later, `sim`).
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
-    /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
+    /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, txn-rw-register,
+    /// txn-list-append.
     #[arg(short = 'w', long)]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).

@@ -37,7 +37,10 @@ impl Txn {
     pub fn new(opts: &WorkloadOptions, flavor: Flavor) -> anyhow::Result<Txn> {
         let models = txn::parse_models(&opts.consistency_models).map_err(anyhow::Error::msg)?;
         let key_count = opts.key_count.unwrap_or(10).max(1);
-        anyhow::ensure!(opts.max_txn_length >= 1, "--max-txn-length must be at least 1");
+        anyhow::ensure!(
+            opts.max_txn_length >= 1,
+            "--max-txn-length must be at least 1"
+        );
         anyhow::ensure!(
             opts.max_writes_per_key >= 1,
             "--max-writes-per-key must be at least 1"
@@ -191,7 +194,10 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("read-committed") && e.contains("serializable"), "{e}");
+        assert!(
+            e.contains("read-committed") && e.contains("serializable"),
+            "{e}"
+        );
         assert!(workload(Flavor::ListAppend, "read-committed").is_ok());
     }
 
@@ -228,7 +234,10 @@ mod tests {
         // Keys are retired and replaced by fresh ones.
         assert!(per_key.len() > 100, "{}", per_key.len());
         let finals = w.final_ops();
-        let read_keys: usize = finals.iter().map(|f| f.value.as_array().unwrap().len()).sum();
+        let read_keys: usize = finals
+            .iter()
+            .map(|f| f.value.as_array().unwrap().len())
+            .sum();
         assert_eq!(read_keys, per_key.len());
         assert!(finals.iter().all(|f| f.is_final));
     }
@@ -250,12 +259,13 @@ mod tests {
             json!({"type": "txn", "txn": [["r", 1, null], ["w", 2, 3]]})
         );
         let reply = |txn: Value| -> Map<String, Value> {
-            serde_json::from_value(json!({"type": "txn_ok", "in_reply_to": 1, "txn": txn}))
-                .unwrap()
+            serde_json::from_value(json!({"type": "txn_ok", "in_reply_to": 1, "txn": txn})).unwrap()
         };
         let ok = reply(json!([["r", 1, 5], ["w", 2, 3]]));
         assert_eq!(w.response(&op, &ok), Ok(json!([["r", 1, 5], ["w", 2, 3]])));
-        assert!(w.response(&op, &reply(json!([["r", 1, null], ["w", 2, 3]]))).is_ok());
+        assert!(w
+            .response(&op, &reply(json!([["r", 1, null], ["w", 2, 3]])))
+            .is_ok());
         for bad in [
             json!([["r", 1, 5]]),
             json!([["r", 1, 5], ["w", 2, 4]]),
@@ -264,7 +274,10 @@ mod tests {
             json!([["r", 2, 5], ["w", 2, 3]]),
             json!([["r", 1, [5]], ["w", 2, 3]]),
         ] {
-            assert!(w.response(&op, &reply(bad.clone())).is_err(), "{bad} accepted");
+            assert!(
+                w.response(&op, &reply(bad.clone())).is_err(),
+                "{bad} accepted"
+            );
         }
         let mut extra = ok.clone();
         extra.insert("x".into(), json!(1));
