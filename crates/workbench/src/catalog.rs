@@ -92,6 +92,18 @@ entries! {
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::WriteWithoutCas));
     "broken-counter-stale-read", "counter that answers its final read from one stale seq-kv read" =>
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::TrustsOneStaleRead));
+    "broken-txn-interleaved", "txn node whose writes are each their own LWW update: G0" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::InterleavedWrites));
+    "broken-txn-aborted-read", "txn node that answers error 30 after installing the writes: G1a" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::AbortsAfterWriting));
+    "broken-txn-intermediate", "txn node that replicates a txn's first write of a key, not its last: G1b" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::ReplicatesFirstWrite));
+    "broken-txn-peer-reads", "txn node that writes first, then reads a peer's replica: G1c" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::ReadsFromAPeer));
+    "broken-txn-no-own-reads", "txn node whose reads ignore the txn's own writes: internal" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::IgnoresOwnWrites));
+    "broken-txn-lost-update", "serializable txn node without its locks: lost updates" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::UnlockedLinKv));
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {
