@@ -120,7 +120,7 @@ impl FlawedTxn {
                 let (done, writes) = execute(&self.replica, txn);
                 let updates = self.one_version(writes);
                 self.install(ctx, &updates, &updates);
-                if !updates.is_empty() && self.txns % 10 == 0 {
+                if !updates.is_empty() && self.txns.is_multiple_of(10) {
                     ctx.reply_error(&from, ErrorCode::TxnConflict, "aborted (but written)");
                 } else {
                     ctx.reply(&from, json!({"type": "txn_ok", "txn": done}));
@@ -301,7 +301,7 @@ impl Node for FlawedTxn {
 
     fn on_timer(&mut self, ctx: &mut Ctx<Self>, _: ()) {
         self.flushes += 1;
-        let all: Vec<Update> = if self.flushes % RESYNC_EVERY == 0 {
+        let all: Vec<Update> = if self.flushes.is_multiple_of(RESYNC_EVERY) {
             self.outbox.clear();
             self.log.values().copied().collect()
         } else {
