@@ -31,6 +31,18 @@ pub enum Command {
     All(AllArgs),
     /// Run a catalogued node over stdin/stdout, like a node binary (`glomers node --list`).
     Node(NodeArgs),
+    /// Combine the --summary files of sweep shards (`glomers sim --shard K/N`) into one report.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Summary files written by `glomers sim --seeds ... --shard K/N --summary FILE`.
+    #[arg(required = true)]
+    pub summaries: Vec<PathBuf>,
+    /// Also write the combined summary to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// The options every test takes (shared by `test` and, later, `sim`).
@@ -122,6 +134,19 @@ pub struct SimArgs {
     /// With --seeds: run every seed instead of stopping at the first invalid one.
     #[arg(long)]
     pub keep_going: bool,
+    /// With --seeds: threads to run seeds on (default: every core). The result is the same
+    /// as on one thread.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// With --seeds: run only the K-th of N disjoint slices of the seeds (`K/N`, e.g. `3/8`),
+    /// for a job runner; implies --keep-going. Combine the shards' --summary files with
+    /// `glomers merge`.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// With --seeds: write a machine-readable summary (seeds run, verdict counts, failing seeds
+    /// with their replay commands) to this file.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
     /// Where runs are stored (a sweep stores only its first failing seed).
     #[arg(long, default_value = "store")]
     pub store: PathBuf,

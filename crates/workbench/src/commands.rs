@@ -12,12 +12,13 @@ use crate::analysis::{analyze, Results};
 use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
-use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
+use crate::cli::{parse_seeds, AllArgs, Cli, MergeArgs, NodeArgs, SimArgs, TestArgs};
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
+use crate::sweep;
 
 /// A finished run, from either driver.
 pub struct Finished {
@@ -314,8 +315,18 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         );
         return Ok(f.results.valid);
     };
-    let seeds = parse_seeds(seeds, opts.seed)?;
-    let count = seeds.end - seeds.start;
+    let plan = sweep::Plan {
+        seeds: parse_seeds(seeds, opts.seed)?,
+        shard: args.shard.as_deref().map(sweep::Shard::parse).transpose()?,
+        jobs: match args.jobs {
+            Some(0) => anyhow::bail!("--jobs must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+        keep_going: args.keep_going,
+    };
+    let count = plan.seeds.end - plan.seeds.start;
+    let count = plan.shard.map_or(count, |s| count.div_ceil(s.count));
     let bar = indicatif::ProgressBar::new(count);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -324,53 +335,117 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         .expect("a valid template"),
     );
     let started = Instant::now();
-    let mut failing = Vec::new();
-    let mut ran = 0u64;
-    for seed in seeds.clone() {
-        opts.seed = seed;
-        let f = run_sim(&opts, entry, &args.args, None)?;
-        ran += 1;
-        bar.inc(1);
-        if f.results.valid != Validity::Valid {
-            failing.push((seed, f.results.valid));
-            bar.set_message(format!("{} failing", failing.len()));
-            if !args.keep_going {
-                break;
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes = sweep::run(
+        &plan,
+        |seed| {
+            let opts = TestOptions {
+                seed,
+                ..opts.clone()
+            };
+            Ok(run_sim(&opts, entry, &args.args, None)?.results.valid)
+        },
+        |outcome| {
+            bar.inc(1);
+            if outcome.valid != Validity::Valid {
+                let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                bar.set_message(format!("{n} failing"));
             }
-        }
-    }
+        },
+    )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "{ran} seeds in {secs:.2} s ({:.1} runs/s): {} valid, {} not",
-        ran as f64 / secs,
-        ran - failing.len() as u64,
-        failing.len()
+    let sweep_summary = sweep::Summary::new(
+        replay_command(None),
+        &plan,
+        &outcomes,
+        |seed| replay_command(Some(seed)),
+        secs,
     );
-    let mut overall = Validity::Valid;
-    for (i, (seed, valid)) in failing.iter().enumerate() {
-        overall = overall.worst(*valid);
+    let ran = outcomes.len();
+    println!(
+        "{ran} seeds in {secs:.2} s ({:.1} runs/s, {} threads{}): {} valid, {} not",
+        ran as f64 / secs,
+        plan.jobs,
+        plan.shard.map_or(String::new(), |s| format!(
+            ", shard {}/{}",
+            s.index, s.count
+        )),
+        sweep_summary.valid,
+        sweep_summary.failing.len()
+    );
+    if let Some(path) = &args.summary {
+        sweep_summary.write(path)?;
+        println!("summary written to {}", path.display());
+    }
+    for (i, failure) in sweep_summary.failing.iter().enumerate() {
         println!(
-            "seed {seed}: {}    replay: {}",
-            valid.to_json(),
-            replay_command(*seed)
+            "seed {}: {}    replay: {}",
+            failure.seed,
+            failure.valid.to_json(),
+            failure.replay
         );
         if i == 0 {
             // Store the first failure, so its history and messages are there to read.
-            opts.seed = *seed;
+            opts.seed = failure.seed;
             let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
             println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
         }
     }
-    if failing.is_empty() {
+    if sweep_summary.failing.is_empty() {
         println!("{}", verdict_line(Validity::Valid));
     }
-    Ok(overall)
+    Ok(sweep_summary.verdict())
 }
 
-/// This invocation's command line, for one seed: `--seeds`, `--seed` and `--keep-going` are
-/// replaced by `--seed S`.
-fn replay_command(seed: u64) -> String {
+/// `glomers merge`: combines shard summaries and reports the whole sweep.
+pub fn merge(args: &MergeArgs) -> anyhow::Result<Validity> {
+    let parts = args
+        .summaries
+        .iter()
+        .map(|p| sweep::Summary::read(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let merged = sweep::merge(&parts)?;
+    let s = &merged.summary;
+    println!(
+        "{} summaries, {} of seeds {}..{} run: {} valid, {} invalid, {} unknown",
+        parts.len(),
+        s.seeds_run.len(),
+        s.seeds.start,
+        s.seeds.end,
+        s.valid,
+        s.invalid,
+        s.unknown
+    );
+    for failure in &s.failing {
+        println!(
+            "seed {}: {}    replay: {}",
+            failure.seed,
+            failure.valid.to_json(),
+            failure.replay
+        );
+    }
+    for problem in &merged.problems {
+        println!("incomplete: {problem}");
+    }
+    if let Some(out) = &args.out {
+        s.write(out)?;
+        println!("combined summary written to {}", out.display());
+    }
+    let mut verdict = s.verdict();
+    if !merged.problems.is_empty() {
+        verdict = verdict.worst(Validity::Unknown);
+    } else if s.failing.is_empty() {
+        println!("{}", verdict_line(Validity::Valid));
+    }
+    Ok(verdict)
+}
+
+/// This invocation's command line without the sweep's options (`--seeds`, `--seed`,
+/// `--keep-going`, `--jobs`, `--shard`, `--summary`), with `--seed S` when a seed is given:
+/// the command that replays one seed.
+fn replay_command(seed: Option<u64>) -> String {
+    const WITH_VALUE: &[&str] = &["--seeds", "--seed", "--jobs", "--shard", "--summary"];
     let mut out = Vec::new();
     let mut argv = std::env::args();
     let program = argv.next().unwrap_or_else(|| "glomers".into());
@@ -381,18 +456,24 @@ fn replay_command(seed: u64) -> String {
             skip_value = false;
             continue;
         }
-        if arg == "--seeds" || arg == "--seed" {
+        if WITH_VALUE.contains(&arg.as_str()) {
             skip_value = true;
             continue;
         }
-        if arg.starts_with("--seeds=") || arg.starts_with("--seed=") || arg == "--keep-going" {
+        let with_equals = WITH_VALUE.iter().any(|o| {
+            arg.strip_prefix(o)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        if with_equals || arg == "--keep-going" {
             continue;
         }
         out.push(arg);
     }
-    // The seed goes before any trailing node arguments.
-    let trailing = out.iter().position(|a| a == "--").unwrap_or(out.len());
-    out.insert(trailing, format!("--seed {seed}"));
+    if let Some(seed) = seed {
+        // The seed goes before any trailing node arguments.
+        let trailing = out.iter().position(|a| a == "--").unwrap_or(out.len());
+        out.insert(trailing, format!("--seed {seed}"));
+    }
     out.join(" ")
 }
 

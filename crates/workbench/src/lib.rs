@@ -16,6 +16,7 @@ pub mod net;
 pub mod report;
 pub mod runner;
 pub mod services;
+pub mod sweep;
 pub mod workloads;
 
 /// The one random number generator of a test: seeded, so that a simulation replays exactly.

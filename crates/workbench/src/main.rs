@@ -15,6 +15,7 @@ fn main() {
         Command::Test(args) => commands::test(args),
         Command::All(args) => commands::all(args),
         Command::Sim(args) => commands::sim(args),
+        Command::Merge(args) => commands::merge(args),
         Command::Node(args) => {
             commands::node(args).map(|()| glomers_workbench::checkers::Validity::Valid)
         }
