@@ -83,7 +83,7 @@ impl Workload for Txn {
     /// Elle's generator: length uniform in 1..=max, each micro-op a read or a write with equal
     /// odds, on a key drawn by slot; each key takes values 1, 2, 3, ... and is replaced by a
     /// fresh key after `--max-writes-per-key` writes.
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, _worker: usize, rng: &mut Rng) -> Invocation {
         let len = rng.gen_range(1..=self.max_txn_length);
         let mut mops = Vec::with_capacity(len);
         for _ in 0..len {
@@ -210,7 +210,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         let mut per_key: std::collections::BTreeMap<i64, usize> = Default::default();
         for _ in 0..20_000 {
-            let op = w.next_op(&mut rng);
+            let op = w.next_op(0, &mut rng);
             let mops = op.value.as_array().unwrap();
             lens[mops.len()] += 1;
             for m in mops {
