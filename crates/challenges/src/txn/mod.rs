@@ -10,9 +10,12 @@
 //! - no G1c: a transaction that read a write gets a larger version than that write's;
 //! - a transaction reads its own writes.
 //!
-//! Replication is batched deltas: every [`FLUSH`] each node sends each peer the keys it wrote
-//! since the peer last acknowledged them (latest version per key only); unacknowledged batches
-//! are resent after [`RESEND`], so replicas converge once a partition heals.
+//! Replication is batched deltas: every [`FLUSH`] each node sends each peer, in one message,
+//! the keys it wrote since the last batch (latest version per key only) and its
+//! acknowledgements of the peer's batches; unacknowledged batches are resent after [`RESEND`],
+//! so replicas converge once a partition heals. At most one message per peer per flush, data or
+//! acks, whatever the rate of transactions: replicas lag by up to a flush, which read committed
+//! allows.
 //!
 //! **Strict serializable** (trailing argument `serializable`): see [`serializable`].
 
@@ -27,10 +30,10 @@ pub mod serializable;
 #[cfg(test)]
 mod tests;
 
-/// How often a node sends its new writes to its peers.
-pub const FLUSH: Duration = Duration::from_millis(100);
+/// How often a node sends its new writes (and its acks) to its peers.
+pub const FLUSH: Duration = Duration::from_millis(500);
 /// How long a batch may stay unacknowledged before its writes are sent again.
-pub const RESEND: Duration = Duration::from_millis(1000);
+pub const RESEND: Duration = Duration::from_millis(2000);
 
 /// A micro-op as the wire carries it: `[f, key, value]`.
 pub type MicroOp = (String, i64, Option<i64>);
@@ -44,9 +47,15 @@ pub type Update = (i64, i64, Version);
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
-    Txn { txn: Vec<MicroOp> },
-    Replicate { seq: u64, updates: Vec<Update> },
-    ReplicateAck { seq: u64 },
+    Txn {
+        txn: Vec<MicroOp>,
+    },
+    /// A batch of writes (`seq` set when there are any) and acks of the peer's batches.
+    Replicate {
+        seq: Option<u64>,
+        updates: Vec<Update>,
+        acks: Vec<u64>,
+    },
 }
 
 #[derive(Clone)]
@@ -109,11 +118,13 @@ pub fn execute(replica: &Replica, txn: Vec<MicroOp>) -> (Vec<MicroOp>, BTreeMap<
     (done, writes)
 }
 
-/// Per peer: writes not yet sent, and batches sent but not acknowledged.
+/// Per peer: writes not yet sent, batches sent but not acknowledged, and the peer's batches
+/// to acknowledge.
 #[derive(Default)]
 struct Peer {
     unsent: BTreeMap<i64, (i64, Version)>,
     in_flight: BTreeMap<u64, (Duration, Vec<Update>)>,
+    to_ack: Vec<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,20 +199,25 @@ impl Txn {
                     }
                 }
             }
-            if peer.unsent.is_empty() {
+            if peer.unsent.is_empty() && peer.to_ack.is_empty() {
                 continue;
             }
             let updates: Vec<Update> = std::mem::take(&mut peer.unsent)
                 .into_iter()
                 .map(|(k, (v, version))| (k, v, version))
                 .collect();
-            let seq = self.next_seq;
-            self.next_seq += 1;
+            let acks = std::mem::take(&mut peer.to_ack);
+            let seq = (!updates.is_empty()).then(|| {
+                self.next_seq += 1;
+                self.next_seq
+            });
             ctx.send(
                 id,
-                json!({"type": "replicate", "seq": seq, "updates": updates}),
+                json!({"type": "replicate", "seq": seq, "updates": updates, "acks": acks}),
             );
-            peer.in_flight.insert(seq, (now, updates));
+            if let Some(seq) = seq {
+                peer.in_flight.insert(seq, (now, updates));
+            }
         }
     }
 }
@@ -229,18 +245,20 @@ impl Node for Txn {
                 Mode::ReadCommitted => self.run_locally(ctx, txn, from),
                 Mode::Serializable => serializable::begin(self, ctx, txn, from),
             },
-            Request::Replicate { seq, updates } => {
+            Request::Replicate { seq, updates, acks } => {
                 for (k, v, version) in updates {
                     self.replica.apply(k, v, version);
                 }
-                ctx.send(from.src(), json!({"type": "replicate_ack", "seq": seq}));
-            }
-            Request::ReplicateAck { seq } => match self.peers.get_mut(from.src()) {
-                Some(peer) => {
-                    peer.in_flight.remove(&seq);
+                match self.peers.get_mut(from.src()) {
+                    Some(peer) => {
+                        peer.to_ack.extend(seq);
+                        for seq in acks {
+                            peer.in_flight.remove(&seq);
+                        }
+                    }
+                    None => log!(ctx, "replicate from unknown peer {}", from.src()),
                 }
-                None => log!(ctx, "replicate_ack from unknown peer {}", from.src()),
-            },
+            }
         }
     }
 

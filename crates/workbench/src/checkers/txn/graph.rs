@@ -215,7 +215,9 @@ impl Graph {
                     }
                     for &e in adj.out(m) {
                         let edge = &self.edges[e as usize];
-                        if edge.kind != search.start || adj.component[edge.to as usize] != c as u32
+                        if found.len() > before
+                            || edge.kind != search.start
+                            || adj.component[edge.to as usize] != c as u32
                         {
                             continue;
                         }
