@@ -54,13 +54,14 @@ pub enum Flavor {
 /// with [`parse_models`] before the run).
 pub fn check(history: &History, flavor: Flavor, models: &[String]) -> CheckResult {
     let prohibited = prohibited(models);
-    let txns = Txns::from_history(history, flavor == Flavor::ListAppend);
+    let wants = |variant: &str| prohibited.iter().any(|a| a.ends_with(variant));
+    let order = wants("-process") || wants("-realtime");
+    let txns = Txns::from_history(history, flavor == Flavor::ListAppend, order);
     let mut found = Vec::new();
     let mut graph = match flavor {
         Flavor::RwRegister => rw_register::analyze(&txns, &prohibited, &mut found),
         Flavor::ListAppend => list_append::analyze(&txns, &prohibited, &mut found),
     };
-    let wants = |variant: &str| prohibited.iter().any(|a| a.ends_with(variant));
     if wants("-process") {
         for &(a, b) in &txns.process {
             let process = txns.txns[a as usize].process as i64;

@@ -9,25 +9,37 @@ use super::graph::{Graph, RW, WR, WW};
 use super::txns::{IntMap, Mop, Outcome, Txns, NIL};
 use super::{show, Found};
 
+/// One write of a key: the value, the transaction, and whether it is the transaction's last
+/// write of the key (its external write).
 #[derive(Clone, Copy)]
-struct Writer {
+struct Write {
+    key: i64,
+    value: i64,
     txn: u32,
-    /// The transaction's last write of the key (its external write).
     last: bool,
 }
 
+/// A transaction's first access of a key, when it is a read (an external read), and the
+/// value the transaction wrote to the key afterwards, if any.
+#[derive(Clone, Copy)]
+struct ExtRead {
+    key: i64,
+    value: i64,
+    txn: u32,
+    then_wrote: Option<i64>,
+}
+
 /// Finds the non-cyclic anomalies into `found` and returns the dependency graph.
+///
+/// Everything is joined by sorting and merging on `(key, value)`, not by hashing: the
+/// history's writes and reads are each sorted once and walked side by side.
 pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>) -> Graph {
-    let mut writers: IntMap<(i64, i64), Writer> = IntMap::default();
-    writers.reserve(txns.mops.len());
-    // (key, value, reader): reads of a key before the transaction wrote or read it.
-    let mut ext_reads: Vec<(i64, i64, u32)> = Vec::new();
-    // (key, value, writer): each ok or info transaction's last write per key.
-    let mut ext_writes: Vec<(i64, i64, u32)> = Vec::new();
-    // (key, earlier, later) version orders.
-    let mut versions: Vec<(i64, i64, i64)> = Vec::new();
-    let mut finals: Vec<(i64, i64, u32)> = Vec::new();
-    let mut known: Vec<(i64, i64)> = Vec::new();
+    let mut writes: Vec<Write> = Vec::with_capacity(txns.mops.len());
+    let mut ext_reads: Vec<ExtRead> = Vec::new();
+    // (key, value, reader) read in the final phase.
+    let mut finals: Vec<(i64, i64)> = Vec::new();
+    // Per key of the current transaction: the value it knows, and its external read's index.
+    let mut known: Vec<(i64, i64, usize)> = Vec::new();
     for (t, txn) in txns.txns.iter().enumerate() {
         let mops = txns.mops(t);
         for (i, mop) in mops.iter().enumerate() {
@@ -35,120 +47,158 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                 let last = !mops[i + 1..]
                     .iter()
                     .any(|m| matches!(m, Mop::Write(k2, _) if *k2 == k));
-                writers.entry((k, v)).or_insert(Writer {
+                writes.push(Write {
+                    key: k,
+                    value: v,
                     txn: t as u32,
                     last,
                 });
-                if last && txn.outcome != Outcome::Fail {
-                    ext_writes.push((k, v, t as u32));
-                }
             }
         }
         if txn.outcome != Outcome::Ok {
             continue;
         }
-        // Internal consistency, external reads, and writes that follow reads.
+        // Internal consistency and external reads.
         known.clear();
         for mop in mops {
             match *mop {
-                Mop::Read(k, v) => match known.iter_mut().find(|(k2, _)| *k2 == k) {
-                    Some((_, expected)) => {
-                        if *expected != v {
+                Mop::Read(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                    Some(entry) => {
+                        if entry.1 != v {
                             found.push(Found::new(
                                 "internal",
                                 format!(
                                     "T{} read k{k}={} after it had written or read k{k}={}",
                                     txn.id,
                                     show(v),
-                                    show(*expected)
+                                    show(entry.1)
                                 ),
                                 vec![txn.id],
                             ));
                         }
-                        *expected = v;
+                        entry.1 = v;
                     }
                     None => {
-                        known.push((k, v));
-                        ext_reads.push((k, v, t as u32));
+                        known.push((k, v, ext_reads.len()));
+                        ext_reads.push(ExtRead {
+                            key: k,
+                            value: v,
+                            txn: t as u32,
+                            then_wrote: None,
+                        });
                         if txn.is_final && v != NIL {
-                            finals.push((k, v, t as u32));
+                            finals.push((k, v));
                         }
                     }
                 },
-                Mop::Write(k, v) => match known.iter_mut().find(|(k2, _)| *k2 == k) {
-                    Some((_, expected)) => {
-                        if let Some(&(_, r, _)) = ext_reads
-                            .iter()
-                            .rev()
-                            .take_while(|(_, _, reader)| *reader == t as u32)
-                            .find(|(k2, _, _)| *k2 == k)
-                        {
-                            if r != v {
-                                versions.push((k, r, v));
-                            }
+                Mop::Write(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                    Some(entry) => {
+                        entry.1 = v;
+                        if entry.2 != usize::MAX {
+                            ext_reads[entry.2].then_wrote = Some(v);
                         }
-                        *expected = v;
                     }
-                    None => known.push((k, v)),
+                    None => known.push((k, v, usize::MAX)),
                 },
                 Mop::ReadList(..) => {}
             }
         }
     }
-    // Reads judged against their writers.
-    for &(k, v, r) in &ext_reads {
-        if v == NIL {
+    // Values are unique per key: the first write of a value is its writer.
+    writes.sort_unstable_by_key(|w| (w.key, w.value, w.txn));
+    writes.dedup_by_key(|w| (w.key, w.value));
+    ext_reads.sort_unstable_by_key(|r| (r.key, r.value, r.txn));
+    let txn_of = |t: u32| &txns.txns[t as usize];
+    let counts = |t: u32| txn_of(t).outcome != Outcome::Fail;
+
+    let mut graph = Graph::new(txns.txns.len());
+    // (key, earlier, later, writer of later): version orders, for cyclic versions and rw.
+    let mut versions: Vec<(i64, i64, i64, u32)> = Vec::new();
+    // Reads against their writers, in one merge: wr edges, and ww edges where the reader
+    // wrote the key after reading it (writes follow reads).
+    let mut j = 0;
+    for r in &ext_reads {
+        if let Some(after) = r.then_wrote.filter(|after| *after != r.value) {
+            versions.push((r.key, r.value, after, r.txn));
+        }
+        if r.value == NIL {
             continue;
         }
-        let reader = txns.txns[r as usize].id;
-        match writers.get(&(k, v)) {
-            None => found.push(Found::new(
+        while j < writes.len() && (writes[j].key, writes[j].value) < (r.key, r.value) {
+            j += 1;
+        }
+        let reader = txn_of(r.txn).id;
+        let (k, v) = (r.key, r.value);
+        let Some(w) = writes
+            .get(j)
+            .filter(|w| (w.key, w.value) == (k, v))
+            .copied()
+        else {
+            found.push(Found::new(
                 "garbage-read",
                 format!("T{reader} read k{k}={v}, a value no transaction wrote"),
                 vec![reader],
-            )),
-            Some(w) => {
-                let wt = &txns.txns[w.txn as usize];
-                if w.txn == r {
-                    found.push(Found::new(
-                        "future-read",
-                        format!("T{reader} read k{k}={v} before it wrote it itself"),
-                        vec![reader],
-                    ));
-                } else if wt.outcome == Outcome::Fail {
-                    found.push(Found::new(
-                        "G1a",
-                        format!(
-                            "T{reader} read k{k}={v}, written by T{}, which failed (aborted read)",
-                            wt.id
-                        ),
-                        vec![wt.id, reader],
-                    ));
-                } else if !w.last {
-                    found.push(Found::new(
-                        "G1b",
-                        format!(
-                            "T{reader} read k{k}={v}, an intermediate write of T{}, which wrote k{k} again later (intermediate read)",
-                            wt.id
-                        ),
-                        vec![wt.id, reader],
-                    ));
-                }
+            ));
+            continue;
+        };
+        let writer = txn_of(w.txn).id;
+        if w.txn == r.txn {
+            found.push(Found::new(
+                "future-read",
+                format!("T{reader} read k{k}={v} before it wrote it itself"),
+                vec![reader],
+            ));
+        } else if !counts(w.txn) {
+            found.push(Found::new(
+                "G1a",
+                format!(
+                    "T{reader} read k{k}={v}, written by T{writer}, which failed (aborted read)"
+                ),
+                vec![writer, reader],
+            ));
+        } else {
+            if !w.last {
+                found.push(Found::new(
+                    "G1b",
+                    format!(
+                        "T{reader} read k{k}={v}, an intermediate write of T{writer}, which wrote k{k} again later (intermediate read)"
+                    ),
+                    vec![writer, reader],
+                ));
+            }
+            graph.add(w.txn, r.txn, WR, k, v, v);
+            if let Some(after) = r.then_wrote.filter(|after| *after != v) {
+                graph.add(w.txn, r.txn, WW, k, v, after);
             }
         }
     }
-    // Version orders: nil first; the final value last.
-    ext_writes.sort_unstable();
-    for &(k, v, _) in &ext_writes {
-        versions.push((k, NIL, v));
-    }
+    // Nil before every external write; the final value after every other one.
+    writes.retain(|w| w.last && counts(w.txn));
     finals.sort_unstable();
-    finals.dedup_by_key(|f| (f.0, f.1));
-    for &(k, last, _) in &finals {
-        let from = ext_writes.partition_point(|w| w.0 < k);
-        for &(_, v, _) in ext_writes[from..].iter().take_while(|w| w.0 == k) {
-            if v != last {
-                versions.push((k, v, last));
+    finals.dedup();
+    let mut f = 0;
+    let mut i = 0;
+    while i < writes.len() {
+        let key = writes[i].key;
+        let end = i + writes[i..].iter().take_while(|w| w.key == key).count();
+        let group = &writes[i..end];
+        i = end;
+        for w in group {
+            versions.push((key, NIL, w.value, w.txn));
+        }
+        while f < finals.len() && finals[f].0 < key {
+            f += 1;
+        }
+        while f < finals.len() && finals[f].0 == key {
+            let last = finals[f].1;
+            f += 1;
+            let Ok(at) = group.binary_search_by_key(&last, |w| w.value) else {
+                continue;
+            };
+            let last_writer = group[at].txn;
+            for w in group.iter().filter(|w| w.value != last) {
+                versions.push((key, w.value, last, last_writer));
+                graph.add(w.txn, last_writer, WW, key, w.value, last);
             }
         }
     }
@@ -156,20 +206,6 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     versions.dedup();
     cyclic_versions(&versions, found);
 
-    let mut graph = Graph::new(txns.txns.len());
-    let writer_of = |k: i64, v: i64| -> Option<u32> {
-        writers
-            .get(&(k, v))
-            .filter(|w| txns.txns[w.txn as usize].outcome != Outcome::Fail)
-            .map(|w| w.txn)
-    };
-    for &(k, v, r) in &ext_reads {
-        if v != NIL {
-            if let Some(w) = writer_of(k, v) {
-                graph.add(w, r, WR, k, v, v);
-            }
-        }
-    }
     let want_rw = [
         "G-single",
         "G2-item",
@@ -179,22 +215,17 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     .iter()
     .any(|a| prohibited.contains(a));
     if want_rw {
-        ext_reads.sort_unstable();
-    }
-    for &(k, a, b) in &versions {
-        let Some(wb) = writer_of(k, b) else { continue };
-        if a != NIL {
-            if let Some(wa) = writer_of(k, a) {
-                graph.add(wa, wb, WW, k, a, b);
+        // Each reader of a version anti-depends on the writers of the versions after it.
+        let mut r = 0;
+        for &(k, a, b, wb) in &versions {
+            while r < ext_reads.len() && (ext_reads[r].key, ext_reads[r].value) < (k, a) {
+                r += 1;
             }
-        }
-        if want_rw {
-            let from = ext_reads.partition_point(|r| (r.0, r.1) < (k, a));
-            for &(_, _, r) in ext_reads[from..]
+            for reader in ext_reads[r..]
                 .iter()
-                .take_while(|r| (r.0, r.1) == (k, a))
+                .take_while(|x| (x.key, x.value) == (k, a))
             {
-                graph.add(r, wb, RW, k, a, b);
+                graph.add(reader.txn, wb, RW, k, a, b);
             }
         }
     }
@@ -203,7 +234,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
 
 /// A key whose versions are ordered both ways (e.g. replicas that ended with different
 /// values, or a read-then-write order contradicting the final value).
-fn cyclic_versions(versions: &[(i64, i64, i64)], found: &mut Vec<Found>) {
+fn cyclic_versions(versions: &[(i64, i64, i64, u32)], found: &mut Vec<Found>) {
     let mut i = 0;
     while i < versions.len() {
         let k = versions[i].0;

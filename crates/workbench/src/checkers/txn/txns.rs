@@ -103,26 +103,30 @@ impl Txns {
         &self.lists[range.0 as usize..(range.0 + range.1) as usize]
     }
 
-    /// Reads the history: `lists` says whether reads return lists (list-append) or registers.
-    pub fn from_history(history: &History, lists: bool) -> Txns {
+    /// Reads the history: `lists` says whether reads return lists (list-append) or registers;
+    /// `order` whether to compute the process and real-time orders (only models that
+    /// prohibit their anomalies need them).
+    pub fn from_history(history: &History, lists: bool, order: bool) -> Txns {
         let mut out = Txns::default();
-        // Open invocations by process: (txn index or usize::MAX when malformed, invoke op index).
+        // Open invocations by process: (txn index, position of the invocation in the history).
         let mut open: IntMap<u64, (usize, usize)> = IntMap::default();
         let mut last_ok_of_process: IntMap<u64, u32> = IntMap::default();
-        // Real-time order: the frontier of recently completed ok txns, and each open txn's
-        // predecessors (the frontier when it was invoked) in `preds`.
+        // Real-time order: the frontier of recently completed ok txns, and each txn's
+        // predecessors (the frontier when it was invoked): `preds[pred_range[t]]`.
         let mut frontier: Vec<u32> = Vec::new();
         let mut preds: Vec<(u32, u32)> = Vec::new();
-        let mut pred_range: IntMap<u32, (u32, u32)> = IntMap::default();
-        for op in &history.ops {
+        let mut pred_range: Vec<(u32, u32)> = Vec::new();
+        for (position, op) in history.ops.iter().enumerate() {
             let Process::Client(process) = op.process else {
                 continue;
             };
             if op.kind == OpType::Invoke {
                 let t = out.txns.len();
-                let start = preds.len() as u32;
-                preds.extend(frontier.iter().map(|&p| (p, t as u32)));
-                pred_range.insert(t as u32, (start, preds.len() as u32));
+                if order {
+                    let start = preds.len() as u32;
+                    preds.extend(frontier.iter().map(|&p| (p, t as u32)));
+                    pred_range.push((start, preds.len() as u32));
+                }
                 out.txns.push(Txn {
                     id: op.index,
                     process,
@@ -130,12 +134,10 @@ impl Txns {
                     is_final: op.is_final,
                     mops: (0, 0),
                 });
-                open.insert(process, (t, op.index));
-                // Parse the invocation now: an op that never completes keeps it.
-                out.set_mops(t, &op.value, lists, false, op.index);
+                open.insert(process, (t, position));
                 continue;
             }
-            let Some((t, _)) = open.remove(&process) else {
+            let Some((t, invoked_at)) = open.remove(&process) else {
                 continue;
             };
             let outcome = match op.kind {
@@ -145,19 +147,32 @@ impl Txns {
             };
             out.txns[t].outcome = outcome;
             if outcome == Outcome::Info {
+                // What it wrote may have happened: keep the invocation's micro-ops.
+                let invocation = &history.ops[invoked_at];
+                out.set_mops(t, &invocation.value, lists, false, invocation.index);
                 continue;
             }
             out.txns[t].id = op.index;
-            if outcome == Outcome::Ok {
-                out.set_mops(t, &op.value, lists, true, op.index);
+            if outcome == Outcome::Fail {
+                let invocation = &history.ops[invoked_at];
+                out.set_mops(t, &invocation.value, lists, false, invocation.index);
+                continue;
+            }
+            out.set_mops(t, &op.value, lists, true, op.index);
+            if order {
                 if let Some(prev) = last_ok_of_process.insert(process, t as u32) {
                     out.process.push((prev, t as u32));
                 }
-                let (a, b) = pred_range[&(t as u32)];
+                let (a, b) = pred_range[t];
                 let mine = &preds[a as usize..b as usize];
                 frontier.retain(|f| !mine.iter().any(|(p, _)| p == f));
                 frontier.push(t as u32);
             }
+        }
+        // Invocations that never completed: indeterminate, with the invocation's micro-ops.
+        for (_, (t, invoked_at)) in open {
+            let invocation = &history.ops[invoked_at];
+            out.set_mops(t, &invocation.value, lists, false, invocation.index);
         }
         // Real-time edges into ok and info txns (a txn that failed did nothing).
         for (p, t) in preds {
