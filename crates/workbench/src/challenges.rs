@@ -166,7 +166,7 @@ pub const CHALLENGES: &[Challenge] = &[
     },
     Challenge {
         id: "6a",
-        name: "single-node transactions",
+        name: "txn, single node",
         bin: "txn",
         flags: &[
             "-w",
@@ -189,7 +189,7 @@ pub const CHALLENGES: &[Challenge] = &[
     },
     Challenge {
         id: "6b",
-        name: "totally available, read uncommitted",
+        name: "txn, read uncommitted",
         bin: "txn",
         flags: &[
             "-w",
@@ -214,7 +214,7 @@ pub const CHALLENGES: &[Challenge] = &[
     },
     Challenge {
         id: "6c",
-        name: "totally available, read committed",
+        name: "txn, read committed",
         bin: "txn",
         flags: &[
             "-w",
