@@ -78,6 +78,8 @@ entries! {
         |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
     "kafka", "challenges 5a-5c: a single-writer log per key, replicated before send_ok" =>
         |args| no_args(args, glomers_challenges::kafka::Kafka::default());
+    "txn", "challenges 6a-6c: totally available read committed (trailing `serializable`: strict-serializable over lin-kv)" =>
+        glomers_challenges::txn::Txn::from_args;
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>
@@ -102,6 +104,18 @@ entries! {
         |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::ForgetsAcknowledged));
     "broken-kafka-local-only", "kafka whose nodes each serve only their own log" =>
         |args| no_args(args, broken::kafka::FlawedKafka::new(broken::kafka::Flaw::LocalOnly));
+    "broken-txn-interleaved", "txn node whose writes are each their own LWW update: G0" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::InterleavedWrites));
+    "broken-txn-aborted-read", "txn node that answers error 30 after installing the writes: G1a" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::AbortsAfterWriting));
+    "broken-txn-intermediate", "txn node that replicates a txn's first write of a key, not its last: G1b" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::ReplicatesFirstWrite));
+    "broken-txn-peer-reads", "txn node that writes first, then reads a peer's replica: G1c" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::ReadsFromAPeer));
+    "broken-txn-no-own-reads", "txn node whose reads ignore the txn's own writes: internal" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::IgnoresOwnWrites));
+    "broken-txn-lost-update", "serializable txn node without its locks: lost updates" =>
+        |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::UnlockedLinKv));
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {

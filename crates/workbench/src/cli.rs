@@ -88,7 +88,8 @@ pub struct MergeArgs {
 /// The options every test takes (shared by `test` and, later, `sim`).
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
-    /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
+    /// Workload: lin-kv, echo, unique-ids, broadcast, g-set, g-counter, pn-counter, kafka,
+    /// txn-rw-register, txn-list-append.
     #[arg(short = 'w', long, value_parser = option_checks::workload)]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).

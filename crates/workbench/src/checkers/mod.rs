@@ -9,6 +9,7 @@ pub mod counter;
 pub mod kafka;
 pub mod set_full;
 pub mod stats;
+pub mod txn;
 pub mod unique;
 
 /// Jepsen's three-valued validity. Combining takes the worst: false > unknown > true.

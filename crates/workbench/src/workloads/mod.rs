@@ -12,6 +12,7 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kafka;
+pub mod txn;
 pub mod unique_ids;
 
 /// An operation a client worker is about to perform.
@@ -241,6 +242,8 @@ pub const NAMES: &[&str] = &[
     "g-counter",
     "pn-counter",
     "kafka",
+    "txn-rw-register",
+    "txn-list-append",
 ];
 
 pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workload>> {
@@ -255,6 +258,14 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
         "g-counter" => Box::new(counter::Counter::new(counter::Flavor::GCounter)),
         "pn-counter" => Box::new(counter::Counter::new(counter::Flavor::PnCounter)),
         "kafka" => Box::new(kafka::Kafka::new(opts)),
+        "txn-rw-register" => Box::new(txn::Txn::new(
+            opts,
+            crate::checkers::txn::Flavor::RwRegister,
+        )?),
+        "txn-list-append" => Box::new(txn::Txn::new(
+            opts,
+            crate::checkers::txn::Flavor::ListAppend,
+        )?),
         other => anyhow::bail!(
             "unknown workload {other:?}; known workloads: {}",
             NAMES.join(", ")

@@ -1,0 +1,271 @@
+//! Challenge #6, totally available transactions (6a-6c), in two modes.
+//!
+//! **Read committed, totally available** (the default): every node runs each transaction
+//! against its own replica, at once, and answers `txn_ok` whatever the network does. The
+//! transaction's writes (only its last write per key) are installed under one version, a
+//! Lamport timestamp `(counter, node index)` greater than every version the node has seen, so
+//! that all replicas order all writes the same way, last writer wins per key. Then:
+//! - no G0: writes of two transactions are ordered the same way on every key (by version);
+//! - no G1a: nothing aborts; no G1b: intermediate writes never leave the transaction;
+//! - no G1c: a transaction that read a write gets a larger version than that write's;
+//! - a transaction reads its own writes.
+//!
+//! Replication is batched deltas: every [`FLUSH`] each node sends each peer, in one message,
+//! the keys it wrote since the last batch (latest version per key only) and its
+//! acknowledgements of the peer's batches; unacknowledged batches are resent after [`RESEND`],
+//! so replicas converge once a partition heals. At most one message per peer per flush, data or
+//! acks, whatever the rate of transactions: replicas lag by up to a flush, which read committed
+//! allows.
+//!
+//! **Strict serializable** (trailing argument `serializable`): see [`serializable`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use glomers_node::{log, Ctx, Node, ReplyTo};
+use serde::Deserialize;
+use serde_json::json;
+
+pub mod serializable;
+#[cfg(test)]
+mod tests;
+
+/// How often a node sends its new writes (and its acks) to its peers.
+pub const FLUSH: Duration = Duration::from_millis(500);
+/// How long a batch may stay unacknowledged before its writes are sent again.
+pub const RESEND: Duration = Duration::from_millis(2000);
+
+/// A micro-op as the wire carries it: `[f, key, value]`.
+pub type MicroOp = (String, i64, Option<i64>);
+
+/// A write's version: Lamport counter, then the writing node's index.
+pub type Version = (u64, u32);
+
+/// One replicated write: key, value, version.
+pub type Update = (i64, i64, Version);
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    Txn {
+        txn: Vec<MicroOp>,
+    },
+    /// A batch of writes (`seq` set when there are any) and acks of the peer's batches.
+    Replicate {
+        seq: Option<u64>,
+        updates: Vec<Update>,
+        acks: Vec<u64>,
+    },
+}
+
+#[derive(Clone)]
+pub enum Timer {
+    Flush,
+    /// Serializable mode: retry acquiring the lock a transaction waits for.
+    Retry(u64),
+}
+
+/// A last-writer-wins replica: key → (value, version).
+#[derive(Default)]
+pub struct Replica {
+    data: BTreeMap<i64, (i64, Version)>,
+    /// The largest counter seen, ours or a peer's.
+    clock: u64,
+}
+
+impl Replica {
+    pub fn get(&self, key: i64) -> Option<i64> {
+        self.data.get(&key).map(|(v, _)| *v)
+    }
+
+    /// Installs a write unless the replica holds a newer version of the key; true if it did.
+    pub fn apply(&mut self, key: i64, value: i64, version: Version) -> bool {
+        self.clock = self.clock.max(version.0);
+        match self.data.get(&key) {
+            Some((_, current)) if *current >= version => false,
+            _ => {
+                self.data.insert(key, (value, version));
+                true
+            }
+        }
+    }
+
+    /// A version newer than everything this replica has seen.
+    pub fn next_version(&mut self, node: u32) -> Version {
+        self.clock += 1;
+        (self.clock, node)
+    }
+}
+
+/// Runs `txn` against `replica` (reads see the transaction's own earlier writes) and returns
+/// the completed micro-ops and the transaction's last write per key.
+pub fn execute(replica: &Replica, txn: Vec<MicroOp>) -> (Vec<MicroOp>, BTreeMap<i64, i64>) {
+    let mut writes: BTreeMap<i64, i64> = BTreeMap::new();
+    let done = txn
+        .into_iter()
+        .map(|(f, k, v)| {
+            if f == "r" {
+                let value = writes.get(&k).copied().or_else(|| replica.get(k));
+                (f, k, value)
+            } else {
+                if let Some(v) = v {
+                    writes.insert(k, v);
+                }
+                (f, k, v)
+            }
+        })
+        .collect();
+    (done, writes)
+}
+
+/// Per peer: writes not yet sent, batches sent but not acknowledged, and the peer's batches
+/// to acknowledge.
+#[derive(Default)]
+struct Peer {
+    unsent: BTreeMap<i64, (i64, Version)>,
+    in_flight: BTreeMap<u64, (Duration, Vec<Update>)>,
+    to_ack: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    ReadCommitted,
+    Serializable,
+}
+
+pub struct Txn {
+    mode: Mode,
+    replica: Replica,
+    index: u32,
+    peers: BTreeMap<String, Peer>,
+    next_seq: u64,
+    serializable: serializable::State,
+}
+
+impl Txn {
+    pub fn new(mode: Mode) -> Txn {
+        Txn {
+            mode,
+            replica: Replica::default(),
+            index: 0,
+            peers: BTreeMap::new(),
+            next_seq: 0,
+            serializable: Default::default(),
+        }
+    }
+
+    /// `[]` or `read-committed`: the totally available mode; `serializable`: the other.
+    pub fn from_args(args: &[String]) -> Result<Txn, String> {
+        match args.first().map(String::as_str) {
+            None | Some("read-committed") if args.len() <= 1 => Ok(Txn::new(Mode::ReadCommitted)),
+            Some("serializable") if args.len() == 1 => Ok(Txn::new(Mode::Serializable)),
+            _ => Err(format!(
+                "expected no argument, `read-committed` or `serializable`, got {args:?}"
+            )),
+        }
+    }
+
+    fn run_locally(&mut self, ctx: &mut Ctx<Self>, txn: Vec<MicroOp>, from: ReplyTo) {
+        let (done, writes) = execute(&self.replica, txn);
+        if !writes.is_empty() {
+            let version = self.replica.next_version(self.index);
+            for (k, v) in writes {
+                self.replica.apply(k, v, version);
+                for peer in self.peers.values_mut() {
+                    peer.unsent.insert(k, (v, version));
+                }
+            }
+        }
+        ctx.reply(&from, json!({"type": "txn_ok", "txn": done}));
+    }
+
+    fn flush(&mut self, ctx: &mut Ctx<Self>) {
+        let now = ctx.now();
+        for (id, peer) in self.peers.iter_mut() {
+            // Batches lost to a partition (or slow): send their writes again, unless newer
+            // ones for the same keys are waiting already.
+            let expired: Vec<u64> = peer
+                .in_flight
+                .iter()
+                .filter(|(_, (sent, _))| now.saturating_sub(*sent) >= RESEND)
+                .map(|(seq, _)| *seq)
+                .collect();
+            for seq in expired {
+                let (_, updates) = peer.in_flight.remove(&seq).expect("listed");
+                for (k, v, version) in updates {
+                    let newer = peer.unsent.get(&k).is_some_and(|(_, u)| *u >= version);
+                    if !newer {
+                        peer.unsent.insert(k, (v, version));
+                    }
+                }
+            }
+            if peer.unsent.is_empty() && peer.to_ack.is_empty() {
+                continue;
+            }
+            let updates: Vec<Update> = std::mem::take(&mut peer.unsent)
+                .into_iter()
+                .map(|(k, (v, version))| (k, v, version))
+                .collect();
+            let acks = std::mem::take(&mut peer.to_ack);
+            let seq = (!updates.is_empty()).then(|| {
+                self.next_seq += 1;
+                self.next_seq
+            });
+            ctx.send(
+                id,
+                json!({"type": "replicate", "seq": seq, "updates": updates, "acks": acks}),
+            );
+            if let Some(seq) = seq {
+                peer.in_flight.insert(seq, (now, updates));
+            }
+        }
+    }
+}
+
+impl Node for Txn {
+    type Request<'de> = Request;
+    type Timer = Timer;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) {
+        let me = ctx.node_id().to_string();
+        self.index = ctx.node_ids().iter().position(|n| *n == me).unwrap_or(0) as u32;
+        for id in ctx.node_ids() {
+            if *id != me {
+                self.peers.insert(id.clone(), Peer::default());
+            }
+        }
+        if self.mode == Mode::ReadCommitted && !self.peers.is_empty() {
+            ctx.every(FLUSH, Timer::Flush);
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
+        match req {
+            Request::Txn { txn } => match self.mode {
+                Mode::ReadCommitted => self.run_locally(ctx, txn, from),
+                Mode::Serializable => serializable::begin(self, ctx, txn, from),
+            },
+            Request::Replicate { seq, updates, acks } => {
+                for (k, v, version) in updates {
+                    self.replica.apply(k, v, version);
+                }
+                match self.peers.get_mut(from.src()) {
+                    Some(peer) => {
+                        peer.to_ack.extend(seq);
+                        for seq in acks {
+                            peer.in_flight.remove(&seq);
+                        }
+                    }
+                    None => log!(ctx, "replicate from unknown peer {}", from.src()),
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) {
+        match timer {
+            Timer::Flush => self.flush(ctx),
+            Timer::Retry(id) => serializable::retry(self, ctx, id),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+use super::*;
+
+fn ops(list: &[(&str, i64, Option<i64>)]) -> Vec<MicroOp> {
+    list.iter()
+        .map(|(f, k, v)| (f.to_string(), *k, *v))
+        .collect()
+}
+
+#[test]
+fn a_transaction_reads_its_own_writes_and_keeps_only_its_last_write_per_key() {
+    let mut replica = Replica::default();
+    replica.apply(1, 10, (1, 0));
+    let (done, writes) = execute(
+        &replica,
+        ops(&[
+            ("r", 1, None),
+            ("w", 1, Some(11)),
+            ("r", 1, None),
+            ("w", 1, Some(12)),
+            ("r", 2, None),
+        ]),
+    );
+    assert_eq!(
+        done,
+        ops(&[
+            ("r", 1, Some(10)),
+            ("w", 1, Some(11)),
+            ("r", 1, Some(11)),
+            ("w", 1, Some(12)),
+            ("r", 2, None),
+        ])
+    );
+    assert_eq!(writes.into_iter().collect::<Vec<_>>(), [(1, 12)]);
+}
+
+#[test]
+fn replicas_keep_the_newest_version_whatever_the_arrival_order() {
+    let mut a = Replica::default();
+    let mut b = Replica::default();
+    let updates = [(1, 5, (3, 1)), (1, 4, (3, 0)), (1, 6, (2, 1))];
+    for u in updates {
+        a.apply(u.0, u.1, u.2);
+    }
+    for u in updates.iter().rev() {
+        b.apply(u.0, u.1, u.2);
+    }
+    assert_eq!(a.get(1), Some(5));
+    assert_eq!(b.get(1), Some(5));
+    // A local write after seeing counter 3 gets a larger version.
+    assert!(a.next_version(0) > (3, 1));
+}
+
+#[test]
+fn arguments_choose_the_mode() {
+    assert_eq!(Txn::from_args(&[]).unwrap().mode, Mode::ReadCommitted);
+    assert_eq!(
+        Txn::from_args(&["serializable".into()]).unwrap().mode,
+        Mode::Serializable
+    );
+    assert!(Txn::from_args(&["fast".into()]).is_err());
+}

@@ -1,0 +1,290 @@
+//! rw-register: version orders inferred as Elle does (the initial nil before every write, a
+//! transaction's read before its own write of the same key), plus our final reads: after the
+//! main phase every key is read once more, and the value it ends with was written after every
+//! other write of that key. From those orders: ww, wr and rw dependencies.
+
+use std::collections::BTreeSet;
+
+use super::graph::{Graph, RW, WR, WW};
+use super::txns::{IntMap, Mop, Outcome, Txns, NIL};
+use super::{show, Found};
+
+/// One write of a key: the value, the transaction, and whether it is the transaction's last
+/// write of the key (its external write).
+#[derive(Clone, Copy)]
+struct Write {
+    key: i64,
+    value: i64,
+    txn: u32,
+    last: bool,
+}
+
+/// A transaction's first access of a key, when it is a read (an external read), and the
+/// value the transaction wrote to the key afterwards, if any.
+#[derive(Clone, Copy)]
+struct ExtRead {
+    key: i64,
+    value: i64,
+    txn: u32,
+    then_wrote: Option<i64>,
+}
+
+/// Finds the non-cyclic anomalies into `found` and returns the dependency graph.
+///
+/// Everything is joined by sorting and merging on `(key, value)`, not by hashing: the
+/// history's writes and reads are each sorted once and walked side by side.
+pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>) -> Graph {
+    let mut writes: Vec<Write> = Vec::with_capacity(txns.mops.len());
+    let mut ext_reads: Vec<ExtRead> = Vec::new();
+    // (key, value, reader) read in the final phase.
+    let mut finals: Vec<(i64, i64)> = Vec::new();
+    // Per key of the current transaction: the value it knows, and its external read's index.
+    let mut known: Vec<(i64, i64, usize)> = Vec::new();
+    for (t, txn) in txns.txns.iter().enumerate() {
+        let mops = txns.mops(t);
+        for (i, mop) in mops.iter().enumerate() {
+            if let Mop::Write(k, v) = *mop {
+                let last = !mops[i + 1..]
+                    .iter()
+                    .any(|m| matches!(m, Mop::Write(k2, _) if *k2 == k));
+                writes.push(Write {
+                    key: k,
+                    value: v,
+                    txn: t as u32,
+                    last,
+                });
+            }
+        }
+        if txn.outcome != Outcome::Ok {
+            continue;
+        }
+        // Internal consistency and external reads.
+        known.clear();
+        for mop in mops {
+            match *mop {
+                Mop::Read(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                    Some(entry) => {
+                        if entry.1 != v {
+                            found.push(Found::new(
+                                "internal",
+                                format!(
+                                    "T{} read k{k}={} after it had written or read k{k}={}",
+                                    txn.id,
+                                    show(v),
+                                    show(entry.1)
+                                ),
+                                vec![txn.id],
+                            ));
+                        }
+                        entry.1 = v;
+                    }
+                    None => {
+                        known.push((k, v, ext_reads.len()));
+                        ext_reads.push(ExtRead {
+                            key: k,
+                            value: v,
+                            txn: t as u32,
+                            then_wrote: None,
+                        });
+                        if txn.is_final && v != NIL {
+                            finals.push((k, v));
+                        }
+                    }
+                },
+                Mop::Write(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                    Some(entry) => {
+                        entry.1 = v;
+                        if entry.2 != usize::MAX {
+                            ext_reads[entry.2].then_wrote = Some(v);
+                        }
+                    }
+                    None => known.push((k, v, usize::MAX)),
+                },
+                Mop::ReadList(..) => {}
+            }
+        }
+    }
+    // Values are unique per key: the first write of a value is its writer.
+    writes.sort_unstable_by_key(|w| (w.key, w.value, w.txn));
+    writes.dedup_by_key(|w| (w.key, w.value));
+    ext_reads.sort_unstable_by_key(|r| (r.key, r.value, r.txn));
+    let txn_of = |t: u32| &txns.txns[t as usize];
+    let counts = |t: u32| txn_of(t).outcome != Outcome::Fail;
+
+    let mut graph = Graph::new(txns.txns.len());
+    // (key, earlier, later, writer of later): version orders, for cyclic versions and rw.
+    let mut versions: Vec<(i64, i64, i64, u32)> = Vec::new();
+    // Reads against their writers, in one merge: wr edges, and ww edges where the reader
+    // wrote the key after reading it (writes follow reads).
+    let mut j = 0;
+    for r in &ext_reads {
+        if let Some(after) = r.then_wrote.filter(|after| *after != r.value) {
+            versions.push((r.key, r.value, after, r.txn));
+        }
+        if r.value == NIL {
+            continue;
+        }
+        while j < writes.len() && (writes[j].key, writes[j].value) < (r.key, r.value) {
+            j += 1;
+        }
+        let reader = txn_of(r.txn).id;
+        let (k, v) = (r.key, r.value);
+        let Some(w) = writes
+            .get(j)
+            .filter(|w| (w.key, w.value) == (k, v))
+            .copied()
+        else {
+            found.push(Found::new(
+                "garbage-read",
+                format!("T{reader} read k{k}={v}, a value no transaction wrote"),
+                vec![reader],
+            ));
+            continue;
+        };
+        let writer = txn_of(w.txn).id;
+        if w.txn == r.txn {
+            found.push(Found::new(
+                "future-read",
+                format!("T{reader} read k{k}={v} before it wrote it itself"),
+                vec![reader],
+            ));
+        } else if !counts(w.txn) {
+            found.push(Found::new(
+                "G1a",
+                format!(
+                    "T{reader} read k{k}={v}, written by T{writer}, which failed (aborted read)"
+                ),
+                vec![writer, reader],
+            ));
+        } else {
+            if !w.last {
+                found.push(Found::new(
+                    "G1b",
+                    format!(
+                        "T{reader} read k{k}={v}, an intermediate write of T{writer}, which wrote k{k} again later (intermediate read)"
+                    ),
+                    vec![writer, reader],
+                ));
+            }
+            graph.add(w.txn, r.txn, WR, k, v, v);
+            if let Some(after) = r.then_wrote.filter(|after| *after != v) {
+                graph.add(w.txn, r.txn, WW, k, v, after);
+            }
+        }
+    }
+    // Nil before every external write; the final value after every other one.
+    writes.retain(|w| w.last && counts(w.txn));
+    finals.sort_unstable();
+    finals.dedup();
+    let mut f = 0;
+    let mut i = 0;
+    while i < writes.len() {
+        let key = writes[i].key;
+        let end = i + writes[i..].iter().take_while(|w| w.key == key).count();
+        let group = &writes[i..end];
+        i = end;
+        for w in group {
+            versions.push((key, NIL, w.value, w.txn));
+        }
+        while f < finals.len() && finals[f].0 < key {
+            f += 1;
+        }
+        while f < finals.len() && finals[f].0 == key {
+            let last = finals[f].1;
+            f += 1;
+            let Ok(at) = group.binary_search_by_key(&last, |w| w.value) else {
+                continue;
+            };
+            let last_writer = group[at].txn;
+            for w in group.iter().filter(|w| w.value != last) {
+                versions.push((key, w.value, last, last_writer));
+                graph.add(w.txn, last_writer, WW, key, w.value, last);
+            }
+        }
+    }
+    versions.sort_unstable();
+    versions.dedup();
+    cyclic_versions(&versions, found);
+
+    let want_rw = [
+        "G-single",
+        "G2-item",
+        "G2-item-realtime",
+        "G-single-realtime",
+    ]
+    .iter()
+    .any(|a| prohibited.contains(a));
+    if want_rw {
+        // Each reader of a version anti-depends on the writers of the versions after it.
+        let mut r = 0;
+        for &(k, a, b, wb) in &versions {
+            while r < ext_reads.len() && (ext_reads[r].key, ext_reads[r].value) < (k, a) {
+                r += 1;
+            }
+            for reader in ext_reads[r..]
+                .iter()
+                .take_while(|x| (x.key, x.value) == (k, a))
+            {
+                graph.add(reader.txn, wb, RW, k, a, b);
+            }
+        }
+    }
+    graph
+}
+
+/// A key whose versions are ordered both ways (e.g. replicas that ended with different
+/// values, or a read-then-write order contradicting the final value).
+fn cyclic_versions(versions: &[(i64, i64, i64, u32)], found: &mut Vec<Found>) {
+    let mut i = 0;
+    while i < versions.len() {
+        let k = versions[i].0;
+        let j = i + versions[i..].iter().take_while(|v| v.0 == k).count();
+        let edges: Vec<(i64, i64)> = versions[i..j]
+            .iter()
+            .filter(|v| v.1 != NIL)
+            .map(|v| (v.1, v.2))
+            .collect();
+        if !edges.is_empty() {
+            // Kahn's algorithm: whatever cannot be ordered lies on a cycle.
+            let mut nodes: Vec<i64> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            let mut indegree: IntMap<i64, usize> = IntMap::default();
+            for &(_, b) in &edges {
+                *indegree.entry(b).or_default() += 1;
+            }
+            let mut ready: Vec<i64> = nodes
+                .iter()
+                .copied()
+                .filter(|n| !indegree.contains_key(n))
+                .collect();
+            let mut done = 0;
+            while let Some(n) = ready.pop() {
+                done += 1;
+                for &(_, b) in edges.iter().filter(|e| e.0 == n) {
+                    let d = indegree.get_mut(&b).expect("counted");
+                    *d -= 1;
+                    if *d == 0 {
+                        ready.push(b);
+                    }
+                }
+            }
+            if done < nodes.len() {
+                let stuck: Vec<String> = nodes
+                    .iter()
+                    .filter(|n| indegree.get(n).is_some_and(|d| *d > 0))
+                    .map(|n| n.to_string())
+                    .collect();
+                found.push(Found::new(
+                    "cyclic-versions",
+                    format!(
+                        "the versions of k{k} are ordered both ways among {{{}}} (did replicas end with different values?)",
+                        stuck.join(", ")
+                    ),
+                    Vec::new(),
+                ));
+            }
+        }
+        i = j;
+    }
+}

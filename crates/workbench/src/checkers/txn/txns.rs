@@ -1,0 +1,253 @@
+//! A txn history turned into transactions: each client op's micro-ops (reads, writes or
+//! appends), its outcome, and its place in process and real-time order.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde_json::Value;
+
+use crate::history::{History, OpType, Process};
+
+/// A small, fast hasher for integer keys (the checker hashes millions of `(key, value)` pairs;
+/// SipHash's DoS resistance buys nothing here).
+#[derive(Default, Clone, Copy)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
+/// The value a read returned, for keys that hold a register.
+pub const NIL: i64 = i64::MIN;
+
+/// One micro-operation. Keys and values are integers (the workloads' response schemas
+/// guarantee it for ok ops).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mop {
+    /// A register read: the value, or [`NIL`] for a missing key (or an unknown value, in a
+    /// transaction that did not complete ok).
+    Read(i64, i64),
+    /// A list read: `start..start+len` in [`Txns::lists`], or `None` when unknown.
+    ReadList(i64, Option<(u32, u32)>),
+    /// A register write or a list append.
+    Write(i64, i64),
+}
+
+impl Mop {
+    pub fn key(&self) -> i64 {
+        match *self {
+            Mop::Read(k, _) | Mop::ReadList(k, _) | Mop::Write(k, _) => k,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    Info,
+}
+
+#[derive(Clone, Debug)]
+pub struct Txn {
+    /// How the transaction is named in explanations: `T<id>`, the history index of its
+    /// completion (of its invocation when it never completed).
+    pub id: usize,
+    pub process: u64,
+    pub outcome: Outcome,
+    pub is_final: bool,
+    /// Range in [`Txns::mops`].
+    pub mops: (u32, u32),
+}
+
+/// Every client transaction of a history, in invocation order.
+#[derive(Default)]
+pub struct Txns {
+    pub txns: Vec<Txn>,
+    pub mops: Vec<Mop>,
+    pub lists: Vec<i64>,
+    /// `(predecessor, successor)`: the successor was invoked after the predecessor completed
+    /// ok, transitively reduced as the history allows (Elle's real-time graph).
+    pub realtime: Vec<(u32, u32)>,
+    /// `(earlier, later)`: consecutive ok transactions of one process.
+    pub process: Vec<(u32, u32)>,
+    /// Ops whose value is not a transaction of integers, with why (they are left out).
+    pub malformed: Vec<(usize, String)>,
+}
+
+impl Txns {
+    pub fn mops(&self, t: usize) -> &[Mop] {
+        let (a, b) = self.txns[t].mops;
+        &self.mops[a as usize..b as usize]
+    }
+
+    pub fn list(&self, range: (u32, u32)) -> &[i64] {
+        &self.lists[range.0 as usize..(range.0 + range.1) as usize]
+    }
+
+    /// Reads the history: `lists` says whether reads return lists (list-append) or registers;
+    /// `order` whether to compute the process and real-time orders (only models that
+    /// prohibit their anomalies need them).
+    pub fn from_history(history: &History, lists: bool, order: bool) -> Txns {
+        let mut out = Txns::default();
+        // Open invocations by process: (txn index, position of the invocation in the history).
+        let mut open: IntMap<u64, (usize, usize)> = IntMap::default();
+        let mut last_ok_of_process: IntMap<u64, u32> = IntMap::default();
+        // Real-time order: the frontier of recently completed ok txns, and each txn's
+        // predecessors (the frontier when it was invoked): `preds[pred_range[t]]`.
+        let mut frontier: Vec<u32> = Vec::new();
+        let mut preds: Vec<(u32, u32)> = Vec::new();
+        let mut pred_range: Vec<(u32, u32)> = Vec::new();
+        for (position, op) in history.ops.iter().enumerate() {
+            let Process::Client(process) = op.process else {
+                continue;
+            };
+            if op.kind == OpType::Invoke {
+                let t = out.txns.len();
+                if order {
+                    let start = preds.len() as u32;
+                    preds.extend(frontier.iter().map(|&p| (p, t as u32)));
+                    pred_range.push((start, preds.len() as u32));
+                }
+                out.txns.push(Txn {
+                    id: op.index,
+                    process,
+                    outcome: Outcome::Info,
+                    is_final: op.is_final,
+                    mops: (0, 0),
+                });
+                open.insert(process, (t, position));
+                continue;
+            }
+            let Some((t, invoked_at)) = open.remove(&process) else {
+                continue;
+            };
+            let outcome = match op.kind {
+                OpType::Ok => Outcome::Ok,
+                OpType::Fail => Outcome::Fail,
+                _ => Outcome::Info,
+            };
+            out.txns[t].outcome = outcome;
+            if outcome == Outcome::Info {
+                // What it wrote may have happened: keep the invocation's micro-ops.
+                let invocation = &history.ops[invoked_at];
+                out.set_mops(t, &invocation.value, lists, false, invocation.index);
+                continue;
+            }
+            out.txns[t].id = op.index;
+            if outcome == Outcome::Fail {
+                let invocation = &history.ops[invoked_at];
+                out.set_mops(t, &invocation.value, lists, false, invocation.index);
+                continue;
+            }
+            out.set_mops(t, &op.value, lists, true, op.index);
+            if order {
+                if let Some(prev) = last_ok_of_process.insert(process, t as u32) {
+                    out.process.push((prev, t as u32));
+                }
+                let (a, b) = pred_range[t];
+                let mine = &preds[a as usize..b as usize];
+                frontier.retain(|f| !mine.iter().any(|(p, _)| p == f));
+                frontier.push(t as u32);
+            }
+        }
+        // Invocations that never completed: indeterminate, with the invocation's micro-ops.
+        for (_, (t, invoked_at)) in open {
+            let invocation = &history.ops[invoked_at];
+            out.set_mops(t, &invocation.value, lists, false, invocation.index);
+        }
+        // Real-time edges into ok and info txns (a txn that failed did nothing).
+        for (p, t) in preds {
+            if out.txns[t as usize].outcome != Outcome::Fail {
+                out.realtime.push((p, t));
+            }
+        }
+        out
+    }
+
+    /// Parses `[[f, k, v], ...]` into micro-ops; reads are known only in an ok completion.
+    fn set_mops(&mut self, t: usize, value: &Value, lists: bool, completed: bool, index: usize) {
+        let start = self.mops.len();
+        match self.parse(value, lists, completed) {
+            Ok(()) => self.txns[t].mops = (start as u32, self.mops.len() as u32),
+            Err(why) => {
+                self.mops.truncate(start);
+                self.txns[t].mops = (start as u32, start as u32);
+                self.malformed.push((index, why));
+            }
+        }
+    }
+
+    fn parse(&mut self, value: &Value, lists: bool, completed: bool) -> Result<(), String> {
+        let mops = value
+            .as_array()
+            .ok_or("the value is not a list of micro-ops")?;
+        for mop in mops {
+            let parts = mop
+                .as_array()
+                .filter(|p| p.len() == 3)
+                .ok_or_else(|| format!("{mop} is not a micro-op [f, k, v]"))?;
+            let key = parts[1]
+                .as_i64()
+                .ok_or_else(|| format!("{mop}: the key is not an integer"))?;
+            let f = parts[0].as_str().unwrap_or("");
+            let v = &parts[2];
+            let parsed = match (f, lists) {
+                ("r", false) => Mop::Read(key, if completed { register(v, mop)? } else { NIL }),
+                ("r", true) => {
+                    if !completed || v.is_null() {
+                        Mop::ReadList(key, if completed { Some((0, 0)) } else { None })
+                    } else {
+                        let items = v
+                            .as_array()
+                            .ok_or_else(|| format!("{mop}: the read is not a list"))?;
+                        let start = self.lists.len() as u32;
+                        for item in items {
+                            self.lists.push(
+                                item.as_i64()
+                                    .ok_or_else(|| format!("{mop}: {item} is not an integer"))?,
+                            );
+                        }
+                        Mop::ReadList(key, Some((start, items.len() as u32)))
+                    }
+                }
+                ("w", false) | ("append", true) => Mop::Write(
+                    key,
+                    v.as_i64()
+                        .ok_or_else(|| format!("{mop}: the value is not an integer"))?,
+                ),
+                _ => return Err(format!("{mop}: unknown function {:?}", parts[0])),
+            };
+            self.mops.push(parsed);
+        }
+        Ok(())
+    }
+}
+
+fn register(v: &Value, mop: &Value) -> Result<i64, String> {
+    if v.is_null() {
+        return Ok(NIL);
+    }
+    match v.as_i64() {
+        Some(n) if n != NIL => Ok(n),
+        _ => Err(format!("{mop}: the read value is not an integer")),
+    }
+}
