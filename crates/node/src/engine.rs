@@ -6,23 +6,24 @@
 //! workbench's simulator drives the very same engine in virtual time.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Write as _;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
     self, truncated, write_json_str, Envelope, ErrorBody, ErrorCode, Header, RpcError, WriteError,
 };
+pub use crate::reply_to::ReplyTo;
+use crate::reply_to::{Answer, Answers};
 
 /// How many bytes of an offending input line a diagnostic quotes.
-const QUOTE_LIMIT: usize = 300;
+pub(crate) const QUOTE_LIMIT: usize = 300;
 
 /// The shortest period [`Ctx::every`] accepts; shorter periods are raised to it so that a
 /// periodic timer can never spin [`Engine::advance`] forever.
@@ -42,8 +43,10 @@ pub trait Node: Sized + 'static {
     /// type) is answered with error 10 (not-supported); any other deserialization error with
     /// error 12 (malformed-request).
     type Request<'de>: Deserialize<'de>;
-    /// The payload of timers set with [`Ctx::after`] and [`Ctx::every`]; `()` when unused.
-    type Timer: Clone + 'static;
+    /// The payload of timers set with [`Ctx::after`] and [`Ctx::every`] (which needs it to be
+    /// `Clone`); `()` when unused. Timers that run a closure ([`Ctx::run_after`],
+    /// [`Ctx::run_every`]) need no payload type at all.
+    type Timer: 'static;
 
     /// Called once, right after the runtime answered `init` with `init_ok`.
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
@@ -59,99 +62,49 @@ pub trait Node: Sized + 'static {
     }
 }
 
-/// Whom to answer: the sender of a request and its `msg_id`. Cheap to clone (short ids such as
-/// `c12` or `n3` are stored inline), so a node may keep it to reply later.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ReplyTo {
-    src: Name,
-    msg_id: Option<u64>,
-}
-
-impl ReplyTo {
-    pub fn new(src: &str, msg_id: Option<u64>) -> Self {
-        ReplyTo {
-            src: Name::new(src),
-            msg_id,
-        }
-    }
-
-    /// The node or client that sent the request.
-    pub fn src(&self) -> &str {
-        self.src.as_str()
-    }
-
-    /// The request's `msg_id`; `None` when the sender expects no reply.
-    pub fn msg_id(&self) -> Option<u64> {
-        self.msg_id
-    }
-}
-
-impl fmt::Debug for ReplyTo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyTo")
-            .field("src", &self.src())
-            .field("msg_id", &self.msg_id)
-            .finish()
-    }
-}
-
-const INLINE: usize = 22;
-
-/// A node id without a heap allocation when it is short.
-#[derive(Clone, PartialEq, Eq)]
-enum Name {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<str>),
-}
-
-impl Name {
-    fn new(s: &str) -> Self {
-        if s.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            Name::Inline {
-                len: s.len() as u8,
-                bytes,
-            }
-        } else {
-            Name::Shared(s.into())
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // The bytes were copied from a &str, so this cannot fail.
-            Name::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or("")
-            }
-            Name::Shared(s) => s,
-        }
-    }
-}
-
 /// A handle to cancel a timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId(u64);
+pub struct TimerId(pub(crate) u64);
 
 /// What a pending RPC's continuation receives: the reply body, or why there is none.
-type Continuation<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>, Result<&str, RpcError>)>;
+pub(crate) type Continuation<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>, Result<&str, RpcError>)>;
 
-struct Pending<N: Node> {
+/// Code to run later with the node and its context.
+pub(crate) type Action<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>)>;
+
+pub(crate) struct Pending<N: Node> {
     /// Where the RPC's deadline sits in the queue.
-    key: (Duration, u64),
-    dest: Box<str>,
-    timeout: Duration,
+    pub(crate) key: (Duration, u64),
+    pub(crate) dest: Box<str>,
+    pub(crate) timeout: Duration,
     /// Set when the request could not even be sent: the deadline is then immediate and the
     /// continuation gets this error instead of a timeout.
-    failure: Option<RpcError>,
-    then: Continuation<N>,
+    pub(crate) failure: Option<RpcError>,
+    pub(crate) then: Continuation<N>,
 }
 
-enum Event<T> {
+/// Code to run at every period of a [`Ctx::run_every`] timer.
+pub(crate) type RepeatedAction<N> = Box<dyn FnMut(&mut N, &mut Ctx<N>)>;
+
+/// Makes the next payload of a periodic timer from the last.
+type Refill<T> = fn(&T) -> T;
+
+pub(crate) enum Event<N: Node> {
     Timer {
         id: u64,
-        period: Option<Duration>,
-        payload: T,
+        period: Option<(Duration, Refill<N::Timer>)>,
+        payload: N::Timer,
+    },
+    /// A closure timer ([`Ctx::run_after`]).
+    Once {
+        id: u64,
+        action: Action<N>,
+    },
+    /// A periodic closure timer ([`Ctx::run_every`]).
+    Repeat {
+        id: u64,
+        period: Duration,
+        action: RepeatedAction<N>,
     },
     RpcDeadline {
         msg_id: u64,
@@ -171,14 +124,22 @@ pub struct Ctx<N: Node> {
     logs: RefCell<Vec<u8>>,
     /// `{"src":"<node id>"`, precomputed at init.
     src_prefix: Vec<u8>,
-    next_msg_id: u64,
+    pub(crate) next_msg_id: u64,
     next_seq: u64,
     /// Timers and RPC deadlines by (deadline, creation order).
-    queue: BTreeMap<(Duration, u64), Event<N::Timer>>,
+    pub(crate) queue: BTreeMap<(Duration, u64), Event<N>>,
     /// Live timers: id -> key in `queue`.
-    timers: BTreeMap<u64, (Duration, u64)>,
+    pub(crate) timers: BTreeMap<u64, (Duration, u64)>,
     /// Outstanding RPCs by msg_id.
-    pending: BTreeMap<u64, Pending<N>>,
+    pub(crate) pending: BTreeMap<u64, Pending<N>>,
+    /// The timeout of [`Ctx::call`] and the service clients unless they set one.
+    pub(crate) default_timeout: Duration,
+    /// Requests delivered with a `msg_id` and not answered yet.
+    answers: Answers,
+    /// Whether a second answer to a request panics (true in debug builds) or is only logged.
+    strict: bool,
+    /// Actions of dropped [`crate::Deferred`] guards, run when the current handler returns.
+    pub(crate) deferred: Rc<RefCell<VecDeque<Action<N>>>>,
 }
 
 impl<N: Node> Ctx<N> {
@@ -197,6 +158,10 @@ impl<N: Node> Ctx<N> {
             queue: BTreeMap::new(),
             timers: BTreeMap::new(),
             pending: BTreeMap::new(),
+            default_timeout: crate::kv::DEFAULT_TIMEOUT,
+            answers: Answers::default(),
+            strict: cfg!(debug_assertions),
+            deferred: Rc::default(),
         }
     }
 
@@ -223,15 +188,58 @@ impl<N: Node> Ctx<N> {
     }
 
     /// Answers a request. `body` must serialize to a JSON object with a `type`; the runtime
-    /// adds `in_reply_to`. A request without `msg_id` expects no answer: then nothing is sent.
+    /// adds `in_reply_to`, replacing any `in_reply_to` or `msg_id` the body holds (so a reply
+    /// received from another node can be relayed as it is). A request without `msg_id` expects
+    /// no answer: then nothing is sent.
+    ///
+    /// A request is answered once. A second answer (through a clone of `to`) is a bug in the
+    /// node: it is not sent, and it panics in debug builds (tests) or is logged in release
+    /// builds; see [`Engine::set_strict`].
     pub fn reply(&mut self, to: &ReplyTo, body: impl Serialize) {
         let Some(msg_id) = to.msg_id else { return };
+        if self.answers.answer(to.request) == Answer::Again {
+            self.answered_twice(to, msg_id);
+            return;
+        }
         if let Err(e) = self.emit(to.src(), &body, Some(msg_id), None) {
             self.log(format_args!(
                 "reply to {} (in_reply_to {msg_id}) not sent: {e}",
                 to.src()
             ));
         }
+    }
+
+    #[cold]
+    fn answered_twice(&mut self, to: &ReplyTo, msg_id: u64) {
+        let what = format!(
+            "request {msg_id} from {} answered twice; the second answer is not sent",
+            to.src()
+        );
+        if self.strict {
+            panic!("glomers-node: {what} (debug builds panic on this; Engine::set_strict(false) only logs it)");
+        }
+        self.log(format_args!("bug: {what}"));
+    }
+
+    /// Answers a request with `Ok`'s body or `Err`'s error: the usual end of a chain whose
+    /// steps fail with [`RpcError`] or [`crate::KvError`] (`?`-style with `map_err`, or as
+    /// they come).
+    pub fn reply_result<T: Serialize, E: Into<RpcError>>(
+        &mut self,
+        to: &ReplyTo,
+        result: Result<T, E>,
+    ) {
+        match result {
+            Ok(body) => self.reply(to, body),
+            Err(e) => self.reply_failure(to, e),
+        }
+    }
+
+    /// Answers a request with an error body carrying `error`'s code and text: an
+    /// [`RpcError`] as received, or a [`crate::KvError`] (a timeout stays code 0, indefinite).
+    pub fn reply_failure(&mut self, to: &ReplyTo, error: impl Into<RpcError>) {
+        let error = error.into();
+        self.reply(to, ErrorBody::new(error.code, error.text));
     }
 
     /// Answers a request with an error body `{"type":"error","code":..,"text":..}`.
@@ -247,60 +255,6 @@ impl<N: Node> Ctx<N> {
         }
     }
 
-    /// Sends a request with a fresh `msg_id` and calls `then` exactly once: with the reply
-    /// deserialized into `R` (extra fields such as `type` and `in_reply_to` are ignored unless
-    /// `R` denies them), with `Err` carrying the code and text of an `error` reply, with a
-    /// [`ErrorCode::Timeout`] error when no reply came within `timeout`, or with a
-    /// [`ErrorCode::MalformedRequest`] error when the reply does not deserialize into `R`.
-    ///
-    /// A reply that arrives after the timeout is logged and dropped.
-    pub fn rpc<R: DeserializeOwned + 'static>(
-        &mut self,
-        dest: &str,
-        body: impl Serialize,
-        timeout: Duration,
-        then: impl FnOnce(&mut N, &mut Ctx<N>, Result<R, RpcError>) + 'static,
-    ) {
-        let msg_id = self.next_msg_id;
-        self.next_msg_id += 1;
-        let mut deadline = self.now.saturating_add(timeout);
-        let mut failure = None;
-        if let Err(e) = self.emit(dest, &body, None, Some(msg_id)) {
-            self.log(format_args!(
-                "rpc {msg_id} to {dest} not sent: {e}; failing it"
-            ));
-            failure = Some(RpcError::new(
-                ErrorCode::MalformedRequest,
-                format!("request not sent: {e}"),
-            ));
-            deadline = self.now;
-        }
-        let key = (deadline, self.bump_seq());
-        self.queue.insert(key, Event::RpcDeadline { msg_id });
-        let then: Continuation<N> = Box::new(move |node, ctx, outcome| {
-            let result = outcome.and_then(|body| {
-                serde_json::from_str::<R>(body).map_err(|e| {
-                    ctx.log(format_args!(
-                        "malformed reply to rpc {msg_id}: {e}: {}",
-                        truncated(body.as_bytes(), QUOTE_LIMIT)
-                    ));
-                    RpcError::new(ErrorCode::MalformedRequest, format!("malformed reply: {e}"))
-                })
-            });
-            then(node, ctx, result)
-        });
-        self.pending.insert(
-            msg_id,
-            Pending {
-                key,
-                dest: dest.into(),
-                timeout,
-                failure,
-                then,
-            },
-        );
-    }
-
     /// Fires `timer` once, `delay` from now.
     pub fn after(&mut self, delay: Duration, timer: N::Timer) -> TimerId {
         let deadline = self.now.saturating_add(delay);
@@ -309,10 +263,13 @@ impl<N: Node> Ctx<N> {
 
     /// Fires `timer` every `period` (at least [`MIN_PERIOD`]), first one period from now.
     /// Each firing re-arms at its deadline plus the period, so the rhythm does not drift.
-    pub fn every(&mut self, period: Duration, timer: N::Timer) -> TimerId {
+    pub fn every(&mut self, period: Duration, timer: N::Timer) -> TimerId
+    where
+        N::Timer: Clone,
+    {
         let period = period.max(MIN_PERIOD);
         let deadline = self.now.saturating_add(period);
-        self.schedule(deadline, Some(period), timer)
+        self.schedule(deadline, Some((period, Clone::clone)), timer)
     }
 
     /// Cancels a timer. Cancelling a fired one-shot timer or an unknown id does nothing.
@@ -340,7 +297,7 @@ impl<N: Node> Ctx<N> {
         self.timers.len()
     }
 
-    fn bump_seq(&mut self) -> u64 {
+    pub(crate) fn bump_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
@@ -349,19 +306,25 @@ impl<N: Node> Ctx<N> {
     fn schedule(
         &mut self,
         deadline: Duration,
-        period: Option<Duration>,
+        period: Option<(Duration, Refill<N::Timer>)>,
         payload: N::Timer,
+    ) -> TimerId {
+        self.schedule_event(deadline, |id| Event::Timer {
+            id,
+            period,
+            payload,
+        })
+    }
+
+    /// Queues the event `make(id)` at `deadline` as a cancellable timer.
+    pub(crate) fn schedule_event(
+        &mut self,
+        deadline: Duration,
+        make: impl FnOnce(u64) -> Event<N>,
     ) -> TimerId {
         let id = self.bump_seq();
         let key = (deadline, id);
-        self.queue.insert(
-            key,
-            Event::Timer {
-                id,
-                period,
-                payload,
-            },
-        );
+        self.queue.insert(key, make(id));
         self.timers.insert(id, key);
         TimerId(id)
     }
@@ -373,7 +336,7 @@ impl<N: Node> Ctx<N> {
     }
 
     /// Appends one message from this node to the output.
-    fn emit(
+    pub(crate) fn emit(
         &mut self,
         dest: &str,
         body: &impl Serialize,
@@ -551,8 +514,12 @@ impl<N: Node> Engine<N> {
 
         match serde_json::from_str::<N::Request<'_>>(body) {
             Ok(req) => {
-                let from = ReplyTo::new(&env.src, header.msg_id);
+                let mut from = ReplyTo::new(&env.src, header.msg_id);
+                if let Some(msg_id) = header.msg_id {
+                    from.request = self.ctx.answers.open(&from.src, msg_id);
+                }
                 self.node.on_request(&mut self.ctx, req, from);
+                self.settle();
             }
             Err(e) => {
                 let (code, text) = if is_unknown_variant(&e, ty) {
@@ -601,17 +568,15 @@ impl<N: Node> Engine<N> {
                     payload,
                 } => {
                     match period {
-                        Some(period) => {
+                        Some((period, refill)) => {
                             // Re-arm before the handler runs so that it may cancel.
                             let next = (key.0.saturating_add(period), self.ctx.bump_seq());
-                            self.ctx.queue.insert(
-                                next,
-                                Event::Timer {
-                                    id,
-                                    period: Some(period),
-                                    payload: payload.clone(),
-                                },
-                            );
+                            let again = Event::Timer {
+                                id,
+                                period: Some((period, refill)),
+                                payload: refill(&payload),
+                            };
+                            self.ctx.queue.insert(next, again);
                             self.ctx.timers.insert(id, next);
                         }
                         None => {
@@ -619,6 +584,26 @@ impl<N: Node> Engine<N> {
                         }
                     }
                     self.node.on_timer(&mut self.ctx, payload);
+                }
+                Event::Once { id, action } => {
+                    self.ctx.timers.remove(&id);
+                    action(&mut self.node, &mut self.ctx);
+                }
+                Event::Repeat {
+                    id,
+                    period,
+                    mut action,
+                } => {
+                    // Claim the next slot before running, as above; the action goes back into
+                    // the queue afterwards unless it cancelled its own timer.
+                    let next = (key.0.saturating_add(period), self.ctx.bump_seq());
+                    self.ctx.timers.insert(id, next);
+                    action(&mut self.node, &mut self.ctx);
+                    if self.ctx.timers.get(&id) == Some(&next) {
+                        self.ctx
+                            .queue
+                            .insert(next, Event::Repeat { id, period, action });
+                    }
                 }
                 Event::RpcDeadline { msg_id } => {
                     if let Some(pending) = self.ctx.pending.remove(&msg_id) {
@@ -635,6 +620,17 @@ impl<N: Node> Engine<N> {
                     }
                 }
             }
+            self.settle();
+        }
+    }
+
+    /// Runs the actions of [`crate::Deferred`] guards dropped by the handler that just
+    /// returned (and those their actions drop), in the order they were dropped.
+    fn settle(&mut self) {
+        loop {
+            let next = self.ctx.deferred.borrow_mut().pop_front();
+            let Some(action) = next else { break };
+            action(&mut self.node, &mut self.ctx);
         }
     }
 
@@ -648,12 +644,56 @@ impl<N: Node> Engine<N> {
         self.ctx.logs.get_mut()
     }
 
+    /// The node.
     pub fn node(&self) -> &N {
         &self.node
     }
 
+    /// The node, to change it between messages (tests).
     pub fn node_mut(&mut self) -> &mut N {
         &mut self.node
+    }
+
+    /// Whether a second answer to one request panics (`true`, the default in debug builds, so
+    /// that tests fail on it) or is only logged (`false`, the default in release builds). The
+    /// second answer is never sent.
+    pub fn set_strict(&mut self, strict: bool) {
+        self.ctx.strict = strict;
+    }
+
+    /// Requests delivered with a `msg_id` that the node has not answered yet, oldest first, as
+    /// (sender, `msg_id`). At most 100 000 are remembered one by one; see
+    /// [`Engine::unanswered_count`] for the total.
+    pub fn unanswered(&self) -> Vec<(String, u64)> {
+        self.ctx.answers.open_requests().0
+    }
+
+    /// How many requests delivered with a `msg_id` are not answered yet.
+    pub fn unanswered_count(&self) -> u64 {
+        self.ctx.answers.open_count()
+    }
+
+    /// Logs the requests never answered, if any: [`crate::run`] calls this when its input
+    /// ends; a test harness may call it (or check [`Engine::unanswered`]) at the end of a run.
+    pub fn report_unanswered(&mut self) {
+        let count = self.unanswered_count();
+        if count == 0 {
+            return;
+        }
+        const SHOWN: usize = 10;
+        let open = self.unanswered();
+        let mut list: Vec<String> = open
+            .iter()
+            .take(SHOWN)
+            .map(|(src, msg_id)| format!("{src} msg_id {msg_id}"))
+            .collect();
+        if count > SHOWN as u64 {
+            list.push(format!("and {} more", count - SHOWN as u64));
+        }
+        self.ctx.log(format_args!(
+            "{count} request(s) never answered: {}",
+            list.join(", ")
+        ));
     }
 
     /// The node's context (ids, clock, pending counts).
@@ -669,7 +709,9 @@ impl<N: Node> Engine<N> {
     /// Runs `f` with the node and its context, as a handler would: for tests and drivers
     /// that want to make a node act (send, set a timer) outside a message.
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut N, &mut Ctx<N>) -> R) -> R {
-        f(&mut self.node, &mut self.ctx)
+        let result = f(&mut self.node, &mut self.ctx);
+        self.settle();
+        result
     }
 
     fn handle_init(&mut self, line: &[u8], env: &Envelope, msg_id: Option<u64>, body: &str) {
@@ -699,6 +741,7 @@ impl<N: Node> Engine<N> {
         self.ctx.reply(&from, InitOk { ty: "init_ok" });
         if first {
             self.node.on_init(&mut self.ctx);
+            self.settle();
         }
     }
 
@@ -731,6 +774,7 @@ impl<N: Node> Engine<N> {
             Ok(body)
         };
         (pending.then)(&mut self.node, &mut self.ctx, outcome);
+        self.settle();
     }
 
     /// Logs a problem with an input line.

@@ -119,13 +119,18 @@
 //! [Maelstrom]: https://github.com/jepsen-io/maelstrom
 #![forbid(unsafe_code)]
 
+mod call;
+mod chains;
 mod engine;
-mod kv;
+pub mod kv;
 pub mod protocol;
+mod reply_to;
 mod runtime;
 
+pub use call::Call;
+pub use chains::{Deferred, Join};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
-pub use kv::{Kv, KvError, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
+pub use kv::{Kv, KvError, KvLock, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
 pub use protocol::{ErrorCode, RpcError};
 pub use runtime::{run, run_with_io};
 
@@ -144,3 +149,5 @@ macro_rules! log {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pitfalls;

@@ -360,6 +360,11 @@ pub(crate) fn write_tail(
         out.truncate(start);
         return Err(WriteError::NotAnObject);
     }
+    let (mut first, mut last) = (first, last);
+    // A relayed body may hold reserved fields of its own: the ones written here replace them.
+    if (in_reply_to.is_some() || msg_id.is_some()) && strip_reserved(out, body_start) {
+        (first, last) = (0, out.len() - 1 - body_start);
+    }
     // Drop the closing brace (and anything after it), then see whether the object is empty.
     out.truncate(body_start + last);
     let mut empty = out[body_start + first + 1..].iter().all(is_ws);
@@ -378,6 +383,74 @@ pub(crate) fn write_tail(
     }
     out.extend_from_slice(b"}}\n");
     Ok(())
+}
+
+/// Removes the top-level `in_reply_to` and `msg_id` fields from the JSON object that starts at
+/// `out[body_start..]`, keeping the other fields in order. Cheap when the body has none: only
+/// the bytes after each `"` are looked at.
+fn strip_reserved(out: &mut Vec<u8>, body_start: usize) -> bool {
+    let body = &out[body_start..];
+    let suspicious = memchr::memchr_iter(b'"', body).any(|i| {
+        let rest = &body[i + 1..];
+        rest.starts_with(b"msg_id\"") || rest.starts_with(b"in_reply_to\"")
+    });
+    if !suspicious {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let Ok(Fields(fields)) = serde_json::from_str::<Fields>(text) else {
+        return false;
+    };
+    if !fields.iter().any(|(key, _)| is_reserved(key)) {
+        return false;
+    }
+    let mut rewritten = Vec::with_capacity(text.len());
+    rewritten.push(b'{');
+    for (key, value) in fields.iter().filter(|(key, _)| !is_reserved(key)) {
+        if rewritten.len() > 1 {
+            rewritten.push(b',');
+        }
+        write_json_str(&mut rewritten, key);
+        rewritten.push(b':');
+        rewritten.extend_from_slice(value.get().as_bytes());
+    }
+    rewritten.push(b'}');
+    out.truncate(body_start);
+    out.extend_from_slice(&rewritten);
+    true
+}
+
+fn is_reserved(key: &str) -> bool {
+    key == "msg_id" || key == "in_reply_to"
+}
+
+/// A JSON object's fields in their order, values left raw.
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    fields.push((key, value));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 /// At most `max` bytes of `line`, lossily decoded, for diagnostics.

@@ -52,6 +52,7 @@ pub fn run_with_io<N: Node>(
 
     let mut engine = Engine::new(node, seed);
     let result = drive(&mut engine, &chunk_rx, &spare_tx, &mut output);
+    engine.report_unanswered();
     drain_logs(&mut engine);
     if result.is_ok() {
         // The input ended, so the reader has returned or is about to.

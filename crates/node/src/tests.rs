@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::*;
 
-fn ms(n: u64) -> Duration {
+pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
@@ -81,12 +81,12 @@ fn engine() -> Engine<Probe> {
 }
 
 /// Drains the output, checking that every line is one valid JSON object.
-fn take_lines<N: Node>(e: &mut Engine<N>) -> Vec<Value> {
+pub(crate) fn take_lines<N: Node>(e: &mut Engine<N>) -> Vec<Value> {
     let out = std::mem::take(e.output());
     parse_lines(&out)
 }
 
-fn parse_lines(out: &[u8]) -> Vec<Value> {
+pub(crate) fn parse_lines(out: &[u8]) -> Vec<Value> {
     if out.is_empty() {
         return Vec::new();
     }
@@ -103,7 +103,7 @@ fn parse_lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-fn take_logs<N: Node>(e: &mut Engine<N>) -> String {
+pub(crate) fn take_logs<N: Node>(e: &mut Engine<N>) -> String {
     String::from_utf8(std::mem::take(e.logs())).unwrap()
 }
 

@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Ctx, Node};
 use crate::protocol::{ErrorCode, RpcError};
 
+mod chains;
+pub use chains::KvLock;
+
 /// The default timeout of a service call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -97,6 +100,20 @@ impl fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
+/// A failed service call as an error to pass on (e.g. with [`Ctx::reply_failure`] or
+/// [`Ctx::reply_result`]): same code, the error's text. A timeout stays code 0 (indefinite).
+impl From<KvError> for RpcError {
+    fn from(e: KvError) -> Self {
+        match e {
+            KvError::Other(e) => e,
+            KvError::PreconditionFailed(text) if !text.is_empty() => {
+                RpcError::new(ErrorCode::PreconditionFailed, text)
+            }
+            other => RpcError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
 impl<N: Node> Ctx<N> {
     /// The sequentially consistent store `seq-kv`.
     pub fn seq_kv(&mut self) -> Kv<'_, N> {
@@ -115,19 +132,21 @@ impl<N: Node> Ctx<N> {
 
     /// A store that speaks the KV protocol under another node id.
     pub fn kv(&mut self, service: &'static str) -> Kv<'_, N> {
+        let timeout = self.default_timeout();
         Kv {
             ctx: self,
             service,
-            timeout: DEFAULT_TIMEOUT,
+            timeout,
         }
     }
 
     /// The timestamp oracle `lin-tso`.
     pub fn lin_tso(&mut self) -> Tso<'_, N> {
+        let timeout = self.default_timeout();
         Tso {
             ctx: self,
             service: LIN_TSO,
-            timeout: DEFAULT_TIMEOUT,
+            timeout,
         }
     }
 }
@@ -183,7 +202,7 @@ struct TsOk {
 }
 
 impl<N: Node> Kv<'_, N> {
-    /// Sets the timeout of the call (default [`DEFAULT_TIMEOUT`], 1 s).
+    /// Sets the timeout of the call (default [`Ctx::default_timeout`], 1 s unless changed).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -209,6 +228,22 @@ impl<N: Node> Kv<'_, N> {
                 then(node, ctx, result.map(|ok| ok.value).map_err(KvError::from))
             },
         );
+    }
+
+    /// `read`, with a missing key as `Ok(None)` rather than an error.
+    pub fn read_opt<V: DeserializeOwned + 'static>(
+        self,
+        key: impl Serialize,
+        then: impl FnOnce(&mut N, &mut Ctx<N>, Result<Option<V>, KvError>) + 'static,
+    ) {
+        self.read(key, move |node, ctx, result: Result<V, KvError>| {
+            let result = match result {
+                Ok(value) => Ok(Some(value)),
+                Err(KvError::KeyDoesNotExist) => Ok(None),
+                Err(e) => Err(e),
+            };
+            then(node, ctx, result)
+        })
     }
 
     /// `write`: sets `key` to `value`, creating it if needed.
@@ -270,7 +305,7 @@ pub struct Tso<'a, N: Node> {
 }
 
 impl<N: Node> Tso<'_, N> {
-    /// Sets the timeout of the call (default [`DEFAULT_TIMEOUT`], 1 s).
+    /// Sets the timeout of the call (default [`Ctx::default_timeout`], 1 s unless changed).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
