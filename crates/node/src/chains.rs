@@ -199,6 +199,20 @@ impl<N: Node, T: 'static> Join<N, T> {
     }
 }
 
+impl<N: Node, R: 'static, E: 'static> Join<N, Result<R, E>> {
+    /// Continues with every value once all slots are filled, or with the first error (in slot
+    /// order) if any call failed.
+    pub fn then_ok(
+        self,
+        ctx: &mut Ctx<N>,
+        then: impl FnOnce(&mut N, &mut Ctx<N>, Result<Vec<R>, E>) + 'static,
+    ) {
+        self.then(ctx, move |node, ctx, results| {
+            then(node, ctx, results.into_iter().collect())
+        })
+    }
+}
+
 fn take_results<N: Node, T>(state: &mut JoinState<N, T>) -> Vec<T> {
     std::mem::take(&mut state.results)
         .into_iter()

@@ -150,4 +150,6 @@ macro_rules! log {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_chains;
+#[cfg(test)]
 mod tests_pitfalls;

@@ -164,13 +164,14 @@ struct Attempt {
 }
 
 impl Attempt {
+    /// Taking the lock may create its key; releasing it never does.
     fn cas_body<'a>(&'a self, from: &'a str, to: &'a str) -> CasReq<&'a str, &'a str, &'a str> {
         CasReq {
             ty: "cas",
             key: &self.key,
             from,
             to,
-            create_if_not_exists: true,
+            create_if_not_exists: !to.is_empty(),
         }
     }
 
