@@ -329,7 +329,7 @@ impl<N: Node> Ctx<N> {
         TimerId(id)
     }
 
-    fn set_now(&mut self, now: Duration) {
+    pub(crate) fn set_now(&mut self, now: Duration) {
         if now > self.now {
             self.now = now;
         }
@@ -411,7 +411,7 @@ struct MsgIdOnly {
 /// ```
 pub struct Engine<N: Node> {
     node: N,
-    ctx: Ctx<N>,
+    pub(crate) ctx: Ctx<N>,
 }
 
 impl<N: Node> Engine<N> {
@@ -448,10 +448,9 @@ impl<N: Node> Engine<N> {
         let text = match std::str::from_utf8(line) {
             Ok(text) => text,
             Err(e) => {
-                self.diagnose(
-                    line,
-                    format_args!("not a message envelope (not UTF-8: {e})"),
-                );
+                let what = format!("not a message envelope (not UTF-8: {e})");
+                self.diagnose(line, format_args!("{what}"));
+                self.answer_salvaged(crate::salvage::address(line, None), &what);
                 return;
             }
         };
@@ -778,21 +777,34 @@ impl<N: Node> Engine<N> {
     }
 
     /// Logs a problem with an input line.
-    fn diagnose(&mut self, line: &[u8], what: fmt::Arguments) {
+    pub(crate) fn diagnose(&mut self, line: &[u8], what: fmt::Arguments) {
         let quoted = truncated(line, QUOTE_LIMIT);
         self.ctx.log(format_args!("bad input: {what}: {quoted}"));
     }
 
     /// Answers `env`'s sender with an error, also before init (our id is then `env.dest`).
     fn answer_error(&mut self, env: &Envelope, msg_id: u64, code: ErrorCode, text: &str) {
+        self.answer_error_to(&env.src, &env.dest, msg_id, code, text);
+    }
+
+    /// Answers `requester` with an error; `addressed_to` is the request's `dest`, our id
+    /// before init.
+    pub(crate) fn answer_error_to(
+        &mut self,
+        requester: &str,
+        addressed_to: &str,
+        msg_id: u64,
+        code: ErrorCode,
+        text: &str,
+    ) {
         let body = ErrorBody::new(code, text);
         let src: &str = if self.ctx.initialized {
             &self.ctx.node_id
         } else {
-            &env.dest
+            addressed_to
         };
         let _ =
-            protocol::write_message(&mut self.ctx.out, src, &env.src, &body, Some(msg_id), None);
+            protocol::write_message(&mut self.ctx.out, src, requester, &body, Some(msg_id), None);
     }
 }
 

@@ -126,13 +126,14 @@ pub mod kv;
 pub mod protocol;
 mod reply_to;
 mod runtime;
+mod salvage;
 
 pub use call::Call;
 pub use chains::{Deferred, Join};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
 pub use kv::{Kv, KvError, KvLock, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
 pub use protocol::{ErrorCode, RpcError};
-pub use runtime::{run, run_with_io};
+pub use runtime::{run, run_with_io, MAX_LINE};
 
 /// Re-exported so that nodes can use `glomers_node::rand::Rng` on [`Ctx::rng`].
 pub use rand;
@@ -151,5 +152,7 @@ macro_rules! log {
 mod tests;
 #[cfg(test)]
 mod tests_chains;
+#[cfg(test)]
+mod tests_input;
 #[cfg(test)]
 mod tests_pitfalls;
