@@ -532,6 +532,8 @@ impl<N: Node> Engine<N> {
                         format!("malformed {ty:?} request: {e}"),
                     )
                 };
+                // serde quotes the offending value, which may be most of a huge line.
+                let text = truncated(text.as_bytes(), QUOTE_LIMIT);
                 self.diagnose(line, format_args!("{text}"));
                 if let Some(id) = header.msg_id {
                     self.answer_error(&env, id, code, &text);

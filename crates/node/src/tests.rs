@@ -16,7 +16,7 @@ pub(crate) fn ms(n: u64) -> Duration {
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Req {
+pub(crate) enum Req {
     Echo { echo: Value },
     Add { delta: u64 },
     Remember,
@@ -24,7 +24,7 @@ enum Req {
 
 /// A node that records what happens to it.
 #[derive(Default)]
-struct Probe {
+pub(crate) struct Probe {
     inits: usize,
     events: Vec<String>,
     sum: u64,
@@ -66,7 +66,7 @@ impl Node for Probe {
     }
 }
 
-const INIT: &[u8] = br#"{"id":0,"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#;
+pub(crate) const INIT: &[u8] = br#"{"id":0,"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#;
 
 fn engine() -> Engine<Probe> {
     let mut e = Engine::new(Probe::default(), 1);

@@ -127,3 +127,17 @@ fn a_line_that_is_not_utf8_but_has_a_msg_id_gets_error_12() {
     e.handle_line(b"{\"src\":\"c2\",\"body\":{\"x\":\"\xff\"}}", ms(2));
     assert!(take_lines(&mut e).is_empty());
 }
+
+#[test]
+fn an_error_reply_never_quotes_a_huge_value() {
+    let mut e = crate::Engine::new(crate::tests::Probe::default(), 1);
+    e.handle_line(crate::tests::INIT, ms(0));
+    take_lines(&mut e);
+    let mut line = br#"{"src":"c1","dest":"n1","body":{"type":"add","msg_id":3,"delta":""#.to_vec();
+    line.extend(vec![b'x'; 100_000]);
+    line.extend(br#""}}"#);
+    e.handle_line(&line, ms(1));
+    let out = take_lines(&mut e);
+    assert_eq!(out[0]["body"]["code"], 12);
+    assert!(out[0]["body"]["text"].as_str().unwrap().len() < 400);
+}
