@@ -628,6 +628,9 @@ impl<N: Node> Engine<N> {
     /// Runs the actions of [`crate::Deferred`] guards dropped by the handler that just
     /// returned (and those their actions drop), in the order they were dropped.
     fn settle(&mut self) {
+        if self.ctx.deferred.borrow().is_empty() {
+            return;
+        }
         loop {
             let next = self.ctx.deferred.borrow_mut().pop_front();
             let Some(action) = next else { break };
@@ -831,10 +834,15 @@ fn is_unknown_variant(err: &serde_json::Error, ty: &str) -> bool {
 /// different node types side by side (`Vec<Box<dyn AnyEngine>>`). See [`Engine`] for what each
 /// method does.
 pub trait AnyEngine {
+    /// [`Engine::handle_line`].
     fn handle_line(&mut self, line: &[u8], now: Duration);
+    /// [`Engine::next_deadline`].
     fn next_deadline(&self) -> Option<Duration>;
+    /// [`Engine::advance`].
     fn advance(&mut self, now: Duration);
+    /// [`Engine::output`].
     fn output(&mut self) -> &mut Vec<u8>;
+    /// [`Engine::logs`].
     fn logs(&mut self) -> &mut Vec<u8>;
 }
 

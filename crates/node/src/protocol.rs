@@ -22,10 +22,13 @@ use serde_json::value::RawValue;
 /// Unknown top-level fields (Maelstrom's `id`) are ignored.
 #[derive(Debug, serde::Deserialize)]
 pub struct Envelope<'a> {
+    /// The sender's id.
     #[serde(borrow)]
     pub src: Cow<'a, str>,
+    /// The recipient's id.
     #[serde(borrow)]
     pub dest: Cow<'a, str>,
+    /// The body, unparsed: a slice of the input line.
     #[serde(borrow)]
     pub body: &'a RawValue,
 }
@@ -36,8 +39,10 @@ pub struct Header<'a> {
     /// The message type. `None` when the field is absent (or `null`).
     #[serde(rename = "type", borrow, default)]
     pub ty: Option<Cow<'a, str>>,
+    /// The id the sender gave the message, when it expects an answer.
     #[serde(default)]
     pub msg_id: Option<u64>,
+    /// The `msg_id` of the request this message answers.
     #[serde(default)]
     pub in_reply_to: Option<u64>,
 }
@@ -48,7 +53,9 @@ pub struct Header<'a> {
 /// writes `"type":"error"` as well.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct ErrorBody<'a> {
+    /// The error code.
     pub code: ErrorCode,
+    /// What went wrong, for people.
     #[serde(default, borrow)]
     pub text: Cow<'a, str>,
 }
@@ -219,11 +226,15 @@ impl<'de> Deserialize<'de> for ErrorCode {
 /// could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
+    /// The error code: the other side's, or [`ErrorCode::Timeout`] for a local timeout, or
+    /// [`ErrorCode::MalformedRequest`] for a reply that did not fit.
     pub code: ErrorCode,
+    /// The error body's text, or a description of the local failure.
     pub text: String,
 }
 
 impl RpcError {
+    /// An error with `code` and `text`: to answer a request with ([`crate::Ctx::reply_failure`]).
     pub fn new(code: ErrorCode, text: impl Into<String>) -> Self {
         RpcError {
             code,
@@ -387,12 +398,14 @@ pub(crate) fn write_tail(
 
 /// Removes the top-level `in_reply_to` and `msg_id` fields from the JSON object that starts at
 /// `out[body_start..]`, keeping the other fields in order. Cheap when the body has none: only
-/// the bytes after each `"` are looked at.
+/// the bytes around each `_` are looked at.
 fn strip_reserved(out: &mut Vec<u8>, body_start: usize) -> bool {
     let body = &out[body_start..];
-    let suspicious = memchr::memchr_iter(b'"', body).any(|i| {
-        let rest = &body[i + 1..];
-        rest.starts_with(b"msg_id\"") || rest.starts_with(b"in_reply_to\"")
+    // Both names have an underscore, which is rarer than a quote: look around each one.
+    let suspicious = memchr::memchr_iter(b'_', body).any(|i| {
+        let (before, after) = body.split_at(i);
+        (before.ends_with(b"\"msg") && after.starts_with(b"_id\""))
+            || (before.ends_with(b"\"in") && after.starts_with(b"_reply_to\""))
     });
     if !suspicious {
         return false;

@@ -1,6 +1,26 @@
 //! Clients for Maelstrom's services: the key-value stores `seq-kv`, `lin-kv` and `lww-kv`, and
-//! the timestamp oracle `lin-tso` (spec §2). Each call is one [`Ctx::rpc`] with a continuation
-//! that receives a typed result.
+//! the timestamp oracle `lin-tso`. Get one from the context ([`Ctx::lin_kv`], [`Ctx::seq_kv`],
+//! [`Ctx::lww_kv`], [`Ctx::lin_tso`]); each call is one request with a continuation that
+//! receives a typed result, and the timeout is [`Ctx::default_timeout`] unless
+//! [`Kv::timeout`] sets another.
+//!
+//! - [`Kv::read`], [`Kv::write`], [`Kv::cas`]: one request each. [`Kv::read_opt`] gives a
+//!   missing key as `Ok(None)`.
+//! - [`Kv::update`]: a read-modify-`cas` loop with retries and the in-doubt case handled.
+//! - [`Kv::lock`]: a lock kept in a key, released when its [`KvLock`] is dropped.
+//!
+//! Errors come as [`KvError`], which turns into an [`RpcError`] (the same code) to answer a
+//! client with ([`Ctx::reply_result`], [`Ctx::reply_failure`]). The stores' semantics:
+//!
+//! - `lin-kv` is linearizable: every operation takes effect at one instant between its request
+//!   and its reply.
+//! - `seq-kv` is sequentially consistent: each request is served from some state between the
+//!   last one this node saw and the newest, so reads may be stale (and a `cas` may fail against
+//!   a stale value); any successful change moves this node to the newest state, so writing a
+//!   key of its own before reading is the way to force a fresh read.
+//! - `lww-kv` serves each request from one of several replicas that do not reliably converge:
+//!   expect a write to be visible only on some later reads. Its `cas` ignores
+//!   `create_if_not_exists`.
 //!
 //! ```
 //! # use glomers_node::{Ctx, KvError};
@@ -31,10 +51,13 @@ pub use chains::KvLock;
 /// The default timeout of a service call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Service node ids.
+/// The node id of the sequentially consistent store.
 pub const SEQ_KV: &str = "seq-kv";
+/// The node id of the linearizable store.
 pub const LIN_KV: &str = "lin-kv";
+/// The node id of the last-write-wins store.
 pub const LWW_KV: &str = "lww-kv";
+/// The node id of the timestamp oracle.
 pub const LIN_TSO: &str = "lin-tso";
 
 /// Why a service call failed.
