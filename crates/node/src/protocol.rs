@@ -347,33 +347,46 @@ pub(crate) fn write_tail(
     write_json_str(out, dest);
     out.extend_from_slice(b",\"body\":");
     let body_start = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, body) {
+    let mut seen = Seen::default();
+    let written = {
+        let mut ser = serde_json::Serializer::with_formatter(&mut *out, Watch(&mut seen));
+        body.serialize(&mut ser)
+    };
+    if let Err(e) = written {
         out.truncate(start);
         return Err(WriteError::Serialize(e));
     }
-    // serde_json writes compactly, but a RawValue inside the body may carry whitespace,
-    // newlines included. Outside strings (where a raw newline cannot occur in valid JSON) any
-    // newline is whitespace, so blanking them keeps the message on one line.
-    for b in &mut out[body_start..] {
-        if *b == b'\n' || *b == b'\r' {
-            *b = b' ';
-        }
-    }
-    // For the same reason, look at the first and last significant bytes rather than assuming.
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    let first = out[body_start..].iter().position(|b| !is_ws(b));
-    let last = out[body_start..].iter().rposition(|b| !is_ws(b));
-    let (Some(first), Some(last)) = (first, last) else {
-        out.truncate(start);
-        return Err(WriteError::NotAnObject);
+    let (first, last) = if seen.raw {
+        // A RawValue inside the body may carry whitespace, newlines included. Outside strings
+        // (where a raw newline cannot occur in valid JSON) any newline is whitespace, so
+        // blanking them keeps the message on one line; and the first and last significant
+        // bytes have to be looked for.
+        for b in &mut out[body_start..] {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+        let first = out[body_start..].iter().position(|b| !is_ws(b));
+        let last = out[body_start..].iter().rposition(|b| !is_ws(b));
+        let (Some(first), Some(last)) = (first, last) else {
+            out.truncate(start);
+            return Err(WriteError::NotAnObject);
+        };
+        (first, last)
+    } else {
+        // serde_json wrote it compactly: no whitespace around it.
+        (0, (out.len() - body_start).saturating_sub(1))
     };
-    if out[body_start + first] != b'{' || out[body_start + last] != b'}' {
+    if out.len() == body_start || out[body_start + first] != b'{' || out[body_start + last] != b'}'
+    {
         out.truncate(start);
         return Err(WriteError::NotAnObject);
     }
     let (mut first, mut last) = (first, last);
     // A relayed body may hold reserved fields of its own: the ones written here replace them.
-    if (in_reply_to.is_some() || msg_id.is_some()) && strip_reserved(out, body_start) {
+    let adding = in_reply_to.is_some() || msg_id.is_some();
+    if adding && (seen.reserved_key || seen.raw_body) && strip_reserved(out, body_start) {
         (first, last) = (0, out.len() - 1 - body_start);
     }
     // Drop the closing brace (and anything after it), then see whether the object is empty.
@@ -394,6 +407,96 @@ pub(crate) fn write_tail(
     }
     out.extend_from_slice(b"}}\n");
     Ok(())
+}
+
+/// What serializing a body showed, as far as the reserved fields are concerned.
+#[derive(Default)]
+struct Seen {
+    /// Objects and arrays open around the current position.
+    depth: u32,
+    /// Writing a key of the body object itself.
+    in_top_key: bool,
+    /// The body object has an `msg_id` or `in_reply_to` key.
+    reserved_key: bool,
+    /// Raw JSON (a `RawValue`) was copied in somewhere: it may hold whitespace.
+    raw: bool,
+    /// The body as a whole is raw JSON: its keys were not seen.
+    raw_body: bool,
+}
+
+/// serde_json's compact output, watching the body's own keys on the way, so that the common
+/// case (no reserved key) costs no second look at the bytes.
+struct Watch<'a>(&'a mut Seen);
+
+impl serde_json::ser::Formatter for Watch<'_> {
+    #[inline]
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth += 1;
+        w.write_all(b"{")
+    }
+
+    #[inline]
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth = self.0.depth.saturating_sub(1);
+        w.write_all(b"}")
+    }
+
+    #[inline]
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth += 1;
+        w.write_all(b"[")
+    }
+
+    #[inline]
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth = self.0.depth.saturating_sub(1);
+        w.write_all(b"]")
+    }
+
+    #[inline]
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.in_top_key = self.0.depth == 1;
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    #[inline]
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.0.in_top_key = false;
+        Ok(())
+    }
+
+    #[inline]
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.0.in_top_key && is_reserved(fragment) {
+            self.0.reserved_key = true;
+        }
+        w.write_all(fragment.as_bytes())
+    }
+
+    #[inline]
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        self.0.raw = true;
+        if self.0.depth == 0 {
+            self.0.raw_body = true;
+        }
+        w.write_all(fragment.as_bytes())
+    }
 }
 
 /// Removes the top-level `in_reply_to` and `msg_id` fields from the JSON object that starts at

@@ -299,3 +299,28 @@ fn relay_passes_replies_and_errors_back_once() {
     );
     assert_eq!(e.unanswered_count(), 0);
 }
+
+#[test]
+fn a_typed_body_with_a_reserved_field_is_written_once() {
+    #[derive(serde::Serialize)]
+    struct Forwarded<'a> {
+        #[serde(rename = "type")]
+        ty: &'a str,
+        msg_id: u64,
+        nested: Value,
+    }
+    let mut e = keeper();
+    deliver(&mut e, "c1", json!({"type": "get", "msg_id": 7}), ms(1));
+    let from = e.node().requests[0].clone();
+    let body = Forwarded {
+        ty: "get_ok",
+        msg_id: 3,
+        nested: json!({"msg_id": 1, "in_reply_to": [2]}),
+    };
+    e.with_ctx(|_, ctx| ctx.reply(&from, &body));
+    let out = take_lines(&mut e);
+    assert_eq!(
+        out[0]["body"],
+        json!({"type": "get_ok", "nested": {"msg_id": 1, "in_reply_to": [2]}, "in_reply_to": 7})
+    );
+}
