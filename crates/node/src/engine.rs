@@ -627,10 +627,15 @@ impl<N: Node> Engine<N> {
 
     /// Runs the actions of [`crate::Deferred`] guards dropped by the handler that just
     /// returned (and those their actions drop), in the order they were dropped.
+    #[inline]
     fn settle(&mut self) {
-        if self.ctx.deferred.borrow().is_empty() {
-            return;
+        if !self.ctx.deferred.borrow().is_empty() {
+            self.run_deferred();
         }
+    }
+
+    #[cold]
+    fn run_deferred(&mut self) {
         loop {
             let next = self.ctx.deferred.borrow_mut().pop_front();
             let Some(action) = next else { break };

@@ -1,7 +1,7 @@
 //! [`ReplyTo`], the handle a node answers a request through, and the book of requests that
 //! still await their answer (so that a request answered twice, or never, is noticed).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ pub struct ReplyTo {
 impl ReplyTo {
     /// A handle to answer `msg_id` of `src`, for requests the runtime did not deliver (tests,
     /// or a request handed over from elsewhere). Answers through it are not tracked.
+    #[inline]
     pub fn new(src: &str, msg_id: Option<u64>) -> Self {
         ReplyTo {
             src: Name::new(src),
@@ -31,11 +32,13 @@ impl ReplyTo {
     }
 
     /// The node or client that sent the request.
+    #[inline]
     pub fn src(&self) -> &str {
         self.src.as_str()
     }
 
     /// The request's `msg_id`; `None` when the sender expects no reply.
+    #[inline]
     pub fn msg_id(&self) -> Option<u64> {
         self.msg_id
     }
@@ -60,6 +63,7 @@ pub(crate) enum Name {
 }
 
 impl Name {
+    #[inline]
     pub(crate) fn new(s: &str) -> Self {
         if s.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
@@ -73,6 +77,7 @@ impl Name {
         }
     }
 
+    #[inline]
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // The bytes were copied from a &str, so this cannot fail.
@@ -84,8 +89,6 @@ impl Name {
     }
 }
 
-/// Requests kept in the window before the oldest open ones move to the side map.
-const WINDOW: usize = 4096;
 /// Open requests remembered individually; beyond this the oldest are only counted.
 const REMEMBERED: usize = 100_000;
 
@@ -105,80 +108,83 @@ pub(crate) enum Answer {
     Again,
 }
 
-/// The book of open requests. Requests are numbered in delivery order; most are answered
-/// soon, so the open ones sit in a window that starts at the oldest open request (O(1) per
-/// request). Requests that stay open long (deferred answers, or forgotten ones) move to a
-/// side map, so the window stays short.
-#[derive(Default)]
+/// The book of open requests, numbered in delivery order. Most requests are answered by the
+/// handler they are delivered to, before the next one arrives: the newest request sits in
+/// `current`, which costs a few instructions to fill and clear. A request still open when the
+/// next arrives (answered later, or never) moves to `parked`.
 pub(crate) struct Answers {
     /// The number the next request gets (numbers start at 1; 0 means untracked).
     next: u64,
-    /// The number of `window[0]`.
-    lo: u64,
-    window: VecDeque<Option<Open>>,
-    /// Open requests older than the window.
-    stale: BTreeMap<u64, Open>,
-    /// Open requests dropped from `stale` (too many): counted, and answers to numbers below
+    /// The newest request, while it is open.
+    current: Option<(u64, Open)>,
+    /// Older open requests.
+    parked: BTreeMap<u64, Open>,
+    /// Open requests dropped from `parked` (too many): counted, and answers to numbers below
     /// `forgotten_below` are not checked.
     forgotten: u64,
     forgotten_below: u64,
 }
 
+impl Default for Answers {
+    fn default() -> Self {
+        Answers {
+            next: 1,
+            current: None,
+            parked: BTreeMap::new(),
+            forgotten: 0,
+            forgotten_below: 0,
+        }
+    }
+}
+
 impl Answers {
     /// Records a delivered request; returns its number for the [`ReplyTo`].
+    #[inline]
     pub(crate) fn open(&mut self, src: &Name, msg_id: u64) -> u64 {
-        if self.next == 0 {
-            self.next = 1;
-            self.lo = 1;
-        }
         let number = self.next;
         self.next += 1;
-        self.window.push_back(Some(Open {
+        let open = Open {
             src: src.clone(),
             msg_id,
-        }));
-        if self.window.len() > WINDOW {
-            if let Some(Some(open)) = self.window.pop_front() {
-                self.stale.insert(self.lo, open);
-                if self.stale.len() > REMEMBERED {
-                    if let Some((oldest, _)) = self.stale.pop_first() {
-                        self.forgotten += 1;
-                        self.forgotten_below = oldest + 1;
-                    }
-                }
-            }
-            self.lo += 1;
-            self.trim();
+        };
+        if let Some((older, still_open)) = self.current.replace((number, open)) {
+            self.park(older, still_open);
         }
         number
     }
 
+    #[cold]
+    fn park(&mut self, number: u64, open: Open) {
+        self.parked.insert(number, open);
+        if self.parked.len() > REMEMBERED {
+            if let Some((oldest, _)) = self.parked.pop_first() {
+                self.forgotten += 1;
+                self.forgotten_below = oldest + 1;
+            }
+        }
+    }
+
     /// Marks request `number` answered.
+    #[inline]
     pub(crate) fn answer(&mut self, number: u64) -> Answer {
         if number == 0 {
             return Answer::First;
         }
-        if number >= self.lo {
-            let slot = self.window.get_mut((number - self.lo) as usize);
-            match slot.and_then(Option::take) {
-                Some(_) => {
-                    self.trim();
-                    Answer::First
-                }
-                None => Answer::Again,
+        match &self.current {
+            Some((current, _)) if *current == number => {
+                self.current = None;
+                Answer::First
             }
-        } else if self.stale.remove(&number).is_some() || number < self.forgotten_below {
-            Answer::First
-        } else {
-            Answer::Again
+            _ => self.answer_parked(number),
         }
     }
 
-    /// Drops answered requests from the front of the window.
-    fn trim(&mut self) {
-        while let Some(None) = self.window.front() {
-            self.window.pop_front();
-            self.lo += 1;
+    #[cold]
+    fn answer_parked(&mut self, number: u64) -> Answer {
+        if self.parked.remove(&number).is_some() || number < self.forgotten_below {
+            Answer::First
+        } else {
+            Answer::Again
         }
     }
 
@@ -186,9 +192,9 @@ impl Answers {
     /// to remember.
     pub(crate) fn open_requests(&self) -> (Vec<(String, u64)>, u64) {
         let list = self
-            .stale
+            .parked
             .values()
-            .chain(self.window.iter().flatten())
+            .chain(self.current.iter().map(|(_, open)| open))
             .map(|open| (open.src.as_str().to_string(), open.msg_id))
             .collect();
         (list, self.forgotten)
@@ -196,7 +202,7 @@ impl Answers {
 
     /// How many requests are open.
     pub(crate) fn open_count(&self) -> u64 {
-        self.stale.len() as u64 + self.window.iter().flatten().count() as u64 + self.forgotten
+        self.parked.len() as u64 + u64::from(self.current.is_some()) + self.forgotten
     }
 }
 
@@ -225,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn long_open_requests_move_aside_and_the_window_stays_short() {
+    fn long_open_requests_are_parked_and_found_again() {
         let mut a = Answers::default();
         let n = Name::new("c1");
         let first = a.open(&n, 1);
@@ -233,7 +239,7 @@ mod tests {
             let id = a.open(&n, m);
             assert_eq!(a.answer(id), Answer::First);
         }
-        assert!(a.window.len() <= 1, "{}", a.window.len());
+        assert_eq!(a.parked.len(), 1);
         assert_eq!(a.open_count(), 1);
         assert_eq!(a.answer(first), Answer::First);
         assert_eq!(a.answer(first), Answer::Again);
