@@ -20,7 +20,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// Output is written out (without flushing) once this much is buffered.
 const WRITE_THRESHOLD: usize = 64 * 1024;
 /// The longest input line kept whole (64 MiB, the workbench's own cap on a node's output
-/// line). Of a longer line only the first and last [`LONG_LINE_KEEP`] bytes are kept, so memory
+/// line). Of a longer line only the first and last 64 KiB are kept, so memory
 /// stays bounded whatever the input; the engine logs it and answers it with error 12 when its
 /// `src` and `msg_id` can still be read ([`Engine::handle_long_line`]).
 pub const MAX_LINE: usize = 64 << 20;
