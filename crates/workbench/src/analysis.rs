@@ -49,9 +49,20 @@ impl Results {
 pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> Results {
     let history = &run.history;
     let workload_result = workload.check(history);
-    let stats = check_stats(history);
+    let mut stats = check_stats(history);
     let availability = check_availability(history, opts.availability);
     let invocations = history.invocation_count();
+    if invocations == 0 {
+        // Jepsen's stats checker calls an empty history valid; a run that checked nothing is
+        // not (rate, time limit or concurrency left no room for one operation).
+        stats.valid = stats.valid.worst(Validity::Unknown);
+        stats.anomaly(
+            "nothing-checked",
+            "no client operation was invoked, so nothing was checked: raise --rate or \
+             --time-limit",
+            Vec::new(),
+        );
+    }
     let net = net_json(&run.net, invocations);
     let perf = perf_json(run);
     let mut valid = workload_result

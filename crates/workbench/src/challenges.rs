@@ -203,3 +203,18 @@ pub fn judge(challenge: &Challenge, results: &Results) -> (Validity, Vec<String>
     }
     (valid, why)
 }
+
+/// `all --only`: a comma-separated list of id prefixes, each matching some challenge (a list
+/// that matches nothing would run nothing and check nothing).
+pub fn only_list(s: &str) -> Result<String, String> {
+    for prefix in s.split(',').map(str::trim) {
+        if prefix.is_empty() || !CHALLENGES.iter().any(|c| c.id.starts_with(prefix)) {
+            let ids: Vec<&str> = CHALLENGES.iter().map(|c| c.id).collect();
+            return Err(format!(
+                "no challenge id starts with {prefix:?}; the ids are {}",
+                ids.join(", ")
+            ));
+        }
+    }
+    Ok(s.to_string())
+}

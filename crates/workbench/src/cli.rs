@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::checkers::availability::Availability;
-use crate::net::{Latency, LatencyDist};
+use crate::net::{Latency, LatencyDist, NetLog};
+use crate::option_checks::{self, require};
 use crate::runner::TestOptions;
 
 #[derive(Parser, Debug)]
@@ -17,6 +18,14 @@ use crate::runner::TestOptions;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments; refusals carry [`crate::cli_errors`]' sentences.
+    pub fn try_parse_explained() -> Result<Cli, clap::Error> {
+        let argv: Vec<String> = std::env::args().collect();
+        Cli::try_parse_from(&argv).map_err(|e| crate::cli_errors::explain(e, &argv))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -31,36 +40,50 @@ pub enum Command {
     All(AllArgs),
     /// Run a catalogued node over stdin/stdout, like a node binary (`glomers node --list`).
     Node(NodeArgs),
+    /// The node protocol and every workload's RPCs (`glomers doc`, `glomers doc broadcast`).
+    Doc(DocArgs),
+    /// Combine the --summary files of sweep shards (`glomers sim --shard K/N`) into one report.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Summary files written by `glomers sim --seeds ... --shard K/N --summary FILE`.
+    #[arg(required = true)]
+    pub summaries: Vec<PathBuf>,
+    /// Also write the combined summary to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// The options every test takes (shared by `test` and, later, `sim`).
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
     /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
-    #[arg(short = 'w', long)]
+    #[arg(short = 'w', long, value_parser = option_checks::workload)]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = option_checks::node_count, allow_negative_numbers = true)]
     pub node_count: usize,
-    /// Seconds of the main phase.
-    #[arg(long, default_value_t = 60.0)]
+    /// Seconds of the main phase (above 0).
+    #[arg(long, default_value_t = 60.0, value_parser = option_checks::time_limit, allow_negative_numbers = true)]
     pub time_limit: f64,
-    /// Client operations per second (0 = none).
-    #[arg(long, default_value_t = 5.0)]
+    /// Client operations per second (above 0).
+    #[arg(long, default_value_t = 5.0, value_parser = option_checks::rate, allow_negative_numbers = true)]
     pub rate: f64,
     /// Client workers: a number, or `Kn` for K times the node count.
     #[arg(long, default_value = "1n")]
     pub concurrency: String,
     /// Mean latency between servers, in milliseconds (client traffic has none).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = option_checks::latency, allow_negative_numbers = true)]
     pub latency: u64,
     #[arg(long, value_enum, default_value = "constant")]
     pub latency_dist: LatencyDist,
     /// Faults to inject, a comma-separated list; only `partition` exists.
     #[arg(long, default_value = "")]
     pub nemesis: String,
-    /// Mean seconds between nemesis operations.
-    #[arg(long, default_value_t = 10.0)]
+    /// Mean seconds between nemesis operations (at least 0.1).
+    #[arg(long, default_value_t = 10.0, value_parser = option_checks::nemesis_interval, allow_negative_numbers = true)]
     pub nemesis_interval: f64,
     /// Broadcast topology: grid, line, tree, tree2, tree3, tree4, total.
     #[arg(long, default_value = "grid")]
@@ -86,6 +109,18 @@ pub struct WorkloadArgs {
     /// Seconds between healing and the final reads.
     #[arg(long, default_value_t = 10.0, hide = true)]
     pub recovery: f64,
+    /// Print each message as it is sent: test time, message id, route and body (stderr).
+    #[arg(long)]
+    pub log_net_send: bool,
+    /// Print each message as it is delivered (stderr).
+    #[arg(long)]
+    pub log_net_recv: bool,
+    /// Run the test this many times, reporting each; as Jepsen, stop at the first run that is
+    /// not valid. (`sim` gives run i the seed S+i.)
+    #[arg(long, default_value_t = 1, value_parser = option_checks::test_count)]
+    pub test_count: u32,
+    #[command(flatten)]
+    pub ignored: crate::maelstrom_options::MaelstromIgnored,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -121,6 +156,19 @@ pub struct SimArgs {
     /// With --seeds: run every seed instead of stopping at the first invalid one.
     #[arg(long)]
     pub keep_going: bool,
+    /// With --seeds: threads to run seeds on (default: every core). The result is the same
+    /// as on one thread.
+    #[arg(long, value_parser = option_checks::jobs)]
+    pub jobs: Option<usize>,
+    /// With --seeds: run only the K-th of N disjoint slices of the seeds (`K/N`, e.g. `3/8`),
+    /// for a job runner; implies --keep-going. Combine the shards' --summary files with
+    /// `glomers merge`.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// With --seeds: write a machine-readable summary (seeds run, verdict counts, failing seeds
+    /// with their replay commands) to this file.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
     /// Where runs are stored (a sweep stores only its first failing seed).
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -137,6 +185,12 @@ pub struct NodeArgs {
     /// List the catalog.
     #[arg(long)]
     pub list: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DocArgs {
+    /// `protocol`, `services`, `workloads` or a workload's name; none lists them.
+    pub topic: Option<String>,
 }
 
 /// `--seeds`: `N` (N seeds from `first`) or `A..B` (end exclusive).
@@ -158,16 +212,16 @@ pub fn parse_seeds(s: &str, first: u64) -> anyhow::Result<std::ops::Range<u64>> 
 #[derive(Args, Debug, Clone)]
 pub struct AllArgs {
     /// Directory holding the challenge binaries (default: next to this executable).
-    #[arg(long)]
+    #[arg(long, value_parser = existing_dir)]
     pub bin_dir: Option<PathBuf>,
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
     /// Scale every challenge's time limit by this factor (for a quick look).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = option_checks::time_scale, allow_negative_numbers = true)]
     pub time_scale: f64,
     /// Run only the challenges whose id starts with one of these (e.g. `3` or `3d,4`).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::challenges::only_list)]
     pub only: Option<String>,
     /// Run our node types in virtual time (the simulator) instead of the binaries.
     #[arg(long)]
@@ -175,33 +229,19 @@ pub struct AllArgs {
 }
 
 impl WorkloadArgs {
+    /// The test's options. The parsers in [`option_checks`] bound each option as typed;
+    /// this checks them again (a caller may have scaled or set them) and those that depend on
+    /// each other. A refusal is a [`option_checks::BadOption`] (exit 254).
     pub fn to_options(&self) -> anyhow::Result<TestOptions> {
-        anyhow::ensure!(self.node_count >= 1, "--node-count must be at least 1");
-        anyhow::ensure!(
-            self.time_limit >= 0.0 && self.time_limit.is_finite(),
-            "--time-limit must be a number of seconds >= 0"
-        );
-        anyhow::ensure!(
-            self.nemesis_interval > 0.0 && self.nemesis_interval.is_finite(),
-            "--nemesis-interval must be a positive number of seconds"
-        );
-        // Bounds that keep test time (u64 nanoseconds) far from overflowing.
-        anyhow::ensure!(
-            self.time_limit <= 1e6,
-            "--time-limit is at most 1 000 000 seconds"
-        );
-        anyhow::ensure!(
-            self.nemesis_interval <= 1e6,
-            "--nemesis-interval is at most 1 000 000 seconds"
-        );
-        anyhow::ensure!(
-            self.latency <= 1_000_000,
-            "--latency is at most 1 000 000 ms"
-        );
-        anyhow::ensure!(
-            self.recovery >= 0.0 && self.recovery <= 1e6,
-            "the recovery period is 0 to 1 000 000 seconds"
-        );
+        let bad = |why: String| option_checks::BadOption(why);
+        option_checks::time_limit_value(self.time_limit).map_err(bad)?;
+        option_checks::rate_value(self.rate).map_err(bad)?;
+        option_checks::nemesis_interval_value(self.nemesis_interval).map_err(bad)?;
+        option_checks::node_count_value(self.node_count).map_err(bad)?;
+        option_checks::latency_value(self.latency).map_err(bad)?;
+        require(self.recovery >= 0.0 && self.recovery <= 1e6, || {
+            "the recovery period is 0 to 1000000 seconds".into()
+        })?;
         let mut partitions = false;
         for fault in self
             .nemesis
@@ -212,7 +252,10 @@ impl WorkloadArgs {
             match fault {
                 "partition" => partitions = true,
                 other => {
-                    anyhow::bail!("unknown --nemesis {other:?}: the only fault is `partition`")
+                    return Err(option_checks::BadOption(format!(
+                        "unknown --nemesis {other:?}: the only fault is `partition`"
+                    ))
+                    .into())
                 }
             }
         }
@@ -221,7 +264,7 @@ impl WorkloadArgs {
             node_count: self.node_count,
             time_limit_secs: self.time_limit,
             rate: self.rate,
-            concurrency: parse_concurrency(&self.concurrency, self.node_count)?,
+            concurrency: option_checks::concurrency(&self.concurrency, self.node_count)?,
             latency: Latency::new(self.latency, self.latency_dist)?,
             partitions,
             nemesis_interval_secs: self.nemesis_interval,
@@ -233,27 +276,30 @@ impl WorkloadArgs {
             consistency_models: self.consistency_models.clone(),
             seed: self.seed.unwrap_or_else(rand::random),
             recovery_secs: self.recovery,
+            net_log: NetLog {
+                send: self.log_net_send,
+                recv: self.log_net_recv,
+            },
         })
     }
 }
 
 /// `--concurrency`: `N` or `Kn` (K times the node count).
 pub fn parse_concurrency(s: &str, node_count: usize) -> anyhow::Result<usize> {
-    let bad = || {
-        anyhow::anyhow!("--concurrency takes a number or `Kn` (K times the node count), not {s:?}")
-    };
-    let n = if let Some(k) = s.strip_suffix('n') {
-        let k: usize = if k.is_empty() {
-            1
-        } else {
-            k.parse().map_err(|_| bad())?
-        };
-        k * node_count
+    option_checks::concurrency(s, node_count)
+}
+
+/// `--bin-dir`: a directory that exists.
+fn existing_dir(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if path.is_dir() {
+        Ok(path)
     } else {
-        s.parse().map_err(|_| bad())?
-    };
-    anyhow::ensure!(n >= 1, "--concurrency must give at least one worker");
-    Ok(n)
+        Err(format!(
+            "{s} is not a directory: give the directory holding the challenge binaries \
+             (cargo build --release -p glomers-challenges puts them in target/release)"
+        ))
+    }
 }
 
 #[cfg(test)]

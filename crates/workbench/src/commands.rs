@@ -12,24 +12,52 @@ use crate::analysis::{analyze, Results};
 use crate::catalog::{self, Entry};
 use crate::challenges::{judge, Challenge, CHALLENGES};
 use crate::checkers::Validity;
-use crate::cli::{parse_seeds, AllArgs, Cli, NodeArgs, SimArgs, TestArgs};
+use crate::cli::{parse_seeds, AllArgs, Cli, MergeArgs, NodeArgs, SimArgs, TestArgs, WorkloadArgs};
 use crate::driver::process::ProcessCluster;
 use crate::driver::sim::SimCluster;
 use crate::history::{Nanos, NANOS_PER_SEC};
+use crate::option_checks;
 use crate::report::{summary, verdict_line, RunDir};
 use crate::runner::{build_workload, run_test, Progress, RunOutput, TestOptions};
+use crate::signals;
+use crate::sweep;
 
 /// A finished run, from either driver.
 pub struct Finished {
     pub opts: TestOptions,
     pub run: RunOutput,
     pub results: Results,
-    /// Where it was stored (a sweep's runs are not).
+    /// Where it is stored (a sweep's runs are not).
     pub dir: Option<PathBuf>,
     pub wall_secs: f64,
+    /// The terminating signal that cut the run short, if any.
+    pub interrupted: Option<i32>,
+    run_dir: Option<RunDir>,
 }
 
-/// Runs one test of a node binary in real time and stores it.
+impl Finished {
+    /// Writes `results.json` and `history.jsonl` into the run's directory (which moves the
+    /// `latest` links there) and names on stderr every file that could not be written. Called
+    /// after the verdict is printed, so a full disk cannot take the verdict with it. Returns
+    /// whether everything was written.
+    pub fn store(&self) -> bool {
+        let Some(run_dir) = &self.run_dir else {
+            return true;
+        };
+        let mut results = self.results.to_json(&self.opts, &self.run);
+        if let Some(signal) = self.interrupted {
+            results["interrupted"] = signals::name(signal).into();
+        }
+        let failures = run_dir.write_results(&results, &self.run);
+        for failure in &failures {
+            eprintln!("glomers: {failure}");
+        }
+        failures.is_empty()
+    }
+}
+
+/// Runs one test of a node binary in real time. The run is not stored yet: print its verdict,
+/// then [`Finished::store`] it.
 pub fn run_process_test(
     args: &TestArgs,
     progress: Option<&dyn Progress>,
@@ -38,34 +66,54 @@ pub fn run_process_test(
     let opts = args.workload.to_options()?;
     let mut workload = build_workload(&opts)?;
     let run_dir = RunDir::create(&args.store, &opts.workload)?;
-    let mut cluster = ProcessCluster::spawn(
-        &args.bin,
-        &args.args,
-        opts.node_count,
-        &run_dir.node_logs(),
-        args.log_stderr,
-    )?;
-    let run = run_test(
-        &opts,
-        workload.as_mut(),
-        &mut cluster,
-        Some(run_dir.journal()?),
-        progress,
-    )?;
-    cluster.shutdown();
-    let results = analyze(&opts, &run, workload.as_ref());
-    run_dir.write_results(&results.to_json(&opts, &run), &run)?;
+    let run = (|| {
+        let mut cluster = ProcessCluster::spawn(
+            &args.bin,
+            &args.args,
+            opts.node_count,
+            &run_dir.node_logs(),
+            args.log_stderr,
+        )?;
+        let run = run_test(
+            &opts,
+            workload.as_mut(),
+            &mut cluster,
+            Some(run_dir.journal()?),
+            progress,
+        )?;
+        cluster.shutdown();
+        anyhow::Ok(run)
+    })();
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            run_dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+    };
+    let mut results = analyze(&opts, &run, workload.as_ref());
+    let interrupted = signals::received();
+    if interrupted.is_some() {
+        // Checked as far as the history goes; never valid, since the test did not end.
+        results.valid = results.valid.worst(Validity::Unknown);
+    }
     Ok(Finished {
         opts,
         run,
         results,
-        dir: Some(run_dir.dir),
+        dir: Some(run_dir.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted,
+        run_dir: Some(run_dir),
     })
 }
 
-/// A progress bar over test time, on stderr, hidden when stderr is not a terminal.
-pub struct Bar(indicatif::ProgressBar);
+/// Progress over test time, on stderr: a bar when stderr is a terminal, else one line per
+/// phase (so a log or CI shows where a run is).
+pub struct Bar {
+    bar: indicatif::ProgressBar,
+    last_phase: std::cell::RefCell<String>,
+}
 
 impl Bar {
     pub fn new(total_secs: f64) -> Bar {
@@ -74,28 +122,100 @@ impl Bar {
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
                 .expect("a valid template"),
         );
-        Bar(bar)
+        Bar {
+            bar,
+            last_phase: Default::default(),
+        }
+    }
+
+    /// A bar for the test `args` describe: its total is the main phase, plus the recovery
+    /// period and a little for the final reads when the workload has a final phase.
+    pub fn for_test(args: &crate::cli::WorkloadArgs) -> anyhow::Result<Bar> {
+        let opts = args.to_options()?;
+        let workload = build_workload(&opts)?;
+        Ok(Bar::new(expected_test_secs(&opts, workload.as_ref())))
     }
 
     pub fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+    }
+}
+
+/// How long a test should take in test time, for the progress bar.
+pub fn expected_test_secs(opts: &TestOptions, workload: &dyn crate::workloads::Workload) -> f64 {
+    if workload.has_final_phase() {
+        opts.time_limit_secs + opts.recovery_secs + 1.0
+    } else {
+        opts.time_limit_secs
     }
 }
 
 impl Progress for Bar {
     fn update(&self, phase: &str, now: Nanos, ops: usize) {
-        self.0.set_position(now * 10 / NANOS_PER_SEC);
-        self.0.set_message(format!("{phase} · {ops} history ops"));
+        if self.bar.is_hidden() {
+            let mut last = self.last_phase.borrow_mut();
+            if *last != phase {
+                eprintln!(
+                    "glomers: {:.1} s: {phase} phase · {ops} history ops",
+                    now as f64 / 1e9
+                );
+                *last = phase.to_string();
+            }
+            return;
+        }
+        self.bar.set_position(now * 10 / NANOS_PER_SEC);
+        self.bar.set_message(format!("{phase} · {ops} history ops"));
     }
 }
 
 pub fn test(args: &TestArgs) -> anyhow::Result<Validity> {
-    let bar = Bar::new(args.workload.time_limit + 10.0);
-    let finished = run_process_test(args, Some(&bar));
-    bar.finish();
-    let f = finished?;
-    println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-    Ok(f.results.valid)
+    note_ignored_options(&args.workload);
+    repeat(args.workload.test_count, |_| {
+        let bar = Bar::for_test(&args.workload)?;
+        let finished = run_process_test(args, Some(&bar));
+        bar.finish();
+        let f = finished?;
+        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+        f.store();
+        Ok(f.results.valid)
+    })
+}
+
+/// Notes on stderr for the Maelstrom options glomers accepts and ignores.
+fn note_ignored_options(args: &WorkloadArgs) {
+    for note in args.ignored.notes() {
+        eprintln!("note: {note}");
+    }
+}
+
+/// `--test-count N`: runs test `i` for i in 0..N, each reporting itself, and stops at the first
+/// that is not valid, as Jepsen's test runner does. Returns the worst verdict.
+fn repeat(
+    count: u32,
+    mut run: impl FnMut(u32) -> anyhow::Result<Validity>,
+) -> anyhow::Result<Validity> {
+    let mut overall = Validity::Valid;
+    for i in 0..count {
+        if count > 1 {
+            println!("== test {} of {count}", i + 1);
+        }
+        let valid = run(i)?;
+        overall = overall.worst(valid);
+        if valid != Validity::Valid {
+            if i + 1 < count {
+                println!(
+                    "stopped after test {} of {count}: it was not valid (--test-count stops at \
+                     the first such test, as Maelstrom's)",
+                    i + 1
+                );
+            }
+            break;
+        }
+    }
+    if count > 1 && overall == Validity::Valid {
+        println!("all {count} tests valid");
+    }
+    Ok(overall)
 }
 
 /// Where `all` finds the challenge binaries: `--bin-dir`, else beside this executable. Under
@@ -115,8 +235,17 @@ fn challenge_bin_dir(args: &AllArgs) -> anyhow::Result<PathBuf> {
             "building the challenge binaries ({})",
             if release { "release" } else { "debug" }
         );
+        // With the workbench selected too, cargo resolves features exactly as for `cargo run
+        // -p glomers-workbench`, so the libraries it just built are reused: one build, not two.
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "-p", "glomers-challenges", "--bins"]);
+        build.args([
+            "build",
+            "-p",
+            "glomers-workbench",
+            "-p",
+            "glomers-challenges",
+            "--bins",
+        ]);
         if release {
             build.arg("--release");
         }
@@ -139,7 +268,18 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     let mut rows = Vec::new();
     let mut overall = Validity::Valid;
     let mut finished: Vec<(&str, Finished)> = Vec::new();
+    // A skipped challenge was not checked: the scoreboard cannot say everything is good.
+    let mut skipped = 0;
     for challenge in CHALLENGES {
+        if let Some(signal) = signals::received() {
+            rows.push(format!(
+                "{:<4} {:<28} not run: interrupted by {}",
+                challenge.id,
+                challenge.name,
+                signals::name(signal)
+            ));
+            continue;
+        }
         if let Some(only) = &only {
             if !only.iter().any(|p| challenge.id.starts_with(p.as_str())) {
                 continue;
@@ -151,6 +291,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
                 "{:<4} {:<28} skipped: no node type {:?} in the catalog",
                 challenge.id, challenge.name, challenge.bin
             ));
+            skipped += 1;
             continue;
         }
         if !args.sim && !bin.exists() {
@@ -160,6 +301,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
                 challenge.name,
                 bin.display()
             ));
+            skipped += 1;
             continue;
         }
         let reused = challenge
@@ -169,6 +311,7 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
             Some(i) => i,
             None => {
                 let f = run_challenge(challenge, &bin, args)?;
+                f.store();
                 finished.push((challenge.id, f));
                 finished.len() - 1
             }
@@ -198,6 +341,17 @@ pub fn all(args: &AllArgs) -> anyhow::Result<Validity> {
     for row in rows {
         println!("{row}");
     }
+    if skipped > 0 {
+        overall = overall.worst(Validity::Unknown);
+        println!(
+            "{skipped} challenge{} skipped: not checked, so the verdict cannot be valid",
+            if skipped == 1 { "" } else { "s" }
+        );
+    }
+    if finished.is_empty() {
+        overall = overall.worst(Validity::Unknown);
+        println!("no challenge ran: nothing was checked");
+    }
     println!("{}", verdict_line(overall));
     Ok(overall)
 }
@@ -211,26 +365,38 @@ fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::R
     } else {
         argv.extend(["test".into(), "--bin".into(), bin.display().to_string()]);
     }
-    argv.extend(challenge.flags.iter().map(|s| s.to_string()));
+    argv.extend(scale_time_limit(challenge.flags, args.time_scale));
     argv.extend(["--store".into(), args.store.display().to_string()]);
     let cli = Cli::try_parse_from(&argv).context("a challenge's flags")?;
     eprintln!("running {}: {}", challenge.id, argv[1..].join(" "));
     match cli.command {
-        crate::cli::Command::Test(mut test_args) => {
-            test_args.workload.time_limit *= args.time_scale;
-            let bar = Bar::new(test_args.workload.time_limit + 10.0);
+        crate::cli::Command::Test(test_args) => {
+            let bar = Bar::for_test(&test_args.workload)?;
             let f = run_process_test(&test_args, Some(&bar));
             bar.finish();
             f
         }
-        crate::cli::Command::Sim(mut sim_args) => {
-            sim_args.workload.time_limit *= args.time_scale;
+        crate::cli::Command::Sim(sim_args) => {
             let opts = sim_args.workload.to_options()?;
             let entry = catalog::find(&sim_args.node)?;
-            run_sim(&opts, entry, &sim_args.args, Some(&sim_args.store))
+            simulate(&opts, entry, &sim_args.args, Some(&sim_args.store))
         }
         _ => unreachable!("a test or sim command"),
     }
+}
+
+/// A challenge's flags with `--time-limit` multiplied by `scale` (to the millisecond), so the
+/// command printed is the command run.
+fn scale_time_limit(flags: &[&str], scale: f64) -> Vec<String> {
+    let mut out: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    if let Some(i) = out.iter().position(|f| f == "--time-limit") {
+        if let Some(value) = out.get_mut(i + 1) {
+            if let Ok(secs) = value.parse::<f64>() {
+                *value = ((secs * scale * 1000.0).round() / 1000.0).to_string();
+            }
+        }
+    }
+    out
 }
 
 fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: bool) -> String {
@@ -269,8 +435,20 @@ fn scoreboard_row(id: &str, name: &str, valid: Validity, f: &Finished, reused: b
     )
 }
 
-/// Runs one test of a catalogued node in virtual time; stores it when `store` is given.
+/// Runs one test of a catalogued node in virtual time and, when `store` is given, stores it.
 pub fn run_sim(
+    opts: &TestOptions,
+    entry: &Entry,
+    args: &[String],
+    store: Option<&Path>,
+) -> anyhow::Result<Finished> {
+    let f = simulate(opts, entry, args, store)?;
+    f.store();
+    Ok(f)
+}
+
+/// [`run_sim`] without storing the results yet: print the verdict, then [`Finished::store`].
+fn simulate(
     opts: &TestOptions,
     entry: &Entry,
     args: &[String],
@@ -284,38 +462,69 @@ pub fn run_sim(
         .map(|root| RunDir::create(root, &opts.workload))
         .transpose()?;
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
-    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None)?;
+    let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
+    let run = match (run, &run_dir) {
+        (Ok(run), _) => run,
+        (Err(e), Some(dir)) => {
+            dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
     let results = analyze(opts, &run, workload.as_ref());
     if let Some(dir) = &run_dir {
-        dir.write_results(&results.to_json(opts, &run), &run)?;
         for (i, log) in cluster.logs().iter().enumerate() {
-            std::fs::write(dir.node_logs().join(format!("n{i}.log")), log)?;
+            let path = dir.node_logs().join(format!("n{i}.log"));
+            if let Err(e) = std::fs::write(&path, log) {
+                eprintln!("glomers: could not write {}: {e}", path.display());
+            }
         }
     }
     Ok(Finished {
         opts: opts.clone(),
         run,
         results,
-        dir: run_dir.map(|d| d.dir),
+        dir: run_dir.as_ref().map(|d| d.dir.clone()),
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted: None,
+        run_dir,
     })
 }
 
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let entry = catalog::find(&args.node)?;
     let mut opts = args.workload.to_options()?;
+    note_ignored_options(&args.workload);
     let Some(seeds) = &args.seeds else {
-        let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
-        println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
-        eprintln!(
-            "simulated {:.1} s in {:.3} s of wall time",
-            f.run.end_time as f64 / 1e9,
-            f.wall_secs
-        );
-        return Ok(f.results.valid);
+        let first_seed = opts.seed;
+        return repeat(args.workload.test_count, |i| {
+            opts.seed = first_seed.wrapping_add(u64::from(i));
+            let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
+            println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            f.store();
+            eprintln!(
+                "simulated {:.1} s in {:.3} s of wall time",
+                f.run.end_time as f64 / 1e9,
+                f.wall_secs
+            );
+            Ok(f.results.valid)
+        });
     };
-    let seeds = parse_seeds(seeds, opts.seed)?;
-    let count = seeds.end - seeds.start;
+    option_checks::require(args.workload.test_count == 1, || {
+        "--test-count and --seeds both repeat the test: use --seeds alone".into()
+    })?;
+    let plan = sweep::Plan {
+        seeds: parse_seeds(seeds, opts.seed)?,
+        shard: args.shard.as_deref().map(sweep::Shard::parse).transpose()?,
+        jobs: match args.jobs {
+            Some(0) => anyhow::bail!("--jobs must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+        keep_going: args.keep_going,
+    };
+    let count = plan.seeds.end - plan.seeds.start;
+    let count = plan.shard.map_or(count, |s| count.div_ceil(s.count));
     let bar = indicatif::ProgressBar::new(count);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -324,53 +533,118 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         .expect("a valid template"),
     );
     let started = Instant::now();
-    let mut failing = Vec::new();
-    let mut ran = 0u64;
-    for seed in seeds.clone() {
-        opts.seed = seed;
-        let f = run_sim(&opts, entry, &args.args, None)?;
-        ran += 1;
-        bar.inc(1);
-        if f.results.valid != Validity::Valid {
-            failing.push((seed, f.results.valid));
-            bar.set_message(format!("{} failing", failing.len()));
-            if !args.keep_going {
-                break;
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes = sweep::run(
+        &plan,
+        |seed| {
+            let opts = TestOptions {
+                seed,
+                ..opts.clone()
+            };
+            Ok(run_sim(&opts, entry, &args.args, None)?.results.valid)
+        },
+        |outcome| {
+            bar.inc(1);
+            if outcome.valid != Validity::Valid {
+                let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                bar.set_message(format!("{n} failing"));
             }
-        }
-    }
+        },
+    )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "{ran} seeds in {secs:.2} s ({:.1} runs/s): {} valid, {} not",
-        ran as f64 / secs,
-        ran - failing.len() as u64,
-        failing.len()
+    let sweep_summary = sweep::Summary::new(
+        replay_command(None),
+        &plan,
+        &outcomes,
+        |seed| replay_command(Some(seed)),
+        secs,
     );
-    let mut overall = Validity::Valid;
-    for (i, (seed, valid)) in failing.iter().enumerate() {
-        overall = overall.worst(*valid);
+    let ran = outcomes.len();
+    println!(
+        "{ran} seeds in {secs:.2} s ({:.1} runs/s, {} threads{}): {} valid, {} not",
+        ran as f64 / secs,
+        plan.jobs,
+        plan.shard.map_or(String::new(), |s| format!(
+            ", shard {}/{}",
+            s.index, s.count
+        )),
+        sweep_summary.valid,
+        sweep_summary.failing.len()
+    );
+    if let Some(path) = &args.summary {
+        sweep_summary.write(path)?;
+        println!("summary written to {}", path.display());
+    }
+    for (i, failure) in sweep_summary.failing.iter().enumerate() {
         println!(
-            "seed {seed}: {}    replay: {}",
-            valid.to_json(),
-            replay_command(*seed)
+            "seed {}: {}    replay: {}",
+            failure.seed,
+            failure.valid.to_json(),
+            failure.replay
         );
         if i == 0 {
             // Store the first failure, so its history and messages are there to read.
-            opts.seed = *seed;
-            let f = run_sim(&opts, entry, &args.args, Some(&args.store))?;
+            opts.seed = failure.seed;
+            let f = simulate(&opts, entry, &args.args, Some(&args.store))?;
             println!("{}", summary(&f.opts, &f.run, &f.results, f.dir.as_deref()));
+            f.store();
         }
     }
-    if failing.is_empty() {
+    if sweep_summary.failing.is_empty() {
         println!("{}", verdict_line(Validity::Valid));
     }
-    Ok(overall)
+    Ok(sweep_summary.verdict())
 }
 
-/// This invocation's command line, for one seed: `--seeds`, `--seed` and `--keep-going` are
-/// replaced by `--seed S`.
-fn replay_command(seed: u64) -> String {
+/// `glomers merge`: combines shard summaries and reports the whole sweep.
+pub fn merge(args: &MergeArgs) -> anyhow::Result<Validity> {
+    let parts = args
+        .summaries
+        .iter()
+        .map(|p| sweep::Summary::read(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let merged = sweep::merge(&parts)?;
+    let s = &merged.summary;
+    println!(
+        "{} summaries, {} of seeds {}..{} run: {} valid, {} invalid, {} unknown",
+        parts.len(),
+        s.seeds_run.len(),
+        s.seeds.start,
+        s.seeds.end,
+        s.valid,
+        s.invalid,
+        s.unknown
+    );
+    for failure in &s.failing {
+        println!(
+            "seed {}: {}    replay: {}",
+            failure.seed,
+            failure.valid.to_json(),
+            failure.replay
+        );
+    }
+    for problem in &merged.problems {
+        println!("incomplete: {problem}");
+    }
+    if let Some(out) = &args.out {
+        s.write(out)?;
+        println!("combined summary written to {}", out.display());
+    }
+    let mut verdict = s.verdict();
+    if !merged.problems.is_empty() {
+        verdict = verdict.worst(Validity::Unknown);
+    } else if s.failing.is_empty() {
+        println!("{}", verdict_line(Validity::Valid));
+    }
+    Ok(verdict)
+}
+
+/// This invocation's command line without the sweep's options (`--seeds`, `--seed`,
+/// `--keep-going`, `--jobs`, `--shard`, `--summary`), with `--seed S` when a seed is given:
+/// the command that replays one seed.
+fn replay_command(seed: Option<u64>) -> String {
+    const WITH_VALUE: &[&str] = &["--seeds", "--seed", "--jobs", "--shard", "--summary"];
     let mut out = Vec::new();
     let mut argv = std::env::args();
     let program = argv.next().unwrap_or_else(|| "glomers".into());
@@ -381,18 +655,24 @@ fn replay_command(seed: u64) -> String {
             skip_value = false;
             continue;
         }
-        if arg == "--seeds" || arg == "--seed" {
+        if WITH_VALUE.contains(&arg.as_str()) {
             skip_value = true;
             continue;
         }
-        if arg.starts_with("--seeds=") || arg.starts_with("--seed=") || arg == "--keep-going" {
+        let with_equals = WITH_VALUE.iter().any(|o| {
+            arg.strip_prefix(o)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        if with_equals || arg == "--keep-going" {
             continue;
         }
         out.push(arg);
     }
-    // The seed goes before any trailing node arguments.
-    let trailing = out.iter().position(|a| a == "--").unwrap_or(out.len());
-    out.insert(trailing, format!("--seed {seed}"));
+    if let Some(seed) = seed {
+        // The seed goes before any trailing node arguments.
+        let trailing = out.iter().position(|a| a == "--").unwrap_or(out.len());
+        out.insert(trailing, format!("--seed {seed}"));
+    }
     out.join(" ")
 }
 
@@ -405,4 +685,33 @@ pub fn node(args: &NodeArgs) -> anyhow::Result<()> {
     }
     let name = args.name.as_deref().expect("clap requires a name");
     catalog::find(name)?.run_stdio(&args.args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_total_counts_a_final_phase_only_where_there_is_one() {
+        let expected = |workload: &str| {
+            let opts = TestOptions {
+                time_limit_secs: 20.0,
+                ..TestOptions::new(workload, 3)
+            };
+            expected_test_secs(&opts, build_workload(&opts).unwrap().as_ref())
+        };
+        assert_eq!(expected("echo"), 20.0);
+        assert_eq!(expected("unique-ids"), 20.0);
+        assert_eq!(expected("broadcast"), 31.0);
+    }
+
+    #[test]
+    fn the_time_scale_reaches_the_printed_flags() {
+        let flags = ["-w", "echo", "--time-limit", "30", "--rate", "10"];
+        assert_eq!(
+            scale_time_limit(&flags, 0.1),
+            ["-w", "echo", "--time-limit", "3", "--rate", "10"]
+        );
+        assert_eq!(scale_time_limit(&flags, 1.0)[3], "30");
+    }
 }

@@ -1,6 +1,10 @@
 //! The history of a test: every client operation's invocation and completion, plus nemesis
 //! operations, in the order they happened. Checkers read it; `history.jsonl` stores it.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -93,15 +97,59 @@ impl Pair<'_> {
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub ops: Vec<Op>,
+    /// The function whose ok completions are kept as [`IntSet`]s (see
+    /// [`History::keep_reads_as_sets`]).
+    set_reads_of: Option<&'static str>,
+    /// Op index → its value, for the completions kept as sets; the op's own `value` is then
+    /// null. Read it through [`History::value`] or [`History::int_set`].
+    sets: HashMap<usize, IntSet>,
 }
 
 impl History {
+    /// Builds a history from ops whose indices are already set (a stored history).
+    pub fn from_ops(ops: Vec<Op>) -> History {
+        History {
+            ops,
+            ..History::default()
+        }
+    }
+
+    /// From now on, ok completions of `f` whose value is an array of non-negative integers are
+    /// kept as an [`IntSet`] (sorted ranges) instead of a JSON array. A broadcast read returns
+    /// the whole set, so a long run holds thousands of reads of thousands of values: as JSON
+    /// that grows quadratically (32 bytes per value per read), as ranges it is a few words per
+    /// read. Only for workloads whose checker treats a read as a set (order and duplicates do
+    /// not matter): `history.jsonl` then lists such a read in ascending order without
+    /// duplicates (`messages.jsonl` keeps the node's reply as sent).
+    pub fn keep_reads_as_sets(&mut self, f: &'static str) {
+        self.set_reads_of = Some(f);
+    }
+
     /// Appends an op, assigning its index.
     pub fn push(&mut self, mut op: Op) -> usize {
         let index = self.ops.len();
         op.index = index;
+        if op.kind == OpType::Ok && self.set_reads_of == Some(op.f.as_str()) {
+            if let Some(set) = op.value.as_array().and_then(|a| IntSet::from_values(a)) {
+                op.value = Value::Null;
+                self.sets.insert(index, set);
+            }
+        }
         self.ops.push(op);
         index
+    }
+
+    /// The op's value as JSON (a read kept as a set is expanded).
+    pub fn value<'a>(&'a self, op: &'a Op) -> Cow<'a, Value> {
+        match self.sets.get(&op.index) {
+            Some(set) => Cow::Owned(set.to_value()),
+            None => Cow::Borrowed(&op.value),
+        }
+    }
+
+    /// The set an op's value was kept as, if it was (see [`History::keep_reads_as_sets`]).
+    pub fn int_set(&self, op: &Op) -> Option<&IntSet> {
+        self.sets.get(&op.index)
     }
 
     /// Client ops only (the nemesis's are left out).
@@ -134,13 +182,30 @@ impl History {
             .count()
     }
 
-    pub fn to_jsonl(&self) -> String {
-        let mut out = String::new();
+    /// Writes the history as JSON lines, one op per line, streaming (never the whole file in
+    /// memory).
+    pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
         for op in &self.ops {
-            out.push_str(&serde_json::to_string(op).expect("ops serialize"));
-            out.push('\n');
+            match self.sets.get(&op.index) {
+                Some(set) => {
+                    let expanded = Op {
+                        value: set.to_value(),
+                        ..op.clone()
+                    };
+                    serde_json::to_writer(&mut *out, &expanded)?;
+                }
+                None => serde_json::to_writer(&mut *out, op)?,
+            }
+            out.write_all(b"\n")?;
         }
-        out
+        out.flush()
+    }
+
+    /// The history as JSON lines in one string (tests and small histories).
+    pub fn to_jsonl(&self) -> String {
+        let mut out = Vec::new();
+        self.write_jsonl(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 
     pub fn from_jsonl(text: &str) -> anyhow::Result<History> {
@@ -154,7 +219,40 @@ impl History {
                     .map_err(|e| anyhow::anyhow!("history line {}: {e}", i + 1))?,
             );
         }
-        Ok(History { ops })
+        Ok(History::from_ops(ops))
+    }
+}
+
+/// A set of non-negative integers as sorted, disjoint, non-adjacent inclusive ranges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntSet {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl IntSet {
+    /// The set of `values`, or None when one of them is not a non-negative integer.
+    pub fn from_values(values: &[Value]) -> Option<IntSet> {
+        let mut ints: Vec<u64> = values.iter().map(Value::as_u64).collect::<Option<_>>()?;
+        ints.sort_unstable();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for i in ints {
+            match ranges.last_mut() {
+                Some((_, hi)) if i <= hi.saturating_add(1) => *hi = (*hi).max(i),
+                _ => ranges.push((i, i)),
+            }
+        }
+        ranges.shrink_to_fit();
+        Some(IntSet { ranges })
+    }
+
+    /// The members, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ranges.iter().flat_map(|&(lo, hi)| lo..=hi)
+    }
+
+    /// The members as a JSON array, ascending.
+    pub fn to_value(&self) -> Value {
+        Value::Array(self.iter().map(Value::from).collect())
     }
 }
 

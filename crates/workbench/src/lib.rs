@@ -8,14 +8,20 @@ pub mod catalog;
 pub mod challenges;
 pub mod checkers;
 pub mod cli;
+pub mod cli_errors;
 pub mod commands;
+pub mod doc;
 pub mod driver;
 pub mod history;
+pub mod maelstrom_options;
 pub mod nemesis;
 pub mod net;
+pub mod option_checks;
 pub mod report;
 pub mod runner;
 pub mod services;
+pub mod signals;
+pub mod sweep;
 pub mod workloads;
 
 /// The one random number generator of a test: seeded, so that a simulation replays exactly.

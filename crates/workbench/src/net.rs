@@ -247,6 +247,16 @@ pub struct Network {
     next_id: u64,
     stats: NetStats,
     journal: Option<Box<dyn Write>>,
+    /// Maelstrom's `--log-net-send` / `--log-net-recv`: print each message to stderr as it
+    /// is sent / delivered.
+    log: NetLog,
+}
+
+/// Which messages [`Network`] prints to stderr as they go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetLog {
+    pub send: bool,
+    pub recv: bool,
 }
 
 impl Network {
@@ -258,7 +268,14 @@ impl Network {
             next_id: 0,
             stats: NetStats::default(),
             journal: None,
+            log: NetLog::default(),
         }
+    }
+
+    /// Prints sends and/or deliveries to stderr as they happen.
+    pub fn with_log(mut self, log: NetLog) -> Network {
+        self.log = log;
+        self
     }
 
     /// Journal every send, delivery and drop as JSON lines into `out` (`messages.jsonl`).
@@ -353,6 +370,9 @@ impl Network {
     }
 
     fn journal_event(&mut self, now: Nanos, kind: &str, m: &Message, with_body: bool) {
+        if (kind == "send" && self.log.send) || (kind == "recv" && self.log.recv) {
+            log_line(now, kind, m);
+        }
         let Some(out) = self.journal.as_mut() else {
             return;
         };
@@ -388,6 +408,18 @@ impl Network {
             None => Ok(()),
         }
     }
+}
+
+/// One `--log-net-send` / `--log-net-recv` line: test time, event, id, route and body.
+fn log_line(now: Nanos, kind: &str, m: &Message) {
+    eprintln!(
+        "{:>10.3} s  {kind} #{} {} -> {} {}",
+        now as f64 / 1e9,
+        m.id,
+        m.src,
+        m.dest,
+        serde_json::to_string(&m.body).unwrap_or_default()
+    );
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use serde_json::Value;
@@ -16,11 +17,18 @@ use crate::runner::{RunOutput, Severity, TestOptions};
 /// One run's directory in the store.
 pub struct RunDir {
     pub dir: PathBuf,
+    root: PathBuf,
+    workload: String,
+    /// The first error writing `messages.jsonl`, if any (the run goes on without it).
+    journal_error: Arc<Mutex<Option<std::io::Error>>>,
 }
 
+/// The file a run directory holds when it has no results, naming why.
+pub const FAILURE_FILE: &str = "failure.txt";
+
 impl RunDir {
-    /// Creates `root/<workload>/<timestamp>/node-logs` (a suffix keeps concurrent runs apart)
-    /// and points `root/latest` and `root/<workload>/latest` at it.
+    /// Creates `root/<workload>/<timestamp>/node-logs` (a suffix keeps concurrent runs apart).
+    /// The `latest` links move only once results are written ([`RunDir::write_results`]).
     pub fn create(root: &Path, workload: &str) -> anyhow::Result<RunDir> {
         let parent = root.join(workload);
         std::fs::create_dir_all(&parent)
@@ -40,30 +48,141 @@ impl RunDir {
                 Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
             }
         }
-        std::fs::create_dir(dir.join("node-logs"))?;
-        let name = dir.file_name().expect("a name").to_owned();
-        link(&parent.join("latest"), Path::new(&name));
-        link(&root.join("latest"), &Path::new(workload).join(&name));
-        Ok(RunDir { dir })
+        let logs = dir.join("node-logs");
+        std::fs::create_dir(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        Ok(RunDir {
+            dir,
+            root: root.to_path_buf(),
+            workload: workload.to_string(),
+            journal_error: Default::default(),
+        })
     }
 
     pub fn node_logs(&self) -> PathBuf {
         self.dir.join("node-logs")
     }
 
-    pub fn journal(&self) -> anyhow::Result<Box<dyn Write>> {
-        let path = self.dir.join("messages.jsonl");
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Box::new(BufWriter::with_capacity(256 * 1024, file)))
+    fn journal_path(&self) -> PathBuf {
+        self.dir.join("messages.jsonl")
     }
 
-    pub fn write_results(&self, results: &Value, run: &RunOutput) -> anyhow::Result<()> {
-        let path = self.dir.join("results.json");
-        std::fs::write(&path, serde_json::to_string_pretty(results)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+    /// `messages.jsonl`, for the network's journal. A write that fails (a full disk) does not
+    /// stop the run: the error is kept for [`RunDir::write_results`] to report.
+    pub fn journal(&self) -> anyhow::Result<Box<dyn Write>> {
+        let path = self.journal_path();
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Box::new(KeepGoing {
+            out: BufWriter::with_capacity(256 * 1024, file),
+            failed: false,
+            error: self.journal_error.clone(),
+        }))
+    }
+
+    /// Writes `results.json` and `history.jsonl`, then points `root/latest` and
+    /// `root/<workload>/latest` at this run. Every file that could not be written (the journal
+    /// included) is returned, named, rather than stopping at the first.
+    pub fn write_results(&self, results: &Value, run: &RunOutput) -> Vec<WriteFailure> {
+        let mut failures = Vec::new();
+        if let Some(e) = self.journal_error.lock().expect("journal lock").take() {
+            failures.push(WriteFailure {
+                path: self.journal_path(),
+                error: e.to_string(),
+            });
+        }
+        let results_path = self.dir.join("results.json");
+        let text = serde_json::to_string_pretty(results).expect("results serialize") + "\n";
+        let results_written = match std::fs::write(&results_path, text) {
+            Ok(()) => true,
+            Err(e) => {
+                failures.push(WriteFailure {
+                    path: results_path,
+                    error: e.to_string(),
+                });
+                false
+            }
+        };
+        // Streamed: a long run's history is far larger than anything else held in memory.
         let path = self.dir.join("history.jsonl");
-        std::fs::write(&path, run.history.to_jsonl())
-            .with_context(|| format!("writing {}", path.display()))?;
+        let written = File::create(&path).and_then(|file| {
+            run.history
+                .write_jsonl(&mut BufWriter::with_capacity(256 * 1024, file))
+        });
+        if let Err(e) = written {
+            failures.push(WriteFailure {
+                path,
+                error: e.to_string(),
+            });
+        }
+        if results_written {
+            let name = self.dir.file_name().expect("a name").to_owned();
+            link(
+                &self.root.join(&self.workload).join("latest"),
+                Path::new(&name),
+            );
+            link(
+                &self.root.join("latest"),
+                &Path::new(&self.workload).join(&name),
+            );
+        } else {
+            self.record_failure("results.json could not be written");
+        }
+        failures
+    }
+
+    /// Leaves `failure.txt` in a run directory that will hold no results, saying why. Best
+    /// effort: what stopped the run may stop this write too.
+    pub fn record_failure(&self, why: &str) {
+        let _ = std::fs::write(
+            self.dir.join(FAILURE_FILE),
+            format!("This run has no results: {why}\n"),
+        );
+    }
+}
+
+/// A file of a run that could not be written.
+#[derive(Debug)]
+pub struct WriteFailure {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not write {}: {}", self.path.display(), self.error)
+    }
+}
+
+/// A writer that keeps its first error and swallows the rest, so that a journal on a full
+/// disk costs the journal, not the run.
+struct KeepGoing {
+    out: BufWriter<File>,
+    failed: bool,
+    error: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+impl KeepGoing {
+    fn keep(&mut self, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            self.failed = true;
+            *self.error.lock().expect("journal lock") = Some(e);
+        }
+    }
+}
+
+impl Write for KeepGoing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.failed {
+            let result = self.out.write_all(buf);
+            self.keep(result);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.failed {
+            let result = self.out.flush();
+            self.keep(result);
+        }
         Ok(())
     }
 }

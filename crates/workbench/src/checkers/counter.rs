@@ -153,6 +153,10 @@ pub fn check_counter(history: &History) -> CheckResult {
         }
     }
 
+    if final_reads.is_empty() {
+        warn_no_final_read(history, &mut result);
+    }
+
     result.set("acceptable", acceptable.to_json());
     result.set(
         "final_reads",
@@ -163,6 +167,96 @@ pub fn check_counter(history: &History) -> CheckResult {
     );
     result.set("errors", errors);
     result
+}
+
+/// How many impossible reads a warning names one by one.
+const SHOWN_IMPOSSIBLE: usize = 5;
+
+/// No final read succeeded, so the checker saw nothing (Maelstrom then passes the run, and so
+/// does glomers). The verdict stays, but the result says so in `warnings` and in an anomaly the
+/// summary prints, naming the reads during the run that no set of adds could explain.
+fn warn_no_final_read(history: &History, result: &mut CheckResult) {
+    let impossible = impossible_reads(history);
+    let mut warning = String::from(
+        "warning (the verdict is Maelstrom's, which checks final reads only): no final read \
+         succeeded, so the counter's value was never checked",
+    );
+    if impossible.is_empty() {
+        warning.push_str("; no read during the run was impossible");
+    } else {
+        let shown: Vec<String> = impossible
+            .iter()
+            .take(SHOWN_IMPOSSIBLE)
+            .map(|r| {
+                format!(
+                    "op {} ({}) read {} when the adds invoked so far could only sum to {}",
+                    r.index,
+                    process_name(r.process),
+                    r.value,
+                    r.reachable
+                )
+            })
+            .collect();
+        let more = impossible.len().saturating_sub(SHOWN_IMPOSSIBLE);
+        warning.push_str(&format!(
+            "; {} read{} during the run {} impossible: {}{}",
+            impossible.len(),
+            if impossible.len() == 1 { "" } else { "s" },
+            if impossible.len() == 1 { "was" } else { "were" },
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let ops = impossible.iter().map(|r| r.index).collect();
+    result.anomaly("no-final-read", warning.clone(), ops);
+    result.set("warnings", [warning]);
+    result.set(
+        "impossible_reads",
+        impossible
+            .iter()
+            .map(|r| json!({"op": r.index, "process": r.process, "value": r.value}))
+            .collect::<Vec<_>>(),
+    );
+}
+
+/// An ok read whose value no subset of the adds invoked before it completed sums to.
+struct ImpossibleRead {
+    index: usize,
+    process: Process,
+    value: Value,
+    /// The values it could have had, as `[[lo, hi], ...]`.
+    reachable: Value,
+}
+
+/// Every ok read (final or not) that no subset of the adds invoked before its completion can
+/// explain, or that is not an integer. Failed adds are counted as possible too (at the read,
+/// an add's failure may not be known yet), so the list errs on the side of naming fewer reads.
+fn impossible_reads(history: &History) -> Vec<ImpossibleRead> {
+    let mut reachable = RangeSet::single(0);
+    let mut found = Vec::new();
+    for op in history.client_ops() {
+        match (op.f.as_str(), op.kind) {
+            ("add", OpType::Invoke) => {
+                if let Some(delta) = op.value.as_i64() {
+                    reachable.with_optional(delta);
+                }
+            }
+            ("read", OpType::Ok) if !op.value.as_i64().is_some_and(|n| reachable.contains(n)) => {
+                found.push(ImpossibleRead {
+                    index: op.index,
+                    process: op.process,
+                    value: op.value.clone(),
+                    reachable: reachable.to_json(),
+                });
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 fn process_name(process: Process) -> String {
@@ -316,6 +410,53 @@ mod tests {
         assert_eq!(r.valid, Validity::Valid);
         assert_eq!(r.figures["final_reads"], json!([]));
         assert_eq!(r.figures["acceptable"], json!([[3, 3]]));
+        // ...with a warning that nothing was checked.
+        assert_eq!(r.anomalies[0].kind, "no-final-read");
+        // (1 is no sum of {3}.)
+        assert!(r.anomalies[0]
+            .message
+            .contains("1 read during the run was impossible"));
+    }
+
+    #[test]
+    fn no_final_reads_warns_naming_the_impossible_reads() {
+        let failed_final_read = vec![
+            final_op(op(0, OpType::Invoke, "read", Value::Null, 100)),
+            final_op(op(0, OpType::Info, "read", Value::Null, 200)),
+        ];
+        let h = build(vec![
+            add(0, 3, Some(OpType::Ok), 0),
+            read(1, 3, 5),
+            read(1, 50, 10), // only 3 was ever added
+            read(2, -1, 20), // a g-counter never goes below 0
+            add(0, 2, Some(OpType::Info), 30),
+            read(1, 5, 40),
+            failed_final_read,
+        ]);
+        let r = check_counter(&h);
+        // Faithful to Maelstrom: valid...
+        assert_eq!(r.valid, Validity::Valid);
+        // ...but the result names what it saw.
+        assert_eq!(r.anomalies.len(), 1);
+        let warning = &r.anomalies[0];
+        assert_eq!(warning.kind, "no-final-read");
+        assert!(warning
+            .message
+            .contains("2 reads during the run were impossible"));
+        assert!(
+            warning.message.contains("op 5 (process 1) read 50"),
+            "{}",
+            warning.message
+        );
+        assert!(
+            warning.message.contains("[[0,0],[3,3]]"),
+            "{}",
+            warning.message
+        );
+        assert!(warning.message.contains("op 7 (process 2) read -1"));
+        assert_eq!(warning.ops, vec![5, 7]);
+        assert_eq!(r.figures["warnings"][0], json!(warning.message));
+        assert_eq!(r.figures["impossible_reads"][0]["value"], json!(50));
     }
 
     #[test]

@@ -60,6 +60,19 @@ impl Serialize for Validity {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Validity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(true) => Ok(Validity::Valid),
+            Value::Bool(false) => Ok(Validity::Invalid),
+            Value::String(s) if s == "unknown" => Ok(Validity::Unknown),
+            other => Err(serde::de::Error::custom(format!(
+                "a verdict is true, false or \"unknown\", not {other}"
+            ))),
+        }
+    }
+}
+
 /// One thing a checker found wrong, said so a person can act on it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Anomaly {

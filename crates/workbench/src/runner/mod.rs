@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::checkers::availability::Availability;
 use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::nemesis::Nemesis;
-use crate::net::{Addr, Latency, NetStats, Network};
+use crate::net::{Addr, Latency, NetLog, NetStats, Network};
 use crate::services::{self, Service};
 use crate::workloads::{self, Workload, WorkloadOptions};
 use crate::Rng;
@@ -49,6 +49,8 @@ pub struct TestOptions {
     pub seed: u64,
     /// Seconds between healing and the final operations (Maelstrom: 10).
     pub recovery_secs: f64,
+    /// `--log-net-send` / `--log-net-recv`.
+    pub net_log: NetLog,
 }
 
 impl TestOptions {
@@ -72,6 +74,7 @@ impl TestOptions {
             consistency_models: "strict-serializable".into(),
             seed: 0,
             recovery_secs: 10.0,
+            net_log: NetLog::default(),
         }
     }
 }
@@ -81,8 +84,18 @@ impl TestOptions {
 pub enum NodeOutput {
     /// One line of stdout, without its newline.
     Line { node: u32, line: Vec<u8> },
-    /// The node's process ended (its stdout closed).
+    /// The node's process ended (or closed its stdout): the run cannot go on.
     Exited { node: u32, detail: String },
+    /// Something the driver saw about a node that is not a line (a failed write, a line too
+    /// long or unterminated, a node that does not read): a diagnostic; the run goes on.
+    Problem {
+        node: u32,
+        severity: Severity,
+        kind: &'static str,
+        message: String,
+    },
+    /// The workbench received a terminating signal: the run stops where it is.
+    Interrupted { signal: i32 },
 }
 
 /// The nodes under test, as the runner sees them.
@@ -136,8 +149,6 @@ pub trait Progress {
 /// How long a node has to answer `init`, and the setup requests (`topology`).
 const INIT_TIMEOUT: Nanos = 10 * NANOS_PER_SEC;
 const SETUP_TIMEOUT: Nanos = 5 * NANOS_PER_SEC;
-/// Maelstrom clients' default RPC timeout.
-const RPC_TIMEOUT: Nanos = 5 * NANOS_PER_SEC;
 /// Diagnostics kept per (node, kind) before the rest are only counted.
 const DIAGNOSTICS_PER_KIND: usize = 5;
 
@@ -154,6 +165,10 @@ enum Event {
     Nemesis,
     EndMain,
     StartFinal,
+    /// A worker's final-phase pause is over.
+    FinalWake(usize),
+    /// The workload's bound on the final phase is reached: no new final operations.
+    FinalLimit,
     InitDeadline,
     SetupDeadline,
 }
@@ -264,9 +279,13 @@ impl<'a> Runner<'a> {
             opts.rate >= 0.0 && opts.rate.is_finite(),
             "--rate must be a number >= 0"
         );
-        let mut net = Network::new(opts.latency);
+        let mut net = Network::new(opts.latency).with_log(opts.net_log);
         if let Some(journal) = journal {
             net = net.with_journal(journal);
+        }
+        let mut history = History::default();
+        if let Some(f) = workload.set_valued_f() {
+            history.keep_reads_as_sets(f);
         }
         Ok(Runner {
             opts,
@@ -283,10 +302,13 @@ impl<'a> Runner<'a> {
                     process: t as u64,
                     client: None,
                     outstanding: None,
+                    retiring_client: false,
                     final_ops: VecDeque::new(),
+                    final_paused: false,
+                    final_done: false,
                 })
                 .collect(),
-            history: History::default(),
+            history,
             phase: Phase::Init,
             nemesis: opts
                 .partitions
@@ -404,29 +426,14 @@ impl<'a> Runner<'a> {
 
     fn start_final(&mut self) {
         self.phase = Phase::Final;
+        if let Some(limit) = self.workload.final_phase_limit() {
+            self.schedule(self.now + limit, Event::FinalLimit);
+        }
         for w in 0..self.workers.len() {
             self.workers[w].final_ops = self.workload.final_ops().into();
             self.next_final_op(w);
         }
         self.maybe_finish_final();
-    }
-
-    fn next_final_op(&mut self, w: usize) {
-        if self.workers[w].outstanding.is_none() {
-            if let Some(op) = self.workers[w].final_ops.pop_front() {
-                self.invoke(w, op);
-            }
-        }
-    }
-
-    fn maybe_finish_final(&mut self) {
-        let busy = self
-            .workers
-            .iter()
-            .any(|w| w.outstanding.is_some() || !w.final_ops.is_empty());
-        if !busy {
-            self.phase = Phase::Done;
-        }
     }
 
     fn abort(&mut self, node: Option<u32>, message: String) {
@@ -456,6 +463,19 @@ impl<'a> Runner<'a> {
                 }
             }
             Event::StartFinal => self.start_final(),
+            Event::FinalWake(w) => {
+                self.workers[w].final_paused = false;
+                self.next_final_op(w);
+                self.maybe_finish_final();
+            }
+            Event::FinalLimit => {
+                for worker in &mut self.workers {
+                    worker.final_ops.clear();
+                    worker.final_done = true;
+                    worker.final_paused = false;
+                }
+                self.maybe_finish_final();
+            }
             Event::InitDeadline => {
                 if self.phase == Phase::Init {
                     let missing = self.unready_nodes();

@@ -1,10 +1,15 @@
 //! The wire check: turns a line a node wrote into a routed message, or a named diagnostic.
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{NodeOutput, Runner, Severity};
+use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::Addr;
+
+/// The deepest nesting accepted in a line (Jackson's default limit, which Maelstrom reads
+/// with; serde_json's own default is 128).
+const MAX_DEPTH: usize = 1000;
 
 /// A line a node writes: Maelstrom's envelope schema is closed (only `src`, `dest`, `body`
 /// and an optional integer `id`).
@@ -22,23 +27,35 @@ impl Runner<'_> {
     pub(super) fn on_node_output(&mut self, output: NodeOutput) {
         match output {
             NodeOutput::Exited { node, detail } => {
-                self.abort(Some(node), format!("n{node} exited: {detail}"));
+                self.abort(Some(node), format!("n{node} {detail}"));
             }
             NodeOutput::Line { node, line } => self.on_node_line(node, &line),
+            NodeOutput::Problem {
+                node,
+                severity,
+                kind,
+                message,
+            } => self.diagnose(severity, Some(node), kind, message),
+            NodeOutput::Interrupted { signal } => {
+                let message = format!(
+                    "the run was interrupted by {} after {:.1} s of test time, in its {} phase: \
+                     the history stops there",
+                    crate::signals::name(signal),
+                    self.now as f64 / 1e9,
+                    self.phase.name()
+                );
+                self.diagnose(Severity::Warning, None, "interrupted", message);
+                self.phase = Phase::Done;
+            }
         }
     }
 
     pub(super) fn on_node_line(&mut self, node: u32, line: &[u8]) {
         // Only for diagnostics: formatted when one is needed, never on the happy path.
         let shown = ShownLine(line);
-        let envelope: WireEnvelope = match serde_json::from_slice(line) {
+        let envelope = match parse_envelope(line) {
             Ok(e) => e,
-            Err(e) => {
-                let problem = if serde_json::from_slice::<Value>(line).is_ok() {
-                    format!("is not a Maelstrom message ({e}); a message is {{\"src\", \"dest\", \"body\"}} and nothing else")
-                } else {
-                    format!("is not JSON ({e}); stdout is only for messages, log to stderr")
-                };
+            Err(problem) => {
                 return self.diagnose(
                     Severity::Error,
                     Some(node),
@@ -108,17 +125,37 @@ impl Runner<'_> {
         if let Addr::Client(c) = dest {
             match self.clients.get(c as usize) {
                 Some(client) if client.open => {}
-                Some(_) => {
-                    // Maelstrom throws here and stops reading this node's stdout for the rest
-                    // of the test, so a node that does this fails there: an error here too.
+                Some(client) if in_reply_to(&body) == Some(client.last_answered) => {
                     return self.diagnose(
                         Severity::Error,
                         Some(node),
                         "closed-client",
                         format!(
-                            "n{node} sent a message to c{c}, a client that had already closed \
-                             (a reply after the client's 5 s timeout; Maelstrom stops reading a \
-                             node's output when this happens): {shown}"
+                            "n{node} sent c{c} a second reply to its request {}, which was \
+                             already answered and the client closed (Maelstrom stops reading a \
+                             node's output when this happens): {shown}",
+                            client.last_answered
+                        ),
+                    );
+                }
+                Some(client) => {
+                    // Maelstrom throws here and stops reading this node's stdout for the rest
+                    // of the test, so a node that does this fails there: an error here too.
+                    let which = match client.role {
+                        Role::Worker(_) => {
+                            "whose worker had given up on it (a timeout or an indeterminate \
+                             reply) and had since moved on to its next operation with a new client"
+                        }
+                        Role::Init(_) => "which sent init and closed after the init_ok",
+                        Role::Setup(_) => "which closed at the end of the test",
+                    };
+                    return self.diagnose(
+                        Severity::Error,
+                        Some(node),
+                        "closed-client",
+                        format!(
+                            "n{node} sent a message to c{c}, a client {which}; Maelstrom stops \
+                             reading a node's output when this happens: {shown}"
                         ),
                     );
                 }
@@ -136,6 +173,127 @@ impl Runner<'_> {
         }
         self.send(src, dest, body);
     }
+
+    /// A message to a client that is not the reply it waits for. Maelstrom's clients drop it
+    /// silently; a late reply to a request the client gave up on is normal under faults, but
+    /// a reply to no request at all, a second reply, or a message that is not a reply is
+    /// named.
+    pub(super) fn stray_reply(
+        &mut self,
+        client: u32,
+        src: Addr,
+        in_reply_to: Option<u64>,
+        body: &Map<String, Value>,
+    ) {
+        let c = &self.clients[client as usize];
+        let problem = match in_reply_to {
+            None => format!(
+                "sent c{client} a message without in_reply_to: a client only takes replies to \
+                 its requests"
+            ),
+            Some(id) if id == 0 || id >= c.next_msg_id => format!(
+                "replied to c{client} with in_reply_to {id}, which matches no request it sent \
+                 (msg_id 1 to {}): the client ignores it",
+                c.next_msg_id - 1
+            ),
+            Some(id) if id == c.last_answered => format!(
+                "sent a second reply to c{client}'s request {id}, which was already answered: \
+                 the client ignores it"
+            ),
+            Some(_) => return,
+        };
+        let node = match src {
+            Addr::Node(n) => Some(n),
+            _ => None,
+        };
+        let text = serde_json::to_string(body).unwrap_or_default();
+        let message = format!("{src} {problem}: {}", ShownLine(text.as_bytes()));
+        self.diagnose(Severity::Warning, node, "stray-reply", message);
+    }
+}
+
+fn in_reply_to(body: &Map<String, Value>) -> Option<u64> {
+    body.get("in_reply_to").and_then(Value::as_u64)
+}
+
+/// Parses a line into an envelope, or says what is wrong with it.
+fn parse_envelope(line: &[u8]) -> Result<WireEnvelope, String> {
+    let error = match serde_json::from_slice(line) {
+        Ok(envelope) => return Ok(envelope),
+        Err(e) => e,
+    };
+    if error.to_string().starts_with("recursion limit exceeded") {
+        // Deeper than serde_json's default: accepted up to MAX_DEPTH, as Maelstrom does.
+        let depth = nesting_depth(line);
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "is nested {depth} levels deep, deeper than the {MAX_DEPTH} accepted"
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(line);
+        de.disable_recursion_limit();
+        return match WireEnvelope::deserialize(&mut de).and_then(|e| de.end().map(|()| e)) {
+            Ok(envelope) => Ok(envelope),
+            Err(e) => Err(describe_bad_line(line, e)),
+        };
+    }
+    Err(describe_bad_line(line, error))
+}
+
+fn describe_bad_line(line: &[u8], error: serde_json::Error) -> String {
+    let values = serde_json::Deserializer::from_slice(line).into_iter::<IgnoredAny>();
+    let mut count = 0;
+    for value in values {
+        match value {
+            Ok(_) => count += 1,
+            Err(_) => {
+                count = 0;
+                break;
+            }
+        }
+    }
+    if count >= 2 {
+        return format!(
+            "holds {count} JSON values: write one message per line, each ended by a newline"
+        );
+    }
+    let mut de = serde_json::Deserializer::from_slice(line);
+    de.disable_recursion_limit();
+    if nesting_depth(line) <= MAX_DEPTH && IgnoredAny::deserialize(&mut de).is_ok() {
+        format!(
+            "is not a Maelstrom message ({error}); a message is {{\"src\", \"dest\", \"body\"}} \
+             and nothing else"
+        )
+    } else {
+        format!("is not JSON ({error}); stdout is only for messages, log to stderr")
+    }
+}
+
+/// How deeply arrays and objects nest in `line` (strings skipped); cheap, for bad lines only.
+fn nesting_depth(line: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in line {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 pub(super) fn kind_of(v: &Value) -> &'static str {
