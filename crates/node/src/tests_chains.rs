@@ -324,3 +324,36 @@ fn a_lock_held_too_long_fails_definitely() {
         ["temporarily-unavailable (11) definite=true"]
     );
 }
+
+#[test]
+fn then_ok_gives_every_value_or_the_first_error() {
+    let mut e = keeper();
+    for fail in [false, true] {
+        e.with_ctx(|_, ctx| {
+            let mut join = Join::new();
+            for peer in ["n2", "n3"] {
+                ctx.call(peer, json!({"type": "read"})).then(join.slot());
+            }
+            join.then_ok(
+                ctx,
+                |node: &mut Keeper, _, r: Result<Vec<Value>, RpcError>| {
+                    node.seen.push(match r {
+                        Ok(values) => format!("ok {}", values.len()),
+                        Err(e) => format!("err {}", e.code.code()),
+                    })
+                },
+            );
+        });
+        let out = take_lines(&mut e);
+        for msg in out {
+            let id = msg["body"]["msg_id"].clone();
+            let body = if fail && msg["dest"] == "n3" {
+                json!({"type": "error", "code": 11, "in_reply_to": id})
+            } else {
+                json!({"type": "read_ok", "in_reply_to": id})
+            };
+            deliver(&mut e, msg["dest"].as_str().unwrap(), body, ms(1));
+        }
+    }
+    assert_eq!(e.node().seen, ["ok 2", "err 11"]);
+}
