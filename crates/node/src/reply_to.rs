@@ -1,9 +1,122 @@
-//! [`ReplyTo`], the handle a node answers a request through, and the book of requests that
-//! still await their answer (so that a request answered twice, or never, is noticed).
+//! Answering requests: [`ReplyTo`], the handle a node answers a request through, the `reply`
+//! methods of [`Ctx`], and the book of requests that still await their answer (so that a
+//! request answered twice, or never, is noticed).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::engine::{Ctx, Engine, Node};
+use crate::protocol::{ErrorBody, ErrorCode, RpcError};
+
+impl<N: Node> Ctx<N> {
+    /// Answers a request. `body` must serialize to a JSON object with a `type`; the runtime
+    /// adds `in_reply_to`, replacing any `in_reply_to` or `msg_id` the body holds (so a reply
+    /// received from another node can be relayed as it is). A request without `msg_id` expects
+    /// no answer: then nothing is sent.
+    ///
+    /// A request is answered once. A second answer (through a clone of `to`) is a bug in the
+    /// node: it is not sent, and it panics in debug builds (tests) or is logged in release
+    /// builds; see [`Engine::set_strict`].
+    pub fn reply(&mut self, to: &ReplyTo, body: impl Serialize) {
+        let Some(msg_id) = to.msg_id else { return };
+        if self.answers.answer(to.request) == Answer::Again {
+            self.answered_twice(to, msg_id);
+            return;
+        }
+        if let Err(e) = self.emit(to.src(), &body, Some(msg_id), None) {
+            self.log(format_args!(
+                "reply to {} (in_reply_to {msg_id}) not sent: {e}",
+                to.src()
+            ));
+        }
+    }
+
+    #[cold]
+    fn answered_twice(&mut self, to: &ReplyTo, msg_id: u64) {
+        let what = format!(
+            "request {msg_id} from {} answered twice; the second answer is not sent",
+            to.src()
+        );
+        if self.strict {
+            panic!("glomers-node: {what} (debug builds panic on this; Engine::set_strict(false) only logs it)");
+        }
+        self.log(format_args!("bug: {what}"));
+    }
+
+    /// Answers a request with `Ok`'s body or `Err`'s error: the usual end of a chain whose
+    /// steps fail with [`RpcError`] or [`crate::KvError`] (`?`-style with `map_err`, or as
+    /// they come).
+    pub fn reply_result<T: Serialize, E: Into<RpcError>>(
+        &mut self,
+        to: &ReplyTo,
+        result: Result<T, E>,
+    ) {
+        match result {
+            Ok(body) => self.reply(to, body),
+            Err(e) => self.reply_failure(to, e),
+        }
+    }
+
+    /// Answers a request with an error body carrying `error`'s code and text: an
+    /// [`RpcError`] as received, or a [`crate::KvError`] (a timeout stays code 0, indefinite).
+    pub fn reply_failure(&mut self, to: &ReplyTo, error: impl Into<RpcError>) {
+        let error = error.into();
+        self.reply(to, ErrorBody::new(error.code, error.text));
+    }
+
+    /// Answers a request with an error body `{"type":"error","code":..,"text":..}`.
+    pub fn reply_error(&mut self, to: &ReplyTo, code: ErrorCode, text: impl Into<String>) {
+        let text = text.into();
+        self.reply(to, ErrorBody::new(code, text));
+    }
+}
+
+impl<N: Node> Engine<N> {
+    /// Whether a second answer to one request panics (`true`, the default in debug builds, so
+    /// that tests fail on it) or is only logged (`false`, the default in release builds). The
+    /// second answer is never sent.
+    pub fn set_strict(&mut self, strict: bool) {
+        self.ctx.strict = strict;
+    }
+
+    /// Requests delivered with a `msg_id` that the node has not answered yet, oldest first, as
+    /// (sender, `msg_id`). At most 100 000 are remembered one by one; see
+    /// [`Engine::unanswered_count`] for the total.
+    pub fn unanswered(&self) -> Vec<(String, u64)> {
+        self.ctx.answers.open_requests().0
+    }
+
+    /// How many requests delivered with a `msg_id` are not answered yet.
+    pub fn unanswered_count(&self) -> u64 {
+        self.ctx.answers.open_count()
+    }
+
+    /// Logs the requests never answered, if any: [`crate::run`] calls this when its input
+    /// ends; a test harness may call it (or check [`Engine::unanswered`]) at the end of a run.
+    pub fn report_unanswered(&mut self) {
+        let count = self.unanswered_count();
+        if count == 0 {
+            return;
+        }
+        const SHOWN: usize = 10;
+        let open = self.unanswered();
+        let mut list: Vec<String> = open
+            .iter()
+            .take(SHOWN)
+            .map(|(src, msg_id)| format!("{src} msg_id {msg_id}"))
+            .collect();
+        if count > SHOWN as u64 {
+            list.push(format!("and {} more", count - SHOWN as u64));
+        }
+        self.ctx.log(format_args!(
+            "{count} request(s) never answered: {}",
+            list.join(", ")
+        ));
+    }
+}
 
 /// Whom to answer: the sender of a request and its `msg_id`. Cheap to clone (short ids such as
 /// `c12` or `n3` are stored inline), so a node may keep it to reply later.
