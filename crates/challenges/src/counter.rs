@@ -75,7 +75,7 @@
 
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, ErrorCode, KvError, Node, ReplyTo, TimerId};
+use glomers_node::{log, Ctx, ErrorCode, Join, KvError, Node, ReplyTo, TimerId};
 use serde::{Deserialize, Serialize};
 
 /// Which counter: grow-only (`g-counter`) or positive-negative (`pn-counter`).
@@ -264,8 +264,6 @@ pub struct Counter {
     sync_started: Duration,
     /// Whether a sync is running (its calls are in flight).
     syncing: bool,
-    /// Peer reads of the current sync still in flight.
-    reads_left: usize,
     /// Whether the current sync saw anything change.
     saw_change: bool,
     /// The current time between syncs: `period`, or more while idle.
@@ -317,7 +315,6 @@ impl Counter {
             peers: Vec::new(),
             sync_started: Duration::ZERO,
             syncing: false,
-            reads_left: 0,
             saw_change: false,
             interval: config.period,
             next_tick: None,
@@ -512,16 +509,14 @@ impl Counter {
         }
     }
 
-    /// Reads every peer's key. Called only right after our own cas succeeded, so every read is
-    /// served from a state at least as new as that cas.
+    /// Reads every peer's key at once, then ends the sync. Called only right after our own cas
+    /// succeeded, so every read is served from a state at least as new as that cas.
     fn read_peers(&mut self, ctx: &mut Ctx<Self>) {
-        self.reads_left = self.peers.len();
-        if self.reads_left == 0 {
-            return self.end_sync(ctx, false);
-        }
+        let mut reads = Join::new();
         for i in 0..self.peers.len() {
             let (timeout, sent) = self.call(ctx);
             let key = self.peers[i].key.clone();
+            let done = reads.slot();
             ctx.seq_kv().timeout(timeout).read(
                 key,
                 move |node: &mut Self, ctx, result: Result<Entry, KvError>| {
@@ -535,13 +530,11 @@ impl Counter {
                             node.saw_change = true;
                         }
                     }
-                    node.reads_left -= 1;
-                    if node.reads_left == 0 {
-                        node.end_sync(ctx, false);
-                    }
+                    done(node, ctx, ());
                 },
             );
         }
+        reads.then(ctx, |node, ctx, _| node.end_sync(ctx, false));
     }
 
     fn learn(&mut self, i: usize, entry: Entry) {

@@ -3,12 +3,17 @@
 //! buffer, and the buffer drained. This is what the simulator pays per delivered message.
 //!
 //! `cargo bench -p glomers-node --bench engine` (a few seconds per case).
+//!
+//! On a loaded machine wall-clock times say little; instructions per message do. With
+//! `ENGINE_BENCH_CASE=<echo|echo_escaped|gossip_10_values>` and `ENGINE_BENCH_ITERS=<n>` the
+//! binary feeds that case's lines `n` times and exits, to run under
+//! `valgrind --tool=callgrind`: (instructions at n) − (instructions at 0), divided by n.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use glomers_node::{Ctx, Engine, Node, ReplyTo};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -187,4 +192,31 @@ criterion_group! {
         .sample_size(50);
     targets = engine_benches
 }
-criterion_main!(benches);
+
+/// Feeds one case's lines `iterations` times, without criterion.
+fn fixed_iterations<N: Node>(node: N, lines: &[Vec<u8>], iterations: usize) {
+    let mut engine = initialised(node);
+    for i in 0..iterations {
+        engine.handle_line(black_box(&lines[i % lines.len()]), Duration::ZERO);
+        black_box(engine.output().len());
+        engine.output().clear();
+    }
+}
+
+fn main() {
+    if let (Ok(case), Ok(iterations)) = (
+        std::env::var("ENGINE_BENCH_CASE"),
+        std::env::var("ENGINE_BENCH_ITERS"),
+    ) {
+        let n: usize = iterations.parse().expect("ENGINE_BENCH_ITERS: a number");
+        match case.as_str() {
+            "echo" => fixed_iterations(Echo, &echo_lines(false), n),
+            "echo_escaped" => fixed_iterations(Echo, &echo_lines(true), n),
+            "gossip_10_values" => fixed_iterations(Gossiper::default(), &gossip_lines(), n),
+            other => panic!("unknown case {other}"),
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -6,23 +6,24 @@
 //! workbench's simulator drives the very same engine in virtual time.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Write as _;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
     self, truncated, write_json_str, Envelope, ErrorBody, ErrorCode, Header, RpcError, WriteError,
 };
+use crate::reply_to::Answers;
+pub use crate::reply_to::ReplyTo;
 
 /// How many bytes of an offending input line a diagnostic quotes.
-const QUOTE_LIMIT: usize = 300;
+pub(crate) const QUOTE_LIMIT: usize = 300;
 
 /// The shortest period [`Ctx::every`] accepts; shorter periods are raised to it so that a
 /// periodic timer can never spin [`Engine::advance`] forever.
@@ -42,8 +43,10 @@ pub trait Node: Sized + 'static {
     /// type) is answered with error 10 (not-supported); any other deserialization error with
     /// error 12 (malformed-request).
     type Request<'de>: Deserialize<'de>;
-    /// The payload of timers set with [`Ctx::after`] and [`Ctx::every`]; `()` when unused.
-    type Timer: Clone + 'static;
+    /// The payload of timers set with [`Ctx::after`] and [`Ctx::every`] (which needs it to be
+    /// `Clone`); `()` when unused. Timers that run a closure ([`Ctx::run_after`],
+    /// [`Ctx::run_every`]) need no payload type at all.
+    type Timer: 'static;
 
     /// Called once, right after the runtime answered `init` with `init_ok`.
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
@@ -59,99 +62,49 @@ pub trait Node: Sized + 'static {
     }
 }
 
-/// Whom to answer: the sender of a request and its `msg_id`. Cheap to clone (short ids such as
-/// `c12` or `n3` are stored inline), so a node may keep it to reply later.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ReplyTo {
-    src: Name,
-    msg_id: Option<u64>,
-}
-
-impl ReplyTo {
-    pub fn new(src: &str, msg_id: Option<u64>) -> Self {
-        ReplyTo {
-            src: Name::new(src),
-            msg_id,
-        }
-    }
-
-    /// The node or client that sent the request.
-    pub fn src(&self) -> &str {
-        self.src.as_str()
-    }
-
-    /// The request's `msg_id`; `None` when the sender expects no reply.
-    pub fn msg_id(&self) -> Option<u64> {
-        self.msg_id
-    }
-}
-
-impl fmt::Debug for ReplyTo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyTo")
-            .field("src", &self.src())
-            .field("msg_id", &self.msg_id)
-            .finish()
-    }
-}
-
-const INLINE: usize = 22;
-
-/// A node id without a heap allocation when it is short.
-#[derive(Clone, PartialEq, Eq)]
-enum Name {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<str>),
-}
-
-impl Name {
-    fn new(s: &str) -> Self {
-        if s.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            Name::Inline {
-                len: s.len() as u8,
-                bytes,
-            }
-        } else {
-            Name::Shared(s.into())
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // The bytes were copied from a &str, so this cannot fail.
-            Name::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or("")
-            }
-            Name::Shared(s) => s,
-        }
-    }
-}
-
 /// A handle to cancel a timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId(u64);
+pub struct TimerId(pub(crate) u64);
 
 /// What a pending RPC's continuation receives: the reply body, or why there is none.
-type Continuation<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>, Result<&str, RpcError>)>;
+pub(crate) type Continuation<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>, Result<&str, RpcError>)>;
 
-struct Pending<N: Node> {
+/// Code to run later with the node and its context.
+pub(crate) type Action<N> = Box<dyn FnOnce(&mut N, &mut Ctx<N>)>;
+
+pub(crate) struct Pending<N: Node> {
     /// Where the RPC's deadline sits in the queue.
-    key: (Duration, u64),
-    dest: Box<str>,
-    timeout: Duration,
+    pub(crate) key: (Duration, u64),
+    pub(crate) dest: Box<str>,
+    pub(crate) timeout: Duration,
     /// Set when the request could not even be sent: the deadline is then immediate and the
     /// continuation gets this error instead of a timeout.
-    failure: Option<RpcError>,
-    then: Continuation<N>,
+    pub(crate) failure: Option<RpcError>,
+    pub(crate) then: Continuation<N>,
 }
 
-enum Event<T> {
+/// Code to run at every period of a [`Ctx::run_every`] timer.
+pub(crate) type RepeatedAction<N> = Box<dyn FnMut(&mut N, &mut Ctx<N>)>;
+
+/// Makes the next payload of a periodic timer from the last.
+type Refill<T> = fn(&T) -> T;
+
+pub(crate) enum Event<N: Node> {
     Timer {
         id: u64,
-        period: Option<Duration>,
-        payload: T,
+        period: Option<(Duration, Refill<N::Timer>)>,
+        payload: N::Timer,
+    },
+    /// A closure timer ([`Ctx::run_after`]).
+    Once {
+        id: u64,
+        action: Action<N>,
+    },
+    /// A periodic closure timer ([`Ctx::run_every`]).
+    Repeat {
+        id: u64,
+        period: Duration,
+        action: RepeatedAction<N>,
     },
     RpcDeadline {
         msg_id: u64,
@@ -171,14 +124,22 @@ pub struct Ctx<N: Node> {
     logs: RefCell<Vec<u8>>,
     /// `{"src":"<node id>"`, precomputed at init.
     src_prefix: Vec<u8>,
-    next_msg_id: u64,
+    pub(crate) next_msg_id: u64,
     next_seq: u64,
     /// Timers and RPC deadlines by (deadline, creation order).
-    queue: BTreeMap<(Duration, u64), Event<N::Timer>>,
+    pub(crate) queue: BTreeMap<(Duration, u64), Event<N>>,
     /// Live timers: id -> key in `queue`.
-    timers: BTreeMap<u64, (Duration, u64)>,
+    pub(crate) timers: BTreeMap<u64, (Duration, u64)>,
     /// Outstanding RPCs by msg_id.
-    pending: BTreeMap<u64, Pending<N>>,
+    pub(crate) pending: BTreeMap<u64, Pending<N>>,
+    /// The timeout of [`Ctx::call`] and the service clients unless they set one.
+    pub(crate) default_timeout: Duration,
+    /// Requests delivered with a `msg_id` and not answered yet.
+    pub(crate) answers: Answers,
+    /// Whether a second answer to a request panics (true in debug builds) or is only logged.
+    pub(crate) strict: bool,
+    /// Actions of dropped [`crate::Deferred`] guards, run when the current handler returns.
+    pub(crate) deferred: Rc<RefCell<VecDeque<Action<N>>>>,
 }
 
 impl<N: Node> Ctx<N> {
@@ -197,6 +158,10 @@ impl<N: Node> Ctx<N> {
             queue: BTreeMap::new(),
             timers: BTreeMap::new(),
             pending: BTreeMap::new(),
+            default_timeout: crate::kv::DEFAULT_TIMEOUT,
+            answers: Answers::default(),
+            strict: cfg!(debug_assertions),
+            deferred: Rc::default(),
         }
     }
 
@@ -222,83 +187,11 @@ impl<N: Node> Ctx<N> {
         &mut self.rng
     }
 
-    /// Answers a request. `body` must serialize to a JSON object with a `type`; the runtime
-    /// adds `in_reply_to`. A request without `msg_id` expects no answer: then nothing is sent.
-    pub fn reply(&mut self, to: &ReplyTo, body: impl Serialize) {
-        let Some(msg_id) = to.msg_id else { return };
-        if let Err(e) = self.emit(to.src(), &body, Some(msg_id), None) {
-            self.log(format_args!(
-                "reply to {} (in_reply_to {msg_id}) not sent: {e}",
-                to.src()
-            ));
-        }
-    }
-
-    /// Answers a request with an error body `{"type":"error","code":..,"text":..}`.
-    pub fn reply_error(&mut self, to: &ReplyTo, code: ErrorCode, text: impl Into<String>) {
-        let text = text.into();
-        self.reply(to, ErrorBody::new(code, text));
-    }
-
     /// Sends a message that expects no reply (no `msg_id`).
     pub fn send(&mut self, dest: &str, body: impl Serialize) {
         if let Err(e) = self.emit(dest, &body, None, None) {
             self.log(format_args!("send to {dest} not sent: {e}"));
         }
-    }
-
-    /// Sends a request with a fresh `msg_id` and calls `then` exactly once: with the reply
-    /// deserialized into `R` (extra fields such as `type` and `in_reply_to` are ignored unless
-    /// `R` denies them), with `Err` carrying the code and text of an `error` reply, with a
-    /// [`ErrorCode::Timeout`] error when no reply came within `timeout`, or with a
-    /// [`ErrorCode::MalformedRequest`] error when the reply does not deserialize into `R`.
-    ///
-    /// A reply that arrives after the timeout is logged and dropped.
-    pub fn rpc<R: DeserializeOwned + 'static>(
-        &mut self,
-        dest: &str,
-        body: impl Serialize,
-        timeout: Duration,
-        then: impl FnOnce(&mut N, &mut Ctx<N>, Result<R, RpcError>) + 'static,
-    ) {
-        let msg_id = self.next_msg_id;
-        self.next_msg_id += 1;
-        let mut deadline = self.now.saturating_add(timeout);
-        let mut failure = None;
-        if let Err(e) = self.emit(dest, &body, None, Some(msg_id)) {
-            self.log(format_args!(
-                "rpc {msg_id} to {dest} not sent: {e}; failing it"
-            ));
-            failure = Some(RpcError::new(
-                ErrorCode::MalformedRequest,
-                format!("request not sent: {e}"),
-            ));
-            deadline = self.now;
-        }
-        let key = (deadline, self.bump_seq());
-        self.queue.insert(key, Event::RpcDeadline { msg_id });
-        let then: Continuation<N> = Box::new(move |node, ctx, outcome| {
-            let result = outcome.and_then(|body| {
-                serde_json::from_str::<R>(body).map_err(|e| {
-                    ctx.log(format_args!(
-                        "malformed reply to rpc {msg_id}: {e}: {}",
-                        truncated(body.as_bytes(), QUOTE_LIMIT)
-                    ));
-                    RpcError::new(ErrorCode::MalformedRequest, format!("malformed reply: {e}"))
-                })
-            });
-            then(node, ctx, result)
-        });
-        self.pending.insert(
-            msg_id,
-            Pending {
-                key,
-                dest: dest.into(),
-                timeout,
-                failure,
-                then,
-            },
-        );
     }
 
     /// Fires `timer` once, `delay` from now.
@@ -309,10 +202,13 @@ impl<N: Node> Ctx<N> {
 
     /// Fires `timer` every `period` (at least [`MIN_PERIOD`]), first one period from now.
     /// Each firing re-arms at its deadline plus the period, so the rhythm does not drift.
-    pub fn every(&mut self, period: Duration, timer: N::Timer) -> TimerId {
+    pub fn every(&mut self, period: Duration, timer: N::Timer) -> TimerId
+    where
+        N::Timer: Clone,
+    {
         let period = period.max(MIN_PERIOD);
         let deadline = self.now.saturating_add(period);
-        self.schedule(deadline, Some(period), timer)
+        self.schedule(deadline, Some((period, Clone::clone)), timer)
     }
 
     /// Cancels a timer. Cancelling a fired one-shot timer or an unknown id does nothing.
@@ -340,7 +236,7 @@ impl<N: Node> Ctx<N> {
         self.timers.len()
     }
 
-    fn bump_seq(&mut self) -> u64 {
+    pub(crate) fn bump_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
@@ -349,31 +245,37 @@ impl<N: Node> Ctx<N> {
     fn schedule(
         &mut self,
         deadline: Duration,
-        period: Option<Duration>,
+        period: Option<(Duration, Refill<N::Timer>)>,
         payload: N::Timer,
+    ) -> TimerId {
+        self.schedule_event(deadline, |id| Event::Timer {
+            id,
+            period,
+            payload,
+        })
+    }
+
+    /// Queues the event `make(id)` at `deadline` as a cancellable timer.
+    pub(crate) fn schedule_event(
+        &mut self,
+        deadline: Duration,
+        make: impl FnOnce(u64) -> Event<N>,
     ) -> TimerId {
         let id = self.bump_seq();
         let key = (deadline, id);
-        self.queue.insert(
-            key,
-            Event::Timer {
-                id,
-                period,
-                payload,
-            },
-        );
+        self.queue.insert(key, make(id));
         self.timers.insert(id, key);
         TimerId(id)
     }
 
-    fn set_now(&mut self, now: Duration) {
+    pub(crate) fn set_now(&mut self, now: Duration) {
         if now > self.now {
             self.now = now;
         }
     }
 
     /// Appends one message from this node to the output.
-    fn emit(
+    pub(crate) fn emit(
         &mut self,
         dest: &str,
         body: &impl Serialize,
@@ -448,7 +350,7 @@ struct MsgIdOnly {
 /// ```
 pub struct Engine<N: Node> {
     node: N,
-    ctx: Ctx<N>,
+    pub(crate) ctx: Ctx<N>,
 }
 
 impl<N: Node> Engine<N> {
@@ -485,10 +387,9 @@ impl<N: Node> Engine<N> {
         let text = match std::str::from_utf8(line) {
             Ok(text) => text,
             Err(e) => {
-                self.diagnose(
-                    line,
-                    format_args!("not a message envelope (not UTF-8: {e})"),
-                );
+                let what = format!("not a message envelope (not UTF-8: {e})");
+                self.diagnose(line, format_args!("{what}"));
+                self.answer_salvaged(crate::salvage::address(line, None), &what);
                 return;
             }
         };
@@ -551,8 +452,12 @@ impl<N: Node> Engine<N> {
 
         match serde_json::from_str::<N::Request<'_>>(body) {
             Ok(req) => {
-                let from = ReplyTo::new(&env.src, header.msg_id);
+                let mut from = ReplyTo::new(&env.src, header.msg_id);
+                if let Some(msg_id) = header.msg_id {
+                    from.request = self.ctx.answers.open(&from.src, msg_id);
+                }
                 self.node.on_request(&mut self.ctx, req, from);
+                self.settle();
             }
             Err(e) => {
                 let (code, text) = if is_unknown_variant(&e, ty) {
@@ -566,6 +471,8 @@ impl<N: Node> Engine<N> {
                         format!("malformed {ty:?} request: {e}"),
                     )
                 };
+                // serde quotes the offending value, which may be most of a huge line.
+                let text = truncated(text.as_bytes(), QUOTE_LIMIT);
                 self.diagnose(line, format_args!("{text}"));
                 if let Some(id) = header.msg_id {
                     self.answer_error(&env, id, code, &text);
@@ -601,17 +508,15 @@ impl<N: Node> Engine<N> {
                     payload,
                 } => {
                     match period {
-                        Some(period) => {
+                        Some((period, refill)) => {
                             // Re-arm before the handler runs so that it may cancel.
                             let next = (key.0.saturating_add(period), self.ctx.bump_seq());
-                            self.ctx.queue.insert(
-                                next,
-                                Event::Timer {
-                                    id,
-                                    period: Some(period),
-                                    payload: payload.clone(),
-                                },
-                            );
+                            let again = Event::Timer {
+                                id,
+                                period: Some((period, refill)),
+                                payload: refill(&payload),
+                            };
+                            self.ctx.queue.insert(next, again);
                             self.ctx.timers.insert(id, next);
                         }
                         None => {
@@ -619,6 +524,26 @@ impl<N: Node> Engine<N> {
                         }
                     }
                     self.node.on_timer(&mut self.ctx, payload);
+                }
+                Event::Once { id, action } => {
+                    self.ctx.timers.remove(&id);
+                    action(&mut self.node, &mut self.ctx);
+                }
+                Event::Repeat {
+                    id,
+                    period,
+                    mut action,
+                } => {
+                    // Claim the next slot before running, as above; the action goes back into
+                    // the queue afterwards unless it cancelled its own timer.
+                    let next = (key.0.saturating_add(period), self.ctx.bump_seq());
+                    self.ctx.timers.insert(id, next);
+                    action(&mut self.node, &mut self.ctx);
+                    if self.ctx.timers.get(&id) == Some(&next) {
+                        self.ctx
+                            .queue
+                            .insert(next, Event::Repeat { id, period, action });
+                    }
                 }
                 Event::RpcDeadline { msg_id } => {
                     if let Some(pending) = self.ctx.pending.remove(&msg_id) {
@@ -635,6 +560,25 @@ impl<N: Node> Engine<N> {
                     }
                 }
             }
+            self.settle();
+        }
+    }
+
+    /// Runs the actions of [`crate::Deferred`] guards dropped by the handler that just
+    /// returned (and those their actions drop), in the order they were dropped.
+    #[inline]
+    fn settle(&mut self) {
+        if !self.ctx.deferred.borrow().is_empty() {
+            self.run_deferred();
+        }
+    }
+
+    #[cold]
+    fn run_deferred(&mut self) {
+        loop {
+            let next = self.ctx.deferred.borrow_mut().pop_front();
+            let Some(action) = next else { break };
+            action(&mut self.node, &mut self.ctx);
         }
     }
 
@@ -648,10 +592,12 @@ impl<N: Node> Engine<N> {
         self.ctx.logs.get_mut()
     }
 
+    /// The node.
     pub fn node(&self) -> &N {
         &self.node
     }
 
+    /// The node, to change it between messages (tests).
     pub fn node_mut(&mut self) -> &mut N {
         &mut self.node
     }
@@ -669,7 +615,9 @@ impl<N: Node> Engine<N> {
     /// Runs `f` with the node and its context, as a handler would: for tests and drivers
     /// that want to make a node act (send, set a timer) outside a message.
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut N, &mut Ctx<N>) -> R) -> R {
-        f(&mut self.node, &mut self.ctx)
+        let result = f(&mut self.node, &mut self.ctx);
+        self.settle();
+        result
     }
 
     fn handle_init(&mut self, line: &[u8], env: &Envelope, msg_id: Option<u64>, body: &str) {
@@ -699,6 +647,7 @@ impl<N: Node> Engine<N> {
         self.ctx.reply(&from, InitOk { ty: "init_ok" });
         if first {
             self.node.on_init(&mut self.ctx);
+            self.settle();
         }
     }
 
@@ -731,24 +680,38 @@ impl<N: Node> Engine<N> {
             Ok(body)
         };
         (pending.then)(&mut self.node, &mut self.ctx, outcome);
+        self.settle();
     }
 
     /// Logs a problem with an input line.
-    fn diagnose(&mut self, line: &[u8], what: fmt::Arguments) {
+    pub(crate) fn diagnose(&mut self, line: &[u8], what: fmt::Arguments) {
         let quoted = truncated(line, QUOTE_LIMIT);
         self.ctx.log(format_args!("bad input: {what}: {quoted}"));
     }
 
     /// Answers `env`'s sender with an error, also before init (our id is then `env.dest`).
     fn answer_error(&mut self, env: &Envelope, msg_id: u64, code: ErrorCode, text: &str) {
+        self.answer_error_to(&env.src, &env.dest, msg_id, code, text);
+    }
+
+    /// Answers `requester` with an error; `addressed_to` is the request's `dest`, our id
+    /// before init.
+    pub(crate) fn answer_error_to(
+        &mut self,
+        requester: &str,
+        addressed_to: &str,
+        msg_id: u64,
+        code: ErrorCode,
+        text: &str,
+    ) {
         let body = ErrorBody::new(code, text);
         let src: &str = if self.ctx.initialized {
             &self.ctx.node_id
         } else {
-            &env.dest
+            addressed_to
         };
         let _ =
-            protocol::write_message(&mut self.ctx.out, src, &env.src, &body, Some(msg_id), None);
+            protocol::write_message(&mut self.ctx.out, src, requester, &body, Some(msg_id), None);
     }
 }
 
@@ -773,10 +736,15 @@ fn is_unknown_variant(err: &serde_json::Error, ty: &str) -> bool {
 /// different node types side by side (`Vec<Box<dyn AnyEngine>>`). See [`Engine`] for what each
 /// method does.
 pub trait AnyEngine {
+    /// [`Engine::handle_line`].
     fn handle_line(&mut self, line: &[u8], now: Duration);
+    /// [`Engine::next_deadline`].
     fn next_deadline(&self) -> Option<Duration>;
+    /// [`Engine::advance`].
     fn advance(&mut self, now: Duration);
+    /// [`Engine::output`].
     fn output(&mut self) -> &mut Vec<u8>;
+    /// [`Engine::logs`].
     fn logs(&mut self) -> &mut Vec<u8>;
 }
 

@@ -2,10 +2,16 @@
 //!
 //! A node is a type implementing [`Node`]. It owns its state (`&mut self`, no `Arc<Mutex<..>>`),
 //! receives typed requests, and acts only through its [`Ctx`]: [`Ctx::reply`], [`Ctx::send`],
-//! [`Ctx::rpc`] with a continuation that gets `&mut` access to the node again, timers
-//! ([`Ctx::after`], [`Ctx::every`]), the clock ([`Ctx::now`]), a seeded RNG ([`Ctx::rng`]) and
-//! clients for Maelstrom's services ([`Ctx::seq_kv`], [`Ctx::lin_kv`], [`Ctx::lww_kv`],
-//! [`Ctx::lin_tso`]).
+//! [`Ctx::call`] with a continuation that gets `&mut` access to the node again, timers
+//! ([`Ctx::run_after`], [`Ctx::run_every`], or typed ones with [`Ctx::after`] and
+//! [`Ctx::every`]), the clock ([`Ctx::now`]), a seeded RNG ([`Ctx::rng`]) and clients for
+//! Maelstrom's services ([`Ctx::seq_kv`], [`Ctx::lin_kv`], [`Ctx::lww_kv`], [`Ctx::lin_tso`];
+//! see [`kv`]).
+//!
+//! Multi-step chains read top to bottom: [`Call::relay`] forwards an answer, [`Kv::update`] is
+//! a read-modify-cas loop, [`Join`] continues once several calls are in, [`Ctx::defer`] and
+//! [`KvLock`] release on every path. The [`guide`] teaches the model and gives a recipe for
+//! each.
 //!
 //! The protocol logic lives in the sans-IO [`Engine`], which takes input lines and clock
 //! readings and produces output lines. [`run`] drives it from stdin/stdout in real time; a
@@ -118,18 +124,35 @@
 //!
 //! [Maelstrom]: https://github.com/jepsen-io/maelstrom
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+/// The guide: the model, where data lives, recipes for the usual chains, timeouts, testing
+/// and running a node (also at `docs/node-guide.md` in the repository).
+#[doc = include_str!("../guide.md")]
+pub mod guide {}
+
+/// The crate README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
+mod call;
+mod chains;
 mod engine;
-mod kv;
+pub mod kv;
 mod lockstep;
 pub mod protocol;
+mod reply_to;
 mod runtime;
+mod salvage;
 
+pub use call::Call;
+pub use chains::{Deferred, Join};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
-pub use kv::{Kv, KvError, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
+pub use kv::{Kv, KvError, KvLock, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
 pub use lockstep::{run_lockstep, LOCKSTEP_ENV, LOCKSTEP_VERSION, SEED_ENV};
 pub use protocol::{ErrorCode, RpcError};
-pub use runtime::{run, run_with_io};
+pub use runtime::{run, run_with_io, MAX_LINE};
 
 /// Re-exported so that nodes can use `glomers_node::rand::Rng` on [`Ctx::rng`].
 pub use rand;
@@ -146,3 +169,9 @@ macro_rules! log {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_chains;
+#[cfg(test)]
+mod tests_input;
+#[cfg(test)]
+mod tests_pitfalls;

@@ -22,10 +22,13 @@ use serde_json::value::RawValue;
 /// Unknown top-level fields (Maelstrom's `id`) are ignored.
 #[derive(Debug, serde::Deserialize)]
 pub struct Envelope<'a> {
+    /// The sender's id.
     #[serde(borrow)]
     pub src: Cow<'a, str>,
+    /// The recipient's id.
     #[serde(borrow)]
     pub dest: Cow<'a, str>,
+    /// The body, unparsed: a slice of the input line.
     #[serde(borrow)]
     pub body: &'a RawValue,
 }
@@ -36,8 +39,10 @@ pub struct Header<'a> {
     /// The message type. `None` when the field is absent (or `null`).
     #[serde(rename = "type", borrow, default)]
     pub ty: Option<Cow<'a, str>>,
+    /// The id the sender gave the message, when it expects an answer.
     #[serde(default)]
     pub msg_id: Option<u64>,
+    /// The `msg_id` of the request this message answers.
     #[serde(default)]
     pub in_reply_to: Option<u64>,
 }
@@ -48,7 +53,9 @@ pub struct Header<'a> {
 /// writes `"type":"error"` as well.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct ErrorBody<'a> {
+    /// The error code.
     pub code: ErrorCode,
+    /// What went wrong, for people.
     #[serde(default, borrow)]
     pub text: Cow<'a, str>,
 }
@@ -219,11 +226,15 @@ impl<'de> Deserialize<'de> for ErrorCode {
 /// could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
+    /// The error code: the other side's, or [`ErrorCode::Timeout`] for a local timeout, or
+    /// [`ErrorCode::MalformedRequest`] for a reply that did not fit.
     pub code: ErrorCode,
+    /// The error body's text, or a description of the local failure.
     pub text: String,
 }
 
 impl RpcError {
+    /// An error with `code` and `text`: to answer a request with ([`crate::Ctx::reply_failure`]).
     pub fn new(code: ErrorCode, text: impl Into<String>) -> Self {
         RpcError {
             code,
@@ -336,29 +347,47 @@ pub(crate) fn write_tail(
     write_json_str(out, dest);
     out.extend_from_slice(b",\"body\":");
     let body_start = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, body) {
+    let mut seen = Seen::default();
+    let written = {
+        let mut ser = serde_json::Serializer::with_formatter(&mut *out, Watch(&mut seen));
+        body.serialize(&mut ser)
+    };
+    if let Err(e) = written {
         out.truncate(start);
         return Err(WriteError::Serialize(e));
     }
-    // serde_json writes compactly, but a RawValue inside the body may carry whitespace,
-    // newlines included. Outside strings (where a raw newline cannot occur in valid JSON) any
-    // newline is whitespace, so blanking them keeps the message on one line.
-    for b in &mut out[body_start..] {
-        if *b == b'\n' || *b == b'\r' {
-            *b = b' ';
-        }
-    }
-    // For the same reason, look at the first and last significant bytes rather than assuming.
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    let first = out[body_start..].iter().position(|b| !is_ws(b));
-    let last = out[body_start..].iter().rposition(|b| !is_ws(b));
-    let (Some(first), Some(last)) = (first, last) else {
-        out.truncate(start);
-        return Err(WriteError::NotAnObject);
+    let (first, last) = if seen.raw {
+        // A RawValue inside the body may carry whitespace, newlines included. Outside strings
+        // (where a raw newline cannot occur in valid JSON) any newline is whitespace, so
+        // blanking them keeps the message on one line; and the first and last significant
+        // bytes have to be looked for.
+        for b in &mut out[body_start..] {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+        let first = out[body_start..].iter().position(|b| !is_ws(b));
+        let last = out[body_start..].iter().rposition(|b| !is_ws(b));
+        let (Some(first), Some(last)) = (first, last) else {
+            out.truncate(start);
+            return Err(WriteError::NotAnObject);
+        };
+        (first, last)
+    } else {
+        // serde_json wrote it compactly: no whitespace around it.
+        (0, (out.len() - body_start).saturating_sub(1))
     };
-    if out[body_start + first] != b'{' || out[body_start + last] != b'}' {
+    if out.len() == body_start || out[body_start + first] != b'{' || out[body_start + last] != b'}'
+    {
         out.truncate(start);
         return Err(WriteError::NotAnObject);
+    }
+    let (mut first, mut last) = (first, last);
+    // A relayed body may hold reserved fields of its own: the ones written here replace them.
+    let adding = in_reply_to.is_some() || msg_id.is_some();
+    if adding && (seen.reserved_key || seen.raw_body) && strip_reserved(out, body_start) {
+        (first, last) = (0, out.len() - 1 - body_start);
     }
     // Drop the closing brace (and anything after it), then see whether the object is empty.
     out.truncate(body_start + last);
@@ -378,6 +407,166 @@ pub(crate) fn write_tail(
     }
     out.extend_from_slice(b"}}\n");
     Ok(())
+}
+
+/// What serializing a body showed, as far as the reserved fields are concerned.
+#[derive(Default)]
+struct Seen {
+    /// Objects and arrays open around the current position.
+    depth: u32,
+    /// Writing a key of the body object itself.
+    in_top_key: bool,
+    /// The body object has an `msg_id` or `in_reply_to` key.
+    reserved_key: bool,
+    /// Raw JSON (a `RawValue`) was copied in somewhere: it may hold whitespace.
+    raw: bool,
+    /// The body as a whole is raw JSON: its keys were not seen.
+    raw_body: bool,
+}
+
+/// serde_json's compact output, watching the body's own keys on the way, so that the common
+/// case (no reserved key) costs no second look at the bytes.
+struct Watch<'a>(&'a mut Seen);
+
+impl serde_json::ser::Formatter for Watch<'_> {
+    #[inline]
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth += 1;
+        w.write_all(b"{")
+    }
+
+    #[inline]
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth = self.0.depth.saturating_sub(1);
+        w.write_all(b"}")
+    }
+
+    #[inline]
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth += 1;
+        w.write_all(b"[")
+    }
+
+    #[inline]
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.depth = self.0.depth.saturating_sub(1);
+        w.write_all(b"]")
+    }
+
+    #[inline]
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.in_top_key = self.0.depth == 1;
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    #[inline]
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.0.in_top_key = false;
+        Ok(())
+    }
+
+    #[inline]
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.0.in_top_key && is_reserved(fragment) {
+            self.0.reserved_key = true;
+        }
+        w.write_all(fragment.as_bytes())
+    }
+
+    #[inline]
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        self.0.raw = true;
+        if self.0.depth == 0 {
+            self.0.raw_body = true;
+        }
+        w.write_all(fragment.as_bytes())
+    }
+}
+
+/// Removes the top-level `in_reply_to` and `msg_id` fields from the JSON object that starts at
+/// `out[body_start..]`, keeping the other fields in order. Cheap when the body has none: only
+/// the bytes around each `_` are looked at.
+fn strip_reserved(out: &mut Vec<u8>, body_start: usize) -> bool {
+    let body = &out[body_start..];
+    // Both names have an underscore, which is rarer than a quote: look around each one.
+    let suspicious = memchr::memchr_iter(b'_', body).any(|i| {
+        let (before, after) = body.split_at(i);
+        (before.ends_with(b"\"msg") && after.starts_with(b"_id\""))
+            || (before.ends_with(b"\"in") && after.starts_with(b"_reply_to\""))
+    });
+    if !suspicious {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let Ok(Fields(fields)) = serde_json::from_str::<Fields>(text) else {
+        return false;
+    };
+    if !fields.iter().any(|(key, _)| is_reserved(key)) {
+        return false;
+    }
+    let mut rewritten = Vec::with_capacity(text.len());
+    rewritten.push(b'{');
+    for (key, value) in fields.iter().filter(|(key, _)| !is_reserved(key)) {
+        if rewritten.len() > 1 {
+            rewritten.push(b',');
+        }
+        write_json_str(&mut rewritten, key);
+        rewritten.push(b':');
+        rewritten.extend_from_slice(value.get().as_bytes());
+    }
+    rewritten.push(b'}');
+    out.truncate(body_start);
+    out.extend_from_slice(&rewritten);
+    true
+}
+
+fn is_reserved(key: &str) -> bool {
+    key == "msg_id" || key == "in_reply_to"
+}
+
+/// A JSON object's fields in their order, values left raw.
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    fields.push((key, value));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 /// At most `max` bytes of `line`, lossily decoded, for diagnostics.

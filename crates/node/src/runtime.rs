@@ -19,6 +19,15 @@ use crate::engine::{Engine, Node};
 const READ_SIZE: usize = 64 * 1024;
 /// Output is written out (without flushing) once this much is buffered.
 const WRITE_THRESHOLD: usize = 64 * 1024;
+/// The longest input line kept whole (64 MiB, the workbench's own cap on a node's output
+/// line). Of a longer line only the first and last 64 KiB are kept, so memory
+/// stays bounded whatever the input; the engine logs it and answers it with error 12 when its
+/// `src` and `msg_id` can still be read ([`Engine::handle_long_line`]).
+pub const MAX_LINE: usize = 64 << 20;
+/// How much of each end of an over-long line is kept.
+const LONG_LINE_KEEP: usize = 64 * 1024;
+/// A chunk buffer larger than this is not reused (it held a long line): memory goes back.
+const SPARE_CAPACITY: usize = 4 * READ_SIZE;
 /// Chunks in flight between the reader and the loop; bounds memory when the node falls behind
 /// (a chunk holds up to two reads, so about 2 MiB here). 64 doubled the node's peak RSS under a
 /// long burst without making it any faster.
@@ -53,10 +62,11 @@ pub fn run_with_io<N: Node>(
     let (spare_tx, spare_rx) = crossbeam_channel::bounded(CHANNEL_CHUNKS + 2);
     let reader = thread::Builder::new()
         .name("glomers-input".into())
-        .spawn(move || read_chunks(input, chunk_tx, spare_rx))?;
+        .spawn(move || read_chunks(input, chunk_tx, spare_rx, MAX_LINE))?;
 
     let mut engine = Engine::new(node, seed);
     let result = drive(&mut engine, &chunk_rx, &spare_tx, &mut output);
+    engine.report_unanswered();
     drain_logs(&mut engine);
     if result.is_ok() {
         // The input ended, so the reader has returned or is about to.
@@ -68,7 +78,7 @@ pub fn run_with_io<N: Node>(
 
 fn drive<N: Node>(
     engine: &mut Engine<N>,
-    chunks: &Receiver<io::Result<Vec<u8>>>,
+    chunks: &Receiver<io::Result<Input>>,
     spare: &Sender<Vec<u8>>,
     output: &mut impl Write,
 ) -> io::Result<()> {
@@ -97,8 +107,14 @@ fn drive<N: Node>(
                 }
             }
         };
-        let mut chunk = received?;
         let now = start.elapsed();
+        let mut chunk = match received? {
+            Input::Lines(chunk) => chunk,
+            Input::Long(long) => {
+                engine.handle_long_line(&long.head, &long.tail, long.len, now);
+                continue;
+            }
+        };
         for line in chunk.split(|&b| b == b'\n') {
             if !line.is_empty() {
                 engine.handle_line(line, now);
@@ -108,7 +124,9 @@ fn drive<N: Node>(
             write_output(engine, output)?;
         }
         chunk.clear();
-        let _ = spare.try_send(chunk);
+        if chunk.capacity() <= SPARE_CAPACITY {
+            let _ = spare.try_send(chunk);
+        }
     }
     write_output(engine, output)?;
     output.flush()
@@ -132,45 +150,111 @@ fn drain_logs<N: Node>(engine: &mut Engine<N>) {
     }
 }
 
+/// What the reader hands the loop.
+pub(crate) enum Input {
+    /// Whole lines, each ending in a newline (but perhaps the last line of the input).
+    Lines(Vec<u8>),
+    /// A line longer than the cap: its ends and its length.
+    Long(LongLine),
+}
+
+/// What is kept of an over-long line.
+pub(crate) struct LongLine {
+    pub(crate) head: Vec<u8>,
+    pub(crate) tail: Vec<u8>,
+    pub(crate) len: u64,
+}
+
+impl LongLine {
+    fn start(line: &[u8]) -> Self {
+        LongLine {
+            head: line[..LONG_LINE_KEEP.min(line.len())].to_vec(),
+            tail: line[line.len().saturating_sub(LONG_LINE_KEEP)..].to_vec(),
+            len: line.len() as u64,
+        }
+    }
+
+    fn extend(&mut self, more: &[u8]) {
+        self.len += more.len() as u64;
+        self.tail.extend_from_slice(more);
+        if self.tail.len() > 2 * LONG_LINE_KEEP {
+            let cut = self.tail.len() - LONG_LINE_KEEP;
+            self.tail.drain(..cut);
+        }
+    }
+}
+
 /// The reader thread: sends chunks that end on a line boundary (a final unterminated line is
-/// sent at end of input). Reuses the buffers the loop hands back.
-fn read_chunks(
+/// sent at end of input), and over-long lines as [`Input::Long`]. Reuses the buffers the loop
+/// hands back.
+pub(crate) fn read_chunks(
     mut input: impl Read,
-    chunks: Sender<io::Result<Vec<u8>>>,
+    chunks: Sender<io::Result<Input>>,
     spare: Receiver<Vec<u8>>,
+    max_line: usize,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_SIZE);
+    // Set while skipping the rest of an over-long line (`buf` then holds nothing older).
+    let mut long: Option<LongLine> = None;
     loop {
         let filled = buf.len();
         buf.resize(filled + READ_SIZE, 0);
-        match input.read(&mut buf[filled..]) {
+        let n = match input.read(&mut buf[filled..]) {
             Ok(0) => {
                 buf.truncate(filled);
-                if !buf.is_empty() {
-                    let _ = chunks.send(Ok(buf));
+                if let Some(long) = long.take() {
+                    let _ = chunks.send(Ok(Input::Long(long)));
+                } else if !buf.is_empty() {
+                    let _ = chunks.send(Ok(Input::Lines(buf)));
                 }
                 return;
             }
-            Ok(n) => {
-                buf.truncate(filled + n);
-                if let Some(pos) = buf[filled..].iter().rposition(|&b| b == b'\n') {
-                    let cut = filled + pos + 1;
-                    let mut next = spare
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(2 * READ_SIZE));
-                    next.extend_from_slice(&buf[cut..]);
-                    buf.truncate(cut);
-                    if chunks.send(Ok(buf)).is_err() {
-                        return;
-                    }
-                    buf = next;
-                }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                buf.truncate(filled);
+                continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(filled),
             Err(e) => {
                 let _ = chunks.send(Err(e));
                 return;
             }
+        };
+        buf.truncate(filled + n);
+        let mut fresh = filled;
+        if let Some(mut skipped) = long.take() {
+            match memchr::memchr(b'\n', &buf) {
+                None => {
+                    skipped.extend(&buf);
+                    buf.clear();
+                    long = Some(skipped);
+                    continue;
+                }
+                Some(end) => {
+                    skipped.extend(&buf[..end]);
+                    if chunks.send(Ok(Input::Long(skipped))).is_err() {
+                        return;
+                    }
+                    buf.drain(..=end);
+                    fresh = 0;
+                }
+            }
+        }
+        if let Some(pos) = memchr::memrchr(b'\n', &buf[fresh..]) {
+            let cut = fresh + pos + 1;
+            let mut next = spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(2 * READ_SIZE));
+            next.extend_from_slice(&buf[cut..]);
+            buf.truncate(cut);
+            if chunks.send(Ok(Input::Lines(buf))).is_err() {
+                return;
+            }
+            buf = next;
+        }
+        if buf.len() > max_line {
+            long = Some(LongLine::start(&buf));
+            // Let the big buffer go rather than keep its capacity.
+            buf = Vec::with_capacity(2 * READ_SIZE);
         }
     }
 }

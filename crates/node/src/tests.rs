@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 
 use crate::*;
 
-fn ms(n: u64) -> Duration {
+pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Req {
+pub(crate) enum Req {
     Echo { echo: Value },
     Add { delta: u64 },
     Remember,
@@ -24,7 +24,7 @@ enum Req {
 
 /// A node that records what happens to it.
 #[derive(Default)]
-struct Probe {
+pub(crate) struct Probe {
     inits: usize,
     events: Vec<String>,
     sum: u64,
@@ -66,7 +66,7 @@ impl Node for Probe {
     }
 }
 
-const INIT: &[u8] = br#"{"id":0,"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#;
+pub(crate) const INIT: &[u8] = br#"{"id":0,"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#;
 
 fn engine() -> Engine<Probe> {
     let mut e = Engine::new(Probe::default(), 1);
@@ -81,12 +81,12 @@ fn engine() -> Engine<Probe> {
 }
 
 /// Drains the output, checking that every line is one valid JSON object.
-fn take_lines<N: Node>(e: &mut Engine<N>) -> Vec<Value> {
+pub(crate) fn take_lines<N: Node>(e: &mut Engine<N>) -> Vec<Value> {
     let out = std::mem::take(e.output());
     parse_lines(&out)
 }
 
-fn parse_lines(out: &[u8]) -> Vec<Value> {
+pub(crate) fn parse_lines(out: &[u8]) -> Vec<Value> {
     if out.is_empty() {
         return Vec::new();
     }
@@ -103,7 +103,7 @@ fn parse_lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-fn take_logs<N: Node>(e: &mut Engine<N>) -> String {
+pub(crate) fn take_logs<N: Node>(e: &mut Engine<N>) -> String {
     String::from_utf8(std::mem::take(e.logs())).unwrap()
 }
 

@@ -1,6 +1,26 @@
 //! Clients for Maelstrom's services: the key-value stores `seq-kv`, `lin-kv` and `lww-kv`, and
-//! the timestamp oracle `lin-tso` (spec §2). Each call is one [`Ctx::rpc`] with a continuation
-//! that receives a typed result.
+//! the timestamp oracle `lin-tso`. Get one from the context ([`Ctx::lin_kv`], [`Ctx::seq_kv`],
+//! [`Ctx::lww_kv`], [`Ctx::lin_tso`]); each call is one request with a continuation that
+//! receives a typed result, and the timeout is [`Ctx::default_timeout`] unless
+//! [`Kv::timeout`] sets another.
+//!
+//! - [`Kv::read`], [`Kv::write`], [`Kv::cas`]: one request each. [`Kv::read_opt`] gives a
+//!   missing key as `Ok(None)`.
+//! - [`Kv::update`]: a read-modify-`cas` loop with retries and the in-doubt case handled.
+//! - [`Kv::lock`]: a lock kept in a key, released when its [`KvLock`] is dropped.
+//!
+//! Errors come as [`KvError`], which turns into an [`RpcError`] (the same code) to answer a
+//! client with ([`Ctx::reply_result`], [`Ctx::reply_failure`]). The stores' semantics:
+//!
+//! - `lin-kv` is linearizable: every operation takes effect at one instant between its request
+//!   and its reply.
+//! - `seq-kv` is sequentially consistent: each request is served from some state between the
+//!   last one this node saw and the newest, so reads may be stale (and a `cas` may fail against
+//!   a stale value); any successful change moves this node to the newest state, so writing a
+//!   key of its own before reading is the way to force a fresh read.
+//! - `lww-kv` serves each request from one of several replicas that do not reliably converge:
+//!   expect a write to be visible only on some later reads. Its `cas` ignores
+//!   `create_if_not_exists`.
 //!
 //! ```
 //! # use glomers_node::{Ctx, KvError};
@@ -25,13 +45,19 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Ctx, Node};
 use crate::protocol::{ErrorCode, RpcError};
 
+mod chains;
+pub use chains::KvLock;
+
 /// The default timeout of a service call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Service node ids.
+/// The node id of the sequentially consistent store.
 pub const SEQ_KV: &str = "seq-kv";
+/// The node id of the linearizable store.
 pub const LIN_KV: &str = "lin-kv";
+/// The node id of the last-write-wins store.
 pub const LWW_KV: &str = "lww-kv";
+/// The node id of the timestamp oracle.
 pub const LIN_TSO: &str = "lin-tso";
 
 /// Why a service call failed.
@@ -97,6 +123,20 @@ impl fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
+/// A failed service call as an error to pass on (e.g. with [`Ctx::reply_failure`] or
+/// [`Ctx::reply_result`]): same code, the error's text. A timeout stays code 0 (indefinite).
+impl From<KvError> for RpcError {
+    fn from(e: KvError) -> Self {
+        match e {
+            KvError::Other(e) => e,
+            KvError::PreconditionFailed(text) if !text.is_empty() => {
+                RpcError::new(ErrorCode::PreconditionFailed, text)
+            }
+            other => RpcError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
 impl<N: Node> Ctx<N> {
     /// The sequentially consistent store `seq-kv`.
     pub fn seq_kv(&mut self) -> Kv<'_, N> {
@@ -115,19 +155,21 @@ impl<N: Node> Ctx<N> {
 
     /// A store that speaks the KV protocol under another node id.
     pub fn kv(&mut self, service: &'static str) -> Kv<'_, N> {
+        let timeout = self.default_timeout();
         Kv {
             ctx: self,
             service,
-            timeout: DEFAULT_TIMEOUT,
+            timeout,
         }
     }
 
     /// The timestamp oracle `lin-tso`.
     pub fn lin_tso(&mut self) -> Tso<'_, N> {
+        let timeout = self.default_timeout();
         Tso {
             ctx: self,
             service: LIN_TSO,
-            timeout: DEFAULT_TIMEOUT,
+            timeout,
         }
     }
 }
@@ -183,7 +225,7 @@ struct TsOk {
 }
 
 impl<N: Node> Kv<'_, N> {
-    /// Sets the timeout of the call (default [`DEFAULT_TIMEOUT`], 1 s).
+    /// Sets the timeout of the call (default [`Ctx::default_timeout`], 1 s unless changed).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -209,6 +251,22 @@ impl<N: Node> Kv<'_, N> {
                 then(node, ctx, result.map(|ok| ok.value).map_err(KvError::from))
             },
         );
+    }
+
+    /// `read`, with a missing key as `Ok(None)` rather than an error.
+    pub fn read_opt<V: DeserializeOwned + 'static>(
+        self,
+        key: impl Serialize,
+        then: impl FnOnce(&mut N, &mut Ctx<N>, Result<Option<V>, KvError>) + 'static,
+    ) {
+        self.read(key, move |node, ctx, result: Result<V, KvError>| {
+            let result = match result {
+                Ok(value) => Ok(Some(value)),
+                Err(KvError::KeyDoesNotExist) => Ok(None),
+                Err(e) => Err(e),
+            };
+            then(node, ctx, result)
+        })
     }
 
     /// `write`: sets `key` to `value`, creating it if needed.
@@ -270,7 +328,7 @@ pub struct Tso<'a, N: Node> {
 }
 
 impl<N: Node> Tso<'_, N> {
-    /// Sets the timeout of the call (default [`DEFAULT_TIMEOUT`], 1 s).
+    /// Sets the timeout of the call (default [`Ctx::default_timeout`], 1 s unless changed).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
