@@ -37,8 +37,12 @@ impl Node for Probe {
         match req {
             Request::Ping => ctx.reply(&from, json!({"type": "pong"})),
             Request::Twice => {
+                // glomers-node itself refuses a second answer through the same handle (and
+                // panics in debug builds), so the second goes through an untracked copy, as a
+                // node on another runtime would send it: the harness must still see it.
+                let again = ReplyTo::new(from.src(), from.msg_id());
                 ctx.reply(&from, json!({"type": "pong"}));
-                ctx.reply(&from, json!({"type": "pong"}));
+                ctx.reply(&again, json!({"type": "pong"}));
             }
             Request::Ignore => {}
             Request::Later => {
