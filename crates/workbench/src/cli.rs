@@ -80,6 +80,9 @@ pub struct WorkloadArgs {
     /// Consistency model the txn checkers hold the history to (Elle's names).
     #[arg(long, default_value = "strict-serializable")]
     pub consistency_models: String,
+    /// Seconds the linearizability checker (lin-kv) may search; past it the verdict is unknown.
+    #[arg(long, default_value_t = 60.0)]
+    pub checker_timeout: f64,
     /// Seed of the run's random choices (generated when not given; printed in the summary).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -202,6 +205,10 @@ impl WorkloadArgs {
             self.recovery >= 0.0 && self.recovery <= 1e6,
             "the recovery period is 0 to 1 000 000 seconds"
         );
+        anyhow::ensure!(
+            self.checker_timeout > 0.0 && self.checker_timeout <= 1e6,
+            "--checker-timeout is a number of seconds, more than 0 and at most 1 000 000"
+        );
         let mut partitions = false;
         for fault in self
             .nemesis
@@ -231,6 +238,7 @@ impl WorkloadArgs {
             max_txn_length: self.max_txn_length,
             max_writes_per_key: self.max_writes_per_key,
             consistency_models: self.consistency_models.clone(),
+            checker_timeout_secs: self.checker_timeout,
             seed: self.seed.unwrap_or_else(rand::random),
             recovery_secs: self.recovery,
         })

@@ -61,6 +61,8 @@ pub struct WorkloadOptions {
     /// `--consistency-models` as given (txn workloads; Maelstrom's default
     /// `strict-serializable`).
     pub consistency_models: String,
+    /// `--checker-timeout`: seconds the lin-kv checker may search before answering unknown.
+    pub checker_timeout_secs: f64,
 }
 
 impl WorkloadOptions {
@@ -75,6 +77,7 @@ impl WorkloadOptions {
             max_txn_length: 4,
             max_writes_per_key: 16,
             consistency_models: "strict-serializable".into(),
+            checker_timeout_secs: 60.0,
         }
     }
 }
