@@ -7,10 +7,10 @@ use rand::seq::IteratorRandom;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::{into_map, Event, Phase, Runner, Severity, RPC_TIMEOUT};
+use super::{into_map, Event, Phase, Runner, Severity};
 use crate::history::{Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::net::Addr;
-use crate::workloads::{self, Invocation, Workload};
+use crate::workloads::{self, Completion, FinalStep, Invocation, Step, Workload};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Role {
@@ -37,8 +37,15 @@ pub(super) struct Outstanding {
 pub(super) struct Worker {
     pub(super) process: u64,
     pub(super) client: Option<u32>,
+    /// The request of the worker's current op that is in flight.
     pub(super) outstanding: Option<Outstanding>,
+    /// An indeterminate op retired the client: it is closed when the worker invokes next.
+    pub(super) retiring_client: bool,
     pub(super) final_ops: VecDeque<Invocation>,
+    /// Waiting out a [`FinalStep::Wait`].
+    pub(super) final_paused: bool,
+    /// The workload said [`FinalStep::Done`] (or the final phase's limit passed).
+    pub(super) final_done: bool,
 }
 
 impl Runner<'_> {
@@ -138,26 +145,69 @@ impl Runner<'_> {
         }
         let Some(w) = self.free_worker() else { return };
         self.op_due = false;
-        let op = self.workload.next_op(&mut self.rng);
-        self.invoke(w, op);
-        // Jepsen's stagger: the next op is due a uniform gap after this one was due (not after
-        // it was issued), so a backlog is caught up.
+        let op = self.workload.next_op(w, &mut self.rng);
+        // Jepsen's stagger (since Jepsen 0.2.5, so every Maelstrom since 0.2.1): the next op
+        // is due a uniform gap after this one was actually issued. Lateness is never made up,
+        // so there is no burst after a stall.
         let gap = self.rng.gen_range(0.0..2.0 / self.opts.rate);
-        self.next_op_at += (gap * NANOS_PER_SEC as f64) as Nanos;
+        self.next_op_at = self.now + (gap * NANOS_PER_SEC as f64) as Nanos;
         if self.next_op_at < self.main_end {
             self.schedule(self.next_op_at, Event::NextOp);
         }
+        self.invoke(w, op);
     }
 
-    pub(super) fn invoke(&mut self, w: usize, op: Invocation) {
-        let client = match self.workers[w].client {
+    /// Runs a worker's next final-phase operation, pause, or end, if it is idle.
+    pub(super) fn next_final_op(&mut self, w: usize) {
+        let worker = &mut self.workers[w];
+        if worker.outstanding.is_some() || worker.final_paused || worker.final_done {
+            return;
+        }
+        if let Some(op) = worker.final_ops.pop_front() {
+            return self.invoke(w, op);
+        }
+        match self.workload.next_final_op(w, &mut self.rng) {
+            FinalStep::Op(op) => self.invoke(w, op),
+            FinalStep::Wait(pause) => {
+                self.workers[w].final_paused = true;
+                self.schedule(self.now + pause, Event::FinalWake(w));
+            }
+            FinalStep::Done => self.workers[w].final_done = true,
+        }
+    }
+
+    /// Ends the run once every worker's final phase is over and nothing is outstanding.
+    pub(super) fn maybe_finish_final(&mut self) {
+        let busy = self.workers.iter().any(|w| {
+            w.outstanding.is_some() || !w.final_ops.is_empty() || w.final_paused || !w.final_done
+        });
+        if !busy {
+            self.phase = Phase::Done;
+        }
+    }
+
+    /// The worker's client, opening one when it has none. A client that an indeterminate op
+    /// retired is closed only now, as Jepsen's interpreter does when the worker invokes its
+    /// next op: until then, late replies to it are delivered and discarded.
+    fn worker_client(&mut self, w: usize) -> u32 {
+        if self.workers[w].retiring_client {
+            self.workers[w].retiring_client = false;
+            if let Some(old) = self.workers[w].client.take() {
+                self.clients[old as usize].open = false;
+            }
+            self.workload.client_closed(w);
+        }
+        match self.workers[w].client {
             Some(c) => c,
             None => {
                 let c = self.open_client(Role::Worker(w));
                 self.workers[w].client = Some(c);
                 c
             }
-        };
+        }
+    }
+
+    pub(super) fn invoke(&mut self, w: usize, op: Invocation) {
         self.history.push(Op {
             index: 0,
             time: self.now,
@@ -168,22 +218,33 @@ impl Runner<'_> {
             error: None,
             is_final: op.is_final,
         });
-        let node = (w % self.opts.node_count) as u32;
-        let body = self.workload.request(&op);
-        let msg_id = self.client_send(client, Addr::Node(node), body);
-        self.workers[w].outstanding = Some(Outstanding { msg_id, op });
-        self.schedule(
-            self.now + RPC_TIMEOUT,
-            Event::ClientTimeout { client, msg_id },
-        );
+        let step = self.workload.begin(w, &op);
+        self.take_step(w, op, step);
+    }
+
+    /// Sends the op's next request, or completes it.
+    fn take_step(&mut self, w: usize, op: Invocation, step: Step) {
+        match step {
+            Step::Send(body) => {
+                let client = self.worker_client(w);
+                let node = (w % self.opts.node_count) as u32;
+                let msg_id = self.client_send(client, Addr::Node(node), body);
+                self.workers[w].outstanding = Some(Outstanding { msg_id, op });
+                let timeout = self.workload.timeout();
+                self.schedule(self.now + timeout, Event::ClientTimeout { client, msg_id });
+            }
+            Step::Done(completion) => self.complete(w, op, completion),
+        }
     }
 
     pub(super) fn on_worker_reply(&mut self, w: usize, body: Map<String, Value>) {
-        let Some(outstanding) = self.workers[w].outstanding.as_ref() else {
+        let Some(Outstanding { op, .. }) = self.workers[w].outstanding.take() else {
             return;
         };
-        let op = &outstanding.op;
-        let (kind, value, error) = if body.get("type").and_then(Value::as_str) == Some("error") {
+        if let Some(client) = self.workers[w].client {
+            self.clients[client as usize].awaiting = None;
+        }
+        if body.get("type").and_then(Value::as_str) == Some("error") {
             let code = body.get("code").and_then(Value::as_u64);
             let text = body.get("text").cloned().unwrap_or(Value::Null);
             let (name, definite) = match code.and_then(|c| u32::try_from(c).ok()) {
@@ -193,22 +254,15 @@ impl Runner<'_> {
                 }
                 None => ("malformed-error", false),
             };
-            let kind = failure_outcome(&*self.workload, op.f, definite);
-            (kind, op.value.clone(), Some(json!([name, text])))
-        } else {
-            match self.workload.response(op, &body) {
-                Ok(value) => (OpType::Ok, value, None),
-                Err(why) => (
-                    OpType::Info,
-                    op.value.clone(),
-                    Some(json!([
-                        "malformed-response",
-                        format!("{why}: {}", Value::Object(body))
-                    ])),
-                ),
-            }
-        };
-        self.complete(w, kind, value, error);
+            let completion = Completion {
+                kind: failure_outcome(&*self.workload, op.f, definite),
+                value: op.value.clone(),
+                error: Some(json!([name, text])),
+            };
+            return self.complete(w, op, completion);
+        }
+        let step = self.workload.on_reply(w, &op, &body);
+        self.take_step(w, op, step);
     }
 
     pub(super) fn on_client_timeout(&mut self, client: u32, msg_id: u64) {
@@ -219,38 +273,37 @@ impl Runner<'_> {
         if self.workers[w].client != Some(client) || current != Some(msg_id) {
             return;
         }
-        let op = &self.workers[w]
-            .outstanding
-            .as_ref()
-            .expect("outstanding")
-            .op;
+        let Some(Outstanding { op, .. }) = self.workers[w].outstanding.take() else {
+            return;
+        };
+        self.clients[client as usize].awaiting = None;
         // A timeout is never definite: it may have happened.
-        let kind = failure_outcome(&*self.workload, op.f, false);
-        let value = op.value.clone();
-        self.complete(w, kind, value, Some(Value::String("net-timeout".into())));
+        let completion = Completion {
+            kind: failure_outcome(&*self.workload, op.f, false),
+            value: op.value.clone(),
+            error: Some(Value::String("net-timeout".into())),
+        };
+        self.complete(w, op, completion);
     }
 
-    pub(super) fn complete(&mut self, w: usize, kind: OpType, value: Value, error: Option<Value>) {
+    fn complete(&mut self, w: usize, op: Invocation, completion: Completion) {
         let worker = &mut self.workers[w];
-        let outstanding = worker.outstanding.take().expect("an outstanding op");
-        let client = worker.client.expect("a client");
-        self.clients[client as usize].awaiting = None;
         self.history.push(Op {
             index: 0,
             time: self.now,
-            kind,
+            kind: completion.kind,
             process: Process::Client(worker.process),
-            f: outstanding.op.f.to_string(),
-            value,
-            error,
-            is_final: outstanding.op.is_final,
+            f: op.f.to_string(),
+            value: completion.value,
+            error: completion.error,
+            is_final: op.is_final,
         });
-        if kind == OpType::Info {
-            // Jepsen: an indeterminate op crashes the process; the worker goes on as a new one.
+        if completion.kind == OpType::Info {
+            // Jepsen: an indeterminate op crashes the process; the worker goes on as a new one,
+            // and a client that is not reusable is replaced when the worker invokes next.
             worker.process += self.opts.concurrency as u64;
             if !self.workload.reusable_client() {
-                self.clients[client as usize].open = false;
-                self.workers[w].client = None;
+                worker.retiring_client = true;
             }
         }
         match self.phase {

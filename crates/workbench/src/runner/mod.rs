@@ -139,8 +139,6 @@ pub trait Progress {
 /// How long a node has to answer `init`, and the setup requests (`topology`).
 const INIT_TIMEOUT: Nanos = 10 * NANOS_PER_SEC;
 const SETUP_TIMEOUT: Nanos = 5 * NANOS_PER_SEC;
-/// Maelstrom clients' default RPC timeout.
-const RPC_TIMEOUT: Nanos = 5 * NANOS_PER_SEC;
 /// Diagnostics kept per (node, kind) before the rest are only counted.
 const DIAGNOSTICS_PER_KIND: usize = 5;
 
@@ -157,6 +155,10 @@ enum Event {
     Nemesis,
     EndMain,
     StartFinal,
+    /// A worker's final-phase pause is over.
+    FinalWake(usize),
+    /// The workload's bound on the final phase is reached: no new final operations.
+    FinalLimit,
     InitDeadline,
     SetupDeadline,
 }
@@ -287,7 +289,10 @@ impl<'a> Runner<'a> {
                     process: t as u64,
                     client: None,
                     outstanding: None,
+                    retiring_client: false,
                     final_ops: VecDeque::new(),
+                    final_paused: false,
+                    final_done: false,
                 })
                 .collect(),
             history: History::default(),
@@ -408,29 +413,14 @@ impl<'a> Runner<'a> {
 
     fn start_final(&mut self) {
         self.phase = Phase::Final;
+        if let Some(limit) = self.workload.final_phase_limit() {
+            self.schedule(self.now + limit, Event::FinalLimit);
+        }
         for w in 0..self.workers.len() {
             self.workers[w].final_ops = self.workload.final_ops().into();
             self.next_final_op(w);
         }
         self.maybe_finish_final();
-    }
-
-    fn next_final_op(&mut self, w: usize) {
-        if self.workers[w].outstanding.is_none() {
-            if let Some(op) = self.workers[w].final_ops.pop_front() {
-                self.invoke(w, op);
-            }
-        }
-    }
-
-    fn maybe_finish_final(&mut self) {
-        let busy = self
-            .workers
-            .iter()
-            .any(|w| w.outstanding.is_some() || !w.final_ops.is_empty());
-        if !busy {
-            self.phase = Phase::Done;
-        }
     }
 
     fn abort(&mut self, node: Option<u32>, message: String) {
@@ -460,6 +450,19 @@ impl<'a> Runner<'a> {
                 }
             }
             Event::StartFinal => self.start_final(),
+            Event::FinalWake(w) => {
+                self.workers[w].final_paused = false;
+                self.next_final_op(w);
+                self.maybe_finish_final();
+            }
+            Event::FinalLimit => {
+                for worker in &mut self.workers {
+                    worker.final_ops.clear();
+                    worker.final_done = true;
+                    worker.final_paused = false;
+                }
+                self.maybe_finish_final();
+            }
             Event::InitDeadline => {
                 if self.phase == Phase::Init {
                     let missing = self.unready_nodes();

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{NodeOutput, Runner, Severity};
+use super::{NodeOutput, Role, Runner, Severity};
 use crate::net::Addr;
 
 /// A line a node writes: Maelstrom's envelope schema is closed (only `src`, `dest`, `body`
@@ -108,17 +108,24 @@ impl Runner<'_> {
         if let Addr::Client(c) = dest {
             match self.clients.get(c as usize) {
                 Some(client) if client.open => {}
-                Some(_) => {
+                Some(client) => {
                     // Maelstrom throws here and stops reading this node's stdout for the rest
                     // of the test, so a node that does this fails there: an error here too.
+                    let which = match client.role {
+                        Role::Worker(_) => {
+                            "whose worker had given up on it (a timeout or an indeterminate \
+                             reply) and had since moved on to its next operation with a new client"
+                        }
+                        Role::Init(_) => "which sent init and closed after the init_ok",
+                        Role::Setup(_) => "which closed at the end of the test",
+                    };
                     return self.diagnose(
                         Severity::Error,
                         Some(node),
                         "closed-client",
                         format!(
-                            "n{node} sent a message to c{c}, a client that had already closed \
-                             (a reply after the client's 5 s timeout; Maelstrom stops reading a \
-                             node's output when this happens): {shown}"
+                            "n{node} sent a message to c{c}, a client {which}; Maelstrom stops \
+                             reading a node's output when this happens: {shown}"
                         ),
                     );
                 }

@@ -94,7 +94,7 @@ impl Workload for Broadcast {
 
     /// Half adds, half reads, picked at random (Jepsen's `gen/mix`); the value counter only
     /// advances when an add is picked.
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, _worker: usize, rng: &mut Rng) -> Invocation {
         if rng.gen_bool(0.5) {
             let value = self.next_value;
             self.next_value += 1;
@@ -388,7 +388,7 @@ mod tests {
     fn broadcast_generator_mixes_unique_consecutive_values_with_reads() {
         let mut w = Broadcast::new(&opts(5, "grid"), Flavor::Broadcast).unwrap();
         let mut rng = Rng::seed_from_u64(7);
-        let ops: Vec<Invocation> = (0..1000).map(|_| w.next_op(&mut rng)).collect();
+        let ops: Vec<Invocation> = (0..1000).map(|_| w.next_op(0, &mut rng)).collect();
         let values: Vec<u64> = ops
             .iter()
             .filter(|op| op.f == "broadcast")
@@ -414,7 +414,7 @@ mod tests {
     fn g_set_generator_adds_elements() {
         let mut w = Broadcast::new(&opts(3, "grid"), Flavor::GSet).unwrap();
         let mut rng = Rng::seed_from_u64(1);
-        let ops: Vec<Invocation> = (0..100).map(|_| w.next_op(&mut rng)).collect();
+        let ops: Vec<Invocation> = (0..100).map(|_| w.next_op(0, &mut rng)).collect();
         assert!(ops.iter().all(|op| op.f == "add" || op.f == "read"));
         let first_add = ops.iter().find(|op| op.f == "add").unwrap();
         assert_eq!(first_add.value, json!(0));

@@ -41,7 +41,7 @@ impl Workload for Counter {
     /// `read`. g-counter wraps that generator in a filter that drops negative adds, and a
     /// dropped op makes the mix choose again, so g-counter emits adds with deltas 0..=4 a third
     /// of the time and reads two thirds of the time.
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, _worker: usize, rng: &mut Rng) -> Invocation {
         loop {
             if rng.gen_bool(0.5) {
                 return Invocation::new("read", Value::Null);
@@ -118,7 +118,7 @@ mod tests {
         let mut reads = 0;
         let mut deltas = Vec::new();
         for _ in 0..n {
-            let op = counter.next_op(&mut rng);
+            let op = counter.next_op(0, &mut rng);
             assert!(!op.is_final);
             match op.f {
                 "read" => {

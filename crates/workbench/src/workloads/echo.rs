@@ -15,7 +15,7 @@ impl Workload for Echo {
         "echo"
     }
 
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, _worker: usize, rng: &mut Rng) -> Invocation {
         let n: u32 = rng.gen_range(0..128);
         Invocation::new("echo", Value::String(format!("Please echo {n}")))
     }

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::checkers::CheckResult;
-use crate::history::History;
+use crate::history::{History, Nanos, OpType, NANOS_PER_SEC};
 use crate::Rng;
 
 pub mod broadcast;
@@ -41,6 +41,50 @@ impl Invocation {
         }
     }
 }
+
+/// How an operation ended: what the history records as its completion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub kind: OpType,
+    pub value: Value,
+    pub error: Option<Value>,
+}
+
+impl Completion {
+    pub fn ok(value: Value) -> Completion {
+        Completion {
+            kind: OpType::Ok,
+            value,
+            error: None,
+        }
+    }
+}
+
+/// What a worker's operation does next. Most operations are one request and its reply; some
+/// (kafka's poll, then commit) are a few, driven by [`Workload::begin`] and
+/// [`Workload::on_reply`] as a small state machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Send this request body (without `msg_id`: the client adds it) from the worker's client
+    /// to the worker's node, and wait for the reply.
+    Send(Value),
+    /// The operation is over.
+    Done(Completion),
+}
+
+/// What a worker does next in the final phase, once its [`Workload::final_ops`] are done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FinalStep {
+    /// Run this operation.
+    Op(Invocation),
+    /// Wait this long, then ask again.
+    Wait(Nanos),
+    /// This worker's final phase is over.
+    Done,
+}
+
+/// Maelstrom clients' default request timeout.
+pub const DEFAULT_TIMEOUT: Nanos = 5 * NANOS_PER_SEC;
 
 /// What a workload needs to know about the test when it is built.
 #[derive(Clone, Debug)]
@@ -82,8 +126,8 @@ impl WorkloadOptions {
     }
 }
 
-/// One workload. The runner asks it for operations, turns each into an RPC from the worker's
-/// client to node `worker mod N`, and records the outcome it maps the reply to.
+/// One workload. The runner asks it for operations, runs each as one or more RPCs from the
+/// worker's client to node `worker mod N`, and records the outcome.
 pub trait Workload {
     fn name(&self) -> &'static str;
 
@@ -94,8 +138,41 @@ pub trait Workload {
         Vec::new()
     }
 
-    /// The next main-phase operation (the global schedule decides when).
-    fn next_op(&mut self, rng: &mut Rng) -> Invocation;
+    /// The next main-phase operation for `worker` (the global schedule decides when, and
+    /// picks a free worker at random).
+    fn next_op(&mut self, worker: usize, rng: &mut Rng) -> Invocation;
+
+    /// Starts an operation: by default, one request built by [`Workload::request`].
+    fn begin(&mut self, _worker: usize, op: &Invocation) -> Step {
+        Step::Send(self.request(op))
+    }
+
+    /// A reply that is not an error arrived for the operation's current request. By default
+    /// the operation ends: ok with [`Workload::response`]'s value, or info when the reply is
+    /// malformed. (Error replies and timeouts end the operation in the runner, as fail or info
+    /// by [`Workload::idempotent`] and [`Workload::errors_are_indeterminate`].)
+    fn on_reply(&mut self, _worker: usize, op: &Invocation, reply: &Map<String, Value>) -> Step {
+        Step::Done(match self.response(op, reply) {
+            Ok(value) => Completion::ok(value),
+            Err(why) => Completion {
+                kind: OpType::Info,
+                value: op.value.clone(),
+                error: Some(serde_json::json!([
+                    "malformed-response",
+                    format!("{why}: {}", Value::Object(reply.clone()))
+                ])),
+            },
+        })
+    }
+
+    /// The worker's client was discarded (after an indeterminate op, for workloads whose
+    /// clients are not reusable): client-side state such as kafka's positions starts afresh.
+    fn client_closed(&mut self, _worker: usize) {}
+
+    /// How long a client waits for each reply.
+    fn timeout(&self) -> Nanos {
+        DEFAULT_TIMEOUT
+    }
 
     /// Whether there is a final phase: heal, wait 10 s for recovery, then each worker runs
     /// [`Workload::final_ops`].
@@ -103,12 +180,23 @@ pub trait Workload {
         false
     }
 
-    /// The final phase's operations for one worker.
+    /// The final phase's operations for one worker, queued when the phase starts.
     fn final_ops(&mut self) -> Vec<Invocation> {
         Vec::new()
     }
 
-    /// The request body for an invocation, without `msg_id` (the client adds it).
+    /// Asked once a worker's queued final operations are done: more of them, a pause, or the
+    /// end of this worker's final phase.
+    fn next_final_op(&mut self, _worker: usize, _rng: &mut Rng) -> FinalStep {
+        FinalStep::Done
+    }
+
+    /// The longest the final phase may issue operations (kafka: 10 s); `None` for no bound.
+    fn final_phase_limit(&self) -> Option<Nanos> {
+        None
+    }
+
+    /// The request body for a one-request invocation, without `msg_id` (the client adds it).
     fn request(&self, op: &Invocation) -> Value;
 
     /// Validates a non-error reply against the closed response schema (exactly the documented

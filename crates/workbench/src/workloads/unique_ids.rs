@@ -14,7 +14,7 @@ impl Workload for UniqueIds {
         "unique-ids"
     }
 
-    fn next_op(&mut self, _rng: &mut Rng) -> Invocation {
+    fn next_op(&mut self, _worker: usize, _rng: &mut Rng) -> Invocation {
         Invocation::new("generate", Value::Null)
     }
 
