@@ -76,6 +76,8 @@ entries! {
         glomers_challenges::counter::Counter::from_args;
     "pn-counter", "challenge 4's counter with negative deltas" =>
         |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
+    "lin-kv-proxy", "lin-kv: relays every request to the lin-kv service" =>
+        |args| no_args(args, glomers_challenges::lin_kv::proxy::LinKvProxy);
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>

@@ -36,8 +36,9 @@ pub enum Command {
 /// The options every test takes (shared by `test` and, later, `sim`).
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
-    /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter.
-    #[arg(short = 'w', long)]
+    /// Workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv (the
+    /// default, as in Maelstrom).
+    #[arg(short = 'w', long, default_value = "lin-kv")]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).
     #[arg(long, default_value_t = 5)]

@@ -11,6 +11,7 @@ use crate::Rng;
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
+pub mod lin_kv;
 pub mod unique_ids;
 
 /// An operation a client worker is about to perform.
@@ -169,6 +170,10 @@ pub trait Workload {
     /// clients are not reusable): client-side state such as kafka's positions starts afresh.
     fn client_closed(&mut self, _worker: usize) {}
 
+    /// The worker's operation ended with this outcome (recorded in the history). After an
+    /// `info` the worker goes on as a new process (lin-kv counts processes per key).
+    fn completed(&mut self, _worker: usize, _op: &Invocation, _kind: OpType) {}
+
     /// How long a client waits for each reply.
     fn timeout(&self) -> Nanos {
         DEFAULT_TIMEOUT
@@ -231,6 +236,7 @@ pub const NAMES: &[&str] = &[
     "g-set",
     "g-counter",
     "pn-counter",
+    "lin-kv",
 ];
 
 pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workload>> {
@@ -244,6 +250,7 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
         "g-set" => Box::new(broadcast::Broadcast::new(opts, broadcast::Flavor::GSet)?),
         "g-counter" => Box::new(counter::Counter::new(counter::Flavor::GCounter)),
         "pn-counter" => Box::new(counter::Counter::new(counter::Flavor::PnCounter)),
+        "lin-kv" => Box::new(lin_kv::LinKv::new(opts)?),
         other => anyhow::bail!(
             "unknown workload {other:?}; known workloads: {}",
             NAMES.join(", ")
