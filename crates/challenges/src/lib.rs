@@ -7,4 +7,5 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod lin_kv;
+pub mod raft;
 pub mod unique_ids;

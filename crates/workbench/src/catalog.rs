@@ -78,6 +78,8 @@ entries! {
         |args| no_args(args, glomers_challenges::counter::Counter::pn_counter());
     "lin-kv-proxy", "lin-kv: relays every request to the lin-kv service" =>
         |args| no_args(args, glomers_challenges::lin_kv::proxy::LinKvProxy);
+    "raft", "lin-kv replicated with Raft: elections, log replication, reads through the log" =>
+        |args| no_args(args, glomers_challenges::raft::Raft::default());
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>
