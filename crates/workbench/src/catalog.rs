@@ -94,6 +94,12 @@ entries! {
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::WriteWithoutCas));
     "broken-counter-stale-read", "counter that answers its final read from one stale seq-kv read" =>
         |args| no_args(args, broken::counter::FlawedCounter::new(broken::counter::Flaw::TrustsOneStaleRead));
+    "broken-lin-kv-stale-reads", "lin-kv relay answering reads from a copy refreshed every 500 ms" =>
+        |args| no_args(args, broken::lin_kv::FlawedLinKv::new(broken::lin_kv::Flaw::StaleReads));
+    "broken-lin-kv-blind-cas", "lin-kv relay that sends a cas as a plain write while another cas is in flight" =>
+        |args| no_args(args, broken::lin_kv::FlawedLinKv::new(broken::lin_kv::Flaw::BlindCasWhenBusy));
+    "broken-raft-early-commit", "Raft whose leader commits before a majority stores the entry" =>
+        |args| no_args(args, broken::lin_kv::early_commit_raft());
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {
