@@ -13,12 +13,15 @@ use std::time::Instant;
 use glomers_workbench::checkers::linear::generate::{linearizable_history, GenParams};
 use glomers_workbench::checkers::linear::{check_register_history, LinearOptions};
 use glomers_workbench::checkers::Validity;
-use glomers_workbench::history::{History, OpType};
-use serde_json::Value;
+use glomers_workbench::history::{History, Op, OpType, Process};
+use serde_json::{json, Value};
 
 struct Case {
     name: &'static str,
     params: GenParams,
+    /// End key 0 with a write of 7 and then a read of 8: the history is not linearizable,
+    /// and the search finds out only after exhausting the orders of everything before.
+    impossible_end: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -34,26 +37,42 @@ fn cases() -> Vec<Case> {
         Case {
             name: "linkv-200x100-c10",
             params: p(200, 100, 10, 0.02),
+            impossible_end: false,
         },
         Case {
             name: "1x10000-c5",
             params: p(1, 10_000, 5, 0.0),
+            impossible_end: false,
         },
         Case {
             name: "1x5000-c10",
             params: p(1, 5_000, 10, 0.0),
+            impossible_end: false,
         },
         Case {
             name: "1x2000-c20",
             params: p(1, 2_000, 20, 0.0),
+            impossible_end: false,
         },
         Case {
             name: "1x1000-c10-info5",
             params: p(1, 1_000, 10, 0.05),
+            impossible_end: false,
         },
         Case {
             name: "8x2000-c10-info1",
             params: p(8, 2_000, 10, 0.01),
+            impossible_end: false,
+        },
+        Case {
+            name: "bad-1x2000-c10",
+            params: p(1, 2_000, 10, 0.0),
+            impossible_end: true,
+        },
+        Case {
+            name: "bad-1x1000-c10-info5",
+            params: p(1, 1_000, 10, 0.05),
+            impossible_end: true,
         },
     ]
 }
@@ -68,7 +87,10 @@ fn main() {
         "case", "keys", "ops/key", "conc", "info", "median ms", "verdict"
     );
     for case in cases() {
-        let history = linearizable_history(&case.params, 1);
+        let mut history = linearizable_history(&case.params, 1);
+        if case.impossible_end {
+            append_impossible_read(&mut history);
+        }
         if let Some(dir) = &export {
             std::fs::write(
                 dir.join(format!("{}.txt", case.name)),
@@ -99,6 +121,29 @@ fn main() {
     }
 }
 
+/// Appends, on key 0 and after everything else, a write of 7 and then a read of 8.
+fn append_impossible_read(history: &mut History) {
+    let time = history.ops.last().map_or(0, |op| op.time);
+    let process = Process::Client(u64::MAX / 2);
+    for (kind, f, value) in [
+        (OpType::Invoke, "write", json!([0, 7])),
+        (OpType::Ok, "write", json!([0, 7])),
+        (OpType::Invoke, "read", json!([0, null])),
+        (OpType::Ok, "read", json!([0, 8])),
+    ] {
+        history.push(Op {
+            index: 0,
+            time: time + 1,
+            kind,
+            process,
+            f: f.into(),
+            value,
+            error: None,
+            is_final: false,
+        });
+    }
+}
+
 fn export_text(history: &History) -> String {
     let num = |v: &Value| v.as_i64().unwrap_or(-1);
     let mut out = String::new();
@@ -118,7 +163,7 @@ fn export_text(history: &History) -> String {
             _ => (num(&pair.invoke.value[1][0]), num(&pair.invoke.value[1][1])),
         };
         let process = match pair.invoke.process {
-            glomers_workbench::history::Process::Client(p) => p as i64,
+            Process::Client(p) => p as i64,
             _ => -1,
         };
         out.push_str(&format!(
