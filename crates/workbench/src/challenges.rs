@@ -166,8 +166,8 @@ pub const CHALLENGES: &[Challenge] = &[
     },
     // Not a numbered challenge: Maelstrom's default workload, as its tutorial ends.
     Challenge {
-        id: "lin-kv",
-        name: "lin-kv, relay to the service",
+        id: "kv",
+        name: "lin-kv, relay to lin-kv",
         bin: "lin-kv-proxy",
         flags: &[
             "-w",
