@@ -8,7 +8,11 @@
 //! indeterminate op, `a b` = value, or from and to, -1 for null), to feed other checkers the
 //! very same histories.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use glomers_workbench::checkers::linear::budget::Budget;
+use glomers_workbench::checkers::linear::ops::split_by_key;
+use glomers_workbench::checkers::linear::wgl;
 
 use glomers_workbench::checkers::linear::generate::{linearizable_history, GenParams};
 use glomers_workbench::checkers::linear::{check_register_history, LinearOptions};
@@ -83,8 +87,8 @@ fn main() {
         std::fs::create_dir_all(dir).expect("export directory");
     }
     println!(
-        "{:<22} {:>5} {:>8} {:>5} {:>6} {:>10} {:>8}",
-        "case", "keys", "ops/key", "conc", "info", "median ms", "verdict"
+        "{:<22} {:>5} {:>8} {:>5} {:>6} {:>10} {:>12} {:>8}",
+        "case", "keys", "ops/key", "conc", "info", "median ms", "search-only", "verdict"
     );
     for case in cases() {
         let mut history = linearizable_history(&case.params, 1);
@@ -107,15 +111,28 @@ fn main() {
             verdict = result.valid;
         }
         times.sort_by(f64::total_cmp);
+        // The verdict alone (the search, no explanation), one thread, as Porcupine reports.
+        let keys = split_by_key(&history).keys;
+        let mut search = Vec::new();
+        for _ in 0..3 {
+            let budget = Budget::new(Duration::from_secs(60), 2 << 30);
+            let start = Instant::now();
+            for key in &keys {
+                wgl::check(key, &budget);
+            }
+            search.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        search.sort_by(f64::total_cmp);
         let p = &case.params;
         println!(
-            "{:<22} {:>5} {:>8} {:>5} {:>6} {:>10.2} {:>8}",
+            "{:<22} {:>5} {:>8} {:>5} {:>6} {:>10.2} {:>12.2} {:>8}",
             case.name,
             p.keys,
             p.ops_per_key,
             p.concurrency,
             p.info_rate,
             times[1],
+            search[1],
             verdict.to_json()
         );
     }

@@ -197,6 +197,10 @@ fn linearize(
             let Some(next) = key.ops[op as usize].action.step(state) else {
                 continue;
             };
+            // As in the search: an indeterminate op that changes nothing need not go now.
+            if next == state && !key.ops[op as usize].is_ok() {
+                continue;
+            }
             let mut next_set = set.clone();
             if op == target {
                 if out.insert((next, next_set)) {

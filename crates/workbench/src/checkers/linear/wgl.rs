@@ -63,7 +63,11 @@ fn search(key: &KeyHistory, budget: &Budget) -> Result<bool, Exhausted> {
         };
         if let Some(Event::Call(op)) = event {
             let i = op as usize;
-            if let Some(next_state) = key.ops[i].action.step(state) {
+            let step = key.ops[i].action.step(state);
+            // An indeterminate op that would leave the state as it is need not be linearized
+            // here: not linearizing it keeps the same state and leaves it available for later.
+            let dominated = !key.ops[i].is_ok() && step == Some(state);
+            if let Some(next_state) = step.filter(|_| !dominated) {
                 linearized[i / 64] |= 1 << (i % 64);
                 let next_hash = hash ^ zobrist[i];
                 if memo.insert(next_hash ^ state_key(next_state), &linearized, next_state) {
