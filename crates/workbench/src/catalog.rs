@@ -80,6 +80,10 @@ entries! {
         |args| no_args(args, glomers_challenges::kafka::Kafka::default());
     "txn", "challenges 6a-6c: totally available read committed (trailing `serializable`: strict-serializable over lin-kv)" =>
         glomers_challenges::txn::Txn::from_args;
+    "lin-kv-proxy", "lin-kv: relays every request to the lin-kv service" =>
+        |args| no_args(args, glomers_challenges::lin_kv::proxy::LinKvProxy);
+    "raft", "lin-kv replicated with Raft: elections, log replication, reads through the log" =>
+        |args| no_args(args, glomers_challenges::raft::Raft::default());
     "broken-echo", "echo that mangles one reply in a hundred" =>
         |args| no_args(args, broken::echo::MangledEcho::default());
     "broken-unique-ids", "unique-ids from the clock: duplicates under load" =>
@@ -116,6 +120,12 @@ entries! {
         |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::IgnoresOwnWrites));
     "broken-txn-lost-update", "serializable txn node without its locks: lost updates" =>
         |args| no_args(args, broken::txn::FlawedTxn::new(broken::txn::Flaw::UnlockedLinKv));
+    "broken-lin-kv-stale-reads", "lin-kv relay answering reads from a copy refreshed every 500 ms" =>
+        |args| no_args(args, broken::lin_kv::FlawedLinKv::new(broken::lin_kv::Flaw::StaleReads));
+    "broken-lin-kv-blind-cas", "lin-kv relay that sends a cas as a plain write while another cas is in flight" =>
+        |args| no_args(args, broken::lin_kv::FlawedLinKv::new(broken::lin_kv::Flaw::BlindCasWhenBusy));
+    "broken-raft-early-commit", "Raft whose leader commits before a majority stores the entry" =>
+        |args| no_args(args, broken::lin_kv::early_commit_raft());
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Entry> {

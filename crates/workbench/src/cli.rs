@@ -88,9 +88,9 @@ pub struct MergeArgs {
 /// The options every test takes (shared by `test` and, later, `sim`).
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
-    /// Workload: lin-kv, echo, unique-ids, broadcast, g-set, g-counter, pn-counter, kafka,
-    /// txn-rw-register, txn-list-append.
-    #[arg(short = 'w', long, value_parser = option_checks::workload)]
+    /// Workload: lin-kv (the default, as in Maelstrom), echo, unique-ids, broadcast, g-set,
+    /// g-counter, pn-counter, kafka, txn-rw-register, txn-list-append.
+    #[arg(short = 'w', long, default_value = "lin-kv", value_parser = option_checks::workload)]
     pub workload: String,
     /// Number of server nodes, named n0..n(N-1).
     #[arg(long, default_value_t = 5, value_parser = option_checks::node_count, allow_negative_numbers = true)]
@@ -133,6 +133,9 @@ pub struct WorkloadArgs {
     /// Consistency model the txn checkers hold the history to (Elle's names).
     #[arg(long, default_value = "strict-serializable")]
     pub consistency_models: String,
+    /// Seconds the linearizability checker (lin-kv) may search; past it the verdict is unknown.
+    #[arg(long, default_value_t = 60.0)]
+    pub checker_timeout: f64,
     /// Seed of the run's random choices (generated when not given; printed in the summary).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -276,6 +279,10 @@ impl WorkloadArgs {
         require(self.recovery >= 0.0 && self.recovery <= 1e6, || {
             "the recovery period is 0 to 1000000 seconds".into()
         })?;
+        require(
+            self.checker_timeout > 0.0 && self.checker_timeout <= 1e6,
+            || "--checker-timeout is a number of seconds, more than 0 and at most 1000000".into(),
+        )?;
         let mut partitions = false;
         for fault in self
             .nemesis
@@ -308,6 +315,7 @@ impl WorkloadArgs {
             max_txn_length: self.max_txn_length,
             max_writes_per_key: self.max_writes_per_key,
             consistency_models: self.consistency_models.clone(),
+            checker_timeout_secs: self.checker_timeout,
             seed: self.seed.unwrap_or_else(rand::random),
             recovery_secs: self.recovery,
             net_log: NetLog {

@@ -20,7 +20,9 @@ fn every_challenge_row_is_valid_in_the_simulator() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for id in ["1 ", "2 ", "3a", "3b", "3c", "3d", "3e", "4 "] {
+    for id in [
+        "1 ", "2 ", "3a", "3b", "3c", "3d", "3e", "4 ", "kv ", "raft",
+    ] {
         let row = stdout
             .lines()
             .find(|l| l.starts_with(id))

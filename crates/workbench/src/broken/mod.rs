@@ -6,5 +6,6 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kafka;
+pub mod lin_kv;
 pub mod txn;
 pub mod unique_ids;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 pub mod availability;
 pub mod counter;
 pub mod kafka;
+pub mod linear;
 pub mod set_full;
 pub mod stats;
 pub mod txn;

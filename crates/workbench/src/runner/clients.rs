@@ -306,6 +306,7 @@ impl Runner<'_> {
     }
 
     fn complete(&mut self, w: usize, op: Invocation, completion: Completion) {
+        self.workload.completed(w, &op, completion.kind);
         let worker = &mut self.workers[w];
         self.history.push(Op {
             index: 0,

@@ -46,6 +46,8 @@ pub struct TestOptions {
     pub max_txn_length: usize,
     pub max_writes_per_key: usize,
     pub consistency_models: String,
+    /// `--checker-timeout`: seconds the lin-kv checker may search before answering unknown.
+    pub checker_timeout_secs: f64,
     pub seed: u64,
     /// Seconds between healing and the final operations (Maelstrom: 10).
     pub recovery_secs: f64,
@@ -72,6 +74,7 @@ impl TestOptions {
             max_txn_length: 4,
             max_writes_per_key: 16,
             consistency_models: "strict-serializable".into(),
+            checker_timeout_secs: 60.0,
             seed: 0,
             recovery_secs: 10.0,
             net_log: NetLog::default(),
@@ -235,6 +238,7 @@ pub fn build_workload(opts: &TestOptions) -> anyhow::Result<Box<dyn Workload>> {
             max_txn_length: opts.max_txn_length,
             max_writes_per_key: opts.max_writes_per_key,
             consistency_models: opts.consistency_models.clone(),
+            checker_timeout_secs: opts.checker_timeout_secs,
         },
     )
 }

@@ -12,6 +12,7 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kafka;
+pub mod lin_kv;
 pub mod txn;
 pub mod unique_ids;
 
@@ -107,6 +108,8 @@ pub struct WorkloadOptions {
     /// `--consistency-models` as given (txn workloads; Maelstrom's default
     /// `strict-serializable`).
     pub consistency_models: String,
+    /// `--checker-timeout`: seconds the lin-kv checker may search before answering unknown.
+    pub checker_timeout_secs: f64,
 }
 
 impl WorkloadOptions {
@@ -121,6 +124,7 @@ impl WorkloadOptions {
             max_txn_length: 4,
             max_writes_per_key: 16,
             consistency_models: "strict-serializable".into(),
+            checker_timeout_secs: 60.0,
         }
     }
 }
@@ -171,6 +175,10 @@ pub trait Workload {
     /// The worker's client was discarded (after an indeterminate op, for workloads whose
     /// clients are not reusable): client-side state such as kafka's positions starts afresh.
     fn client_closed(&mut self, _worker: usize) {}
+
+    /// The worker's operation ended with this outcome (recorded in the history). After an
+    /// `info` the worker goes on as a new process (lin-kv counts processes per key).
+    fn completed(&mut self, _worker: usize, _op: &Invocation, _kind: OpType) {}
 
     /// How long a client waits for each reply.
     fn timeout(&self) -> Nanos {
@@ -244,6 +252,7 @@ pub const NAMES: &[&str] = &[
     "kafka",
     "txn-rw-register",
     "txn-list-append",
+    "lin-kv",
 ];
 
 pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workload>> {
@@ -266,6 +275,7 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
             opts,
             crate::checkers::txn::Flavor::ListAppend,
         )?),
+        "lin-kv" => Box::new(lin_kv::LinKv::new(opts)?),
         other => anyhow::bail!(
             "unknown workload {other:?}; known workloads: {}",
             NAMES.join(", ")

@@ -1,0 +1,33 @@
+//! `lin-kv-proxy`: answers every lin-kv request by asking Maelstrom's `lin-kv` service, which
+//! is linearizable, and relaying its answer (errors with their code and text). The simplest
+//! correct lin-kv node, so the workload's checker has something it must pass.
+
+use std::time::Duration;
+
+use glomers_node::{Ctx, Node, ReplyTo, RpcError, LIN_KV};
+
+use super::{KvOp, KvReply};
+
+/// How long to wait for the service. A lost answer is relayed as error 0 (timeout), which is
+/// indefinite: the operation may have happened.
+pub const SERVICE_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+pub struct LinKvProxy;
+
+impl Node for LinKvProxy {
+    type Request<'de> = KvOp;
+    type Timer = ();
+
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, op: KvOp, from: ReplyTo) {
+        ctx.rpc(
+            LIN_KV,
+            &op,
+            SERVICE_TIMEOUT,
+            move |_: &mut Self, ctx, result: Result<KvReply, RpcError>| match result {
+                Ok(reply) => ctx.reply(&from, reply),
+                Err(e) => ctx.reply_error(&from, e.code, e.text),
+            },
+        );
+    }
+}
