@@ -185,3 +185,48 @@ impl Peer {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn commits_are_sent_whole_until_acknowledged_then_resent_after_a_while() {
+        let mut peer = Peer::default();
+        assert_eq!(peer.commits_to_send(MS), None);
+        peer.add_commit("a", 3, 1);
+        peer.add_commit("b", 5, 2);
+        let (seq, sent) = peer.commits_to_send(MS).unwrap();
+        assert_eq!((seq, sent.len()), (2, 2));
+        // Nothing new and not yet due for a resend.
+        assert_eq!(peer.commits_to_send(2 * MS), None);
+        // A newer commit goes out with every unacknowledged one (a lost sync loses nothing).
+        peer.add_commit("a", 4, 3);
+        let (seq, sent) = peer.commits_to_send(3 * MS).unwrap();
+        assert_eq!(seq, 3);
+        assert_eq!(sent, BTreeMap::from([("a".into(), 4), ("b".into(), 5)]));
+        // The ack of commit 2 keeps commit 3; unacknowledged ones are resent after a while.
+        peer.on_commit_sync(2, 0);
+        assert_eq!(peer.commits_acked, 2);
+        assert_eq!(peer.commits_to_send(4 * MS), None);
+        let (seq, sent) = peer.commits_to_send(3 * MS + RESEND_AFTER).unwrap();
+        assert_eq!((seq, sent), (3, BTreeMap::from([("a".into(), 4)])));
+        peer.on_commit_sync(3, 0);
+        assert_eq!(peer.commits_to_send(10 * RESEND_AFTER), None);
+    }
+
+    #[test]
+    fn a_peer_commit_number_is_acknowledged_once_and_never_goes_back() {
+        let mut peer = Peer::default();
+        peer.on_commit_sync(0, 4);
+        assert!(peer.ack_due);
+        assert_eq!(peer.commits_received, 4);
+        peer.ack_due = false;
+        // An older sync arriving late changes nothing.
+        peer.on_commit_sync(0, 2);
+        assert!(!peer.ack_due);
+        assert_eq!(peer.commits_received, 4);
+    }
+}
