@@ -88,3 +88,18 @@ fn broken_kafka_nodes_are_caught() {
     caught("broken-kafka-forget", &opts, "lost-write");
     caught("broken-kafka-local-only", &opts, "inconsistent-offsets");
 }
+
+/// Challenge 5c's shape: a commit acknowledged by one node is never listed lower by the other
+/// (`commit-regression` is informational, so it is asserted here rather than by validity).
+#[test]
+fn kafka_commits_never_regress_across_nodes() {
+    let opts = options(2, 3.0, 1000.0);
+    for seed in 0..5 {
+        let (valid, types) = run(&opts, "kafka", seed);
+        assert_eq!(valid, Validity::Valid, "seed {seed}: {types:?}");
+        assert!(
+            !types.iter().any(|t| t == "commit-regression"),
+            "seed {seed}: {types:?}"
+        );
+    }
+}

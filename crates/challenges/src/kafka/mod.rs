@@ -26,8 +26,14 @@
 //!   number of server messages grows with ticks, not with operations.
 //! - **Polls answered locally** from what the node holds: the owner serves its durable prefix,
 //!   a peer the contiguous prefix it applied. A poll may lag the newest send, never skip one.
-//! - **Commits need no round trip**: a node keeps committed offsets (maximum per key), answers
-//!   at once, and passes them on in its next syncs. A client always talks to the same node.
+//! - **Commits are acknowledged once every node holds them**, so that a
+//!   `list_committed_offsets` answered by any node, from its own committed offsets, never
+//!   answers less than an acknowledged commit. A node merges a commit into its committed
+//!   offsets (maximum per key), numbers it, and passes it on in its next syncs; each peer acks
+//!   the newest commit number it received in its own next sync (resent after
+//!   [`replication::RESEND_AFTER`] without ack), and `commit_offsets_ok` goes out once every
+//!   peer acked. No extra messages: commits and their acks ride the ticks' syncs. Under a
+//!   partition a commit is answered `timeout` after [`CLIENT_DEADLINE`] (it may have happened).
 //!
 //! Under a partition, a send whose owner is cut off from the client's node waits (its forward
 //! or its entries are resent every [`replication::RESEND_AFTER`]) and the client times out: a
@@ -43,7 +49,7 @@ use serde_json::{json, Value};
 pub mod replication;
 pub mod ring;
 
-use replication::{Forward, ForwardId, Peer, Sync, WireEntry};
+use replication::{CommitSeq, Forward, ForwardId, Peer, Sync, WireEntry};
 use ring::Ring;
 
 /// The group-commit period.
@@ -116,6 +122,10 @@ pub struct Kafka {
     /// Clients waiting for a forwarded send, by forward id.
     forwarded_clients: BTreeMap<ForwardId, Waiting>,
     next_forward_id: ForwardId,
+    /// The number of our newest commit.
+    commit_seq: CommitSeq,
+    /// Commits waiting for every peer's ack, in commit-number order.
+    commit_waiters: VecDeque<(CommitSeq, Waiting)>,
     /// Single node: a `lin-kv` batch write is in flight.
     batch_in_flight: bool,
     next_deadline_check: Duration,
@@ -228,14 +238,45 @@ impl Kafka {
     }
 
     fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: BTreeMap<String, i64>, from: ReplyTo) {
+        if self.peers.is_empty() || offsets.is_empty() {
+            for (key, offset) in offsets {
+                self.commit(&key, offset);
+            }
+            return ctx.reply(&from, json!({"type": "commit_offsets_ok"}));
+        }
+        self.commit_seq += 1;
+        let seq = self.commit_seq;
         for (key, offset) in offsets {
-            if self.commit(&key, offset) {
-                for peer in self.peers.values_mut() {
-                    peer.commits.insert(key.clone(), offset);
-                }
+            self.commit(&key, offset);
+            // Our maximum, which may be a commit still unacknowledged: the peer needs it too.
+            let held = self.committed[&key];
+            for peer in self.peers.values_mut() {
+                peer.add_commit(&key, held, seq);
             }
         }
-        ctx.reply(&from, json!({"type": "commit_offsets_ok"}));
+        let waiting = Waiting {
+            client: from,
+            since: ctx.now(),
+        };
+        self.commit_waiters.push_back((seq, waiting));
+    }
+
+    /// Answers the commits every peer acknowledged.
+    fn answer_commits(&mut self, ctx: &mut Ctx<Self>) {
+        let held_by_all = self
+            .peers
+            .values()
+            .map(|p| p.commits_acked)
+            .min()
+            .unwrap_or(CommitSeq::MAX);
+        while self
+            .commit_waiters
+            .front()
+            .is_some_and(|&(seq, _)| seq <= held_by_all)
+        {
+            let (_, waiting) = self.commit_waiters.pop_front().expect("checked");
+            ctx.reply(&waiting.client, json!({"type": "commit_offsets_ok"}));
+        }
     }
 
     /// Raises a key's committed offset; returns whether it moved.
@@ -278,6 +319,10 @@ impl Kafka {
         for (key, offset) in sync.commits {
             self.commit(&key, offset);
         }
+        if let Some(peer) = self.peers.get_mut(src) {
+            peer.on_commit_sync(sync.commit_ack, sync.commit_seq);
+        }
+        self.answer_commits(ctx);
         let upto = self.peers.values().map(|p| p.acked).max().unwrap_or(0);
         self.mark_durable(ctx, upto);
     }
@@ -334,6 +379,12 @@ impl Kafka {
                 ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
             }
         }
+        // Commits in arrival order: the expired ones are at the front.
+        while self.commit_waiters.front().is_some_and(|(_, w)| expired(w)) {
+            let (_, waiting) = self.commit_waiters.pop_front().expect("checked");
+            let text = "not yet acknowledged by every node; it may still be";
+            ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
+        }
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
@@ -361,12 +412,14 @@ impl Kafka {
             let peer = self.peers.get_mut(&name).expect("a peer");
             let range = peer.entries_to_send(next, now);
             let forwards = peer.forwards_to_send(now);
-            let commits = std::mem::take(&mut peer.commits);
-            if range.is_empty() && forwards.is_empty() && commits.is_empty() && !peer.ack_due {
+            let commits = peer.commits_to_send(now);
+            if range.is_empty() && forwards.is_empty() && commits.is_none() && !peer.ack_due {
                 continue;
             }
             peer.ack_due = false;
             let ack = peer.applied;
+            let commit_ack = peer.commits_received;
+            let (commit_seq, commits) = commits.unwrap_or_default();
             let entries = (range.start..range.end)
                 .map(|seq| {
                     let e = &self.stream[(seq - self.stream_base) as usize];
@@ -379,6 +432,8 @@ impl Kafka {
                 entries,
                 forwards,
                 commits,
+                commit_seq,
+                commit_ack,
             };
             let mut body = serde_json::to_value(&sync).expect("sync serializes");
             body["type"] = json!("sync");
