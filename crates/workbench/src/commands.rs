@@ -486,15 +486,6 @@ fn simulate(
         .transpose()?;
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
     let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
-    let run = match (run, &run_dir) {
-        (Ok(run), _) => run,
-        (Err(e), Some(dir)) => {
-            dir.record_failure(&format!("{e:#}"));
-            return Err(e);
-        }
-        (Err(e), None) => return Err(e),
-    };
-    let results = analyze(opts, &run, workload.as_ref());
     if let Some(dir) = &run_dir {
         for (i, log) in cluster.logs().iter().enumerate() {
             let path = dir.node_logs().join(format!("n{i}.log"));
@@ -503,6 +494,27 @@ fn simulate(
             }
         }
     }
+    finish_virtual_run(opts, workload.as_ref(), run, run_dir, started)
+}
+
+/// The end both virtual-time drivers share: a run that could not finish leaves `failure.txt`
+/// in its directory; a finished one is analyzed (not stored yet: see [`Finished::store`]).
+fn finish_virtual_run(
+    opts: &TestOptions,
+    workload: &dyn crate::workloads::Workload,
+    run: anyhow::Result<RunOutput>,
+    run_dir: Option<RunDir>,
+    started: Instant,
+) -> anyhow::Result<Finished> {
+    let run = match (run, &run_dir) {
+        (Ok(run), _) => run,
+        (Err(e), Some(dir)) => {
+            dir.record_failure(&format!("{e:#}"));
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let results = analyze(opts, &run, workload);
     Ok(Finished {
         opts: opts.clone(),
         run,
@@ -546,24 +558,7 @@ fn simulate_bin(
     let journal = run_dir.as_ref().map(RunDir::journal).transpose()?;
     let run = run_test(opts, workload.as_mut(), &mut cluster, journal, None);
     cluster.shutdown();
-    let run = match (run, &run_dir) {
-        (Ok(run), _) => run,
-        (Err(e), Some(dir)) => {
-            dir.record_failure(&format!("{e:#}"));
-            return Err(e);
-        }
-        (Err(e), None) => return Err(e),
-    };
-    let results = analyze(opts, &run, workload.as_ref());
-    Ok(Finished {
-        opts: opts.clone(),
-        run,
-        results,
-        dir: run_dir.as_ref().map(|d| d.dir.clone()),
-        wall_secs: started.elapsed().as_secs_f64(),
-        interrupted: None,
-        run_dir,
-    })
+    finish_virtual_run(opts, workload.as_ref(), run, run_dir, started)
 }
 
 pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
