@@ -12,13 +12,13 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::process::{kill_group, resolve_bin, spawn_named};
+use super::process::{kill_group, resolve_bin, spawn_named, spawn_node};
 use super::sim::node_seed;
 use crate::history::Nanos;
 use crate::runner::{Cluster, NodeOutput};
@@ -77,26 +77,11 @@ impl LockstepCluster {
         };
         for node in 0..node_count as u32 {
             let mut command = Command::new(&bin);
-            command
-                .args(args)
-                .env(glomers_node::LOCKSTEP_ENV, "1")
-                .env(
-                    glomers_node::SEED_ENV,
-                    node_seed(seed, node as u64).to_string(),
-                )
-                .current_dir(std::env::temp_dir())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut command, 0);
-            let mut child = command
-                .spawn()
-                .with_context(|| format!("starting {} for n{node}", bin.display()))?;
-            signals::register_group(child.id());
-            let stdin = child.stdin.take().expect("piped stdin");
-            let stdout = child.stdout.take().expect("piped stdout");
-            let stderr = child.stderr.take().expect("piped stderr");
+            command.args(args).env(glomers_node::LOCKSTEP_ENV, "1").env(
+                glomers_node::SEED_ENV,
+                node_seed(seed, node as u64).to_string(),
+            );
+            let (child, stdin, stdout, stderr) = spawn_node(command, node)?;
             let log = match log_dir {
                 Some(dir) => {
                     let path = dir.join(format!("n{node}.log"));

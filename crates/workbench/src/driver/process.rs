@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -122,21 +122,8 @@ impl ProcessCluster {
         command
             .args(args)
             // Real time, even if the caller's environment asks glomers-node for lockstep.
-            .env_remove(glomers_node::LOCKSTEP_ENV)
-            // As Maelstrom: nodes run in the temp directory, not wherever glomers was started.
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting {} for n{node}", bin.display()))?;
-        signals::register_group(child.id());
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
+            .env_remove(glomers_node::LOCKSTEP_ENV);
+        let (mut child, stdin, stdout, stderr) = spawn_node(command, node)?;
         let shared = Arc::new(Shared::default());
         let (stdin_tx, stdin_rx) = crossbeam_channel::unbounded();
         let pid = child.id();
@@ -411,6 +398,34 @@ fn problem(node: u32, severity: Severity, kind: &'static str, message: String) -
         kind,
         message,
     }
+}
+
+/// Starts node `node` from `command` (program, arguments and environment set) as Maelstrom
+/// does: in the temp directory, with piped stdin/stdout/stderr, leading its own process group
+/// (registered, so a signal to glomers kills it).
+pub(super) fn spawn_node(
+    mut command: Command,
+    node: u32,
+) -> anyhow::Result<(Child, ChildStdin, ChildStdout, ChildStderr)> {
+    command
+        // As Maelstrom: nodes run in the temp directory, not wherever glomers was started.
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().with_context(|| {
+        format!(
+            "starting {} for n{node}",
+            command.get_program().to_string_lossy()
+        )
+    })?;
+    signals::register_group(child.id());
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    Ok((child, stdin, stdout, stderr))
 }
 
 /// Kills the process group `child` leads (falling back to the child alone).
