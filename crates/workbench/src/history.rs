@@ -103,6 +103,27 @@ pub struct History {
     /// Op index → its value, for the completions kept as sets; the op's own `value` is then
     /// null. Read it through [`History::value`] or [`History::int_set`].
     sets: HashMap<usize, IntSet>,
+    /// Invocation index → the client messages the op sent (see [`OpRequests`]).
+    requests: HashMap<usize, OpRequests>,
+}
+
+/// Which client sent an op's requests and their `msg_id`s, in order (a kafka op may take
+/// several): stored on the invocation's line of `history.jsonl` as `client` and `msg_ids`.
+/// With them the journal's messages of an op are found exactly: its requests are the client's
+/// messages with those `msg_id`s, its replies those with that `in_reply_to`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpRequests {
+    pub client: String,
+    pub msg_ids: Vec<u64>,
+}
+
+/// The op on a line of `history.jsonl`, with its requests when it has them.
+#[derive(Serialize)]
+struct StoredOp<'a> {
+    #[serde(flatten)]
+    op: &'a Op,
+    #[serde(flatten)]
+    requests: Option<&'a OpRequests>,
 }
 
 impl History {
@@ -137,6 +158,21 @@ impl History {
         }
         self.ops.push(op);
         index
+    }
+
+    /// Records a request sent for the op invoked at history index `invoke`.
+    pub fn note_request(&mut self, invoke: usize, client: impl std::fmt::Display, msg_id: u64) {
+        let entry = self.requests.entry(invoke).or_default();
+        if entry.client.is_empty() {
+            entry.client = client.to_string();
+        }
+        entry.msg_ids.push(msg_id);
+    }
+
+    /// The requests of the op invoked at history index `invoke`, if they were recorded (a
+    /// hand-written or older history has none).
+    pub fn requests(&self, invoke: usize) -> Option<&OpRequests> {
+        self.requests.get(&invoke)
     }
 
     /// The op's value as JSON (a read kept as a set is expanded).
@@ -186,6 +222,7 @@ impl History {
     /// memory).
     pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
         for op in &self.ops {
+            let requests = self.requests.get(&op.index);
             match self.sets.get(&op.index) {
                 Some(set) => {
                     let expanded = Op {
@@ -193,6 +230,9 @@ impl History {
                         ..op.clone()
                     };
                     serde_json::to_writer(&mut *out, &expanded)?;
+                }
+                None if requests.is_some() => {
+                    serde_json::to_writer(&mut *out, &StoredOp { op, requests })?
                 }
                 None => serde_json::to_writer(&mut *out, op)?,
             }
@@ -209,17 +249,26 @@ impl History {
     }
 
     pub fn from_jsonl(text: &str) -> anyhow::Result<History> {
-        let mut ops = Vec::new();
+        let mut ops: Vec<Op> = Vec::new();
+        let mut requests = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            ops.push(
-                serde_json::from_str(line)
-                    .map_err(|e| anyhow::anyhow!("history line {}: {e}", i + 1))?,
-            );
+            let op: Op = serde_json::from_str(line)
+                .map_err(|e| anyhow::anyhow!("history line {}: {e}", i + 1))?;
+            // Only invocation lines carry requests, and they are short: read them again.
+            if line.contains("\"msg_ids\"") {
+                if let Ok(r) = serde_json::from_str::<OpRequests>(line) {
+                    requests.insert(op.index, r);
+                }
+            }
+            ops.push(op);
         }
-        Ok(History::from_ops(ops))
+        Ok(History {
+            requests,
+            ..History::from_ops(ops)
+        })
     }
 }
 

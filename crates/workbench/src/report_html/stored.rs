@@ -204,13 +204,72 @@ pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
 }
 
 /// For each client op (by the history index of its invocation), the journal messages that
-/// belong to it: the requests its client sent from the invocation on and the replies it got,
-/// up to the completion.
+/// belong to it: its requests and the replies to them, in send order.
 ///
-/// The history does not name clients, so ops are matched to clients by time: an op's first
-/// request leaves its client at the invocation's instant (client traffic has no latency), and
-/// a process keeps its client until it is discarded.
+/// A history the runner wrote names each op's client and its requests' `msg_id`s
+/// ([`crate::history::OpRequests`]), so the match is exact. An op without them (a history
+/// stored before they were recorded, or written by hand) is matched by time instead: an op's
+/// first request leaves its client at the invocation's instant (client traffic has no
+/// latency), and a process keeps its client until it is discarded.
 pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<usize, Vec<usize>> {
+    let pairs = history.pairs();
+    let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut inferred = Vec::new();
+    let mut exact = Vec::new();
+    for pair in &pairs {
+        match history.requests(pair.invoke.index) {
+            Some(r) => exact.push((pair.invoke.index, r)),
+            None => inferred.push(*pair),
+        }
+    }
+    if !exact.is_empty() {
+        // (client, msg_id) → the request, and the replies to it.
+        let mut requests: HashMap<(&str, u64), usize> = HashMap::new();
+        let mut replies: HashMap<(&str, u64), Vec<usize>> = HashMap::new();
+        for (i, m) in messages.iter().enumerate() {
+            if is_client(&m.src) {
+                if let Some(id) = envelope(m).msg_id {
+                    requests.insert((m.src.as_str(), id), i);
+                }
+            } else if is_client(&m.dest) {
+                if let Some(id) = envelope(m).in_reply_to {
+                    replies.entry((m.dest.as_str(), id)).or_default().push(i);
+                }
+            }
+        }
+        for (invoke, r) in exact {
+            let mut mine = Vec::new();
+            for &id in &r.msg_ids {
+                let k = (r.client.as_str(), id);
+                mine.extend(requests.get(&k));
+                mine.extend(replies.get(&k).into_iter().flatten());
+            }
+            mine.sort_unstable();
+            out.insert(invoke, mine);
+        }
+    }
+    if !inferred.is_empty() {
+        out.extend(op_messages_by_time(&inferred, messages));
+    }
+    out
+}
+
+/// The envelope's numbers of a client message.
+#[derive(Deserialize, Default)]
+struct Envelope {
+    msg_id: Option<u64>,
+    in_reply_to: Option<u64>,
+}
+
+fn envelope(m: &JournalMessage) -> Envelope {
+    serde_json::from_str(m.body.get()).unwrap_or_default()
+}
+
+/// [`op_messages`] for ops that do not name their requests: matched by time.
+fn op_messages_by_time(
+    pairs: &[crate::history::Pair<'_>],
+    messages: &[JournalMessage],
+) -> HashMap<usize, Vec<usize>> {
     // Client requests by send time.
     let mut requests_at: HashMap<Nanos, Vec<usize>> = HashMap::new();
     let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -229,7 +288,7 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
     }
     let mut claimed = vec![false; messages.len()];
     let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
-    for pair in history.pairs() {
+    for pair in pairs {
         let invoke = pair.invoke;
         let Some(candidates) = requests_at.get(&invoke.time) else {
             continue;

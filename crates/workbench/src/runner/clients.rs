@@ -43,6 +43,8 @@ pub(super) struct Worker {
     pub(super) outstanding: Option<Outstanding>,
     /// An indeterminate op retired the client: it is closed when the worker invokes next.
     pub(super) retiring_client: bool,
+    /// History index of the current op's invocation (its requests are noted there).
+    pub(super) invoke_index: usize,
     pub(super) final_ops: VecDeque<Invocation>,
     /// Waiting out a [`FinalStep::Wait`].
     pub(super) final_paused: bool,
@@ -211,7 +213,7 @@ impl Runner<'_> {
     }
 
     pub(super) fn invoke(&mut self, w: usize, op: Invocation) {
-        self.history.push(Op {
+        self.workers[w].invoke_index = self.history.push(Op {
             index: 0,
             time: self.now,
             kind: OpType::Invoke,
@@ -248,6 +250,9 @@ impl Runner<'_> {
                 let client = self.worker_client(w);
                 let node = (w % self.opts.node_count) as u32;
                 let msg_id = self.client_send(client, Addr::Node(node), body);
+                let invoke = self.workers[w].invoke_index;
+                self.history
+                    .note_request(invoke, Addr::Client(client), msg_id);
                 self.workers[w].outstanding = Some(Outstanding { msg_id, op });
                 let timeout = self.workload.timeout();
                 self.schedule(self.now + timeout, Event::ClientTimeout { client, msg_id });

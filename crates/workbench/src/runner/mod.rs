@@ -307,6 +307,7 @@ impl<'a> Runner<'a> {
                     client: None,
                     outstanding: None,
                     retiring_client: false,
+                    invoke_index: 0,
                     final_ops: VecDeque::new(),
                     final_paused: false,
                     final_done: false,
