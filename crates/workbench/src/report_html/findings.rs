@@ -16,8 +16,13 @@ const NOT_CHECKERS: &[&str] = &["valid", "test", "errors", "errors_not_shown", "
 /// Figures longer than this (as JSON) are folded.
 const FOLD_AT: usize = 160;
 
-/// `trail_of_op`: an op index to the id of the trail that explains it.
-pub fn render(results: &Value, trail_of_op: &HashMap<usize, String>) -> String {
+/// `trail_of_op`: an op index to the id of the trail that explains it; `trail_of_finding`: a
+/// finding's id (`finding-<checker>-<i>`) to the id of its own trail, which wins.
+pub fn render(
+    results: &Value,
+    trail_of_op: &HashMap<usize, String>,
+    trail_of_finding: &HashMap<String, String>,
+) -> String {
     let mut s = String::new();
     let Some(map) = results.as_object() else {
         s.push_str("<p>No results.json: the history was not checked.</p>");
@@ -61,12 +66,18 @@ pub fn render(results: &Value, trail_of_op: &HashMap<usize, String>) -> String {
         (rank, (*k).clone())
     });
     for (name, check) in checkers {
-        render_checker(&mut s, name, check, trail_of_op);
+        render_checker(&mut s, name, check, trail_of_op, trail_of_finding);
     }
     s
 }
 
-fn render_checker(s: &mut String, name: &str, check: &Value, trail_of_op: &HashMap<usize, String>) {
+fn render_checker(
+    s: &mut String,
+    name: &str,
+    check: &Value,
+    trail_of_op: &HashMap<usize, String>,
+    trail_of_finding: &HashMap<String, String>,
+) {
     let valid = &check["valid"];
     let anomalies = check["anomalies"].as_array().map_or(&[][..], |a| &a[..]);
     let open = if *valid != Value::Bool(true) || !anomalies.is_empty() {
@@ -119,7 +130,8 @@ fn render_checker(s: &mut String, name: &str, check: &Value, trail_of_op: &HashM
                 }
                 s.push_str("</span>");
             }
-            if let Some(trail) = ops.iter().find_map(|op| trail_of_op.get(op)) {
+            let own = trail_of_finding.get(&format!("finding-{name}-{i}"));
+            if let Some(trail) = own.or_else(|| ops.iter().find_map(|op| trail_of_op.get(op))) {
                 let _ = write!(
                     s,
                     " <a class=\"trail-link\" href=\"#{trail}\">→ its trail</a>"

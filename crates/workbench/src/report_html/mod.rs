@@ -14,9 +14,12 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::Value;
 
+pub mod anomaly_trails;
 pub mod data;
 pub mod findings;
 pub mod html;
+pub mod kafka_trails;
+pub mod opgraph;
 pub mod plots;
 pub mod stored;
 pub mod trails;
@@ -153,9 +156,17 @@ pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
     let op_messages = stored::op_messages(&run.history, &run.messages);
     let trails = trails::trails(run, &op_messages);
     let mut trail_of_op: HashMap<usize, String> = HashMap::new();
+    let mut trail_of_finding: HashMap<String, String> = HashMap::new();
     for t in &trails {
-        for &op in &t.ops {
-            trail_of_op.entry(op).or_insert_with(|| t.id.clone());
+        match &t.finding {
+            Some(f) => {
+                trail_of_finding.insert(f.clone(), t.id.clone());
+            }
+            None => {
+                for &op in &t.ops {
+                    trail_of_op.entry(op).or_insert_with(|| t.id.clone());
+                }
+            }
         }
     }
     let [raw, quantiles, rate] = plots::plots(&run.history, end, &periods)?;
@@ -206,13 +217,13 @@ pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
         "<section id=\"findings\"><h2>Verdict and findings</h2><p class=\"verdict {}\">{}</p>{}</section>",
         validity_class(valid),
         escape(verdict_sentence(valid)),
-        findings::render(results, &trail_of_op)
+        findings::render(results, &trail_of_op, &trail_of_finding)
     );
     p.push_str("<section id=\"trails\"><h2>Trails</h2>");
     if trails.is_empty() {
         p.push_str(
             "<p>No anomaly with a trail: trails are drawn for lost or stale set elements \
-             (broadcast, g-set) and for wrong final counter reads.</p>",
+             (broadcast, g-set), wrong final counter reads, and the kafka and txn findings.</p>",
         );
     }
     for t in &trails {

@@ -314,4 +314,5 @@
   var h = location.hash;
   if (/^#op-\d+$/.test(h)) selectOp(+h.slice(4), true);
   else if (h.indexOf("#show-") === 0) showTrail(h.slice(6));
+  else if (/^#trail-/.test(h) && $(h.slice(1))) { $(h.slice(1)).open = true; $(h.slice(1)).scrollIntoView(); }
 })();

@@ -327,3 +327,78 @@ pub fn serving_node(
     let first = *op_messages.get(&invoke_index)?.first()?;
     Some(messages[first].dest.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, OpType, Process};
+
+    fn op(process: u64, kind: OpType, time: Nanos) -> Op {
+        Op {
+            index: 0,
+            time,
+            kind,
+            process: Process::Client(process),
+            f: "read".into(),
+            value: Value::Null,
+            error: None,
+            is_final: false,
+        }
+    }
+
+    fn message(src: &str, dest: &str, sent: Nanos, body: &str) -> JournalMessage {
+        JournalMessage {
+            id: 0,
+            src: src.into(),
+            dest: dest.into(),
+            sent,
+            kind: "read".into(),
+            body: RawValue::from_string(body.into()).unwrap(),
+            fate: Fate::Delivered(sent + 1),
+        }
+    }
+
+    /// Two ops invoked at one instant: timing cannot tell their requests apart, the recorded
+    /// msg_ids do; and they survive history.jsonl.
+    #[test]
+    fn ops_find_their_messages_by_msg_id() {
+        let mut h = History::default();
+        let a = h.push(op(0, OpType::Invoke, 10));
+        let b = h.push(op(1, OpType::Invoke, 10));
+        h.note_request(a, "c7", 3);
+        h.note_request(b, "c6", 1);
+        h.push(op(1, OpType::Ok, 20));
+        h.push(op(0, OpType::Ok, 30));
+        let journal = [
+            message("c6", "n0", 10, r#"{"type":"read","msg_id":1}"#),
+            message("c7", "n1", 10, r#"{"type":"read","msg_id":3}"#),
+            message("n0", "c6", 20, r#"{"type":"read_ok","in_reply_to":1}"#),
+            message("n1", "c7", 30, r#"{"type":"read_ok","in_reply_to":3}"#),
+        ];
+        let stored = History::from_jsonl(&h.to_jsonl()).unwrap();
+        assert_eq!(stored.requests(a), h.requests(a));
+        assert_eq!(stored.requests(b).unwrap().msg_ids, vec![1]);
+        let exact = op_messages(&stored, &journal);
+        assert_eq!(exact[&a], vec![1, 3]);
+        assert_eq!(exact[&b], vec![0, 2]);
+        // An older history (no msg_ids): matched by time, here wrongly, which is why they are
+        // recorded.
+        let old = History::from_jsonl(
+            &h.to_jsonl()
+                .lines()
+                .map(|l| {
+                    l.split(",\"client\"")
+                        .next()
+                        .unwrap()
+                        .trim_end_matches('}')
+                        .to_string()
+                        + "}\n"
+                })
+                .collect::<String>(),
+        )
+        .unwrap();
+        assert!(old.requests(a).is_none());
+        let by_time = op_messages(&old, &journal);
+        assert_eq!(by_time[&a], vec![0, 2]);
+    }
+}

@@ -35,6 +35,8 @@ pub struct Trail {
     pub ops: Vec<usize>,
     /// The value to filter the diagram by, if any.
     pub value: Option<String>,
+    /// The HTML id of the finding it explains, when it explains one finding (kafka, txn).
+    pub finding: Option<String>,
 }
 
 pub fn trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
@@ -46,6 +48,7 @@ pub fn trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
     if workload.get("acceptable").is_some() {
         out.extend(counter_trails(run, op_messages));
     }
+    out.extend(super::anomaly_trails::trails(run, op_messages));
     // The first few open, the rest folded (a link to one opens it).
     for t in out.iter_mut().skip(3) {
         t.html = t.html.replacen(" open><summary>", "><summary>", 1);
@@ -91,13 +94,13 @@ impl Context<'_> {
     }
 }
 
-fn process(op: &Op) -> String {
+pub(super) fn process(op: &Op) -> String {
     serde_json::to_value(op.process)
         .map(|v| v.to_string().trim_matches('"').to_string())
         .unwrap_or_default()
 }
 
-fn msg_ref(m: &JournalMessage, index: usize) -> String {
+pub(super) fn msg_ref(m: &JournalMessage, index: usize) -> String {
     format!(
         "<a class=\"msg\" href=\"#msg-{index}\" data-msg=\"{index}\">#{}</a>",
         m.id
@@ -462,6 +465,7 @@ fn set_trail(
         messages: trail_msgs,
         ops,
         value: Some(value_text),
+        finding: None,
     }
 }
 
@@ -603,6 +607,7 @@ fn counter_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>)
             messages: msgs,
             ops: vec![read.invoke.index, done_index],
             value: None,
+            finding: None,
         });
     }
     out
