@@ -126,7 +126,7 @@ fn perf_json(run: &RunOutput) -> Value {
 }
 
 fn test_json(opts: &TestOptions) -> Value {
-    json!({
+    let mut test = json!({
         "workload": opts.workload,
         "node_count": opts.node_count,
         "time_limit": opts.time_limit_secs,
@@ -143,5 +143,10 @@ fn test_json(opts: &TestOptions) -> Value {
             Some(Availability::Fraction(p)) => json!(p),
         },
         "seed": opts.seed,
-    })
+    });
+    // The models decide the txn verdict: `glomers check` reads them back.
+    if opts.workload.starts_with("txn") {
+        test["consistency_models"] = json!(opts.consistency_models);
+    }
+    test
 }

@@ -252,6 +252,7 @@ fn key_token(text: &str) -> Option<String> {
     Some(match values[..] {
         [] => key.to_string(),
         [v] => format!("{key}={v}"),
+        [a, b, ..] if a == b => format!("{key}={a}"),
         [a, b, ..] => format!("{key} {a}→{b}"),
     })
 }

@@ -85,7 +85,7 @@ pub fn render(id: &str, boxes: &[OpBox], arrows: &[Arrow]) -> String {
         .max()
         .unwrap_or(8);
     let box_w = (chars as f64 * 6.4 + 14.0).clamp(96.0, 330.0);
-    let width = LEFT + boxes.len() as f64 * (box_w + GAP) + 10.0;
+    let width = (LEFT + boxes.len() as f64 * (box_w + GAP) + 10.0).max(720.0);
     let height = TOP + lanes.len() as f64 * LANE_H + 16.0;
     let x_of = |i: usize| LEFT + column[i] as f64 * (box_w + GAP);
     let y_of = |i: usize| TOP + lane_of[boxes[i].process.as_str()] as f64 * LANE_H;
