@@ -225,6 +225,114 @@ fn report_of_a_lost_value_in_chromium() {
     std::fs::remove_dir_all(&store).unwrap();
 }
 
+/// A stored kafka run with a lost write, and a txn run with a G1c cycle (the first seed that
+/// shows one), each with the kind of finding to look for.
+fn anomaly_runs(store: &Path) -> Vec<(PathBuf, &'static str)> {
+    let kafka = TestOptions {
+        time_limit_secs: 3.0,
+        rate: 30.0,
+        seed: 1,
+        ..TestOptions::new("kafka", 2)
+    };
+    let entry = catalog::find("broken-kafka-forget").unwrap();
+    let kafka_run = run_sim(&kafka, entry, &[], Some(store))
+        .unwrap()
+        .dir
+        .unwrap();
+    let txn = TestOptions {
+        time_limit_secs: 1.0,
+        rate: 200.0,
+        concurrency: 4,
+        latency: Latency::new(20, LatencyDist::Exponential).unwrap(),
+        consistency_models: "read-committed".into(),
+        ..TestOptions::new("txn-rw-register", 2)
+    };
+    let entry = catalog::find("broken-txn-peer-reads").unwrap();
+    let txn_run = (0..10)
+        .map(|seed| {
+            let opts = TestOptions {
+                seed,
+                ..txn.clone()
+            };
+            run_sim(&opts, entry, &[], Some(store))
+                .unwrap()
+                .dir
+                .unwrap()
+        })
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("report.html"))
+                .unwrap()
+                .contains("data-kind=\"G1c\"")
+        })
+        .expect("no G1c in 10 seeds");
+    vec![(kafka_run, "lost-write"), (txn_run, "G1c")]
+}
+
+/// The first finding of `kind` in the DOM links to a trail drawn over its ops: returns the
+/// trail's id.
+fn assert_drawn_trail(dom: &str, kind: &str) -> String {
+    let at = dom
+        .find(&format!("data-kind=\"{kind}\""))
+        .unwrap_or_else(|| panic!("no {kind} finding"));
+    let li = &dom[at..at + dom[at..].find("</li>").unwrap()];
+    let href = li
+        .split("class=\"trail-link\" href=\"#")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the {kind} finding links to no trail: {li}"));
+    let id = href[..href.find('"').unwrap()].to_string();
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no trail {id}"));
+    let trail = &dom[start..start + dom[start..].find("</details>").unwrap()];
+    assert!(trail.contains("<svg class=\"opgraph\""), "{trail}");
+    assert!(trail.matches("class=\"edge\"").count() >= 1, "{trail}");
+    assert!(trail.contains("href=\"#op-"), "the boxes link to no op");
+    assert!(
+        trail.contains("data-msg=\""),
+        "the trail links to no message"
+    );
+    id
+}
+
+#[test]
+fn trails_of_kafka_and_txn_findings_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let store = temp_dir("anomalies");
+    for (run, kind) in anomaly_runs(&store) {
+        let url = format!("file://{}", run.join("report.html").display());
+        let dom = run_chromium(&bin, &["--dump-dom"], &url);
+        let check = selfcheck(&dom);
+        assert_eq!(
+            check["data-status"], "ok",
+            "{kind}: the page's checks: {check:?}"
+        );
+        assert_eq!(check["data-errors"], "0");
+        let delivered = count_lines(&run.join("messages.jsonl"), "\"type\":\"recv\"");
+        assert_eq!(check["data-arrows"], delivered.to_string());
+        assert_eq!(check["data-trail-links"], check["data-trail-links-ok"]);
+        let trail = assert_drawn_trail(&dom, kind);
+        // Its messages framed on the diagram, as its button does.
+        let dom = run_chromium(&bin, &["--dump-dom"], &format!("{url}#show-{trail}"));
+        assert_eq!(selfcheck(&dom)["data-status"], "ok");
+        let frame = run.join("trail-view.html");
+        std::fs::write(
+            &frame,
+            format!(
+                "<!DOCTYPE html><body style=\"margin:0\"><iframe src=\"report.html#{trail}\" \
+                 style=\"border:0;width:1400px;height:900px\"></iframe></body>"
+            ),
+        )
+        .unwrap();
+        let name = if kind == "G1c" {
+            "report-txn-trail.png"
+        } else {
+            "report-kafka-trail.png"
+        };
+        screenshot(&bin, &format!("file://{}", frame.display()), name, 900);
+    }
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
 #[test]
 fn serve_in_chromium() {
     let Some(bin) = chromium() else { return };
