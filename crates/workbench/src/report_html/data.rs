@@ -200,7 +200,12 @@ pub fn page_data(
     }
     let trail_map: serde_json::Map<String, Value> = trails
         .iter()
-        .map(|t| (t.id.clone(), json!({"m": t.messages, "v": t.value})))
+        .map(|t| {
+            (
+                t.id.clone(),
+                json!({"m": t.messages, "v": t.value, "o": t.ops}),
+            )
+        })
         .collect();
     json!({
         "end": us(end),

@@ -7,7 +7,7 @@
   var END = Math.max(D.end, 1), LABEL = 96, TROW = 12;
   var ROW = Math.max(14, Math.min(36, Math.floor(600 / Math.max(D.lanes.length, 1))));
   var view = { a: 0, b: END };
-  var hl = new Set(), selOp = -1, pinned = -1;
+  var hl = new Set(), hlOps = new Set(), selOp = -1, pinned = -1;
   var vis = new Uint8Array(nM).fill(1);
   var laneOn = new Uint8Array(D.lanes.length).fill(1), laneY = [];
   var $ = function (id) { return document.getElementById(id); };
@@ -151,7 +151,7 @@
       if (t1 < view.a || O.t0[k] > view.b) continue;
       var x1 = X(O.t0[k], w), x2 = Math.max(X(t1, w), x1 + 1), y = 18 + procRow.get(O.p[k]) * TROW;
       g.fillStyle = colours[O.o[k]] || "#ccc"; g.fillRect(x1, y, x2 - x1, TROW - 2);
-      if (k === selOp) { g.strokeStyle = "#e60"; g.lineWidth = 2; g.strokeRect(x1, y, x2 - x1, TROW - 2); g.lineWidth = 1; }
+      if (k === selOp || hlOps.has(k)) { g.strokeStyle = "#e60"; g.lineWidth = 2; g.strokeRect(x1, y, x2 - x1, TROW - 2); g.lineWidth = 1; }
       if (x2 - x1 > 40) { g.fillStyle = "#222"; g.fillText(O.f[k], x1 + 2, y + 9); }
       opBoxes.push([k, x1, y, x2, y + TROW - 2]);
     }
@@ -232,7 +232,7 @@
   function selectOp(index, scroll) {
     var k = opAt.get(index);
     if (k === undefined) { inspect("op " + index + " is not a client op of this history (a nemesis op?)"); return; }
-    selOp = k; hl = new Set(O.m[k]);
+    selOp = k; hl = new Set(O.m[k]); hlOps = new Set();
     var list = O.m[k].map(function (i) { return "<li><a href=\"#msg-" + i + "\" data-msg=\"" + i + "\">" + msgText(i).split("<br>")[0] + "</a></li>"; }).join("");
     inspect(opText(k) + (D.journal ? "<br>" + O.m[k].length + " message(s):<ul>" + list + "</ul>" : "<br>(no message journal)"));
     var t1 = O.t1[k] == null ? END : O.t1[k], pad = Math.max((t1 - O.t0[k]) * 0.5, 1000);
@@ -243,6 +243,7 @@
     var t = D.trails[id];
     if (!t) return;
     hl = new Set(t.m); selOp = -1;
+    hlOps = new Set((t.o || []).map(function (i) { return opAt.get(i); }));
     if (t.v != null) { $("fvalue").value = t.v; }
     applyFilters();
     // Frame the messages between servers (and the client's request): the reads come later.
@@ -251,6 +252,8 @@
       if (n > 0 && (cl.test(D.parts[M.s[i]]) || cl.test(D.parts[M.d[i]]))) return;
       a = Math.min(a, M.t0[i]); b = Math.max(b, M.t1[i]);
     });
+    // A trail of client messages only (kafka, txn): frame them all.
+    if (b <= a) t.m.forEach(function (i) { a = Math.min(a, M.t0[i]); b = Math.max(b, M.t1[i]); });
     if (b > a) setView(a - (b - a) * 0.05, b + (b - a) * 0.05);
     $("diagram").scrollIntoView();
   }
@@ -284,7 +287,7 @@
   $("fit").onclick = function () { setView(0, END); };
   $("zin").onclick = function () { zoom(0.5, (view.a + view.b) / 2); };
   $("zout").onclick = function () { zoom(2, (view.a + view.b) / 2); };
-  $("close").onclick = function () { $("inspector").hidden = true; pinned = -1; hl = new Set(); selOp = -1; redraw(); };
+  $("close").onclick = function () { $("inspector").hidden = true; pinned = -1; hl = new Set(); hlOps = new Set(); selOp = -1; redraw(); };
   $("clear").onclick = function () {
     $("fnodes").value = ""; $("fvalue").value = ""; $("fclients").checked = true;
     document.querySelectorAll("#typelist input").forEach(function (c) { c.checked = true; });
