@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(key_token(step).as_deref(), Some("k10 16→14"));
         assert_eq!(
             key_token("T1 wrote k3=5, T2 read k3=5 (wr)").as_deref(),
-            Some("k3 5→5")
+            Some("k3=5")
         );
         assert_eq!(key_token("T2 read k3=nil (x)").as_deref(), Some("k3=nil"));
         assert_eq!(
