@@ -270,7 +270,14 @@ pub fn trail(
         arrows.push(Arrow {
             from: w,
             to: w + 1,
-            label: "then".into(),
+            label: match kind {
+                "inconsistent-offsets" => format!("same offset {lo}"),
+                "duplicate" => "same message".into(),
+                "commit-regression" => "committed, later forgotten".into(),
+                "G1c-realtime" => "polled before it was sent".into(),
+                "G1a" => "failed, yet polled".into(),
+                _ => "then".into(),
+            },
             title: format!(
                 "op {} then op {}",
                 named[w].invoke.index,
