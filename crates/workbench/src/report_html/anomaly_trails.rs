@@ -158,9 +158,15 @@ pub fn trail_section(
     let html = format!(
         "<details class=\"trail\" id=\"{id}\" open><summary>{headline}</summary>\
          <div class=\"opgraph-box\">{svg}</div>{body}\
-         <p><a href=\"#{finding}\">↑ the finding</a> \
-         <button class=\"show-trail\" data-trail=\"{id}\">Show its messages on the diagram</button></p>\
-         </details>"
+         <p><a href=\"#{finding}\">↑ the finding</a>{}</p></details>",
+        if messages.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " <button class=\"show-trail\" data-trail=\"{id}\">Show its messages on the \
+                 diagram</button>"
+            )
+        }
     );
     let mut messages = messages;
     messages.sort_unstable();
@@ -249,6 +255,20 @@ fn key_token(text: &str) -> Option<String> {
         }
     }
     let key = key?;
+    if values.is_empty() {
+        // list-append: "appended 4 ...", "read k2 ending in 4 ...", "read k2 empty".
+        let mut rest = text;
+        while let Some(at) = ["appended ", "ending in "]
+            .iter()
+            .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
+            .min()
+        {
+            let v = &rest[at.0 + at.1..];
+            let end = v.find([',', ' ', ';', ')']).unwrap_or(v.len());
+            values.push(&v[..end]);
+            rest = &v[end..];
+        }
+    }
     Some(match values[..] {
         [] => key.to_string(),
         [v] => format!("{key}={v}"),
@@ -449,7 +469,11 @@ mod tests {
         assert_eq!(key_token("T2 read k3=nil (x)").as_deref(), Some("k3=nil"));
         assert_eq!(
             key_token("T3 appended 4 to k2, T5 appended 6 right after (ww)").as_deref(),
-            Some("k2")
+            Some("k2 4→6")
+        );
+        assert_eq!(
+            key_token("T3 read k2 ending in 4, T5 appended 6 after that (rw)").as_deref(),
+            Some("k2 4→6")
         );
         assert_eq!(
             step_kind("T1 then T3 on process 0 (process)"),
