@@ -7,6 +7,7 @@
 //! - A wrong final read of a counter: the acknowledged adds, per node that took them, the gap
 //!   between their sum and the read, and the adds that alone or together (the latest ones)
 //!   make up exactly that gap.
+//! - A kafka or txn finding: drawn over its ops, see [`super::anomaly_trails`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
