@@ -176,7 +176,9 @@ pub fn page_data(
         push(
             &mut ops,
             "r",
-            json!(p.completion.map(|c| cut(&c.value.to_string(), MAX_VALUE))),
+            json!(p
+                .completion
+                .map(|c| cut(&run.history.value(c).to_string(), MAX_VALUE))),
         );
         push(
             &mut ops,

@@ -202,7 +202,10 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
             continue;
         }
         let mut has = vec![false; wanted.len()];
-        for v in done.value.as_array().into_iter().flatten() {
+        // A read kept as a set has its value in the history's side table (see
+        // `History::keep_reads_as_sets`).
+        let value = cx.run.history.value(done);
+        for v in value.as_array().into_iter().flatten() {
             if let Some(&s) = slot.get(&key(v)) {
                 has[s] = true;
             }
