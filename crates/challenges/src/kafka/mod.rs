@@ -67,8 +67,9 @@ pub const MAX_POLL: usize = 1000;
 pub const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
 /// How long an entry waits for a peer's ack before it is written to lin-kv instead.
 pub const LIN_KV_FALLBACK_AFTER: Duration = Duration::from_millis(500);
-/// Why a client waiting past [`CLIENT_DEADLINE`] gets an indefinite error.
+/// The text of the indefinite error a send gets after [`CLIENT_DEADLINE`].
 const NOT_YET_TWICE: &str = "not yet stored on two nodes; it may still be";
+/// The text of the indefinite error a commit gets after [`CLIENT_DEADLINE`].
 const NOT_YET_EVERYWHERE: &str = "not yet acknowledged by every node; it may still be";
 
 #[derive(Deserialize)]
