@@ -1,14 +1,15 @@
 //! `glomers doc`: the protocol and every workload's RPCs, from the pages in `docs/` (compiled
-//! in, so the binary explains itself and the pages stay the one source).
+//! in, so the binary explains itself and the pages stay the one source). They are read through
+//! the links in `crates/workbench/docs/`, so that the published crate carries them.
 
 use crate::workloads;
 
 /// `docs/protocol.md`: messages, init, errors, the clients' rules, the services.
-pub const PROTOCOL: &str = include_str!("../../../docs/protocol.md");
+pub const PROTOCOL: &str = include_str!("../docs/protocol.md");
 /// `docs/workloads.md`: one `## <workload>` section per workload.
-pub const WORKLOADS: &str = include_str!("../../../docs/workloads.md");
+pub const WORKLOADS: &str = include_str!("../docs/workloads.md");
 /// `docs/lockstep.md`: how `glomers sim --bin` drives a node binary in virtual time.
-pub const LOCKSTEP: &str = include_str!("../../../docs/lockstep.md");
+pub const LOCKSTEP: &str = include_str!("../docs/lockstep.md");
 
 /// The text `glomers doc [TOPIC]` prints.
 pub fn topic(name: Option<&str>) -> anyhow::Result<String> {

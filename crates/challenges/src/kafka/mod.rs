@@ -23,7 +23,12 @@
 //! - **Group commit on a tick.** Every [`TICK`] a node sends each peer at most one `sync`
 //!   message carrying its new entries, the sends it forwards to that peer, its ack of the
 //!   peer's stream and changed committed offsets; nothing when there is nothing to say. The
-//!   number of server messages grows with ticks, not with operations.
+//!   number of server messages grows with ticks, not with operations. This is why a forward
+//!   is not a `ctx.call(owner, ..).relay(client)` and a commit not a `Join` of calls to every
+//!   peer: those cost two messages per operation and peer, where a sync costs one per tick
+//!   and peer for any number of operations. The waiting clients are kept in tables instead
+//!   (the stream's entries, `forwarded_clients`, `commit_waiters`), answered when
+//!   the syncs bring the news, and each has a closure timer for its deadline.
 //! - **Polls answered locally** from what the node holds: the owner serves its durable prefix,
 //!   a peer the contiguous prefix it applied. A poll may lag the newest send, never skip one.
 //! - **Commits are acknowledged once every node holds them**, so that a
@@ -42,7 +47,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, ErrorCode, KvError, Node, ReplyTo};
+use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -62,8 +67,10 @@ pub const MAX_POLL: usize = 1000;
 pub const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
 /// How long an entry waits for a peer's ack before it is written to lin-kv instead.
 pub const LIN_KV_FALLBACK_AFTER: Duration = Duration::from_millis(500);
-/// How often waiting clients are checked against [`CLIENT_DEADLINE`].
-const DEADLINE_CHECK: Duration = Duration::from_millis(100);
+/// The text of the indefinite error a send gets after [`CLIENT_DEADLINE`].
+const NOT_YET_TWICE: &str = "not yet stored on two nodes; it may still be";
+/// The text of the indefinite error a commit gets after [`CLIENT_DEADLINE`].
+const NOT_YET_EVERYWHERE: &str = "not yet acknowledged by every node; it may still be";
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -75,23 +82,12 @@ pub enum Request {
     Sync(Sync),
 }
 
-#[derive(Clone)]
-pub enum Timer {
-    Tick,
-}
-
 /// One key's log as this node holds it.
 #[derive(Default)]
 struct KeyLog {
     msgs: Vec<Value>,
     /// Messages [0, durable) may be served to polls.
     durable: usize,
-}
-
-/// A client waiting for its send to become durable, and since when.
-struct Waiting {
-    client: ReplyTo,
-    since: Duration,
 }
 
 /// An entry of this node's own stream (keys it owns).
@@ -103,7 +99,7 @@ struct Entry {
     msg: Value,
     forward: Option<(String, ForwardId)>,
     /// The local client to answer once the entry is durable.
-    client: Option<Waiting>,
+    client: Option<ReplyTo>,
 }
 
 #[derive(Default)]
@@ -119,16 +115,16 @@ pub struct Kafka {
     durable_seq: u64,
     /// Forwards we appended, by (origin, id), so that a resent one is appended once.
     appended_forwards: BTreeSet<(String, ForwardId)>,
-    /// Clients waiting for a forwarded send, by forward id.
-    forwarded_clients: BTreeMap<ForwardId, Waiting>,
+    /// Clients waiting for a forwarded send, by forward id: answered when the owner's stream
+    /// brings the entry back (see "Group commit on a tick" for why this is not a `relay`).
+    forwarded_clients: BTreeMap<ForwardId, ReplyTo>,
     next_forward_id: ForwardId,
     /// The number of our newest commit.
     commit_seq: CommitSeq,
-    /// Commits waiting for every peer's ack, in commit-number order.
-    commit_waiters: VecDeque<(CommitSeq, Waiting)>,
+    /// Clients of commits waiting for every peer's ack, by commit number.
+    commit_waiters: BTreeMap<CommitSeq, ReplyTo>,
     /// Single node: a `lin-kv` batch write is in flight.
     batch_in_flight: bool,
-    next_deadline_check: Duration,
 }
 
 impl Kafka {
@@ -147,7 +143,7 @@ impl Kafka {
         key: String,
         msg: Value,
         forward: Option<(String, ForwardId)>,
-        client: Option<Waiting>,
+        client: Option<ReplyTo>,
     ) {
         let log = self.logs.entry(key.clone()).or_default();
         let offset = log.msgs.len() as u64;
@@ -169,11 +165,8 @@ impl Kafka {
             if let Some(log) = self.logs.get_mut(&entry.key) {
                 log.durable = log.durable.max(entry.offset as usize + 1);
             }
-            if let Some(waiting) = entry.client.take() {
-                ctx.reply(
-                    &waiting.client,
-                    json!({"type": "send_ok", "offset": entry.offset}),
-                );
+            if let Some(client) = entry.client.take() {
+                ctx.reply(&client, json!({"type": "send_ok", "offset": entry.offset}));
             }
             self.durable_seq += 1;
         }
@@ -199,16 +192,28 @@ impl Kafka {
         let Some(owner) = self.owner(&key) else {
             return ctx.reply_error(&from, ErrorCode::TemporarilyUnavailable, "not initialised");
         };
-        let waiting = Waiting {
-            client: from,
-            since: ctx.now(),
-        };
         if owner == ctx.node_id() {
-            return self.append(ctx.now(), key, msg, None, Some(waiting));
+            let seq = self.next_seq();
+            self.append(ctx.now(), key, msg, None, Some(from));
+            // The send itself goes on (it may still become durable): the client records the
+            // timeout as may-have-happened.
+            ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
+                let entry = seq.checked_sub(node.stream_base);
+                let entry = entry.and_then(|i| node.stream.get_mut(i as usize));
+                if let Some(client) = entry.and_then(|e| e.client.take()) {
+                    ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
+                }
+            });
+            return;
         }
         let id = self.next_forward_id;
         self.next_forward_id += 1;
-        self.forwarded_clients.insert(id, waiting);
+        self.forwarded_clients.insert(id, from);
+        ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
+            if let Some(client) = node.forwarded_clients.remove(&id) {
+                ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
+            }
+        });
         if let Some(peer) = self.peers.get_mut(&owner) {
             peer.forwards.insert(
                 id,
@@ -254,11 +259,12 @@ impl Kafka {
                 peer.add_commit(&key, held, seq);
             }
         }
-        let waiting = Waiting {
-            client: from,
-            since: ctx.now(),
-        };
-        self.commit_waiters.push_back((seq, waiting));
+        self.commit_waiters.insert(seq, from);
+        ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
+            if let Some(client) = node.commit_waiters.remove(&seq) {
+                ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_EVERYWHERE);
+            }
+        });
     }
 
     /// Answers the commits every peer acknowledged.
@@ -269,13 +275,11 @@ impl Kafka {
             .map(|p| p.commits_acked)
             .min()
             .unwrap_or(CommitSeq::MAX);
-        while self
-            .commit_waiters
-            .front()
-            .is_some_and(|&(seq, _)| seq <= held_by_all)
-        {
-            let (_, waiting) = self.commit_waiters.pop_front().expect("checked");
-            ctx.reply(&waiting.client, json!({"type": "commit_offsets_ok"}));
+        while let Some(entry) = self.commit_waiters.first_entry() {
+            if *entry.key() > held_by_all {
+                break;
+            }
+            ctx.reply(&entry.remove(), json!({"type": "commit_offsets_ok"}));
         }
     }
 
@@ -348,50 +352,12 @@ impl Kafka {
         if let Some(peer) = self.peers.get_mut(src) {
             peer.forwards.remove(&id);
         }
-        if let Some(waiting) = self.forwarded_clients.remove(&id) {
-            ctx.reply(
-                &waiting.client,
-                json!({"type": "send_ok", "offset": offset}),
-            );
-        }
-    }
-
-    /// Answers sends waiting longer than [`CLIENT_DEADLINE`] with an indefinite error. The
-    /// send itself goes on (it may still be appended): the client records it as unknown.
-    fn expire_waiting(&mut self, ctx: &mut Ctx<Self>) {
-        let now = ctx.now();
-        let expired = |w: &Waiting| now.saturating_sub(w.since) >= CLIENT_DEADLINE;
-        let text = "not yet stored on two nodes; it may still be";
-        for entry in self.stream.iter_mut() {
-            if entry.client.as_ref().is_some_and(expired) {
-                let waiting = entry.client.take().expect("checked");
-                ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
-            }
-        }
-        let late: Vec<ForwardId> = self
-            .forwarded_clients
-            .iter()
-            .filter(|(_, w)| expired(w))
-            .map(|(&id, _)| id)
-            .collect();
-        for id in late {
-            if let Some(waiting) = self.forwarded_clients.remove(&id) {
-                ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
-            }
-        }
-        // Commits in arrival order: the expired ones are at the front.
-        while self.commit_waiters.front().is_some_and(|(_, w)| expired(w)) {
-            let (_, waiting) = self.commit_waiters.pop_front().expect("checked");
-            let text = "not yet acknowledged by every node; it may still be";
-            ctx.reply_error(&waiting.client, ErrorCode::Timeout, text);
+        if let Some(client) = self.forwarded_clients.remove(&id) {
+            ctx.reply(&client, json!({"type": "send_ok", "offset": offset}));
         }
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
-        if self.next_deadline_check <= ctx.now() {
-            self.next_deadline_check = ctx.now() + DEADLINE_CHECK;
-            self.expire_waiting(ctx);
-        }
         if self.peers.is_empty() {
             return self.flush_to_lin_kv(ctx);
         }
@@ -456,24 +422,21 @@ impl Kafka {
             .map(|e| (e.key.as_str(), e.offset, &e.msg))
             .collect();
         let key = format!("kafka-batch-{}-{first}", ctx.node_id());
-        ctx.lin_kv().write(
-            key,
-            batch,
-            move |node: &mut Self, ctx, result: Result<(), KvError>| {
+        ctx.lin_kv()
+            .write(key, batch, move |node: &mut Self, ctx, result| {
                 node.batch_in_flight = false;
                 match result {
                     Ok(()) => node.mark_durable(ctx, upto),
                     // Retried (the same key, a superset of the batch) on the next tick.
                     Err(e) => log!(ctx, "batch {first}..{upto} not stored: {e}; retrying"),
                 }
-            },
-        );
+            });
     }
 }
 
 impl Node for Kafka {
     type Request<'de> = Request;
-    type Timer = Timer;
+    type Timer = ();
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         self.ring = Some(Ring::new(ctx.node_ids()));
@@ -483,7 +446,7 @@ impl Node for Kafka {
                 self.peers.insert(id.clone(), Peer::default());
             }
         }
-        ctx.every(TICK, Timer::Tick);
+        ctx.run_every(TICK, |node: &mut Self, ctx| node.on_tick(ctx));
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
@@ -505,12 +468,6 @@ impl Node for Kafka {
                 let src = from.src().to_string();
                 self.on_sync(ctx, sync, &src);
             }
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) {
-        match timer {
-            Timer::Tick => self.on_tick(ctx),
         }
     }
 }
