@@ -169,10 +169,7 @@ fn explain_edge(txns: &Txns, flavor: Flavor, e: &Edge) -> String {
         (WW, Flavor::RwRegister) => {
             // The two sources of rw-register version orders: writes follow reads, and the
             // value the key ends with (the final reads).
-            let read_first = txns
-                .mops(e.to as usize)
-                .iter()
-                .any(|m| *m == txns::Mop::Read(k, e.a));
+            let read_first = txns.mops(e.to as usize).contains(&txns::Mop::Read(k, e.a));
             let why = if read_first {
                 format!("T{to} read k{k}={} before writing it", e.a)
             } else {
