@@ -143,5 +143,10 @@ fn test_json(opts: &TestOptions) -> Value {
             Some(Availability::Fraction(p)) => json!(p),
         },
         "seed": opts.seed,
+        // What `glomers check` needs to judge a txn run again as it was judged.
+        "consistency_models": opts.consistency_models,
+        "key_count": opts.key_count,
+        "max_txn_length": opts.max_txn_length,
+        "max_writes_per_key": opts.max_writes_per_key,
     })
 }
