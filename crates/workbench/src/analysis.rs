@@ -126,7 +126,7 @@ fn perf_json(run: &RunOutput) -> Value {
 }
 
 fn test_json(opts: &TestOptions) -> Value {
-    let mut test = json!({
+    json!({
         "workload": opts.workload,
         "node_count": opts.node_count,
         "time_limit": opts.time_limit_secs,
@@ -143,10 +143,10 @@ fn test_json(opts: &TestOptions) -> Value {
             Some(Availability::Fraction(p)) => json!(p),
         },
         "seed": opts.seed,
-    });
-    // The models decide the txn verdict: `glomers check` reads them back.
-    if opts.workload.starts_with("txn") {
-        test["consistency_models"] = json!(opts.consistency_models);
-    }
-    test
+        // What `glomers check` needs to judge a txn run again as it was judged.
+        "consistency_models": opts.consistency_models,
+        "key_count": opts.key_count,
+        "max_txn_length": opts.max_txn_length,
+        "max_writes_per_key": opts.max_writes_per_key,
+    })
 }

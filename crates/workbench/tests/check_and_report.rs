@@ -58,6 +58,20 @@ fn check_gives_the_stored_results_back_byte_for_byte() {
             },
             "broken-echo",
         ),
+        (
+            // Valid as read uncommitted, not as the default strict serializable.
+            TestOptions {
+                time_limit_secs: 2.0,
+                rate: 200.0,
+                concurrency: 4,
+                consistency_models: "read-uncommitted".into(),
+                key_count: Some(3),
+                max_writes_per_key: 8,
+                max_txn_length: 3,
+                ..TestOptions::new("txn-rw-register", 2)
+            },
+            "txn",
+        ),
     ];
     let mut verdicts = Vec::new();
     for (opts, node) in &runs {

@@ -19,8 +19,13 @@ const RESYNC_EVERY: u64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flaw {
-    /// Each write is its own last-writer-wins update with its own version, so the writes of
-    /// concurrent transactions interleave across keys (G0).
+    /// Each write is its own last-writer-wins update: every key is an independent register
+    /// whose version is one above the version this node holds for that key (node index breaks
+    /// ties), as in a store of per-key LWW cells. Two transactions that write the same keys on
+    /// different nodes between replications each win the keys their node had written more
+    /// often: their writes interleave across keys (G0). (A node-wide Lamport clock per write
+    /// would order almost every pair of transactions the same way on all keys, because the two
+    /// nodes' clocks drift apart between replications: its dirty writes are real but rare.)
     InterleavedWrites,
     /// One transaction with writes in ten installs them, then answers error 30 (txn-conflict)
     /// as if it had aborted: others read the aborted writes (G1a).
@@ -111,7 +116,10 @@ impl FlawedTxn {
                 let (done, writes) = execute(&self.replica, txn);
                 let updates: Vec<Update> = writes
                     .into_iter()
-                    .map(|(k, v)| (k, v, self.replica.next_version(self.index)))
+                    .map(|(k, v)| {
+                        let counter = self.log.get(&k).map_or(0, |u| u.2 .0);
+                        (k, v, (counter + 1, self.index))
+                    })
                     .collect();
                 self.install(ctx, &updates, &updates);
                 ctx.reply(&from, json!({"type": "txn_ok", "txn": done}));

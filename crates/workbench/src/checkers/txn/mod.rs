@@ -166,10 +166,20 @@ fn explain_edge(txns: &Txns, flavor: Flavor, e: &Edge) -> String {
     let to = txns.txns[e.to as usize].id;
     let k = e.key;
     match (e.kind, flavor) {
-        (WW, Flavor::RwRegister) => format!(
-            "T{from} wrote k{k}={}, T{to} wrote k{k}={}, a later version (ww)",
-            e.a, e.b
-        ),
+        (WW, Flavor::RwRegister) => {
+            // The two sources of rw-register version orders: writes follow reads, and the
+            // value the key ends with (the final reads).
+            let read_first = txns.mops(e.to as usize).contains(&txns::Mop::Read(k, e.a));
+            let why = if read_first {
+                format!("T{to} read k{k}={} before writing it", e.a)
+            } else {
+                format!("k{k} ends with {}", e.b)
+            };
+            format!(
+                "T{from} wrote k{k}={}, T{to} wrote k{k}={}, a later version: {why} (ww)",
+                e.a, e.b
+            )
+        }
         (WR, Flavor::RwRegister) => {
             format!("T{from} wrote k{k}={}, T{to} read k{k}={} (wr)", e.a, e.b)
         }

@@ -2,6 +2,13 @@
 //! transaction's read before its own write of the same key), plus our final reads: after the
 //! main phase every key is read once more, and the value it ends with was written after every
 //! other write of that key. From those orders: ww, wr and rw dependencies.
+//!
+//! These three are all we infer, because each holds for every correct node, even a
+//! read-uncommitted, totally available one (a converged replica holds the last installed
+//! version). Real-time order, process order and the order reads observed values are not
+//! inferred: such a node may install a later write as the older version, and its reads may
+//! return any version. G0 thus shows where final values cross: two transactions that each
+//! wrote a key whose final value the other wrote.
 
 use std::collections::BTreeSet;
 
