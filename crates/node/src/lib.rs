@@ -147,9 +147,11 @@ mod runtime;
 mod salvage;
 
 pub use call::Call;
-pub use chains::{Deferred, Join};
+pub use chains::{in_turn, Deferred, Join, StepDone};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
-pub use kv::{Kv, KvError, KvLock, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
+pub use kv::{
+    Kv, KvError, KvLock, Tso, ValueLock, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV,
+};
 pub use lockstep::{run_lockstep, LOCKSTEP_ENV, LOCKSTEP_VERSION, SEED_ENV};
 pub use protocol::{ErrorCode, RpcError};
 pub use runtime::{run, run_with_io, MAX_LINE};
