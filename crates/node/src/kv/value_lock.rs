@@ -18,6 +18,9 @@ use crate::protocol::{ErrorCode, RpcError};
 /// (`""` when free).
 type Record<V> = (Option<V>, String);
 
+/// A record as a `cas` sends it, borrowed: value and holder.
+type RecordRef<'a, V> = (&'a Option<V>, &'a str);
+
 impl<N: Node> Kv<'_, N> {
     /// Locks `key`, which holds the record `[value, holder]` (`holder` is `""` when the key is
     /// free; a missing key is free and has no value), and calls `then` with a [`ValueLock`]
@@ -144,7 +147,7 @@ impl Claim {
         value: &'a Option<V>,
         from: &'a str,
         to: &'a str,
-    ) -> CasReq<&'a str, (&'a Option<V>, &'a str), (&'a Option<V>, &'a str)> {
+    ) -> CasReq<&'a str, RecordRef<'a, V>, RecordRef<'a, V>> {
         CasReq {
             ty: "cas",
             key: &self.key,
