@@ -15,11 +15,17 @@
 //! trips per key.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use glomers_node::{in_turn, log, Ctx, ErrorCode, Join, KvError, ReplyTo, ValueLock};
 use serde_json::json;
 
 use super::{MicroOp, Txn};
+
+/// How long a transaction waits for each of its keys before it gives up (error 11), and for
+/// each lin-kv answer: as long as a client waits, so that a transaction fails only where its
+/// client would have given up anyway.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// A key locked for a transaction, with its value.
 type Locked = ValueLock<Txn, i64>;
@@ -36,7 +42,8 @@ pub fn begin(node: &mut Txn, ctx: &mut Ctx<Txn>, txn: Vec<MicroOp>, from: ReplyT
     keys.dedup();
     let lock = |node: &mut Txn, ctx: &mut Ctx<Txn>, key: i64, locked| {
         let guess = node.serializable.cache.get(&key).copied().flatten();
-        ctx.lin_kv().lock_value(key.to_string(), guess, locked)
+        let kv = ctx.lin_kv().timeout(LOCK_WAIT);
+        kv.lock_value(key.to_string(), guess, locked)
     };
     in_turn(node, ctx, keys.clone(), lock, move |node, ctx, locks| {
         let locks: Vec<Locked> = match locks {
