@@ -9,9 +9,10 @@
 //! see [`kv`]).
 //!
 //! Multi-step chains read top to bottom: [`Call::relay`] forwards an answer, [`Kv::update`] is
-//! a read-modify-cas loop, [`Join`] continues once several calls are in, [`Ctx::defer`] and
-//! [`KvLock`] release on every path. The [`guide`] teaches the model and gives a recipe for
-//! each.
+//! a read-modify-cas loop, [`Join`] continues once several calls are in, [`in_turn`] takes
+//! steps one after another over a list, [`Ctx::defer`], [`KvLock`] and [`ValueLock`] (a lock
+//! that holds its key's value) release on every path. The [`guide`] teaches the model and
+//! gives a recipe for each.
 //!
 //! The protocol logic lives in the sans-IO [`Engine`], which takes input lines and clock
 //! readings and produces output lines. [`run`] drives it from stdin/stdout in real time; a
