@@ -1,11 +1,13 @@
 //! Building blocks for multi-step chains: closure timers ([`Ctx::run_after`],
 //! [`Ctx::run_every`]), a guard that runs code when the chain is over, on every path
-//! ([`Ctx::defer`], like Go's `defer`), and a join of several calls ([`Join`]).
+//! ([`Ctx::defer`], like Go's `defer`), a join of several calls ([`Join`]), and steps taken one
+//! after another over a list ([`in_turn`]).
 //!
 //! All of them stay single-threaded and deterministic: closures run inside the engine, one at
 //! a time, with `&mut` access to the node and its context, in an order fixed by the input.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -228,4 +230,89 @@ impl<N: Node, T> fmt::Debug for Join<N, T> {
             .field("missing", &s.missing)
             .finish()
     }
+}
+
+/// The continuation a step of [`in_turn`] gets: call it once with the step's result.
+pub type StepDone<N, T, E> = Box<dyn FnOnce(&mut N, &mut Ctx<N>, Result<T, E>)>;
+
+/// Takes one step per item, **in turn**: `step` starts the item's work and hands its result to
+/// the [`StepDone`] it is given; the next item's step starts only once that result is `Ok`.
+/// `then` gets every value, in item order, or the first error (the items after it are not
+/// started). Where [`Join`] runs calls side by side, this runs them one after the other, as a
+/// loop with an `await` in it would: lock keys in a fixed order, apply writes in sequence.
+///
+/// The values gathered before an error are dropped before `then` runs, so guards among them
+/// (a [`crate::KvLock`], a [`crate::ValueLock`], a [`Deferred`]) are released on that path
+/// too. With no items, `then` gets `Ok(vec![])` at once.
+///
+/// ```
+/// # use glomers_node::{Ctx, KvError, KvLock, Node, ReplyTo};
+/// # use serde_json::json;
+/// # fn demo<N: Node>(node: &mut N, ctx: &mut Ctx<N>, keys: Vec<String>, from: ReplyTo) {
+/// // Take the locks of `keys` one after another, in order.
+/// glomers_node::in_turn(node, ctx, keys,
+///     |_node: &mut N, ctx, key, locked| ctx.lin_kv().lock(key, locked),
+///     move |_node, ctx, locks: Result<Vec<KvLock<N>>, KvError>| match locks {
+///         Ok(locks) => ctx.reply(&from, json!({"type": "locked", "count": locks.len()})),
+///         Err(e) => ctx.reply_failure(&from, e), // the locks taken so far are released
+///     });
+/// # }
+/// ```
+pub fn in_turn<N, I, T, E>(
+    node: &mut N,
+    ctx: &mut Ctx<N>,
+    items: impl IntoIterator<Item = I>,
+    step: impl FnMut(&mut N, &mut Ctx<N>, I, StepDone<N, T, E>) + 'static,
+    then: impl FnOnce(&mut N, &mut Ctx<N>, Result<Vec<T>, E>) + 'static,
+) where
+    N: Node,
+    I: 'static,
+    T: 'static,
+    E: 'static,
+{
+    let items: VecDeque<I> = items.into_iter().collect();
+    let done = Vec::with_capacity(items.len());
+    next_in_turn(node, ctx, items, done, Rc::new(RefCell::new(step)), then);
+}
+
+fn next_in_turn<N, I, T, E, S, C>(
+    node: &mut N,
+    ctx: &mut Ctx<N>,
+    mut items: VecDeque<I>,
+    mut done: Vec<T>,
+    step: Rc<RefCell<S>>,
+    then: C,
+) where
+    N: Node,
+    I: 'static,
+    T: 'static,
+    E: 'static,
+    S: FnMut(&mut N, &mut Ctx<N>, I, StepDone<N, T, E>) + 'static,
+    C: FnOnce(&mut N, &mut Ctx<N>, Result<Vec<T>, E>) + 'static,
+{
+    let Ok(mut current) = step.try_borrow_mut() else {
+        // A step that finished within its own call: take the next one at the next turn
+        // rather than inside it.
+        let step = Rc::clone(&step);
+        ctx.run_after(Duration::ZERO, move |node, ctx| {
+            next_in_turn(node, ctx, items, done, step, then)
+        });
+        return;
+    };
+    let Some(item) = items.pop_front() else {
+        drop(current);
+        return then(node, ctx, Ok(done));
+    };
+    let next = Rc::clone(&step);
+    let finished: StepDone<N, T, E> = Box::new(move |node, ctx, result| match result {
+        Ok(value) => {
+            done.push(value);
+            next_in_turn(node, ctx, items, done, next, then)
+        }
+        Err(e) => {
+            drop(done);
+            then(node, ctx, Err(e))
+        }
+    });
+    (*current)(node, ctx, item, finished);
 }

@@ -9,9 +9,10 @@
 //! see [`kv`]).
 //!
 //! Multi-step chains read top to bottom: [`Call::relay`] forwards an answer, [`Kv::update`] is
-//! a read-modify-cas loop, [`Join`] continues once several calls are in, [`Ctx::defer`] and
-//! [`KvLock`] release on every path. The [`guide`] teaches the model and gives a recipe for
-//! each.
+//! a read-modify-cas loop, [`Join`] continues once several calls are in, [`in_turn`] takes
+//! steps one after another over a list, [`Ctx::defer`], [`KvLock`] and [`ValueLock`] (a lock
+//! that holds its key's value) release on every path. The [`guide`] teaches the model and
+//! gives a recipe for each.
 //!
 //! The protocol logic lives in the sans-IO [`Engine`], which takes input lines and clock
 //! readings and produces output lines. [`run`] drives it from stdin/stdout in real time; a
@@ -147,9 +148,11 @@ mod runtime;
 mod salvage;
 
 pub use call::Call;
-pub use chains::{Deferred, Join};
+pub use chains::{in_turn, Deferred, Join, StepDone};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
-pub use kv::{Kv, KvError, KvLock, Tso, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV};
+pub use kv::{
+    Kv, KvError, KvLock, Tso, ValueLock, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV,
+};
 pub use lockstep::{run_lockstep, LOCKSTEP_ENV, LOCKSTEP_VERSION, SEED_ENV};
 pub use protocol::{ErrorCode, RpcError};
 pub use runtime::{run, run_with_io, MAX_LINE};

@@ -357,3 +357,233 @@ fn then_ok_gives_every_value_or_the_first_error() {
     }
     assert_eq!(e.node().seen, ["ok 2", "err 11"]);
 }
+
+#[test]
+fn in_turn_starts_each_step_after_the_previous_and_stops_at_the_first_error() {
+    let mut e = keeper();
+    for fail_at in [None, Some(1)] {
+        e.with_ctx(|node, ctx| {
+            let step = |node: &mut Keeper, ctx: &mut Ctx<Keeper>, item: u64, done| {
+                node.seen.push(format!("start {item}"));
+                // Each value holds a guard, to see that the values are dropped on an error.
+                let guard =
+                    ctx.defer(move |node: &mut Keeper, _| node.seen.push(format!("drop {item}")));
+                let done: StepDone<Keeper, (u64, Deferred<Keeper>), RpcError> = done;
+                ctx.call("n2", json!({"type": "work", "item": item})).then(
+                    move |node: &mut Keeper, ctx, r: Result<Value, RpcError>| {
+                        done(node, ctx, r.map(|_| (item, guard)))
+                    },
+                );
+            };
+            in_turn(node, ctx, [0, 1, 2], step, |node: &mut Keeper, _, r| {
+                node.seen.push(match r {
+                    Ok(values) => {
+                        format!("ok {:?}", values.iter().map(|v| v.0).collect::<Vec<_>>())
+                    }
+                    Err(e) => format!("err {}", e.code.code()),
+                });
+            });
+        });
+        for round in 0..3 {
+            let out = take_lines(&mut e);
+            if out.is_empty() {
+                break;
+            }
+            assert_eq!(out.len(), 1, "one step at a time: {out:?}");
+            let body = if fail_at == Some(round) {
+                json!({"type": "error", "code": 11})
+            } else {
+                json!({"type": "work_ok"})
+            };
+            let mut body = body;
+            body["in_reply_to"] = out[0]["body"]["msg_id"].clone();
+            deliver(&mut e, "n2", body, ms(round + 1));
+        }
+    }
+    assert_eq!(
+        e.node().seen,
+        [
+            "start 0",
+            "start 1",
+            "start 2",
+            "ok [0, 1, 2]",
+            "drop 0",
+            "drop 1",
+            "drop 2",
+            // The second run: item 1 fails, item 2 never starts, item 0's guard is dropped
+            // (guards run right after the continuation that dropped them).
+            "start 0",
+            "start 1",
+            "err 11",
+            "drop 1",
+            "drop 0",
+        ]
+    );
+}
+
+#[test]
+fn in_turn_copes_with_steps_that_finish_at_once_and_with_no_items() {
+    let mut e = keeper();
+    e.with_ctx(|node, ctx| {
+        let step = |_: &mut Keeper, ctx: &mut Ctx<Keeper>, item: u64, done: StepDone<_, _, ()>| {
+            done(&mut Keeper::default(), ctx, Ok(item * 10))
+        };
+        in_turn(node, ctx, [1, 2, 3], step, |node: &mut Keeper, _, r| {
+            node.seen.push(format!("{r:?}"))
+        });
+        in_turn(
+            node,
+            ctx,
+            Vec::<u64>::new(),
+            |_: &mut Keeper, _, _, _: StepDone<_, u64, ()>| unreachable!(),
+            |node: &mut Keeper, _, r| node.seen.push(format!("{r:?}")),
+        );
+    });
+    e.advance(ms(0));
+    assert_eq!(e.node().seen, ["Ok([])", "Ok([10, 20, 30])"]);
+}
+
+/// A lin-kv store for the value-lock tests: serves every request in the output, unless
+/// `lose` says to drop it.
+fn serve_store(
+    e: &mut Engine<Keeper>,
+    at: Duration,
+    store: &mut std::collections::BTreeMap<String, Value>,
+    mut lose: impl FnMut(&Value) -> bool,
+) -> Vec<String> {
+    let mut log = Vec::new();
+    serve(e, at, |body| {
+        let key = body["key"].as_str().unwrap().to_string();
+        log.push(format!("{} {key}", body["type"].as_str().unwrap()));
+        let reply = match body["type"].as_str().unwrap() {
+            "read" => match store.get(&key) {
+                Some(v) => json!({"type": "read_ok", "value": v}),
+                None => json!({"type": "error", "code": 20}),
+            },
+            "write" => {
+                store.insert(key, body["value"].clone());
+                json!({"type": "write_ok"})
+            }
+            "cas" => match store.get(&key) {
+                Some(v) if *v == body["from"] => {
+                    store.insert(key, body["to"].clone());
+                    json!({"type": "cas_ok"})
+                }
+                None if body["create_if_not_exists"] == true => {
+                    store.insert(key, body["to"].clone());
+                    json!({"type": "cas_ok"})
+                }
+                None => json!({"type": "error", "code": 20}),
+                Some(_) => json!({"type": "error", "code": 22}),
+            },
+            other => panic!("{other}"),
+        };
+        (!lose(body)).then_some(reply)
+    });
+    log
+}
+
+#[test]
+fn a_value_lock_corrects_its_guess_waits_for_the_holder_and_commits_in_one_write() {
+    let mut e = keeper();
+    let mut store = std::collections::BTreeMap::new();
+    store.insert("x".to_string(), json!([5, "someone"]));
+    e.with_ctx(|_, ctx| {
+        // A wrong guess (3): the cas fails, the read shows the key held, so wait and retry.
+        ctx.lin_kv().lock_value(
+            "x",
+            Some(3),
+            |node: &mut Keeper, ctx, lock: Result<ValueLock<Keeper, i64>, KvError>| {
+                let mut lock = lock.unwrap();
+                node.seen
+                    .push(format!("locked {} = {:?}", lock.key(), lock.value()));
+                lock.set(lock.value().unwrap() + 1);
+                lock.commit(ctx, |node: &mut Keeper, _, r| {
+                    node.seen.push(format!("committed {r:?}"))
+                });
+            },
+        );
+    });
+    let mut log = Vec::new();
+    for round in 0..10 {
+        let at = ms(10 * (round + 1));
+        log.extend(serve_store(&mut e, at, &mut store, |_| false));
+        if round == 2 {
+            store.insert("x".to_string(), json!([5, ""])); // the other holder lets go
+        }
+        e.advance(at + ms(9));
+    }
+    assert_eq!(e.node().seen, ["locked x = Some(5)", "committed Ok(())"]);
+    assert_eq!(store["x"], json!([6, ""]));
+    assert_eq!(log.last().unwrap(), "write x", "{log:?}");
+    assert_eq!(log.iter().filter(|l| *l == "write x").count(), 1, "{log:?}");
+    assert_eq!(take_logs(&mut e), "");
+}
+
+#[test]
+fn value_locks_dropped_on_an_error_free_their_keys_unchanged() {
+    let mut e = keeper();
+    let mut store = std::collections::BTreeMap::new();
+    store.insert("b".to_string(), json!([2, "someone"])); // held for good
+    e.with_ctx(|node, ctx| {
+        let lock = |_: &mut Keeper, ctx: &mut Ctx<Keeper>, key: &'static str, locked| {
+            ctx.lin_kv().timeout(ms(50)).lock_value(key, None, locked)
+        };
+        in_turn(
+            node,
+            ctx,
+            ["a", "b"],
+            lock,
+            |node: &mut Keeper, _, locks| {
+                let locks: Vec<ValueLock<Keeper, i64>> = match locks {
+                    Ok(locks) => locks,
+                    Err(e) => return node.seen.push(format!("{} {}", e.code(), e.is_definite())),
+                };
+                node.seen.push(format!("locked {}", locks.len()));
+            },
+        );
+    });
+    for round in 0..40 {
+        let at = ms(5 * (round + 1));
+        serve_store(&mut e, at, &mut store, |_| false);
+        if round == 0 {
+            assert_eq!(store["a"][0], Value::Null);
+            assert_ne!(store["a"][1], "", "a is locked while b is tried");
+        }
+        e.advance(at + ms(5));
+    }
+    assert_eq!(e.node().seen, ["temporarily-unavailable (11) true"]);
+    assert_eq!(store["a"], json!([null, ""]), "freed, unchanged");
+    assert_eq!(store["b"], json!([2, "someone"]));
+}
+
+#[test]
+fn a_value_lock_whose_cas_is_in_doubt_reads_the_key_to_know() {
+    let mut e = keeper();
+    let mut store = std::collections::BTreeMap::new();
+    store.insert("k".to_string(), json!([7, ""]));
+    e.with_ctx(|_, ctx| {
+        ctx.lin_kv().timeout(ms(100)).lock_value(
+            "k",
+            Some(7),
+            |node: &mut Keeper, _, lock: Result<ValueLock<Keeper, i64>, KvError>| {
+                node.seen
+                    .push(format!("{:?}", lock.map(|l| l.value().copied())));
+                // Dropped here: freed unchanged.
+            },
+        );
+    });
+    // The cas is applied but its answer lost; the read after the timeout finds our token.
+    let mut first = true;
+    let mut log = Vec::new();
+    for round in 0..6 {
+        let at = ms(60 * (round + 1));
+        log.extend(serve_store(&mut e, at, &mut store, |_| {
+            std::mem::take(&mut first)
+        }));
+        e.advance(at + ms(59));
+    }
+    assert_eq!(e.node().seen, ["Ok(Some(7))"]);
+    assert_eq!(log, ["cas k", "read k", "cas k"], "lock, in doubt, release");
+    assert_eq!(store["k"], json!([7, ""]));
+}

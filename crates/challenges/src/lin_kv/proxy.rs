@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use glomers_node::{Ctx, Node, ReplyTo, RpcError, LIN_KV};
+use glomers_node::{Ctx, Node, ReplyTo, LIN_KV};
 
-use super::{KvOp, KvReply};
+use super::KvOp;
 
 /// How long to wait for the service. A lost answer is relayed as error 0 (timeout), which is
 /// indefinite: the operation may have happened.
@@ -20,14 +20,6 @@ impl Node for LinKvProxy {
     type Timer = ();
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, op: KvOp, from: ReplyTo) {
-        ctx.rpc(
-            LIN_KV,
-            &op,
-            SERVICE_TIMEOUT,
-            move |_: &mut Self, ctx, result: Result<KvReply, RpcError>| match result {
-                Ok(reply) => ctx.reply(&from, reply),
-                Err(e) => ctx.reply_error(&from, e.code, e.text),
-            },
-        );
+        ctx.call(LIN_KV, &op).timeout(SERVICE_TIMEOUT).relay(from);
     }
 }

@@ -6,7 +6,7 @@ use glomers_node::rand::Rng;
 use glomers_node::{log, Ctx, ReplyTo, RpcError};
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, Raft, Role};
+use super::{Entry, Raft, Request, Role};
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct VoteRequest {
@@ -37,26 +37,23 @@ impl Raft {
         self.leader = None;
         self.reset_election_deadline(ctx);
         log!(ctx, "term {}: standing for election", self.term);
-        let request = VoteRequest {
-            term: self.term,
-            candidate: ctx.node_id().to_string(),
-            last_log_index: self.last_index(),
-            last_log_term: self.last_term(),
-        };
         let term = self.term;
         for peer in Self::peers(ctx) {
-            ctx.rpc(
-                &peer,
-                serde_json::json!({"type": "request_vote", "term": request.term,
-                    "candidate": request.candidate, "last_log_index": request.last_log_index,
-                    "last_log_term": request.last_log_term}),
-                self.config.rpc_timeout,
-                move |node: &mut Self, ctx, reply: Result<VoteReply, RpcError>| {
-                    if let Ok(reply) = reply {
-                        node.on_vote_reply(ctx, term, reply);
-                    }
-                },
-            );
+            let request = Request::RequestVote(VoteRequest {
+                term,
+                candidate: ctx.node_id().to_string(),
+                last_log_index: self.last_index(),
+                last_log_term: self.last_term(),
+            });
+            ctx.call(&peer, request)
+                .timeout(self.config.rpc_timeout)
+                .then(
+                    move |node: &mut Self, ctx, reply: Result<VoteReply, RpcError>| {
+                        if let Ok(reply) = reply {
+                            node.on_vote_reply(ctx, term, reply);
+                        }
+                    },
+                );
         }
         // A single node is its own majority.
         self.count_votes(ctx);

@@ -26,11 +26,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo, RpcError};
+use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lin_kv::{KvOp, KvReply};
+use crate::lin_kv::KvOp;
 
 pub mod election;
 pub mod replication;
@@ -87,8 +87,8 @@ pub struct Entry {
     pub op: Option<KvOp>,
 }
 
-/// Everything a node receives: client ops and the two Raft RPCs.
-#[derive(Deserialize)]
+/// Everything a node receives: client ops and the two Raft RPCs (which it also sends).
+#[derive(Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
     Read {
@@ -107,11 +107,6 @@ pub enum Request {
     },
     RequestVote(election::VoteRequest),
     AppendEntries(replication::AppendRequest),
-}
-
-#[derive(Clone)]
-pub enum Timer {
-    Tick,
 }
 
 /// What the node is doing in its current term.
@@ -211,21 +206,26 @@ impl Raft {
             return;
         }
         let from_client = from.src().starts_with('c');
-        match self.leader.clone() {
-            Some(leader) if from_client => ctx.rpc(
-                &leader,
-                &op,
-                self.config.forward_timeout,
-                move |_: &mut Self, ctx, result: Result<KvReply, RpcError>| match result {
-                    Ok(reply) => ctx.reply(&from, reply),
-                    Err(e) => ctx.reply_error(&from, e.code, e.text),
-                },
-            ),
+        match &self.leader {
+            Some(leader) if from_client => ctx
+                .call(leader, &op)
+                .timeout(self.config.forward_timeout)
+                .relay(from),
             _ => ctx.reply_error(
                 &from,
                 ErrorCode::TemporarilyUnavailable,
                 "not the leader, and no leader known",
             ),
+        }
+    }
+
+    /// Every [`Config::tick`]: the leader replicates (or sends heartbeats), anyone else stands
+    /// for election once its deadline is past.
+    fn tick(&mut self, ctx: &mut Ctx<Self>) {
+        if self.is_leader() {
+            self.replicate(ctx);
+        } else if ctx.now() >= self.election_deadline {
+            self.start_election(ctx);
         }
     }
 
@@ -278,11 +278,11 @@ impl Default for Raft {
 
 impl Node for Raft {
     type Request<'de> = Request;
-    type Timer = Timer;
+    type Timer = ();
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         self.reset_election_deadline(ctx);
-        ctx.every(self.config.tick, Timer::Tick);
+        ctx.run_every(self.config.tick, |node: &mut Self, ctx| node.tick(ctx));
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
@@ -308,14 +308,6 @@ impl Node for Raft {
             ),
             Request::RequestVote(vote) => self.on_request_vote(ctx, vote, from),
             Request::AppendEntries(append) => self.on_append_entries(ctx, append, from),
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<Self>, Timer::Tick: Timer) {
-        if self.is_leader() {
-            self.replicate(ctx);
-        } else if ctx.now() >= self.election_deadline {
-            self.start_election(ctx);
         }
     }
 }

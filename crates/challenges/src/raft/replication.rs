@@ -4,7 +4,7 @@
 use glomers_node::{Ctx, ReplyTo, RpcError};
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, Raft, Role};
+use super::{Entry, Raft, Request, Role};
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct AppendRequest {
@@ -62,24 +62,22 @@ impl Raft {
         next_index.insert(peer.to_string(), end + 1);
         *in_flight.get_mut(peer).expect("every peer has a count") += 1;
         last_sent.insert(peer.to_string(), now);
-        let request = AppendRequest {
+        let request = Request::AppendEntries(AppendRequest {
             term: self.term,
             leader: ctx.node_id().to_string(),
             prev_log_index: prev,
             prev_log_term: self.log[prev as usize].term,
             entries: self.log[next as usize..=end as usize].to_vec(),
             leader_commit: self.commit_index,
-        };
-        let term = self.term;
-        let peer_owned = peer.to_string();
-        ctx.rpc(
-            peer,
-            AppendBody::from(request),
-            self.config.rpc_timeout,
-            move |node: &mut Self, ctx, reply: Result<AppendReply, RpcError>| {
-                node.on_append_reply(ctx, &peer_owned, term, reply);
-            },
-        );
+        });
+        let (term, peer_owned) = (self.term, peer.to_string());
+        ctx.call(peer, request)
+            .timeout(self.config.rpc_timeout)
+            .then(
+                move |node: &mut Self, ctx, reply: Result<AppendReply, RpcError>| {
+                    node.on_append_reply(ctx, &peer_owned, term, reply)
+                },
+            );
     }
 
     fn on_append_reply(
@@ -201,19 +199,5 @@ impl Raft {
             serde_json::json!({"type": "append_entries_ok", "term": self.term,
                 "success": success, "index": index}),
         );
-    }
-}
-
-/// The wire form of an append request: its fields beside `"type": "append_entries"`.
-#[derive(Serialize)]
-#[serde(tag = "type", rename = "append_entries")]
-struct AppendBody {
-    #[serde(flatten)]
-    request: AppendRequest,
-}
-
-impl From<AppendRequest> for AppendBody {
-    fn from(request: AppendRequest) -> AppendBody {
-        AppendBody { request }
     }
 }

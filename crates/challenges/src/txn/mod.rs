@@ -58,13 +58,6 @@ pub enum Request {
     },
 }
 
-#[derive(Clone)]
-pub enum Timer {
-    Flush,
-    /// Serializable mode: retry acquiring the lock a transaction waits for.
-    Retry(u64),
-}
-
 /// A last-writer-wins replica: key → (value, version).
 #[derive(Default)]
 pub struct Replica {
@@ -224,7 +217,7 @@ impl Txn {
 
 impl Node for Txn {
     type Request<'de> = Request;
-    type Timer = Timer;
+    type Timer = ();
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         let me = ctx.node_id().to_string();
@@ -235,7 +228,7 @@ impl Node for Txn {
             }
         }
         if self.mode == Mode::ReadCommitted && !self.peers.is_empty() {
-            ctx.every(FLUSH, Timer::Flush);
+            ctx.run_every(FLUSH, |node: &mut Self, ctx| node.flush(ctx));
         }
     }
 
@@ -259,13 +252,6 @@ impl Node for Txn {
                     None => log!(ctx, "replicate from unknown peer {}", from.src()),
                 }
             }
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) {
-        match timer {
-            Timer::Flush => self.flush(ctx),
-            Timer::Retry(id) => serializable::retry(self, ctx, id),
         }
     }
 }

@@ -1,13 +1,14 @@
 //! The strict-serializable mode: two-phase locking per key over `lin-kv`, no global lock.
 //!
-//! Each key lives in lin-kv as `[value, owner]` (owner `""` when free). A transaction locks
-//! its keys one by one in key order (so two transactions never wait for each other in a
-//! circle) by a `cas` from `[v, ""]` to `[v, me]`, guessing `v` from a local cache and reading
-//! the key when the guess was wrong; a key locked by someone else is retried a few ms later.
-//! Holding every lock, it computes its reads and writes, then writes `[new value, ""]` back to
-//! each key, which installs its writes and releases the lock in one step, and answers once all
-//! are written. Locks are held from before the first read to after the last write, so the
-//! order of lock acquisition is a serial order that respects real time.
+//! Each key lives in lin-kv as `[value, owner]` (owner `""` when free), locked with
+//! [`glomers_node::Kv::lock_value`]. A transaction locks its keys one by one in key order (so
+//! two transactions never wait for each other in a circle), guessing each value from a local
+//! cache so that a lock is one `cas` when the guess is right. Holding every lock, it computes
+//! its reads and writes, then commits each key, which writes `[new value, ""]` back: its write
+//! and its release in one step. It answers once all are written. Locks are held from before
+//! the first read to after the last write, so the order of lock acquisition is a serial order
+//! that respects real time. A key it cannot lock ends the transaction with the error, and the
+//! keys locked so far are freed unchanged as their locks are dropped.
 //!
 //! The service is never partitioned from the nodes (Maelstrom partitions nodes from nodes), so
 //! this mode stays available under `--nemesis partition`; it pays about two service round
@@ -16,202 +17,77 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use glomers_node::rand::Rng as _;
-use glomers_node::{log, Ctx, ErrorCode, KvError, ReplyTo};
+use glomers_node::{in_turn, log, Ctx, ErrorCode, Join, KvError, ReplyTo, ValueLock};
 use serde_json::json;
 
-use super::{MicroOp, Timer, Txn};
+use super::{MicroOp, Txn};
 
-/// A key's record in lin-kv: value (None for a key never written) and lock owner.
-type Record = (Option<i64>, String);
+/// How long a transaction waits for each of its keys before it gives up (error 11), and for
+/// each lin-kv answer: as long as a client waits, so that a transaction fails only where its
+/// client would have given up anyway.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-struct Pending {
-    from: ReplyTo,
-    txn: Vec<MicroOp>,
-    /// The transaction's keys, sorted, each once.
-    keys: Vec<i64>,
-    /// How many of `keys` are locked.
-    locked: usize,
-    /// The value of each locked key, read under the lock.
-    values: BTreeMap<i64, Option<i64>>,
-    /// Release writes not yet acknowledged.
-    releasing: usize,
-    failed: bool,
-    reply: Vec<MicroOp>,
-}
+/// A key locked for a transaction, with its value.
+type Locked = ValueLock<Txn, i64>;
 
 #[derive(Default)]
 pub struct State {
-    pending: BTreeMap<u64, Pending>,
-    next_id: u64,
-    /// The last value seen per key, to guess the `from` of the locking cas.
+    /// The last value seen per key: the guess that makes a lock one `cas`.
     cache: BTreeMap<i64, Option<i64>>,
 }
 
 pub fn begin(node: &mut Txn, ctx: &mut Ctx<Txn>, txn: Vec<MicroOp>, from: ReplyTo) {
-    let mut keys: Vec<i64> = txn.iter().map(|m| m.1).collect();
+    let mut keys: Vec<i64> = txn.iter().map(|op| op.1).collect();
     keys.sort_unstable();
     keys.dedup();
-    let state = &mut node.serializable;
-    let id = state.next_id;
-    state.next_id += 1;
-    state.pending.insert(
-        id,
-        Pending {
-            from,
-            txn,
-            keys,
-            locked: 0,
-            values: BTreeMap::new(),
-            releasing: 0,
-            failed: false,
-            reply: Vec::new(),
-        },
-    );
-    acquire(node, ctx, id);
-}
-
-/// A lock retry timer fired.
-pub fn retry(node: &mut Txn, ctx: &mut Ctx<Txn>, id: u64) {
-    acquire(node, ctx, id);
-}
-
-fn owner(ctx: &Ctx<Txn>, id: u64) -> String {
-    format!("{}:{id}", ctx.node_id())
-}
-
-/// Locks the next key, or commits when all are locked.
-fn acquire(node: &mut Txn, ctx: &mut Ctx<Txn>, id: u64) {
-    let Some(p) = node.serializable.pending.get(&id) else {
-        return;
+    let lock = |node: &mut Txn, ctx: &mut Ctx<Txn>, key: i64, locked| {
+        let guess = node.serializable.cache.get(&key).copied().flatten();
+        let kv = ctx.lin_kv().timeout(LOCK_WAIT);
+        kv.lock_value(key.to_string(), guess, locked)
     };
-    if p.locked == p.keys.len() {
-        return commit(node, ctx, id);
-    }
-    let key = p.keys[p.locked];
-    let guess = node.serializable.cache.get(&key).copied().flatten();
-    let free: Record = (guess, String::new());
-    let mine: Record = (guess, owner(ctx, id));
-    ctx.lin_kv().cas(
-        key.to_string(),
-        free,
-        mine,
-        true,
-        move |node: &mut Txn, ctx, result| match result {
-            Ok(()) => {
-                if let Some(p) = node.serializable.pending.get_mut(&id) {
-                    p.values.insert(key, guess);
-                    p.locked += 1;
+    in_turn(node, ctx, keys.clone(), lock, move |node, ctx, locks| {
+        let locks: Vec<Locked> = match locks {
+            Ok(locks) => locks,
+            Err(e) => {
+                log!(ctx, "transaction aborted while locking: {e}");
+                return ctx.reply_failure(&from, e); // the keys locked so far are freed
+            }
+        };
+        let mut locks: BTreeMap<i64, Locked> = keys.into_iter().zip(locks).collect();
+        let done = run(txn, &mut locks);
+        let mut writes = Join::new();
+        for (key, lock) in locks {
+            node.serializable.cache.insert(key, lock.value().copied());
+            lock.commit(ctx, writes.slot());
+        }
+        writes.then_ok(ctx, move |_, ctx, written: Result<Vec<()>, KvError>| {
+            if let Err(e) = written {
+                log!(ctx, "committing a transaction failed: {e}");
+                let text = "the transaction's outcome is unknown";
+                return ctx.reply_error(&from, ErrorCode::Crash, text);
+            }
+            ctx.reply(&from, json!({"type": "txn_ok", "txn": done}))
+        });
+    });
+}
+
+/// Runs the transaction on its locked keys (reads see its own earlier writes) and returns the
+/// completed micro-ops; the locks hold the values to write back.
+fn run(txn: Vec<MicroOp>, locks: &mut BTreeMap<i64, Locked>) -> Vec<MicroOp> {
+    txn.into_iter()
+        .map(|(f, key, value)| {
+            let lock = locks.get_mut(&key).expect("every key is locked");
+            match (f.as_str(), value) {
+                ("r", _) => {
+                    let read = lock.value().copied();
+                    (f, key, read)
                 }
-                acquire(node, ctx, id);
-            }
-            Err(KvError::PreconditionFailed(_)) => {
-                ctx.lin_kv().read(
-                    key.to_string(),
-                    move |node: &mut Txn, ctx, result: Result<Record, KvError>| match result {
-                        Ok((value, holder)) => {
-                            node.serializable.cache.insert(key, value);
-                            if holder.is_empty() {
-                                acquire(node, ctx, id);
-                            } else {
-                                let wait = ctx.rng().gen_range(1..=8);
-                                ctx.after(Duration::from_millis(wait), Timer::Retry(id));
-                            }
-                        }
-                        Err(KvError::KeyDoesNotExist) => {
-                            node.serializable.cache.remove(&key);
-                            acquire(node, ctx, id);
-                        }
-                        Err(e) => fail(node, ctx, id, e),
-                    },
-                );
-            }
-            Err(e) => fail(node, ctx, id, e),
-        },
-    );
-}
-
-/// Every key is locked: run the transaction and write back, releasing the locks.
-fn commit(node: &mut Txn, ctx: &mut Ctx<Txn>, id: u64) {
-    let Some(p) = node.serializable.pending.get_mut(&id) else {
-        return;
-    };
-    let mut current = p.values.clone();
-    p.reply = std::mem::take(&mut p.txn)
-        .into_iter()
-        .map(|(f, k, v)| {
-            if f == "r" {
-                let value = current.get(&k).copied().flatten();
-                (f, k, value)
-            } else {
-                current.insert(k, v);
-                (f, k, v)
+                (_, Some(v)) => {
+                    lock.set(v);
+                    (f, key, value)
+                }
+                _ => (f, key, value),
             }
         })
-        .collect();
-    release(node, ctx, id, current);
-}
-
-/// Writes each locked key back, free, with `values`; answers when all are written.
-fn release(node: &mut Txn, ctx: &mut Ctx<Txn>, id: u64, values: BTreeMap<i64, Option<i64>>) {
-    let Some(p) = node.serializable.pending.get_mut(&id) else {
-        return;
-    };
-    let locked: Vec<i64> = p.keys[..p.locked].to_vec();
-    p.releasing = locked.len();
-    if locked.is_empty() {
-        return finish(node, ctx, id);
-    }
-    for key in locked {
-        let value = values.get(&key).copied().flatten();
-        let record: Record = (value, String::new());
-        ctx.lin_kv().write(
-            key.to_string(),
-            record,
-            move |node: &mut Txn, ctx, result| {
-                let Some(p) = node.serializable.pending.get_mut(&id) else {
-                    return;
-                };
-                match result {
-                    Ok(()) => {
-                        node.serializable.cache.insert(key, value);
-                    }
-                    Err(e) => {
-                        log!(ctx, "releasing key {key} failed: {e}");
-                        p.failed = true;
-                    }
-                }
-                p.releasing -= 1;
-                if p.releasing == 0 {
-                    finish(node, ctx, id);
-                }
-            },
-        );
-    }
-}
-
-fn finish(node: &mut Txn, ctx: &mut Ctx<Txn>, id: u64) {
-    let Some(p) = node.serializable.pending.remove(&id) else {
-        return;
-    };
-    if p.failed {
-        ctx.reply_error(
-            &p.from,
-            ErrorCode::Crash,
-            "the transaction's outcome is unknown",
-        );
-    } else {
-        ctx.reply(&p.from, json!({"type": "txn_ok", "txn": p.reply}));
-    }
-}
-
-/// A service call failed while locking: release what is held (unchanged) and abort.
-fn fail(node: &mut Txn, ctx: &mut Ctx<Txn>, id: u64, e: KvError) {
-    log!(ctx, "transaction {id} aborted while locking: {e}");
-    let Some(p) = node.serializable.pending.get_mut(&id) else {
-        return;
-    };
-    p.failed = true;
-    let values = p.values.clone();
-    release(node, ctx, id, values);
+        .collect()
 }

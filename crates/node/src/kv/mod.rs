@@ -8,6 +8,9 @@
 //!   missing key as `Ok(None)`.
 //! - [`Kv::update`]: a read-modify-`cas` loop with retries and the in-doubt case handled.
 //! - [`Kv::lock`]: a lock kept in a key, released when its [`KvLock`] is dropped.
+//! - [`Kv::lock_value`]: a lock kept in the key it guards, beside the key's value; its
+//!   [`ValueLock`] writes the new value and frees the key in one `write`, or frees it unchanged
+//!   when dropped.
 //!
 //! Errors come as [`KvError`], which turns into an [`RpcError`] (the same code) to answer a
 //! client with ([`Ctx::reply_result`], [`Ctx::reply_failure`]). The stores' semantics:
@@ -46,7 +49,9 @@ use crate::engine::{Ctx, Node};
 use crate::protocol::{ErrorCode, RpcError};
 
 mod chains;
+mod value_lock;
 pub use chains::KvLock;
+pub use value_lock::ValueLock;
 
 /// The default timeout of a service call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
