@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt;
 use std::io::Write;
 
@@ -311,10 +311,42 @@ struct Mailbox {
     in_slot: Option<Message>,
 }
 
+/// Every participant's mailbox, indexed by its number (a lookup per send and delivery: no
+/// hashing).
+#[derive(Default)]
+struct Mailboxes {
+    nodes: Vec<Mailbox>,
+    clients: Vec<Mailbox>,
+    services: Vec<Mailbox>,
+}
+
+impl Mailboxes {
+    fn slot(&mut self, addr: Addr) -> (&mut Vec<Mailbox>, usize) {
+        match addr {
+            Addr::Node(i) => (&mut self.nodes, i as usize),
+            Addr::Client(i) => (&mut self.clients, i as usize),
+            Addr::Service(i) => (&mut self.services, i as usize),
+        }
+    }
+
+    fn get_mut(&mut self, addr: Addr) -> Option<&mut Mailbox> {
+        let (boxes, i) = self.slot(addr);
+        boxes.get_mut(i)
+    }
+
+    fn get_or_insert(&mut self, addr: Addr) -> &mut Mailbox {
+        let (boxes, i) = self.slot(addr);
+        if boxes.len() <= i {
+            boxes.resize_with(i + 1, Mailbox::default);
+        }
+        &mut boxes[i]
+    }
+}
+
 /// The network: per-recipient queues, partitions, statistics and an optional journal.
 pub struct Network {
     latency: Latency,
-    mailboxes: HashMap<Addr, Mailbox>,
+    mailboxes: Mailboxes,
     grudge: Grudge,
     next_id: u64,
     stats: NetStats,
@@ -336,7 +368,7 @@ impl Network {
     pub fn new(latency: Latency) -> Network {
         Network {
             latency,
-            mailboxes: HashMap::new(),
+            mailboxes: Mailboxes::default(),
             grudge: Grudge::new(),
             next_id: 0,
             stats: NetStats::default(),
@@ -414,7 +446,7 @@ impl Network {
                 return None;
             }
         };
-        let mailbox = self.mailboxes.entry(dest).or_default();
+        let mailbox = self.mailboxes.get_or_insert(dest);
         mailbox.queue.push(Reverse(Queued {
             deadline: now + latency,
             message,
@@ -428,7 +460,7 @@ impl Network {
     /// Takes the message in `dest`'s delivery slot (its deadline has come), and refills the slot.
     /// Returns the message and, if the slot was refilled, when to deliver next.
     pub fn deliver(&mut self, now: Nanos, dest: Addr) -> (Option<Message>, Option<Nanos>) {
-        let message = self.mailboxes.get_mut(&dest).and_then(|m| m.in_slot.take());
+        let message = self.mailboxes.get_mut(dest).and_then(|m| m.in_slot.take());
         if let Some(m) = &message {
             self.stats.received(m);
             self.journal_event(now, "recv", m, false);
@@ -440,14 +472,14 @@ impl Network {
     /// forbids right now.
     fn fill_slot(&mut self, now: Nanos, dest: Addr) -> Option<Nanos> {
         loop {
-            let mailbox = self.mailboxes.get_mut(&dest)?;
+            let mailbox = self.mailboxes.get_mut(dest)?;
             let Reverse(Queued { deadline, message }) = mailbox.queue.pop()?;
             if self.partitioned(&message) {
                 self.stats.dropped += 1;
                 self.journal_event(now, "drop", &message, false);
                 continue;
             }
-            self.mailboxes.get_mut(&dest).expect("mailbox").in_slot = Some(message);
+            self.mailboxes.get_mut(dest).expect("mailbox").in_slot = Some(message);
             return Some(deadline.max(now));
         }
     }
