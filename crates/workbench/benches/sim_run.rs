@@ -12,6 +12,10 @@ use glomers_workbench::cli::{Cli, Command};
 use glomers_workbench::commands::run_sim;
 use glomers_workbench::runner::TestOptions;
 
+/// The allocator of the `glomers` binary, so the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The `glomers sim` commands measured (one seed each; the sweep's seeds vary only the seed).
 const RUNS: &[(&str, &str)] = &[
     (
