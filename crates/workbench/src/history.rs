@@ -224,13 +224,7 @@ impl History {
         for op in &self.ops {
             let requests = self.requests.get(&op.index);
             match self.sets.get(&op.index) {
-                Some(set) => {
-                    let expanded = Op {
-                        value: set.to_value(),
-                        ..op.clone()
-                    };
-                    serde_json::to_writer(&mut *out, &expanded)?;
-                }
+                Some(set) => serde_json::to_writer(&mut *out, &OpWithSet { op, value: set })?,
                 None if requests.is_some() => {
                     serde_json::to_writer(&mut *out, &StoredOp { op, requests })?
                 }
@@ -272,6 +266,40 @@ impl History {
     }
 }
 
+/// An op whose value was kept as a set, serialized as [`Op`] is, the set as an ascending
+/// array (written straight from the ranges, without building the JSON array).
+struct OpWithSet<'a> {
+    op: &'a Op,
+    value: &'a IntSet,
+}
+
+impl Serialize for OpWithSet<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let op = self.op;
+        let mut out = s.serialize_struct("Op", 8)?;
+        out.serialize_field("index", &op.index)?;
+        out.serialize_field("time", &op.time)?;
+        out.serialize_field("type", &op.kind)?;
+        out.serialize_field("process", &op.process)?;
+        out.serialize_field("f", &op.f)?;
+        out.serialize_field("value", self.value)?;
+        if let Some(error) = &op.error {
+            out.serialize_field("error", error)?;
+        }
+        if op.is_final {
+            out.serialize_field("final", &true)?;
+        }
+        out.end()
+    }
+}
+
+impl Serialize for IntSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// A set of non-negative integers as sorted, disjoint, non-adjacent inclusive ranges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IntSet {
@@ -281,6 +309,22 @@ pub struct IntSet {
 impl IntSet {
     /// The set of `values`, or None when one of them is not a non-negative integer.
     pub fn from_values(values: &[Value]) -> Option<IntSet> {
+        // Nodes mostly answer in ascending order: then the ranges are built in one pass,
+        // without sorting a copy.
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for value in values {
+            let i = value.as_u64()?;
+            match ranges.last_mut() {
+                Some((_, hi)) if i == hi.saturating_add(1) => *hi = i,
+                Some((_, hi)) if i <= *hi => return IntSet::from_unsorted(values),
+                _ => ranges.push((i, i)),
+            }
+        }
+        ranges.shrink_to_fit();
+        Some(IntSet { ranges })
+    }
+
+    fn from_unsorted(values: &[Value]) -> Option<IntSet> {
         let mut ints: Vec<u64> = values.iter().map(Value::as_u64).collect::<Option<_>>()?;
         ints.sort_unstable();
         let mut ranges: Vec<(u64, u64)> = Vec::new();
@@ -329,5 +373,46 @@ pub mod build {
             h.push(op);
         }
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn set(values: Value) -> IntSet {
+        IntSet::from_values(values.as_array().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_int_set_is_the_same_whatever_the_order_of_its_values() {
+        let sorted = set(json!([1, 2, 3, 7, 9, 10]));
+        assert_eq!(set(json!([10, 9, 7, 3, 2, 1, 2])), sorted);
+        assert_eq!(set(json!([1, 2, 3, 7, 7, 9, 10])), sorted);
+        assert_eq!(sorted.iter().collect::<Vec<_>>(), vec![1, 2, 3, 7, 9, 10]);
+        assert_eq!(IntSet::from_values(&[json!(1), json!(-1)]), None);
+        assert_eq!(IntSet::from_values(&[json!(1), json!("a")]), None);
+    }
+
+    #[test]
+    fn a_read_kept_as_a_set_is_written_as_its_ascending_array() {
+        let op = |value: Value| Op {
+            index: 0,
+            time: 5,
+            kind: OpType::Ok,
+            process: Process::Client(3),
+            f: "read".into(),
+            value,
+            error: None,
+            is_final: true,
+        };
+        let mut kept = History::default();
+        kept.keep_reads_as_sets("read");
+        kept.push(op(json!([4, 2, 3])));
+        assert!(kept.int_set(&kept.ops[0]).is_some());
+        let mut plain = History::default();
+        plain.push(op(json!([2, 3, 4])));
+        assert_eq!(kept.to_jsonl(), plain.to_jsonl());
     }
 }

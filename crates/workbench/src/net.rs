@@ -10,13 +10,15 @@
 //! The network does not keep time itself: [`Network::send`] and [`Network::deliver`] return the
 //! time at which the caller must call `deliver` for that recipient next.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt;
 use std::io::Write;
 
 use rand::Rng as _;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::history::{Nanos, NANOS_PER_MS};
@@ -118,13 +120,68 @@ impl Latency {
     }
 }
 
+/// A message's body: parsed, or the JSON text a node wrote, passed on as it is.
+///
+/// Messages between server nodes are the bulk of the traffic and the workbench never looks
+/// inside them, so the wire check keeps them [`Body::Raw`] (validated JSON objects) and the
+/// recipient reads the sender's text; bodies the workbench reads or builds (client and
+/// service traffic) are [`Body::Map`].
+#[derive(Clone, Debug)]
+pub enum Body {
+    Map(Map<String, Value>),
+    /// The text of a JSON object, already validated by the wire check.
+    Raw(Box<RawValue>),
+}
+
+impl Body {
+    /// The body as a map, parsing the raw text if need be.
+    pub fn as_map(&self) -> Cow<'_, Map<String, Value>> {
+        match self {
+            Body::Map(map) => Cow::Borrowed(map),
+            Body::Raw(raw) => Cow::Owned(parse_raw_object(raw)),
+        }
+    }
+
+    /// The body as a map, parsing the raw text if need be.
+    pub fn into_map(self) -> Map<String, Value> {
+        match self {
+            Body::Map(map) => map,
+            Body::Raw(raw) => parse_raw_object(&raw),
+        }
+    }
+}
+
+/// A raw body is a JSON object the wire check validated, so this parse does not fail (an
+/// empty map if it ever did, rather than a panic).
+fn parse_raw_object(raw: &RawValue) -> Map<String, Value> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    // The wire check accepts nesting deeper than serde_json's default.
+    de.disable_recursion_limit();
+    serde::Deserialize::deserialize(&mut de).unwrap_or_default()
+}
+
+impl From<Map<String, Value>> for Body {
+    fn from(map: Map<String, Value>) -> Body {
+        Body::Map(map)
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Map(map) => map.serialize(s),
+            Body::Raw(raw) => raw.serialize(s),
+        }
+    }
+}
+
 /// A message in flight.
 #[derive(Clone, Debug)]
 pub struct Message {
     pub id: u64,
     pub src: Addr,
     pub dest: Addr,
-    pub body: Map<String, Value>,
+    pub body: Body,
 }
 
 impl Message {
@@ -135,7 +192,7 @@ impl Message {
             id: u64,
             src: Addr,
             dest: Addr,
-            body: &'a Map<String, Value>,
+            body: &'a Body,
         }
         serde_json::to_vec(&Wire {
             id: self.id,
@@ -254,10 +311,42 @@ struct Mailbox {
     in_slot: Option<Message>,
 }
 
+/// Every participant's mailbox, indexed by its number (a lookup per send and delivery: no
+/// hashing).
+#[derive(Default)]
+struct Mailboxes {
+    nodes: Vec<Mailbox>,
+    clients: Vec<Mailbox>,
+    services: Vec<Mailbox>,
+}
+
+impl Mailboxes {
+    fn slot(&mut self, addr: Addr) -> (&mut Vec<Mailbox>, usize) {
+        match addr {
+            Addr::Node(i) => (&mut self.nodes, i as usize),
+            Addr::Client(i) => (&mut self.clients, i as usize),
+            Addr::Service(i) => (&mut self.services, i as usize),
+        }
+    }
+
+    fn get_mut(&mut self, addr: Addr) -> Option<&mut Mailbox> {
+        let (boxes, i) = self.slot(addr);
+        boxes.get_mut(i)
+    }
+
+    fn get_or_insert(&mut self, addr: Addr) -> &mut Mailbox {
+        let (boxes, i) = self.slot(addr);
+        if boxes.len() <= i {
+            boxes.resize_with(i + 1, Mailbox::default);
+        }
+        &mut boxes[i]
+    }
+}
+
 /// The network: per-recipient queues, partitions, statistics and an optional journal.
 pub struct Network {
     latency: Latency,
-    mailboxes: HashMap<Addr, Mailbox>,
+    mailboxes: Mailboxes,
     grudge: Grudge,
     next_id: u64,
     stats: NetStats,
@@ -279,7 +368,7 @@ impl Network {
     pub fn new(latency: Latency) -> Network {
         Network {
             latency,
-            mailboxes: HashMap::new(),
+            mailboxes: Mailboxes::default(),
             grudge: Grudge::new(),
             next_id: 0,
             stats: NetStats::default(),
@@ -326,7 +415,7 @@ impl Network {
         now: Nanos,
         src: Addr,
         dest: Addr,
-        body: Map<String, Value>,
+        body: impl Into<Body>,
         rng: &mut Rng,
     ) -> Option<Nanos> {
         let id = self.next_id;
@@ -335,7 +424,7 @@ impl Network {
             id,
             src,
             dest,
-            body,
+            body: body.into(),
         };
         let fate = match self.fault_rule.as_mut() {
             Some(rule) => rule(now, &message),
@@ -357,7 +446,7 @@ impl Network {
                 return None;
             }
         };
-        let mailbox = self.mailboxes.entry(dest).or_default();
+        let mailbox = self.mailboxes.get_or_insert(dest);
         mailbox.queue.push(Reverse(Queued {
             deadline: now + latency,
             message,
@@ -371,7 +460,7 @@ impl Network {
     /// Takes the message in `dest`'s delivery slot (its deadline has come), and refills the slot.
     /// Returns the message and, if the slot was refilled, when to deliver next.
     pub fn deliver(&mut self, now: Nanos, dest: Addr) -> (Option<Message>, Option<Nanos>) {
-        let message = self.mailboxes.get_mut(&dest).and_then(|m| m.in_slot.take());
+        let message = self.mailboxes.get_mut(dest).and_then(|m| m.in_slot.take());
         if let Some(m) = &message {
             self.stats.received(m);
             self.journal_event(now, "recv", m, false);
@@ -383,14 +472,14 @@ impl Network {
     /// forbids right now.
     fn fill_slot(&mut self, now: Nanos, dest: Addr) -> Option<Nanos> {
         loop {
-            let mailbox = self.mailboxes.get_mut(&dest)?;
+            let mailbox = self.mailboxes.get_mut(dest)?;
             let Reverse(Queued { deadline, message }) = mailbox.queue.pop()?;
             if self.partitioned(&message) {
                 self.stats.dropped += 1;
                 self.journal_event(now, "drop", &message, false);
                 continue;
             }
-            self.mailboxes.get_mut(&dest).expect("mailbox").in_slot = Some(message);
+            self.mailboxes.get_mut(dest).expect("mailbox").in_slot = Some(message);
             return Some(deadline.max(now));
         }
     }
@@ -420,7 +509,7 @@ impl Network {
             src: Addr,
             dest: Addr,
             #[serde(skip_serializing_if = "Option::is_none")]
-            body: Option<&'a Map<String, Value>>,
+            body: Option<&'a Body>,
         }
         let event = Event {
             time: now,
@@ -535,7 +624,7 @@ mod tests {
         let mut order = Vec::new();
         loop {
             let (m, t) = net.deliver(now, Addr::Node(1));
-            order.push(m.unwrap().body["n"].as_u64().unwrap());
+            order.push(m.unwrap().body.as_map()["n"].as_u64().unwrap());
             match t {
                 Some(t) => now = t,
                 None => break,
@@ -564,7 +653,7 @@ mod tests {
             .unwrap();
         net.set_grudge(grudge);
         let (m, _) = net.deliver(t, Addr::Node(1));
-        assert_eq!(m.unwrap().body["n"], 2);
+        assert_eq!(m.unwrap().body.as_map()["n"], 2);
         // Clients and services are never partitioned.
         assert!(net
             .send(20, Addr::Client(0), Addr::Node(1), body(3), &mut rng)
@@ -597,7 +686,7 @@ mod tests {
     fn a_fault_rule_drops_and_delays_at_send_time() {
         let (mut net, mut rng) = net(10, LatencyDist::Constant);
         net.set_fault_rule(Some(Box::new(|_, m: &Message| {
-            match m.body["n"].as_u64() {
+            match m.body.as_map()["n"].as_u64() {
                 Some(1) => Fate::Drop,
                 Some(2) => Fate::Delay(5 * NANOS_PER_MS),
                 _ => Fate::Deliver,
@@ -611,7 +700,7 @@ mod tests {
         let t = net.send(0, Addr::Node(0), Addr::Node(1), body(2), &mut rng);
         assert_eq!(t, Some(15 * NANOS_PER_MS));
         let (m, _) = net.deliver(15 * NANOS_PER_MS, Addr::Node(1));
-        assert_eq!(m.unwrap().body["n"], 2);
+        assert_eq!(m.unwrap().body.as_map()["n"], 2);
         net.set_fault_rule(None);
         let t = net.send(20, Addr::Node(0), Addr::Node(1), body(1), &mut rng);
         assert_eq!(t, Some(20 + 10 * NANOS_PER_MS));

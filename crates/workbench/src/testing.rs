@@ -424,12 +424,13 @@ impl<N: Node> TestCluster<N> {
     pub fn set_rule(&mut self, mut rule: impl FnMut(&Sent, &mut Rng) -> Fate + 'static) {
         let mut rng = Rng::seed_from_u64(self.rule_seed ^ 0x5EED_F0F0_FA17);
         let rule: FaultRule = Box::new(move |now: Nanos, m: &Message| {
+            let body = m.body.as_map();
             let sent = Sent {
                 time: Duration::from_nanos(now),
                 src: m.src.to_string(),
                 dest: m.dest.to_string(),
-                kind: m.body.get("type").and_then(Value::as_str).unwrap_or(""),
-                body: &m.body,
+                kind: body.get("type").and_then(Value::as_str).unwrap_or(""),
+                body: &body,
             };
             rule(&sent, &mut rng)
         });
@@ -551,23 +552,25 @@ impl<N: Node> TestCluster<N> {
             }
             Addr::Service(index) => {
                 let service = &mut self.services[index as usize];
+                let body = message.body.as_map();
                 if let Some(Value::Object(mut reply)) =
-                    service.handle(message.src, &message.body, &mut self.rng)
+                    service.handle(message.src, &body, &mut self.rng)
                 {
-                    let in_reply_to = message.body.get("msg_id").cloned().unwrap_or(Value::Null);
+                    let in_reply_to = body.get("msg_id").cloned().unwrap_or(Value::Null);
                     reply.insert("in_reply_to".into(), in_reply_to);
                     self.send(dest, message.src, reply);
                 }
                 false
             }
             Addr::Client(client) => {
-                let in_reply_to = message.body.get("in_reply_to").and_then(Value::as_u64);
+                let body = message.body.into_map();
+                let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
                 if let Some(call) = self.calls.get_mut(client as usize) {
                     if in_reply_to == Some(call.msg_id)
                         && message.src == Addr::Node(call.node)
                         && call.reply.is_none()
                     {
-                        call.reply = Some(message.body);
+                        call.reply = Some(body);
                     }
                 }
                 false
@@ -576,7 +579,7 @@ impl<N: Node> TestCluster<N> {
     }
 
     fn note_request(&mut self, node: u32, message: &Message) {
-        let body = &message.body;
+        let body = message.body.as_map();
         if body.contains_key("in_reply_to") {
             return;
         }

@@ -20,6 +20,11 @@ const MAX_LOG_BYTES: usize = 8 << 20;
 /// [`crate::testing`] harness).
 pub struct SimCluster<E: AnyEngine + ?Sized = dyn AnyEngine> {
     nodes: Vec<Box<E>>,
+    /// Each node's next timer deadline, as of its last step (the cluster asks for the
+    /// earliest one at every wait, and only the node that just acted can have changed it).
+    deadlines: Vec<Option<Nanos>>,
+    /// Nodes lent out by [`SimCluster::engine_mut`], whose deadline must be read again.
+    stale: Vec<usize>,
     logs: Vec<Vec<u8>>,
     now: Nanos,
     /// What nodes wrote in response to deliveries at `now`, not yet handed to the runner.
@@ -43,6 +48,8 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     pub fn from_engines(engines: Vec<Box<E>>) -> SimCluster<E> {
         SimCluster {
             logs: vec![Vec::new(); engines.len()],
+            deadlines: engines.iter().map(|e| deadline_of(&**e)).collect(),
+            stale: Vec::new(),
             nodes: engines,
             now: 0,
             pending: Vec::new(),
@@ -56,6 +63,7 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
 
     /// Node `i`'s engine, mutable: what it outputs through it is collected at the next step.
     pub fn engine_mut(&mut self, i: usize) -> &mut E {
+        self.stale.push(i);
         &mut self.nodes[i]
     }
 
@@ -69,6 +77,7 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     /// call it after making a node act through [`SimCluster::engine_mut`].
     pub fn collect(&mut self, i: usize) {
         let node = &mut self.nodes[i];
+        self.deadlines[i] = deadline_of(&**node);
         let out = std::mem::take(node.output());
         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             self.pending.push(NodeOutput::Line {
@@ -90,6 +99,10 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     }
 }
 
+fn deadline_of<E: AnyEngine + ?Sized>(engine: &E) -> Option<Nanos> {
+    engine.next_deadline().map(|d| d.as_nanos() as Nanos)
+}
+
 /// A per-node seed: the test seed mixed with the node's index.
 pub fn node_seed(seed: u64, index: u64) -> u64 {
     seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -108,11 +121,14 @@ impl<E: AnyEngine + ?Sized> Cluster for SimCluster<E> {
             return self.now;
         }
         // The earliest node timer (ties: the lowest node index) fires if it comes first.
+        for i in std::mem::take(&mut self.stale) {
+            self.deadlines[i] = deadline_of(&*self.nodes[i]);
+        }
         let next = self
-            .nodes
+            .deadlines
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| n.next_deadline().map(|d| (d.as_nanos() as Nanos, i)))
+            .filter_map(|(i, d)| d.map(|d| (d, i)))
             .min();
         match next {
             Some((at, i)) if at <= deadline => {

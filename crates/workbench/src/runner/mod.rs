@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::checkers::availability::Availability;
 use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::nemesis::Nemesis;
-use crate::net::{Addr, Latency, NetLog, NetStats, Network};
+use crate::net::{Addr, Body, Latency, NetLog, NetStats, Network};
 use crate::services::{self, Service};
 use crate::workloads::{self, Workload, WorkloadOptions};
 use crate::Rng;
@@ -523,18 +523,21 @@ impl<'a> Runner<'a> {
             Addr::Node(node) => cluster.deliver(node, message.to_line(), self.now),
             Addr::Service(index) => {
                 let service = &mut self.services[index as usize];
-                if let Some(reply) = service.handle(message.src, &message.body, &mut self.rng) {
+                let body = message.body.as_map();
+                if let Some(reply) = service.handle(message.src, &body, &mut self.rng) {
                     let mut reply = into_map(reply);
-                    let in_reply_to = message.body.get("msg_id").cloned().unwrap_or(Value::Null);
+                    let in_reply_to = body.get("msg_id").cloned().unwrap_or(Value::Null);
                     reply.insert("in_reply_to".into(), in_reply_to);
                     self.send(dest, message.src, reply);
                 }
             }
-            Addr::Client(client) => self.on_client_message(client, message.src, message.body),
+            Addr::Client(client) => {
+                self.on_client_message(client, message.src, message.body.into_map())
+            }
         }
     }
 
-    fn send(&mut self, src: Addr, dest: Addr, body: Map<String, Value>) {
+    fn send(&mut self, src: Addr, dest: Addr, body: impl Into<Body>) {
         if let Some(at) = self.net.send(self.now, src, dest, body, &mut self.rng) {
             self.schedule(at, Event::Deliver(dest));
         }

@@ -1,11 +1,15 @@
 //! The wire check: turns a line a node wrote into a routed message, or a named diagnostic.
 
-use serde::de::IgnoredAny;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{NodeOutput, Phase, Role, Runner, Severity};
-use crate::net::Addr;
+use crate::net::{Addr, Body};
 
 /// The deepest nesting accepted in a line (Jackson's default limit, which Maelstrom reads
 /// with; serde_json's own default is 128).
@@ -13,14 +17,83 @@ const MAX_DEPTH: usize = 1000;
 
 /// A line a node writes: Maelstrom's envelope schema is closed (only `src`, `dest`, `body`
 /// and an optional integer `id`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WireEnvelope {
-    src: String,
-    dest: String,
-    body: Value,
+#[derive(Debug)]
+pub(super) struct WireEnvelope<'a> {
+    src: Cow<'a, str>,
+    dest: Cow<'a, str>,
+    body: WireBody,
     /// Must be an integer when present (checked, then unused: the network numbers messages).
     id: Option<Value>,
+}
+
+/// The body as the wire check read it: a body bound for another server node is validated but
+/// kept as text (the workbench never reads it, and the recipient parses it anyway); any other
+/// is parsed.
+#[derive(Debug)]
+enum WireBody {
+    Parsed(Value),
+    Raw(Box<RawValue>),
+}
+
+const ENVELOPE_FIELDS: &[&str] = &["src", "dest", "body", "id"];
+
+/// Reads an envelope in one pass, choosing how to read the body by its `dest` when `dest`
+/// comes first (as nodes write it); a body read before its `dest` is parsed.
+struct EnvelopeSeed {
+    node_count: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = WireEnvelope<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_struct("WireEnvelope", ENVELOPE_FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed {
+    type Value = WireEnvelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct WireEnvelope")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut src, mut dest, mut body, mut id) = (None, None, None, None);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "src" if src.is_none() => src = Some(map.next_value::<Cow<'de, str>>()?),
+                "dest" if dest.is_none() => dest = Some(map.next_value::<Cow<'de, str>>()?),
+                "body" if body.is_none() => {
+                    let to_node = dest
+                        .as_deref()
+                        .and_then(|d| Addr::parse(d, self.node_count))
+                        .is_some_and(|d| matches!(d, Addr::Node(_)));
+                    body = Some(if to_node {
+                        WireBody::Raw(map.next_value()?)
+                    } else {
+                        WireBody::Parsed(map.next_value()?)
+                    });
+                }
+                "id" if id.is_none() => id = Some(map.next_value::<Option<Value>>()?),
+                "src" | "dest" | "body" | "id" => {
+                    return Err(de::Error::duplicate_field(
+                        ENVELOPE_FIELDS
+                            .iter()
+                            .find(|f| **f == key.as_ref())
+                            .expect("a known field"),
+                    ))
+                }
+                other => return Err(de::Error::unknown_field(other, ENVELOPE_FIELDS)),
+            }
+        }
+        Ok(WireEnvelope {
+            src: src.ok_or_else(|| de::Error::missing_field("src"))?,
+            dest: dest.ok_or_else(|| de::Error::missing_field("dest"))?,
+            body: body.ok_or_else(|| de::Error::missing_field("body"))?,
+            id: id.flatten(),
+        })
+    }
 }
 
 impl Runner<'_> {
@@ -53,7 +126,7 @@ impl Runner<'_> {
     pub(super) fn on_node_line(&mut self, node: u32, line: &[u8]) {
         // Only for diagnostics: formatted when one is needed, never on the happy path.
         let shown = ShownLine(line);
-        let envelope = match parse_envelope(line) {
+        let envelope = match parse_envelope(line, self.opts.node_count) {
             Ok(e) => e,
             Err(problem) => {
                 return self.diagnose(
@@ -65,9 +138,15 @@ impl Runner<'_> {
             }
         };
         let body = match envelope.body {
-            Value::Object(map) => map,
-            Value::Null => Map::new(),
+            WireBody::Raw(raw) if raw.get().starts_with('{') => Body::Raw(raw),
+            WireBody::Raw(raw) if raw.get() == "null" => Body::Map(Map::new()),
+            WireBody::Parsed(Value::Object(map)) => Body::Map(map),
+            WireBody::Parsed(Value::Null) => Body::Map(Map::new()),
             other => {
+                let other = match other {
+                    WireBody::Parsed(value) => value,
+                    WireBody::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+                };
                 return self.diagnose(
                     Severity::Error,
                     Some(node),
@@ -76,7 +155,7 @@ impl Runner<'_> {
                         "n{node} sent a message whose body is not a JSON object ({}): {shown}",
                         kind_of(&other)
                     ),
-                )
+                );
             }
         };
         if envelope.id.as_ref().is_some_and(|id| !id.is_i64()) {
@@ -122,10 +201,11 @@ impl Runner<'_> {
                 ),
             );
         };
-        if let Addr::Client(c) = dest {
+        // Only bodies for server nodes are read raw (see `EnvelopeSeed`).
+        if let (Addr::Client(c), Body::Map(map)) = (dest, &body) {
             match self.clients.get(c as usize) {
                 Some(client) if client.open => {}
-                Some(client) if in_reply_to(&body) == Some(client.last_answered) => {
+                Some(client) if in_reply_to(map) == Some(client.last_answered) => {
                     return self.diagnose(
                         Severity::Error,
                         Some(node),
@@ -217,8 +297,16 @@ fn in_reply_to(body: &Map<String, Value>) -> Option<u64> {
 }
 
 /// Parses a line into an envelope, or says what is wrong with it.
-fn parse_envelope(line: &[u8]) -> Result<WireEnvelope, String> {
-    let error = match serde_json::from_slice(line) {
+fn parse_envelope(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, String> {
+    let read = |unbounded: bool| {
+        let mut de = serde_json::Deserializer::from_slice(line);
+        if unbounded {
+            de.disable_recursion_limit();
+        }
+        let envelope = EnvelopeSeed { node_count }.deserialize(&mut de)?;
+        de.end().map(|()| envelope)
+    };
+    let error = match read(false) {
         Ok(envelope) => return Ok(envelope),
         Err(e) => e,
     };
@@ -230,12 +318,7 @@ fn parse_envelope(line: &[u8]) -> Result<WireEnvelope, String> {
                 "is nested {depth} levels deep, deeper than the {MAX_DEPTH} accepted"
             ));
         }
-        let mut de = serde_json::Deserializer::from_slice(line);
-        de.disable_recursion_limit();
-        return match WireEnvelope::deserialize(&mut de).and_then(|e| de.end().map(|()| e)) {
-            Ok(envelope) => Ok(envelope),
-            Err(e) => Err(describe_bad_line(line, e)),
-        };
+        return read(true).map_err(|e| describe_bad_line(line, e));
     }
     Err(describe_bad_line(line, error))
 }
@@ -318,5 +401,57 @@ impl std::fmt::Display for ShownLine<'_> {
             shown.push('…');
         }
         write!(f, "{shown:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<WireEnvelope<'_>, String> {
+        parse_envelope(line.as_bytes(), 3)
+    }
+
+    #[test]
+    fn a_body_for_a_node_is_kept_as_the_sender_wrote_it() {
+        let line = r#"{"src":"n0","dest":"n1","body":{"z":1,"a":[18446744073709551616, 2.50]}}"#;
+        let e = parse(line).unwrap();
+        match e.body {
+            WireBody::Raw(raw) => {
+                assert_eq!(raw.get(), r#"{"z":1,"a":[18446744073709551616, 2.50]}"#)
+            }
+            WireBody::Parsed(v) => panic!("parsed a node's body: {v}"),
+        }
+    }
+
+    #[test]
+    fn a_body_for_a_client_or_service_is_parsed() {
+        for dest in ["c4", "lin-kv"] {
+            let line = format!(r#"{{"src":"n0","dest":"{dest}","body":{{"in_reply_to":1}}}}"#);
+            let e = parse(&line).unwrap();
+            assert!(
+                matches!(e.body, WireBody::Parsed(Value::Object(_))),
+                "{dest}"
+            );
+        }
+        // `dest` after the body: parsed, whoever the recipient.
+        let e = parse(r#"{"body":{"in_reply_to":1},"src":"n0","dest":"n2"}"#).unwrap();
+        assert!(matches!(e.body, WireBody::Parsed(Value::Object(_))));
+        // A raw body reads as the same map.
+        let raw = RawValue::from_string(r#"{"in_reply_to": 1}"#.into()).unwrap();
+        assert_eq!(Body::Raw(raw).into_map()["in_reply_to"], 1);
+    }
+
+    #[test]
+    fn the_envelope_stays_closed_and_its_body_valid() {
+        let unknown = parse(r#"{"src":"n0","dest":"n1","body":{},"extra":1}"#);
+        assert!(unknown.unwrap_err().contains("unknown field `extra`"));
+        let twice = parse(r#"{"src":"n0","dest":"n1","src":"n2","body":{}}"#);
+        assert!(twice.unwrap_err().contains("duplicate field `src`"));
+        let missing = parse(r#"{"src":"n0","dest":"n1"}"#);
+        assert!(missing.unwrap_err().contains("missing field `body`"));
+        // A raw body is still checked JSON: a broken one makes the line bad.
+        let broken = parse(r#"{"src":"n0","dest":"n1","body":{"a":[1,}}"#);
+        assert!(broken.unwrap_err().contains("is not JSON"));
     }
 }
