@@ -177,4 +177,8 @@ mod tests_chains;
 #[cfg(test)]
 mod tests_input;
 #[cfg(test)]
+mod tests_kv;
+#[cfg(test)]
 mod tests_pitfalls;
+#[cfg(test)]
+mod tests_runtime;
