@@ -59,7 +59,7 @@ pub(crate) fn run_from_env<N: Node>(node: N) {
     }
 }
 
-/// Runs `node` in lockstep mode (see the [module docs](self)) on any input and output until
+/// Runs `node` in lockstep mode (see the module docs) on any input and output until
 /// the input ends. Logs go to stderr. Returns the first read or write error.
 ///
 /// ```

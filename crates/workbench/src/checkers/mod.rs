@@ -1,4 +1,4 @@
-//! Checkers: each reads a [`History`] (and, for `net`, the message journal) and returns a
+//! Checkers: each reads a [`History`](crate::history::History) (and, for `net`, the message journal) and returns a
 //! [`CheckResult`]. Shared checkers live here; a workload picks the one that fits it.
 
 use serde::{Serialize, Serializer};

@@ -1,7 +1,7 @@
 //! The process driver: spawns any binary that speaks the Maelstrom protocol, one process per
 //! node, and talks to it over pipes in real time, as Maelstrom does (without the JVM).
 //!
-//! Each node gets four threads (see [`super::pipes`]): a stdin writer (so a node that stops
+//! Each node gets four threads (see `driver::pipes`): a stdin writer (so a node that stops
 //! reading can never block the runner), a stdout reader feeding one shared channel, a stderr
 //! copier that writes `node-logs/<node>.log` and keeps the last lines for crash reports, and an
 //! exit watcher, so a node is seen to die even while a child of its own holds its stdout.

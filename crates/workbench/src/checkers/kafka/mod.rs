@@ -14,7 +14,7 @@
 //! - `int-poll-skip` / `int-nonmonotonic-poll`: the same inside one poll;
 //! - `nonmonotonic-send`: a process's later send to a key got an earlier or equal offset;
 //! - `G1a`: a poll returned a message whose send failed definitely;
-//! - `G1c-realtime`: the only cycles write-read and real-time edges can form (see [`logs`]);
+//! - `G1c-realtime`: the only cycles write-read and real-time edges can form (see `logs`);
 //! - `empty-transaction-graph`: no send or poll succeeded at all;
 //! - `commit-regression` (glomers' own, not fatal): `list_committed_offsets` answered less than
 //!   an offset whose commit had been acknowledged.
