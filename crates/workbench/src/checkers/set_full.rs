@@ -262,39 +262,39 @@ impl Analysis {
     fn apply_reads(&mut self, history: &History, interner: &Interner) {
         for (position, &id) in self.ok_reads.iter().enumerate() {
             let completion = &history.ops[self.reads[id as usize].ok_at.expect("ok read")];
-            // A read the history kept as a set of integers, or a JSON array; any other value
-            // (null) reads as the empty set, as in Jepsen.
-            let slots: Box<dyn Iterator<Item = Option<usize>>> =
-                match (history.int_set(completion), completion.value.as_array()) {
-                    (Some(set), _) => Box::new(set.iter().map(|i| interner.get(&Value::from(i)))),
-                    (None, Some(values)) => Box::new(values.iter().map(|v| interner.get(v))),
-                    (None, None) => continue,
-                };
-            for slot in slots {
+            let elements = &mut self.elements;
+            let mut apply = |slot: Option<usize>| {
                 // Values never added are ignored.
                 let Some(slot) = slot else {
-                    continue;
+                    return;
                 };
-                let element = &mut self.elements[slot];
+                let element = &mut elements[slot];
                 // Reads that completed before the (latest) add was invoked do not count.
                 let rank = if id >= element.first_read_after {
                     element.concurrent_reads.len() + (position - element.start)
                 } else if let Ok(rank) = element.concurrent_reads.binary_search(&id) {
                     rank
                 } else {
-                    continue;
+                    return;
                 };
                 if element.first_seen.is_none_or(|(i, _)| completion.index < i) {
                     element.first_seen = Some((completion.index, completion.time));
                 }
                 let expected = element.last_present_rank.map_or(0, |r| r + 1);
                 if rank < expected {
-                    continue; // the same read returned it twice
+                    return; // the same read returned it twice
                 }
                 if rank > expected {
                     element.last_absent_rank = Some(rank - 1);
                 }
                 element.last_present_rank = Some(rank);
+            };
+            // A read the history kept as a set of integers, or a JSON array; any other value
+            // (null) reads as the empty set, as in Jepsen.
+            match (history.int_set(completion), completion.value.as_array()) {
+                (Some(set), _) => set.iter().for_each(|i| apply(interner.get_u64(i))),
+                (None, Some(values)) => values.iter().for_each(|v| apply(interner.get(v))),
+                (None, None) => {}
             }
         }
         // Reads after the last one that returned an element all missed it.
@@ -595,6 +595,24 @@ impl Interner {
             Some(i) => self.small.get(i).copied().flatten().map(|s| s as usize),
             None => self.other.get(&Key::of(value)).map(|&s| s as usize),
         }
+    }
+
+    /// [`Interner::get`] for an integer, without making a JSON value of it (a read kept as a
+    /// set holds thousands).
+    fn get_u64(&self, i: u64) -> Option<usize> {
+        if i < SMALL_LIMIT {
+            return self
+                .small
+                .get(i as usize)
+                .copied()
+                .flatten()
+                .map(|s| s as usize);
+        }
+        let key = match i64::try_from(i) {
+            Ok(i) => Key::Int(i),
+            Err(_) => Key::BigUint(i),
+        };
+        self.other.get(&key).map(|&s| s as usize)
     }
 
     /// Assigns the next slot to a value not yet interned.

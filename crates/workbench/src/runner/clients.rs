@@ -285,7 +285,7 @@ impl Runner<'_> {
             };
             return self.complete(w, op, completion);
         }
-        let step = self.workload.on_reply(w, &op, &body);
+        let step = self.workload.on_owned_reply(w, &op, body);
         self.take_step(w, op, step);
     }
 

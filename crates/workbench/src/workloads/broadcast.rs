@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::{closed_schema, Invocation, Workload, WorkloadOptions};
+use super::{closed_schema, Completion, Invocation, Step, Workload, WorkloadOptions};
 use crate::checkers::set_full::check_set_full;
 use crate::checkers::CheckResult;
 use crate::history::History;
@@ -139,6 +139,25 @@ impl Workload for Broadcast {
         closed_schema(reply, &format!("{}_ok", op.f), &[])?;
         // The ok completion records the value that was added, as Maelstrom's does.
         Ok(op.value.clone())
+    }
+
+    /// A well-formed read's array is moved into the completion, not copied (it holds the
+    /// whole set); anything else goes through [`Workload::on_reply`].
+    fn on_owned_reply(
+        &mut self,
+        worker: usize,
+        op: &Invocation,
+        mut reply: Map<String, Value>,
+    ) -> Step {
+        let field = self.read_field();
+        if op.f == "read"
+            && closed_schema(&reply, "read_ok", &[field]).is_ok()
+            && reply[field].is_array()
+        {
+            let values = reply.remove(field).expect("checked above");
+            return Step::Done(Completion::ok(values));
+        }
+        self.on_reply(worker, op, &reply)
     }
 
     fn idempotent(&self, f: &str) -> bool {

@@ -172,6 +172,18 @@ pub trait Workload {
         })
     }
 
+    /// What the runner calls with a reply's body, which it owns: by default
+    /// [`Workload::on_reply`]. A workload whose reply carries a large value (a broadcast read's
+    /// whole set) overrides this to move the value out instead of copying it.
+    fn on_owned_reply(
+        &mut self,
+        worker: usize,
+        op: &Invocation,
+        reply: Map<String, Value>,
+    ) -> Step {
+        self.on_reply(worker, op, &reply)
+    }
+
     /// The worker's client was discarded (after an indeterminate op, for workloads whose
     /// clients are not reusable): client-side state such as kafka's positions starts afresh.
     fn client_closed(&mut self, _worker: usize) {}
