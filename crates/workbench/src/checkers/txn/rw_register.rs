@@ -33,7 +33,15 @@ struct ExtRead {
     key: i64,
     value: i64,
     txn: u32,
-    then_wrote: Option<i64>,
+    /// Whether `written` holds a value (an `Option<i64>` would make this 40 bytes, not 32).
+    wrote: bool,
+    written: i64,
+}
+
+impl ExtRead {
+    fn then_wrote(&self) -> Option<i64> {
+        self.wrote.then_some(self.written)
+    }
 }
 
 /// Finds the non-cyclic anomalies into `found` and returns the dependency graph.
@@ -42,7 +50,7 @@ struct ExtRead {
 /// history's writes and reads are each sorted once and walked side by side.
 pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>) -> Graph {
     let mut writes: Vec<Write> = Vec::with_capacity(txns.mops.len());
-    let mut ext_reads: Vec<ExtRead> = Vec::new();
+    let mut ext_reads: Vec<ExtRead> = Vec::with_capacity(txns.mops.len());
     // (key, value, reader) read in the final phase.
     let mut finals: Vec<(i64, i64)> = Vec::new();
     // Per key of the current transaction: the value it knows, and its external read's index.
@@ -91,7 +99,8 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                             key: k,
                             value: v,
                             txn: t as u32,
-                            then_wrote: None,
+                            wrote: false,
+                            written: 0,
                         });
                         if txn.is_final && v != NIL {
                             finals.push((k, v));
@@ -102,7 +111,9 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                     Some(entry) => {
                         entry.1 = v;
                         if entry.2 != usize::MAX {
-                            ext_reads[entry.2].then_wrote = Some(v);
+                            let read = &mut ext_reads[entry.2];
+                            read.wrote = true;
+                            read.written = v;
                         }
                     }
                     None => known.push((k, v, usize::MAX)),
@@ -118,14 +129,17 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     let txn_of = |t: u32| &txns.txns[t as usize];
     let counts = |t: u32| txn_of(t).outcome != Outcome::Fail;
 
-    let mut graph = Graph::new(txns.txns.len());
+    // Every external read gives at most a wr and a ww edge, every write at most one ww edge
+    // (to the final value) and one rw edge per reader of its version.
+    let mut graph = Graph::with_capacity(txns.txns.len(), 2 * ext_reads.len() + writes.len());
     // (key, earlier, later, writer of later): version orders, for cyclic versions and rw.
-    let mut versions: Vec<(i64, i64, i64, u32)> = Vec::new();
+    let mut versions: Vec<(i64, i64, i64, u32)> =
+        Vec::with_capacity(2 * writes.len() + ext_reads.len() / 4);
     // Reads against their writers, in one merge: wr edges, and ww edges where the reader
     // wrote the key after reading it (writes follow reads).
     let mut j = 0;
     for r in &ext_reads {
-        if let Some(after) = r.then_wrote.filter(|after| *after != r.value) {
+        if let Some(after) = r.then_wrote().filter(|after| *after != r.value) {
             versions.push((r.key, r.value, after, r.txn));
         }
         if r.value == NIL {
@@ -174,7 +188,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                 ));
             }
             graph.add(w.txn, r.txn, WR, k, v, v);
-            if let Some(after) = r.then_wrote.filter(|after| *after != v) {
+            if let Some(after) = r.then_wrote().filter(|after| *after != v) {
                 graph.add(w.txn, r.txn, WW, k, v, after);
             }
         }
