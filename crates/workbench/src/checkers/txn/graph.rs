@@ -171,6 +171,14 @@ impl Graph {
         }
     }
 
+    /// A graph with room for `edges` edges before it grows.
+    pub fn with_capacity(nodes: usize, edges: usize) -> Graph {
+        Graph {
+            nodes,
+            edges: Vec::with_capacity(edges),
+        }
+    }
+
     /// Adds an edge; self-edges are dropped (a transaction does not depend on itself).
     pub fn add(&mut self, from: u32, to: u32, kind: u8, key: i64, a: i64, b: i64) {
         if from != to {

@@ -62,6 +62,9 @@ pub fn check(history: &History, flavor: Flavor, models: &[String]) -> CheckResul
         Flavor::RwRegister => rw_register::analyze(&txns, &prohibited, &mut found),
         Flavor::ListAppend => list_append::analyze(&txns, &prohibited, &mut found),
     };
+    graph
+        .edges
+        .reserve(txns.process.len() + txns.realtime.len());
     if wants("-process") {
         for &(a, b) in &txns.process {
             let process = txns.txns[a as usize].process as i64;

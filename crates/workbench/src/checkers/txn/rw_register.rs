@@ -33,7 +33,15 @@ struct ExtRead {
     key: i64,
     value: i64,
     txn: u32,
-    then_wrote: Option<i64>,
+    /// Whether `written` holds a value (an `Option<i64>` would make this 40 bytes, not 32).
+    wrote: bool,
+    written: i64,
+}
+
+impl ExtRead {
+    fn then_wrote(&self) -> Option<i64> {
+        self.wrote.then_some(self.written)
+    }
 }
 
 /// Finds the non-cyclic anomalies into `found` and returns the dependency graph.
@@ -42,7 +50,7 @@ struct ExtRead {
 /// history's writes and reads are each sorted once and walked side by side.
 pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>) -> Graph {
     let mut writes: Vec<Write> = Vec::with_capacity(txns.mops.len());
-    let mut ext_reads: Vec<ExtRead> = Vec::new();
+    let mut ext_reads: Vec<ExtRead> = Vec::with_capacity(txns.mops.len());
     // (key, value, reader) read in the final phase.
     let mut finals: Vec<(i64, i64)> = Vec::new();
     // Per key of the current transaction: the value it knows, and its external read's index.
@@ -91,7 +99,8 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                             key: k,
                             value: v,
                             txn: t as u32,
-                            then_wrote: None,
+                            wrote: false,
+                            written: 0,
                         });
                         if txn.is_final && v != NIL {
                             finals.push((k, v));
@@ -102,7 +111,9 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                     Some(entry) => {
                         entry.1 = v;
                         if entry.2 != usize::MAX {
-                            ext_reads[entry.2].then_wrote = Some(v);
+                            let read = &mut ext_reads[entry.2];
+                            read.wrote = true;
+                            read.written = v;
                         }
                     }
                     None => known.push((k, v, usize::MAX)),
@@ -112,20 +123,34 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         }
     }
     // Values are unique per key: the first write of a value is its writer.
-    writes.sort_unstable_by_key(|w| (w.key, w.value, w.txn));
+    // Both lists are in transaction order, so a stable sort by (key, value) orders them by
+    // (key, value, transaction).
+    sort_by_key_and_value(&mut writes, |w| (w.key, w.value));
     writes.dedup_by_key(|w| (w.key, w.value));
-    ext_reads.sort_unstable_by_key(|r| (r.key, r.value, r.txn));
+    sort_by_key_and_value(&mut ext_reads, |r| (r.key, r.value));
+    // Only anti-dependencies need the versions after nil (cycles of versions ignore nil).
+    let want_rw = [
+        "G-single",
+        "G2-item",
+        "G2-item-realtime",
+        "G-single-realtime",
+    ]
+    .iter()
+    .any(|a| prohibited.contains(a));
     let txn_of = |t: u32| &txns.txns[t as usize];
     let counts = |t: u32| txn_of(t).outcome != Outcome::Fail;
 
-    let mut graph = Graph::new(txns.txns.len());
+    // Every external read gives at most a wr and a ww edge, every write at most one ww edge
+    // (to the final value) and one rw edge per reader of its version.
+    let mut graph = Graph::with_capacity(txns.txns.len(), 2 * ext_reads.len() + writes.len());
     // (key, earlier, later, writer of later): version orders, for cyclic versions and rw.
-    let mut versions: Vec<(i64, i64, i64, u32)> = Vec::new();
+    let mut versions: Vec<(i64, i64, i64, u32)> =
+        Vec::with_capacity(2 * writes.len() + ext_reads.len() / 4);
     // Reads against their writers, in one merge: wr edges, and ww edges where the reader
     // wrote the key after reading it (writes follow reads).
     let mut j = 0;
     for r in &ext_reads {
-        if let Some(after) = r.then_wrote.filter(|after| *after != r.value) {
+        if let Some(after) = r.then_wrote().filter(|after| *after != r.value) {
             versions.push((r.key, r.value, after, r.txn));
         }
         if r.value == NIL {
@@ -174,7 +199,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                 ));
             }
             graph.add(w.txn, r.txn, WR, k, v, v);
-            if let Some(after) = r.then_wrote.filter(|after| *after != v) {
+            if let Some(after) = r.then_wrote().filter(|after| *after != v) {
                 graph.add(w.txn, r.txn, WW, k, v, after);
             }
         }
@@ -190,8 +215,10 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         let end = i + writes[i..].iter().take_while(|w| w.key == key).count();
         let group = &writes[i..end];
         i = end;
-        for w in group {
-            versions.push((key, NIL, w.value, w.txn));
+        if want_rw {
+            for w in group {
+                versions.push((key, NIL, w.value, w.txn));
+            }
         }
         while f < finals.len() && finals[f].0 < key {
             f += 1;
@@ -213,14 +240,6 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     versions.dedup();
     cyclic_versions(&versions, found);
 
-    let want_rw = [
-        "G-single",
-        "G2-item",
-        "G2-item-realtime",
-        "G-single-realtime",
-    ]
-    .iter()
-    .any(|a| prohibited.contains(a));
     if want_rw {
         // Each reader of a version anti-depends on the writers of the versions after it.
         let mut r = 0;
@@ -237,6 +256,46 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         }
     }
     graph
+}
+
+/// A stable sort by `(key, value)`, faster than a comparison sort for the histories
+/// generators make: a counting sort into one bucket per key, then a stable sort of each
+/// bucket by value, whose values come mostly in increasing order already (a sort of few runs).
+fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i64)) {
+    let mut bucket_of: IntMap<i64, u32> = IntMap::default();
+    let mut keys: Vec<(i64, usize)> = Vec::new();
+    for item in items.iter() {
+        let key = of(item).0;
+        let b = *bucket_of.entry(key).or_insert_with(|| {
+            keys.push((key, 0));
+            keys.len() as u32 - 1
+        });
+        keys[b as usize].1 += 1;
+    }
+    // Bucket starts, in key order.
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_unstable_by_key(|&b| keys[b as usize].0);
+    let mut start = vec![0usize; keys.len()];
+    let mut at = 0;
+    for &b in &order {
+        start[b as usize] = at;
+        at += keys[b as usize].1;
+    }
+    let mut sorted: Vec<T> = Vec::with_capacity(items.len());
+    let spare = sorted.spare_capacity_mut();
+    let mut fill = start.clone();
+    for item in items.iter() {
+        let b = bucket_of[&of(item).0] as usize;
+        spare[fill[b]].write(*item);
+        fill[b] += 1;
+    }
+    // SAFETY: the buckets partition 0..items.len(), and every slot was written above.
+    unsafe { sorted.set_len(items.len()) };
+    for &b in &order {
+        let range = start[b as usize]..start[b as usize] + keys[b as usize].1;
+        sorted[range].sort_by_key(|item| of(item).1);
+    }
+    *items = sorted;
 }
 
 /// A key whose versions are ordered both ways (e.g. replicas that ended with different

@@ -108,6 +108,17 @@ impl Txns {
     /// prohibit their anomalies need them).
     pub fn from_history(history: &History, lists: bool, order: bool) -> Txns {
         let mut out = Txns::default();
+        // Size the big vectors once: growing them copies and faults in fresh pages, which cost
+        // as much as the parsing itself on large histories.
+        let (mut ops, mut mops) = (0, 0);
+        for op in &history.ops {
+            if op.kind == OpType::Invoke {
+                ops += 1;
+                mops += op.value.as_array().map_or(0, |m| m.len());
+            }
+        }
+        out.txns.reserve_exact(ops);
+        out.mops.reserve_exact(mops);
         // Open invocations by process: (txn index, position of the invocation in the history).
         let mut open: IntMap<u64, (usize, usize)> = IntMap::default();
         let mut last_ok_of_process: IntMap<u64, u32> = IntMap::default();
@@ -115,7 +126,7 @@ impl Txns {
         // predecessors (the frontier when it was invoked): `preds[pred_range[t]]`.
         let mut frontier: Vec<u32> = Vec::new();
         let mut preds: Vec<(u32, u32)> = Vec::new();
-        let mut pred_range: Vec<(u32, u32)> = Vec::new();
+        let mut pred_range: Vec<(u32, u32)> = Vec::with_capacity(if order { ops } else { 0 });
         for (position, op) in history.ops.iter().enumerate() {
             let Process::Client(process) = op.process else {
                 continue;
