@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::lin_kv::KvOp;
 
@@ -87,26 +86,15 @@ pub struct Entry {
     pub op: Option<KvOp>,
 }
 
-/// Everything a node receives: client ops and the two Raft RPCs (which it also sends).
+/// Everything a node receives: the two Raft RPCs (which it also sends) and client ops, whose
+/// own `type` tags (`read`, `write`, `cas`) are those of [`KvOp`].
 #[derive(Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
-    Read {
-        key: Value,
-    },
-    Write {
-        key: Value,
-        value: Value,
-    },
-    Cas {
-        key: Value,
-        from: Value,
-        to: Value,
-        #[serde(default)]
-        create_if_not_exists: bool,
-    },
     RequestVote(election::VoteRequest),
     AppendEntries(replication::AppendRequest),
+    #[serde(untagged)]
+    Client(KvOp),
 }
 
 /// What the node is doing in its current term.
@@ -287,25 +275,7 @@ impl Node for Raft {
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
         match req {
-            Request::Read { key } => self.on_client_op(ctx, KvOp::Read { key }, from),
-            Request::Write { key, value } => {
-                self.on_client_op(ctx, KvOp::Write { key, value }, from)
-            }
-            Request::Cas {
-                key,
-                from: expected,
-                to,
-                create_if_not_exists,
-            } => self.on_client_op(
-                ctx,
-                KvOp::Cas {
-                    key,
-                    from: expected,
-                    to,
-                    create_if_not_exists,
-                },
-                from,
-            ),
+            Request::Client(op) => self.on_client_op(ctx, op, from),
             Request::RequestVote(vote) => self.on_request_vote(ctx, vote, from),
             Request::AppendEntries(append) => self.on_append_entries(ctx, append, from),
         }

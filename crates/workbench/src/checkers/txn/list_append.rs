@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::graph::{Graph, RW, WR, WW};
+use super::models::needs_anti_dependencies;
 use super::txns::{IntMap, Mop, Outcome, Txns};
 use super::{show_list, Found};
 
@@ -61,14 +62,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     }
     reads.sort_by_key(|r| r.key);
     let mut graph = Graph::new(txns.txns.len());
-    let want_rw = [
-        "G-single",
-        "G2-item",
-        "G2-item-realtime",
-        "G-single-realtime",
-    ]
-    .iter()
-    .any(|a| prohibited.contains(a));
+    let want_rw = needs_anti_dependencies(prohibited);
     let writer_of = |k: i64, e: i64| -> Option<u32> {
         writers
             .get(&(k, e))

@@ -218,6 +218,19 @@ pub fn parse_models(text: &str) -> Result<Vec<String>, String> {
     Ok(models)
 }
 
+/// Whether the prohibited set holds an anomaly only anti-dependency (rw) edges can show, so
+/// the checker must infer them (they cost the most to build).
+pub fn needs_anti_dependencies(prohibited: &BTreeSet<&str>) -> bool {
+    [
+        "G-single",
+        "G2-item",
+        "G2-item-realtime",
+        "G-single-realtime",
+    ]
+    .iter()
+    .any(|a| prohibited.contains(a))
+}
+
 /// The anomalies that cannot be present if all of `models` hold, plus
 /// [`ALWAYS_PROHIBITED`]. Unknown names contribute nothing (check with [`parse_models`]).
 pub fn prohibited(models: &[String]) -> BTreeSet<&'static str> {

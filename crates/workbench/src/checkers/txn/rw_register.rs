@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 
 use super::graph::{Graph, RW, WR, WW};
+use super::models::needs_anti_dependencies;
 use super::txns::{IntMap, Mop, Outcome, Txns, NIL};
 use super::{show, Found};
 
@@ -129,14 +130,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     writes.dedup_by_key(|w| (w.key, w.value));
     sort_by_key_and_value(&mut ext_reads, |r| (r.key, r.value));
     // Only anti-dependencies need the versions after nil (cycles of versions ignore nil).
-    let want_rw = [
-        "G-single",
-        "G2-item",
-        "G2-item-realtime",
-        "G-single-realtime",
-    ]
-    .iter()
-    .any(|a| prohibited.contains(a));
+    let want_rw = needs_anti_dependencies(prohibited);
     let txn_of = |t: u32| &txns.txns[t as usize];
     let counts = |t: u32| txn_of(t).outcome != Outcome::Fail;
 
