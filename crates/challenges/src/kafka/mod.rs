@@ -44,18 +44,22 @@
 //! or its entries are resent every [`replication::RESEND_AFTER`]) and the client times out: a
 //! send is never acknowledged before it is held twice, and never appended twice.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+pub mod keys;
 pub mod replication;
 pub mod ring;
+pub mod wire;
 
-use replication::{CommitSeq, Forward, ForwardId, Peer, Sync, WireEntry};
+use keys::{KeyId, Keys, Owner};
+use replication::{CommitSeq, Entry, Forward, ForwardId, Peer, PeerEntry};
 use ring::Ring;
+use wire::{Bare, KeyOffsets, ListCommittedOk, Name, PollOk, SendOk, SyncIn, SyncOut};
 
 /// The group-commit period.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -72,49 +76,44 @@ const NOT_YET_TWICE: &str = "not yet stored on two nodes; it may still be";
 /// The text of the indefinite error a commit gets after [`CLIENT_DEADLINE`].
 const NOT_YET_EVERYWHERE: &str = "not yet acknowledged by every node; it may still be";
 
+/// The requests, their key names borrowed from the input line (see [`wire`]).
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Request {
-    Send { key: String, msg: Value },
-    Poll { offsets: BTreeMap<String, i64> },
-    CommitOffsets { offsets: BTreeMap<String, i64> },
-    ListCommittedOffsets { keys: Vec<String> },
-    Sync(Sync),
-}
-
-/// One key's log as this node holds it.
-#[derive(Default)]
-struct KeyLog {
-    msgs: Vec<Value>,
-    /// Messages [0, durable) may be served to polls.
-    durable: usize,
-}
-
-/// An entry of this node's own stream (keys it owns).
-struct Entry {
-    /// When the owner appended it.
-    appended_at: Duration,
-    key: String,
-    offset: u64,
-    msg: Value,
-    forward: Option<(String, ForwardId)>,
-    /// The local client to answer once the entry is durable.
-    client: Option<ReplyTo>,
+pub enum Request<'a> {
+    Send {
+        #[serde(borrow)]
+        key: Name<'a>,
+        msg: Value,
+    },
+    Poll {
+        #[serde(borrow)]
+        offsets: KeyOffsets<'a>,
+    },
+    CommitOffsets {
+        #[serde(borrow)]
+        offsets: KeyOffsets<'a>,
+    },
+    ListCommittedOffsets {
+        #[serde(borrow)]
+        keys: Vec<Name<'a>>,
+    },
+    Sync(#[serde(borrow)] SyncIn<'a>),
 }
 
 #[derive(Default)]
 pub struct Kafka {
     ring: Option<Ring>,
-    logs: BTreeMap<String, KeyLog>,
-    committed: BTreeMap<String, i64>,
-    peers: BTreeMap<String, Peer>,
+    /// The owner of each of the ring's nodes, by its index in [`Ring::nodes`].
+    ring_owners: Vec<Owner>,
+    /// Every key met: its log, committed offset and owner.
+    keys: Keys,
+    /// The other nodes, sorted by name (an [`Owner::Peer`] indexes this).
+    peers: Vec<Peer>,
     /// Our stream: `stream[0]` is number `stream_base`; numbers below `durable_seq` are
     /// durable.
     stream: VecDeque<Entry>,
     stream_base: u64,
     durable_seq: u64,
-    /// Forwards we appended, by (origin, id), so that a resent one is appended once.
-    appended_forwards: BTreeSet<(String, ForwardId)>,
     /// Clients waiting for a forwarded send, by forward id: answered when the owner's stream
     /// brings the entry back (see "Group commit on a tick" for why this is not a `relay`).
     forwarded_clients: BTreeMap<ForwardId, ReplyTo>,
@@ -132,27 +131,35 @@ impl Kafka {
         self.stream_base + self.stream.len() as u64
     }
 
-    fn owner(&self, key: &str) -> Option<String> {
-        self.ring.as_ref()?.owner(key).map(str::to_string)
+    /// The id of a key, met now for the first time if need be (None before `init`).
+    fn key_id(&mut self, name: &str) -> Option<KeyId> {
+        let ring = self.ring.as_ref()?;
+        let owners = &self.ring_owners;
+        Some(self.keys.intern(name, |name| {
+            ring.owner_index(name).map_or(Owner::Me, |n| owners[n])
+        }))
+    }
+
+    fn peer_index(&self, name: &str) -> Option<usize> {
+        self.peers.iter().position(|p| p.name == name)
     }
 
     /// Appends to a key this node owns.
     fn append(
         &mut self,
         now: Duration,
-        key: String,
+        key: KeyId,
         msg: Value,
-        forward: Option<(String, ForwardId)>,
+        forward: Option<(usize, ForwardId)>,
         client: Option<ReplyTo>,
     ) {
-        let log = self.logs.entry(key.clone()).or_default();
+        let log = &mut self.keys[key];
         let offset = log.msgs.len() as u64;
-        log.msgs.push(msg.clone());
+        log.msgs.push(msg);
         self.stream.push_back(Entry {
             appended_at: now,
             key,
             offset,
-            msg,
             forward,
             client,
         });
@@ -162,11 +169,10 @@ impl Kafka {
     fn mark_durable(&mut self, ctx: &mut Ctx<Self>, upto: u64) {
         while self.durable_seq < upto.min(self.next_seq()) {
             let entry = &mut self.stream[(self.durable_seq - self.stream_base) as usize];
-            if let Some(log) = self.logs.get_mut(&entry.key) {
-                log.durable = log.durable.max(entry.offset as usize + 1);
-            }
+            let log = &mut self.keys[entry.key];
+            log.durable = log.durable.max(entry.offset as usize + 1);
             if let Some(client) = entry.client.take() {
-                ctx.reply(&client, json!({"type": "send_ok", "offset": entry.offset}));
+                ctx.reply(&client, SendOk::new(entry.offset));
             }
             self.durable_seq += 1;
         }
@@ -175,12 +181,7 @@ impl Kafka {
 
     /// Drops entries that are durable and held by every peer.
     fn trim_stream(&mut self) {
-        let held_by_all = self
-            .peers
-            .values()
-            .map(|p| p.acked)
-            .min()
-            .unwrap_or(u64::MAX);
+        let held_by_all = self.peers.iter().map(|p| p.acked).min().unwrap_or(u64::MAX);
         let keep_from = held_by_all.min(self.durable_seq);
         while self.stream_base < keep_from && !self.stream.is_empty() {
             self.stream.pop_front();
@@ -188,24 +189,27 @@ impl Kafka {
         }
     }
 
-    fn on_send(&mut self, ctx: &mut Ctx<Self>, key: String, msg: Value, from: ReplyTo) {
-        let Some(owner) = self.owner(&key) else {
+    fn on_send(&mut self, ctx: &mut Ctx<Self>, key: &str, msg: Value, from: ReplyTo) {
+        let Some(key) = self.key_id(key) else {
             return ctx.reply_error(&from, ErrorCode::TemporarilyUnavailable, "not initialised");
         };
-        if owner == ctx.node_id() {
-            let seq = self.next_seq();
-            self.append(ctx.now(), key, msg, None, Some(from));
-            // The send itself goes on (it may still become durable): the client records the
-            // timeout as may-have-happened.
-            ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
-                let entry = seq.checked_sub(node.stream_base);
-                let entry = entry.and_then(|i| node.stream.get_mut(i as usize));
-                if let Some(client) = entry.and_then(|e| e.client.take()) {
-                    ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
-                }
-            });
-            return;
-        }
+        let owner = match self.keys[key].owner {
+            Owner::Me => {
+                let seq = self.next_seq();
+                self.append(ctx.now(), key, msg, None, Some(from));
+                // The send itself goes on (it may still become durable): the client records
+                // the timeout as may-have-happened.
+                ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
+                    let entry = seq.checked_sub(node.stream_base);
+                    let entry = entry.and_then(|i| node.stream.get_mut(i as usize));
+                    if let Some(client) = entry.and_then(|e| e.client.take()) {
+                        ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
+                    }
+                });
+                return;
+            }
+            Owner::Peer(p) => p,
+        };
         let id = self.next_forward_id;
         self.next_forward_id += 1;
         self.forwarded_clients.insert(id, from);
@@ -214,49 +218,59 @@ impl Kafka {
                 ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
             }
         });
-        if let Some(peer) = self.peers.get_mut(&owner) {
-            peer.forwards.insert(
-                id,
-                Forward {
-                    key,
-                    msg,
-                    sent_at: None,
-                },
-            );
-        }
+        let forward = Forward {
+            key,
+            msg,
+            sent_at: None,
+        };
+        self.peers[owner].forwards.insert(id, forward);
     }
 
-    fn on_poll(&mut self, ctx: &mut Ctx<Self>, offsets: BTreeMap<String, i64>, from: ReplyTo) {
-        let mut msgs: BTreeMap<String, Vec<(u64, &Value)>> = BTreeMap::new();
-        for (key, start) in offsets {
-            let Some(log) = self.logs.get(&key) else {
+    fn on_poll(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
+        let mut ranges = Vec::with_capacity(offsets.0.len());
+        for (key, start) in &offsets.0 {
+            let Some(id) = self.keys.get(key) else {
                 continue;
             };
-            let start = start.max(0) as usize;
-            let end = log.durable.min(start.saturating_add(MAX_POLL));
+            let start = (*start).max(0) as usize;
+            let end = self.keys[id].durable.min(start.saturating_add(MAX_POLL));
             if start < end {
-                let list = (start..end).map(|o| (o as u64, &log.msgs[o])).collect();
-                msgs.insert(key, list);
+                ranges.push((id, start..end));
             }
         }
-        ctx.reply(&from, json!({"type": "poll_ok", "msgs": msgs}));
+        let keys = &self.keys;
+        ctx.reply(&from, PollOk { keys, ranges });
     }
 
-    fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: BTreeMap<String, i64>, from: ReplyTo) {
-        if self.peers.is_empty() || offsets.is_empty() {
-            for (key, offset) in offsets {
-                self.commit(&key, offset);
+    fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
+        let mut ids = Vec::with_capacity(offsets.0.len());
+        for (key, offset) in &offsets.0 {
+            let Some(id) = self.key_id(key) else {
+                return ctx.reply_error(
+                    &from,
+                    ErrorCode::TemporarilyUnavailable,
+                    "not initialised",
+                );
+            };
+            ids.push((id, *offset));
+        }
+        let ok = Bare {
+            ty: "commit_offsets_ok",
+        };
+        if self.peers.is_empty() || ids.is_empty() {
+            for (key, offset) in ids {
+                self.keys.commit(key, offset);
             }
-            return ctx.reply(&from, json!({"type": "commit_offsets_ok"}));
+            return ctx.reply(&from, ok);
         }
         self.commit_seq += 1;
         let seq = self.commit_seq;
-        for (key, offset) in offsets {
-            self.commit(&key, offset);
+        for (key, offset) in ids {
+            self.keys.commit(key, offset);
             // Our maximum, which may be a commit still unacknowledged: the peer needs it too.
-            let held = self.committed[&key];
-            for peer in self.peers.values_mut() {
-                peer.add_commit(&key, held, seq);
+            let held = self.keys[key].committed.unwrap_or(offset);
+            for peer in &mut self.peers {
+                peer.add_commit(key, held, seq);
             }
         }
         self.commit_waiters.insert(seq, from);
@@ -267,11 +281,23 @@ impl Kafka {
         });
     }
 
+    fn on_list_committed(&mut self, ctx: &mut Ctx<Self>, keys: &[Name], from: ReplyTo) {
+        let offsets = keys
+            .iter()
+            .filter_map(|k| {
+                let id = self.keys.get(k)?;
+                Some((id, self.keys[id].committed?))
+            })
+            .collect();
+        let keys = &self.keys;
+        ctx.reply(&from, ListCommittedOk { keys, offsets });
+    }
+
     /// Answers the commits every peer acknowledged.
     fn answer_commits(&mut self, ctx: &mut Ctx<Self>) {
         let held_by_all = self
             .peers
-            .values()
+            .iter()
             .map(|p| p.commits_acked)
             .min()
             .unwrap_or(CommitSeq::MAX);
@@ -279,81 +305,90 @@ impl Kafka {
             if *entry.key() > held_by_all {
                 break;
             }
-            ctx.reply(&entry.remove(), json!({"type": "commit_offsets_ok"}));
+            let ok = Bare {
+                ty: "commit_offsets_ok",
+            };
+            ctx.reply(&entry.remove(), ok);
         }
     }
 
-    /// Raises a key's committed offset; returns whether it moved.
-    fn commit(&mut self, key: &str, offset: i64) -> bool {
-        match self.committed.get_mut(key) {
-            Some(c) if *c >= offset => false,
-            Some(c) => {
-                *c = offset;
-                true
-            }
-            None => {
-                self.committed.insert(key.to_string(), offset);
-                true
-            }
-        }
-    }
-
-    fn on_sync(&mut self, ctx: &mut Ctx<Self>, sync: Sync, src: &str) {
+    fn on_sync(&mut self, ctx: &mut Ctx<Self>, sync: SyncIn, src: &str) {
         let now = ctx.now();
-        let Some(peer) = self.peers.get_mut(src) else {
+        let Some(p) = self.peer_index(src) else {
             return log!(ctx, "sync from {src}, which is not a peer: ignored");
         };
-        peer.on_ack(sync.ack, now);
-        let ready = peer.receive(sync.from, sync.entries);
-        for entry in ready {
-            self.apply(ctx, src, entry);
+        self.peers[p].on_ack(sync.ack, now);
+        for (i, (key, offset, msg, forward)) in sync.entries.into_iter().enumerate() {
+            let seq = sync.from + i as u64;
+            if !self.peers[p].wants(seq) {
+                continue;
+            }
+            let Some(key) = self.key_id(&key) else { return };
+            let ours = forward.and_then(|(origin, id)| (*origin == *ctx.node_id()).then_some(id));
+            let entry = PeerEntry {
+                key,
+                offset,
+                msg,
+                ours,
+            };
+            let Some(mut entry) = self.peers[p].take_in(seq, entry) else {
+                continue;
+            };
+            loop {
+                self.apply(ctx, p, entry);
+                match self.peers[p].next_early() {
+                    Some(next) => entry = next,
+                    None => break,
+                }
+            }
         }
         for (id, key, msg) in sync.forwards {
-            if self.owner(&key).as_deref() != Some(ctx.node_id()) {
+            let Some(key_id) = self.key_id(&key) else {
+                return;
+            };
+            if self.keys[key_id].owner != Owner::Me {
                 log!(
                     ctx,
-                    "{src} forwarded a send for {key:?}, which we do not own: ignored"
+                    "{src} forwarded a send for {:?}, which we do not own: ignored",
+                    &*key
                 );
                 continue;
             }
-            if self.appended_forwards.insert((src.to_string(), id)) {
-                self.append(ctx.now(), key, msg, Some((src.to_string(), id)), None);
+            if self.peers[p].appended_forwards.insert(id) {
+                self.append(now, key_id, msg, Some((p, id)), None);
             }
         }
-        for (key, offset) in sync.commits {
-            self.commit(&key, offset);
+        for (key, offset) in &sync.commits.0 {
+            if let Some(key) = self.key_id(key) {
+                self.keys.commit(key, *offset);
+            }
         }
-        if let Some(peer) = self.peers.get_mut(src) {
-            peer.on_commit_sync(sync.commit_ack, sync.commit_seq);
-        }
+        self.peers[p].on_commit_sync(sync.commit_ack, sync.commit_seq);
         self.answer_commits(ctx);
-        let upto = self.peers.values().map(|p| p.acked).max().unwrap_or(0);
+        let upto = self.peers.iter().map(|p| p.acked).max().unwrap_or(0);
         self.mark_durable(ctx, upto);
     }
 
-    /// Applies one entry of a peer's stream (in stream order).
-    fn apply(&mut self, ctx: &mut Ctx<Self>, src: &str, (key, offset, msg, forward): WireEntry) {
-        let log = self.logs.entry(key.clone()).or_default();
+    /// Applies one entry of peer `p`'s stream (in stream order).
+    fn apply(&mut self, ctx: &mut Ctx<Self>, p: usize, entry: PeerEntry) {
+        let log = &mut self.keys[entry.key];
+        let offset = entry.offset;
         if offset as usize == log.msgs.len() {
-            log.msgs.push(msg);
+            log.msgs.push(entry.msg);
             log.durable = log.msgs.len();
         } else if offset as usize > log.msgs.len() {
             // Cannot happen with one owner per key and in-order streams; never leave a gap.
+            let (src, len) = (&self.peers[p].name, log.msgs.len());
             return log!(
                 ctx,
-                "{src} streamed {key:?} offset {offset} past our end {}: ignored",
-                log.msgs.len()
+                "{src} streamed {:?} offset {offset} past our end {len}: ignored",
+                &*log.name
             );
         }
-        let Some((origin, id)) = forward else { return };
-        if origin != ctx.node_id() {
-            return;
-        }
-        if let Some(peer) = self.peers.get_mut(src) {
-            peer.forwards.remove(&id);
-        }
+        let Some(id) = entry.ours else { return };
+        self.peers[p].forwards.remove(&id);
         if let Some(client) = self.forwarded_clients.remove(&id) {
-            ctx.reply(&client, json!({"type": "send_ok", "offset": offset}));
+            ctx.reply(&client, SendOk::new(offset));
         }
     }
 
@@ -373,37 +408,31 @@ impl Kafka {
         }
         let now = ctx.now();
         let next = self.next_seq();
-        let names: Vec<String> = self.peers.keys().cloned().collect();
-        for name in names {
-            let peer = self.peers.get_mut(&name).expect("a peer");
+        for p in 0..self.peers.len() {
+            let peer = &mut self.peers[p];
             let range = peer.entries_to_send(next, now);
-            let forwards = peer.forwards_to_send(now);
+            let forward_ids = peer.forwards_to_send(now);
             let commits = peer.commits_to_send(now);
-            if range.is_empty() && forwards.is_empty() && commits.is_none() && !peer.ack_due {
+            if range.is_empty() && forward_ids.is_empty() && commits.is_none() && !peer.ack_due {
                 continue;
             }
             peer.ack_due = false;
-            let ack = peer.applied;
-            let commit_ack = peer.commits_received;
-            let (commit_seq, commits) = commits.unwrap_or_default();
-            let entries = (range.start..range.end)
-                .map(|seq| {
-                    let e = &self.stream[(seq - self.stream_base) as usize];
-                    (e.key.clone(), e.offset, e.msg.clone(), e.forward.clone())
-                })
-                .collect();
-            let sync = Sync {
-                ack,
+            let peer = &self.peers[p];
+            let first = (range.start - self.stream_base) as usize;
+            let sync = SyncOut {
+                keys: &self.keys,
+                peers: &self.peers,
+                ack: peer.applied,
+                stream: &self.stream,
+                entries: first..first + (range.end - range.start) as usize,
                 from: range.start,
-                entries,
-                forwards,
-                commits,
-                commit_seq,
-                commit_ack,
+                forward_ids: &forward_ids,
+                forwards: &peer.forwards,
+                commits: commits.map(|_| &peer.commits),
+                commit_seq: commits.unwrap_or_default(),
+                commit_ack: peer.commits_received,
             };
-            let mut body = serde_json::to_value(&sync).expect("sync serializes");
-            body["type"] = json!("sync");
-            ctx.send(&name, body);
+            ctx.send(&peer.name, sync);
         }
     }
 
@@ -419,7 +448,10 @@ impl Kafka {
         let batch: Vec<(&str, u64, &Value)> = self
             .stream
             .range((first - self.stream_base) as usize..)
-            .map(|e| (e.key.as_str(), e.offset, &e.msg))
+            .map(|e| {
+                let key = &self.keys[e.key];
+                (&*key.name, e.offset, &key.msgs[e.offset as usize])
+            })
             .collect();
         let key = format!("kafka-batch-{}-{first}", ctx.node_id());
         ctx.lin_kv()
@@ -435,39 +467,41 @@ impl Kafka {
 }
 
 impl Node for Kafka {
-    type Request<'de> = Request;
+    type Request<'de> = Request<'de>;
     type Timer = ();
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
-        self.ring = Some(Ring::new(ctx.node_ids()));
-        let me = ctx.node_id().to_string();
-        for id in ctx.node_ids() {
-            if *id != me {
-                self.peers.insert(id.clone(), Peer::default());
-            }
-        }
+        let ring = Ring::new(ctx.node_ids());
+        let me = ctx.node_id();
+        self.peers = ring
+            .nodes()
+            .iter()
+            .filter(|n| *n != me)
+            .map(|n| Peer::new(n.clone()))
+            .collect();
+        let mut peer = 0;
+        self.ring_owners = ring
+            .nodes()
+            .iter()
+            .map(|n| {
+                if n == me {
+                    return Owner::Me;
+                }
+                peer += 1;
+                Owner::Peer(peer - 1)
+            })
+            .collect();
+        self.ring = Some(ring);
         ctx.run_every(TICK, |node: &mut Self, ctx| node.on_tick(ctx));
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
         match req {
-            Request::Send { key, msg } => self.on_send(ctx, key, msg, from),
+            Request::Send { key, msg } => self.on_send(ctx, &key, msg, from),
             Request::Poll { offsets } => self.on_poll(ctx, offsets, from),
             Request::CommitOffsets { offsets } => self.on_commit(ctx, offsets, from),
-            Request::ListCommittedOffsets { keys } => {
-                let offsets: BTreeMap<&String, i64> = keys
-                    .iter()
-                    .filter_map(|k| self.committed.get(k).map(|&o| (k, o)))
-                    .collect();
-                ctx.reply(
-                    &from,
-                    json!({"type": "list_committed_offsets_ok", "offsets": offsets}),
-                );
-            }
-            Request::Sync(sync) => {
-                let src = from.src().to_string();
-                self.on_sync(ctx, sync, &src);
-            }
+            Request::ListCommittedOffsets { keys } => self.on_list_committed(ctx, &keys, from),
+            Request::Sync(sync) => self.on_sync(ctx, sync, from.src()),
         }
     }
 }

@@ -6,11 +6,13 @@
 //! the `ack` of its own syncs, how many entries of that stream it holds. The owner resends from
 //! the last ack when the ack has not moved for [`RESEND_AFTER`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use glomers_node::ReplyTo;
 use serde_json::Value;
+
+use super::keys::KeyId;
 
 /// How long an unacknowledged entry or forward waits before it is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_millis(1000);
@@ -23,39 +25,34 @@ pub type ForwardId = u64;
 /// A node's commit number: its `commit_offsets` requests numbered 1, 2, 3, ...
 pub type CommitSeq = u64;
 
-/// One appended message, as the owner streams it: key, offset, message, and for a forwarded
-/// send its origin and id (so that the origin can answer its client).
-pub type WireEntry = (String, u64, Value, Option<(String, ForwardId)>);
+/// An entry of this node's own stream (keys it owns). Its message is the key's log at
+/// `offset`.
+#[derive(Debug)]
+pub struct Entry {
+    /// When the owner appended it.
+    pub appended_at: Duration,
+    pub key: KeyId,
+    pub offset: u64,
+    /// For a forwarded send: the origin (index into the peer list) and its forward id.
+    pub forward: Option<(usize, ForwardId)>,
+    /// The local client to answer once the entry is durable.
+    pub client: Option<ReplyTo>,
+}
 
-/// The `sync` message body (besides `type`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Sync {
-    /// How many entries of the receiver's stream the sender holds.
-    pub ack: u64,
-    /// Stream number of `entries[0]`.
-    #[serde(default)]
-    pub from: u64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub entries: Vec<WireEntry>,
-    /// Sends for keys the receiver owns: (id, key, message).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub forwards: Vec<(ForwardId, String, Value)>,
-    /// The sender's committed offsets the receiver has not acknowledged yet (all of them, so
-    /// that a lost sync loses nothing), as of the sender's commit number `commit_seq`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub commits: BTreeMap<String, i64>,
-    /// The number of the sender's newest commit included in `commits`.
-    #[serde(default)]
-    pub commit_seq: u64,
-    /// The receiver's commits the sender holds: every one numbered up to this.
-    #[serde(default)]
-    pub commit_ack: u64,
+/// An entry of a peer's stream as this node keeps it until its turn to be applied.
+#[derive(Debug)]
+pub struct PeerEntry {
+    pub key: KeyId,
+    pub offset: u64,
+    pub msg: Value,
+    /// The forward id when the entry is a send this node forwarded.
+    pub ours: Option<ForwardId>,
 }
 
 /// A send waiting at its origin for the owner to append it.
 #[derive(Clone, Debug)]
 pub struct Forward {
-    pub key: String,
+    pub key: KeyId,
     pub msg: Value,
     /// When it was last sent to the owner (None: not yet).
     pub sent_at: Option<Duration>,
@@ -64,6 +61,7 @@ pub struct Forward {
 /// What a node knows about one peer.
 #[derive(Debug, Default)]
 pub struct Peer {
+    pub name: String,
     // -- our stream, as this peer holds it
     /// How many of our entries the peer holds.
     pub acked: u64,
@@ -75,14 +73,16 @@ pub struct Peer {
     /// How many of the peer's entries we applied.
     pub applied: u64,
     /// Entries of the peer's stream that arrived ahead of their turn.
-    pub early: BTreeMap<u64, WireEntry>,
+    pub early: BTreeMap<u64, PeerEntry>,
     /// `applied` moved since we last told the peer.
     pub ack_due: bool,
+    /// The peer's forwards we appended, by forward id, so that a resent one is appended once.
+    pub appended_forwards: BTreeSet<ForwardId>,
     // -- sends we forward to this peer, as owner of their keys
     pub forwards: BTreeMap<ForwardId, Forward>,
     // -- our commits, as this peer holds them
     /// Committed offsets the peer has not acknowledged: key -> (offset, our commit number).
-    pub commits: BTreeMap<String, (i64, CommitSeq)>,
+    pub commits: BTreeMap<KeyId, (i64, CommitSeq)>,
     /// The newest commit number sent, and when.
     pub commits_sent: CommitSeq,
     pub commits_sent_at: Duration,
@@ -94,21 +94,37 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Takes in the peer's entries numbered from `from`; returns those now in order to apply.
-    pub fn receive(&mut self, from: u64, entries: Vec<WireEntry>) -> Vec<WireEntry> {
-        for (i, entry) in entries.into_iter().enumerate() {
-            let seq = from + i as u64;
-            if seq >= self.applied {
-                self.early.entry(seq).or_insert(entry);
-            }
+    pub fn new(name: String) -> Peer {
+        Peer {
+            name,
+            ..Peer::default()
         }
-        let mut ready = Vec::new();
-        while let Some(entry) = self.early.remove(&self.applied) {
-            ready.push(entry);
-            self.applied += 1;
-            self.ack_due = true;
+    }
+
+    /// Whether the entry numbered `seq` of the peer's stream is one we still need (not
+    /// applied yet).
+    pub fn wants(&self, seq: u64) -> bool {
+        seq >= self.applied
+    }
+
+    /// Takes in the peer's entry numbered `seq` (one it [`Peer::wants`]): returns it when it
+    /// is the next to apply (counted as applied), or keeps it until its turn.
+    pub fn take_in(&mut self, seq: u64, entry: PeerEntry) -> Option<PeerEntry> {
+        if seq != self.applied {
+            self.early.entry(seq).or_insert(entry);
+            return None;
         }
-        ready
+        self.applied += 1;
+        self.ack_due = true;
+        Some(entry)
+    }
+
+    /// The next entry kept until its turn, if its turn came (counted as applied).
+    pub fn next_early(&mut self) -> Option<PeerEntry> {
+        let entry = self.early.remove(&self.applied)?;
+        self.applied += 1;
+        self.ack_due = true;
+        Some(entry)
     }
 
     /// Records the peer's ack of our stream.
@@ -138,13 +154,14 @@ impl Peer {
     }
 
     /// Records a commit (already merged into our committed offsets) to pass on to the peer.
-    pub fn add_commit(&mut self, key: &str, offset: i64, seq: CommitSeq) {
-        self.commits.insert(key.to_string(), (offset, seq));
+    pub fn add_commit(&mut self, key: KeyId, offset: i64, seq: CommitSeq) {
+        self.commits.insert(key, (offset, seq));
     }
 
-    /// The commits to send now, with the newest commit number among them: all unacknowledged
-    /// ones, when there is a new one or they have waited [`RESEND_AFTER`] for an ack.
-    pub fn commits_to_send(&mut self, now: Duration) -> Option<(CommitSeq, BTreeMap<String, i64>)> {
+    /// Whether to send the commits now, and the newest commit number among them: all
+    /// unacknowledged ones ([`Peer::commits`]) go, when there is a new one or they have waited
+    /// [`RESEND_AFTER`] for an ack.
+    pub fn commits_to_send(&mut self, now: Duration) -> Option<CommitSeq> {
         let newest = self.commits.values().map(|&(_, seq)| seq).max()?;
         let resend = now.saturating_sub(self.commits_sent_at) >= RESEND_AFTER;
         if newest <= self.commits_sent && !resend {
@@ -152,12 +169,7 @@ impl Peer {
         }
         self.commits_sent = self.commits_sent.max(newest);
         self.commits_sent_at = now;
-        let offsets = self
-            .commits
-            .iter()
-            .map(|(k, &(o, _))| (k.clone(), o))
-            .collect();
-        Some((newest, offsets))
+        Some(newest)
     }
 
     /// Records the peer's ack of our commits, and takes in the peer's commit number.
@@ -172,14 +184,14 @@ impl Peer {
         }
     }
 
-    /// Forwards never sent, or unanswered for [`RESEND_AFTER`]; marks them sent.
-    pub fn forwards_to_send(&mut self, now: Duration) -> Vec<(ForwardId, String, Value)> {
+    /// The ids of forwards never sent, or unanswered for [`RESEND_AFTER`]; marks them sent.
+    pub fn forwards_to_send(&mut self, now: Duration) -> Vec<ForwardId> {
         let mut out = Vec::new();
         for (&id, fwd) in self.forwards.iter_mut() {
             let due = !matches!(fwd.sent_at, Some(at) if now.saturating_sub(at) < RESEND_AFTER);
             if due {
                 fwd.sent_at = Some(now);
-                out.push((id, fwd.key.clone(), fwd.msg.clone()));
+                out.push(id);
             }
         }
         out
@@ -189,32 +201,66 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::keys::{Keys, Owner};
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// The unacknowledged commits, as a sync would carry them.
+    fn unacked(peer: &Peer) -> Vec<(KeyId, i64)> {
+        peer.commits.iter().map(|(&k, &(o, _))| (k, o)).collect()
+    }
+
     #[test]
     fn commits_are_sent_whole_until_acknowledged_then_resent_after_a_while() {
+        let mut keys = Keys::default();
+        let (a, b) = (
+            keys.intern("a", |_| Owner::Me),
+            keys.intern("b", |_| Owner::Me),
+        );
         let mut peer = Peer::default();
         assert_eq!(peer.commits_to_send(MS), None);
-        peer.add_commit("a", 3, 1);
-        peer.add_commit("b", 5, 2);
-        let (seq, sent) = peer.commits_to_send(MS).unwrap();
-        assert_eq!((seq, sent.len()), (2, 2));
+        peer.add_commit(a, 3, 1);
+        peer.add_commit(b, 5, 2);
+        assert_eq!(peer.commits_to_send(MS), Some(2));
+        assert_eq!(unacked(&peer).len(), 2);
         // Nothing new and not yet due for a resend.
         assert_eq!(peer.commits_to_send(2 * MS), None);
         // A newer commit goes out with every unacknowledged one (a lost sync loses nothing).
-        peer.add_commit("a", 4, 3);
-        let (seq, sent) = peer.commits_to_send(3 * MS).unwrap();
-        assert_eq!(seq, 3);
-        assert_eq!(sent, BTreeMap::from([("a".into(), 4), ("b".into(), 5)]));
+        peer.add_commit(a, 4, 3);
+        assert_eq!(peer.commits_to_send(3 * MS), Some(3));
+        assert_eq!(unacked(&peer), [(a, 4), (b, 5)]);
         // The ack of commit 2 keeps commit 3; unacknowledged ones are resent after a while.
         peer.on_commit_sync(2, 0);
         assert_eq!(peer.commits_acked, 2);
         assert_eq!(peer.commits_to_send(4 * MS), None);
-        let (seq, sent) = peer.commits_to_send(3 * MS + RESEND_AFTER).unwrap();
-        assert_eq!((seq, sent), (3, BTreeMap::from([("a".into(), 4)])));
+        assert_eq!(peer.commits_to_send(3 * MS + RESEND_AFTER), Some(3));
+        assert_eq!(unacked(&peer), [(a, 4)]);
         peer.on_commit_sync(3, 0);
         assert_eq!(peer.commits_to_send(10 * RESEND_AFTER), None);
+    }
+
+    #[test]
+    fn a_peer_stream_is_applied_in_order_once() {
+        let mut keys = Keys::default();
+        let k = keys.intern("k", |_| Owner::Peer(0));
+        let entry = |offset| PeerEntry {
+            key: k,
+            offset,
+            msg: Value::from(offset),
+            ours: None,
+        };
+        let mut peer = Peer::default();
+        // Entry 1 arrives first: kept; then entry 0: applied, and 1 after it.
+        assert!(peer.wants(1));
+        assert!(peer.take_in(1, entry(11)).is_none());
+        assert!(peer.next_early().is_none());
+        assert_eq!(peer.take_in(0, entry(10)).map(|e| e.offset), Some(10));
+        assert_eq!(peer.next_early().map(|e| e.offset), Some(11));
+        assert!(peer.next_early().is_none());
+        assert_eq!(peer.applied, 2);
+        assert!(peer.ack_due);
+        // A resent entry is not wanted again.
+        assert!(!peer.wants(1));
     }
 
     #[test]

@@ -32,12 +32,23 @@ impl Ring {
 
     /// The node that owns `key` (None only for an empty ring).
     pub fn owner(&self, key: &str) -> Option<&str> {
+        self.owner_index(key).map(|n| self.nodes[n].as_str())
+    }
+
+    /// The index into [`Ring::nodes`] of the node that owns `key` (None only for an empty
+    /// ring).
+    pub fn owner_index(&self, key: &str) -> Option<usize> {
         if self.points.is_empty() {
             return None;
         }
         let h = fnv1a(key.as_bytes());
         let i = self.points.partition_point(|&(p, _)| p < h) % self.points.len();
-        Some(&self.nodes[self.points[i].1])
+        Some(self.points[i].1)
+    }
+
+    /// The nodes, sorted.
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
     }
 }
 

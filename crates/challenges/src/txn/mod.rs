@@ -23,8 +23,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use glomers_node::{log, Ctx, Node, ReplyTo};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 pub mod serializable;
 #[cfg(test)]
@@ -36,7 +35,40 @@ pub const FLUSH: Duration = Duration::from_millis(500);
 pub const RESEND: Duration = Duration::from_millis(2000);
 
 /// A micro-op as the wire carries it: `[f, key, value]`.
-pub type MicroOp = (String, i64, Option<i64>);
+pub type MicroOp = (Fun, i64, Option<i64>);
+
+/// A micro-op's function: `"r"` (read) or `"w"` (write). An enum rather than a `String`, so
+/// that a transaction's micro-ops cost no allocation each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fun {
+    #[serde(rename = "r")]
+    Read,
+    #[serde(rename = "w")]
+    Write,
+}
+
+impl Fun {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fun::Read => "r",
+            Fun::Write => "w",
+        }
+    }
+}
+
+/// `f == "r"` reads as the wire does.
+impl PartialEq<str> for Fun {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Fun {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// A write's version: Lamport counter, then the writing node's index.
 pub type Version = (u64, u32);
@@ -90,6 +122,30 @@ impl Replica {
     }
 }
 
+/// The reply to a transaction.
+#[derive(Serialize)]
+struct TxnOk<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    txn: &'a [MicroOp],
+}
+
+impl<'a> TxnOk<'a> {
+    fn new(txn: &'a [MicroOp]) -> TxnOk<'a> {
+        TxnOk { ty: "txn_ok", txn }
+    }
+}
+
+/// A batch of writes and acks to one peer.
+#[derive(Serialize)]
+struct Replicate<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    seq: Option<u64>,
+    updates: &'a [Update],
+    acks: &'a [u64],
+}
+
 /// Runs `txn` against `replica` (reads see the transaction's own earlier writes) and returns
 /// the completed micro-ops and the transaction's last write per key.
 pub fn execute(replica: &Replica, txn: Vec<MicroOp>) -> (Vec<MicroOp>, BTreeMap<i64, i64>) {
@@ -97,7 +153,7 @@ pub fn execute(replica: &Replica, txn: Vec<MicroOp>) -> (Vec<MicroOp>, BTreeMap<
     let done = txn
         .into_iter()
         .map(|(f, k, v)| {
-            if f == "r" {
+            if f == Fun::Read {
                 let value = writes.get(&k).copied().or_else(|| replica.get(k));
                 (f, k, value)
             } else {
@@ -169,7 +225,7 @@ impl Txn {
                 }
             }
         }
-        ctx.reply(&from, json!({"type": "txn_ok", "txn": done}));
+        ctx.reply(&from, TxnOk::new(&done));
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {
@@ -204,10 +260,13 @@ impl Txn {
                 self.next_seq += 1;
                 self.next_seq
             });
-            ctx.send(
-                id,
-                json!({"type": "replicate", "seq": seq, "updates": updates, "acks": acks}),
-            );
+            let body = Replicate {
+                ty: "replicate",
+                seq,
+                updates: &updates,
+                acks: &acks,
+            };
+            ctx.send(id, body);
             if let Some(seq) = seq {
                 peer.in_flight.insert(seq, (now, updates));
             }

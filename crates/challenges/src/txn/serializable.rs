@@ -17,10 +17,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::{Fun, MicroOp, Txn, TxnOk};
 use glomers_node::{in_turn, log, Ctx, ErrorCode, Join, KvError, ReplyTo, ValueLock};
-use serde_json::json;
-
-use super::{MicroOp, Txn};
 
 /// How long a transaction waits for each of its keys before it gives up (error 11), and for
 /// each lin-kv answer: as long as a client waits, so that a transaction fails only where its
@@ -66,7 +64,7 @@ pub fn begin(node: &mut Txn, ctx: &mut Ctx<Txn>, txn: Vec<MicroOp>, from: ReplyT
                 let text = "the transaction's outcome is unknown";
                 return ctx.reply_error(&from, ErrorCode::Crash, text);
             }
-            ctx.reply(&from, json!({"type": "txn_ok", "txn": done}))
+            ctx.reply(&from, TxnOk::new(&done))
         });
     });
 }
@@ -77,8 +75,8 @@ fn run(txn: Vec<MicroOp>, locks: &mut BTreeMap<i64, Locked>) -> Vec<MicroOp> {
     txn.into_iter()
         .map(|(f, key, value)| {
             let lock = locks.get_mut(&key).expect("every key is locked");
-            match (f.as_str(), value) {
-                ("r", _) => {
+            match (f, value) {
+                (Fun::Read, _) => {
                     let read = lock.value().copied();
                     (f, key, read)
                 }

@@ -2,7 +2,10 @@ use super::*;
 
 fn ops(list: &[(&str, i64, Option<i64>)]) -> Vec<MicroOp> {
     list.iter()
-        .map(|(f, k, v)| (f.to_string(), *k, *v))
+        .map(|(f, k, v)| {
+            let f = if *f == "r" { Fun::Read } else { Fun::Write };
+            (f, *k, *v)
+        })
         .collect()
 }
 

@@ -1,0 +1,136 @@
+//! The node's keys, interned: each key name the node meets gets a small [`KeyId`], and
+//! everything the node keeps per key (its log, its committed offset, its owner) lives in one
+//! [`KeyLog`] indexed by it. The hot paths (appends, polls, commits, syncs) then index a
+//! vector instead of comparing and cloning `String`s in ordered maps.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::{Index, IndexMut};
+
+use serde_json::Value;
+
+/// A key's number on this node (the order in which the node met the keys; never sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(u32);
+
+/// Who appends to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    Me,
+    /// The peer at this index of the node's peer list.
+    Peer(usize),
+}
+
+/// One key as this node holds it.
+#[derive(Debug)]
+pub struct KeyLog {
+    pub name: Box<str>,
+    pub owner: Owner,
+    /// The messages by offset.
+    pub msgs: Vec<Value>,
+    /// Messages [0, durable) may be served to polls.
+    pub durable: usize,
+    /// The highest committed offset this node holds.
+    pub committed: Option<i64>,
+}
+
+/// Every key this node met, by name and by id.
+#[derive(Debug, Default)]
+pub struct Keys {
+    /// Looked up only, never iterated: its order cannot leak into what the node sends.
+    ids: HashMap<Box<str>, KeyId, BuildHasherDefault<Fnv>>,
+    logs: Vec<KeyLog>,
+}
+
+impl Keys {
+    /// The id of a key met before.
+    pub fn get(&self, name: &str) -> Option<KeyId> {
+        self.ids.get(name).copied()
+    }
+
+    /// The id of `name`, met now for the first time if need be (then `owner` names its owner).
+    pub fn intern(&mut self, name: &str, owner: impl FnOnce(&str) -> Owner) -> KeyId {
+        if let Some(id) = self.get(name) {
+            return id;
+        }
+        let id = KeyId(self.logs.len() as u32);
+        self.logs.push(KeyLog {
+            name: name.into(),
+            owner: owner(name),
+            msgs: Vec::new(),
+            durable: 0,
+            committed: None,
+        });
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// Raises a key's committed offset; returns whether it moved.
+    pub fn commit(&mut self, id: KeyId, offset: i64) -> bool {
+        let committed = &mut self[id].committed;
+        match committed {
+            Some(c) if *c >= offset => false,
+            _ => {
+                *committed = Some(offset);
+                true
+            }
+        }
+    }
+}
+
+impl Index<KeyId> for Keys {
+    type Output = KeyLog;
+    fn index(&self, id: KeyId) -> &KeyLog {
+        &self.logs[id.0 as usize]
+    }
+}
+
+impl IndexMut<KeyId> for Keys {
+    fn index_mut(&mut self, id: KeyId) -> &mut KeyLog {
+        &mut self.logs[id.0 as usize]
+    }
+}
+
+/// 64-bit FNV-1a: a fast hash for short key names (the std default, SipHash, resists
+/// flooding, which a simulated client does not attempt).
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_interned_once_and_commits_only_move_forward() {
+        let mut keys = Keys::default();
+        let a = keys.intern("a", |_| Owner::Me);
+        let b = keys.intern("b", |_| Owner::Peer(0));
+        assert_ne!(a, b);
+        assert_eq!(keys.intern("a", |_| unreachable!()), a);
+        assert_eq!((keys.get("b"), keys.get("c")), (Some(b), None));
+        assert_eq!(keys[b].owner, Owner::Peer(0));
+        assert!(keys.commit(a, 3));
+        assert!(!keys.commit(a, 2));
+        assert!(!keys.commit(a, 3));
+        assert_eq!(keys[a].committed, Some(3));
+    }
+}
