@@ -28,7 +28,9 @@
 //!   peer: those cost two messages per operation and peer, where a sync costs one per tick
 //!   and peer for any number of operations. The waiting clients are kept in tables instead
 //!   (the stream's entries, `forwarded_clients`, `commit_waiters`), answered when
-//!   the syncs bring the news, and each has a closure timer for its deadline.
+//!   the syncs bring the news. Their deadlines are checked on the tick too: each table is in
+//!   arrival order, so a tick looks at the oldest waiters only, where a timer per request
+//!   would cost a timer queue insertion and removal each.
 //! - **Polls answered locally** from what the node holds: the owner serves its durable prefix,
 //!   a peer the contiguous prefix it applied. A poll may lag the newest send, never skip one.
 //! - **Commits are acknowledged once every node holds them**, so that a
@@ -100,6 +102,12 @@ pub enum Request<'a> {
     Sync(#[serde(borrow)] SyncIn<'a>),
 }
 
+/// A client waiting for news from the peers, since `since`.
+struct Waiter {
+    since: Duration,
+    client: ReplyTo,
+}
+
 #[derive(Default)]
 pub struct Kafka {
     ring: Option<Ring>,
@@ -116,12 +124,17 @@ pub struct Kafka {
     durable_seq: u64,
     /// Clients waiting for a forwarded send, by forward id: answered when the owner's stream
     /// brings the entry back (see "Group commit on a tick" for why this is not a `relay`).
-    forwarded_clients: BTreeMap<ForwardId, ReplyTo>,
+    /// Forward ids grow with time: the first entries are the oldest (see [`Kafka::expire`]).
+    forwarded_clients: BTreeMap<ForwardId, Waiter>,
     next_forward_id: ForwardId,
     /// The number of our newest commit.
     commit_seq: CommitSeq,
     /// Clients of commits waiting for every peer's ack, by commit number.
-    commit_waiters: BTreeMap<CommitSeq, ReplyTo>,
+    /// Commit numbers grow with time: the first entries are the oldest.
+    commit_waiters: BTreeMap<CommitSeq, Waiter>,
+    /// Stream entries numbered below this are answered or were checked against the
+    /// client deadline.
+    deadline_seq: u64,
     /// Single node: a `lin-kv` batch write is in flight.
     batch_in_flight: bool,
 }
@@ -194,30 +207,16 @@ impl Kafka {
             return ctx.reply_error(&from, ErrorCode::TemporarilyUnavailable, "not initialised");
         };
         let owner = match self.keys[key].owner {
-            Owner::Me => {
-                let seq = self.next_seq();
-                self.append(ctx.now(), key, msg, None, Some(from));
-                // The send itself goes on (it may still become durable): the client records
-                // the timeout as may-have-happened.
-                ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
-                    let entry = seq.checked_sub(node.stream_base);
-                    let entry = entry.and_then(|i| node.stream.get_mut(i as usize));
-                    if let Some(client) = entry.and_then(|e| e.client.take()) {
-                        ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
-                    }
-                });
-                return;
-            }
+            Owner::Me => return self.append(ctx.now(), key, msg, None, Some(from)),
             Owner::Peer(p) => p,
         };
         let id = self.next_forward_id;
         self.next_forward_id += 1;
-        self.forwarded_clients.insert(id, from);
-        ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
-            if let Some(client) = node.forwarded_clients.remove(&id) {
-                ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
-            }
-        });
+        let waiter = Waiter {
+            since: ctx.now(),
+            client: from,
+        };
+        self.forwarded_clients.insert(id, waiter);
         let forward = Forward {
             key,
             msg,
@@ -273,12 +272,11 @@ impl Kafka {
                 peer.add_commit(key, held, seq);
             }
         }
-        self.commit_waiters.insert(seq, from);
-        ctx.run_after(CLIENT_DEADLINE, move |node: &mut Self, ctx| {
-            if let Some(client) = node.commit_waiters.remove(&seq) {
-                ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_EVERYWHERE);
-            }
-        });
+        let waiter = Waiter {
+            since: ctx.now(),
+            client: from,
+        };
+        self.commit_waiters.insert(seq, waiter);
     }
 
     fn on_list_committed(&mut self, ctx: &mut Ctx<Self>, keys: &[Name], from: ReplyTo) {
@@ -308,7 +306,7 @@ impl Kafka {
             let ok = Bare {
                 ty: "commit_offsets_ok",
             };
-            ctx.reply(&entry.remove(), ok);
+            ctx.reply(&entry.remove().client, ok);
         }
     }
 
@@ -387,12 +385,45 @@ impl Kafka {
         }
         let Some(id) = entry.ours else { return };
         self.peers[p].forwards.remove(&id);
-        if let Some(client) = self.forwarded_clients.remove(&id) {
-            ctx.reply(&client, SendOk::new(offset));
+        if let Some(waiter) = self.forwarded_clients.remove(&id) {
+            ctx.reply(&waiter.client, SendOk::new(offset));
+        }
+    }
+
+    /// Answers `timeout` to the clients that waited [`CLIENT_DEADLINE`]. The sends and
+    /// commits themselves go on (they may still take effect): the clients record the timeout
+    /// as may-have-happened.
+    fn expire(&mut self, ctx: &mut Ctx<Self>) {
+        let Some(since) = ctx.now().checked_sub(CLIENT_DEADLINE) else {
+            return;
+        };
+        // Entries below `durable_seq` were answered when they became durable.
+        let mut seq = self.deadline_seq.max(self.durable_seq);
+        while let Some(entry) = self.stream.get_mut((seq - self.stream_base) as usize) {
+            if entry.appended_at > since {
+                break;
+            }
+            if let Some(client) = entry.client.take() {
+                ctx.reply_error(&client, ErrorCode::Timeout, NOT_YET_TWICE);
+            }
+            seq += 1;
+        }
+        self.deadline_seq = seq;
+        for (waiters, text) in [
+            (&mut self.forwarded_clients, NOT_YET_TWICE),
+            (&mut self.commit_waiters, NOT_YET_EVERYWHERE),
+        ] {
+            while let Some(entry) = waiters.first_entry() {
+                if entry.get().since > since {
+                    break;
+                }
+                ctx.reply_error(&entry.remove().client, ErrorCode::Timeout, text);
+            }
         }
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
+        self.expire(ctx);
         if self.peers.is_empty() {
             return self.flush_to_lin_kv(ctx);
         }

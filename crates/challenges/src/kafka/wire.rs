@@ -98,15 +98,16 @@ pub struct SyncIn<'a> {
 
 /// The `sync` message body, written from the node's state. Fields:
 /// - `ack`: how many entries of the receiver's stream the sender holds;
-/// - `from`: the stream number of `entries[0]`;
+/// - `from`: the stream number of `entries[0]` (omitted with `entries`);
 /// - `entries`: `[key, offset, msg, [origin, forward id] or null]` in stream order (omitted
 ///   when empty);
 /// - `forwards`: sends for keys the receiver owns, `[forward id, key, msg]` (omitted when
 ///   empty);
 /// - `commits`: the sender's committed offsets the receiver has not acknowledged yet (all of
 ///   them, so that a lost sync loses nothing), as of the sender's commit number `commit_seq`
-///   (omitted when there are none to send);
-/// - `commit_ack`: the receiver's commits the sender holds: every one numbered up to this.
+///   (both omitted when there are none to send);
+/// - `commit_ack`: the receiver's commits the sender holds: every one numbered up to this
+///   (omitted while 0).
 pub struct SyncOut<'a> {
     pub keys: &'a Keys,
     /// The sender's peers, for the names of forwards' origins.
@@ -128,10 +129,11 @@ pub struct SyncOut<'a> {
 impl Serialize for SyncOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
+        // Most syncs carry an entry or two: every field left out is work saved at both ends.
         map.serialize_entry("type", "sync")?;
         map.serialize_entry("ack", &self.ack)?;
-        map.serialize_entry("from", &self.from)?;
         if !self.entries.is_empty() {
+            map.serialize_entry("from", &self.from)?;
             map.serialize_entry("entries", &Entries(self))?;
         }
         if !self.forward_ids.is_empty() {
@@ -140,9 +142,11 @@ impl Serialize for SyncOut<'_> {
         if let Some(commits) = self.commits.filter(|c| !c.is_empty()) {
             let offsets = commits.iter().map(|(&k, &(o, _))| (k, o));
             map.serialize_entry("commits", &Offsets::new(self.keys, offsets))?;
+            map.serialize_entry("commit_seq", &self.commit_seq)?;
         }
-        map.serialize_entry("commit_seq", &self.commit_seq)?;
-        map.serialize_entry("commit_ack", &self.commit_ack)?;
+        if self.commit_ack != 0 {
+            map.serialize_entry("commit_ack", &self.commit_ack)?;
+        }
         map.end()
     }
 }
