@@ -58,6 +58,9 @@ pub mod replication;
 pub mod ring;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use keys::{KeyId, Keys, Owner};
 use replication::{CommitSeq, Entry, Forward, ForwardId, Peer, PeerEntry};
 use ring::Ring;
