@@ -39,7 +39,7 @@ pub type MicroOp = (Fun, i64, Option<i64>);
 
 /// A micro-op's function: `"r"` (read) or `"w"` (write). An enum rather than a `String`, so
 /// that a transaction's micro-ops cost no allocation each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Fun {
     #[serde(rename = "r")]
     Read,
@@ -54,6 +54,28 @@ impl Fun {
             Fun::Read => "r",
             Fun::Write => "w",
         }
+    }
+}
+
+/// Read as a plain string (cheaper than serde's enum access, through the buffered body of an
+/// internally tagged request).
+impl<'de> Deserialize<'de> for Fun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fun, D::Error> {
+        struct FunVisitor;
+        impl serde::de::Visitor<'_> for FunVisitor {
+            type Value = Fun;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"r\" or \"w\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Fun, E> {
+                match s {
+                    "r" => Ok(Fun::Read),
+                    "w" => Ok(Fun::Write),
+                    _ => Err(E::unknown_variant(s, &["r", "w"])),
+                }
+            }
+        }
+        d.deserialize_str(FunVisitor)
     }
 }
 

@@ -54,6 +54,20 @@ fn replicas_keep_the_newest_version_whatever_the_arrival_order() {
 }
 
 #[test]
+fn micro_ops_read_and_write_as_the_wire_has_them() {
+    let txn: Vec<MicroOp> = serde_json::from_str(r#"[["r", 1, null], ["w", 2, 3]]"#).unwrap();
+    assert_eq!(txn, ops(&[("r", 1, None), ("w", 2, Some(3))]));
+    assert_eq!(
+        serde_json::to_string(&txn).unwrap(),
+        r#"[["r",1,null],["w",2,3]]"#
+    );
+    assert!(serde_json::from_str::<Vec<MicroOp>>(r#"[["append", 1, 2]]"#).is_err());
+    // Inside a request, whose body serde buffers to find its type.
+    let req: Request = serde_json::from_str(r#"{"txn": [["w", 1, 2]], "type": "txn"}"#).unwrap();
+    assert!(matches!(req, Request::Txn { txn } if txn == ops(&[("w", 1, Some(2))])));
+}
+
+#[test]
 fn arguments_choose_the_mode() {
     assert_eq!(Txn::from_args(&[]).unwrap().mode, Mode::ReadCommitted);
     assert_eq!(
