@@ -31,6 +31,33 @@ fn cut(s: &str, max: usize) -> String {
     format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
+/// [`cut`] of the JSON array of `ints` (a read kept as a set), written only as far as it is
+/// shown: past that the members are only counted.
+fn cut_ints(ints: impl Iterator<Item = u64>, max: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("[");
+    let mut len = 1;
+    for (i, n) in ints.enumerate() {
+        let comma = usize::from(i > 0);
+        if text.len() <= max {
+            if comma == 1 {
+                text.push(',');
+            }
+            let _ = write!(text, "{n}");
+        }
+        len += comma + n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    }
+    len += 1;
+    if text.len() <= max {
+        text.push(']');
+    }
+    if len <= max {
+        return text;
+    }
+    text.truncate(max);
+    format!("{text}… ({len} bytes)")
+}
+
 /// Orders participants into the diagram's lanes: each server node, with the clients that talk
 /// to it on a lane just above it, then the services. Returns (lane names, lane of each part).
 fn lanes(parts: &[String], home: &HashMap<usize, usize>) -> (Vec<String>, Vec<usize>) {
@@ -176,9 +203,10 @@ pub fn page_data(
         push(
             &mut ops,
             "r",
-            json!(p
-                .completion
-                .map(|c| cut(&run.history.value(c).to_string(), MAX_VALUE))),
+            json!(p.completion.map(|c| match run.history.int_set(c) {
+                Some(set) => cut_ints(set.iter(), MAX_VALUE),
+                None => cut(&c.value.to_string(), MAX_VALUE),
+            })),
         );
         push(
             &mut ops,
@@ -221,4 +249,25 @@ pub fn page_data(
         "periods": periods.iter().map(|p| json!([(p.start * 1e6) as u64, (p.end * 1e6) as u64, p.label])).collect::<Vec<_>>(),
         "trails": trail_map,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read kept as a set is shown as its whole JSON text would be cut.
+    #[test]
+    fn cut_ints_matches_cut_of_the_text() {
+        for count in [0usize, 1, 2, 9, 10, 11, 30, 31, 32, 33, 200] {
+            for max in [0usize, 1, 2, 5, 20, 21, 22, 160] {
+                let ints: Vec<u64> = (0..count as u64).map(|i| i * 7 + i % 3 * 1000).collect();
+                let text = serde_json::to_string(&ints).unwrap();
+                assert_eq!(
+                    cut_ints(ints.iter().copied(), max),
+                    cut(&text, max),
+                    "{count} ints, max {max}"
+                );
+            }
+        }
+    }
 }

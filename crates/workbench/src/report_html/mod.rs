@@ -18,6 +18,7 @@ pub mod anomaly_trails;
 pub mod data;
 pub mod findings;
 pub mod html;
+mod json_scan;
 pub mod kafka_trails;
 pub mod opgraph;
 pub mod plots;
