@@ -62,7 +62,12 @@ pub fn validity_word(v: &Value) -> &'static str {
 
 /// JSON for a `<script type="application/json">` block: `</` cannot close the element.
 pub fn script_json(v: &Value) -> String {
-    v.to_string().replace("</", "<\\/")
+    let text = v.to_string();
+    if text.contains("</") {
+        text.replace("</", "<\\/")
+    } else {
+        text
+    }
 }
 
 /// Seconds with millisecond precision.

@@ -102,23 +102,32 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut i = start;
-            loop {
-                match *b.get(i)? {
+            while i < b.len() {
+                // Runs of digits, commas and the like are skipped a byte at a time, with
+                // no bounds check.
+                let Some(at) = b[i..]
+                    .iter()
+                    .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
+                else {
+                    return None;
+                };
+                i += at;
+                match b[i] {
                     b'"' => {
                         i = string_end(b, i)?;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return Some(i + 1);
                         }
                     }
-                    _ => {}
                 }
                 i += 1;
             }
+            None
         }
         _ => {
             let mut i = start;

@@ -146,6 +146,59 @@ fn node_names(run: &StoredRun<'_>) -> Vec<String> {
     names
 }
 
+/// The trail slot of each wanted value (a value wanted twice: its last slot).
+struct Slots {
+    /// Wanted integers, ascending (most wanted values are).
+    ints: Vec<(u64, usize)>,
+    others: HashMap<ValueKey, usize>,
+}
+
+impl Slots {
+    fn new<'v>(wanted: impl Iterator<Item = &'v Value>) -> Slots {
+        let mut ints: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut others = HashMap::new();
+        for (i, v) in wanted.enumerate() {
+            match ValueKey::of(v) {
+                ValueKey::Unsigned(n) => {
+                    ints.insert(n, i);
+                }
+                k => {
+                    others.insert(k, i);
+                }
+            }
+        }
+        Slots {
+            ints: ints.into_iter().collect(),
+            others,
+        }
+    }
+
+    fn get(&self, k: &ValueKey) -> Option<usize> {
+        match k {
+            ValueKey::Unsigned(n) => self
+                .ints
+                .binary_search_by_key(n, |&(v, _)| v)
+                .ok()
+                .map(|i| self.ints[i].1),
+            k => self.others.get(k).copied(),
+        }
+    }
+
+    /// Calls `found` with the slot of each wanted integer among `members` (ascending), in one
+    /// walk of both.
+    fn find_in_ascending(&self, members: impl Iterator<Item = u64>, mut found: impl FnMut(usize)) {
+        let mut wanted = self.ints.iter().peekable();
+        for m in members {
+            while wanted.next_if(|&&(v, _)| v < m).is_some() {}
+            match wanted.peek() {
+                None => return,
+                Some(&&(v, s)) if v == m => found(s),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
 /// The scalars of a body (an object) as [`ValueKey`]s, read straight from its text, without
 /// the envelope's `msg_id`, `in_reply_to` and `type`; none when it is not an object.
 fn body_leaves(body: &str, out: &mut Vec<ValueKey>) {
@@ -291,11 +344,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         op_messages,
         pairs: run.history.pairs(),
     };
-    let slot: HashMap<ValueKey, usize> = wanted
-        .iter()
-        .enumerate()
-        .map(|(i, (v, _))| (ValueKey::of(v), i))
-        .collect();
+    let slot = Slots::new(wanted.iter().map(|(v, _)| v));
     // Server messages carrying each wanted value.
     let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
     let mut leaves = Vec::new();
@@ -305,7 +354,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         }
         leaves.clear();
         body_leaves(m.body.get(), &mut leaves);
-        let mut hit: Vec<usize> = leaves.iter().filter_map(|v| slot.get(v).copied()).collect();
+        let mut hit: Vec<usize> = leaves.iter().filter_map(|v| slot.get(v)).collect();
         hit.sort_unstable();
         hit.dedup();
         for s in hit {
@@ -326,15 +375,11 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         // `History::keep_reads_as_sets`): its members are looked up as they are.
         match cx.run.history.int_set(done) {
             Some(set) => {
-                for i in set.iter() {
-                    if let Some(&s) = slot.get(&ValueKey::Unsigned(i)) {
-                        has[s] = true;
-                    }
-                }
+                slot.find_in_ascending(set.iter(), |s| has[s] = true);
             }
             None => {
                 for v in done.value.as_array().into_iter().flatten() {
-                    if let Some(&s) = slot.get(&ValueKey::of(v)) {
+                    if let Some(s) = slot.get(&ValueKey::of(v)) {
                         has[s] = true;
                     }
                 }
