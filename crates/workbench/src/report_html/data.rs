@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
+use super::html::{json_text, process_text};
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
@@ -183,13 +184,7 @@ pub fn page_data(
         };
         push(&mut ops, "i", json!(i.index));
         push(&mut ops, "c", json!(p.completion.map(|c| c.index)));
-        push(
-            &mut ops,
-            "p",
-            json!(serde_json::to_value(i.process)
-                .map(|v| v.to_string().trim_matches('"').to_string())
-                .unwrap_or_default()),
-        );
+        push(&mut ops, "p", json!(process_text(i.process)));
         push(&mut ops, "f", json!(i.f));
         push(&mut ops, "t0", json!(us(i.time)));
         push(&mut ops, "t1", json!(p.completion.map(|c| us(c.time))));
@@ -199,22 +194,19 @@ pub fn page_data(
             _ => "info",
         };
         push(&mut ops, "o", json!(outcome));
-        push(&mut ops, "v", json!(cut(&i.value.to_string(), MAX_VALUE)));
+        push(&mut ops, "v", json!(cut(&json_text(&i.value), MAX_VALUE)));
         push(
             &mut ops,
             "r",
             json!(p.completion.map(|c| match run.history.int_set(c) {
                 Some(set) => cut_ints(set.iter(), MAX_VALUE),
-                None => cut(&c.value.to_string(), MAX_VALUE),
+                None => cut(&json_text(&c.value), MAX_VALUE),
             })),
         );
         push(
             &mut ops,
             "e",
-            json!(p
-                .completion
-                .and_then(|c| c.error.as_ref())
-                .map(|e| e.to_string())),
+            json!(p.completion.and_then(|c| c.error.as_ref()).map(json_text)),
         );
         push(&mut ops, "fin", json!(i.is_final as u8));
         push(

@@ -73,6 +73,28 @@ pub fn as_optional_plain_str(raw: Option<&str>) -> Option<Option<&str>> {
     }
 }
 
+/// A JSON integer (`u64`) at the start of `text`, and the rest; `None` for anything else
+/// (a sign, a fraction, a leading zero, too many digits).
+pub fn leading_u64(text: &str) -> Option<(u64, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = text.split_at(digits);
+    if matches!(rest.as_bytes().first(), Some(b'.' | b'e' | b'E'))
+        || (number.len() > 1 && number.starts_with('0'))
+    {
+        return None;
+    }
+    Some((number.parse().ok()?, rest))
+}
+
+/// A JSON string without escapes at the start of `text` (its contents), and the rest.
+pub fn leading_plain_str(text: &str) -> Option<(&str, &str)> {
+    let (contents, rest) = text.strip_prefix('"')?.split_once('"')?;
+    if contents.contains('\\') || contents.bytes().any(|c| c < 0x20) {
+        return None;
+    }
+    Some((contents, rest))
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while b
         .get(i)
@@ -165,6 +187,18 @@ mod tests {
         );
         assert_eq!(top_level_fields(r#"{"typ\u0065":"a"}"#, ["type"]), None);
         assert_eq!(top_level_fields("[1]", ["type"]), None);
+    }
+
+    #[test]
+    fn reads_leading_numbers_and_strings_as_json() {
+        assert_eq!(leading_u64("12,x"), Some((12, ",x")));
+        assert_eq!(leading_u64("0}"), Some((0, "}")));
+        for bad in ["", "-1", "01", "1.5", "1e3", "99999999999999999999"] {
+            assert_eq!(leading_u64(bad), None, "{bad}");
+        }
+        assert_eq!(leading_plain_str("\"n1\",r"), Some(("n1", ",r")));
+        assert_eq!(leading_plain_str("\"a\\\"b\""), None);
+        assert_eq!(leading_plain_str("n1"), None);
     }
 
     #[test]

@@ -116,9 +116,7 @@ impl Context<'_> {
 }
 
 pub(super) fn process(op: &Op) -> String {
-    serde_json::to_value(op.process)
-        .map(|v| v.to_string().trim_matches('"').to_string())
-        .unwrap_or_default()
+    super::html::process_text(op.process)
 }
 
 pub(super) fn msg_ref(m: &JournalMessage, index: usize) -> String {
