@@ -127,13 +127,9 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
             while i < b.len() {
                 // Runs of digits, commas and the like are skipped a byte at a time, with
                 // no bounds check.
-                let Some(at) = b[i..]
+                i += b[i..]
                     .iter()
-                    .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
-                else {
-                    return None;
-                };
-                i += at;
+                    .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))?;
                 match b[i] {
                     b'"' => {
                         i = string_end(b, i)?;
