@@ -63,8 +63,8 @@ pub fn validity_word(v: &Value) -> &'static str {
 }
 
 /// JSON for a `<script type="application/json">` block: `</` cannot close the element.
-pub fn script_json(v: &Value) -> String {
-    let text = json_text(v);
+pub fn script_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    let text = serde_json::to_string(v).unwrap_or_default();
     if text.contains("</") {
         text.replace("</", "<\\/")
     } else {
