@@ -48,7 +48,16 @@ fn sim_options(flags: &str, seed: u64) -> (TestOptions, String) {
     (opts, args.node.expect("--node"))
 }
 
+extern "C" {
+    // mimalloc's (mimalloc.h), linked in by the `mimalloc` crate.
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
 fn sim_run(c: &mut Criterion) {
+    // As `glomers sim` sets it in main: freed memory is kept for the next run rather than
+    // given back to the OS (`mi_option_purge_delay`, 15, set to -1: never purge).
+    // SAFETY: set once, before any run; no other thread sets mimalloc options.
+    unsafe { mi_option_set(15, -1) };
     let mut group = c.benchmark_group("sim_run");
     group.sample_size(10);
     for (name, flags) in RUNS {

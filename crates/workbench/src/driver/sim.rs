@@ -78,13 +78,20 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     pub fn collect(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         self.deadlines[i] = deadline_of(&**node);
-        let out = std::mem::take(node.output());
-        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            self.pending.push(NodeOutput::Line {
-                node: i as u32,
-                line: line.to_vec(),
-            });
+        // Each line is copied out at its size, and the node keeps its buffer (cleared, at its
+        // capacity) rather than growing a new one for its next output.
+        let out = node.output();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', out).chain([out.len()]) {
+            if end > start {
+                self.pending.push(NodeOutput::Line {
+                    node: i as u32,
+                    line: out[start..end].to_vec(),
+                });
+            }
+            start = end + 1;
         }
+        out.clear();
         let logs = node.logs();
         if !logs.is_empty() {
             let kept = &mut self.logs[i];

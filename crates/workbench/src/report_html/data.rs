@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
+use super::html::{json_text, process_text};
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
@@ -29,6 +30,33 @@ fn cut(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+/// [`cut`] of the JSON array of `ints` (a read kept as a set), written only as far as it is
+/// shown: past that the members are only counted.
+fn cut_ints(ints: impl Iterator<Item = u64>, max: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("[");
+    let mut len = 1;
+    for (i, n) in ints.enumerate() {
+        let comma = usize::from(i > 0);
+        if text.len() <= max {
+            if comma == 1 {
+                text.push(',');
+            }
+            let _ = write!(text, "{n}");
+        }
+        len += comma + n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    }
+    len += 1;
+    if text.len() <= max {
+        text.push(']');
+    }
+    if len <= max {
+        return text;
+    }
+    text.truncate(max);
+    format!("{text}… ({len} bytes)")
 }
 
 /// Orders participants into the diagram's lanes: each server node, with the clients that talk
@@ -76,13 +104,13 @@ fn node_number(id: &str) -> Option<u64> {
     id.strip_prefix('n')?.parse().ok()
 }
 
-pub fn page_data(
-    run: &StoredRun<'_>,
+pub fn page_data<'a>(
+    run: &'a StoredRun<'_>,
     end: Nanos,
-    periods: &[Period],
-    op_messages: &HashMap<usize, Vec<usize>>,
-    trails: &[Trail],
-) -> Value {
+    periods: &'a [Period],
+    op_messages: &'a HashMap<usize, Vec<usize>>,
+    trails: &'a [Trail],
+) -> PageData<'a> {
     let mut part_index: HashMap<String, usize> = HashMap::new();
     let mut parts: Vec<String> = Vec::new();
     let mut type_index: HashMap<String, usize> = HashMap::new();
@@ -148,77 +176,146 @@ pub fn page_data(
     let (lane_names, lane_of) = lanes(&parts, &home);
 
     let pairs = run.history.pairs();
-    let mut ops = BTreeMap::<&str, Vec<Value>>::new();
+    let mut ops = Ops::default();
     for p in &pairs {
         let i = p.invoke;
-        let push = |ops: &mut BTreeMap<&str, Vec<Value>>, k: &'static str, v: Value| {
-            ops.entry(k).or_default().push(v)
-        };
-        push(&mut ops, "i", json!(i.index));
-        push(&mut ops, "c", json!(p.completion.map(|c| c.index)));
-        push(
-            &mut ops,
-            "p",
-            json!(serde_json::to_value(i.process)
-                .map(|v| v.to_string().trim_matches('"').to_string())
-                .unwrap_or_default()),
-        );
-        push(&mut ops, "f", json!(i.f));
-        push(&mut ops, "t0", json!(us(i.time)));
-        push(&mut ops, "t1", json!(p.completion.map(|c| us(c.time))));
-        let outcome = match p.outcome() {
+        ops.i.push(i.index);
+        ops.c.push(p.completion.map(|c| c.index));
+        ops.p.push(process_text(i.process));
+        ops.f.push(&i.f);
+        ops.t0.push(us(i.time));
+        ops.t1.push(p.completion.map(|c| us(c.time)));
+        ops.o.push(match p.outcome() {
             OpType::Ok => "ok",
             OpType::Fail => "fail",
             _ => "info",
-        };
-        push(&mut ops, "o", json!(outcome));
-        push(&mut ops, "v", json!(cut(&i.value.to_string(), MAX_VALUE)));
-        push(
-            &mut ops,
-            "r",
-            json!(p
-                .completion
-                .map(|c| cut(&run.history.value(c).to_string(), MAX_VALUE))),
-        );
-        push(
-            &mut ops,
-            "e",
-            json!(p
-                .completion
-                .and_then(|c| c.error.as_ref())
-                .map(|e| e.to_string())),
-        );
-        push(&mut ops, "fin", json!(i.is_final as u8));
-        push(
-            &mut ops,
-            "m",
-            json!(op_messages.get(&i.index).cloned().unwrap_or_default()),
-        );
+        });
+        ops.v.push(cut(&json_text(&i.value), MAX_VALUE));
+        ops.r
+            .push(p.completion.map(|c| match run.history.int_set(c) {
+                Some(set) => cut_ints(set.iter(), MAX_VALUE),
+                None => cut(&json_text(&c.value), MAX_VALUE),
+            }));
+        ops.e
+            .push(p.completion.and_then(|c| c.error.as_ref()).map(json_text));
+        ops.fin.push(u8::from(i.is_final));
+        ops.m
+            .push(op_messages.get(&i.index).map_or(&[], Vec::as_slice));
     }
-    for k in [
-        "i", "c", "p", "f", "t0", "t1", "o", "v", "r", "e", "fin", "m",
-    ] {
-        ops.entry(k).or_default();
+    PageData {
+        end: us(end),
+        journal: run.has_journal,
+        lane: lane_of,
+        lanes: lane_names,
+        m: Messages {
+            b: bodies,
+            d: dst,
+            id: ids,
+            s: src,
+            st: state,
+            t0,
+            t1,
+            ty: kind,
+        },
+        ops,
+        parts,
+        periods: periods
+            .iter()
+            .map(|p| {
+                (
+                    (p.start * 1e6) as u64,
+                    (p.end * 1e6) as u64,
+                    p.label.as_str(),
+                )
+            })
+            .collect(),
+        trails: trails
+            .iter()
+            .map(|t| {
+                (
+                    t.id.as_str(),
+                    TrailData {
+                        m: &t.messages,
+                        o: &t.ops,
+                        v: t.value.as_deref(),
+                    },
+                )
+            })
+            .collect(),
+        types,
     }
-    let trail_map: serde_json::Map<String, Value> = trails
-        .iter()
-        .map(|t| {
-            (
-                t.id.clone(),
-                json!({"m": t.messages, "v": t.value, "o": t.ops}),
-            )
-        })
-        .collect();
-    json!({
-        "end": us(end),
-        "journal": run.has_journal,
-        "parts": parts,
-        "lanes": lane_names,
-        "lane": lane_of,
-        "types": types,
-        "m": {"s": src, "d": dst, "t0": t0, "t1": t1, "st": state, "ty": kind, "id": ids, "b": bodies},
-        "ops": ops,
-        "periods": periods.iter().map(|p| json!([(p.start * 1e6) as u64, (p.end * 1e6) as u64, p.label])).collect::<Vec<_>>(),
-        "trails": trail_map,
-    })
+}
+
+/// The page's data (see [`page_data`]). Fields are in alphabetical order, as the page has
+/// always had them (they were a JSON map).
+#[derive(Serialize)]
+pub struct PageData<'a> {
+    end: u64,
+    journal: bool,
+    lane: Vec<usize>,
+    lanes: Vec<String>,
+    m: Messages,
+    ops: Ops<'a>,
+    parts: Vec<String>,
+    periods: Vec<(u64, u64, &'a str)>,
+    trails: BTreeMap<&'a str, TrailData<'a>>,
+    types: Vec<String>,
+}
+
+/// The journal's messages as parallel arrays.
+#[derive(Serialize)]
+struct Messages {
+    b: Vec<String>,
+    d: Vec<usize>,
+    id: Vec<u64>,
+    s: Vec<usize>,
+    st: Vec<u8>,
+    t0: Vec<u64>,
+    t1: Vec<u64>,
+    ty: Vec<usize>,
+}
+
+/// The client ops as parallel arrays.
+#[derive(Serialize, Default)]
+struct Ops<'a> {
+    c: Vec<Option<usize>>,
+    e: Vec<Option<String>>,
+    f: Vec<&'a str>,
+    fin: Vec<u8>,
+    i: Vec<usize>,
+    m: Vec<&'a [usize]>,
+    o: Vec<&'static str>,
+    p: Vec<String>,
+    r: Vec<Option<String>>,
+    t0: Vec<u64>,
+    t1: Vec<Option<u64>>,
+    v: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TrailData<'a> {
+    m: &'a [usize],
+    o: &'a [usize],
+    v: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read kept as a set is shown as its whole JSON text would be cut.
+    #[test]
+    fn cut_ints_matches_cut_of_the_text() {
+        for count in [0usize, 1, 2, 9, 10, 11, 30, 31, 32, 33, 200] {
+            for max in [0usize, 1, 2, 5, 20, 21, 22, 160] {
+                let ints: Vec<u64> = (0..count as u64).map(|i| i * 7 + i % 3 * 1000).collect();
+                let text = serde_json::to_string(&ints).unwrap();
+                assert_eq!(
+                    cut_ints(ints.iter().copied(), max),
+                    cut(&text, max),
+                    "{count} ints, max {max}"
+                );
+            }
+        }
+    }
 }

@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::history::Process;
+
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -61,8 +63,27 @@ pub fn validity_word(v: &Value) -> &'static str {
 }
 
 /// JSON for a `<script type="application/json">` block: `</` cannot close the element.
-pub fn script_json(v: &Value) -> String {
-    v.to_string().replace("</", "<\\/")
+pub fn script_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    let text = serde_json::to_string(v).unwrap_or_default();
+    if text.contains("</") {
+        text.replace("</", "<\\/")
+    } else {
+        text
+    }
+}
+
+/// A value's compact JSON text, as its `to_string()` (serde's writer, which is cheaper than the
+/// `Display` impl's formatter).
+pub fn json_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// A process as the history names it: its number, or `nemesis`.
+pub fn process_text(p: Process) -> String {
+    match p {
+        Process::Client(n) => n.to_string(),
+        Process::Nemesis(_) => "nemesis".into(),
+    }
 }
 
 /// Seconds with millisecond precision.
@@ -80,6 +101,19 @@ mod tests {
             op_links_in("read (op 12) missed; shop 3; op x"),
             "read (<a class=\"op\" href=\"#op-12\">op 12</a>) missed; shop 3; op x"
         );
+    }
+
+    #[test]
+    fn texts_are_those_of_serde() {
+        let v: Value = serde_json::from_str(r#"{"a":[1,-2,2.5,"x\"y",null,true],"b":{}}"#).unwrap();
+        assert_eq!(json_text(&v), v.to_string());
+        for p in [Process::Client(0), Process::Client(17), Process::NEMESIS] {
+            let serde = serde_json::to_value(p).unwrap();
+            assert_eq!(
+                process_text(p),
+                serde.as_str().map_or(serde.to_string(), str::to_string)
+            );
+        }
     }
 
     #[test]

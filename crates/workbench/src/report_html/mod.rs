@@ -18,13 +18,14 @@ pub mod anomaly_trails;
 pub mod data;
 pub mod findings;
 pub mod html;
+mod json_scan;
 pub mod kafka_trails;
 pub mod opgraph;
 pub mod plots;
 pub mod stored;
 pub mod trails;
 
-use crate::history::History;
+use crate::history::{History, OpType};
 use html::{escape, script_json, validity_class, validity_word};
 pub use stored::StoredRun;
 
@@ -84,20 +85,23 @@ fn summary_section(summary: &str) -> String {
 pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
     let mut out = String::new();
     for op in &run.history.ops {
-        let process = serde_json::to_value(op.process)?;
-        let kind = serde_json::to_value(op.kind)?;
+        let _ = write!(out, "{}\t", op.index);
+        push_secs(&mut out, op.time);
+        let kind = match op.kind {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        };
         let _ = write!(
             out,
-            "{}\t{:.9}\t{}\t:{}\t:{}\t{}",
-            op.index,
-            op.time as f64 / 1e9,
-            process.as_str().map_or(process.to_string(), str::to_string),
-            kind.as_str().unwrap_or("?"),
+            "\t{}\t:{kind}\t:{}\t{}",
+            html::process_text(op.process),
             op.f,
-            op.value
+            html::json_text(&op.value)
         );
         if let Some(e) = &op.error {
-            let _ = write!(out, "\t{e}");
+            let _ = write!(out, "\t{}", html::json_text(e));
         }
         if op.is_final {
             out.push_str("\tfinal");
@@ -106,6 +110,18 @@ pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
     }
     let path = run.dir.join(HISTORY_TXT);
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Nanoseconds as seconds with nine decimals, as `{:.9}` of the seconds as an `f64` writes
+/// them: exactly, from the integer, below 10^15 ns (11 days), where that float is closer to
+/// the exact decimal than half its last digit.
+fn push_secs(out: &mut String, t: crate::history::Nanos) {
+    const EXACT_BELOW: crate::history::Nanos = 1_000_000_000_000_000;
+    if t < EXACT_BELOW {
+        let _ = write!(out, "{}.{:09}", t / 1_000_000_000, t % 1_000_000_000);
+    } else {
+        let _ = write!(out, "{:.9}", t as f64 / 1e9);
+    }
 }
 
 /// The nemesis's fault periods: from each `start-X` to the next `stop-X` (or the end).
@@ -330,4 +346,25 @@ fn headline(results: &Value) -> String {
         parts.push(format!("{m:.2} server msgs/op"));
     }
     parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exact seconds are what `{:.9}` of the float writes.
+    #[test]
+    fn seconds_are_written_as_the_float_would_be() {
+        let mut t: u64 = 1;
+        let mut times = vec![0, 1, 999_999_999, 1_000_000_000, 30_000_000_001];
+        while t < 1_000_000_000_000_000 {
+            times.extend([t, t + 1, t.wrapping_mul(7) / 3, t * 3 + 123_456_789]);
+            t = t * 10 + 9;
+        }
+        for t in times {
+            let mut exact = String::new();
+            push_secs(&mut exact, t);
+            assert_eq!(exact, format!("{:.9}", t as f64 / 1e9), "{t}");
+        }
+    }
 }

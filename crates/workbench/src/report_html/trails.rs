@@ -61,6 +61,26 @@ fn key(v: &Value) -> String {
     v.to_string()
 }
 
+/// A value's identity for matching: two values match when their JSON texts ([`key`]) are
+/// equal. Integers are compared as numbers, without writing them out (a run's messages and
+/// reads hold hundreds of thousands of them); an integer's text never equals another value's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Unsigned(u64),
+    Negative(i64),
+    Text(String),
+}
+
+impl ValueKey {
+    fn of(v: &Value) -> ValueKey {
+        match v {
+            Value::Number(n) if n.is_u64() => ValueKey::Unsigned(n.as_u64().unwrap_or_default()),
+            Value::Number(n) if n.is_i64() => ValueKey::Negative(n.as_i64().unwrap_or_default()),
+            _ => ValueKey::Text(key(v)),
+        }
+    }
+}
+
 struct Context<'a> {
     run: &'a StoredRun<'a>,
     op_messages: &'a HashMap<usize, Vec<usize>>,
@@ -96,9 +116,7 @@ impl Context<'_> {
 }
 
 pub(super) fn process(op: &Op) -> String {
-    serde_json::to_value(op.process)
-        .map(|v| v.to_string().trim_matches('"').to_string())
-        .unwrap_or_default()
+    super::html::process_text(op.process)
 }
 
 pub(super) fn msg_ref(m: &JournalMessage, index: usize) -> String {
@@ -126,19 +144,179 @@ fn node_names(run: &StoredRun<'_>) -> Vec<String> {
     names
 }
 
-/// Scalars in a body, without the envelope's `msg_id` / `in_reply_to` (they are numbers too).
-fn scalars<'v>(v: &'v Value, top: bool, out: &mut Vec<&'v Value>) {
-    match v {
-        Value::Array(a) => a.iter().for_each(|x| scalars(x, false, out)),
-        Value::Object(m) => {
-            for (k, x) in m {
-                if top && (k == "msg_id" || k == "in_reply_to" || k == "type") {
-                    continue;
+/// The trail slot of each wanted value (a value wanted twice: its last slot).
+struct Slots {
+    /// Wanted integers, ascending (most wanted values are).
+    ints: Vec<(u64, usize)>,
+    others: HashMap<ValueKey, usize>,
+}
+
+impl Slots {
+    fn new<'v>(wanted: impl Iterator<Item = &'v Value>) -> Slots {
+        let mut ints: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut others = HashMap::new();
+        for (i, v) in wanted.enumerate() {
+            match ValueKey::of(v) {
+                ValueKey::Unsigned(n) => {
+                    ints.insert(n, i);
                 }
-                scalars(x, false, out);
+                k => {
+                    others.insert(k, i);
+                }
             }
         }
-        _ => out.push(v),
+        Slots {
+            ints: ints.into_iter().collect(),
+            others,
+        }
+    }
+
+    fn get(&self, k: &ValueKey) -> Option<usize> {
+        match k {
+            ValueKey::Unsigned(n) => self
+                .ints
+                .binary_search_by_key(n, |&(v, _)| v)
+                .ok()
+                .map(|i| self.ints[i].1),
+            k => self.others.get(k).copied(),
+        }
+    }
+
+    /// Calls `found` with the slot of each wanted integer among `members` (ascending), in one
+    /// walk of both.
+    fn find_in_ascending(&self, members: impl Iterator<Item = u64>, mut found: impl FnMut(usize)) {
+        let mut wanted = self.ints.iter().peekable();
+        for m in members {
+            while wanted.next_if(|&&(v, _)| v < m).is_some() {}
+            match wanted.peek() {
+                None => return,
+                Some(&&(v, s)) if v == m => found(s),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// The scalars of a body (an object) as [`ValueKey`]s, read straight from its text, without
+/// the envelope's `msg_id`, `in_reply_to` and `type`; none when it is not an object.
+fn body_leaves(body: &str, out: &mut Vec<ValueKey>) {
+    let mut de = serde_json::Deserializer::from_str(body);
+    if serde::de::DeserializeSeed::deserialize(Leaves { top: true, out }, &mut de).is_err() {
+        out.clear();
+    }
+}
+
+/// Collects the scalars of the value it reads as [`ValueKey`]s (at the top, only an object's).
+struct Leaves<'o> {
+    top: bool,
+    out: &'o mut Vec<ValueKey>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Leaves<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Leaves<'_> {
+    fn scalar(self, v: Value) {
+        if !self.top {
+            self.out.push(ValueKey::of(&v));
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Leaves<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a message body")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.scalar(v.into());
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        if !self.top {
+            self.out.push(ValueKey::Unsigned(v));
+        }
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.scalar(v.into());
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.scalar(v.into());
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.scalar(v.into());
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.scalar(Value::Null);
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.top {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        while seq
+            .next_element_seed(Leaves {
+                top: false,
+                out: &mut *self.out,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(envelope) = map.next_key_seed(EnvelopeKey)? {
+            if self.top && envelope {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else {
+                map.next_value_seed(Leaves {
+                    top: false,
+                    out: &mut *self.out,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a key as whether it is one of the envelope's `msg_id`, `in_reply_to` and `type`.
+struct EnvelopeKey;
+
+impl<'de> serde::de::DeserializeSeed<'de> for EnvelopeKey {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for EnvelopeKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(matches!(key, "msg_id" | "in_reply_to" | "type"))
     }
 }
 
@@ -164,28 +342,17 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         op_messages,
         pairs: run.history.pairs(),
     };
-    let slot: HashMap<String, usize> = wanted
-        .iter()
-        .enumerate()
-        .map(|(i, (v, _))| (key(v), i))
-        .collect();
+    let slot = Slots::new(wanted.iter().map(|(v, _)| v));
     // Server messages carrying each wanted value.
     let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
+    let mut leaves = Vec::new();
     for (i, m) in run.messages.iter().enumerate() {
         if m.is_client_traffic() {
             continue;
         }
-        let body = m.body_map();
-        let mut leaves = Vec::new();
-        for (k, v) in &body {
-            if k != "msg_id" && k != "in_reply_to" && k != "type" {
-                scalars(v, false, &mut leaves);
-            }
-        }
-        let mut hit: Vec<usize> = leaves
-            .iter()
-            .filter_map(|v| slot.get(&key(v)).copied())
-            .collect();
+        leaves.clear();
+        body_leaves(m.body.get(), &mut leaves);
+        let mut hit: Vec<usize> = leaves.iter().filter_map(|v| slot.get(v)).collect();
         hit.sort_unstable();
         hit.dedup();
         for s in hit {
@@ -203,11 +370,17 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         }
         let mut has = vec![false; wanted.len()];
         // A read kept as a set has its value in the history's side table (see
-        // `History::keep_reads_as_sets`).
-        let value = cx.run.history.value(done);
-        for v in value.as_array().into_iter().flatten() {
-            if let Some(&s) = slot.get(&key(v)) {
-                has[s] = true;
+        // `History::keep_reads_as_sets`): its members are looked up as they are.
+        match cx.run.history.int_set(done) {
+            Some(set) => {
+                slot.find_in_ascending(set.iter(), |s| has[s] = true);
+            }
+            None => {
+                for v in done.value.as_array().into_iter().flatten() {
+                    if let Some(s) = slot.get(&ValueKey::of(v)) {
+                        has[s] = true;
+                    }
+                }
             }
         }
         reads.push((pair, has));
@@ -237,6 +410,7 @@ fn set_trail(
 ) -> Trail {
     let messages = &cx.run.messages;
     let value_text = key(value);
+    let value_key = ValueKey::of(value);
     let id = format!("trail-{kind}-{}", slug(&value_text));
     let mut html = String::new();
     let mut trail_msgs: Vec<usize> = Vec::new();
@@ -245,7 +419,7 @@ fn set_trail(
     let adds: Vec<&Pair<'_>> = cx
         .pairs
         .iter()
-        .filter(|p| p.invoke.f != "read" && key(&p.invoke.value) == value_text)
+        .filter(|p| p.invoke.f != "read" && ValueKey::of(&p.invoke.value) == value_key)
         .collect();
     let mut learned: BTreeMap<String, Nanos> = BTreeMap::new();
     let mut known_at: Option<Nanos> = None;
@@ -615,4 +789,62 @@ fn counter_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>)
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body's leaves read from its text are those of the parsed body, envelope left out.
+    #[test]
+    fn body_leaves_are_the_scalars_of_the_parsed_body() {
+        fn parsed(body: &str) -> Vec<ValueKey> {
+            fn walk(v: &Value, out: &mut Vec<ValueKey>) {
+                match v {
+                    Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                    Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+                    _ => out.push(ValueKey::of(v)),
+                }
+            }
+            let map: serde_json::Map<String, Value> =
+                serde_json::from_str(body).unwrap_or_default();
+            let mut out = Vec::new();
+            for (k, v) in &map {
+                if k != "msg_id" && k != "in_reply_to" && k != "type" {
+                    walk(v, &mut out);
+                }
+            }
+            out.sort_by_key(|k| format!("{k:?}"));
+            out
+        }
+        for body in [
+            r#"{"type":"gossip","msg_id":3,"in_reply_to":2,"values":[1,2,[3,-4]],"x":{"type":5}}"#,
+            r#"{"a":1.5,"b":"s\"t","c":null,"d":true,"e":[],"f":{},"type":"t"}"#,
+            r#"[1,2,3]"#,
+            r#"7"#,
+            r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1e300}"#,
+        ] {
+            let mut leaves = Vec::new();
+            body_leaves(body, &mut leaves);
+            leaves.sort_by_key(|k| format!("{k:?}"));
+            assert_eq!(leaves, parsed(body), "{body}");
+        }
+    }
+
+    #[test]
+    fn value_keys_match_when_the_texts_do() {
+        let values: Vec<Value> = serde_json::from_str(
+            r#"[0, 1, -1, 1.0, "1", 18446744073709551615, -9223372036854775808, 2.5, null, true, [1], {"a":1}]"#,
+        )
+        .unwrap();
+        for a in &values {
+            for b in &values {
+                assert_eq!(
+                    ValueKey::of(a) == ValueKey::of(b),
+                    key(a) == key(b),
+                    "{a} {b}"
+                );
+            }
+        }
+    }
 }

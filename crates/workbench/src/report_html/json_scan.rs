@@ -1,0 +1,213 @@
+//! Reading a few top-level fields of a journaled body without parsing all of it. A body was
+//! checked to be valid JSON when the journal was read, so its fields can be found by skipping
+//! strings and counting brackets, several times faster than a parse that looks at every value
+//! (a read reply of a big run holds thousands). Anything unusual (an escaped key, a repeated
+//! key, a value of the wrong kind) answers `None`, and the caller parses the body as before.
+
+/// The raw text of each named top-level field of `object` (`None` for an absent one), or
+/// `None` when `object` is not an object or when a key has an escape or appears twice.
+pub fn top_level_fields<'a, const N: usize>(
+    object: &'a str,
+    names: [&str; N],
+) -> Option<[Option<&'a str>; N]> {
+    let b = object.as_bytes();
+    let mut found = [None; N];
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(found);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(b, i)?;
+        let key = &object[i + 1..key_end - 1];
+        if key.contains('\\') {
+            return None;
+        }
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(b, i + 1);
+        let end = value_end(b, start)?;
+        if let Some(slot) = names.iter().position(|n| *n == key) {
+            if found[slot].is_some() {
+                return None;
+            }
+            found[slot] = Some(&object[start..end]);
+        }
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Some(found),
+            _ => return None,
+        }
+    }
+}
+
+/// A field's raw text as an optional `u64`, as serde reads an `Option<u64>`: `null` is
+/// `Some(None)`, digits that fit are `Some(Some(n))`, anything else `None` (an error).
+pub fn as_optional_u64(raw: Option<&str>) -> Option<Option<u64>> {
+    match raw {
+        None | Some("null") => Some(None),
+        Some(digits) if digits.bytes().all(|c| c.is_ascii_digit()) => digits.parse().ok().map(Some),
+        Some(_) => None,
+    }
+}
+
+/// A field's raw text as an optional string without escapes: `null` is `Some(None)`, a
+/// string is `Some(Some(text))`, anything else (escapes included) `None`.
+pub fn as_optional_plain_str(raw: Option<&str>) -> Option<Option<&str>> {
+    match raw {
+        None | Some("null") => Some(None),
+        Some(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => {
+            let inner = &s[1..s.len() - 1];
+            (!inner.contains('\\')).then_some(Some(inner))
+        }
+        Some(_) => None,
+    }
+}
+
+/// A JSON integer (`u64`) at the start of `text`, and the rest; `None` for anything else
+/// (a sign, a fraction, a leading zero, too many digits).
+pub fn leading_u64(text: &str) -> Option<(u64, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = text.split_at(digits);
+    if matches!(rest.as_bytes().first(), Some(b'.' | b'e' | b'E'))
+        || (number.len() > 1 && number.starts_with('0'))
+    {
+        return None;
+    }
+    Some((number.parse().ok()?, rest))
+}
+
+/// A JSON string without escapes at the start of `text` (its contents), and the rest.
+pub fn leading_plain_str(text: &str) -> Option<(&str, &str)> {
+    let (contents, rest) = text.strip_prefix('"')?.split_once('"')?;
+    if contents.contains('\\') || contents.bytes().any(|c| c < 0x20) {
+        return None;
+    }
+    Some((contents, rest))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// Just past the closing quote of the string opening at `start`.
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        let at = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[at] == b'"' {
+            return Some(at + 1);
+        }
+        i = at + 2;
+    }
+}
+
+/// Just past the value starting at `start`.
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    match *b.get(start)? {
+        b'"' => string_end(b, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < b.len() {
+                // Runs of digits, commas and the like are skipped a byte at a time, with
+                // no bounds check.
+                i += b[i..]
+                    .iter()
+                    .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))?;
+                match b[i] {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    _ => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let mut i = start;
+            while b
+                .get(i)
+                .is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                i += 1;
+            }
+            (i > start).then_some(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_top_level_fields_only() {
+        let body = r#"{"in_reply_to":4,"value":{"type":"x","msg_id":9},"s":"a\"}b","msg_id":7,"type":"read_ok","xs":[1,[2,{"type":3}]]}"#;
+        assert_eq!(
+            top_level_fields(body, ["type", "msg_id", "in_reply_to", "nope"]),
+            Some([Some("\"read_ok\""), Some("7"), Some("4"), None])
+        );
+        assert_eq!(top_level_fields(" { } ", ["type"]), Some([None]));
+        assert_eq!(
+            top_level_fields("{ \"type\" : \"a\" , \"x\" : null }", ["type", "x"]),
+            Some([Some("\"a\""), Some("null")])
+        );
+        // Unusual bodies are left to a parser.
+        assert_eq!(
+            top_level_fields(r#"{"type":"a","type":"b"}"#, ["type"]),
+            None
+        );
+        assert_eq!(top_level_fields(r#"{"typ\u0065":"a"}"#, ["type"]), None);
+        assert_eq!(top_level_fields("[1]", ["type"]), None);
+    }
+
+    #[test]
+    fn reads_leading_numbers_and_strings_as_json() {
+        assert_eq!(leading_u64("12,x"), Some((12, ",x")));
+        assert_eq!(leading_u64("0}"), Some((0, "}")));
+        for bad in ["", "-1", "01", "1.5", "1e3", "99999999999999999999"] {
+            assert_eq!(leading_u64(bad), None, "{bad}");
+        }
+        assert_eq!(leading_plain_str("\"n1\",r"), Some(("n1", ",r")));
+        assert_eq!(leading_plain_str("\"a\\\"b\""), None);
+        assert_eq!(leading_plain_str("n1"), None);
+    }
+
+    #[test]
+    fn reads_values_as_serde_would() {
+        assert_eq!(as_optional_u64(Some("12")), Some(Some(12)));
+        assert_eq!(as_optional_u64(Some("null")), Some(None));
+        assert_eq!(as_optional_u64(None), Some(None));
+        for bad in ["-1", "1.0", "1e3", "\"1\"", "99999999999999999999"] {
+            assert_eq!(as_optional_u64(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(as_optional_plain_str(Some("\"ok\"")), Some(Some("ok")));
+        assert_eq!(as_optional_plain_str(Some("null")), Some(None));
+        assert_eq!(as_optional_plain_str(Some("\"a\\n\"")), None);
+        assert_eq!(as_optional_plain_str(Some("3")), None);
+    }
+}
