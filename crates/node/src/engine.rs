@@ -21,6 +21,7 @@ use crate::protocol::{
 };
 use crate::reply_to::Answers;
 pub use crate::reply_to::ReplyTo;
+use crate::scan::Scanned;
 
 /// How many bytes of an offending input line a diagnostic quotes.
 pub(crate) const QUOTE_LIMIT: usize = 300;
@@ -393,6 +394,17 @@ impl<N: Node> Engine<N> {
                 return;
             }
         };
+        match crate::scan::scan(text) {
+            Some(msg) => self.dispatch(line, msg),
+            None => self.handle_unusual(line, text),
+        }
+    }
+
+    /// The careful path for a line the fast scanner did not take (escapes, duplicates, syntax
+    /// errors...): serde reads the envelope and the header, and explains what is wrong.
+    #[cold]
+    #[inline(never)]
+    fn handle_unusual(&mut self, line: &[u8], text: &str) {
         let env: Envelope = match serde_json::from_str(text) {
             Ok(env) => env,
             Err(e) => {
@@ -408,22 +420,43 @@ impl<N: Node> Engine<N> {
                 // The body may still be an object with a usable msg_id (e.g. a non-string type).
                 if let Ok(MsgIdOnly { msg_id: Some(id) }) = serde_json::from_str(body) {
                     let text = format!("malformed request: {e}");
-                    self.answer_error(&env, id, ErrorCode::MalformedRequest, &text);
+                    self.answer_error(&env.src, &env.dest, id, ErrorCode::MalformedRequest, &text);
                 }
                 return;
             }
         };
+        let msg = Scanned {
+            src: &env.src,
+            dest: &env.dest,
+            body,
+            ty: header.ty.as_deref(),
+            msg_id: header.msg_id,
+            in_reply_to: header.in_reply_to,
+        };
+        self.dispatch(line, msg);
+    }
 
-        if let Some(in_reply_to) = header.in_reply_to {
-            self.route_reply(&env, in_reply_to, header.ty.as_deref(), body);
+    /// Routes a read message: a reply to its RPC, `init` to the runtime, a request to the node.
+    fn dispatch(&mut self, line: &[u8], msg: Scanned<'_>) {
+        let Scanned {
+            src,
+            dest,
+            body,
+            ty,
+            msg_id,
+            in_reply_to,
+        } = msg;
+        if let Some(in_reply_to) = in_reply_to {
+            self.route_reply(src, in_reply_to, ty, body);
             return;
         }
 
-        let Some(ty) = header.ty.as_deref() else {
+        let Some(ty) = ty else {
             self.diagnose(line, format_args!("body has no \"type\""));
-            if let Some(id) = header.msg_id {
+            if let Some(id) = msg_id {
                 self.answer_error(
-                    &env,
+                    src,
+                    dest,
                     id,
                     ErrorCode::MalformedRequest,
                     "malformed request: missing field `type`",
@@ -433,15 +466,16 @@ impl<N: Node> Engine<N> {
         };
 
         if ty == "init" {
-            self.handle_init(line, &env, header.msg_id, body);
+            self.handle_init(line, src, dest, msg_id, body);
             return;
         }
 
         if !self.ctx.initialized {
             self.diagnose(line, format_args!("{ty:?} before init"));
-            if let Some(id) = header.msg_id {
+            if let Some(id) = msg_id {
                 self.answer_error(
-                    &env,
+                    src,
+                    dest,
                     id,
                     ErrorCode::TemporarilyUnavailable,
                     "node is not initialised yet",
@@ -450,34 +484,47 @@ impl<N: Node> Engine<N> {
             return;
         }
 
-        match serde_json::from_str::<N::Request<'_>>(body) {
+        match crate::body::parse::<N::Request<'_>>(ty, body) {
             Ok(req) => {
-                let mut from = ReplyTo::new(&env.src, header.msg_id);
-                if let Some(msg_id) = header.msg_id {
+                let mut from = ReplyTo::new(src, msg_id);
+                if let Some(msg_id) = msg_id {
                     from.request = self.ctx.answers.open(&from.src, msg_id);
                 }
                 self.node.on_request(&mut self.ctx, req, from);
                 self.settle();
             }
-            Err(e) => {
-                let (code, text) = if is_unknown_variant(&e, ty) {
-                    (
-                        ErrorCode::NotSupported,
-                        format!("unsupported message type {ty:?}"),
-                    )
-                } else {
-                    (
-                        ErrorCode::MalformedRequest,
-                        format!("malformed {ty:?} request: {e}"),
-                    )
-                };
-                // serde quotes the offending value, which may be most of a huge line.
-                let text = truncated(text.as_bytes(), QUOTE_LIMIT);
-                self.diagnose(line, format_args!("{text}"));
-                if let Some(id) = header.msg_id {
-                    self.answer_error(&env, id, code, &text);
-                }
-            }
+            Err(e) => self.refuse_request(line, src, dest, ty, msg_id, &e),
+        }
+    }
+
+    /// Logs a request its type could not be deserialized into, and answers it with error 10
+    /// (an unknown `type`) or 12.
+    #[cold]
+    fn refuse_request(
+        &mut self,
+        line: &[u8],
+        src: &str,
+        dest: &str,
+        ty: &str,
+        msg_id: Option<u64>,
+        e: &serde_json::Error,
+    ) {
+        let (code, text) = if is_unknown_variant(e, ty) {
+            (
+                ErrorCode::NotSupported,
+                format!("unsupported message type {ty:?}"),
+            )
+        } else {
+            (
+                ErrorCode::MalformedRequest,
+                format!("malformed {ty:?} request: {e}"),
+            )
+        };
+        // serde quotes the offending value, which may be most of a huge line.
+        let text = truncated(text.as_bytes(), QUOTE_LIMIT);
+        self.diagnose(line, format_args!("{text}"));
+        if let Some(id) = msg_id {
+            self.answer_error(src, dest, id, code, &text);
         }
     }
 
@@ -620,14 +667,14 @@ impl<N: Node> Engine<N> {
         result
     }
 
-    fn handle_init(&mut self, line: &[u8], env: &Envelope, msg_id: Option<u64>, body: &str) {
+    fn handle_init(&mut self, line: &[u8], src: &str, dest: &str, msg_id: Option<u64>, body: &str) {
         let init: InitBody = match serde_json::from_str(body) {
             Ok(init) => init,
             Err(e) => {
                 let text = format!("malformed \"init\" request: {e}");
                 self.diagnose(line, format_args!("{text}"));
                 if let Some(id) = msg_id {
-                    self.answer_error(env, id, ErrorCode::MalformedRequest, &text);
+                    self.answer_error(src, dest, id, ErrorCode::MalformedRequest, &text);
                 }
                 return;
             }
@@ -643,7 +690,7 @@ impl<N: Node> Engine<N> {
         } else {
             self.diagnose(line, format_args!("second init ignored (answered init_ok)"));
         }
-        let from = ReplyTo::new(&env.src, msg_id);
+        let from = ReplyTo::new(src, msg_id);
         self.ctx.reply(&from, InitOk { ty: "init_ok" });
         if first {
             self.node.on_init(&mut self.ctx);
@@ -651,11 +698,11 @@ impl<N: Node> Engine<N> {
         }
     }
 
-    fn route_reply(&mut self, env: &Envelope, in_reply_to: u64, ty: Option<&str>, body: &str) {
+    fn route_reply(&mut self, src: &str, in_reply_to: u64, ty: Option<&str>, body: &str) {
         let Some(pending) = self.ctx.pending.remove(&in_reply_to) else {
             self.ctx.log(format_args!(
                 "dropped reply from {} in_reply_to {in_reply_to}: no pending rpc (timed out, answered already, or never sent): {}",
-                env.src,
+                src,
                 truncated(body.as_bytes(), QUOTE_LIMIT)
             ));
             return;
@@ -667,7 +714,7 @@ impl<N: Node> Engine<N> {
                 Err(e) => {
                     self.ctx.log(format_args!(
                         "malformed error reply from {}: {e}: {}",
-                        env.src,
+                        src,
                         truncated(body.as_bytes(), QUOTE_LIMIT)
                     ));
                     Err(RpcError::new(
@@ -689,9 +736,9 @@ impl<N: Node> Engine<N> {
         self.ctx.log(format_args!("bad input: {what}: {quoted}"));
     }
 
-    /// Answers `env`'s sender with an error, also before init (our id is then `env.dest`).
-    fn answer_error(&mut self, env: &Envelope, msg_id: u64, code: ErrorCode, text: &str) {
-        self.answer_error_to(&env.src, &env.dest, msg_id, code, text);
+    /// Answers `src` with an error, also before init (our id is then `dest`).
+    fn answer_error(&mut self, src: &str, dest: &str, msg_id: u64, code: ErrorCode, text: &str) {
+        self.answer_error_to(src, dest, msg_id, code, text);
     }
 
     /// Answers `requester` with an error; `addressed_to` is the request's `dest`, our id

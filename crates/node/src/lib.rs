@@ -137,6 +137,7 @@ pub mod guide {}
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctest;
 
+mod body;
 mod call;
 mod chains;
 mod engine;
@@ -146,6 +147,7 @@ pub mod protocol;
 mod reply_to;
 mod runtime;
 mod salvage;
+mod scan;
 
 pub use call::Call;
 pub use chains::{in_turn, Deferred, Join, StepDone};

@@ -126,9 +126,10 @@ impl Default for Config {
     }
 }
 
-/// What clients and other nodes send us.
+/// What clients and other nodes send us. Declared without `tag = "type"`: the runtime picks
+/// the variant from the body's `type` and reads its fields straight from the body.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Maelstrom's suggested neighbours: acknowledged and ignored (see the module docs).
     Topology,
