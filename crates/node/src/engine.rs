@@ -275,6 +275,12 @@ impl<N: Node> Ctx<N> {
         }
     }
 
+    /// The output buffer, `{"src":"<our id>"` (empty before init) and our id, borrowed
+    /// together.
+    pub(crate) fn output_parts(&mut self) -> (&mut Vec<u8>, &[u8], &str) {
+        (&mut self.out, &self.src_prefix, &self.node_id)
+    }
+
     /// Appends one message from this node to the output.
     pub(crate) fn emit(
         &mut self,

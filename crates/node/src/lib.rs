@@ -141,6 +141,7 @@ mod body;
 mod call;
 mod chains;
 mod engine;
+mod fields;
 pub mod kv;
 mod lockstep;
 pub mod protocol;
@@ -152,6 +153,7 @@ mod scan;
 pub use call::Call;
 pub use chains::{in_turn, Deferred, Join, StepDone};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
+pub use fields::Fields;
 pub use kv::{
     Kv, KvError, KvLock, Tso, ValueLock, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV,
 };
@@ -176,6 +178,8 @@ macro_rules! log {
 mod tests;
 #[cfg(test)]
 mod tests_chains;
+#[cfg(test)]
+mod tests_fast;
 #[cfg(test)]
 mod tests_input;
 #[cfg(test)]
