@@ -142,6 +142,7 @@ mod call;
 mod chains;
 mod engine;
 mod fields;
+mod incoming;
 pub mod kv;
 mod lockstep;
 pub mod protocol;
