@@ -16,9 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{
-    self, truncated, write_json_str, Envelope, ErrorBody, ErrorCode, Header, RpcError, WriteError,
-};
+use crate::protocol::{self, ErrorCode, RpcError, WriteError};
 use crate::reply_to::Answers;
 pub use crate::reply_to::ReplyTo;
 
@@ -36,8 +34,15 @@ pub const MIN_PERIOD: Duration = Duration::from_millis(1);
 /// `ctx.rng()`), never from the wall clock or the OS, so that the same node runs unchanged in
 /// the deterministic simulator.
 pub trait Node: Sized + 'static {
-    /// The typed request, usually an enum with `#[serde(tag = "type", rename_all =
-    /// "snake_case")]`. It may borrow from the input line (`&'de str`, `&'de RawValue`).
+    /// The typed request, usually an enum with `#[serde(rename_all = "snake_case")]`. It may
+    /// borrow from the input line (`&'de str`, `&'de RawValue`).
+    ///
+    /// Declared as a plain enum (no `tag`), the runtime picks the variant from the body's
+    /// `type` and reads the variant's fields straight from the body: one pass. A newtype
+    /// variant (`Sync(SyncBody)`) reads the whole body, `type` included. serde's internally
+    /// tagged enums (`tag = "type"`) work too but cost more, as serde buffers the body into a
+    /// tree before it picks the variant. Structs, `serde_json::Value` and the like get the
+    /// body as serde_json would give it. See the guide's "Cheap messages".
     ///
     /// A body whose `type` the request does not know (serde's "unknown variant" error for that
     /// type) is answered with error 10 (not-supported); any other deserialization error with
@@ -114,16 +119,16 @@ pub(crate) enum Event<N: Node> {
 /// The context a node acts through: its identity, the clock, a seeded RNG, and the ways to
 /// send messages and set timers.
 pub struct Ctx<N: Node> {
-    node_id: String,
-    node_ids: Vec<String>,
-    initialized: bool,
+    pub(crate) node_id: String,
+    pub(crate) node_ids: Vec<String>,
+    pub(crate) initialized: bool,
     now: Duration,
     rng: ChaCha8Rng,
-    out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     /// In a RefCell so that `log!(ctx, "{}", ctx.node_id())` borrows `ctx` only shared.
     logs: RefCell<Vec<u8>>,
     /// `{"src":"<node id>"`, precomputed at init.
-    src_prefix: Vec<u8>,
+    pub(crate) src_prefix: Vec<u8>,
     pub(crate) next_msg_id: u64,
     next_seq: u64,
     /// Timers and RPC deadlines by (deadline, creation order).
@@ -274,6 +279,12 @@ impl<N: Node> Ctx<N> {
         }
     }
 
+    /// The output buffer, `{"src":"<our id>"` (empty before init) and our id, borrowed
+    /// together.
+    pub(crate) fn output_parts(&mut self) -> (&mut Vec<u8>, &[u8], &str) {
+        (&mut self.out, &self.src_prefix, &self.node_id)
+    }
+
     /// Appends one message from this node to the output.
     pub(crate) fn emit(
         &mut self,
@@ -311,26 +322,6 @@ impl<N: Node> fmt::Debug for Ctx<N> {
     }
 }
 
-/// The body of `init`.
-#[derive(Deserialize)]
-struct InitBody {
-    node_id: String,
-    node_ids: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct InitOk {
-    #[serde(rename = "type")]
-    ty: &'static str,
-}
-
-/// Just the `msg_id` of a body whose other reserved fields are unusable.
-#[derive(Deserialize)]
-struct MsgIdOnly {
-    #[serde(default)]
-    msg_id: Option<u64>,
-}
-
 /// The sans-IO core: owns a node and its context, takes input lines and clock readings, and
 /// accumulates output lines and log lines for the caller to drain.
 ///
@@ -349,7 +340,7 @@ struct MsgIdOnly {
 /// assert_eq!(out, b"{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":1}}\n");
 /// ```
 pub struct Engine<N: Node> {
-    node: N,
+    pub(crate) node: N,
     pub(crate) ctx: Ctx<N>,
 }
 
@@ -359,125 +350,6 @@ impl<N: Node> Engine<N> {
         Engine {
             node,
             ctx: Ctx::new(seed),
-        }
-    }
-
-    /// Handles one input line (without its newline) that arrived at `now`.
-    ///
-    /// `init` is handled here: the ids are stored, `init_ok` is sent, then [`Node::on_init`]
-    /// runs. A body with `in_reply_to` goes to the continuation of the RPC it answers (or is
-    /// logged and dropped when there is none, e.g. after a timeout). Everything else is
-    /// deserialized into [`Node::Request`] and given to [`Node::on_request`].
-    ///
-    /// Bad input never panics: it is logged, answered with error 12 (malformed-request) or 10
-    /// (not-supported, for an unknown `type`) when it has a `msg_id`, and the engine goes on.
-    /// Requests before `init` are answered with error 11 (temporarily-unavailable).
-    ///
-    /// Timers are not fired here: call [`Engine::advance`] for that.
-    pub fn handle_line(&mut self, line: &[u8], now: Duration) {
-        self.ctx.set_now(now);
-        let blank_start = match line.first() {
-            None => true,
-            Some(b) => b.is_ascii_whitespace(),
-        };
-        if blank_start && line.iter().all(|b| b.is_ascii_whitespace()) {
-            return;
-        }
-        // Validating UTF-8 once up front lets serde_json parse without re-checking every string.
-        let text = match std::str::from_utf8(line) {
-            Ok(text) => text,
-            Err(e) => {
-                let what = format!("not a message envelope (not UTF-8: {e})");
-                self.diagnose(line, format_args!("{what}"));
-                self.answer_salvaged(crate::salvage::address(line, None), &what);
-                return;
-            }
-        };
-        let env: Envelope = match serde_json::from_str(text) {
-            Ok(env) => env,
-            Err(e) => {
-                self.diagnose(line, format_args!("not a message envelope ({e})"));
-                return;
-            }
-        };
-        let body = env.body.get();
-        let header: Header = match serde_json::from_str(body) {
-            Ok(header) => header,
-            Err(e) => {
-                self.diagnose(line, format_args!("unusable message body ({e})"));
-                // The body may still be an object with a usable msg_id (e.g. a non-string type).
-                if let Ok(MsgIdOnly { msg_id: Some(id) }) = serde_json::from_str(body) {
-                    let text = format!("malformed request: {e}");
-                    self.answer_error(&env, id, ErrorCode::MalformedRequest, &text);
-                }
-                return;
-            }
-        };
-
-        if let Some(in_reply_to) = header.in_reply_to {
-            self.route_reply(&env, in_reply_to, header.ty.as_deref(), body);
-            return;
-        }
-
-        let Some(ty) = header.ty.as_deref() else {
-            self.diagnose(line, format_args!("body has no \"type\""));
-            if let Some(id) = header.msg_id {
-                self.answer_error(
-                    &env,
-                    id,
-                    ErrorCode::MalformedRequest,
-                    "malformed request: missing field `type`",
-                );
-            }
-            return;
-        };
-
-        if ty == "init" {
-            self.handle_init(line, &env, header.msg_id, body);
-            return;
-        }
-
-        if !self.ctx.initialized {
-            self.diagnose(line, format_args!("{ty:?} before init"));
-            if let Some(id) = header.msg_id {
-                self.answer_error(
-                    &env,
-                    id,
-                    ErrorCode::TemporarilyUnavailable,
-                    "node is not initialised yet",
-                );
-            }
-            return;
-        }
-
-        match serde_json::from_str::<N::Request<'_>>(body) {
-            Ok(req) => {
-                let mut from = ReplyTo::new(&env.src, header.msg_id);
-                if let Some(msg_id) = header.msg_id {
-                    from.request = self.ctx.answers.open(&from.src, msg_id);
-                }
-                self.node.on_request(&mut self.ctx, req, from);
-                self.settle();
-            }
-            Err(e) => {
-                let (code, text) = if is_unknown_variant(&e, ty) {
-                    (
-                        ErrorCode::NotSupported,
-                        format!("unsupported message type {ty:?}"),
-                    )
-                } else {
-                    (
-                        ErrorCode::MalformedRequest,
-                        format!("malformed {ty:?} request: {e}"),
-                    )
-                };
-                // serde quotes the offending value, which may be most of a huge line.
-                let text = truncated(text.as_bytes(), QUOTE_LIMIT);
-                self.diagnose(line, format_args!("{text}"));
-                if let Some(id) = header.msg_id {
-                    self.answer_error(&env, id, code, &text);
-                }
-            }
         }
     }
 
@@ -567,7 +439,7 @@ impl<N: Node> Engine<N> {
     /// Runs the actions of [`crate::Deferred`] guards dropped by the handler that just
     /// returned (and those their actions drop), in the order they were dropped.
     #[inline]
-    fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         if !self.ctx.deferred.borrow().is_empty() {
             self.run_deferred();
         }
@@ -619,100 +491,6 @@ impl<N: Node> Engine<N> {
         self.settle();
         result
     }
-
-    fn handle_init(&mut self, line: &[u8], env: &Envelope, msg_id: Option<u64>, body: &str) {
-        let init: InitBody = match serde_json::from_str(body) {
-            Ok(init) => init,
-            Err(e) => {
-                let text = format!("malformed \"init\" request: {e}");
-                self.diagnose(line, format_args!("{text}"));
-                if let Some(id) = msg_id {
-                    self.answer_error(env, id, ErrorCode::MalformedRequest, &text);
-                }
-                return;
-            }
-        };
-        let first = !self.ctx.initialized;
-        if first {
-            self.ctx.src_prefix.clear();
-            self.ctx.src_prefix.extend_from_slice(b"{\"src\":");
-            write_json_str(&mut self.ctx.src_prefix, &init.node_id);
-            self.ctx.node_id = init.node_id;
-            self.ctx.node_ids = init.node_ids;
-            self.ctx.initialized = true;
-        } else {
-            self.diagnose(line, format_args!("second init ignored (answered init_ok)"));
-        }
-        let from = ReplyTo::new(&env.src, msg_id);
-        self.ctx.reply(&from, InitOk { ty: "init_ok" });
-        if first {
-            self.node.on_init(&mut self.ctx);
-            self.settle();
-        }
-    }
-
-    fn route_reply(&mut self, env: &Envelope, in_reply_to: u64, ty: Option<&str>, body: &str) {
-        let Some(pending) = self.ctx.pending.remove(&in_reply_to) else {
-            self.ctx.log(format_args!(
-                "dropped reply from {} in_reply_to {in_reply_to}: no pending rpc (timed out, answered already, or never sent): {}",
-                env.src,
-                truncated(body.as_bytes(), QUOTE_LIMIT)
-            ));
-            return;
-        };
-        self.ctx.queue.remove(&pending.key);
-        let outcome = if ty == Some("error") {
-            match serde_json::from_str::<ErrorBody>(body) {
-                Ok(err) => Err(RpcError::new(err.code, err.text)),
-                Err(e) => {
-                    self.ctx.log(format_args!(
-                        "malformed error reply from {}: {e}: {}",
-                        env.src,
-                        truncated(body.as_bytes(), QUOTE_LIMIT)
-                    ));
-                    Err(RpcError::new(
-                        ErrorCode::MalformedRequest,
-                        format!("malformed error reply: {e}"),
-                    ))
-                }
-            }
-        } else {
-            Ok(body)
-        };
-        (pending.then)(&mut self.node, &mut self.ctx, outcome);
-        self.settle();
-    }
-
-    /// Logs a problem with an input line.
-    pub(crate) fn diagnose(&mut self, line: &[u8], what: fmt::Arguments) {
-        let quoted = truncated(line, QUOTE_LIMIT);
-        self.ctx.log(format_args!("bad input: {what}: {quoted}"));
-    }
-
-    /// Answers `env`'s sender with an error, also before init (our id is then `env.dest`).
-    fn answer_error(&mut self, env: &Envelope, msg_id: u64, code: ErrorCode, text: &str) {
-        self.answer_error_to(&env.src, &env.dest, msg_id, code, text);
-    }
-
-    /// Answers `requester` with an error; `addressed_to` is the request's `dest`, our id
-    /// before init.
-    pub(crate) fn answer_error_to(
-        &mut self,
-        requester: &str,
-        addressed_to: &str,
-        msg_id: u64,
-        code: ErrorCode,
-        text: &str,
-    ) {
-        let body = ErrorBody::new(code, text);
-        let src: &str = if self.ctx.initialized {
-            &self.ctx.node_id
-        } else {
-            addressed_to
-        };
-        let _ =
-            protocol::write_message(&mut self.ctx.out, src, requester, &body, Some(msg_id), None);
-    }
 }
 
 impl<N: Node + fmt::Debug> fmt::Debug for Engine<N> {
@@ -722,14 +500,6 @@ impl<N: Node + fmt::Debug> fmt::Debug for Engine<N> {
             .field("ctx", &self.ctx)
             .finish()
     }
-}
-
-/// Whether `err` is serde's "unknown variant `ty`" for the message type itself.
-fn is_unknown_variant(err: &serde_json::Error, ty: &str) -> bool {
-    let msg = err.to_string();
-    msg.strip_prefix("unknown variant `")
-        .and_then(|rest| rest.strip_prefix(ty))
-        .is_some_and(|rest| rest.starts_with('`'))
 }
 
 /// The engine's driving interface as an object-safe trait, so that a driver can hold engines of

@@ -137,19 +137,24 @@ pub mod guide {}
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctest;
 
+mod body;
 mod call;
 mod chains;
 mod engine;
+mod fields;
+mod incoming;
 pub mod kv;
 mod lockstep;
 pub mod protocol;
 mod reply_to;
 mod runtime;
 mod salvage;
+mod scan;
 
 pub use call::Call;
 pub use chains::{in_turn, Deferred, Join, StepDone};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
+pub use fields::Fields;
 pub use kv::{
     Kv, KvError, KvLock, Tso, ValueLock, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV,
 };
@@ -174,6 +179,8 @@ macro_rules! log {
 mod tests;
 #[cfg(test)]
 mod tests_chains;
+#[cfg(test)]
+mod tests_fast;
 #[cfg(test)]
 mod tests_input;
 #[cfg(test)]

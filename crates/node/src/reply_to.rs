@@ -21,17 +21,27 @@ impl<N: Node> Ctx<N> {
     /// node: it is not sent, and it panics in debug builds (tests) or is logged in release
     /// builds; see [`Engine::set_strict`].
     pub fn reply(&mut self, to: &ReplyTo, body: impl Serialize) {
-        let Some(msg_id) = to.msg_id else { return };
-        if self.answers.answer(to.request) == Answer::Again {
-            self.answered_twice(to, msg_id);
+        let Some(msg_id) = self.claim_answer(to) else {
             return;
-        }
+        };
         if let Err(e) = self.emit(to.src(), &body, Some(msg_id), None) {
             self.log(format_args!(
                 "reply to {} (in_reply_to {msg_id}) not sent: {e}",
                 to.src()
             ));
         }
+    }
+
+    /// The `msg_id` to answer `to` with, if it wants an answer and has none yet (a second
+    /// answer is reported here).
+    #[inline]
+    pub(crate) fn claim_answer(&mut self, to: &ReplyTo) -> Option<u64> {
+        let msg_id = to.msg_id?;
+        if self.answers.answer(to.request) == Answer::Again {
+            self.answered_twice(to, msg_id);
+            return None;
+        }
+        Some(msg_id)
     }
 
     #[cold]

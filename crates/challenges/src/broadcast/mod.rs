@@ -61,7 +61,8 @@
 //! Node-to-node messages are `{"type":"gossip","seq":S,"values":[..],"relay":[..],"acks":[..]}`,
 //! sent without `msg_id` (links do their own acknowledging). `values` are to be kept, `relay`
 //! values kept and distributed; empty fields are left out, and a bare ack is just `acks`.
-//! Client replies carry exactly the documented fields.
+//! Client replies carry exactly the documented fields; `read_ok` lists the values sorted (kept
+//! rendered, see [`Seen`]).
 //!
 //! Everything that decides what is sent, and in which order, iterates `BTreeMap`s and `Vec`s,
 //! and time comes from `ctx.now()`, so the node replays exactly in the simulator.
@@ -70,10 +71,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use glomers_node::{log, Ctx, Node, ReplyTo};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+mod seen;
 #[cfg(test)]
 mod tests;
+
+pub use seen::Seen;
 
 /// How the node trades messages for latency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,9 +130,10 @@ impl Default for Config {
     }
 }
 
-/// What clients and other nodes send us.
+/// What clients and other nodes send us. Declared without `tag = "type"`: the runtime picks
+/// the variant from the body's `type` and reads its fields straight from the body.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Maelstrom's suggested neighbours: acknowledged and ignored (see the module docs).
     Topology,
@@ -150,27 +155,26 @@ pub enum Request {
     },
 }
 
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[allow(clippy::enum_variant_names)] // The names are the wire types.
-enum Reply<'a> {
-    TopologyOk,
-    BroadcastOk,
-    ReadOk { messages: &'a BTreeSet<u64> },
-}
-
-#[derive(Serialize)]
-struct Gossip<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+/// Sends `{"type":"gossip","seq":S,"values":[..],"relay":[..],"acks":[..]}`, leaving out
+/// what is empty.
+fn send_gossip<N: Node>(
+    ctx: &mut Ctx<N>,
+    peer: &str,
     seq: Option<u64>,
-    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
-    values: &'a [u64],
-    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
-    relay: &'a [u64],
-    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
-    acks: &'a [u64],
+    values: &[u64],
+    relay: &[u64],
+    acks: &[u64],
+) {
+    ctx.send_with(peer, "gossip", |body| {
+        if let Some(seq) = seq {
+            body.field("seq", &seq);
+        }
+        for (key, list) in [("values", values), ("relay", relay), ("acks", acks)] {
+            if !list.is_empty() {
+                body.u64s(key, list.iter().copied());
+            }
+        }
+    });
 }
 
 /// The only timer: flushes, retransmissions and delayed acks.
@@ -276,16 +280,7 @@ impl Link {
         self.next_seq += 1;
         let values = std::mem::take(&mut self.queue);
         let relay = std::mem::take(&mut self.relay);
-        ctx.send(
-            peer,
-            Gossip {
-                ty: "gossip",
-                seq: Some(seq),
-                values: &values,
-                relay: &relay,
-                acks: &self.owed,
-            },
-        );
+        send_gossip(ctx, peer, Some(seq), &values, &relay, &self.owed);
         self.owed.clear();
         let sent = ctx.now();
         self.inflight.insert(
@@ -303,16 +298,7 @@ impl Link {
         if self.owed.is_empty() || ctx.now() < self.owed_since + ack_delay {
             return;
         }
-        ctx.send(
-            peer,
-            Gossip {
-                ty: "gossip",
-                seq: None,
-                values: &[],
-                relay: &[],
-                acks: &self.owed,
-            },
-        );
+        send_gossip(ctx, peer, None, &[], &[], &self.owed);
         self.owed.clear();
     }
 }
@@ -328,7 +314,7 @@ pub struct Broadcast {
     /// Every node, in Maelstrom's order: also the order of preference for the hub.
     nodes: Vec<String>,
     /// Every value this node knows: what `read` returns.
-    seen: BTreeSet<u64>,
+    seen: Seen,
     /// Our links, by peer, made on first use.
     links: BTreeMap<String, Link>,
 }
@@ -391,7 +377,7 @@ impl Broadcast {
 
     /// The values this node knows (what `read` answers).
     pub fn messages(&self) -> &BTreeSet<u64> {
-        &self.seen
+        self.seen.values()
     }
 
     /// Whether every link is idle: nothing queued, in flight, or owed.
@@ -528,19 +514,19 @@ impl Node for Broadcast {
 
     fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
         match req {
-            Request::Topology => ctx.reply(&from, Reply::TopologyOk),
+            Request::Topology => ctx.reply_with(&from, "topology_ok", |_| {}),
             Request::Broadcast { message } => {
                 if self.seen.insert(message) {
                     self.distribute(ctx, &[message], None, None);
                 }
-                ctx.reply(&from, Reply::BroadcastOk);
+                ctx.reply_with(&from, "broadcast_ok", |_| {});
             }
-            Request::Read => ctx.reply(
-                &from,
-                Reply::ReadOk {
-                    messages: &self.seen,
-                },
-            ),
+            Request::Read => {
+                let messages = self.seen.json();
+                ctx.reply_with(&from, "read_ok", |body| {
+                    body.raw("messages", messages);
+                });
+            }
             Request::Gossip {
                 seq,
                 values,

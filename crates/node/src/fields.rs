@@ -1,0 +1,188 @@
+//! Writing a message body field by field, straight into the output line: [`Ctx::reply_with`]
+//! and [`Ctx::send_with`] with [`Fields`].
+//!
+//! `ctx.reply(&from, json!({"type": "txn_ok", "txn": done}))` first builds a
+//! `serde_json::Value` tree (an allocation per map, string and array) and then serializes it;
+//! `ctx.reply_with(&from, "txn_ok", |b| b.field("txn", &done))` writes the same bytes with no
+//! tree in between. A `#[derive(Serialize)]` struct costs as little; these are for bodies not
+//! worth a struct, and for lists of numbers and pre-rendered JSON, which have faster paths.
+
+use serde::Serialize;
+
+use crate::engine::{Ctx, Node};
+use crate::protocol::{write_json_str, write_u64, WriteError};
+use crate::reply_to::ReplyTo;
+
+/// The fields of a body being written, after its `type`; see [`Ctx::reply_with`].
+///
+/// Keys are written as given: they must not repeat, and must not be `type`, `msg_id` or
+/// `in_reply_to` (the runtime writes those).
+pub struct Fields<'a> {
+    out: &'a mut Vec<u8>,
+    error: Option<serde_json::Error>,
+}
+
+impl Fields<'_> {
+    fn key(&mut self, key: &str) {
+        debug_assert!(
+            !matches!(key, "type" | "msg_id" | "in_reply_to"),
+            "the runtime writes the reserved field {key:?} itself"
+        );
+        self.out.push(b',');
+        write_json_str(self.out, key);
+        self.out.push(b':');
+    }
+
+    /// A field with any serializable value, serialized compactly.
+    pub fn field(&mut self, key: &str, value: &(impl Serialize + ?Sized)) -> &mut Self {
+        if self.error.is_none() {
+            self.key(key);
+            if let Err(e) = serde_json::to_writer(&mut *self.out, value) {
+                self.error = Some(e);
+            }
+        }
+        self
+    }
+
+    /// Every field of `value`, which must serialize to a JSON object (a struct or a map):
+    /// `ctx.send_with(peer, "sync", |body| { body.flatten(&sync); })` sends a struct as a
+    /// message of type `sync` without a wrapper that adds the `type`.
+    pub fn flatten(&mut self, value: &(impl Serialize + ?Sized)) -> &mut Self {
+        if self.error.is_some() {
+            return self;
+        }
+        let start = self.out.len();
+        if let Err(e) = serde_json::to_writer(&mut *self.out, value) {
+            self.error = Some(e);
+            return self;
+        }
+        // Compact output: `{` first, `}` last, nothing around them.
+        match (self.out.get(start), self.out.last()) {
+            (Some(b'{'), Some(b'}')) if self.out.len() == start + 2 => self.out.truncate(start),
+            (Some(b'{'), Some(b'}')) => {
+                self.out[start] = b',';
+                self.out.pop();
+            }
+            _ => {
+                self.out.truncate(start);
+                self.error = Some(serde::ser::Error::custom(
+                    "flatten: the value did not serialize to a JSON object",
+                ));
+            }
+        }
+        self
+    }
+
+    /// A field whose value is an array of unsigned integers (faster than [`Fields::field`]
+    /// on a `Vec<u64>` or a `BTreeSet<u64>`).
+    pub fn u64s(&mut self, key: &str, values: impl IntoIterator<Item = u64>) -> &mut Self {
+        self.key(key);
+        self.out.push(b'[');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_u64(self.out, value);
+        }
+        self.out.push(b']');
+        self
+    }
+
+    /// A field whose value is JSON text the node rendered itself (and keeps, to send again),
+    /// copied as it is. It must be one valid JSON value; line breaks in it (whitespace, in
+    /// valid JSON) are turned into spaces so that the message stays on one line.
+    pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
+        self.key(key);
+        let start = self.out.len();
+        self.out.extend_from_slice(json.as_bytes());
+        if memchr::memchr2(b'\n', b'\r', json.as_bytes()).is_some() {
+            for b in &mut self.out[start..] {
+                if *b == b'\n' || *b == b'\r' {
+                    *b = b' ';
+                }
+            }
+        }
+        self
+    }
+}
+
+impl<N: Node> Ctx<N> {
+    /// Answers a request with a body of type `ty` whose other fields `fill` writes, straight
+    /// into the output (no `serde_json::Value` built); the runtime adds `in_reply_to`. The same
+    /// rules as [`Ctx::reply`] hold: one answer per request, nothing sent without a `msg_id`.
+    ///
+    /// ```
+    /// # use glomers_node::{Ctx, Node, ReplyTo};
+    /// # use std::collections::BTreeSet;
+    /// # struct N { seen: BTreeSet<u64> }
+    /// # impl Node for N {
+    /// #     type Request<'de> = serde::de::IgnoredAny;
+    /// #     type Timer = ();
+    /// fn on_request(&mut self, ctx: &mut Ctx<Self>, _: serde::de::IgnoredAny, from: ReplyTo) {
+    ///     // {"type":"read_ok","messages":[..],"count":N,"in_reply_to":..}
+    ///     ctx.reply_with(&from, "read_ok", |body| {
+    ///         body.u64s("messages", self.seen.iter().copied())
+    ///             .field("count", &self.seen.len());
+    ///     });
+    /// }
+    /// # }
+    /// ```
+    pub fn reply_with(&mut self, to: &ReplyTo, ty: &str, fill: impl FnOnce(&mut Fields)) {
+        let Some(msg_id) = self.claim_answer(to) else {
+            return;
+        };
+        if let Err(e) = self.emit_with(to.src(), ty, fill, Some(msg_id), None) {
+            self.log(format_args!(
+                "reply to {} (in_reply_to {msg_id}) not sent: {e}",
+                to.src()
+            ));
+        }
+    }
+
+    /// Sends a message that expects no reply, written like [`Ctx::reply_with`].
+    pub fn send_with(&mut self, dest: &str, ty: &str, fill: impl FnOnce(&mut Fields)) {
+        if let Err(e) = self.emit_with(dest, ty, fill, None, None) {
+            self.log(format_args!("send to {dest} not sent: {e}"));
+        }
+    }
+
+    /// Appends one message whose body `fill` writes; nothing on error.
+    pub(crate) fn emit_with(
+        &mut self,
+        dest: &str,
+        ty: &str,
+        fill: impl FnOnce(&mut Fields),
+        in_reply_to: Option<u64>,
+        msg_id: Option<u64>,
+    ) -> Result<(), WriteError> {
+        let (out, src_prefix, node_id) = self.output_parts();
+        let start = out.len();
+        if src_prefix.is_empty() {
+            out.extend_from_slice(b"{\"src\":");
+            write_json_str(out, node_id);
+        } else {
+            out.extend_from_slice(src_prefix);
+        }
+        out.extend_from_slice(b",\"dest\":");
+        write_json_str(out, dest);
+        out.extend_from_slice(b",\"body\":{\"type\":");
+        write_json_str(out, ty);
+        let mut fields = Fields { out, error: None };
+        fill(&mut fields);
+        if let Some(e) = fields.error {
+            out.truncate(start);
+            return Err(WriteError::Serialize(e));
+        }
+        for (key, value) in [
+            (&b",\"in_reply_to\":"[..], in_reply_to),
+            (b",\"msg_id\":", msg_id),
+        ] {
+            if let Some(value) = value {
+                out.extend_from_slice(key);
+                write_u64(out, value);
+            }
+        }
+        out.extend_from_slice(b"}}\n");
+        Ok(())
+    }
+}

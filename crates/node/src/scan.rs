@@ -1,0 +1,420 @@
+//! The fast path of reading a message: one validating pass over the line that finds the
+//! envelope's `src`, `dest` and `body` and the body's reserved fields (`type`, `msg_id`,
+//! `in_reply_to`), borrowing everything from the line.
+//!
+//! It accepts only the plain shape every well-behaved peer writes: the whole line valid JSON,
+//! an object with `src` and `dest` strings and an object `body`, each once; `type` a string or
+//! `null`, `msg_id` and `in_reply_to` non-negative integers or `null`; keys and those strings
+//! without escapes. Anything else (an escape, a duplicate, a float `msg_id`, deep nesting, any
+//! syntax error) returns `None` and the engine takes its serde path, which either reads the
+//! line the same way or explains what is wrong with it. So the scanner may be stricter than
+//! serde_json, never more lenient, and it never has to produce a diagnostic.
+
+/// What [`scan`] found: the envelope and the body's reserved fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scanned<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) dest: &'a str,
+    /// The body object, exactly as it appears in the line.
+    pub(crate) body: &'a str,
+    pub(crate) ty: Option<&'a str>,
+    pub(crate) msg_id: Option<u64>,
+    pub(crate) in_reply_to: Option<u64>,
+}
+
+/// Nesting deeper than this is left to serde_json (which limits recursion itself).
+const MAX_DEPTH: u32 = 100;
+
+/// Reads a message line in one pass; `None` when the line is not of the plain shape (see the
+/// module docs), and the caller must parse it the careful way.
+pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
+    let mut s = Scanner {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    s.ws();
+    s.eat(b'{')?;
+    let (mut src, mut dest, mut body) = (None, None, None);
+    let mut header = Header::default();
+    loop {
+        s.ws();
+        let key = s.plain_str()?;
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        match key {
+            "src" if src.is_none() => src = Some(s.plain_str()?),
+            "dest" if dest.is_none() => dest = Some(s.plain_str()?),
+            "body" if body.is_none() => {
+                let start = s.i;
+                header = s.body()?;
+                body = Some(&text[start..s.i]);
+            }
+            "src" | "dest" | "body" => return None,
+            _ => s.skip_value(1)?,
+        }
+        s.ws();
+        match s.next()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    s.ws();
+    if s.i != s.b.len() {
+        return None;
+    }
+    Some(Scanned {
+        src: src?,
+        dest: dest?,
+        body: body?,
+        ty: header.ty,
+        msg_id: header.msg_id,
+        in_reply_to: header.in_reply_to,
+    })
+}
+
+#[derive(Default)]
+struct Header<'a> {
+    ty: Option<&'a str>,
+    msg_id: Option<u64>,
+    in_reply_to: Option<u64>,
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.i += 1;
+        Some(b)
+    }
+
+    #[inline]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    fn eat_all(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A string without escapes or control characters, borrowed from the line (quotes
+    /// excluded).
+    #[inline]
+    fn plain_str(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            match self.next()? {
+                b'"' => return Some(&self.text[start..self.i - 1]),
+                b'\\' => return None,
+                b if b < 0x20 => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The body object; records its reserved fields, validates and skips the rest.
+    fn body(&mut self) -> Option<Header<'a>> {
+        let mut header = Header::default();
+        let (mut seen_ty, mut seen_msg_id, mut seen_in_reply_to) = (false, false, false);
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(header);
+        }
+        loop {
+            self.ws();
+            let key = self.plain_str()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            match key {
+                "type" => {
+                    if std::mem::replace(&mut seen_ty, true) {
+                        return None;
+                    }
+                    header.ty = match self.peek()? {
+                        b'n' => self.eat_all(b"null").map(|()| None)?,
+                        _ => Some(self.plain_str()?),
+                    };
+                }
+                "msg_id" => {
+                    if std::mem::replace(&mut seen_msg_id, true) {
+                        return None;
+                    }
+                    header.msg_id = self.optional_u64()?;
+                }
+                "in_reply_to" => {
+                    if std::mem::replace(&mut seen_in_reply_to, true) {
+                        return None;
+                    }
+                    header.in_reply_to = self.optional_u64()?;
+                }
+                _ => self.skip_value(2)?,
+            }
+            self.ws();
+            match self.next()? {
+                b',' => continue,
+                b'}' => return Some(header),
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null`, or a non-negative integer that fits a `u64` (no fraction, no exponent).
+    fn optional_u64(&mut self) -> Option<Option<u64>> {
+        if self.peek()? == b'n' {
+            self.eat_all(b"null")?;
+            return Some(None);
+        }
+        let first = self.next()?;
+        if !first.is_ascii_digit() {
+            return None;
+        }
+        let mut n = u64::from(first - b'0');
+        if first != b'0' {
+            while let Some(d @ b'0'..=b'9') = self.peek() {
+                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+                self.i += 1;
+            }
+        }
+        match self.peek() {
+            Some(b'0'..=b'9' | b'.' | b'e' | b'E') => None,
+            _ => Some(Some(n)),
+        }
+    }
+
+    /// Validates and skips one JSON value (strictly as RFC 8259 has it).
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_str(),
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.skip_str()?;
+                    self.ws();
+                    self.eat(b':')?;
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => continue,
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => continue,
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.eat_all(b"true"),
+            b'f' => self.eat_all(b"false"),
+            b'n' => self.eat_all(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    fn skip_str(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            match self.next()? {
+                b'"' => return Some(()),
+                b'\\' => match self.next()? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                    b'u' => {
+                        let hex = self.b.get(self.i..self.i + 4)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        self.i += 4;
+                    }
+                    _ => return None,
+                },
+                b if b < 0x20 => return None,
+                _ => {}
+            }
+        }
+    }
+
+    fn skip_digits(&mut self) -> Option<()> {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => {
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.skip_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.skip_digits()?;
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Envelope, Header as SerdeHeader};
+
+    /// (src, dest, body, type, msg_id, in_reply_to), owned.
+    type Reading = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<u64>,
+        Option<u64>,
+    );
+
+    /// What the serde path reads from `line`, in the scanner's terms (`None` if it fails or
+    /// would need owned strings).
+    fn serde_reading(line: &str) -> Option<Reading> {
+        let env: Envelope = serde_json::from_str(line).ok()?;
+        let header: SerdeHeader = serde_json::from_str(env.body.get()).ok()?;
+        Some((
+            env.src.into_owned(),
+            env.dest.into_owned(),
+            env.body.get().to_string(),
+            header.ty.map(|t| t.into_owned()),
+            header.msg_id,
+            header.in_reply_to,
+        ))
+    }
+
+    fn scanned(line: &str) -> Option<Reading> {
+        scan(line).map(|s| {
+            (
+                s.src.to_string(),
+                s.dest.to_string(),
+                s.body.to_string(),
+                s.ty.map(str::to_string),
+                s.msg_id,
+                s.in_reply_to,
+            )
+        })
+    }
+
+    #[test]
+    fn plain_lines_read_as_serde_reads_them() {
+        for line in [
+            r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":1,"echo":"hi"}}"#,
+            r#" { "id" : 7 , "src" : "c1" , "dest" : "n1" , "body" : { "msg_id" : 0 , "type" : "read" } } "#,
+            r#"{"body":{"in_reply_to":18446744073709551615,"type":"read_ok","value":[1,-2.5e+3,{"a":[true,false,null]},"\u00e9\n"]},"dest":"n1","src":"n2"}"#,
+            r#"{"src":"c1","dest":"n1","body":{}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":null,"msg_id":null,"in_reply_to":null}}"#,
+            r#"{"src":"c1","dest":"n1","extra":{"x":[[],{}]},"body":{"type":"é 🦀","x":0.5E-7}}"#,
+        ] {
+            let got = scanned(line);
+            assert!(got.is_some(), "scanner refused {line}");
+            assert_eq!(got, serde_reading(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_serde() {
+        for line in [
+            // Not the plain shape, though serde may read it.
+            r#"{"src":"c\"1","dest":"n1","body":{"type":"x"}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"ty\u0070e":"x"}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","msg_id":-0}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","msg_id":1.0}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","msg_id":18446744073709551616}}"#,
+            r#"{"src":"c1","dest":"n1","body":[1]}"#,
+            // Broken.
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","type":"y"}}"#,
+            r#"{"src":"c1","src":"c2","dest":"n1","body":{}}"#,
+            r#"{"src":"c1","dest":"n1"}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":5}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","v":[1,]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","v":01}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","v":1.}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","v":"\x"}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","v":"\u12"}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x","v":tru}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x"}} x"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"x"},}"#,
+            "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"a\tb\"}}",
+            r#"{"src":"c1","dest":"n1","body":{"type":"x""#,
+            "",
+        ] {
+            assert_eq!(scanned(line), None, "{line}");
+        }
+        let deep = format!(
+            r#"{{"src":"c1","dest":"n1","body":{{"v":{}1{}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(scanned(&deep), None);
+    }
+}
