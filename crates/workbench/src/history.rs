@@ -160,6 +160,17 @@ impl History {
         index
     }
 
+    /// Appends an ok read whose value is already a set (see [`History::keep_reads_as_sets`]),
+    /// assigning its index; the op's own value is then null.
+    pub fn push_set(&mut self, mut op: Op, set: IntSet) -> usize {
+        let index = self.ops.len();
+        op.index = index;
+        op.value = Value::Null;
+        self.sets.insert(index, set);
+        self.ops.push(op);
+        index
+    }
+
     /// Records a request sent for the op invoked at history index `invoke`.
     pub fn note_request(&mut self, invoke: usize, client: impl std::fmt::Display, msg_id: u64) {
         let entry = self.requests.entry(invoke).or_default();
@@ -338,6 +349,11 @@ impl IntSet {
         Some(IntSet { ranges })
     }
 
+    /// Builds a set from integers pushed in any order (ascending is the fast case).
+    pub fn builder() -> IntSetBuilder {
+        IntSetBuilder::default()
+    }
+
     /// The members, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.ranges.iter().flat_map(|&(lo, hi)| lo..=hi)
@@ -346,6 +362,43 @@ impl IntSet {
     /// The members as a JSON array, ascending.
     pub fn to_value(&self) -> Value {
         Value::Array(self.iter().map(Value::from).collect())
+    }
+}
+
+/// An [`IntSet`] being built (see [`IntSet::builder`]).
+#[derive(Debug, Default)]
+pub struct IntSetBuilder {
+    ranges: Vec<(u64, u64)>,
+    /// Members that came after a larger one, merged in at the end.
+    out_of_order: Vec<u64>,
+}
+
+impl IntSetBuilder {
+    pub fn push(&mut self, i: u64) {
+        match self.ranges.last_mut() {
+            Some((_, hi)) if i == hi.saturating_add(1) => *hi = i,
+            Some((_, hi)) if i <= *hi => self.out_of_order.push(i),
+            _ => self.ranges.push((i, i)),
+        }
+    }
+
+    pub fn finish(mut self) -> IntSet {
+        if !self.out_of_order.is_empty() {
+            let mut all: Vec<(u64, u64)> = self.ranges;
+            all.extend(self.out_of_order.iter().map(|&i| (i, i)));
+            all.sort_unstable();
+            self.ranges = Vec::with_capacity(all.len());
+            for (lo, hi) in all {
+                match self.ranges.last_mut() {
+                    Some((_, last)) if lo <= last.saturating_add(1) => *last = (*last).max(hi),
+                    _ => self.ranges.push((lo, hi)),
+                }
+            }
+        }
+        self.ranges.shrink_to_fit();
+        IntSet {
+            ranges: self.ranges,
+        }
     }
 }
 
