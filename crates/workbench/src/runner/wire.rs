@@ -12,6 +12,8 @@ use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::{Addr, Body};
 use crate::workloads::reply::ReplyText;
 
+mod plain;
+
 /// The deepest nesting accepted in a line (Jackson's default limit, which Maelstrom reads
 /// with; serde_json's own default is 128).
 const MAX_DEPTH: usize = 1000;
@@ -33,7 +35,7 @@ pub(super) struct WireEnvelope<'a> {
 enum WireBody {
     Parsed(Value),
     Raw {
-        text: Box<RawValue>,
+        text: Box<[u8]>,
         /// The exact mode would have parsed it: not read as bound for a server node (a body
         /// for a client or service, or one read before its `dest`).
         parsed_in_exact_mode: bool,
@@ -82,8 +84,9 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
                         .and_then(|d| Addr::parse(d, self.node_count))
                         .is_some_and(|d| matches!(d, Addr::Node(_)));
                     body = Some(if to_node || !self.exact {
+                        let text: Box<RawValue> = map.next_value()?;
                         WireBody::Raw {
-                            text: map.next_value()?,
+                            text: Box::<str>::from(text).into_boxed_bytes(),
                             parsed_in_exact_mode: !to_node,
                         }
                     } else {
@@ -156,8 +159,7 @@ impl Runner<'_> {
             WireBody::Raw {
                 text,
                 parsed_in_exact_mode,
-            } if text.get().starts_with('{') => {
-                let text = Box::<str>::from(text).into_boxed_bytes();
+            } if text.starts_with(b"{") => {
                 // A body the exact mode parses is shown as a parsed map is written, wherever
                 // it goes (see `Body::Reply`).
                 if parsed_in_exact_mode {
@@ -166,14 +168,14 @@ impl Runner<'_> {
                     Body::Raw(text)
                 }
             }
-            WireBody::Raw { text, .. } if text.get() == "null" => Body::Map(Map::new()),
+            WireBody::Raw { text, .. } if &*text == b"null" => Body::Map(Map::new()),
             WireBody::Parsed(Value::Object(map)) => Body::Map(map),
             WireBody::Parsed(Value::Null) => Body::Map(Map::new()),
             other => {
                 let other = match other {
                     WireBody::Parsed(value) => value,
                     WireBody::Raw { text, .. } => {
-                        serde_json::from_str(text.get()).unwrap_or(Value::Null)
+                        serde_json::from_slice(&text).unwrap_or(Value::Null)
                     }
                 };
                 return self.diagnose(
@@ -335,6 +337,9 @@ pub(super) fn in_reply_to(body: &Body) -> Option<u64> {
 /// Parses a line into an envelope, or says what is wrong with it: in the fast mode when its
 /// result is the exact mode's, else in the exact mode (see [`EnvelopeSeed`]).
 fn parse_envelope(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, String> {
+    if let Some(envelope) = plain::read(line, node_count) {
+        return Ok(envelope);
+    }
     let mut de = serde_json::Deserializer::from_slice(line);
     de.disable_recursion_limit();
     let fast = EnvelopeSeed {
@@ -348,9 +353,7 @@ fn parse_envelope(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, St
             WireBody::Raw {
                 text,
                 parsed_in_exact_mode: true,
-            } if may_differ_as_a_value(text.get().as_bytes()) => {
-                parse_envelope_exactly(line, node_count)
-            }
+            } if may_differ_as_a_value(text) => parse_envelope_exactly(line, node_count),
             _ => Ok(envelope),
         },
         Err(_) => parse_envelope_exactly(line, node_count),
@@ -511,7 +514,10 @@ mod tests {
             WireBody::Raw {
                 text,
                 parsed_in_exact_mode,
-            } => (text.get().to_string(), *parsed_in_exact_mode),
+            } => (
+                String::from_utf8(text.to_vec()).unwrap(),
+                *parsed_in_exact_mode,
+            ),
             WireBody::Parsed(v) => panic!("parsed in the fast mode: {v}"),
         }
     }

@@ -156,16 +156,21 @@ pub fn int_set(text: &[u8]) -> Option<IntSet> {
     i = skip_ws(text, i + 1);
     if text.get(i) != Some(&b']') {
         loop {
-            let start = i;
-            let mut n: u64 = 0;
-            while let Some(&d) = text.get(i).filter(|d| d.is_ascii_digit()) {
-                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-                i += 1;
-            }
+            let digits = text[i..].iter().take_while(|d| d.is_ascii_digit()).count();
             // Digits alone (no sign, fraction or exponent), and no leading zero.
-            if i == start || (text[start] == b'0' && i - start > 1) {
+            if digits == 0 || (text[i] == b'0' && digits > 1) {
                 return None;
             }
+            let number = &text[i..i + digits];
+            i += digits;
+            // Up to 19 digits always fit; 20 may not.
+            let n = if digits < 20 {
+                number
+                    .iter()
+                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+            } else {
+                as_u64(number)?
+            };
             set.push(n);
             i = skip_ws(text, i);
             match text.get(i) {
