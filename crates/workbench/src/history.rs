@@ -374,6 +374,7 @@ pub struct IntSetBuilder {
 }
 
 impl IntSetBuilder {
+    #[inline]
     pub fn push(&mut self, i: u64) {
         match self.ranges.last_mut() {
             Some((_, hi)) if i == hi.saturating_add(1) => *hi = i,

@@ -149,6 +149,7 @@ pub fn as_i64(text: &[u8]) -> Option<i64> {
 /// serde: a broadcast read holds the whole set, hundreds of thousands of integers a run.
 pub fn int_set(text: &[u8]) -> Option<IntSet> {
     let mut set = IntSet::builder();
+    let len = text.len();
     let mut i = skip_ws(text, 0);
     if text.get(i) != Some(&b'[') {
         return None;
@@ -156,31 +157,44 @@ pub fn int_set(text: &[u8]) -> Option<IntSet> {
     i = skip_ws(text, i + 1);
     if text.get(i) != Some(&b']') {
         loop {
-            let digits = text[i..].iter().take_while(|d| d.is_ascii_digit()).count();
+            let start = i;
+            let mut n: u64 = 0;
+            while i < len {
+                let d = text[i].wrapping_sub(b'0');
+                if d >= 10 {
+                    break;
+                }
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            let digits = i - start;
             // Digits alone (no sign, fraction or exponent), and no leading zero.
-            if digits == 0 || (text[i] == b'0' && digits > 1) {
+            if digits == 0 || (text[start] == b'0' && digits > 1) {
                 return None;
             }
-            let number = &text[i..i + digits];
-            i += digits;
-            // Up to 19 digits always fit; 20 may not.
-            let n = if digits < 20 {
-                number
-                    .iter()
-                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
-            } else {
-                as_u64(number)?
-            };
+            // Up to 19 digits always fit; 20 may not (the sum above wrapped).
+            if digits >= 20 {
+                n = as_u64(&text[start..i])?;
+            }
             set.push(n);
-            i = skip_ws(text, i);
             match text.get(i) {
-                Some(b',') => i = skip_ws(text, i + 1),
+                Some(b',') => i += 1,
                 Some(b']') => break,
-                _ => return None,
+                _ => {
+                    i = skip_ws(text, i);
+                    match text.get(i) {
+                        Some(b',') => i += 1,
+                        Some(b']') => break,
+                        _ => return None,
+                    }
+                }
+            }
+            if i < len && !text[i].is_ascii_digit() {
+                i = skip_ws(text, i);
             }
         }
     }
-    (skip_ws(text, i + 1) == text.len()).then(|| set.finish())
+    (skip_ws(text, i + 1) == len).then(|| set.finish())
 }
 
 /// Calls `f(key, value_text)` for each top-level field of a validated JSON object, until `f`

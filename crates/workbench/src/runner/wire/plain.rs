@@ -113,13 +113,17 @@ impl<'a> Cursor<'a> {
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
-        let rest = &self.text[self.i..];
-        let digits = rest.iter().take_while(|d| d.is_ascii_digit()).count();
-        if digits == 0 || digits > 19 || (rest[0] == b'0' && digits > 1) {
+        let (text, start) = (self.text, self.i);
+        let mut i = start;
+        while i < text.len() && text[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || digits > 19 || (text[start] == b'0' && digits > 1) {
             return None;
         }
-        self.i += digits;
-        match self.peek() {
+        self.i = i;
+        match text.get(i) {
             Some(b'.' | b'e' | b'E') => None,
             _ => Some(()),
         }
@@ -171,11 +175,23 @@ impl<'a> Cursor<'a> {
                     return Some(());
                 }
                 loop {
-                    self.value(depth + 1)?;
-                    self.ws();
+                    // Arrays of integers are the bulk (a broadcast read): straight to them.
+                    if self.peek()?.is_ascii_digit() {
+                        self.integer()?;
+                    } else {
+                        self.value(depth + 1)?;
+                    }
                     match self.next()? {
                         b',' => self.ws(),
                         b']' => return Some(()),
+                        b' ' | b'\t' | b'\n' | b'\r' => {
+                            self.ws();
+                            match self.next()? {
+                                b',' => self.ws(),
+                                b']' => return Some(()),
+                                _ => return None,
+                            }
+                        }
                         _ => return None,
                     }
                 }
