@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -102,9 +103,38 @@ pub struct History {
     set_reads_of: Option<&'static str>,
     /// Op index → its value, for the completions kept as sets; the op's own `value` is then
     /// null. Read it through [`History::value`] or [`History::int_set`].
-    sets: HashMap<usize, IntSet>,
+    sets: IndexMap<IntSet>,
     /// Invocation index → the client messages the op sent (see [`OpRequests`]).
-    requests: HashMap<usize, OpRequests>,
+    requests: IndexMap<OpRequests>,
+}
+
+/// A map keyed by op index (looked up for every op written or checked).
+type IndexMap<V> = HashMap<usize, V, BuildHasherDefault<SmallKeyHasher>>;
+
+/// Hashes the history's small integer keys (op indices, process numbers) with a multiply
+/// (as rustc's FxHash does): SipHash's defence against chosen keys buys nothing here, and
+/// the maps are looked up for every op.
+#[derive(Clone, Copy, Default)]
+pub struct SmallKeyHasher(u64);
+
+impl Hasher for SmallKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 /// Which client sent an op's requests and their `msg_id`s, in order (a kafka op may take
@@ -206,7 +236,8 @@ impl History {
 
     /// Every client invocation with its completion, in invocation order.
     pub fn pairs(&self) -> Vec<Pair<'_>> {
-        let mut open: std::collections::HashMap<Process, usize> = Default::default();
+        let mut open: HashMap<Process, usize, BuildHasherDefault<SmallKeyHasher>> =
+            HashMap::default();
         let mut pairs: Vec<Pair<'_>> = Vec::new();
         for op in self.client_ops() {
             if op.kind == OpType::Invoke {
@@ -255,7 +286,7 @@ impl History {
 
     pub fn from_jsonl(text: &str) -> anyhow::Result<History> {
         let mut ops: Vec<Op> = Vec::new();
-        let mut requests = HashMap::new();
+        let mut requests = IndexMap::default();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;

@@ -121,13 +121,26 @@ impl Kafka {
     }
 
     fn see(&mut self, key: &str, offset: i64, polled: bool) {
-        let seen = self.highest_seen.entry(key.to_string()).or_insert(offset);
-        *seen = (*seen).max(offset);
+        raise(&mut self.highest_seen, key, offset);
         if polled {
-            let p = self.highest_polled.entry(key.to_string()).or_insert(offset);
-            *p = (*p).max(offset);
+            raise(&mut self.highest_polled, key, offset);
         }
     }
+}
+
+/// Raises `map[key]` to at least `value` (inserting it), allocating the key only when new.
+fn raise(map: &mut BTreeMap<String, i64>, key: &str, value: i64) {
+    match map.get_mut(key) {
+        Some(v) => *v = (*v).max(value),
+        None => {
+            map.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// `[["poll", polled]]`, moving `polled` in (`json!` would copy it).
+fn poll_value(polled: Value) -> Value {
+    Value::Array(vec![Value::Array(vec!["poll".into(), polled])])
 }
 
 fn send_op(key: &str, msg: u64) -> Invocation {
@@ -324,7 +337,7 @@ impl Kafka {
             "poll" if self.worker(w).polled.is_some() => {
                 reply.closed("commit_offsets_ok", [])?;
                 let polled = self.worker(w).polled.take()?;
-                Some(Step::Done(Completion::ok(json!([["poll", polled]]))))
+                Some(Step::Done(Completion::ok(poll_value(polled))))
             }
             "poll" => {
                 let [msgs] = reply.closed("poll_ok", ["msgs"])?;
@@ -398,7 +411,7 @@ impl Kafka {
     fn on_poll_reply(&mut self, w: usize, reply: &Map<String, Value>) -> Result<Step, String> {
         if let Some(polled) = self.worker(w).polled.take() {
             closed_schema(reply, "commit_offsets_ok", &[])?;
-            return Ok(Step::Done(Completion::ok(json!([["poll", polled]]))));
+            return Ok(Step::Done(Completion::ok(poll_value(polled))));
         }
         closed_schema(reply, "poll_ok", &["msgs"])?;
         let msgs = match &reply["msgs"] {
@@ -435,11 +448,11 @@ impl Kafka {
             let Some(max) = max else { continue };
             self.see(key, max, true);
             let worker = self.worker(w);
-            let position = worker.positions.entry(key.clone()).or_insert(0);
-            *position = (*position).max(max + 1);
-            let read = worker.final_read.entry(key.clone()).or_insert(max);
-            *read = (*read).max(max);
-            commits.insert(key.clone(), json!(max));
+            // A new position starts from 0, then moves past what was read.
+            raise(&mut worker.positions, key, 0);
+            raise(&mut worker.positions, key, max + 1);
+            raise(&mut worker.final_read, key, max);
+            commits.insert(key.clone(), Value::from(max));
         }
         Ok(commits)
     }
@@ -453,7 +466,7 @@ impl Kafka {
     ) -> Step {
         let polled = Value::Object(msgs);
         if commits.is_empty() {
-            return Step::Done(Completion::ok(json!([["poll", polled]])));
+            return Step::Done(Completion::ok(poll_value(polled)));
         }
         self.worker(w).polled = Some(polled);
         Step::Send(
