@@ -15,11 +15,41 @@ use crate::history::IntSet;
 #[derive(Clone, Copy, Debug)]
 pub struct ReplyText<'a> {
     text: &'a [u8],
+    /// Its top-level fields, found once for the runner and the workload; `None` when there
+    /// are more than [`KEPT_FIELDS`] or a key holds an escape (then each asks the text).
+    fields: Option<([Field<'a>; KEPT_FIELDS], usize)>,
 }
+
+/// A top-level field: key, value text.
+type Field<'a> = (&'a [u8], &'a [u8]);
+
+/// Replies have a handful of fields.
+const KEPT_FIELDS: usize = 6;
 
 impl<'a> ReplyText<'a> {
     pub fn new(text: &'a [u8]) -> ReplyText<'a> {
-        ReplyText { text }
+        let mut kept: [Field<'a>; KEPT_FIELDS] = [(&[], &[]); KEPT_FIELDS];
+        let mut len = 0;
+        let ok = for_each_field(text, |key, value| {
+            let Some(slot) = kept.get_mut(len) else {
+                return false;
+            };
+            *slot = (key, value);
+            len += 1;
+            true
+        });
+        ReplyText {
+            text,
+            fields: ok.then_some((kept, len)),
+        }
+    }
+
+    /// Calls `f` for each top-level field (see [`for_each_field`]).
+    fn each(&self, mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool) -> bool {
+        match &self.fields {
+            Some((fields, len)) => fields[..*len].iter().all(|&(k, v)| f(k, v)),
+            None => for_each_field(self.text, f),
+        }
     }
 
     pub fn text(&self) -> &'a [u8] {
@@ -38,7 +68,7 @@ impl<'a> ReplyText<'a> {
     /// an escape (its name is only known once unescaped: the slow path reads it).
     pub fn fields(&self) -> Option<Vec<(&'a [u8], &'a [u8])>> {
         let mut fields = Vec::with_capacity(4);
-        let ok = for_each_field(self.text, |key, value| {
+        let ok = self.each(|key, value| {
             fields.push((key, value));
             true
         });
@@ -49,7 +79,7 @@ impl<'a> ReplyText<'a> {
     /// when a key holds an escape.
     pub fn header(&self) -> Option<Header<'a>> {
         let mut header = Header::default();
-        let ok = for_each_field(self.text, |key, value| {
+        let ok = self.each(|key, value| {
             match key {
                 b"type" => header.kind = Some(value),
                 b"in_reply_to" => header.in_reply_to = Some(value),
@@ -64,7 +94,7 @@ impl<'a> ReplyText<'a> {
     /// text cannot tell quickly (an escaped key): the caller asks the map.
     pub fn in_reply_to(&self) -> Option<Option<u64>> {
         let mut found = None;
-        let ok = for_each_field(self.text, |key, value| {
+        let ok = self.each(|key, value| {
             if key == b"in_reply_to" {
                 // A key written twice: the map keeps the last.
                 found = Some(value);
@@ -85,7 +115,7 @@ impl<'a> ReplyText<'a> {
     ) -> Option<[&'a [u8]; N]> {
         let mut values: [Option<&'a [u8]>; N] = [None; N];
         let (mut kind, mut in_reply_to, mut msg_id) = (None, None, None);
-        let ok = for_each_field(self.text, |key, value| {
+        let ok = self.each(|key, value| {
             let slot = match key {
                 b"type" => &mut kind,
                 b"in_reply_to" => &mut in_reply_to,
@@ -250,16 +280,20 @@ fn skip_ws(text: &[u8], mut i: usize) -> usize {
 /// From the opening quote at `i`: the index after the closing quote, and whether the string
 /// holds an escape.
 fn skip_string(text: &[u8], i: usize) -> Option<(usize, bool)> {
+    // Strings in replies are short: a loop beats memchr's setup.
     let mut j = i + 1;
     let mut escaped = false;
-    loop {
-        j += memchr::memchr2(b'"', b'\\', text.get(j..)?)?;
-        if text[j] == b'"' {
-            return Some((j + 1, escaped));
+    while j < text.len() {
+        match text[j] {
+            b'"' => return Some((j + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                j += 2;
+            }
+            _ => j += 1,
         }
-        escaped = true;
-        j += 2;
     }
+    None
 }
 
 /// From the first byte of a value at `i`: the index after it.
@@ -283,6 +317,27 @@ fn skip_value(text: &[u8], i: usize) -> Option<usize> {
 fn skip_nested(text: &[u8], i: usize, open: u8, close: u8) -> Option<usize> {
     let mut depth = 0usize;
     let mut j = i;
+    // Short values (a txn's micro-ops): a loop beats memchr's setup.
+    if text.len() - i < 256 {
+        while j < text.len() {
+            match text[j] {
+                b'"' => j = skip_string(text, j)?.0,
+                b if b == open => {
+                    depth += 1;
+                    j += 1;
+                }
+                b if b == close => {
+                    depth -= 1;
+                    j += 1;
+                    if depth == 0 {
+                        return Some(j);
+                    }
+                }
+                _ => j += 1,
+            }
+        }
+        return None;
+    }
     loop {
         j += memchr::memchr3(b'"', open, close, text.get(j..)?)?;
         match text[j] {
