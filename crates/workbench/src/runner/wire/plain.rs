@@ -94,18 +94,26 @@ impl<'a> Cursor<'a> {
 
     /// A string of printable ASCII without escapes; its contents.
     fn string(&mut self) -> Option<&'a str> {
+        let start = self.i + 1;
+        self.skip_string()?;
+        std::str::from_utf8(&self.text[start..self.i - 1]).ok()
+    }
+
+    /// Skips a string of printable ASCII without escapes (strings are short: one loop).
+    fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
-        let rest = &self.text[self.i..];
-        let len = memchr::memchr(b'"', rest)?;
-        let contents = &rest[..len];
-        if !contents
-            .iter()
-            .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
-        {
-            return None;
+        let (text, mut i) = (self.text, self.i);
+        while i < text.len() {
+            match text[i] {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some(());
+                }
+                b'\\' | 0..=0x1f | 0x7f..=0xff => return None,
+                _ => i += 1,
+            }
         }
-        self.i += len + 1;
-        std::str::from_utf8(contents).ok()
+        None
     }
 
     /// An integer of at most 19 digits, without fraction or exponent.
@@ -151,7 +159,7 @@ impl<'a> Cursor<'a> {
                     return Some(());
                 }
                 loop {
-                    self.string()?;
+                    self.skip_string()?;
                     self.ws();
                     self.eat(b':')?;
                     self.ws();
@@ -196,7 +204,7 @@ impl<'a> Cursor<'a> {
                     }
                 }
             }
-            b'"' => self.string().map(|_| ()),
+            b'"' => self.skip_string(),
             b'-' | b'0'..=b'9' => self.integer(),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
