@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -102,9 +103,38 @@ pub struct History {
     set_reads_of: Option<&'static str>,
     /// Op index → its value, for the completions kept as sets; the op's own `value` is then
     /// null. Read it through [`History::value`] or [`History::int_set`].
-    sets: HashMap<usize, IntSet>,
+    sets: IndexMap<IntSet>,
     /// Invocation index → the client messages the op sent (see [`OpRequests`]).
-    requests: HashMap<usize, OpRequests>,
+    requests: IndexMap<OpRequests>,
+}
+
+/// A map keyed by op index (looked up for every op written or checked).
+type IndexMap<V> = HashMap<usize, V, BuildHasherDefault<SmallKeyHasher>>;
+
+/// Hashes the history's small integer keys (op indices, process numbers) with a multiply
+/// (as rustc's FxHash does): SipHash's defence against chosen keys buys nothing here, and
+/// the maps are looked up for every op.
+#[derive(Clone, Copy, Default)]
+pub struct SmallKeyHasher(u64);
+
+impl Hasher for SmallKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 /// Which client sent an op's requests and their `msg_id`s, in order (a kafka op may take
@@ -160,6 +190,17 @@ impl History {
         index
     }
 
+    /// Appends an ok read whose value is already a set (see [`History::keep_reads_as_sets`]),
+    /// assigning its index; the op's own value is then null.
+    pub fn push_set(&mut self, mut op: Op, set: IntSet) -> usize {
+        let index = self.ops.len();
+        op.index = index;
+        op.value = Value::Null;
+        self.sets.insert(index, set);
+        self.ops.push(op);
+        index
+    }
+
     /// Records a request sent for the op invoked at history index `invoke`.
     pub fn note_request(&mut self, invoke: usize, client: impl std::fmt::Display, msg_id: u64) {
         let entry = self.requests.entry(invoke).or_default();
@@ -195,7 +236,8 @@ impl History {
 
     /// Every client invocation with its completion, in invocation order.
     pub fn pairs(&self) -> Vec<Pair<'_>> {
-        let mut open: std::collections::HashMap<Process, usize> = Default::default();
+        let mut open: HashMap<Process, usize, BuildHasherDefault<SmallKeyHasher>> =
+            HashMap::default();
         let mut pairs: Vec<Pair<'_>> = Vec::new();
         for op in self.client_ops() {
             if op.kind == OpType::Invoke {
@@ -244,7 +286,7 @@ impl History {
 
     pub fn from_jsonl(text: &str) -> anyhow::Result<History> {
         let mut ops: Vec<Op> = Vec::new();
-        let mut requests = HashMap::new();
+        let mut requests = IndexMap::default();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -338,6 +380,11 @@ impl IntSet {
         Some(IntSet { ranges })
     }
 
+    /// Builds a set from integers pushed in any order (ascending is the fast case).
+    pub fn builder() -> IntSetBuilder {
+        IntSetBuilder::default()
+    }
+
     /// The members, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.ranges.iter().flat_map(|&(lo, hi)| lo..=hi)
@@ -346,6 +393,44 @@ impl IntSet {
     /// The members as a JSON array, ascending.
     pub fn to_value(&self) -> Value {
         Value::Array(self.iter().map(Value::from).collect())
+    }
+}
+
+/// An [`IntSet`] being built (see [`IntSet::builder`]).
+#[derive(Debug, Default)]
+pub struct IntSetBuilder {
+    ranges: Vec<(u64, u64)>,
+    /// Members that came after a larger one, merged in at the end.
+    out_of_order: Vec<u64>,
+}
+
+impl IntSetBuilder {
+    #[inline]
+    pub fn push(&mut self, i: u64) {
+        match self.ranges.last_mut() {
+            Some((_, hi)) if i == hi.saturating_add(1) => *hi = i,
+            Some((_, hi)) if i <= *hi => self.out_of_order.push(i),
+            _ => self.ranges.push((i, i)),
+        }
+    }
+
+    pub fn finish(mut self) -> IntSet {
+        if !self.out_of_order.is_empty() {
+            let mut all: Vec<(u64, u64)> = self.ranges;
+            all.extend(self.out_of_order.iter().map(|&i| (i, i)));
+            all.sort_unstable();
+            self.ranges = Vec::with_capacity(all.len());
+            for (lo, hi) in all {
+                match self.ranges.last_mut() {
+                    Some((_, last)) if lo <= last.saturating_add(1) => *last = (*last).max(hi),
+                    _ => self.ranges.push((lo, hi)),
+                }
+            }
+        }
+        self.ranges.shrink_to_fit();
+        IntSet {
+            ranges: self.ranges,
+        }
     }
 }
 

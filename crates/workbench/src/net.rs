@@ -18,7 +18,6 @@ use std::io::Write;
 
 use rand::Rng as _;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::history::{Nanos, NANOS_PER_MS};
@@ -120,44 +119,72 @@ impl Latency {
     }
 }
 
-/// A message's body: parsed, or the JSON text a node wrote, passed on as it is.
+/// A message's body: parsed, or JSON object text passed on as it is.
 ///
 /// Messages between server nodes are the bulk of the traffic and the workbench never looks
-/// inside them, so the wire check keeps them [`Body::Raw`] (validated JSON objects) and the
-/// recipient reads the sender's text; bodies the workbench reads or builds (client and
-/// service traffic) are [`Body::Map`].
+/// inside them, so the wire check keeps them [`Body::Raw`] and the recipient reads the sender's
+/// text. A node's body for a client or a service is [`Body::Reply`]: the workbench reads what
+/// it needs straight from the text. Requests the workbench writes are [`Body::Raw`] too
+/// (written as a map is, keys ascending), or [`Body::Map`].
 #[derive(Clone, Debug)]
 pub enum Body {
     Map(Map<String, Value>),
-    /// The text of a JSON object, already validated by the wire check.
-    Raw(Box<RawValue>),
+    /// The text of a JSON object (validated by the wire check, or written by the workbench),
+    /// journaled and delivered as it is.
+    Raw(Box<[u8]>),
+    /// The text of a JSON object a node sent to a client or a service, validated by the wire
+    /// check. The journal and `--log-net-*` show it as a parsed map is written (keys
+    /// ascending, numbers and strings in serde_json's form), whatever the node's own layout.
+    Reply(Box<[u8]>),
 }
 
 impl Body {
-    /// The body as a map, parsing the raw text if need be.
+    /// The body as a map, parsing the text if need be.
     pub fn as_map(&self) -> Cow<'_, Map<String, Value>> {
         match self {
             Body::Map(map) => Cow::Borrowed(map),
-            Body::Raw(raw) => Cow::Owned(parse_raw_object(raw)),
+            Body::Raw(text) | Body::Reply(text) => Cow::Owned(parse_raw_object(text)),
         }
     }
 
-    /// The body as a map, parsing the raw text if need be.
+    /// The body as a map, parsing the text if need be.
     pub fn into_map(self) -> Map<String, Value> {
         match self {
             Body::Map(map) => map,
-            Body::Raw(raw) => parse_raw_object(&raw),
+            Body::Raw(text) | Body::Reply(text) => parse_raw_object(&text),
+        }
+    }
+
+    /// Appends the body's JSON as the journal shows it (see [`Body::Reply`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
+            Body::Raw(text) => out.extend_from_slice(text),
+            Body::Reply(text) => match parse_value(text) {
+                Ok(value) => serde_json::to_writer(out, &value).expect("a value serializes"),
+                // Not reached: the wire check accepts only what parses as a value.
+                Err(_) => out.extend_from_slice(text),
+            },
         }
     }
 }
 
-/// A raw body is a JSON object the wire check validated, so this parse does not fail (an
-/// empty map if it ever did, rather than a panic).
-fn parse_raw_object(raw: &RawValue) -> Map<String, Value> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
+/// Parses JSON text as a value (nesting as deep as the wire check accepts).
+pub(crate) fn parse_value(text: &[u8]) -> serde_json::Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(text);
     // The wire check accepts nesting deeper than serde_json's default.
     de.disable_recursion_limit();
-    serde::Deserialize::deserialize(&mut de).unwrap_or_default()
+    let value = serde::Deserialize::deserialize(&mut de)?;
+    de.end().map(|()| value)
+}
+
+/// A body's text is a JSON object the wire check validated (or the workbench wrote), so this
+/// parse does not fail (an empty map if it ever did, rather than a panic).
+fn parse_raw_object(text: &[u8]) -> Map<String, Value> {
+    match parse_value(text) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
 }
 
 impl From<Map<String, Value>> for Body {
@@ -166,13 +193,36 @@ impl From<Map<String, Value>> for Body {
     }
 }
 
-impl Serialize for Body {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Body::Map(map) => map.serialize(s),
-            Body::Raw(raw) => raw.serialize(s),
+/// Appends the decimal digits of `n` (what serde_json writes for an integer).
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends an address as a JSON string (ids never need escaping).
+fn push_addr(out: &mut Vec<u8>, addr: Addr) {
+    out.push(b'"');
+    match addr {
+        Addr::Node(i) => {
+            out.push(b'n');
+            push_u64(out, i.into());
+        }
+        Addr::Client(i) => {
+            out.push(b'c');
+            push_u64(out, i.into());
+        }
+        Addr::Service(i) => out.extend_from_slice(crate::services::NAMES[i as usize].as_bytes()),
+    }
+    out.push(b'"');
 }
 
 /// A message in flight.
@@ -185,22 +235,27 @@ pub struct Message {
 }
 
 impl Message {
-    /// The line a node reads on stdin (Maelstrom adds the top-level `id`).
+    /// The line a node reads on stdin (Maelstrom adds the top-level `id`):
+    /// `{"id":..,"src":..,"dest":..,"body":..}`, written as serde_json writes that struct.
     pub fn to_line(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            id: u64,
-            src: Addr,
-            dest: Addr,
-            body: &'a Body,
+        let mut line = Vec::with_capacity(64 + self.body_len_hint());
+        line.extend_from_slice(b"{\"id\":");
+        push_u64(&mut line, self.id);
+        line.extend_from_slice(b",\"src\":");
+        push_addr(&mut line, self.src);
+        line.extend_from_slice(b",\"dest\":");
+        push_addr(&mut line, self.dest);
+        line.extend_from_slice(b",\"body\":");
+        self.body.write_json(&mut line);
+        line.push(b'}');
+        line
+    }
+
+    fn body_len_hint(&self) -> usize {
+        match &self.body {
+            Body::Map(_) => 64,
+            Body::Raw(text) | Body::Reply(text) => text.len(),
         }
-        serde_json::to_vec(&Wire {
-            id: self.id,
-            src: self.src,
-            dest: self.dest,
-            body: &self.body,
-        })
-        .expect("messages serialize")
     }
 }
 
@@ -351,6 +406,8 @@ pub struct Network {
     next_id: u64,
     stats: NetStats,
     journal: Option<Box<dyn Write>>,
+    /// The journal line being written (kept to reuse its allocation).
+    journal_line: Vec<u8>,
     fault_rule: Option<FaultRule>,
     /// Maelstrom's `--log-net-send` / `--log-net-recv`: print each message to stderr as it
     /// is sent / delivered.
@@ -373,6 +430,7 @@ impl Network {
             next_id: 0,
             stats: NetStats::default(),
             journal: None,
+            journal_line: Vec::new(),
             fault_rule: None,
             log: NetLog::default(),
         }
@@ -500,29 +558,28 @@ impl Network {
         let Some(out) = self.journal.as_mut() else {
             return;
         };
-        #[derive(Serialize)]
-        struct Event<'a> {
-            time: Nanos,
-            #[serde(rename = "type")]
-            kind: &'a str,
-            id: u64,
-            src: Addr,
-            dest: Addr,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            body: Option<&'a Body>,
+        // `{"time":..,"type":..,"id":..,"src":..,"dest":..[,"body":..]}`, as serde_json writes
+        // that struct, built in a buffer kept between events.
+        let line = &mut self.journal_line;
+        line.clear();
+        line.extend_from_slice(b"{\"time\":");
+        push_u64(line, now);
+        line.extend_from_slice(b",\"type\":\"");
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(b"\",\"id\":");
+        push_u64(line, m.id);
+        line.extend_from_slice(b",\"src\":");
+        push_addr(line, m.src);
+        line.extend_from_slice(b",\"dest\":");
+        push_addr(line, m.dest);
+        if with_body {
+            line.extend_from_slice(b",\"body\":");
+            m.body.write_json(line);
         }
-        let event = Event {
-            time: now,
-            kind,
-            id: m.id,
-            src: m.src,
-            dest: m.dest,
-            body: with_body.then_some(&m.body),
-        };
+        line.extend_from_slice(b"}\n");
         // A journal that cannot be written is reported once by the report (flush fails);
         // the test itself goes on.
-        let _ = serde_json::to_writer(&mut *out, &event)
-            .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io));
+        let _ = out.write_all(line);
     }
 
     /// Flushes the journal.
@@ -536,13 +593,15 @@ impl Network {
 
 /// One `--log-net-send` / `--log-net-recv` line: test time, event, id, route and body.
 fn log_line(now: Nanos, kind: &str, m: &Message) {
+    let mut body = Vec::new();
+    m.body.write_json(&mut body);
     eprintln!(
         "{:>10.3} s  {kind} #{} {} -> {} {}",
         now as f64 / 1e9,
         m.id,
         m.src,
         m.dest,
-        serde_json::to_string(&m.body).unwrap_or_default()
+        String::from_utf8_lossy(&body)
     );
 }
 

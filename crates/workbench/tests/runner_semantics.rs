@@ -293,7 +293,7 @@ impl glomers_workbench::workloads::Workload for TwoStepEcho {
         Invocation::new("echo2", json!("a"))
     }
     fn begin(&mut self, _: usize, _: &Invocation) -> Step {
-        Step::Send(json!({"type": "echo", "echo": "first"}))
+        Step::Send(json!({"type": "echo", "echo": "first"}).into())
     }
     fn on_reply(
         &mut self,
@@ -302,7 +302,7 @@ impl glomers_workbench::workloads::Workload for TwoStepEcho {
         reply: &serde_json::Map<String, Value>,
     ) -> Step {
         match reply["echo"].as_str() {
-            Some("first") => Step::Send(json!({"type": "echo", "echo": "second"})),
+            Some("first") => Step::Send(json!({"type": "echo", "echo": "second"}).into()),
             _ => Step::Done(Completion::ok(json!(["first", "second"]))),
         }
     }
@@ -326,7 +326,7 @@ impl glomers_workbench::workloads::Workload for TwoStepEcho {
             _ => FinalStep::Done,
         }
     }
-    fn request(&self, _: &Invocation) -> Value {
+    fn request(&self, _: &Invocation) -> glomers_workbench::workloads::Request {
         unreachable!("begin builds the requests")
     }
     fn response(

@@ -7,10 +7,13 @@ use rand::seq::IteratorRandom;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::{into_map, Event, Phase, Runner, Severity};
+use super::{Event, Phase, Runner, Severity};
 use crate::history::{Nanos, Op, OpType, Process, NANOS_PER_SEC};
-use crate::net::Addr;
-use crate::workloads::{self, Completion, FinalStep, Invocation, Step, Workload};
+use crate::net::{Addr, Body};
+use crate::workloads::reply::as_u64;
+use crate::workloads::{
+    self, Completion, FinalStep, Invocation, ReplyText, Request, Step, Workload,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Role {
@@ -65,18 +68,54 @@ impl Runner<'_> {
     }
 
     /// Sends a request from a client, adding its `msg_id`; returns the `msg_id`.
-    pub(super) fn client_send(&mut self, client: u32, dest: Addr, body: Value) -> u64 {
+    pub(super) fn client_send(&mut self, client: u32, dest: Addr, body: Request) -> u64 {
         let c = &mut self.clients[client as usize];
         let msg_id = c.next_msg_id;
         c.next_msg_id += 1;
         c.awaiting = Some(msg_id);
-        let mut body = into_map(body);
-        body.insert("msg_id".into(), msg_id.into());
-        self.send(Addr::Client(client), dest, body);
+        self.send(Addr::Client(client), dest, body.into_body(msg_id));
         msg_id
     }
 
-    pub(super) fn on_client_message(&mut self, client: u32, src: Addr, body: Map<String, Value>) {
+    /// A message for a client. The common case (a worker's awaited reply that is not an
+    /// error) is read straight from the node's text; anything else goes through the map, as
+    /// [`Runner::on_client_map`] says.
+    pub(super) fn on_client_message(&mut self, client: u32, src: Addr, body: Body) {
+        let text = match &body {
+            Body::Raw(text) | Body::Reply(text) => text,
+            Body::Map(_) => return self.on_client_map(client, src, body.into_map()),
+        };
+        let reply = ReplyText::new(text);
+        let header = reply.header();
+        let in_reply_to = header.as_ref().and_then(|h| as_u64(h.in_reply_to?));
+        let is_error = header.as_ref().and_then(|h| match h.kind {
+            // An escape in `type`: only the map can say what it is.
+            Some(kind) if kind.contains(&b'\\') => None,
+            kind => Some(kind == Some(&b"\"error\""[..])),
+        });
+        let (Some(in_reply_to), Some(false)) = (in_reply_to, is_error) else {
+            return self.on_client_map(client, src, reply.to_map());
+        };
+        let c = &self.clients[client as usize];
+        if !c.open || c.awaiting != Some(in_reply_to) {
+            return self.stray_reply(client, src, Some(in_reply_to), &body);
+        }
+        let Role::Worker(w) = c.role else {
+            return self.on_client_map(client, src, reply.to_map());
+        };
+        self.clients[client as usize].last_answered = in_reply_to;
+        let Some(Outstanding { op, .. }) = self.workers[w].outstanding.take() else {
+            return;
+        };
+        if let Some(client) = self.workers[w].client {
+            self.clients[client as usize].awaiting = None;
+        }
+        let step = self.workload.on_reply_text(w, &op, reply);
+        self.take_step(w, op, step);
+    }
+
+    /// A message for a client, parsed into a map.
+    fn on_client_map(&mut self, client: u32, src: Addr, body: Map<String, Value>) {
         let c = &self.clients[client as usize];
         let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
         if let (Some(raw), None) = (body.get("in_reply_to"), in_reply_to) {
@@ -99,7 +138,7 @@ impl Runner<'_> {
         if !c.open || c.awaiting.is_none() || in_reply_to != c.awaiting {
             // Late or unsolicited: Maelstrom's clients discard these; the wire check names
             // those that cannot be late replies.
-            return self.stray_reply(client, src, in_reply_to, &body);
+            return self.stray_reply(client, src, in_reply_to, &Body::Map(body));
         }
         let role = c.role;
         self.clients[client as usize].last_answered = in_reply_to.unwrap_or(0);
@@ -278,11 +317,11 @@ impl Runner<'_> {
                 }
                 None => ("malformed-error", false),
             };
-            let completion = Completion {
-                kind: failure_outcome(&*self.workload, op.f, definite),
-                value: op.value.clone(),
-                error: Some(json!([name, text])),
-            };
+            let completion = Completion::failed(
+                failure_outcome(&*self.workload, op.f, definite),
+                op.value.clone(),
+                json!([name, text]),
+            );
             return self.complete(w, op, completion);
         }
         let step = self.workload.on_owned_reply(w, &op, body);
@@ -302,18 +341,18 @@ impl Runner<'_> {
         };
         self.clients[client as usize].awaiting = None;
         // A timeout is never definite: it may have happened.
-        let completion = Completion {
-            kind: failure_outcome(&*self.workload, op.f, false),
-            value: op.value.clone(),
-            error: Some(Value::String("net-timeout".into())),
-        };
+        let completion = Completion::failed(
+            failure_outcome(&*self.workload, op.f, false),
+            op.value.clone(),
+            Value::String("net-timeout".into()),
+        );
         self.complete(w, op, completion);
     }
 
     fn complete(&mut self, w: usize, op: Invocation, completion: Completion) {
         self.workload.completed(w, &op, completion.kind);
         let worker = &mut self.workers[w];
-        self.history.push(Op {
+        let done = Op {
             index: 0,
             time: self.now,
             kind: completion.kind,
@@ -322,7 +361,11 @@ impl Runner<'_> {
             value: completion.value,
             error: completion.error,
             is_final: op.is_final,
-        });
+        };
+        match completion.set {
+            Some(set) => self.history.push_set(done, set),
+            None => self.history.push(done),
+        };
         if completion.kind == OpType::Info {
             // Jepsen: an indeterminate op crashes the process; the worker goes on as a new one,
             // and a client that is not reusable is replaced when the worker invokes next.
@@ -357,7 +400,8 @@ pub(super) fn failure_outcome(workload: &dyn Workload, f: &str, definite: bool) 
 }
 
 /// `topology` -> `topology_ok`.
-pub(super) fn setup_reply_type(request: &Value) -> String {
+pub(super) fn setup_reply_type(request: &Request) -> String {
+    let request = request.to_value();
     format!(
         "{}_ok",
         request.get("type").and_then(Value::as_str).unwrap_or("")

@@ -376,7 +376,7 @@ impl<'a> Runner<'a> {
         for node in 0..self.opts.node_count as u32 {
             let body = json!({"type": "init", "node_id": format!("n{node}"), "node_ids": node_ids});
             let client = self.open_client(Role::Init(node));
-            self.client_send(client, Addr::Node(node), body);
+            self.client_send(client, Addr::Node(node), body.into());
         }
         self.schedule(INIT_TIMEOUT, Event::InitDeadline);
     }
@@ -384,7 +384,8 @@ impl<'a> Runner<'a> {
     fn start_setup(&mut self) {
         self.phase = Phase::Setup;
         self.ready = vec![false; self.opts.node_count];
-        let requests = self.workload.setup();
+        let requests: Vec<workloads::Request> =
+            self.workload.setup().into_iter().map(Into::into).collect();
         // Maelstrom opens one setup client per node for every workload.
         let clients: Vec<u32> = (0..self.opts.node_count as u32)
             .map(|node| self.open_client(Role::Setup(node)))
@@ -531,9 +532,7 @@ impl<'a> Runner<'a> {
                     self.send(dest, message.src, reply);
                 }
             }
-            Addr::Client(client) => {
-                self.on_client_message(client, message.src, message.body.into_map())
-            }
+            Addr::Client(client) => self.on_client_message(client, message.src, message.body),
         }
     }
 

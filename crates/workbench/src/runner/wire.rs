@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 
 use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::{Addr, Body};
+use crate::workloads::reply::ReplyText;
+
+mod plain;
 
 /// The deepest nesting accepted in a line (Jackson's default limit, which Maelstrom reads
 /// with; serde_json's own default is 128).
@@ -26,21 +29,32 @@ pub(super) struct WireEnvelope<'a> {
     id: Option<Value>,
 }
 
-/// The body as the wire check read it: a body bound for another server node is validated but
-/// kept as text (the workbench never reads it, and the recipient parses it anyway); any other
-/// is parsed.
+/// The body as the wire check read it: validated but kept as text ([`WireBody::Raw`]), or, in
+/// the exact mode (see [`EnvelopeSeed`]), parsed when it is not bound for a server node.
 #[derive(Debug)]
 enum WireBody {
     Parsed(Value),
-    Raw(Box<RawValue>),
+    Raw {
+        text: Box<[u8]>,
+        /// The exact mode would have parsed it: not read as bound for a server node (a body
+        /// for a client or service, or one read before its `dest`).
+        parsed_in_exact_mode: bool,
+    },
 }
 
 const ENVELOPE_FIELDS: &[&str] = &["src", "dest", "body", "id"];
 
-/// Reads an envelope in one pass, choosing how to read the body by its `dest` when `dest`
-/// comes first (as nodes write it); a body read before its `dest` is parsed.
+/// Reads an envelope in one pass.
+///
+/// The exact mode is the definition: a body for a server node (its `dest` read first, as nodes
+/// write it) is validated and kept as text, any other body is parsed into a value, so what
+/// serde_json refuses as a value (nesting deeper than [`MAX_DEPTH`], a lone surrogate, a
+/// number out of range) makes the line bad. The fast mode keeps every body as text; its
+/// result is used only when it cannot differ from the exact mode's (see
+/// [`may_differ_as_a_value`]), else the line is read again in the exact mode.
 struct EnvelopeSeed {
     node_count: usize,
+    exact: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
@@ -69,8 +83,12 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
                         .as_deref()
                         .and_then(|d| Addr::parse(d, self.node_count))
                         .is_some_and(|d| matches!(d, Addr::Node(_)));
-                    body = Some(if to_node {
-                        WireBody::Raw(map.next_value()?)
+                    body = Some(if to_node || !self.exact {
+                        let text: Box<RawValue> = map.next_value()?;
+                        WireBody::Raw {
+                            text: Box::<str>::from(text).into_boxed_bytes(),
+                            parsed_in_exact_mode: !to_node,
+                        }
                     } else {
                         WireBody::Parsed(map.next_value()?)
                     });
@@ -138,14 +156,27 @@ impl Runner<'_> {
             }
         };
         let body = match envelope.body {
-            WireBody::Raw(raw) if raw.get().starts_with('{') => Body::Raw(raw),
-            WireBody::Raw(raw) if raw.get() == "null" => Body::Map(Map::new()),
+            WireBody::Raw {
+                text,
+                parsed_in_exact_mode,
+            } if text.starts_with(b"{") => {
+                // A body the exact mode parses is shown as a parsed map is written, wherever
+                // it goes (see `Body::Reply`).
+                if parsed_in_exact_mode {
+                    Body::Reply(text)
+                } else {
+                    Body::Raw(text)
+                }
+            }
+            WireBody::Raw { text, .. } if &*text == b"null" => Body::Map(Map::new()),
             WireBody::Parsed(Value::Object(map)) => Body::Map(map),
             WireBody::Parsed(Value::Null) => Body::Map(Map::new()),
             other => {
                 let other = match other {
                     WireBody::Parsed(value) => value,
-                    WireBody::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+                    WireBody::Raw { text, .. } => {
+                        serde_json::from_slice(&text).unwrap_or(Value::Null)
+                    }
                 };
                 return self.diagnose(
                     Severity::Error,
@@ -201,11 +232,10 @@ impl Runner<'_> {
                 ),
             );
         };
-        // Only bodies for server nodes are read raw (see `EnvelopeSeed`).
-        if let (Addr::Client(c), Body::Map(map)) = (dest, &body) {
+        if let Addr::Client(c) = dest {
             match self.clients.get(c as usize) {
                 Some(client) if client.open => {}
-                Some(client) if in_reply_to(map) == Some(client.last_answered) => {
+                Some(client) if in_reply_to(&body) == Some(client.last_answered) => {
                     return self.diagnose(
                         Severity::Error,
                         Some(node),
@@ -263,7 +293,7 @@ impl Runner<'_> {
         client: u32,
         src: Addr,
         in_reply_to: Option<u64>,
-        body: &Map<String, Value>,
+        body: &Body,
     ) {
         let c = &self.clients[client as usize];
         let problem = match in_reply_to {
@@ -286,24 +316,90 @@ impl Runner<'_> {
             Addr::Node(n) => Some(n),
             _ => None,
         };
-        let text = serde_json::to_string(body).unwrap_or_default();
-        let message = format!("{src} {problem}: {}", ShownLine(text.as_bytes()));
+        let mut text = Vec::new();
+        body.write_json(&mut text);
+        let message = format!("{src} {problem}: {}", ShownLine(&text));
         self.diagnose(Severity::Warning, node, "stray-reply", message);
     }
 }
 
-fn in_reply_to(body: &Map<String, Value>) -> Option<u64> {
-    body.get("in_reply_to").and_then(Value::as_u64)
+/// The body's `in_reply_to` as a parsed map reads it (`Value::as_u64`).
+pub(super) fn in_reply_to(body: &Body) -> Option<u64> {
+    let from_map = |map: &Map<String, Value>| map.get("in_reply_to").and_then(Value::as_u64);
+    match body {
+        Body::Map(map) => from_map(map),
+        Body::Raw(text) | Body::Reply(text) => ReplyText::new(text)
+            .in_reply_to()
+            .unwrap_or_else(|| from_map(&body.as_map())),
+    }
 }
 
-/// Parses a line into an envelope, or says what is wrong with it.
+/// Parses a line into an envelope, or says what is wrong with it: in the fast mode when its
+/// result is the exact mode's, else in the exact mode (see [`EnvelopeSeed`]).
 fn parse_envelope(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, String> {
+    if let Some(envelope) = plain::read(line, node_count) {
+        return Ok(envelope);
+    }
+    let mut de = serde_json::Deserializer::from_slice(line);
+    de.disable_recursion_limit();
+    let fast = EnvelopeSeed {
+        node_count,
+        exact: false,
+    }
+    .deserialize(&mut de)
+    .and_then(|envelope| de.end().map(|()| envelope));
+    match fast {
+        Ok(envelope) => match &envelope.body {
+            WireBody::Raw {
+                text,
+                parsed_in_exact_mode: true,
+            } if may_differ_as_a_value(text) => parse_envelope_exactly(line, node_count),
+            _ => Ok(envelope),
+        },
+        Err(_) => parse_envelope_exactly(line, node_count),
+    }
+}
+
+/// Whether serde_json might refuse this validated JSON text as a value (which the exact mode
+/// of the wire check parses it into) although it skipped over it: only nesting deeper than
+/// [`MAX_DEPTH`], a lone surrogate (in a `\u` escape) or a number out of range (an exponent,
+/// or hundreds of digits) can. Cheap and conservative: true for any backslash, any `e` or `E`
+/// after a digit or `.`, any run of 155 digits, or more than `MAX_DEPTH` opening brackets.
+fn may_differ_as_a_value(text: &[u8]) -> bool {
+    if memchr::memchr(b'\\', text).is_some() {
+        return true;
+    }
+    let exponent = memchr::memchr2_iter(b'e', b'E', text)
+        .any(|i| i > 0 && matches!(text[i - 1], b'0'..=b'9' | b'.'));
+    if exponent {
+        return true;
+    }
+    // A run of 309 digits (the least that overflows a float) holds a sample point followed
+    // by at least 155 digits.
+    const STRIDE: usize = 154;
+    let long_run = (0..text.len()).step_by(STRIDE).any(|i| {
+        text[i..]
+            .iter()
+            .take(STRIDE + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+            > STRIDE
+    });
+    long_run || memchr::memchr2_iter(b'[', b'{', text).count() > MAX_DEPTH
+}
+
+/// The exact mode of the wire check (see [`EnvelopeSeed`]).
+fn parse_envelope_exactly(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, String> {
     let read = |unbounded: bool| {
         let mut de = serde_json::Deserializer::from_slice(line);
         if unbounded {
             de.disable_recursion_limit();
         }
-        let envelope = EnvelopeSeed { node_count }.deserialize(&mut de)?;
+        let envelope = EnvelopeSeed {
+            node_count,
+            exact: true,
+        }
+        .deserialize(&mut de)?;
         de.end().map(|()| envelope)
     };
     let error = match read(false) {
@@ -412,34 +508,79 @@ mod tests {
         parse_envelope(line.as_bytes(), 3)
     }
 
-    #[test]
-    fn a_body_for_a_node_is_kept_as_the_sender_wrote_it() {
-        let line = r#"{"src":"n0","dest":"n1","body":{"z":1,"a":[18446744073709551616, 2.50]}}"#;
-        let e = parse(line).unwrap();
-        match e.body {
-            WireBody::Raw(raw) => {
-                assert_eq!(raw.get(), r#"{"z":1,"a":[18446744073709551616, 2.50]}"#)
-            }
-            WireBody::Parsed(v) => panic!("parsed a node's body: {v}"),
+    /// The body's text and whether the exact mode would have parsed it.
+    fn raw(e: &WireEnvelope<'_>) -> (String, bool) {
+        match &e.body {
+            WireBody::Raw {
+                text,
+                parsed_in_exact_mode,
+            } => (
+                String::from_utf8(text.to_vec()).unwrap(),
+                *parsed_in_exact_mode,
+            ),
+            WireBody::Parsed(v) => panic!("parsed in the fast mode: {v}"),
         }
     }
 
     #[test]
-    fn a_body_for_a_client_or_service_is_parsed() {
+    fn a_body_for_a_node_is_kept_as_the_sender_wrote_it() {
+        let line = r#"{"src":"n0","dest":"n1","body":{"z":1,"a":[18446744073709551616, 2.50]}}"#;
+        let e = parse(line).unwrap();
+        let body = r#"{"z":1,"a":[18446744073709551616, 2.50]}"#;
+        assert_eq!(raw(&e), (body.to_string(), false));
+    }
+
+    #[test]
+    fn a_body_for_a_client_or_service_is_kept_as_text_shown_as_a_map() {
         for dest in ["c4", "lin-kv"] {
-            let line = format!(r#"{{"src":"n0","dest":"{dest}","body":{{"in_reply_to":1}}}}"#);
+            let line = format!(r#"{{"src":"n0","dest":"{dest}","body":{{"in_reply_to": 1}}}}"#);
             let e = parse(&line).unwrap();
-            assert!(
-                matches!(e.body, WireBody::Parsed(Value::Object(_))),
+            assert_eq!(
+                raw(&e),
+                (r#"{"in_reply_to": 1}"#.to_string(), true),
                 "{dest}"
             );
         }
-        // `dest` after the body: parsed, whoever the recipient.
+        // `dest` after the body: shown as a map, whoever the recipient.
         let e = parse(r#"{"body":{"in_reply_to":1},"src":"n0","dest":"n2"}"#).unwrap();
+        assert!(raw(&e).1);
+        // Text reads as the same map, and a reply's is shown as that map is written.
+        let text: Box<[u8]> = br#"{"in_reply_to": 1, "a": 2.50}"#.to_vec().into();
+        assert_eq!(Body::Raw(text.clone()).into_map()["in_reply_to"], 1);
+        let mut shown = Vec::new();
+        Body::Reply(text).write_json(&mut shown);
+        assert_eq!(shown, br#"{"a":2.5,"in_reply_to":1}"#);
+    }
+
+    #[test]
+    fn what_serde_json_refuses_as_a_value_is_refused_in_a_reply() {
+        // Skipping over these as text accepts them; the exact mode refuses them in a body it
+        // parses, and so does the wire check, with its diagnostics.
+        let deep = format!("{}{}", "[".repeat(1001), "]".repeat(1001));
+        let long = "1".repeat(400);
+        for body in [
+            r#"{"a":"\ud800"}"#.to_string(),
+            r#"{"a":1e999}"#.to_string(),
+            format!(r#"{{"a":{long}}}"#),
+            format!(r#"{{"a":{deep}}}"#),
+        ] {
+            let to_client = format!(r#"{{"src":"n0","dest":"c1","body":{body}}}"#);
+            assert!(parse(&to_client).is_err(), "{body}");
+            let to_node = format!(r#"{{"src":"n0","dest":"n1","body":{body}}}"#);
+            assert!(parse(&to_node).is_ok(), "{body}");
+        }
+        // Fine as values: read in the fast mode or the exact one alike.
+        let fine = format!(
+            r#"{{"a":"\u00e9","b":1e5,"c":{}}}"#,
+            "[".repeat(200) + &"]".repeat(200)
+        );
+        let line = format!(r#"{{"src":"n0","dest":"c1","body":{fine}}}"#);
+        let e = parse(&line).unwrap();
         assert!(matches!(e.body, WireBody::Parsed(Value::Object(_))));
-        // A raw body reads as the same map.
-        let raw = RawValue::from_string(r#"{"in_reply_to": 1}"#.into()).unwrap();
-        assert_eq!(Body::Raw(raw).into_map()["in_reply_to"], 1);
+        assert!(may_differ_as_a_value(fine.as_bytes()));
+        assert!(!may_differ_as_a_value(
+            br#"{"type":"read_ok","messages":[1,2,3]}"#
+        ));
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! equal the sum of the acknowledged adds plus some subset of the indeterminate ones.
 
 use rand::Rng as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{closed_schema, Invocation, Workload};
+use super::{closed_schema, Invocation, Request, Workload};
 use crate::checkers::counter::check_counter;
 use crate::checkers::CheckResult;
 use crate::history::History;
@@ -62,10 +62,10 @@ impl Workload for Counter {
         vec![Invocation::final_op("read", Value::Null)]
     }
 
-    fn request(&self, op: &Invocation) -> Value {
+    fn request(&self, op: &Invocation) -> Request {
         match op.f {
-            "add" => json!({"type": "add", "delta": op.value}),
-            _ => json!({"type": "read"}),
+            "add" => Request::writer("add").field("delta", &op.value).finish(),
+            _ => Request::writer("read").finish(),
         }
     }
 
@@ -106,6 +106,7 @@ impl Workload for Counter {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn reply(v: Value) -> Map<String, Value> {
         serde_json::from_value(v).unwrap()
@@ -176,11 +177,11 @@ mod tests {
     fn request_bodies() {
         let c = Counter::new(Flavor::PnCounter);
         assert_eq!(
-            c.request(&Invocation::new("add", json!(-3))),
+            c.request(&Invocation::new("add", json!(-3))).to_value(),
             json!({"type": "add", "delta": -3})
         );
         assert_eq!(
-            c.request(&Invocation::new("read", Value::Null)),
+            c.request(&Invocation::new("read", Value::Null)).to_value(),
             json!({"type": "read"})
         );
     }

@@ -1,9 +1,9 @@
 //! `echo`: each request carries a string the node must send back unchanged.
 
 use rand::Rng as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{closed_schema, Invocation, Workload};
+use super::{closed_schema, Invocation, Request, Workload};
 use crate::checkers::{CheckResult, Validity};
 use crate::history::{History, OpType};
 use crate::Rng;
@@ -20,8 +20,8 @@ impl Workload for Echo {
         Invocation::new("echo", Value::String(format!("Please echo {n}")))
     }
 
-    fn request(&self, op: &Invocation) -> Value {
-        json!({"type": "echo", "echo": op.value})
+    fn request(&self, op: &Invocation) -> Request {
+        Request::writer("echo").field("echo", &op.value).finish()
     }
 
     fn response(&self, _op: &Invocation, reply: &Map<String, Value>) -> Result<Value, String> {
@@ -86,6 +86,7 @@ pub fn check_echo(history: &History) -> CheckResult {
 mod tests {
     use super::*;
     use crate::history::build::{history, op};
+    use serde_json::json;
 
     #[test]
     fn matching_echoes_are_valid() {

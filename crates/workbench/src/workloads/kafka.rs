@@ -26,7 +26,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::{closed_schema, Completion, FinalStep, Invocation, Step, Workload, WorkloadOptions};
+use super::reply::{self, ReplyText};
+use super::{
+    closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
+    WorkloadOptions,
+};
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{History, Nanos, OpType, NANOS_PER_MS, NANOS_PER_SEC};
@@ -117,13 +121,26 @@ impl Kafka {
     }
 
     fn see(&mut self, key: &str, offset: i64, polled: bool) {
-        let seen = self.highest_seen.entry(key.to_string()).or_insert(offset);
-        *seen = (*seen).max(offset);
+        raise(&mut self.highest_seen, key, offset);
         if polled {
-            let p = self.highest_polled.entry(key.to_string()).or_insert(offset);
-            *p = (*p).max(offset);
+            raise(&mut self.highest_polled, key, offset);
         }
     }
+}
+
+/// Raises `map[key]` to at least `value` (inserting it), allocating the key only when new.
+fn raise(map: &mut BTreeMap<String, i64>, key: &str, value: i64) {
+    match map.get_mut(key) {
+        Some(v) => *v = (*v).max(value),
+        None => {
+            map.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// `[["poll", polled]]`, moving `polled` in (`json!` would copy it).
+fn poll_value(polled: Value) -> Value {
+    Value::Array(vec![Value::Array(vec!["poll".into(), polled])])
 }
 
 fn send_op(key: &str, msg: u64) -> Invocation {
@@ -191,20 +208,21 @@ impl Workload for Kafka {
 
     fn begin(&mut self, w: usize, op: &Invocation) -> Step {
         match op.f {
-            "crash" => Step::Done(Completion {
-                kind: OpType::Info,
-                value: Value::Null,
-                error: Some(json!("crash")),
-            }),
-            "assign" => Step::Send(json!({
-                "type": "list_committed_offsets",
-                "keys": op.value["keys"],
-            })),
+            "crash" => Step::Done(Completion::failed(
+                OpType::Info,
+                Value::Null,
+                json!("crash"),
+            )),
+            "assign" => Step::Send(
+                Request::writer("list_committed_offsets")
+                    .field("keys", &op.value["keys"])
+                    .finish(),
+            ),
             "poll" => {
                 let worker = self.worker(w);
                 worker.polled = None;
                 let positions = &worker.positions;
-                Step::Send(json!({"type": "poll", "offsets": positions}))
+                Step::Send(Request::writer("poll").field("offsets", positions).finish())
             }
             _ => Step::Send(self.request(op)),
         }
@@ -214,24 +232,21 @@ impl Workload for Kafka {
         let result = match op.f {
             "assign" => self.on_assign_reply(w, op, reply),
             "poll" => self.on_poll_reply(w, reply),
-            _ => self.response(op, reply).map(|value| {
-                if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
-                    self.see(key, offset, false);
-                }
-                Step::Done(Completion::ok(value))
-            }),
+            _ => self.response(op, reply).map(|value| self.sent(value)),
         };
         result.unwrap_or_else(|why| {
             self.worker(w).polled = None;
-            Step::Done(Completion {
-                kind: OpType::Info,
-                value: op.value.clone(),
-                error: Some(json!([
-                    "malformed-response",
-                    format!("{why}: {}", Value::Object(reply.clone()))
-                ])),
-            })
+            Step::Done(malformed(op, why, reply))
         })
+    }
+
+    /// Sends and polls, read straight from the text when they are well formed (see
+    /// [`Kafka::fast_reply`]); anything else goes the map's way.
+    fn on_reply_text(&mut self, w: usize, op: &Invocation, reply: ReplyText<'_>) -> Step {
+        match self.fast_reply(w, op, reply) {
+            Some(step) => step,
+            None => self.on_owned_reply(w, op, reply.to_map()),
+        }
     }
 
     fn client_closed(&mut self, w: usize) {
@@ -275,10 +290,13 @@ impl Workload for Kafka {
         Some(FINAL_PHASE_LIMIT)
     }
 
-    fn request(&self, op: &Invocation) -> Value {
+    fn request(&self, op: &Invocation) -> Request {
         match op.f {
-            "send" => json!({"type": "send", "key": op.value[0][1], "msg": op.value[0][2]}),
-            f => json!({ "type": f }),
+            "send" => Request::writer("send")
+                .field("key", &op.value[0][1])
+                .field("msg", &op.value[0][2])
+                .finish(),
+            f => Request::writer(f).finish(),
         }
     }
 
@@ -288,8 +306,7 @@ impl Workload for Kafka {
         let offset = reply["offset"]
             .as_i64()
             .ok_or_else(|| "`offset` must be an integer".to_string())?;
-        let key = op.value[0][1].clone();
-        Ok(json!([["send", key, [offset, op.value[0][2]]]]))
+        Ok(send_value(op, offset))
     }
 
     fn idempotent(&self, f: &str) -> bool {
@@ -301,7 +318,50 @@ impl Workload for Kafka {
     }
 }
 
+/// A send's ok value: `[["send", key, [offset, msg]]]`.
+fn send_value(op: &Invocation, offset: i64) -> Value {
+    let key = op.value[0][1].clone();
+    json!([["send", key, [offset, op.value[0][2]]]])
+}
+
 impl Kafka {
+    /// A well-formed reply to a send, a poll or its commit, read from the text: the same
+    /// outcome as the map's way, which takes everything else (`None`).
+    fn fast_reply(&mut self, w: usize, op: &Invocation, reply: ReplyText<'_>) -> Option<Step> {
+        match op.f {
+            "send" => {
+                let [offset] = reply.closed("send_ok", ["offset"])?;
+                let offset = reply::as_i64(offset)?;
+                Some(self.sent(send_value(op, offset)))
+            }
+            "poll" if self.worker(w).polled.is_some() => {
+                reply.closed("commit_offsets_ok", [])?;
+                let polled = self.worker(w).polled.take()?;
+                Some(Step::Done(Completion::ok(poll_value(polled))))
+            }
+            "poll" => {
+                let [msgs] = reply.closed("poll_ok", ["msgs"])?;
+                let Ok(Value::Object(msgs)) = crate::net::parse_value(msgs) else {
+                    return None;
+                };
+                if check_msgs(&msgs).is_err() {
+                    return None;
+                }
+                let commits = self.take_msgs(w, &msgs).ok()?;
+                Some(self.after_poll(w, msgs, commits))
+            }
+            _ => None,
+        }
+    }
+
+    /// A send's ok value is seen, and ends the op.
+    fn sent(&mut self, value: Value) -> Step {
+        if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
+            self.see(key, offset, false);
+        }
+        Step::Done(Completion::ok(value))
+    }
+
     fn on_assign_reply(
         &mut self,
         w: usize,
@@ -351,13 +411,25 @@ impl Kafka {
     fn on_poll_reply(&mut self, w: usize, reply: &Map<String, Value>) -> Result<Step, String> {
         if let Some(polled) = self.worker(w).polled.take() {
             closed_schema(reply, "commit_offsets_ok", &[])?;
-            return Ok(Step::Done(Completion::ok(json!([["poll", polled]]))));
+            return Ok(Step::Done(Completion::ok(poll_value(polled))));
         }
         closed_schema(reply, "poll_ok", &["msgs"])?;
         let msgs = match &reply["msgs"] {
             Value::Object(msgs) => msgs,
             other => return Err(format!("`msgs` must be a map, got {other}")),
         };
+        let commits = self.take_msgs(w, msgs)?;
+        Ok(self.after_poll(w, msgs.clone(), commits))
+    }
+
+    /// A poll's messages, key by key: moves the worker's positions past them and returns the
+    /// offsets to commit. Fails on the first key whose list is malformed (the keys before it
+    /// taken, as Maelstrom's client does).
+    fn take_msgs(
+        &mut self,
+        w: usize,
+        msgs: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
         let mut commits = Map::new();
         for (key, list) in msgs {
             let list = list
@@ -376,19 +448,48 @@ impl Kafka {
             let Some(max) = max else { continue };
             self.see(key, max, true);
             let worker = self.worker(w);
-            let position = worker.positions.entry(key.clone()).or_insert(0);
-            *position = (*position).max(max + 1);
-            let read = worker.final_read.entry(key.clone()).or_insert(max);
-            *read = (*read).max(max);
-            commits.insert(key.clone(), json!(max));
+            // A new position starts from 0, then moves past what was read.
+            raise(&mut worker.positions, key, 0);
+            raise(&mut worker.positions, key, max + 1);
+            raise(&mut worker.final_read, key, max);
+            commits.insert(key.clone(), Value::from(max));
         }
-        let polled = Value::Object(msgs.clone());
+        Ok(commits)
+    }
+
+    /// After a well-formed poll: done if there is nothing to commit, else the commit.
+    fn after_poll(
+        &mut self,
+        w: usize,
+        msgs: Map<String, Value>,
+        commits: Map<String, Value>,
+    ) -> Step {
+        let polled = Value::Object(msgs);
         if commits.is_empty() {
-            return Ok(Step::Done(Completion::ok(json!([["poll", polled]]))));
+            return Step::Done(Completion::ok(poll_value(polled)));
         }
         self.worker(w).polled = Some(polled);
-        Ok(Step::Send(
-            json!({"type": "commit_offsets", "offsets": commits}),
-        ))
+        Step::Send(
+            Request::writer("commit_offsets")
+                .field("offsets", &commits)
+                .finish(),
+        )
     }
+}
+
+/// Whether [`Kafka::take_msgs`] takes every key of these messages (each a list of
+/// `[offset, message]` with an integer offset).
+fn check_msgs(msgs: &Map<String, Value>) -> Result<(), String> {
+    for (key, list) in msgs {
+        let list = list
+            .as_array()
+            .ok_or_else(|| format!("messages of {key:?} must be an array"))?;
+        for pair in list {
+            match pair.as_array().map(Vec::as_slice) {
+                Some([offset, _msg]) if offset.is_i64() => {}
+                _ => return Err(format!("{pair} is not [offset, message]")),
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::{closed_schema, Invocation, Workload, WorkloadOptions};
+use super::{closed_schema, Invocation, Request, Workload, WorkloadOptions};
 use crate::checkers::linear::{check_register_history, LinearOptions};
 use crate::checkers::CheckResult;
 use crate::history::{History, Nanos, OpType, NANOS_PER_MS};
@@ -102,13 +102,20 @@ impl Workload for LinKv {
         }
     }
 
-    fn request(&self, op: &Invocation) -> Value {
+    fn request(&self, op: &Invocation) -> Request {
         let key = &op.value[0];
         let value = &op.value[1];
         match op.f {
-            "read" => json!({"type": "read", "key": key}),
-            "write" => json!({"type": "write", "key": key, "value": value}),
-            _ => json!({"type": "cas", "key": key, "from": value[0], "to": value[1]}),
+            "read" => Request::writer("read").field("key", key).finish(),
+            "write" => Request::writer("write")
+                .field("key", key)
+                .field("value", value)
+                .finish(),
+            _ => Request::writer("cas")
+                .field("from", &value[0])
+                .field("key", key)
+                .field("to", &value[1])
+                .finish(),
         }
     }
 
@@ -236,13 +243,16 @@ mod tests {
         let read = Invocation::new("read", json!([3, null]));
         let write = Invocation::new("write", json!([3, 4]));
         let cas = Invocation::new("cas", json!([3, [1, 2]]));
-        assert_eq!(w.request(&read), json!({"type": "read", "key": 3}));
         assert_eq!(
-            w.request(&write),
+            w.request(&read).to_value(),
+            json!({"type": "read", "key": 3})
+        );
+        assert_eq!(
+            w.request(&write).to_value(),
             json!({"type": "write", "key": 3, "value": 4})
         );
         assert_eq!(
-            w.request(&cas),
+            w.request(&cas).to_value(),
             json!({"type": "cas", "key": 3, "from": 1, "to": 2})
         );
         let ok = reply(json!({"type": "read_ok", "in_reply_to": 1, "value": 2}));

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::checkers::CheckResult;
-use crate::history::{History, Nanos, OpType, NANOS_PER_SEC};
+use crate::history::{History, IntSet, Nanos, OpType, NANOS_PER_SEC};
 use crate::Rng;
 
 pub mod broadcast;
@@ -13,8 +13,13 @@ pub mod counter;
 pub mod echo;
 pub mod kafka;
 pub mod lin_kv;
+pub mod reply;
+pub mod request;
 pub mod txn;
 pub mod unique_ids;
+
+pub use reply::ReplyText;
+pub use request::{Request, RequestWriter};
 
 /// An operation a client worker is about to perform.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +56,9 @@ pub struct Completion {
     pub kind: OpType,
     pub value: Value,
     pub error: Option<Value>,
+    /// An ok read of the workload's [`Workload::set_valued_f`] already made a set: the
+    /// history keeps it as such (`value` is then null).
+    pub set: Option<IntSet>,
 }
 
 impl Completion {
@@ -59,6 +67,25 @@ impl Completion {
             kind: OpType::Ok,
             value,
             error: None,
+            set: None,
+        }
+    }
+
+    /// An ok read whose value is this set (see [`Completion::set`]).
+    pub fn ok_set(set: IntSet) -> Completion {
+        Completion {
+            set: Some(set),
+            ..Completion::ok(Value::Null)
+        }
+    }
+
+    /// A failed or indeterminate outcome.
+    pub fn failed(kind: OpType, value: Value, error: Value) -> Completion {
+        Completion {
+            kind,
+            value,
+            error: Some(error),
+            set: None,
         }
     }
 }
@@ -70,7 +97,7 @@ impl Completion {
 pub enum Step {
     /// Send this request body (without `msg_id`: the client adds it) from the worker's client
     /// to the worker's node, and wait for the reply.
-    Send(Value),
+    Send(Request),
     /// The operation is over.
     Done(Completion),
 }
@@ -161,14 +188,7 @@ pub trait Workload {
     fn on_reply(&mut self, _worker: usize, op: &Invocation, reply: &Map<String, Value>) -> Step {
         Step::Done(match self.response(op, reply) {
             Ok(value) => Completion::ok(value),
-            Err(why) => Completion {
-                kind: OpType::Info,
-                value: op.value.clone(),
-                error: Some(serde_json::json!([
-                    "malformed-response",
-                    format!("{why}: {}", Value::Object(reply.clone()))
-                ])),
-            },
+            Err(why) => malformed(op, why, reply),
         })
     }
 
@@ -182,6 +202,15 @@ pub trait Workload {
         reply: Map<String, Value>,
     ) -> Step {
         self.on_reply(worker, op, &reply)
+    }
+
+    /// What the runner calls with a reply that is not an error, as the text the node wrote:
+    /// by default the text is parsed into a map for [`Workload::on_owned_reply`]. The
+    /// workloads whose replies are large or many read what they need straight from the text
+    /// ([`ReplyText`]) and leave anything unusual to this default, so a malformed reply is
+    /// named as it always was.
+    fn on_reply_text(&mut self, worker: usize, op: &Invocation, reply: ReplyText<'_>) -> Step {
+        self.on_owned_reply(worker, op, reply.to_map())
     }
 
     /// The worker's client was discarded (after an indeterminate op, for workloads whose
@@ -220,7 +249,7 @@ pub trait Workload {
     }
 
     /// The request body for a one-request invocation, without `msg_id` (the client adds it).
-    fn request(&self, op: &Invocation) -> Value;
+    fn request(&self, op: &Invocation) -> Request;
 
     /// Validates a non-error reply against the closed response schema (exactly the documented
     /// fields plus `type`, `in_reply_to`, optional `msg_id`) and returns the value the history
@@ -293,6 +322,18 @@ pub fn build(name: &str, opts: &WorkloadOptions) -> anyhow::Result<Box<dyn Workl
             NAMES.join(", ")
         ),
     })
+}
+
+/// The info completion of an op whose reply is malformed: why, and the reply.
+pub fn malformed(op: &Invocation, why: String, reply: &Map<String, Value>) -> Completion {
+    Completion::failed(
+        OpType::Info,
+        op.value.clone(),
+        serde_json::json!([
+            "malformed-response",
+            format!("{why}: {}", Value::Object(reply.clone()))
+        ]),
+    )
 }
 
 /// Checks that `reply` has exactly the fields `type`, `in_reply_to`, optional `msg_id`, plus

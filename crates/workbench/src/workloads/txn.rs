@@ -9,7 +9,9 @@
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::{closed_schema, Invocation, Workload, WorkloadOptions};
+use super::{
+    closed_schema, Completion, Invocation, ReplyText, Request, Step, Workload, WorkloadOptions,
+};
 use crate::checkers::txn::{self, Flavor};
 use crate::checkers::CheckResult;
 use crate::history::History;
@@ -120,8 +122,8 @@ impl Workload for Txn {
             .collect()
     }
 
-    fn request(&self, op: &Invocation) -> Value {
-        json!({"type": "txn", "txn": op.value})
+    fn request(&self, op: &Invocation) -> Request {
+        Request::writer("txn").field("txn", &op.value).finish()
     }
 
     /// `txn_ok {txn}`: the request's micro-ops in order, each `[f, k, v]` with the same f and
@@ -129,10 +131,36 @@ impl Workload for Txn {
     /// list-append).
     fn response(&self, op: &Invocation, reply: &Map<String, Value>) -> Result<Value, String> {
         closed_schema(reply, "txn_ok", &["txn"])?;
+        self.check_txn(op, &reply["txn"])?;
+        Ok(reply["txn"].clone())
+    }
+
+    /// A well-formed `txn_ok` read from the text; anything else goes the map's way.
+    fn on_reply_text(&mut self, worker: usize, op: &Invocation, reply: ReplyText<'_>) -> Step {
+        let txn = reply
+            .closed("txn_ok", ["txn"])
+            .and_then(|[txn]| crate::net::parse_value(txn).ok())
+            .filter(|txn| self.check_txn(op, txn).is_ok());
+        match txn {
+            Some(txn) => Step::Done(Completion::ok(txn)),
+            None => self.on_owned_reply(worker, op, reply.to_map()),
+        }
+    }
+
+    fn reusable_client(&self) -> bool {
+        true
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        txn::check(history, self.flavor, &self.models)
+    }
+}
+
+impl Txn {
+    /// The reply's micro-ops against the request's (see [`Workload::response`]).
+    fn check_txn(&self, op: &Invocation, got: &Value) -> Result<(), String> {
         let sent = op.value.as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let got = reply["txn"]
-            .as_array()
-            .ok_or("`txn` must be a list of micro-ops")?;
+        let got = got.as_array().ok_or("`txn` must be a list of micro-ops")?;
         if got.len() != sent.len() {
             return Err(format!(
                 "`txn` has {} micro-ops, the request had {}",
@@ -165,15 +193,7 @@ impl Workload for Txn {
                 return Err(format!("read {g} has a value of the wrong type"));
             }
         }
-        Ok(reply["txn"].clone())
-    }
-
-    fn reusable_client(&self) -> bool {
-        true
-    }
-
-    fn check(&self, history: &History) -> CheckResult {
-        txn::check(history, self.flavor, &self.models)
+        Ok(())
     }
 }
 
@@ -255,7 +275,7 @@ mod tests {
         let w = workload(Flavor::RwRegister, "read-committed").unwrap();
         let op = Invocation::new("txn", json!([["r", 1, null], ["w", 2, 3]]));
         assert_eq!(
-            w.request(&op),
+            w.request(&op).to_value(),
             json!({"type": "txn", "txn": [["r", 1, null], ["w", 2, 3]]})
         );
         let reply = |txn: Value| -> Map<String, Value> {

@@ -1,8 +1,8 @@
 //! `unique-ids`: `generate` asks a node for an id; no two acknowledged ids may be equal.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{closed_schema, Invocation, Workload};
+use super::{closed_schema, Invocation, Request, Workload};
 use crate::checkers::{unique::check_unique_ids, CheckResult};
 use crate::history::History;
 use crate::Rng;
@@ -18,8 +18,8 @@ impl Workload for UniqueIds {
         Invocation::new("generate", Value::Null)
     }
 
-    fn request(&self, _op: &Invocation) -> Value {
-        json!({"type": "generate"})
+    fn request(&self, _op: &Invocation) -> Request {
+        Request::writer("generate").finish()
     }
 
     fn response(&self, _op: &Invocation, reply: &Map<String, Value>) -> Result<Value, String> {

@@ -1,0 +1,473 @@
+//! Replies read straight from the text a node wrote, without building a JSON value.
+//!
+//! The wire check has already validated a reply body as a JSON object, so finding its
+//! top-level fields only has to skip over strings and brackets (with `memchr`), and a
+//! workload parses just the field it needs into typed data. Anything unusual (an escape in a
+//! key, a key twice, a field of the wrong type) is left to the slow path, which parses the
+//! body into a map and names the problem exactly as before: the fast readers only ever accept
+//! what the map-based checks accept, with the same result.
+
+use serde_json::{Map, Value};
+
+use crate::history::IntSet;
+
+/// A reply body: the text of a JSON object the wire check validated.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyText<'a> {
+    text: &'a [u8],
+    /// Its top-level fields, found once for the runner and the workload; `None` when there
+    /// are more than [`KEPT_FIELDS`] or a key holds an escape (then each asks the text).
+    fields: Option<([Field<'a>; KEPT_FIELDS], usize)>,
+}
+
+/// A top-level field: key, value text.
+type Field<'a> = (&'a [u8], &'a [u8]);
+
+/// Replies have a handful of fields.
+const KEPT_FIELDS: usize = 6;
+
+impl<'a> ReplyText<'a> {
+    pub fn new(text: &'a [u8]) -> ReplyText<'a> {
+        let mut kept: [Field<'a>; KEPT_FIELDS] = [(&[], &[]); KEPT_FIELDS];
+        let mut len = 0;
+        let ok = for_each_field(text, |key, value| {
+            let Some(slot) = kept.get_mut(len) else {
+                return false;
+            };
+            *slot = (key, value);
+            len += 1;
+            true
+        });
+        ReplyText {
+            text,
+            fields: ok.then_some((kept, len)),
+        }
+    }
+
+    /// Calls `f` for each top-level field (see [`for_each_field`]).
+    fn each(&self, mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool) -> bool {
+        match &self.fields {
+            Some((fields, len)) => fields[..*len].iter().all(|&(k, v)| f(k, v)),
+            None => for_each_field(self.text, f),
+        }
+    }
+
+    pub fn text(&self) -> &'a [u8] {
+        self.text
+    }
+
+    /// The body as a map (the slow path).
+    pub fn to_map(&self) -> Map<String, Value> {
+        match crate::net::parse_value(self.text) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
+    }
+
+    /// The top-level fields as (key, value text), in the order written; `None` if a key holds
+    /// an escape (its name is only known once unescaped: the slow path reads it).
+    pub fn fields(&self) -> Option<Vec<(&'a [u8], &'a [u8])>> {
+        let mut fields = Vec::with_capacity(4);
+        let ok = self.each(|key, value| {
+            fields.push((key, value));
+            true
+        });
+        ok.then_some(fields)
+    }
+
+    /// The texts of `type` and `in_reply_to` (the last of each, as the map keeps), or `None`
+    /// when a key holds an escape.
+    pub fn header(&self) -> Option<Header<'a>> {
+        let mut header = Header::default();
+        let ok = self.each(|key, value| {
+            match key {
+                b"type" => header.kind = Some(value),
+                b"in_reply_to" => header.in_reply_to = Some(value),
+                _ => {}
+            }
+            true
+        });
+        ok.then_some(header)
+    }
+
+    /// The reply's `in_reply_to` as the map reads it (`Value::as_u64`), or `None` when the
+    /// text cannot tell quickly (an escaped key): the caller asks the map.
+    pub fn in_reply_to(&self) -> Option<Option<u64>> {
+        let mut found = None;
+        let ok = self.each(|key, value| {
+            if key == b"in_reply_to" {
+                // A key written twice: the map keeps the last.
+                found = Some(value);
+            }
+            true
+        });
+        ok.then(|| found.and_then(as_u64))
+    }
+
+    /// The text of each of `fields` when the reply is exactly `{"type": expected_type,
+    /// "in_reply_to": <integer>, ["msg_id": <integer>,] fields...}`, each key once and no
+    /// escape in a key or in `type` (so [`crate::workloads::closed_schema`] would accept it);
+    /// `None` for anything else.
+    pub fn closed<const N: usize>(
+        &self,
+        expected_type: &str,
+        fields: [&str; N],
+    ) -> Option<[&'a [u8]; N]> {
+        let mut values: [Option<&'a [u8]>; N] = [None; N];
+        let (mut kind, mut in_reply_to, mut msg_id) = (None, None, None);
+        let ok = self.each(|key, value| {
+            let slot = match key {
+                b"type" => &mut kind,
+                b"in_reply_to" => &mut in_reply_to,
+                b"msg_id" => &mut msg_id,
+                _ => match fields.iter().position(|f| f.as_bytes() == key) {
+                    Some(i) => &mut values[i],
+                    None => return false,
+                },
+            };
+            // A key twice goes to the slow path (the map keeps the last one).
+            slot.replace(value).is_none()
+        });
+        if !ok {
+            return None;
+        }
+        let kind = kind?;
+        let quoted = kind.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+        if quoted != expected_type.as_bytes() {
+            return None;
+        }
+        as_u64(in_reply_to?)?;
+        if let Some(id) = msg_id {
+            as_u64(id)?;
+        }
+        let mut out: [&'a [u8]; N] = [&[]; N];
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = v?;
+        }
+        Some(out)
+    }
+}
+
+/// What the runner routes a reply by (see [`ReplyText::header`]): value texts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Header<'a> {
+    pub kind: Option<&'a [u8]>,
+    pub in_reply_to: Option<&'a [u8]>,
+}
+
+/// A JSON value's text read as `Value::as_u64` would: a non-negative integer that fits.
+pub fn as_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// A JSON value's text read as `Value::as_i64` would: an integer that fits (not `-0`, which
+/// serde_json reads as a float).
+pub fn as_i64(text: &[u8]) -> Option<i64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || text.starts_with(b"-0") {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// Parses a JSON array of non-negative integers straight into a set (`None` for anything
+/// else: not an array, an element that is not a `u64` as `Value::as_u64` reads it). The set
+/// is what [`IntSet::from_values`] makes of the same array. A loop over the bytes, not
+/// serde: a broadcast read holds the whole set, hundreds of thousands of integers a run.
+pub fn int_set(text: &[u8]) -> Option<IntSet> {
+    let mut set = IntSet::builder();
+    let len = text.len();
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) != Some(&b']') {
+        loop {
+            let start = i;
+            let mut n: u64 = 0;
+            while i < len {
+                let d = text[i].wrapping_sub(b'0');
+                if d >= 10 {
+                    break;
+                }
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            let digits = i - start;
+            // Digits alone (no sign, fraction or exponent), and no leading zero.
+            if digits == 0 || (text[start] == b'0' && digits > 1) {
+                return None;
+            }
+            // Up to 19 digits always fit; 20 may not (the sum above wrapped).
+            if digits >= 20 {
+                n = as_u64(&text[start..i])?;
+            }
+            set.push(n);
+            match text.get(i) {
+                Some(b',') => i += 1,
+                Some(b']') => break,
+                _ => {
+                    i = skip_ws(text, i);
+                    match text.get(i) {
+                        Some(b',') => i += 1,
+                        Some(b']') => break,
+                        _ => return None,
+                    }
+                }
+            }
+            if i < len && !text[i].is_ascii_digit() {
+                i = skip_ws(text, i);
+            }
+        }
+    }
+    (skip_ws(text, i + 1) == len).then(|| set.finish())
+}
+
+/// Calls `f(key, value_text)` for each top-level field of a validated JSON object, until `f`
+/// returns false. Returns false if `f` did, if a key holds an escape, or if the text is not
+/// an object after all.
+fn for_each_field<'a>(text: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool) -> bool {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'{') {
+        return false;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&b'}') {
+        return true;
+    }
+    loop {
+        if text.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some((end, escaped)) = skip_string(text, i) else {
+            return false;
+        };
+        if escaped {
+            return false;
+        }
+        let key = &text[i + 1..end - 1];
+        i = skip_ws(text, end);
+        if text.get(i) != Some(&b':') {
+            return false;
+        }
+        let start = skip_ws(text, i + 1);
+        let Some(value_end) = skip_value(text, start) else {
+            return false;
+        };
+        if !f(key, &text[start..value_end]) {
+            return false;
+        }
+        i = skip_ws(text, value_end);
+        match text.get(i) {
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(b'}') => return true,
+            _ => return false,
+        }
+    }
+}
+
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = text.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// From the opening quote at `i`: the index after the closing quote, and whether the string
+/// holds an escape.
+fn skip_string(text: &[u8], i: usize) -> Option<(usize, bool)> {
+    // Strings in replies are short: a loop beats memchr's setup.
+    let mut j = i + 1;
+    let mut escaped = false;
+    while j < text.len() {
+        match text[j] {
+            b'"' => return Some((j + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                j += 2;
+            }
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// From the first byte of a value at `i`: the index after it.
+fn skip_value(text: &[u8], i: usize) -> Option<usize> {
+    match *text.get(i)? {
+        b'"' => skip_string(text, i).map(|(end, _)| end),
+        b'[' => skip_nested(text, i, b'[', b']'),
+        b'{' => skip_nested(text, i, b'{', b'}'),
+        _ => {
+            let len = text[i..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(text.len() - i);
+            Some(i + len)
+        }
+    }
+}
+
+/// Skips an array or object: in validated JSON only its own kind of bracket needs counting
+/// (the other kind nests in balanced pairs inside it), strings aside.
+fn skip_nested(text: &[u8], i: usize, open: u8, close: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    // Short values (a txn's micro-ops): a loop beats memchr's setup.
+    if text.len() - i < 256 {
+        while j < text.len() {
+            match text[j] {
+                b'"' => j = skip_string(text, j)?.0,
+                b if b == open => {
+                    depth += 1;
+                    j += 1;
+                }
+                b if b == close => {
+                    depth -= 1;
+                    j += 1;
+                    if depth == 0 {
+                        return Some(j);
+                    }
+                }
+                _ => j += 1,
+            }
+        }
+        return None;
+    }
+    loop {
+        j += memchr::memchr3(b'"', open, close, text.get(j..)?)?;
+        match text[j] {
+            b'"' => j = skip_string(text, j)?.0,
+            b if b == open => {
+                depth += 1;
+                j += 1;
+            }
+            _ => {
+                depth -= 1;
+                j += 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reply(text: &str) -> ReplyText<'_> {
+        ReplyText::new(text.as_bytes())
+    }
+
+    #[test]
+    fn fields_are_found_whatever_they_hold() {
+        let r = reply(
+            r#" { "a" : [1, [2, {"]": "}"}], "x\"y"], "b":{"c":[{}]} ,"d":-1.5e3,"e":"q\\"} "#,
+        );
+        let fields = r.fields().unwrap();
+        let keys: Vec<_> = fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [&b"a"[..], b"b", b"d", b"e"]);
+        assert_eq!(fields[0].1, br#"[1, [2, {"]": "}"}], "x\"y"]"#);
+        assert_eq!(fields[1].1, br#"{"c":[{}]}"#);
+        assert_eq!(fields[2].1, b"-1.5e3");
+        assert_eq!(fields[3].1, br#""q\\""#);
+        assert!(reply(r#"{"a\u0062":1}"#).fields().is_none());
+        assert_eq!(reply("{}").fields().unwrap(), vec![]);
+    }
+
+    #[test]
+    fn closed_accepts_only_what_closed_schema_accepts() {
+        let schema = |text: &str| {
+            let map: Map<String, Value> = serde_json::from_str(text).unwrap();
+            crate::workloads::closed_schema(&map, "read_ok", &["messages"]).is_ok()
+        };
+        let ok = r#"{"type":"read_ok","messages":[1,2],"in_reply_to":3,"msg_id":4}"#;
+        assert_eq!(
+            reply(ok).closed("read_ok", ["messages"]),
+            Some([&b"[1,2]"[..]])
+        );
+        assert!(schema(ok));
+        for bad in [
+            r#"{"type":"read_ok","messages":[1],"in_reply_to":3,"x":1}"#,
+            r#"{"type":"read_ok","in_reply_to":3}"#,
+            r#"{"type":"read","messages":[1],"in_reply_to":3}"#,
+            r#"{"type":"read_ok","messages":[1],"in_reply_to":-3}"#,
+            r#"{"type":"read_ok","messages":[1],"in_reply_to":3.0}"#,
+            r#"{"type":"read_ok","messages":[1],"in_reply_to":3,"msg_id":"4"}"#,
+            r#"{"type":"read_ok","messages":[1],"in_reply_to":3,"in_reply_to":"x"}"#,
+            r#"{"type":"read_ok","messages":[1]}"#,
+        ] {
+            assert_eq!(reply(bad).closed("read_ok", ["messages"]), None, "{bad}");
+            assert!(!schema(bad), "{bad}");
+        }
+        // Accepted by the map, left to it here: the fast path only ever says less.
+        for slow in [
+            r#"{"type":"read\u005fok","messages":[1],"in_reply_to":3}"#,
+            r#"{"type":"read_ok","messages":[1],"messages":[2],"in_reply_to":3}"#,
+        ] {
+            assert_eq!(reply(slow).closed("read_ok", ["messages"]), None, "{slow}");
+            assert!(schema(slow), "{slow}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_values_read_them() {
+        for text in [
+            "0",
+            "7",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "-0",
+            "1.0",
+            "1e2",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(as_u64(text.as_bytes()), value.as_u64(), "{text}");
+            assert_eq!(as_i64(text.as_bytes()), value.as_i64(), "{text}");
+        }
+        assert_eq!(
+            reply(r#"{"in_reply_to":5,"in_reply_to":6}"#).in_reply_to(),
+            Some(Some(6))
+        );
+        assert_eq!(reply(r#"{"in_reply_to":"5"}"#).in_reply_to(), Some(None));
+        assert_eq!(reply(r#"{"type":"x"}"#).in_reply_to(), Some(None));
+    }
+
+    #[test]
+    fn an_int_set_parses_as_the_values_would() {
+        for text in ["[]", "[3,1,2,2]", "[ 5 , 6 ]", "[18446744073709551615, 0]"] {
+            let values: Vec<Value> = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                int_set(text.as_bytes()),
+                IntSet::from_values(&values),
+                "{text}"
+            );
+        }
+        for text in [
+            "[-1]",
+            "[1.0]",
+            "[1e2]",
+            "[\"1\"]",
+            "[[1]]",
+            "null",
+            "{}",
+            "[1,]",
+            "[18446744073709551616]",
+        ] {
+            assert_eq!(int_set(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(
+            int_set(b"[1,2]").unwrap().iter().collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        let _ = json!(null);
+    }
+}

@@ -1,0 +1,190 @@
+//! Request bodies as a client sends them, written straight to JSON text.
+//!
+//! A node reads, and `messages.jsonl` shows, a request as serde_json writes a map: keys
+//! ascending, compact. [`RequestWriter`] writes that text directly (no map, no value per
+//! field), leaving the place where the client's `msg_id` goes; [`Request::from`] a
+//! [`Value`] keeps the map for requests that are rare (init, setup) or hand-built (tests).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::net::{push_u64, Body};
+
+/// A request body without its `msg_id` (the client adds it when it sends the request).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request(Repr);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Repr {
+    Map(Map<String, Value>),
+    /// A JSON object's text, keys ascending, and where `"msg_id":N,` goes.
+    Text {
+        text: Vec<u8>,
+        msg_id_at: usize,
+    },
+}
+
+impl Request {
+    /// Starts a request of type `kind`: add its other fields with [`RequestWriter::field`],
+    /// in ascending key order.
+    pub fn writer(kind: &str) -> RequestWriter<'_> {
+        let mut text = Vec::with_capacity(64);
+        text.push(b'{');
+        RequestWriter {
+            text,
+            kind,
+            msg_id_at: None,
+            kind_written: false,
+        }
+    }
+
+    /// The body the client sends, with its `msg_id`.
+    pub fn into_body(self, msg_id: u64) -> Body {
+        match self.0 {
+            Repr::Map(mut map) => {
+                map.insert("msg_id".into(), msg_id.into());
+                Body::Map(map)
+            }
+            Repr::Text { text, msg_id_at } => {
+                let mut body = Vec::with_capacity(text.len() + 32);
+                body.extend_from_slice(&text[..msg_id_at]);
+                body.extend_from_slice(b"\"msg_id\":");
+                push_u64(&mut body, msg_id);
+                body.push(b',');
+                body.extend_from_slice(&text[msg_id_at..]);
+                Body::Raw(body.into_boxed_slice())
+            }
+        }
+    }
+
+    /// The request as a value, without `msg_id` (tests, and the setup reply's type).
+    pub fn to_value(&self) -> Value {
+        match &self.0 {
+            Repr::Map(map) => Value::Object(map.clone()),
+            Repr::Text { .. } => {
+                let mut map = self.clone().into_body(0).into_map();
+                map.remove("msg_id");
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+/// A request body must be a JSON object (a workload bug otherwise).
+impl From<Value> for Request {
+    fn from(value: Value) -> Request {
+        match value {
+            Value::Object(map) => Request(Repr::Map(map)),
+            other => panic!("a request body must be a JSON object, got {other}"),
+        }
+    }
+}
+
+/// Writes a request's text (see [`Request::writer`]).
+pub struct RequestWriter<'k> {
+    text: Vec<u8>,
+    kind: &'k str,
+    msg_id_at: Option<usize>,
+    kind_written: bool,
+}
+
+impl RequestWriter<'_> {
+    /// Adds a field; keys come in ascending order, never `type` or `msg_id`, and need no
+    /// escaping.
+    pub fn field(mut self, key: &str, value: &(impl Serialize + ?Sized)) -> Self {
+        debug_assert!(key != "type" && key != "msg_id" && !key.contains(['"', '\\']));
+        self.before(Some(key));
+        self.key(key);
+        serde_json::to_writer(&mut self.text, value).expect("a request field serializes");
+        self.text.push(b',');
+        self
+    }
+
+    /// Adds a field whose value is JSON text written by `write`.
+    pub fn field_with(mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> Self {
+        debug_assert!(key != "type" && key != "msg_id" && !key.contains(['"', '\\']));
+        self.before(Some(key));
+        self.key(key);
+        write(&mut self.text);
+        self.text.push(b',');
+        self
+    }
+
+    pub fn finish(mut self) -> Request {
+        self.before(None);
+        // Every field ends with a comma; the last one's closes the object.
+        *self.text.last_mut().expect("type was written") = b'}';
+        Request(Repr::Text {
+            text: self.text,
+            msg_id_at: self.msg_id_at.expect("msg_id's place was taken"),
+        })
+    }
+
+    fn key(&mut self, key: &str) {
+        self.text.push(b'"');
+        self.text.extend_from_slice(key.as_bytes());
+        self.text.extend_from_slice(b"\":");
+    }
+
+    /// Places `msg_id` and writes `type` where they go before `key` (`None`: the end).
+    fn before(&mut self, key: Option<&str>) {
+        if self.msg_id_at.is_none() && key.is_none_or(|k| k > "msg_id") {
+            self.msg_id_at = Some(self.text.len());
+        }
+        if !self.kind_written && key.is_none_or(|k| k > "type") {
+            self.kind_written = true;
+            self.key("type");
+            serde_json::to_writer(&mut self.text, self.kind).expect("a string serializes");
+            self.text.push(b',');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The line a node would read for `request` with `msg_id` 7.
+    fn sent(request: Request) -> String {
+        let mut out = Vec::new();
+        request.into_body(7).write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn written_text_is_what_the_map_would_write() {
+        let cases = [
+            (Request::writer("read").finish(), json!({"type": "read"})),
+            (
+                Request::writer("broadcast").field("message", &5).finish(),
+                json!({"type": "broadcast", "message": 5}),
+            ),
+            (
+                Request::writer("send")
+                    .field("key", "k\"1")
+                    .field("msg", &3)
+                    .finish(),
+                json!({"type": "send", "key": "k\"1", "msg": 3}),
+            ),
+            (
+                Request::writer("poll")
+                    .field("offsets", &json!({"1": 2}))
+                    .field("zz", &[1.5])
+                    .finish(),
+                json!({"type": "poll", "offsets": {"1": 2}, "zz": [1.5]}),
+            ),
+            (
+                Request::writer("add")
+                    .field("a", &1)
+                    .field_with("txn", |out| out.extend_from_slice(b"[]"))
+                    .finish(),
+                json!({"type": "add", "a": 1, "txn": []}),
+            ),
+        ];
+        for (written, value) in cases {
+            assert_eq!(written.to_value(), value);
+            assert_eq!(sent(written), sent(Request::from(value)));
+        }
+    }
+}
