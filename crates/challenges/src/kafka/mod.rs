@@ -83,7 +83,7 @@ const NOT_YET_EVERYWHERE: &str = "not yet acknowledged by every node; it may sti
 
 /// The requests, their key names borrowed from the input line (see [`wire`]).
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request<'a> {
     Send {
         #[serde(borrow)]

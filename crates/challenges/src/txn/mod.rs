@@ -99,7 +99,7 @@ pub type Version = (u64, u32);
 pub type Update = (i64, i64, Version);
 
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     Txn {
         txn: Vec<MicroOp>,
