@@ -62,9 +62,22 @@ fn micro_ops_read_and_write_as_the_wire_has_them() {
         r#"[["r",1,null],["w",2,3]]"#
     );
     assert!(serde_json::from_str::<Vec<MicroOp>>(r#"[["append", 1, 2]]"#).is_err());
-    // Inside a request, whose body serde buffers to find its type.
-    let req: Request = serde_json::from_str(r#"{"txn": [["w", 1, 2]], "type": "txn"}"#).unwrap();
-    assert!(matches!(req, Request::Txn { txn } if txn == ops(&[("w", 1, Some(2))])));
+    // Inside a request, read by the runtime by its type (`type` after the fields on purpose).
+    let mut engine = glomers_node::Engine::new(Txn::from_args(&[]).unwrap(), 0);
+    let lines = [
+        r#"{"src":"c0","dest":"n0","body":{"type":"init","msg_id":1,"node_id":"n0","node_ids":["n0"]}}"#,
+        r#"{"src":"c1","dest":"n0","body":{"txn":[["w",1,2],["r",1,null]],"msg_id":2,"type":"txn"}}"#,
+    ];
+    for line in lines {
+        engine.handle_line(line.as_bytes(), std::time::Duration::ZERO);
+    }
+    let out = String::from_utf8(std::mem::take(engine.output())).unwrap();
+    let reply: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(reply["body"]["type"], "txn_ok", "{out}");
+    assert_eq!(
+        reply["body"]["txn"],
+        serde_json::json!([["w", 1, 2], ["r", 1, 2]])
+    );
 }
 
 #[test]
