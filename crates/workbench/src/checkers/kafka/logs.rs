@@ -11,7 +11,7 @@
 //! before the send of a message it returned was invoked. Each such edge is itself the cycle
 //! S -wr-> P -rt-> S. Reporting those edges finds exactly the cyclic histories, in linear time.
 
-use super::fast_hash::{FastMap, FastSet};
+use crate::checkers::fast_hash::{FastMap, FastSet};
 
 use super::findings::{offsets_text, secs, Example, Findings};
 use super::txns::{Body, KeyId, Msg, Offset, Txn, Txns};

@@ -29,7 +29,6 @@ use serde_json::json;
 use super::{CheckResult, Validity};
 use crate::history::{History, OpType};
 
-mod fast_hash;
 pub mod findings;
 mod lag;
 mod logs;

@@ -5,7 +5,7 @@
 //! Positions are compared in the version order ([`Logs::index`]), not as raw offsets: a log may
 //! leave offsets unused, and only skipping a message that exists is a skip.
 
-use super::fast_hash::FastMap;
+use crate::checkers::fast_hash::FastMap;
 
 use super::findings::{secs, Example, Findings};
 use super::logs::Logs;

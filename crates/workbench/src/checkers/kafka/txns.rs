@@ -12,7 +12,7 @@
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
 
-use super::fast_hash::FastMap;
+use crate::checkers::fast_hash::FastMap;
 
 use serde_json::Value;
 

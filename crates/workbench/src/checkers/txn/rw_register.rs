@@ -14,8 +14,9 @@ use std::collections::BTreeSet;
 
 use super::graph::{Graph, RW, WR, WW};
 use super::models::needs_anti_dependencies;
-use super::txns::{IntMap, Mop, Outcome, Txns, NIL};
+use super::txns::{Mop, Outcome, Txns, NIL};
 use super::{show, Found};
+use crate::checkers::fast_hash::FastMap;
 
 /// One write of a key: the value, the transaction, and whether it is the transaction's last
 /// write of the key (its external write).
@@ -256,7 +257,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
 /// generators make: a counting sort into one bucket per key, then a stable sort of each
 /// bucket by value, whose values come mostly in increasing order already (a sort of few runs).
 fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i64)) {
-    let mut bucket_of: IntMap<i64, u32> = IntMap::default();
+    let mut bucket_of: FastMap<i64, u32> = FastMap::default();
     let mut keys: Vec<(i64, usize)> = Vec::new();
     for item in items.iter() {
         let key = of(item).0;
@@ -309,7 +310,7 @@ fn cyclic_versions(versions: &[(i64, i64, i64, u32)], found: &mut Vec<Found>) {
             let mut nodes: Vec<i64> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
             nodes.sort_unstable();
             nodes.dedup();
-            let mut indegree: IntMap<i64, usize> = IntMap::default();
+            let mut indegree: FastMap<i64, usize> = FastMap::default();
             for &(_, b) in &edges {
                 *indegree.entry(b).or_default() += 1;
             }
