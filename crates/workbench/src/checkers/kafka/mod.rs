@@ -30,6 +30,7 @@ use super::{CheckResult, Validity};
 use crate::history::{History, OpType};
 
 pub mod findings;
+mod int_table;
 mod lag;
 mod logs;
 mod order;
@@ -58,7 +59,7 @@ pub fn check_kafka(history: &History) -> CheckResult {
             .count()
     };
     let ok_sends = ok(|b| matches!(b, Body::Send { .. }));
-    let ok_polls = ok(|b| matches!(b, Body::Poll(_)));
+    let ok_polls = ok(|b| matches!(b, Body::Poll { .. }));
     if ok_sends + ok_polls == 0 {
         findings.add("empty-transaction-graph", || Example {
             message: "no send or poll succeeded, so there is nothing to check: is the node \
@@ -83,7 +84,7 @@ pub fn check_kafka(history: &History) -> CheckResult {
             OpType::Ok,
         ) = (&txn.body, txn.outcome)
         {
-            if !logs.polled.contains(&(*key, *msg)) {
+            if !logs.was_polled(*key, *msg) {
                 let entry = unseen.entry(txns.key(*key)).or_default();
                 entry.0 += 1;
                 if entry.1.len() < UNSEEN_LISTED_PER_KEY {
