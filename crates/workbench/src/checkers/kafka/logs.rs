@@ -14,8 +14,8 @@
 use crate::checkers::fast_hash::FastMap;
 
 use super::findings::{offsets_text, secs, Example, Findings};
-use super::int_table::IntTable;
 use super::txns::{Body, KeyId, Msg, Offset, Txn, Txns};
+use crate::checkers::int_table::IntTable;
 use crate::history::OpType;
 
 /// Where a message was seen: the offset, and the op (txn index) that saw it.

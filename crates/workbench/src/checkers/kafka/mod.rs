@@ -30,7 +30,6 @@ use super::{CheckResult, Validity};
 use crate::history::{History, OpType};
 
 pub mod findings;
-mod int_table;
 mod lag;
 mod logs;
 mod order;

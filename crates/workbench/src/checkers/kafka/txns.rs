@@ -12,8 +12,8 @@
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
 
-use super::int_table::IntTable;
 use crate::checkers::fast_hash::FastMap;
+use crate::checkers::int_table::IntTable;
 
 use serde_json::Value;
 

@@ -1,8 +1,8 @@
-//! A map from integers to values for one key's offsets or messages. A log numbers its offsets
-//! 0, 1, 2, ... and the workload numbers its messages the same way, so most integers index a
-//! vector (no hashing, and neighbours in memory); the rest (negative, or far beyond how many
-//! entries the table holds, which keeps the vector's size linear in the entries) go to a hash
-//! map.
+//! A map from integers to values for integers that are mostly small and dense: a kafka key's
+//! offsets and messages (a log numbers its offsets 0, 1, 2, ...), the keys of a txn workload.
+//! Those index a vector (no hashing, and neighbours in memory); the rest (negative, or far
+//! beyond how many entries the table holds, which keeps the vector's size linear in the
+//! entries) go to a hash map.
 
 use crate::checkers::fast_hash::FastMap;
 
