@@ -20,7 +20,8 @@
 //!   an offset whose commit had been acknowledged.
 //!
 //! Every type outside the allowed set ([`findings::ALLOWED`]) and the informational one is
-//! fatal. The cost is linear in the history (hash maps, one sort per key).
+//! fatal. The cost is linear in the history (per key, tables indexed by offset and by message,
+//! and one sort).
 
 use std::collections::BTreeMap;
 
