@@ -2,14 +2,13 @@
 //! `stats`, `availability`, `net`, `perf`, plus the workbench's own diagnostics, and the
 //! overall verdict (the worst of them).
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 
-use crate::checkers::availability::{check_availability, Availability};
-use crate::checkers::stats::check_stats;
+use crate::checkers::availability::{availability_of, Availability};
+use crate::checkers::op_summary::OpSummary;
+use crate::checkers::stats::stats_of;
 use crate::checkers::{quantiles, CheckResult, Validity};
-use crate::history::{OpType, NANOS_PER_MS};
+use crate::history::NANOS_PER_MS;
 use crate::net::NetStats;
 use crate::runner::{RunOutput, TestOptions};
 use crate::workloads::Workload;
@@ -49,9 +48,11 @@ impl Results {
 pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> Results {
     let history = &run.history;
     let workload_result = workload.check(history);
-    let mut stats = check_stats(history);
-    let availability = check_availability(history, opts.availability);
-    let invocations = history.invocation_count();
+    // Stats, availability and latencies from one pass over the ops.
+    let summary = OpSummary::of(history);
+    let mut stats = stats_of(&summary);
+    let availability = availability_of(&summary, history, opts.availability);
+    let invocations = summary.invocations();
     if invocations == 0 {
         // Jepsen's stats checker calls an empty history valid; a run that checked nothing is
         // not (rate, time limit or concurrency left no room for one operation).
@@ -64,7 +65,7 @@ pub fn analyze(opts: &TestOptions, run: &RunOutput, workload: &dyn Workload) -> 
         );
     }
     let net = net_json(&run.net, invocations);
-    let perf = perf_json(run);
+    let perf = perf_json(run, &summary);
     let mut valid = workload_result
         .valid
         .worst(stats.valid)
@@ -105,18 +106,16 @@ pub fn net_json(stats: &NetStats, invocations: usize) -> Value {
 }
 
 /// Latency quantiles (ms) of ok ops per `f`, and the run's timing.
-fn perf_json(run: &RunOutput) -> Value {
-    let mut by_f: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for pair in run.history.pairs() {
-        if pair.outcome() == OpType::Ok {
-            if let Some(latency) = pair.latency() {
-                by_f.entry(pair.invoke.f.clone()).or_default().push(latency);
-            }
-        }
-    }
-    let latency: Map<String, Value> = by_f
-        .into_iter()
-        .map(|(f, mut v)| (f, Value::Object(quantiles(&mut v, NANOS_PER_MS))))
+fn perf_json(run: &RunOutput, summary: &OpSummary<'_>) -> Value {
+    let latency: Map<String, Value> = summary
+        .by_f
+        .iter()
+        .filter(|s| !s.ok_latencies.is_empty())
+        .map(|s| {
+            let mut latencies = s.ok_latencies.clone();
+            let quantiles = quantiles(&mut latencies, NANOS_PER_MS);
+            (s.f.to_string(), Value::Object(quantiles))
+        })
         .collect();
     json!({
         "latency_ms": latency,

@@ -1,6 +1,7 @@
 //! Maelstrom's availability checker: the fraction of client invocations that completed ok,
 //! against `--availability` (`total` = 1, or a fraction; none = always valid).
 
+use super::op_summary::OpSummary;
 use super::{CheckResult, Validity};
 use crate::history::History;
 
@@ -36,15 +37,20 @@ impl Availability {
 }
 
 pub fn check_availability(history: &History, required: Option<Availability>) -> CheckResult {
-    let pairs = history.pairs();
-    let ok = pairs
-        .iter()
-        .filter(|p| p.outcome() == crate::history::OpType::Ok)
-        .count();
-    let fraction = if pairs.is_empty() {
+    availability_of(&OpSummary::of(history), history, required)
+}
+
+/// [`check_availability`] from a summary already made of `history`.
+pub fn availability_of(
+    summary: &OpSummary<'_>,
+    history: &History,
+    required: Option<Availability>,
+) -> CheckResult {
+    let (ok, all) = (summary.total.ok_count, summary.total.count);
+    let fraction = if all == 0 {
         1.0
     } else {
-        ok as f64 / pairs.len() as f64
+        ok as f64 / all as f64
     };
     let valid = required.is_none_or(|r| fraction >= r.required());
     let mut result = CheckResult::new(Validity::from_bool(valid)).with("ok_fraction", fraction);
@@ -52,12 +58,13 @@ pub fn check_availability(history: &History, required: Option<Availability>) -> 
         result.anomaly(
             "unavailable",
             format!(
-                "{} of {} ops did not succeed (ok fraction {fraction:.4}), below the required {}",
-                pairs.len() - ok,
-                pairs.len(),
+                "{} of {all} ops did not succeed (ok fraction {fraction:.4}), below the required {}",
+                all - ok,
                 required.map_or(0.0, Availability::required)
             ),
-            pairs
+            // Only an invalid run pairs the ops again, for the first few that did not succeed.
+            history
+                .pairs()
                 .iter()
                 .filter(|p| p.outcome() != crate::history::OpType::Ok)
                 .take(16)

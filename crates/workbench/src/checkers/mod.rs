@@ -6,8 +6,11 @@ use serde_json::{Map, Value};
 
 pub mod availability;
 pub mod counter;
+pub mod fast_hash;
+pub mod int_table;
 pub mod kafka;
 pub mod linear;
+pub mod op_summary;
 pub mod set_full;
 pub mod stats;
 pub mod txn;

@@ -1,10 +1,10 @@
 //! Jepsen's stats checker: counts of ok / fail / info ops overall and per `f`; invalid when
 //! some `f` never succeeded.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use super::op_summary::{FSummary, OpSummary};
 use super::{CheckResult, Validity};
 use crate::history::{History, OpType};
 
@@ -20,7 +20,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, kind: OpType) {
+    pub(crate) fn add(&mut self, kind: OpType) {
         self.count += 1;
         match kind {
             OpType::Ok => self.ok_count += 1,
@@ -32,16 +32,14 @@ impl Counts {
 
 /// Counts completions (an invocation that never completed counts as info).
 pub fn check_stats(history: &History) -> CheckResult {
-    let mut total = Counts::default();
-    let mut by_f: BTreeMap<String, Counts> = BTreeMap::new();
-    for pair in history.pairs() {
-        let outcome = pair.outcome();
-        total.add(outcome);
-        by_f.entry(pair.invoke.f.clone()).or_default().add(outcome);
-    }
+    stats_of(&OpSummary::of(history))
+}
+
+/// [`check_stats`] from a summary already made.
+pub fn stats_of(summary: &OpSummary<'_>) -> CheckResult {
     let mut result = CheckResult::new(Validity::Valid);
-    for (f, counts) in &by_f {
-        if counts.ok_count == 0 && !IGNORED_FS.contains(&f.as_str()) {
+    for FSummary { f, counts, .. } in &summary.by_f {
+        if counts.ok_count == 0 && !IGNORED_FS.contains(f) {
             result.valid = Validity::Invalid;
             result.anomaly(
                 "no-ok-op",
@@ -53,11 +51,21 @@ pub fn check_stats(history: &History) -> CheckResult {
             );
         }
     }
+    let total = summary.total;
     result.set("count", total.count);
     result.set("ok_count", total.ok_count);
     result.set("fail_count", total.fail_count);
     result.set("info_count", total.info_count);
-    result.set("by_f", &by_f);
+    // `by_f` is sorted by f: a map written in that order.
+    let by_f: Map<String, Value> = summary
+        .by_f
+        .iter()
+        .map(|s| {
+            let counts = serde_json::to_value(s.counts).expect("counts serialize");
+            (s.f.to_string(), counts)
+        })
+        .collect();
+    result.set("by_f", by_f);
     result
 }
 
@@ -65,7 +73,7 @@ pub fn check_stats(history: &History) -> CheckResult {
 mod tests {
     use super::*;
     use crate::history::build::{history, op};
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     #[test]
     fn counts_and_requires_an_ok_per_f() {

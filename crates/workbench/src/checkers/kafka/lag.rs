@@ -49,14 +49,14 @@ pub fn worst_realtime_lag(txns: &Txns) -> Lag {
     let mut worst = Lag::default();
     let mut worst_ns: Nanos = 0;
     for txn in &txns.txns {
-        let (Body::Poll(keys), OpType::Ok) = (&txn.body, txn.outcome) else {
+        if !matches!((&txn.body, txn.outcome), (Body::Poll { .. }, OpType::Ok)) {
             continue;
-        };
-        for (key, msgs) in keys {
+        }
+        for (key, msgs) in txns.polled(txn) {
             let Some(last) = msgs.iter().map(|&(o, _): &(Offset, Msg)| o).max() else {
                 continue;
             };
-            let list = &acks[*key as usize];
+            let list = &acks[key as usize];
             let after = list.partition_point(|&(o, _)| o <= last);
             let Some(&(_, oldest_unread)) = list.get(after) else {
                 continue;
@@ -65,7 +65,7 @@ pub fn worst_realtime_lag(txns: &Txns) -> Lag {
                 worst_ns = txn.invoke_time - oldest_unread;
                 worst = Lag {
                     lag_s: worst_ns as f64 / 1e9,
-                    key: Some(txns.key(*key).to_string()),
+                    key: Some(txns.key(key).to_string()),
                     process: Some(txn.process),
                     op: Some(txn.invoke_index),
                     time_s: Some(txn.invoke_time as f64 / 1e9),

@@ -11,14 +11,40 @@
 //! before the send of a message it returned was invoked. Each such edge is itself the cycle
 //! S -wr-> P -rt-> S. Reporting those edges finds exactly the cyclic histories, in linear time.
 
-use super::fast_hash::{FastMap, FastSet};
+use crate::checkers::fast_hash::FastMap;
 
 use super::findings::{offsets_text, secs, Example, Findings};
 use super::txns::{Body, KeyId, Msg, Offset, Txn, Txns};
+use crate::checkers::int_table::IntTable;
 use crate::history::OpType;
 
-/// Where a message was seen: the key, the offset, and the op (txn index) that saw it.
+/// Where a message was seen: the offset, and the op (txn index) that saw it.
 type Sighting = (Offset, usize);
+
+/// The first message seen at an offset, the op (txn index) that saw it, and the offset's
+/// position in the key's version order.
+#[derive(Clone, Copy, Debug)]
+struct AtOffset {
+    msg: Msg,
+    txn: u32,
+    index: u32,
+}
+
+/// One message of a key: the first offset it was seen at and by which op, its first send
+/// (txn index), and whether an ok poll returned it.
+#[derive(Clone, Copy, Debug, Default)]
+struct OfMsg {
+    seen: Option<(Offset, u32)>,
+    send: Option<u32>,
+    polled: bool,
+}
+
+/// One key's offsets and messages.
+#[derive(Default)]
+struct KeyLog {
+    at_offset: IntTable<AtOffset>,
+    of_msg: IntTable<OfMsg>,
+}
 
 /// Everything known about the logs, key by key.
 pub struct Logs {
@@ -27,17 +53,86 @@ pub struct Logs {
     pub offsets: Vec<Vec<Offset>>,
     /// Per key, the highest offset any ok poll returned.
     pub max_polled: Vec<Option<Offset>>,
-    /// The send (txn index) of each message.
-    pub sends: FastMap<(KeyId, Msg), usize>,
-    /// Messages some ok poll returned.
-    pub polled: FastSet<(KeyId, Msg)>,
+    keys: Vec<KeyLog>,
 }
 
 impl Logs {
     /// The position of `offset` in `key`'s version order (the offset was seen, so it is there).
     pub fn index(&self, key: KeyId, offset: Offset) -> usize {
-        let offsets = &self.offsets[key as usize];
-        offsets.binary_search(&offset).unwrap_or_else(|i| i)
+        match self.keys[key as usize].at_offset.get(offset) {
+            Some(at) => at.index as usize,
+            None => {
+                let offsets = &self.offsets[key as usize];
+                offsets.binary_search(&offset).unwrap_or_else(|i| i)
+            }
+        }
+    }
+
+    /// The first send (txn index) of a message, whatever its outcome.
+    pub fn send_of(&self, key: KeyId, msg: Msg) -> Option<usize> {
+        let of_msg = self.keys[key as usize].of_msg.get(msg)?;
+        of_msg.send.map(|t| t as usize)
+    }
+
+    /// Whether some ok poll returned the message.
+    pub fn was_polled(&self, key: KeyId, msg: Msg) -> bool {
+        self.keys[key as usize]
+            .of_msg
+            .get(msg)
+            .is_some_and(|m| m.polled)
+    }
+}
+
+/// Sightings that disagree with the first one, kept aside (rare): per offset, other messages
+/// seen there; per message, other offsets it was seen at.
+#[derive(Default)]
+struct Conflicts {
+    offsets: FastMap<(KeyId, Offset), Vec<(Msg, usize)>>,
+    msgs: FastMap<(KeyId, Msg), Vec<Sighting>>,
+}
+
+impl Logs {
+    /// Notes that txn `t` saw `msg` at `offset` of `key`; returns the message's record. Each
+    /// offset keeps the first message seen there and each message the first offset it was
+    /// seen at, so the common case costs two look-ups in vectors.
+    fn see(
+        &mut self,
+        conflicts: &mut Conflicts,
+        key: KeyId,
+        offset: Offset,
+        msg: Msg,
+        t: usize,
+    ) -> &mut OfMsg {
+        let log = &mut self.keys[key as usize];
+        let mut new_offset = false;
+        let at = log.at_offset.get_or_insert_with(offset, || {
+            new_offset = true;
+            AtOffset {
+                msg,
+                txn: t as u32,
+                index: 0,
+            }
+        });
+        if new_offset {
+            self.offsets[key as usize].push(offset);
+        } else if at.msg != msg {
+            let others = conflicts.offsets.entry((key, offset)).or_default();
+            if !others.iter().any(|&(m, _)| m == msg) {
+                others.push((msg, t));
+            }
+        }
+        let of_msg = log.of_msg.get_or_insert_with(msg, OfMsg::default);
+        match of_msg.seen {
+            None => of_msg.seen = Some((offset, t as u32)),
+            Some((first, _)) if first != offset => {
+                let others = conflicts.msgs.entry((key, msg)).or_default();
+                if !others.iter().any(|&(o, _)| o == offset) {
+                    others.push((offset, t));
+                }
+            }
+            Some(_) => {}
+        }
+        of_msg
     }
 }
 
@@ -47,73 +142,49 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
     let mut logs = Logs {
         offsets: vec![Vec::new(); key_count],
         max_polled: vec![None; key_count],
-        sends: FastMap::default(),
-        polled: FastSet::default(),
+        keys: (0..key_count).map(|_| KeyLog::default()).collect(),
     };
-    // Offset -> first message seen there, and message -> first offset seen for it; conflicts
-    // are kept aside (rare), so the common case costs one map entry per message.
-    let mut at_offset: FastMap<(KeyId, Offset), (Msg, usize)> = FastMap::default();
-    let mut offset_conflicts: FastMap<(KeyId, Offset), Vec<(Msg, usize)>> = FastMap::default();
-    let mut of_msg: FastMap<(KeyId, Msg), Sighting> = FastMap::default();
-    let mut msg_conflicts: FastMap<(KeyId, Msg), Vec<Sighting>> = FastMap::default();
-    let mut see = |key: KeyId, offset: Offset, msg: Msg, t: usize, logs: &mut Logs| {
-        match at_offset.get(&(key, offset)) {
-            None => {
-                logs.offsets[key as usize].push(offset);
-                at_offset.insert((key, offset), (msg, t));
-            }
-            Some(&(first, _)) if first != msg => {
-                let others = offset_conflicts.entry((key, offset)).or_default();
-                if !others.iter().any(|&(m, _)| m == msg) {
-                    others.push((msg, t));
-                }
-            }
-            Some(_) => {}
-        }
-        match of_msg.get(&(key, msg)) {
-            None => {
-                of_msg.insert((key, msg), (offset, t));
-            }
-            Some(&(first, _)) if first != offset => {
-                let others = msg_conflicts.entry((key, msg)).or_default();
-                if !others.iter().any(|&(o, _)| o == offset) {
-                    others.push((offset, t));
-                }
-            }
-            Some(_) => {}
-        }
-    };
-
+    let mut conflicts = Conflicts::default();
     for (t, txn) in txns.txns.iter().enumerate() {
         match &txn.body {
             Body::Send { key, msg, offset } => {
-                logs.sends.entry((*key, *msg)).or_insert(t);
-                if let (OpType::Ok, Some(offset)) = (txn.outcome, offset) {
-                    see(*key, *offset, *msg, t, &mut logs);
-                }
+                let of_msg = match (txn.outcome, offset) {
+                    (OpType::Ok, Some(offset)) => logs.see(&mut conflicts, *key, *offset, *msg, t),
+                    _ => logs.keys[*key as usize]
+                        .of_msg
+                        .get_or_insert_with(*msg, OfMsg::default),
+                };
+                of_msg.send.get_or_insert(t as u32);
             }
-            Body::Poll(keys) if txn.outcome == OpType::Ok => {
-                for (key, msgs) in keys {
+            Body::Poll { .. } if txn.outcome == OpType::Ok => {
+                for (key, msgs) in txns.polled(txn) {
                     for &(offset, msg) in msgs {
-                        see(*key, offset, msg, t, &mut logs);
-                        logs.polled.insert((*key, msg));
-                        let max = &mut logs.max_polled[*key as usize];
-                        *max = Some(max.map_or(offset, |m| m.max(offset)));
+                        logs.see(&mut conflicts, key, offset, msg, t).polled = true;
+                    }
+                    if let Some(top) = msgs.iter().map(|&(o, _)| o).max() {
+                        let max = &mut logs.max_polled[key as usize];
+                        *max = Some(max.map_or(top, |m| m.max(top)));
                     }
                 }
             }
             _ => {}
         }
     }
-    for offsets in &mut logs.offsets {
+    for (offsets, log) in logs.offsets.iter_mut().zip(&mut logs.keys) {
         offsets.sort_unstable();
+        for (index, &offset) in offsets.iter().enumerate() {
+            if let Some(at) = log.at_offset.get_mut(offset) {
+                at.index = index as u32;
+            }
+        }
     }
 
     let op = |t: usize| txns.txns[t].invoke_index;
-    let mut conflicts: Vec<_> = offset_conflicts.into_iter().collect();
-    conflicts.sort_unstable();
-    for ((key, offset), others) in conflicts {
-        let (first, first_t) = at_offset[&(key, offset)];
+    let mut offset_conflicts: Vec<_> = conflicts.offsets.into_iter().collect();
+    offset_conflicts.sort_unstable();
+    for ((key, offset), others) in offset_conflicts {
+        let at = logs.keys[key as usize].at_offset.get(offset).expect("seen");
+        let (first, first_t) = (at.msg, at.txn as usize);
         let mut msgs = vec![first];
         msgs.extend(others.iter().map(|&(m, _)| m));
         let mut ops = vec![op(first_t)];
@@ -130,10 +201,12 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
             ops,
         });
     }
-    let mut dups: Vec<_> = msg_conflicts.into_iter().collect();
+    let mut dups: Vec<_> = conflicts.msgs.into_iter().collect();
     dups.sort_unstable();
     for ((key, msg), others) in dups {
-        let (first, first_t) = of_msg[&(key, msg)];
+        let of_msg = logs.keys[key as usize].of_msg.get(msg).expect("seen");
+        let (first, first_t) = of_msg.seen.expect("seen");
+        let (first, first_t) = (first, first_t as usize);
         let mut offsets = vec![first];
         offsets.extend(others.iter().map(|&(o, _)| o));
         let mut ops = vec![op(first_t)];
@@ -167,7 +240,7 @@ fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
         else {
             continue;
         };
-        if txn.outcome != OpType::Ok || logs.polled.contains(&(key, msg)) {
+        if txn.outcome != OpType::Ok || logs.was_polled(key, msg) {
             continue;
         }
         let name = txns.key(key);
@@ -201,17 +274,17 @@ fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
 /// message whose send began after the poll had finished).
 fn check_poll_sources(txns: &Txns, logs: &Logs, findings: &mut Findings) {
     for poll in &txns.txns {
-        let (Body::Poll(keys), OpType::Ok) = (&poll.body, poll.outcome) else {
+        if !matches!((&poll.body, poll.outcome), (Body::Poll { .. }, OpType::Ok)) {
             continue;
-        };
+        }
         let poll_done = poll.complete_index.unwrap_or(usize::MAX);
-        for (key, msgs) in keys {
+        for (key, msgs) in txns.polled(poll) {
             for &(offset, msg) in msgs {
-                let Some(&s) = logs.sends.get(&(*key, msg)) else {
+                let Some(s) = logs.send_of(key, msg) else {
                     continue;
                 };
                 let send: &Txn = &txns.txns[s];
-                let name = txns.key(*key);
+                let name = txns.key(key);
                 if send.outcome == OpType::Fail {
                     findings.add("G1a", || Example {
                         message: format!(

@@ -20,7 +20,8 @@
 //!   an offset whose commit had been acknowledged.
 //!
 //! Every type outside the allowed set ([`findings::ALLOWED`]) and the informational one is
-//! fatal. The cost is linear in the history (hash maps, one sort per key).
+//! fatal. The cost is linear in the history (per key, tables indexed by offset and by message,
+//! and one sort).
 
 use std::collections::BTreeMap;
 
@@ -29,7 +30,6 @@ use serde_json::json;
 use super::{CheckResult, Validity};
 use crate::history::{History, OpType};
 
-mod fast_hash;
 pub mod findings;
 mod lag;
 mod logs;
@@ -59,7 +59,7 @@ pub fn check_kafka(history: &History) -> CheckResult {
             .count()
     };
     let ok_sends = ok(|b| matches!(b, Body::Send { .. }));
-    let ok_polls = ok(|b| matches!(b, Body::Poll(_)));
+    let ok_polls = ok(|b| matches!(b, Body::Poll { .. }));
     if ok_sends + ok_polls == 0 {
         findings.add("empty-transaction-graph", || Example {
             message: "no send or poll succeeded, so there is nothing to check: is the node \
@@ -84,7 +84,7 @@ pub fn check_kafka(history: &History) -> CheckResult {
             OpType::Ok,
         ) = (&txn.body, txn.outcome)
         {
-            if !logs.polled.contains(&(*key, *msg)) {
+            if !logs.was_polled(*key, *msg) {
                 let entry = unseen.entry(txns.key(*key)).or_default();
                 entry.0 += 1;
                 if entry.1.len() < UNSEEN_LISTED_PER_KEY {

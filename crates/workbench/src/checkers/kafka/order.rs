@@ -5,7 +5,7 @@
 //! Positions are compared in the version order ([`Logs::index`]), not as raw offsets: a log may
 //! leave offsets unused, and only skipping a message that exists is a skip.
 
-use super::fast_hash::FastMap;
+use crate::checkers::fast_hash::FastMap;
 
 use super::findings::{secs, Example, Findings};
 use super::logs::Logs;
@@ -67,16 +67,18 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                     }
                 }
             }
-            Body::Poll(keys) => {
-                for (key, msgs) in keys {
+            Body::Poll { .. } => {
+                for (key, msgs) in txns.polled(txn) {
                     let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
                         continue;
                     };
-                    let name = txns.key(*key);
+                    let name = txns.key(key);
                     let op = txn.invoke_index;
+                    let first_index = logs.index(key, first.0);
+                    let mut ia = first_index;
                     for pair in msgs.windows(2) {
                         let (a, b) = (pair[0].0, pair[1].0);
-                        let (ia, ib) = (logs.index(*key, a), logs.index(*key, b));
+                        let ib = logs.index(key, b);
                         if ib <= ia {
                             findings.add("int-nonmonotonic-poll", || Example {
                                 message: format!(
@@ -90,7 +92,7 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                                 ops: vec![op],
                             });
                         } else if ib > ia + 1 {
-                            let skipped = skipped_text(logs, *key, ia + 1, ib);
+                            let skipped = skipped_text(logs, key, ia + 1, ib);
                             findings.add("int-poll-skip", || Example {
                                 message: format!(
                                     "key {name}: one poll by process {} jumped from offset {a} \
@@ -102,14 +104,14 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                                 ops: vec![op],
                             });
                         }
+                        ia = ib;
                     }
-                    let first_index = logs.index(*key, first.0);
                     let mark = Mark {
-                        index: logs.index(*key, last.0),
+                        index: ia,
                         offset: last.0,
                         op,
                     };
-                    if let Some(prev) = state.polled.insert(*key, mark) {
+                    if let Some(prev) = state.polled.insert(key, mark) {
                         if first_index <= prev.index {
                             findings.add("nonmonotonic-poll", || Example {
                                 message: format!(
@@ -123,7 +125,7 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                                 ops: vec![prev.op, op],
                             });
                         } else if first_index > prev.index + 1 {
-                            let skipped = skipped_text(logs, *key, prev.index + 1, first_index);
+                            let skipped = skipped_text(logs, key, prev.index + 1, first_index);
                             findings.add("poll-skip", || Example {
                                 message: format!(
                                     "key {name}: process {} polled up to offset {}, then its \
@@ -147,27 +149,42 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
 /// offset whose commit had been acknowledged before the assign began. An ok poll committed,
 /// inside its op, the highest offset it returned per key.
 pub fn check_commits(txns: &Txns, findings: &mut Findings) {
-    // (history index, txn, is the assign's invocation) in history order.
-    let mut events: Vec<(usize, usize)> = Vec::new();
-    for (t, txn) in txns.txns.iter().enumerate() {
-        match (&txn.body, txn.outcome) {
-            (Body::Poll(_), OpType::Ok) => {
-                events.push((txn.complete_index.unwrap_or(usize::MAX), t))
+    // Ok polls at their completion and ok assigns at their invocation, in history order: the
+    // assigns (in invocation order) merged with the polls (in completion order).
+    let is_ok = |t: usize, assign: bool| {
+        let txn = &txns.txns[t];
+        txn.outcome == OpType::Ok
+            && match txn.body {
+                Body::Assign { .. } => assign,
+                Body::Poll { .. } => !assign,
+                _ => false,
             }
-            (Body::Assign { .. }, OpType::Ok) => events.push((txn.invoke_index, t)),
-            _ => {}
-        }
-    }
-    events.sort_unstable();
+    };
+    let mut assigns = (0..txns.txns.len())
+        .filter(|&t| is_ok(t, true))
+        .map(|t| (txns.txns[t].invoke_index, t))
+        .peekable();
+    let mut polls = txns
+        .completed
+        .iter()
+        .map(|&t| t as usize)
+        .filter(|&t| is_ok(t, false))
+        .map(|t| (txns.txns[t].complete_index.unwrap_or(usize::MAX), t))
+        .peekable();
+    let events = std::iter::from_fn(|| match (assigns.peek(), polls.peek()) {
+        (Some(a), Some(p)) if a < p => assigns.next(),
+        (_, Some(_)) => polls.next(),
+        _ => assigns.next(),
+    });
     // Per key: the highest acknowledged commit and the poll that made it.
     let mut committed: FastMap<KeyId, (Offset, usize)> = FastMap::default();
     for (_, t) in events {
         let txn = &txns.txns[t];
         match &txn.body {
-            Body::Poll(keys) => {
-                for (key, msgs) in keys {
+            Body::Poll { .. } => {
+                for (key, msgs) in txns.polled(txn) {
                     if let Some(max) = msgs.iter().map(|&(o, _)| o).max() {
-                        let entry = committed.entry(*key).or_insert((max, t));
+                        let entry = committed.entry(key).or_insert((max, t));
                         if max > entry.0 {
                             *entry = (max, t);
                         }
@@ -182,7 +199,10 @@ pub fn check_commits(txns: &Txns, findings: &mut Findings) {
                     let Some(&(acked, poll)) = committed.get(key) else {
                         continue;
                     };
-                    let answered = answer.iter().find(|(k, _)| k == key).map(|&(_, o)| o);
+                    let answered = answer
+                        .binary_search_by_key(key, |&(k, _)| k)
+                        .ok()
+                        .map(|i| answer[i].1);
                     if answered.is_some_and(|o| o >= acked) {
                         continue;
                     }

@@ -12,7 +12,8 @@
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
 
-use super::fast_hash::FastMap;
+use crate::checkers::fast_hash::FastMap;
+use crate::checkers::int_table::IntTable;
 
 use serde_json::Value;
 
@@ -32,11 +33,11 @@ pub enum Body {
         /// Set on an ok send.
         offset: Option<Offset>,
     },
-    /// An ok poll's messages per key, in the order the node returned them.
-    Poll(Vec<(KeyId, Vec<(Offset, Msg)>)>),
+    /// An ok poll: its keys are `Txns::poll_keys[start..end]` (see [`Txns::polled`]).
+    Poll { start: u32, end: u32 },
     Assign {
         keys: Vec<KeyId>,
-        /// What `list_committed_offsets` answered (ok assigns).
+        /// What `list_committed_offsets` answered (ok assigns), sorted by key id.
         committed: Vec<(KeyId, Offset)>,
     },
     /// The worker discarded its client; also anything we cannot read.
@@ -56,12 +57,29 @@ pub struct Txn {
     pub body: Body,
 }
 
+/// One key of an ok poll: its messages are `Txns::poll_msgs[start..end]`, in the order the
+/// node returned them.
+#[derive(Clone, Copy, Debug)]
+pub struct PollKey {
+    pub key: KeyId,
+    start: u32,
+    end: u32,
+}
+
 #[derive(Default)]
 pub struct Txns {
     pub txns: Vec<Txn>,
+    /// Indices in `txns` of the completed txns, in the order of their completions.
+    pub completed: Vec<u32>,
+    /// The keys of every ok poll, poll after poll (one allocation for all, not two per poll).
+    poll_keys: Vec<PollKey>,
+    /// Their messages, `(offset, message)`.
+    poll_msgs: Vec<(Offset, Msg)>,
     /// Key names by [`KeyId`].
     pub keys: Vec<String>,
     key_ids: FastMap<String, KeyId>,
+    /// The ids of keys named by a number in [`decimal`] form, by number.
+    numbered_keys: IntTable<KeyId>,
     /// Ops whose value the checker could not read (shown, never silently skipped).
     pub unreadable: Vec<usize>,
 }
@@ -71,7 +89,30 @@ impl Txns {
         &self.keys[id as usize]
     }
 
+    /// What an ok poll returned, key by key (keys in the order of the poll's map); nothing for
+    /// any other op.
+    pub fn polled(&self, txn: &Txn) -> impl Iterator<Item = (KeyId, &[(Offset, Msg)])> + '_ {
+        let keys = match txn.body {
+            Body::Poll { start, end } => &self.poll_keys[start as usize..end as usize],
+            _ => &[],
+        };
+        keys.iter().map(|k| {
+            let msgs = &self.poll_msgs[k.start as usize..k.end as usize];
+            (k.key, msgs)
+        })
+    }
+
     fn intern(&mut self, key: &str) -> KeyId {
+        // The workload names keys with small numbers: look those up by number, not by hash.
+        if let Some(n) = decimal(key) {
+            if let Some(&id) = self.numbered_keys.get(n) {
+                return id;
+            }
+            let id = self.keys.len() as KeyId;
+            self.keys.push(key.to_string());
+            self.numbered_keys.get_or_insert_with(n, || id);
+            return id;
+        }
         if let Some(&id) = self.key_ids.get(key) {
             return id;
         }
@@ -84,6 +125,8 @@ impl Txns {
     /// Pairs every client invocation with its completion and parses both values.
     pub fn parse(history: &History) -> Txns {
         let mut out = Txns::default();
+        // At most one txn per two ops: growing the vector would copy it a dozen times.
+        out.txns.reserve(history.ops.len().div_ceil(2));
         let mut open: FastMap<u64, usize> = FastMap::default();
         for op in &history.ops {
             let crate::history::Process::Client(process) = op.process else {
@@ -113,6 +156,7 @@ impl Txns {
             let Some(t) = open.remove(&process) else {
                 continue;
             };
+            out.completed.push(t as u32);
             out.txns[t].outcome = op.kind;
             out.txns[t].complete_index = Some(op.index);
             out.txns[t].complete_time = Some(op.time);
@@ -160,18 +204,35 @@ impl Txns {
 
     /// `[["poll", {key: [[offset, msg], ...]}]]`
     fn parse_poll_ok(&mut self, value: &Value) -> Option<Body> {
+        let (keys_before, msgs_before) = (self.poll_keys.len(), self.poll_msgs.len());
+        let parsed = self.push_poll(value);
+        if parsed.is_none() {
+            // Leave nothing of a poll that could not be read.
+            self.poll_keys.truncate(keys_before);
+            self.poll_msgs.truncate(msgs_before);
+        }
+        parsed
+    }
+
+    fn push_poll(&mut self, value: &Value) -> Option<Body> {
         let mop = single_mop(value, "poll")?;
-        let mut keys = Vec::new();
+        let start = self.poll_keys.len() as u32;
         for (key, msgs) in mop.get(1)?.as_object()? {
             let key = self.intern(key);
-            let msgs = msgs
-                .as_array()?
-                .iter()
-                .map(pair)
-                .collect::<Option<Vec<_>>>()?;
-            keys.push((key, msgs));
+            let msgs_start = self.poll_msgs.len() as u32;
+            for msg in msgs.as_array()? {
+                self.poll_msgs.push(pair(msg)?);
+            }
+            self.poll_keys.push(PollKey {
+                key,
+                start: msgs_start,
+                end: self.poll_msgs.len() as u32,
+            });
         }
-        Some(Body::Poll(keys))
+        Some(Body::Poll {
+            start,
+            end: self.poll_keys.len() as u32,
+        })
     }
 
     /// `{"keys": [...], "committed": {key: offset}}`
@@ -188,6 +249,7 @@ impl Txns {
                 committed.push((self.intern(key), offset.as_i64()?));
             }
         }
+        committed.sort_unstable();
         Some(Body::Assign { keys, committed })
     }
 }
@@ -199,11 +261,55 @@ fn single_mop<'a>(value: &'a Value, f: &str) -> Option<&'a Vec<Value>> {
     (mops.len() == 1 && mop.first()?.as_str()? == f).then_some(mop)
 }
 
+/// The number a key names when it is written as the decimal form of a number below 10^9
+/// (`"0"`, `"17"`; not `"017"` or `"+1"`, so that one number is one name).
+fn decimal(key: &str) -> Option<i64> {
+    let bytes = key.as_bytes();
+    if bytes.is_empty() || bytes.len() > 9 || (bytes[0] == b'0' && bytes.len() > 1) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (b - b'0') as i64;
+    }
+    Some(n)
+}
+
 /// `[offset, msg]`
 fn pair(value: &Value) -> Option<(Offset, Msg)> {
     let pair = value.as_array()?;
     match pair.as_slice() {
         [offset, msg] => Some((offset.as_i64()?, msg.as_i64()?)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_named_by_numbers_and_others_get_one_id_per_name() {
+        let mut txns = Txns::default();
+        let names = [
+            "0",
+            "17",
+            "017",
+            "x",
+            "17",
+            "1000000000",
+            "0",
+            "-1",
+            "",
+            "x",
+        ];
+        let ids: Vec<KeyId> = names.iter().map(|k| txns.intern(k)).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3, 1, 4, 0, 5, 6, 3]);
+        assert_eq!(txns.keys, ["0", "17", "017", "x", "1000000000", "-1", ""]);
+        assert_eq!(decimal("999999999"), Some(999_999_999));
+        assert_eq!(decimal("07"), None);
     }
 }

@@ -285,7 +285,10 @@ impl Adjacency {
             }
         }
         for n in 0..nodes {
-            list[start[n] as usize..start[n + 1] as usize].sort_by_key(|&i| edges[i as usize].kind);
+            let out = &mut list[start[n] as usize..start[n + 1] as usize];
+            if !out.is_sorted_by_key(|&i| edges[i as usize].kind) {
+                out.sort_by_key(|&i| edges[i as usize].kind);
+            }
         }
         Adjacency {
             start,
@@ -306,8 +309,8 @@ impl Adjacency {
         let mut index = vec![UNSEEN; n];
         let mut low = vec![0u32; n];
         let mut on_stack = vec![false; n];
-        let mut stack: Vec<u32> = Vec::new();
-        let mut call: Vec<(u32, u32)> = Vec::new();
+        let mut stack: Vec<u32> = Vec::with_capacity(n);
+        let mut call: Vec<(u32, u32)> = Vec::with_capacity(n);
         let mut next = 0u32;
         let mut out = Vec::new();
         self.component = vec![u32::MAX; n];
@@ -343,6 +346,12 @@ impl Adjacency {
                     low[parent as usize] = low[parent as usize].min(low[v as usize]);
                 }
                 if low[v as usize] == index[v as usize] {
+                    // Most components are a single node, on no cycle: no vector for those.
+                    if stack.last() == Some(&v) {
+                        stack.pop();
+                        on_stack[v as usize] = false;
+                        continue;
+                    }
                     let mut members = Vec::new();
                     loop {
                         let w = stack.pop().expect("v is on the stack");

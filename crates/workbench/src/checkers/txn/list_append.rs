@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use super::graph::{Graph, RW, WR, WW};
 use super::models::needs_anti_dependencies;
-use super::txns::{IntMap, Mop, Outcome, Txns};
+use super::txns::{Mop, Outcome, Txns};
 use super::{show_list, Found};
+use crate::checkers::fast_hash::FastMap;
 
 #[derive(Clone, Copy)]
 struct Writer {
@@ -26,7 +27,7 @@ struct Read {
 
 /// Finds the non-cyclic anomalies into `found` and returns the dependency graph.
 pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>) -> Graph {
-    let mut writers: IntMap<(i64, i64), Writer> = IntMap::default();
+    let mut writers: FastMap<(i64, i64), Writer> = FastMap::default();
     let mut reads: Vec<Read> = Vec::new();
     for (t, txn) in txns.txns.iter().enumerate() {
         let mops = txns.mops(t);
@@ -195,7 +196,7 @@ fn check_elements(
     key: i64,
     list: &[i64],
     reader: u32,
-    writers: &IntMap<(i64, i64), Writer>,
+    writers: &FastMap<(i64, i64), Writer>,
     found: &mut Vec<Found>,
 ) {
     let reader = txns.txns[reader as usize].id;

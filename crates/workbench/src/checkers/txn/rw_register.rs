@@ -14,8 +14,9 @@ use std::collections::BTreeSet;
 
 use super::graph::{Graph, RW, WR, WW};
 use super::models::needs_anti_dependencies;
-use super::txns::{IntMap, Mop, Outcome, Txns, NIL};
+use super::txns::{Mop, Outcome, Txns, NIL};
 use super::{show, Found};
+use crate::checkers::int_table::IntTable;
 
 /// One write of a key: the value, the transaction, and whether it is the transaction's last
 /// write of the key (its external write).
@@ -199,6 +200,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         }
     }
     // Nil before every external write; the final value after every other one.
+    let from_reads = versions.len();
     writes.retain(|w| w.last && counts(w.txn));
     finals.sort_unstable();
     finals.dedup();
@@ -230,7 +232,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
             }
         }
     }
-    versions.sort_unstable();
+    sort_two_key_runs(&mut versions, from_reads);
     versions.dedup();
     cyclic_versions(&versions, found);
 
@@ -256,15 +258,19 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
 /// generators make: a counting sort into one bucket per key, then a stable sort of each
 /// bucket by value, whose values come mostly in increasing order already (a sort of few runs).
 fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i64)) {
-    let mut bucket_of: IntMap<i64, u32> = IntMap::default();
+    // Keys are small integers mostly: a table, not a hash map, numbers their buckets.
+    let mut bucket_of: IntTable<u32> = IntTable::default();
     let mut keys: Vec<(i64, usize)> = Vec::new();
+    let mut bucket_of_item: Vec<u32> = Vec::with_capacity(items.len());
     for item in items.iter() {
         let key = of(item).0;
-        let b = *bucket_of.entry(key).or_insert_with(|| {
+        let next = keys.len() as u32;
+        let b = *bucket_of.get_or_insert_with(key, || next);
+        if b == next {
             keys.push((key, 0));
-            keys.len() as u32 - 1
-        });
+        }
         keys[b as usize].1 += 1;
+        bucket_of_item.push(b);
     }
     // Bucket starts, in key order.
     let mut order: Vec<u32> = (0..keys.len() as u32).collect();
@@ -278,8 +284,8 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
     let mut sorted: Vec<T> = Vec::with_capacity(items.len());
     let spare = sorted.spare_capacity_mut();
     let mut fill = start.clone();
-    for item in items.iter() {
-        let b = bucket_of[&of(item).0] as usize;
+    for (item, &b) in items.iter().zip(&bucket_of_item) {
+        let b = b as usize;
         spare[fill[b]].write(*item);
         fill[b] += 1;
     }
@@ -292,59 +298,99 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
     *items = sorted;
 }
 
+/// Sorts `items`, whose parts before and after `split` are each in key order (the first
+/// field): merges them key by key and sorts each key's few items, instead of sorting all.
+fn sort_two_key_runs(items: &mut Vec<(i64, i64, i64, u32)>, split: usize) {
+    debug_assert!(items[..split].is_sorted_by_key(|v| v.0));
+    debug_assert!(items[split..].is_sorted_by_key(|v| v.0));
+    let mut sorted = Vec::with_capacity(items.len());
+    let (mut i, mut j) = (0, split);
+    while i < split || j < items.len() {
+        let key = match (items[..split].get(i), items.get(j)) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => unreachable!("one part has items left"),
+        };
+        let start = sorted.len();
+        while i < split && items[i].0 == key {
+            sorted.push(items[i]);
+            i += 1;
+        }
+        while j < items.len() && items[j].0 == key {
+            sorted.push(items[j]);
+            j += 1;
+        }
+        sorted[start..].sort_unstable();
+    }
+    *items = sorted;
+}
+
 /// A key whose versions are ordered both ways (e.g. replicas that ended with different
 /// values, or a read-then-write order contradicting the final value).
 fn cyclic_versions(versions: &[(i64, i64, i64, u32)], found: &mut Vec<Found>) {
+    // Per key, reused from key to key: the edges (sorted, since `versions` is), the values
+    // (sorted), and each value's in-degree and the values ready to be taken, by position.
+    let mut edges: Vec<(i64, i64)> = Vec::new();
+    let mut nodes: Vec<i64> = Vec::new();
+    let mut indegree: Vec<u32> = Vec::new();
+    let mut ready: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < versions.len() {
         let k = versions[i].0;
         let j = i + versions[i..].iter().take_while(|v| v.0 == k).count();
-        let edges: Vec<(i64, i64)> = versions[i..j]
-            .iter()
-            .filter(|v| v.1 != NIL)
-            .map(|v| (v.1, v.2))
-            .collect();
-        if !edges.is_empty() {
-            // Kahn's algorithm: whatever cannot be ordered lies on a cycle.
-            let mut nodes: Vec<i64> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
-            nodes.sort_unstable();
-            nodes.dedup();
-            let mut indegree: IntMap<i64, usize> = IntMap::default();
-            for &(_, b) in &edges {
-                *indegree.entry(b).or_default() += 1;
-            }
-            let mut ready: Vec<i64> = nodes
+        edges.clear();
+        edges.extend(
+            versions[i..j]
                 .iter()
-                .copied()
-                .filter(|n| !indegree.contains_key(n))
-                .collect();
-            let mut done = 0;
-            while let Some(n) = ready.pop() {
-                done += 1;
-                for &(_, b) in edges.iter().filter(|e| e.0 == n) {
-                    let d = indegree.get_mut(&b).expect("counted");
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.push(b);
-                    }
+                .filter(|v| v.1 != NIL)
+                .map(|v| (v.1, v.2)),
+        );
+        i = j;
+        if edges.is_empty() {
+            continue;
+        }
+        nodes.clear();
+        nodes.extend(edges.iter().flat_map(|&(a, b)| [a, b]));
+        nodes.sort_unstable();
+        nodes.dedup();
+        let position = |v: i64| nodes.binary_search(&v).expect("every value is a node");
+        indegree.clear();
+        indegree.resize(nodes.len(), 0);
+        for &(_, b) in &edges {
+            indegree[position(b)] += 1;
+        }
+        // Kahn's algorithm: whatever cannot be ordered lies on a cycle (or after one).
+        ready.clear();
+        ready.extend((0..nodes.len()).filter(|&n| indegree[n] == 0));
+        let mut done = 0;
+        while let Some(n) = ready.pop() {
+            done += 1;
+            let a = nodes[n];
+            let first = edges.partition_point(|e| e.0 < a);
+            for &(_, b) in edges[first..].iter().take_while(|e| e.0 == a) {
+                let at = position(b);
+                indegree[at] -= 1;
+                if indegree[at] == 0 {
+                    ready.push(at);
                 }
             }
-            if done < nodes.len() {
-                let stuck: Vec<String> = nodes
-                    .iter()
-                    .filter(|n| indegree.get(n).is_some_and(|d| *d > 0))
-                    .map(|n| n.to_string())
-                    .collect();
-                found.push(Found::new(
-                    "cyclic-versions",
-                    format!(
-                        "the versions of k{k} are ordered both ways among {{{}}} (did replicas end with different values?)",
-                        stuck.join(", ")
-                    ),
-                    Vec::new(),
-                ));
-            }
         }
-        i = j;
+        if done < nodes.len() {
+            let stuck: Vec<String> = nodes
+                .iter()
+                .zip(&indegree)
+                .filter(|(_, d)| **d > 0)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            found.push(Found::new(
+                "cyclic-versions",
+                format!(
+                    "the versions of k{k} are ordered both ways among {{{}}} (did replicas end with different values?)",
+                    stuck.join(", ")
+                ),
+                Vec::new(),
+            ));
+        }
     }
 }

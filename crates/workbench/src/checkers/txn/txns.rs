@@ -1,39 +1,10 @@
 //! A txn history turned into transactions: each client op's micro-ops (reads, writes or
 //! appends), its outcome, and its place in process and real-time order.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use serde_json::Value;
 
+use crate::checkers::fast_hash::FastMap;
 use crate::history::{History, OpType, Process};
-
-/// A small, fast hasher for integer keys (the checker hashes millions of `(key, value)` pairs;
-/// SipHash's DoS resistance buys nothing here).
-#[derive(Default, Clone, Copy)]
-pub struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// The value a read returned, for keys that hold a register.
 pub const NIL: i64 = i64::MIN;
@@ -120,8 +91,8 @@ impl Txns {
         out.txns.reserve_exact(ops);
         out.mops.reserve_exact(mops);
         // Open invocations by process: (txn index, position of the invocation in the history).
-        let mut open: IntMap<u64, (usize, usize)> = IntMap::default();
-        let mut last_ok_of_process: IntMap<u64, u32> = IntMap::default();
+        let mut open: FastMap<u64, (usize, usize)> = FastMap::default();
+        let mut last_ok_of_process: FastMap<u64, u32> = FastMap::default();
         // Real-time order: the frontier of recently completed ok txns, and each txn's
         // predecessors (the frontier when it was invoked): `preds[pred_range[t]]`.
         let mut frontier: Vec<u32> = Vec::new();

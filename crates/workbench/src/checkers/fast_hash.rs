@@ -1,6 +1,7 @@
-//! A fast hasher for the checker's integer keys ((key id, message), (key id, offset)): the
-//! standard SipHash is built to resist hash flooding, which a history we generated ourselves
-//! cannot mount, and costs several times more per lookup on a million-op history.
+//! A fast hasher for the checkers' integer keys (processes, (key, value) pairs, (key id,
+//! offset) ...): the standard SipHash is built to resist hash flooding, which a history we
+//! generated ourselves cannot mount, and costs several times more per lookup on a million-op
+//! history.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

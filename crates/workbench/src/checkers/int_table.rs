@@ -1,0 +1,89 @@
+//! A map from integers to values for integers that are mostly small and dense: a kafka key's
+//! offsets and messages (a log numbers its offsets 0, 1, 2, ...), the keys of a txn workload.
+//! Those index a vector (no hashing, and neighbours in memory); the rest (negative, or far
+//! beyond how many entries the table holds, which keeps the vector's size linear in the
+//! entries) go to a hash map.
+
+use crate::checkers::fast_hash::FastMap;
+
+#[derive(Clone, Debug)]
+pub struct IntTable<V> {
+    dense: Vec<Option<V>>,
+    sparse: FastMap<i64, V>,
+    len: usize,
+}
+
+impl<V> Default for IntTable<V> {
+    fn default() -> Self {
+        IntTable {
+            dense: Vec::new(),
+            sparse: FastMap::default(),
+            len: 0,
+        }
+    }
+}
+
+/// How far past its entries the vector may grow: `2 * entries + SLACK`.
+const SLACK: usize = 16;
+
+impl<V> IntTable<V> {
+    pub fn get(&self, i: i64) -> Option<&V> {
+        match usize::try_from(i) {
+            Ok(u) if u < self.dense.len() => self.dense[u].as_ref(),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get(&i),
+        }
+    }
+
+    pub fn get_mut(&mut self, i: i64) -> Option<&mut V> {
+        match usize::try_from(i) {
+            Ok(u) if u < self.dense.len() => self.dense[u].as_mut(),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get_mut(&i),
+        }
+    }
+
+    /// The value at `i`, made with `make` if there was none.
+    pub fn get_or_insert_with(&mut self, i: i64, make: impl FnOnce() -> V) -> &mut V {
+        if let Ok(u) = usize::try_from(i) {
+            if u >= self.dense.len() && u < 2 * self.len + SLACK {
+                self.dense.resize_with(u + 1, || None);
+            }
+            if u < self.dense.len() {
+                let slot = &mut self.dense[u];
+                if slot.is_none() {
+                    self.len += 1;
+                }
+                return slot.get_or_insert_with(make);
+            }
+        }
+        let len = &mut self.len;
+        self.sparse.entry(i).or_insert_with(|| {
+            *len += 1;
+            make()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_any_integer_and_keeps_the_vector_small() {
+        let mut t: IntTable<i64> = IntTable::default();
+        for i in [0, 3, 1, -5, 1_000_000, i64::MAX, i64::MIN, 2, 17] {
+            assert_eq!(t.get(i), None);
+            t.get_or_insert_with(i, || i / 3);
+            assert_eq!(t.get(i), Some(&(i / 3)));
+        }
+        *t.get_mut(3).unwrap() = 7;
+        assert_eq!(t.get(3), Some(&7));
+        assert_eq!(*t.get_or_insert_with(3, || 0), 7);
+        assert_eq!(t.get(4), None);
+        assert_eq!(t.get_mut(5), None);
+        assert!(t.dense.len() <= 2 * t.len + SLACK);
+        assert_eq!(t.len, 9);
+        assert_eq!(t.sparse.len(), 4, "{:?}", t.sparse);
+    }
+}
