@@ -125,11 +125,13 @@ impl Progress {
 
     /// The read returned the element.
     #[inline]
-    fn apply(&mut self, read: &ReadAt, element: &Element) {
+    /// `concurrent_reads` gives `Element::concurrent_reads` (only needed, rarely, for a read
+    /// in flight when the add was invoked).
+    fn apply<'a>(&mut self, read: &ReadAt, concurrent_reads: impl FnOnce() -> &'a [u32]) {
         // Reads that completed before the (latest) add was invoked do not count.
         let rank = if read.id >= self.first_read_after {
             read.position.wrapping_add(self.rank_offset)
-        } else if let Ok(rank) = element.concurrent_reads.binary_search(&read.id) {
+        } else if let Ok(rank) = concurrent_reads().binary_search(&read.id) {
             rank as u32
         } else {
             return;
@@ -297,7 +299,8 @@ impl Analysis {
                 position: position as u32,
                 completion_index: completion.index,
             };
-            let mut apply = |slot: usize| progress[slot].apply(&read, &elements[slot]);
+            let mut apply =
+                |slot: usize| progress[slot].apply(&read, || &elements[slot].concurrent_reads);
             // A read the history kept as a set of integers, or a JSON array; any other value
             // (null) reads as the empty set, as in Jepsen. Values never added are ignored.
             match (history.int_set(completion), completion.value.as_array()) {
