@@ -390,6 +390,11 @@ impl IntSet {
         self.ranges.iter().flat_map(|&(lo, hi)| lo..=hi)
     }
 
+    /// The members as sorted, disjoint, non-adjacent inclusive ranges `(lo, hi)`.
+    pub fn ranges(&self) -> &[(u64, u64)] {
+        &self.ranges
+    }
+
     /// The members as a JSON array, ascending.
     pub fn to_value(&self) -> Value {
         Value::Array(self.iter().map(Value::from).collect())

@@ -81,6 +81,76 @@ impl Element {
     }
 }
 
+/// An ok read as the second pass applies it.
+struct ReadAt {
+    id: u32,
+    /// Its position in `Analysis::ok_reads`.
+    position: u32,
+    completion_index: usize,
+}
+
+/// `Progress::first_seen_index` while no counting read returned the element.
+const NOT_SEEN: usize = usize::MAX;
+
+/// The hot state of one element during the pass over the reads (ranks as `u32`, "none"
+/// folded into the encoding, no `Option`s).
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    /// `Element::first_read_after`.
+    first_read_after: u32,
+    /// Added (wrapping) to an ok-read position to get the rank of a read invoked after the add:
+    /// the number of concurrent ok reads minus `Element::start`.
+    rank_offset: u32,
+    /// The last present rank + 1 (0: none), i.e. the rank expected next.
+    next_rank: u32,
+    /// The last absent rank + 1 (0: none).
+    absent_rank_plus_1: u32,
+    /// Where in `Analysis::ok_reads` the read that set `first_seen_index` is.
+    first_seen_at: u32,
+    /// History index of the earliest completion of a counting read returning it, or [`NOT_SEEN`].
+    first_seen_index: usize,
+}
+
+impl Progress {
+    fn of(element: &Element) -> Progress {
+        Progress {
+            first_read_after: element.first_read_after,
+            rank_offset: (element.concurrent_reads.len() as u32).wrapping_sub(element.start as u32),
+            next_rank: 0,
+            absent_rank_plus_1: 0,
+            first_seen_at: 0,
+            first_seen_index: NOT_SEEN,
+        }
+    }
+
+    /// The read returned the element.
+    #[inline]
+    /// `concurrent_reads` gives `Element::concurrent_reads` (only needed, rarely, for a read
+    /// in flight when the add was invoked).
+    fn apply<'a>(&mut self, read: &ReadAt, concurrent_reads: impl FnOnce() -> &'a [u32]) {
+        // Reads that completed before the (latest) add was invoked do not count.
+        let rank = if read.id >= self.first_read_after {
+            read.position.wrapping_add(self.rank_offset)
+        } else if let Ok(rank) = concurrent_reads().binary_search(&read.id) {
+            rank as u32
+        } else {
+            return;
+        };
+        if read.completion_index < self.first_seen_index {
+            self.first_seen_index = read.completion_index;
+            self.first_seen_at = read.position;
+        }
+        if rank < self.next_rank {
+            return; // the same read returned it twice
+        }
+        if rank > self.next_rank {
+            // The reads ranked next_rank .. rank-1 missed it.
+            self.absent_rank_plus_1 = rank;
+        }
+        self.next_rank = rank + 1;
+    }
+}
+
 /// The element's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -217,49 +287,50 @@ impl Analysis {
     /// Second pass, over the ok reads in invocation order: each read updates the elements it
     /// returned. Ranks reach an element in increasing order, so a jump from rank i to rank j
     /// means the reads ranked i+1 .. j-1 missed it; the last of them is its latest absent read
-    /// so far.
+    /// so far. The per-element state of this loop is kept apart in compact [`Progress`]
+    /// records and written back into the elements at the end.
     fn apply_reads(&mut self, history: &History, interner: &Interner) {
+        let mut progress: Vec<Progress> = self.elements.iter().map(Progress::of).collect();
+        let elements = &self.elements;
         for (position, &id) in self.ok_reads.iter().enumerate() {
             let completion = &history.ops[self.reads[id as usize].ok_at.expect("ok read")];
-            let elements = &mut self.elements;
-            let mut apply = |slot: Option<usize>| {
-                // Values never added are ignored.
-                let Some(slot) = slot else {
-                    return;
-                };
-                let element = &mut elements[slot];
-                // Reads that completed before the (latest) add was invoked do not count.
-                let rank = if id >= element.first_read_after {
-                    element.concurrent_reads.len() + (position - element.start)
-                } else if let Ok(rank) = element.concurrent_reads.binary_search(&id) {
-                    rank
-                } else {
-                    return;
-                };
-                if element.first_seen.is_none_or(|(i, _)| completion.index < i) {
-                    element.first_seen = Some((completion.index, completion.time));
-                }
-                let expected = element.last_present_rank.map_or(0, |r| r + 1);
-                if rank < expected {
-                    return; // the same read returned it twice
-                }
-                if rank > expected {
-                    element.last_absent_rank = Some(rank - 1);
-                }
-                element.last_present_rank = Some(rank);
+            let read = ReadAt {
+                id,
+                position: position as u32,
+                completion_index: completion.index,
             };
+            let mut apply =
+                |slot: usize| progress[slot].apply(&read, || &elements[slot].concurrent_reads);
             // A read the history kept as a set of integers, or a JSON array; any other value
-            // (null) reads as the empty set, as in Jepsen.
+            // (null) reads as the empty set, as in Jepsen. Values never added are ignored.
             match (history.int_set(completion), completion.value.as_array()) {
-                (Some(set), _) => set.iter().for_each(|i| apply(interner.get_u64(i))),
-                (None, Some(values)) => values.iter().for_each(|v| apply(interner.get(v))),
+                (Some(set), _) => {
+                    for &(lo, hi) in set.ranges() {
+                        interner.for_each_slot_in(lo, hi, &mut apply);
+                    }
+                }
+                (None, Some(values)) => values
+                    .iter()
+                    .filter_map(|v| interner.get(v))
+                    .for_each(&mut apply),
                 (None, None) => {}
             }
         }
-        // Reads after the last one that returned an element all missed it.
-        for element in &mut self.elements {
-            let total = element.counting_reads(&self.ok_reads);
-            let after = element.last_present_rank.map_or(0, |r| r + 1);
+        let ok_reads = &self.ok_reads;
+        for (element, progress) in self.elements.iter_mut().zip(progress) {
+            if progress.first_seen_index != NOT_SEEN {
+                let read = self.reads[ok_reads[progress.first_seen_at as usize] as usize];
+                let ok_at = read.ok_at.expect("ok read");
+                element.first_seen = Some((progress.first_seen_index, history.ops[ok_at].time));
+            }
+            element.last_present_rank = progress.next_rank.checked_sub(1).map(|r| r as usize);
+            element.last_absent_rank = progress
+                .absent_rank_plus_1
+                .checked_sub(1)
+                .map(|r| r as usize);
+            // Reads after the last one that returned an element all missed it.
+            let total = element.counting_reads(ok_reads);
+            let after = progress.next_rank as usize;
             if after < total {
                 element.last_absent_rank = Some(total - 1);
             }

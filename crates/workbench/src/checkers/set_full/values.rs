@@ -61,13 +61,17 @@ impl Key {
 /// 0, 1, 2, ...) go through a vector, everything else through a hash map.
 #[derive(Default)]
 pub(super) struct Interner {
-    small: Vec<Option<u32>>,
+    /// Integer → slot, [`NO_SLOT`] for integers never added.
+    small: Vec<u32>,
     other: HashMap<Key, u32>,
     len: usize,
 }
 
 /// Integers below this are looked up in the vector.
 const SMALL_LIMIT: u64 = 1 << 24;
+
+/// A `small` entry for an integer never added.
+const NO_SLOT: u32 = u32::MAX;
 
 impl Interner {
     fn small_index(value: &Value) -> Option<usize> {
@@ -77,29 +81,57 @@ impl Interner {
         }
     }
 
+    fn small_slot(&self, i: usize) -> Option<usize> {
+        match self.small.get(i) {
+            Some(&slot) if slot != NO_SLOT => Some(slot as usize),
+            _ => None,
+        }
+    }
+
     pub(super) fn get(&self, value: &Value) -> Option<usize> {
         match Self::small_index(value) {
-            Some(i) => self.small.get(i).copied().flatten().map(|s| s as usize),
+            Some(i) => self.small_slot(i),
             None => self.other.get(&Key::of(value)).map(|&s| s as usize),
         }
     }
 
-    /// [`Interner::get`] for an integer, without making a JSON value of it (a read kept as a
-    /// set holds thousands).
-    pub(super) fn get_u64(&self, i: u64) -> Option<usize> {
+    /// [`Interner::get`] for an integer, without making a JSON value of it.
+    fn get_u64(&self, i: u64) -> Option<usize> {
         if i < SMALL_LIMIT {
-            return self
-                .small
-                .get(i as usize)
-                .copied()
-                .flatten()
-                .map(|s| s as usize);
+            return self.small_slot(i as usize);
         }
         let key = match i64::try_from(i) {
             Ok(i) => Key::Int(i),
             Err(_) => Key::BigUint(i),
         };
         self.other.get(&key).map(|&s| s as usize)
+    }
+
+    /// Calls `f` with the slot of every interned integer in `lo..=hi`, ascending. The small
+    /// integers are a slice walk (a broadcast read is a few long ranges); integers that were
+    /// never added are skipped without a lookup where possible.
+    #[inline]
+    pub(super) fn for_each_slot_in(&self, lo: u64, hi: u64, mut f: impl FnMut(usize)) {
+        if lo > hi {
+            return;
+        }
+        let small_len = self.small.len() as u64;
+        if lo < small_len {
+            let end = hi.min(small_len - 1);
+            for &slot in &self.small[lo as usize..=end as usize] {
+                if slot != NO_SLOT {
+                    f(slot as usize);
+                }
+            }
+        }
+        // Between `small_len` and SMALL_LIMIT nothing was added; above it only `other` holds.
+        if hi >= SMALL_LIMIT && !self.other.is_empty() {
+            for i in lo.max(SMALL_LIMIT)..=hi {
+                if let Some(slot) = self.get_u64(i) {
+                    f(slot);
+                }
+            }
+        }
     }
 
     /// Assigns the next slot to a value not yet interned.
@@ -109,9 +141,9 @@ impl Interner {
         match Self::small_index(value) {
             Some(i) => {
                 if self.small.len() <= i {
-                    self.small.resize(i + 1, None);
+                    self.small.resize(i + 1, NO_SLOT);
                 }
-                self.small[i] = Some(slot as u32);
+                self.small[i] = slot as u32;
             }
             None => {
                 self.other.insert(Key::of(value), slot as u32);
