@@ -202,10 +202,10 @@ impl History {
     }
 
     /// Records a request sent for the op invoked at history index `invoke`.
-    pub fn note_request(&mut self, invoke: usize, client: impl std::fmt::Display, msg_id: u64) {
+    pub fn note_request(&mut self, invoke: usize, client: &str, msg_id: u64) {
         let entry = self.requests.entry(invoke).or_default();
         if entry.client.is_empty() {
-            entry.client = client.to_string();
+            entry.client = client.to_owned();
         }
         entry.msg_ids.push(msg_id);
     }

@@ -32,6 +32,8 @@ pub(super) struct Client {
     pub(super) awaiting: Option<u64>,
     /// `msg_id` of the last request answered (0: none), to name a second reply to it.
     pub(super) last_answered: u64,
+    /// The client's address as text (`c3`), for the history's request notes.
+    pub(super) name: String,
 }
 
 pub(super) struct Outstanding {
@@ -57,12 +59,14 @@ pub(super) struct Worker {
 
 impl Runner<'_> {
     pub(super) fn open_client(&mut self, role: Role) -> u32 {
+        let name = Addr::Client(self.clients.len() as u32).to_string();
         self.clients.push(Client {
             role,
             open: true,
             next_msg_id: 1,
             awaiting: None,
             last_answered: 0,
+            name,
         });
         (self.clients.len() - 1) as u32
     }
@@ -290,8 +294,8 @@ impl Runner<'_> {
                 let node = (w % self.opts.node_count) as u32;
                 let msg_id = self.client_send(client, Addr::Node(node), body);
                 let invoke = self.workers[w].invoke_index;
-                self.history
-                    .note_request(invoke, Addr::Client(client), msg_id);
+                let name = &self.clients[client as usize].name;
+                self.history.note_request(invoke, name, msg_id);
                 self.workers[w].outstanding = Some(Outstanding { msg_id, op });
                 let timeout = self.workload.timeout();
                 self.schedule(self.now + timeout, Event::ClientTimeout { client, msg_id });

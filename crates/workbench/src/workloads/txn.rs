@@ -15,6 +15,7 @@ use super::{
 use crate::checkers::txn::{self, Flavor};
 use crate::checkers::CheckResult;
 use crate::history::History;
+use crate::net::push_u64;
 use crate::Rng;
 
 /// How many keys one final-read transaction reads.
@@ -91,12 +92,17 @@ impl Workload for Txn {
         for _ in 0..len {
             let slot = self.slot(rng);
             let key = self.slots[slot];
+            // Built directly: `json!` serializes each element through serde.
             if rng.gen_bool(0.5) {
-                mops.push(json!(["r", key, null]));
+                mops.push(micro_op("r", key, Value::Null));
             } else {
                 self.writes[slot] += 1;
-                mops.push(json!([self.write_f(), key, self.writes[slot]]));
-                self.written.insert(key);
+                let value = Value::from(self.writes[slot] as u64);
+                mops.push(micro_op(self.write_f(), key, value));
+                // A key is written only through its slot, 1, 2, 3, ...: note it on the first.
+                if self.writes[slot] == 1 {
+                    self.written.insert(key);
+                }
                 if self.writes[slot] >= self.max_writes_per_key {
                     self.slots[slot] = self.next_key;
                     self.writes[slot] = 0;
@@ -123,7 +129,9 @@ impl Workload for Txn {
     }
 
     fn request(&self, op: &Invocation) -> Request {
-        Request::writer("txn").field("txn", &op.value).finish()
+        Request::writer("txn")
+            .field_with("txn", |out| write_txn(out, &op.value))
+            .finish()
     }
 
     /// `txn_ok {txn}`: the request's micro-ops in order, each `[f, k, v]` with the same f and
@@ -194,6 +202,54 @@ impl Txn {
             }
         }
         Ok(())
+    }
+}
+
+/// A micro-op `[f, key, value]`.
+fn micro_op(f: &str, key: i64, value: Value) -> Value {
+    Value::Array(vec![Value::String(f.to_owned()), Value::from(key), value])
+}
+
+/// Writes a transaction as serde_json would, without going through the serializer for the
+/// common shape (micro-ops of a plain name, integers and null); anything else is serialized.
+fn write_txn(out: &mut Vec<u8>, txn: &Value) {
+    let Some(mops) = txn.as_array() else {
+        return serde_json::to_writer(out, txn).expect("a txn serializes");
+    };
+    out.push(b'[');
+    for (i, mop) in mops.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match mop.as_array() {
+            Some(parts) => {
+                out.push(b'[');
+                for (j, part) in parts.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    write_plain(out, part);
+                }
+                out.push(b']');
+            }
+            None => serde_json::to_writer(&mut *out, mop).expect("a micro-op serializes"),
+        }
+    }
+    out.push(b']');
+}
+
+/// A micro-op's part: null, a non-negative integer or a name without escapes written
+/// directly, anything else serialized.
+fn write_plain(out: &mut Vec<u8>, part: &Value) {
+    match part {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Number(n) if n.is_u64() => push_u64(out, n.as_u64().unwrap_or(0)),
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        _ => serde_json::to_writer(out, part).expect("a micro-op part serializes"),
     }
 }
 
