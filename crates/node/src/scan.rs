@@ -124,13 +124,10 @@ impl<'a> Scanner<'a> {
     fn plain_str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        loop {
-            match self.next()? {
-                b'"' => return Some(&self.text[start..self.i - 1]),
-                b'\\' => return None,
-                b if b < 0x20 => return None,
-                _ => {}
-            }
+        self.i += string_run(&self.b[start..]);
+        match self.next()? {
+            b'"' => Some(&self.text[start..self.i - 1]),
+            _ => None,
         }
     }
 
@@ -247,6 +244,26 @@ impl<'a> Scanner<'a> {
                 }
                 loop {
                     self.ws();
+                    // Arrays of plain integers (`[1,22,333]`) are most of what peers send: skip
+                    // such an element and its separator in one tight loop, and leave anything
+                    // else (signs, fractions, whitespace) to the general path.
+                    if let Some(b'1'..=b'9') = self.peek() {
+                        let digits = self.b[self.i..]
+                            .iter()
+                            .position(|b| !b.is_ascii_digit())
+                            .unwrap_or(self.b.len() - self.i);
+                        match self.b.get(self.i + digits) {
+                            Some(b',') => {
+                                self.i += digits + 1;
+                                continue;
+                            }
+                            Some(b']') => {
+                                self.i += digits + 1;
+                                return Some(());
+                            }
+                            _ => {}
+                        }
+                    }
                     self.skip_value(depth + 1)?;
                     self.ws();
                     match self.next()? {
@@ -267,6 +284,7 @@ impl<'a> Scanner<'a> {
     fn skip_str(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
+            self.i += string_run(&self.b[self.i..]);
             match self.next()? {
                 b'"' => return Some(()),
                 b'\\' => match self.next()? {
@@ -320,6 +338,15 @@ impl<'a> Scanner<'a> {
         }
         Some(())
     }
+}
+
+/// How many bytes at the start of `b` may stand inside a string as they are: everything up to
+/// the first quote, backslash or control character (or the end), found in one tight loop.
+#[inline]
+fn string_run(b: &[u8]) -> usize {
+    b.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(b.len())
 }
 
 #[cfg(test)]
