@@ -4,50 +4,28 @@
 //! (a read reply of a big run holds thousands). Anything unusual (an escaped key, a repeated
 //! key, a value of the wrong kind) answers `None`, and the caller parses the body as before.
 
+use crate::workloads::reply::{as_u64, for_each_field};
+
 /// The raw text of each named top-level field of `object` (`None` for an absent one), or
-/// `None` when `object` is not an object or when a key has an escape or appears twice.
+/// `None` when `object` is not an object or when a key has an escape or appears twice. The
+/// walk over the fields is the one replies are read with ([`for_each_field`]).
 pub fn top_level_fields<'a, const N: usize>(
     object: &'a str,
     names: [&str; N],
 ) -> Option<[Option<&'a str>; N]> {
-    let b = object.as_bytes();
-    let mut found = [None; N];
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    let mut found: [Option<&'a [u8]>; N] = [None; N];
+    let ok = for_each_field(object.as_bytes(), |key, value| {
+        match names.iter().position(|n| n.as_bytes() == key) {
+            // A named key twice: left to a parser (the map keeps the last one).
+            Some(slot) => found[slot].replace(value).is_none(),
+            None => true,
+        }
+    });
+    if !ok {
         return None;
     }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return Some(found);
-    }
-    loop {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let key_end = string_end(b, i)?;
-        let key = &object[i + 1..key_end - 1];
-        if key.contains('\\') {
-            return None;
-        }
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        let start = skip_ws(b, i + 1);
-        let end = value_end(b, start)?;
-        if let Some(slot) = names.iter().position(|n| *n == key) {
-            if found[slot].is_some() {
-                return None;
-            }
-            found[slot] = Some(&object[start..end]);
-        }
-        i = skip_ws(b, end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Some(found),
-            _ => return None,
-        }
-    }
+    // Field texts are whole JSON values cut at ASCII delimiters: still UTF-8.
+    Some(found.map(|v| v.and_then(|v| std::str::from_utf8(v).ok())))
 }
 
 /// A field's raw text as an optional `u64`, as serde reads an `Option<u64>`: `null` is
@@ -55,8 +33,7 @@ pub fn top_level_fields<'a, const N: usize>(
 pub fn as_optional_u64(raw: Option<&str>) -> Option<Option<u64>> {
     match raw {
         None | Some("null") => Some(None),
-        Some(digits) if digits.bytes().all(|c| c.is_ascii_digit()) => digits.parse().ok().map(Some),
-        Some(_) => None,
+        Some(digits) => as_u64(digits.as_bytes()).map(Some),
     }
 }
 
@@ -93,71 +70,6 @@ pub fn leading_plain_str(text: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((contents, rest))
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while b
-        .get(i)
-        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        i += 1;
-    }
-    i
-}
-
-/// Just past the closing quote of the string opening at `start`.
-fn string_end(b: &[u8], start: usize) -> Option<usize> {
-    let mut i = start + 1;
-    loop {
-        let at = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-        if b[at] == b'"' {
-            return Some(at + 1);
-        }
-        i = at + 2;
-    }
-}
-
-/// Just past the value starting at `start`.
-fn value_end(b: &[u8], start: usize) -> Option<usize> {
-    match *b.get(start)? {
-        b'"' => string_end(b, start),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = start;
-            while i < b.len() {
-                // Runs of digits, commas and the like are skipped a byte at a time, with
-                // no bounds check.
-                i += b[i..]
-                    .iter()
-                    .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))?;
-                match b[i] {
-                    b'"' => {
-                        i = string_end(b, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    _ => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                }
-                i += 1;
-            }
-            None
-        }
-        _ => {
-            let mut i = start;
-            while b
-                .get(i)
-                .is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-            {
-                i += 1;
-            }
-            (i > start).then_some(i)
-        }
-    }
 }
 
 #[cfg(test)]

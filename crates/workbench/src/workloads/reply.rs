@@ -230,7 +230,10 @@ pub fn int_set(text: &[u8]) -> Option<IntSet> {
 /// Calls `f(key, value_text)` for each top-level field of a validated JSON object, until `f`
 /// returns false. Returns false if `f` did, if a key holds an escape, or if the text is not
 /// an object after all.
-fn for_each_field<'a>(text: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool) -> bool {
+pub(crate) fn for_each_field<'a>(
+    text: &'a [u8],
+    mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool,
+) -> bool {
     let mut i = skip_ws(text, 0);
     if text.get(i) != Some(&b'{') {
         return false;
