@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
+use super::compact::Compact;
 use super::reply::{self, ReplyText};
 use super::{
     closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
@@ -34,6 +35,7 @@ use super::{
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{History, Nanos, OpType, NANOS_PER_MS, NANOS_PER_SEC};
+use crate::net::push_u64;
 use crate::Rng;
 
 /// The final phase's bound.
@@ -221,8 +223,12 @@ impl Workload for Kafka {
             "poll" => {
                 let worker = self.worker(w);
                 worker.polled = None;
-                let positions = &worker.positions;
-                Step::Send(Request::writer("poll").field("offsets", positions).finish())
+                let positions = worker.positions.iter().map(|(k, &o)| (k.as_str(), o));
+                Step::Send(
+                    Request::writer("poll")
+                        .field_with("offsets", |out| write_offsets(out, positions))
+                        .finish(),
+                )
             }
             _ => Step::Send(self.request(op)),
         }
@@ -341,14 +347,10 @@ impl Kafka {
             }
             "poll" => {
                 let [msgs] = reply.closed("poll_ok", ["msgs"])?;
-                let Ok(Value::Object(msgs)) = crate::net::parse_value(msgs) else {
-                    return None;
-                };
-                if check_msgs(&msgs).is_err() {
-                    return None;
-                }
+                let msgs = read_msgs(msgs)?;
                 let commits = self.take_msgs(w, &msgs).ok()?;
-                Some(self.after_poll(w, msgs, commits))
+                let commit = commit_request(&commits);
+                Some(self.after_poll(w, msgs, commit))
             }
             _ => None,
         }
@@ -419,18 +421,19 @@ impl Kafka {
             other => return Err(format!("`msgs` must be a map, got {other}")),
         };
         let commits = self.take_msgs(w, msgs)?;
-        Ok(self.after_poll(w, msgs.clone(), commits))
+        let commit = commit_request(&commits);
+        Ok(self.after_poll(w, msgs.clone(), commit))
     }
 
     /// A poll's messages, key by key: moves the worker's positions past them and returns the
     /// offsets to commit. Fails on the first key whose list is malformed (the keys before it
     /// taken, as Maelstrom's client does).
-    fn take_msgs(
+    fn take_msgs<'m>(
         &mut self,
         w: usize,
-        msgs: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, String> {
-        let mut commits = Map::new();
+        msgs: &'m Map<String, Value>,
+    ) -> Result<Vec<(&'m str, i64)>, String> {
+        let mut commits = Vec::new();
         for (key, list) in msgs {
             let list = list
                 .as_array()
@@ -452,44 +455,85 @@ impl Kafka {
             raise(&mut worker.positions, key, 0);
             raise(&mut worker.positions, key, max + 1);
             raise(&mut worker.final_read, key, max);
-            commits.insert(key.clone(), Value::from(max));
+            commits.push((key.as_str(), max));
         }
         Ok(commits)
     }
 
     /// After a well-formed poll: done if there is nothing to commit, else the commit.
-    fn after_poll(
-        &mut self,
-        w: usize,
-        msgs: Map<String, Value>,
-        commits: Map<String, Value>,
-    ) -> Step {
+    fn after_poll(&mut self, w: usize, msgs: Map<String, Value>, commit: Option<Request>) -> Step {
         let polled = Value::Object(msgs);
-        if commits.is_empty() {
+        let Some(commit) = commit else {
             return Step::Done(Completion::ok(poll_value(polled)));
-        }
+        };
         self.worker(w).polled = Some(polled);
-        Step::Send(
-            Request::writer("commit_offsets")
-                .field("offsets", &commits)
-                .finish(),
-        )
+        Step::Send(commit)
     }
 }
 
-/// Whether [`Kafka::take_msgs`] takes every key of these messages (each a list of
-/// `[offset, message]` with an integer offset).
-fn check_msgs(msgs: &Map<String, Value>) -> Result<(), String> {
-    for (key, list) in msgs {
-        let list = list
-            .as_array()
-            .ok_or_else(|| format!("messages of {key:?} must be an array"))?;
-        for pair in list {
-            match pair.as_array().map(Vec::as_slice) {
-                Some([offset, _msg]) if offset.is_i64() => {}
-                _ => return Err(format!("{pair} is not [offset, message]")),
+/// The `commit_offsets` of a poll's highest offsets per key (in key order), or `None` when
+/// it polled nothing.
+fn commit_request(commits: &[(&str, i64)]) -> Option<Request> {
+    (!commits.is_empty()).then(|| {
+        Request::writer("commit_offsets")
+            .field_with("offsets", |out| write_offsets(out, commits.iter().copied()))
+            .finish()
+    })
+}
+
+/// Writes a map of key to offset, keys in the order given (ascending: a map's), as serde_json
+/// writes a map of strings to integers.
+fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k str, i64)>) {
+    out.push(b'{');
+    for (i, (key, offset)) in offsets.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key).expect("a string serializes");
+        out.push(b':');
+        if offset < 0 {
+            out.push(b'-');
+        }
+        push_u64(out, offset.unsigned_abs());
+    }
+    out.push(b'}');
+}
+
+/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with plain
+/// integers (see [`Compact`]) and each key once: the map serde parses from it, which
+/// [`Kafka::take_msgs`] takes whole. `None` for anything else (the map's way judges it).
+fn read_msgs(text: &[u8]) -> Option<Map<String, Value>> {
+    let mut text = Compact::new(text);
+    let mut msgs = Map::new();
+    text.eat(b'{')?;
+    if text.eat(b'}').is_some() {
+        return text.at_end().then_some(msgs);
+    }
+    loop {
+        let key = text.plain_str()?;
+        text.eat(b':')?;
+        text.eat(b'[')?;
+        let mut list = Vec::new();
+        if text.eat(b']').is_none() {
+            loop {
+                text.eat(b'[')?;
+                let offset = text.int()?;
+                text.eat(b',')?;
+                let msg = text.int()?;
+                text.eat(b']')?;
+                list.push(Value::Array(vec![offset.into(), msg.into()]));
+                if text.eat(b',').is_none() {
+                    text.eat(b']')?;
+                    break;
+                }
             }
         }
+        if msgs.insert(key.to_owned(), Value::Array(list)).is_some() {
+            return None;
+        }
+        if text.eat(b',').is_none() {
+            text.eat(b'}')?;
+            return text.at_end().then_some(msgs);
+        }
     }
-    Ok(())
 }
