@@ -452,8 +452,7 @@ impl Kafka {
             self.see(key, max, true);
             let worker = self.worker(w);
             // A new position starts from 0, then moves past what was read.
-            raise(&mut worker.positions, key, 0);
-            raise(&mut worker.positions, key, max + 1);
+            raise(&mut worker.positions, key, (max + 1).max(0));
             raise(&mut worker.final_read, key, max);
             commits.push((key.as_str(), max));
         }

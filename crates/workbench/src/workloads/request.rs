@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::net::{push_u64, Body};
+use crate::net::Body;
 
 /// A request body without its `msg_id` (the client adds it when it sends the request).
 #[derive(Clone, Debug, PartialEq)]
@@ -45,14 +45,23 @@ impl Request {
                 map.insert("msg_id".into(), msg_id.into());
                 Body::Map(map)
             }
-            Repr::Text { text, msg_id_at } => {
-                let mut body = Vec::with_capacity(text.len() + 32);
-                body.extend_from_slice(&text[..msg_id_at]);
-                body.extend_from_slice(b"\"msg_id\":");
-                push_u64(&mut body, msg_id);
-                body.push(b',');
-                body.extend_from_slice(&text[msg_id_at..]);
-                Body::Raw(body.into_boxed_slice())
+            Repr::Text {
+                mut text,
+                msg_id_at,
+            } => {
+                // Inserted in place: the writer's buffer has room, so no second buffer.
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(msg_id).as_bytes();
+                const KEY: &[u8] = b"\"msg_id\":";
+                let len = KEY.len() + digits.len() + 1;
+                let end = text.len();
+                text.resize(end + len, 0);
+                text.copy_within(msg_id_at..end, msg_id_at + len);
+                let field = &mut text[msg_id_at..msg_id_at + len];
+                field[..KEY.len()].copy_from_slice(KEY);
+                field[KEY.len()..len - 1].copy_from_slice(digits);
+                field[len - 1] = b',';
+                Body::Raw(text.into_boxed_slice())
             }
         }
     }

@@ -180,8 +180,11 @@ impl Txn {
             let [f, key, value] = s.as_array()?.as_slice() else {
                 return None;
             };
+            // The request's names are plain (no escapes): the reply must repeat each.
+            let f = f.as_str()?;
             text.eat(b'[')?;
-            let f = text.plain_str().filter(|got| Some(*got) == f.as_str())?;
+            text.eat(b'"')?;
+            (text.eat_literal(f.as_bytes()) && text.eat(b'"').is_some()).then_some(())?;
             text.eat(b',')?;
             let key = text.int().filter(|got| Some(*got) == key.as_u64())?;
             text.eat(b',')?;
