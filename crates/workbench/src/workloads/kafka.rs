@@ -145,12 +145,14 @@ fn poll_value(polled: Value) -> Value {
     Value::Array(vec![Value::Array(vec!["poll".into(), polled])])
 }
 
-fn send_op(key: &str, msg: u64) -> Invocation {
-    Invocation::new("send", json!([["send", key, msg]]))
+/// `[["send", key, msg]]` (built directly: `json!` serializes each element through serde).
+fn send_op(key: String, msg: u64) -> Invocation {
+    let send = vec!["send".into(), Value::String(key), msg.into()];
+    Invocation::new("send", Value::Array(vec![Value::Array(send)]))
 }
 
 fn poll_op(is_final: bool) -> Invocation {
-    let value = json!([["poll"]]);
+    let value = Value::Array(vec![Value::Array(vec!["poll".into()])]);
     if is_final {
         Invocation::final_op("poll", value)
     } else {
@@ -193,7 +195,7 @@ impl Workload for Kafka {
                 self.largest_key += 1;
                 self.slots[slot] = self.largest_key;
             }
-            send_op(&key.to_string(), msg)
+            send_op(key.to_string(), msg)
         } else {
             poll_op(false)
         };
@@ -298,10 +300,19 @@ impl Workload for Kafka {
 
     fn request(&self, op: &Invocation) -> Request {
         match op.f {
-            "send" => Request::writer("send")
-                .field("key", &op.value[0][1])
-                .field("msg", &op.value[0][2])
-                .finish(),
+            "send" => {
+                let (key, msg) = (&op.value[0][1], &op.value[0][2]);
+                Request::writer("send")
+                    .field_with("key", |out| match key {
+                        Value::String(key) => write_str(out, key),
+                        key => serde_json::to_writer(out, key).expect("a key serializes"),
+                    })
+                    .field_with("msg", |out| match msg.as_u64() {
+                        Some(msg) => push_u64(out, msg),
+                        None => serde_json::to_writer(out, msg).expect("a message serializes"),
+                    })
+                    .finish()
+            }
             f => Request::writer(f).finish(),
         }
     }
@@ -326,8 +337,10 @@ impl Workload for Kafka {
 
 /// A send's ok value: `[["send", key, [offset, msg]]]`.
 fn send_value(op: &Invocation, offset: i64) -> Value {
-    let key = op.value[0][1].clone();
-    json!([["send", key, [offset, op.value[0][2]]]])
+    let (key, msg) = (&op.value[0][1], &op.value[0][2]);
+    let sent = Value::Array(vec![offset.into(), msg.clone()]);
+    let send = vec!["send".into(), key.clone(), sent];
+    Value::Array(vec![Value::Array(send)])
 }
 
 impl Kafka {
@@ -488,7 +501,7 @@ fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k s
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, key).expect("a string serializes");
+        write_str(out, key);
         out.push(b':');
         if offset < 0 {
             out.push(b'-');
@@ -496,6 +509,17 @@ fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k s
         push_u64(out, offset.unsigned_abs());
     }
     out.push(b'}');
+}
+
+/// Writes a string as serde_json does: directly when no character in it needs an escape.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a string serializes");
+    }
 }
 
 /// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with plain
@@ -533,6 +557,43 @@ fn read_msgs(text: &[u8]) -> Option<Map<String, Value>> {
         if text.eat(b',').is_none() {
             text.eat(b'}')?;
             return text.at_end().then_some(msgs);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_offsets_and_keys_are_what_serde_writes() {
+        let offsets = [("1", 5), ("a\"b", -3), ("ü\n", 0)];
+        let mut out = Vec::new();
+        write_offsets(&mut out, offsets);
+        let map: BTreeMap<&str, i64> = offsets.into_iter().collect();
+        assert_eq!(out, serde_json::to_vec(&map).unwrap());
+    }
+
+    #[test]
+    fn polled_messages_read_from_text_are_what_serde_parses() {
+        for text in [
+            r#"{}"#,
+            r#"{"1":[]}"#,
+            r#"{"1":[[0,5],[1,6]],"22":[[7,1]]}"#,
+        ] {
+            let parsed: Map<String, Value> = serde_json::from_str(text).unwrap();
+            assert_eq!(read_msgs(text.as_bytes()), Some(parsed), "{text}");
+        }
+        // Anything else is left to serde and the map's checks.
+        for text in [
+            r#"{"1":[[0,5]],"1":[[1,6]]}"#,
+            r#"{"1": [[0,5]]}"#,
+            r#"{"1":[[0,"x"]]}"#,
+            r#"{"1":[[-1,5]]}"#,
+            r#"{"a\"":[[0,5]]}"#,
+            r#"{"1":[[0,5,6]]}"#,
+        ] {
+            assert_eq!(read_msgs(text.as_bytes()), None, "{text}");
         }
     }
 }

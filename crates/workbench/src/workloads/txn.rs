@@ -368,6 +368,38 @@ mod tests {
     }
 
     #[test]
+    fn txn_read_from_text_is_what_the_map_records() {
+        let rw = workload(Flavor::RwRegister, "read-committed").unwrap();
+        let op = Invocation::new("txn", json!([["r", 1, null], ["w", 2, 3], ["r", 2, null]]));
+        for text in [
+            r#"[["r",1,null],["w",2,3],["r",2,3]]"#,
+            r#"[["r",1,9223372036854775807],["w",2,3],["r",2,null]]"#,
+        ] {
+            let parsed: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(rw.read_txn(&op, text.as_bytes()), Some(parsed), "{text}");
+        }
+        // Malformed or unusual replies are left to the map's way.
+        for text in [
+            r#"[["r",1,null],["w",2,4],["r",2,3]]"#,
+            r#"[["r",1,null],["w",2,3]]"#,
+            r#"[["r",1,null],["w",2,3],["r",2,3],["r",1,null]]"#,
+            r#"[["r",1,1.0],["w",2,3],["r",2,3]]"#,
+            r#"[["r",1,-1],["w",2,3],["r",2,3]]"#,
+            r#"[["r",1,[1]],["w",2,3],["r",2,3]]"#,
+            r#"[["r",3,null],["w",2,3],["r",2,3]]"#,
+            r#"[["r", 1,null],["w",2,3],["r",2,3]]"#,
+        ] {
+            assert_eq!(rw.read_txn(&op, text.as_bytes()), None, "{text}");
+        }
+        let la = workload(Flavor::ListAppend, "read-committed").unwrap();
+        let op = Invocation::new("txn", json!([["r", 1, null], ["append", 2, 3]]));
+        let text = r#"[["r",1,[1,2]],["append",2,3]]"#;
+        let parsed: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(la.read_txn(&op, text.as_bytes()), Some(parsed));
+        assert_eq!(la.read_txn(&op, br#"[["r",1,2],["append",2,3]]"#), None);
+    }
+
+    #[test]
     fn txn_ok_schema_is_closed() {
         let w = workload(Flavor::RwRegister, "read-committed").unwrap();
         let op = Invocation::new("txn", json!([["r", 1, null], ["w", 2, 3]]));
