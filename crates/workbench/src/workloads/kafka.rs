@@ -32,6 +32,7 @@ use super::{
     closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
     WorkloadOptions,
 };
+use crate::checkers::fast_hash::FastMap;
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{History, Nanos, OpType, NANOS_PER_MS, NANOS_PER_SEC};
@@ -54,7 +55,7 @@ struct Worker {
     /// Final phase: the crash and assign are done; polls go on until caught up.
     final_started: bool,
     /// Final phase: the highest offset this worker has read per key.
-    final_read: BTreeMap<String, i64>,
+    final_read: FastMap<String, i64>,
 }
 
 pub struct Kafka {
@@ -66,8 +67,10 @@ pub struct Kafka {
     /// Sends generated per key.
     writes: BTreeMap<u64, u64>,
     /// Per key, the highest offset any send or poll reported, and the highest any poll read.
-    highest_seen: BTreeMap<String, i64>,
-    highest_polled: BTreeMap<String, i64>,
+    /// Hashed: every send and polled key looks them up, and a run retires hundreds of keys
+    /// (read in key order only for the final phase's assign).
+    highest_seen: FastMap<String, i64>,
+    highest_polled: FastMap<String, i64>,
     workers: Vec<Worker>,
     /// Mean seconds between crashes: 30 / concurrency.
     crash_mean: f64,
@@ -84,8 +87,8 @@ impl Kafka {
             slots: (0..key_count as u64).collect(),
             largest_key: key_count as u64 - 1,
             writes: BTreeMap::new(),
-            highest_seen: BTreeMap::new(),
-            highest_polled: BTreeMap::new(),
+            highest_seen: FastMap::default(),
+            highest_polled: FastMap::default(),
             workers: (0..opts.concurrency).map(|_| Worker::default()).collect(),
             crash_mean: 30.0 / opts.concurrency.max(1) as f64,
             next_crash: None,
@@ -113,7 +116,7 @@ impl Kafka {
         (rng.gen_range(0.0..2.0 * self.crash_mean) * NANOS_PER_SEC as f64) as Nanos
     }
 
-    /// Keys with messages sent but not yet polled by anyone.
+    /// Keys with messages sent but not yet polled by anyone, in no particular order.
     fn unpolled_keys(&self) -> Vec<String> {
         self.highest_seen
             .iter()
@@ -131,12 +134,36 @@ impl Kafka {
 }
 
 /// Raises `map[key]` to at least `value` (inserting it), allocating the key only when new.
-fn raise(map: &mut BTreeMap<String, i64>, key: &str, value: i64) {
-    match map.get_mut(key) {
+fn raise(map: &mut impl OffsetMap, key: &str, value: i64) {
+    match map.offset_mut(key) {
         Some(v) => *v = (*v).max(value),
-        None => {
-            map.insert(key.to_string(), value);
-        }
+        None => map.insert_offset(key.to_string(), value),
+    }
+}
+
+/// The maps of key to offset [`raise`] updates.
+trait OffsetMap {
+    fn offset_mut(&mut self, key: &str) -> Option<&mut i64>;
+    fn insert_offset(&mut self, key: String, offset: i64);
+}
+
+impl OffsetMap for BTreeMap<String, i64> {
+    fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
+        self.get_mut(key)
+    }
+
+    fn insert_offset(&mut self, key: String, offset: i64) {
+        self.insert(key, offset);
+    }
+}
+
+impl OffsetMap for FastMap<String, i64> {
+    fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
+        self.get_mut(key)
+    }
+
+    fn insert_offset(&mut self, key: String, offset: i64) {
+        self.insert(key, offset);
     }
 }
 
@@ -195,7 +222,7 @@ impl Workload for Kafka {
                 self.largest_key += 1;
                 self.slots[slot] = self.largest_key;
             }
-            send_op(key.to_string(), msg)
+            send_op(itoa::Buffer::new().format(key).to_owned(), msg)
         } else {
             poll_op(false)
         };
@@ -270,7 +297,8 @@ impl Workload for Kafka {
     fn next_final_op(&mut self, w: usize, rng: &mut Rng) -> FinalStep {
         if !self.worker(w).final_started {
             self.worker(w).final_started = true;
-            let keys: Vec<String> = self.highest_seen.keys().cloned().collect();
+            let mut keys: Vec<String> = self.highest_seen.keys().cloned().collect();
+            keys.sort_unstable();
             let worker = self.worker(w);
             worker.queued.clear();
             worker.final_read.clear();
