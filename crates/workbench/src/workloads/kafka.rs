@@ -28,6 +28,7 @@ use serde_json::{json, Map, Value};
 
 use super::compact::Compact;
 use super::reply::{self, ReplyText};
+use super::request::push_json_str;
 use super::{
     closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
     WorkloadOptions,
@@ -332,7 +333,7 @@ impl Workload for Kafka {
                 let (key, msg) = (&op.value[0][1], &op.value[0][2]);
                 Request::writer("send")
                     .field_with("key", |out| match key {
-                        Value::String(key) => write_str(out, key),
+                        Value::String(key) => push_json_str(out, key),
                         key => serde_json::to_writer(out, key).expect("a key serializes"),
                     })
                     .field_with("msg", |out| match msg.as_u64() {
@@ -529,7 +530,7 @@ fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k s
         if i > 0 {
             out.push(b',');
         }
-        write_str(out, key);
+        push_json_str(out, key);
         out.push(b':');
         if offset < 0 {
             out.push(b'-');
@@ -537,17 +538,6 @@ fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k s
         push_u64(out, offset.unsigned_abs());
     }
     out.push(b'}');
-}
-
-/// Writes a string as serde_json does: directly when no character in it needs an escape.
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(out, s).expect("a string serializes");
-    }
 }
 
 /// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with plain

@@ -143,9 +143,20 @@ impl RequestWriter<'_> {
         if !self.kind_written && key.is_none_or(|k| k > "type") {
             self.kind_written = true;
             self.key("type");
-            serde_json::to_writer(&mut self.text, self.kind).expect("a string serializes");
+            push_json_str(&mut self.text, self.kind);
             self.text.push(b',');
         }
+    }
+}
+
+/// Writes a string as serde_json does: directly when no character in it needs an escape.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a string serializes");
     }
 }
 
@@ -159,6 +170,15 @@ mod tests {
         let mut out = Vec::new();
         request.into_body(7).write_json(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_writes_them() {
+        for s in ["", "poll", "ü-1", "a\"b", "back\\slash", "tab\t", "\u{7f}"] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]
