@@ -36,6 +36,8 @@ pub(super) struct Client {
     pub(super) name: String,
 }
 
+/// The request in flight and its op. While the op waits for the reply, its value is parked in
+/// the history on its invocation (see [`Runner::park_value`]): the op's own `value` is null.
 pub(super) struct Outstanding {
     pub(super) msg_id: u64,
     pub(super) op: Invocation,
@@ -108,7 +110,7 @@ impl Runner<'_> {
             return self.on_client_map(client, src, reply.to_map());
         };
         self.clients[client as usize].last_answered = in_reply_to;
-        let Some(Outstanding { op, .. }) = self.workers[w].outstanding.take() else {
+        let Some(op) = self.take_outstanding(w) else {
             return;
         };
         if let Some(client) = self.workers[w].client {
@@ -262,7 +264,9 @@ impl Runner<'_> {
             kind: OpType::Invoke,
             process: Process::Client(self.workers[w].process),
             f: op.f.to_string(),
-            value: op.value.clone(),
+            // The op's value is moved here when it waits for a reply or completes (see
+            // `park_value`), not copied now: a transaction's micro-ops are many small values.
+            value: Value::Null,
             error: None,
             is_final: op.is_final,
         });
@@ -286,10 +290,28 @@ impl Runner<'_> {
         }
     }
 
+    /// Moves the op's value to its invocation in the history, where it belongs: while the op
+    /// waits for a reply, and once it is complete. The history then holds every value, also
+    /// those of ops still outstanding when the run ends, without a copy.
+    fn park_value(&mut self, w: usize, op: &mut Invocation) {
+        let invoke = self.workers[w].invoke_index;
+        self.history.ops[invoke].value = std::mem::take(&mut op.value);
+    }
+
+    /// The worker's outstanding op, with its value back from the history (see
+    /// [`Runner::park_value`]) while the runner and the workload handle its reply.
+    fn take_outstanding(&mut self, w: usize) -> Option<Invocation> {
+        let Outstanding { mut op, .. } = self.workers[w].outstanding.take()?;
+        let invoke = self.workers[w].invoke_index;
+        op.value = std::mem::take(&mut self.history.ops[invoke].value);
+        Some(op)
+    }
+
     /// Sends the op's next request, or completes it.
-    fn take_step(&mut self, w: usize, op: Invocation, step: Step) {
+    fn take_step(&mut self, w: usize, mut op: Invocation, step: Step) {
         match step {
             Step::Send(body) => {
+                self.park_value(w, &mut op);
                 let client = self.worker_client(w);
                 let node = (w % self.opts.node_count) as u32;
                 let msg_id = self.client_send(client, Addr::Node(node), body);
@@ -305,7 +327,7 @@ impl Runner<'_> {
     }
 
     pub(super) fn on_worker_reply(&mut self, w: usize, body: Map<String, Value>) {
-        let Some(Outstanding { op, .. }) = self.workers[w].outstanding.take() else {
+        let Some(op) = self.take_outstanding(w) else {
             return;
         };
         if let Some(client) = self.workers[w].client {
@@ -340,7 +362,7 @@ impl Runner<'_> {
         if self.workers[w].client != Some(client) || current != Some(msg_id) {
             return;
         }
-        let Some(Outstanding { op, .. }) = self.workers[w].outstanding.take() else {
+        let Some(op) = self.take_outstanding(w) else {
             return;
         };
         self.clients[client as usize].awaiting = None;
@@ -353,8 +375,9 @@ impl Runner<'_> {
         self.complete(w, op, completion);
     }
 
-    fn complete(&mut self, w: usize, op: Invocation, completion: Completion) {
+    fn complete(&mut self, w: usize, mut op: Invocation, completion: Completion) {
         self.workload.completed(w, &op, completion.kind);
+        self.park_value(w, &mut op);
         let worker = &mut self.workers[w];
         let done = Op {
             index: 0,

@@ -26,14 +26,18 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
+use super::compact::Compact;
 use super::reply::{self, ReplyText};
+use super::request::push_json_str;
 use super::{
     closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
     WorkloadOptions,
 };
+use crate::checkers::fast_hash::FastMap;
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{History, Nanos, OpType, NANOS_PER_MS, NANOS_PER_SEC};
+use crate::net::push_u64;
 use crate::Rng;
 
 /// The final phase's bound.
@@ -52,7 +56,7 @@ struct Worker {
     /// Final phase: the crash and assign are done; polls go on until caught up.
     final_started: bool,
     /// Final phase: the highest offset this worker has read per key.
-    final_read: BTreeMap<String, i64>,
+    final_read: FastMap<String, i64>,
 }
 
 pub struct Kafka {
@@ -64,8 +68,10 @@ pub struct Kafka {
     /// Sends generated per key.
     writes: BTreeMap<u64, u64>,
     /// Per key, the highest offset any send or poll reported, and the highest any poll read.
-    highest_seen: BTreeMap<String, i64>,
-    highest_polled: BTreeMap<String, i64>,
+    /// Hashed: every send and polled key looks them up, and a run retires hundreds of keys
+    /// (read in key order only for the final phase's assign).
+    highest_seen: FastMap<String, i64>,
+    highest_polled: FastMap<String, i64>,
     workers: Vec<Worker>,
     /// Mean seconds between crashes: 30 / concurrency.
     crash_mean: f64,
@@ -82,8 +88,8 @@ impl Kafka {
             slots: (0..key_count as u64).collect(),
             largest_key: key_count as u64 - 1,
             writes: BTreeMap::new(),
-            highest_seen: BTreeMap::new(),
-            highest_polled: BTreeMap::new(),
+            highest_seen: FastMap::default(),
+            highest_polled: FastMap::default(),
             workers: (0..opts.concurrency).map(|_| Worker::default()).collect(),
             crash_mean: 30.0 / opts.concurrency.max(1) as f64,
             next_crash: None,
@@ -111,7 +117,7 @@ impl Kafka {
         (rng.gen_range(0.0..2.0 * self.crash_mean) * NANOS_PER_SEC as f64) as Nanos
     }
 
-    /// Keys with messages sent but not yet polled by anyone.
+    /// Keys with messages sent but not yet polled by anyone, in no particular order.
     fn unpolled_keys(&self) -> Vec<String> {
         self.highest_seen
             .iter()
@@ -129,12 +135,36 @@ impl Kafka {
 }
 
 /// Raises `map[key]` to at least `value` (inserting it), allocating the key only when new.
-fn raise(map: &mut BTreeMap<String, i64>, key: &str, value: i64) {
-    match map.get_mut(key) {
+fn raise(map: &mut impl OffsetMap, key: &str, value: i64) {
+    match map.offset_mut(key) {
         Some(v) => *v = (*v).max(value),
-        None => {
-            map.insert(key.to_string(), value);
-        }
+        None => map.insert_offset(key.to_string(), value),
+    }
+}
+
+/// The maps of key to offset [`raise`] updates.
+trait OffsetMap {
+    fn offset_mut(&mut self, key: &str) -> Option<&mut i64>;
+    fn insert_offset(&mut self, key: String, offset: i64);
+}
+
+impl OffsetMap for BTreeMap<String, i64> {
+    fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
+        self.get_mut(key)
+    }
+
+    fn insert_offset(&mut self, key: String, offset: i64) {
+        self.insert(key, offset);
+    }
+}
+
+impl OffsetMap for FastMap<String, i64> {
+    fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
+        self.get_mut(key)
+    }
+
+    fn insert_offset(&mut self, key: String, offset: i64) {
+        self.insert(key, offset);
     }
 }
 
@@ -143,12 +173,14 @@ fn poll_value(polled: Value) -> Value {
     Value::Array(vec![Value::Array(vec!["poll".into(), polled])])
 }
 
-fn send_op(key: &str, msg: u64) -> Invocation {
-    Invocation::new("send", json!([["send", key, msg]]))
+/// `[["send", key, msg]]` (built directly: `json!` serializes each element through serde).
+fn send_op(key: String, msg: u64) -> Invocation {
+    let send = vec!["send".into(), Value::String(key), msg.into()];
+    Invocation::new("send", Value::Array(vec![Value::Array(send)]))
 }
 
 fn poll_op(is_final: bool) -> Invocation {
-    let value = json!([["poll"]]);
+    let value = Value::Array(vec![Value::Array(vec!["poll".into()])]);
     if is_final {
         Invocation::final_op("poll", value)
     } else {
@@ -191,7 +223,7 @@ impl Workload for Kafka {
                 self.largest_key += 1;
                 self.slots[slot] = self.largest_key;
             }
-            send_op(&key.to_string(), msg)
+            send_op(itoa::Buffer::new().format(key).to_owned(), msg)
         } else {
             poll_op(false)
         };
@@ -221,8 +253,12 @@ impl Workload for Kafka {
             "poll" => {
                 let worker = self.worker(w);
                 worker.polled = None;
-                let positions = &worker.positions;
-                Step::Send(Request::writer("poll").field("offsets", positions).finish())
+                let positions = worker.positions.iter().map(|(k, &o)| (k.as_str(), o));
+                Step::Send(
+                    Request::writer("poll")
+                        .field_with("offsets", |out| write_offsets(out, positions))
+                        .finish(),
+                )
             }
             _ => Step::Send(self.request(op)),
         }
@@ -262,7 +298,8 @@ impl Workload for Kafka {
     fn next_final_op(&mut self, w: usize, rng: &mut Rng) -> FinalStep {
         if !self.worker(w).final_started {
             self.worker(w).final_started = true;
-            let keys: Vec<String> = self.highest_seen.keys().cloned().collect();
+            let mut keys: Vec<String> = self.highest_seen.keys().cloned().collect();
+            keys.sort_unstable();
             let worker = self.worker(w);
             worker.queued.clear();
             worker.final_read.clear();
@@ -292,10 +329,19 @@ impl Workload for Kafka {
 
     fn request(&self, op: &Invocation) -> Request {
         match op.f {
-            "send" => Request::writer("send")
-                .field("key", &op.value[0][1])
-                .field("msg", &op.value[0][2])
-                .finish(),
+            "send" => {
+                let (key, msg) = (&op.value[0][1], &op.value[0][2]);
+                Request::writer("send")
+                    .field_with("key", |out| match key {
+                        Value::String(key) => push_json_str(out, key),
+                        key => serde_json::to_writer(out, key).expect("a key serializes"),
+                    })
+                    .field_with("msg", |out| match msg.as_u64() {
+                        Some(msg) => push_u64(out, msg),
+                        None => serde_json::to_writer(out, msg).expect("a message serializes"),
+                    })
+                    .finish()
+            }
             f => Request::writer(f).finish(),
         }
     }
@@ -320,8 +366,10 @@ impl Workload for Kafka {
 
 /// A send's ok value: `[["send", key, [offset, msg]]]`.
 fn send_value(op: &Invocation, offset: i64) -> Value {
-    let key = op.value[0][1].clone();
-    json!([["send", key, [offset, op.value[0][2]]]])
+    let (key, msg) = (&op.value[0][1], &op.value[0][2]);
+    let sent = Value::Array(vec![offset.into(), msg.clone()]);
+    let send = vec!["send".into(), key.clone(), sent];
+    Value::Array(vec![Value::Array(send)])
 }
 
 impl Kafka {
@@ -341,14 +389,10 @@ impl Kafka {
             }
             "poll" => {
                 let [msgs] = reply.closed("poll_ok", ["msgs"])?;
-                let Ok(Value::Object(msgs)) = crate::net::parse_value(msgs) else {
-                    return None;
-                };
-                if check_msgs(&msgs).is_err() {
-                    return None;
-                }
+                let msgs = read_msgs(msgs)?;
                 let commits = self.take_msgs(w, &msgs).ok()?;
-                Some(self.after_poll(w, msgs, commits))
+                let commit = commit_request(&commits);
+                Some(self.after_poll(w, msgs, commit))
             }
             _ => None,
         }
@@ -419,18 +463,19 @@ impl Kafka {
             other => return Err(format!("`msgs` must be a map, got {other}")),
         };
         let commits = self.take_msgs(w, msgs)?;
-        Ok(self.after_poll(w, msgs.clone(), commits))
+        let commit = commit_request(&commits);
+        Ok(self.after_poll(w, msgs.clone(), commit))
     }
 
     /// A poll's messages, key by key: moves the worker's positions past them and returns the
     /// offsets to commit. Fails on the first key whose list is malformed (the keys before it
     /// taken, as Maelstrom's client does).
-    fn take_msgs(
+    fn take_msgs<'m>(
         &mut self,
         w: usize,
-        msgs: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, String> {
-        let mut commits = Map::new();
+        msgs: &'m Map<String, Value>,
+    ) -> Result<Vec<(&'m str, i64)>, String> {
+        let mut commits = Vec::new();
         for (key, list) in msgs {
             let list = list
                 .as_array()
@@ -449,47 +494,124 @@ impl Kafka {
             self.see(key, max, true);
             let worker = self.worker(w);
             // A new position starts from 0, then moves past what was read.
-            raise(&mut worker.positions, key, 0);
-            raise(&mut worker.positions, key, max + 1);
+            raise(&mut worker.positions, key, (max + 1).max(0));
             raise(&mut worker.final_read, key, max);
-            commits.insert(key.clone(), Value::from(max));
+            commits.push((key.as_str(), max));
         }
         Ok(commits)
     }
 
     /// After a well-formed poll: done if there is nothing to commit, else the commit.
-    fn after_poll(
-        &mut self,
-        w: usize,
-        msgs: Map<String, Value>,
-        commits: Map<String, Value>,
-    ) -> Step {
+    fn after_poll(&mut self, w: usize, msgs: Map<String, Value>, commit: Option<Request>) -> Step {
         let polled = Value::Object(msgs);
-        if commits.is_empty() {
+        let Some(commit) = commit else {
             return Step::Done(Completion::ok(poll_value(polled)));
-        }
+        };
         self.worker(w).polled = Some(polled);
-        Step::Send(
-            Request::writer("commit_offsets")
-                .field("offsets", &commits)
-                .finish(),
-        )
+        Step::Send(commit)
     }
 }
 
-/// Whether [`Kafka::take_msgs`] takes every key of these messages (each a list of
-/// `[offset, message]` with an integer offset).
-fn check_msgs(msgs: &Map<String, Value>) -> Result<(), String> {
-    for (key, list) in msgs {
-        let list = list
-            .as_array()
-            .ok_or_else(|| format!("messages of {key:?} must be an array"))?;
-        for pair in list {
-            match pair.as_array().map(Vec::as_slice) {
-                Some([offset, _msg]) if offset.is_i64() => {}
-                _ => return Err(format!("{pair} is not [offset, message]")),
+/// The `commit_offsets` of a poll's highest offsets per key (in key order), or `None` when
+/// it polled nothing.
+fn commit_request(commits: &[(&str, i64)]) -> Option<Request> {
+    (!commits.is_empty()).then(|| {
+        Request::writer("commit_offsets")
+            .field_with("offsets", |out| write_offsets(out, commits.iter().copied()))
+            .finish()
+    })
+}
+
+/// Writes a map of key to offset, keys in the order given (ascending: a map's), as serde_json
+/// writes a map of strings to integers.
+fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k str, i64)>) {
+    out.push(b'{');
+    for (i, (key, offset)) in offsets.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, key);
+        out.push(b':');
+        if offset < 0 {
+            out.push(b'-');
+        }
+        push_u64(out, offset.unsigned_abs());
+    }
+    out.push(b'}');
+}
+
+/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with plain
+/// integers (see [`Compact`]) and each key once: the map serde parses from it, which
+/// [`Kafka::take_msgs`] takes whole. `None` for anything else (the map's way judges it).
+fn read_msgs(text: &[u8]) -> Option<Map<String, Value>> {
+    let mut text = Compact::new(text);
+    let mut msgs = Map::new();
+    text.eat(b'{')?;
+    if text.eat(b'}').is_some() {
+        return text.at_end().then_some(msgs);
+    }
+    loop {
+        let key = text.plain_str()?;
+        text.eat(b':')?;
+        text.eat(b'[')?;
+        let mut list = Vec::new();
+        if text.eat(b']').is_none() {
+            loop {
+                text.eat(b'[')?;
+                let offset = text.int()?;
+                text.eat(b',')?;
+                let msg = text.int()?;
+                text.eat(b']')?;
+                list.push(Value::Array(vec![offset.into(), msg.into()]));
+                if text.eat(b',').is_none() {
+                    text.eat(b']')?;
+                    break;
+                }
             }
         }
+        if msgs.insert(key.to_owned(), Value::Array(list)).is_some() {
+            return None;
+        }
+        if text.eat(b',').is_none() {
+            text.eat(b'}')?;
+            return text.at_end().then_some(msgs);
+        }
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_offsets_and_keys_are_what_serde_writes() {
+        let offsets = [("1", 5), ("a\"b", -3), ("ü\n", 0)];
+        let mut out = Vec::new();
+        write_offsets(&mut out, offsets);
+        let map: BTreeMap<&str, i64> = offsets.into_iter().collect();
+        assert_eq!(out, serde_json::to_vec(&map).unwrap());
+    }
+
+    #[test]
+    fn polled_messages_read_from_text_are_what_serde_parses() {
+        for text in [
+            r#"{}"#,
+            r#"{"1":[]}"#,
+            r#"{"1":[[0,5],[1,6]],"22":[[7,1]]}"#,
+        ] {
+            let parsed: Map<String, Value> = serde_json::from_str(text).unwrap();
+            assert_eq!(read_msgs(text.as_bytes()), Some(parsed), "{text}");
+        }
+        // Anything else is left to serde and the map's checks.
+        for text in [
+            r#"{"1":[[0,5]],"1":[[1,6]]}"#,
+            r#"{"1": [[0,5]]}"#,
+            r#"{"1":[[0,"x"]]}"#,
+            r#"{"1":[[-1,5]]}"#,
+            r#"{"a\"":[[0,5]]}"#,
+            r#"{"1":[[0,5,6]]}"#,
+        ] {
+            assert_eq!(read_msgs(text.as_bytes()), None, "{text}");
+        }
+    }
 }

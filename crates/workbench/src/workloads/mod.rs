@@ -9,6 +9,7 @@ use crate::history::{History, IntSet, Nanos, OpType, NANOS_PER_SEC};
 use crate::Rng;
 
 pub mod broadcast;
+pub mod compact;
 pub mod counter;
 pub mod echo;
 pub mod kafka;

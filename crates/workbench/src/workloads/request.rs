@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::net::{push_u64, Body};
+use crate::net::Body;
 
 /// A request body without its `msg_id` (the client adds it when it sends the request).
 #[derive(Clone, Debug, PartialEq)]
@@ -45,14 +45,23 @@ impl Request {
                 map.insert("msg_id".into(), msg_id.into());
                 Body::Map(map)
             }
-            Repr::Text { text, msg_id_at } => {
-                let mut body = Vec::with_capacity(text.len() + 32);
-                body.extend_from_slice(&text[..msg_id_at]);
-                body.extend_from_slice(b"\"msg_id\":");
-                push_u64(&mut body, msg_id);
-                body.push(b',');
-                body.extend_from_slice(&text[msg_id_at..]);
-                Body::Raw(body.into_boxed_slice())
+            Repr::Text {
+                mut text,
+                msg_id_at,
+            } => {
+                // Inserted in place: the writer's buffer has room, so no second buffer.
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(msg_id).as_bytes();
+                const KEY: &[u8] = b"\"msg_id\":";
+                let len = KEY.len() + digits.len() + 1;
+                let end = text.len();
+                text.resize(end + len, 0);
+                text.copy_within(msg_id_at..end, msg_id_at + len);
+                let field = &mut text[msg_id_at..msg_id_at + len];
+                field[..KEY.len()].copy_from_slice(KEY);
+                field[KEY.len()..len - 1].copy_from_slice(digits);
+                field[len - 1] = b',';
+                Body::Raw(text.into_boxed_slice())
             }
         }
     }
@@ -134,9 +143,20 @@ impl RequestWriter<'_> {
         if !self.kind_written && key.is_none_or(|k| k > "type") {
             self.kind_written = true;
             self.key("type");
-            serde_json::to_writer(&mut self.text, self.kind).expect("a string serializes");
+            push_json_str(&mut self.text, self.kind);
             self.text.push(b',');
         }
+    }
+}
+
+/// Writes a string as serde_json does: directly when no character in it needs an escape.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a string serializes");
     }
 }
 
@@ -150,6 +170,15 @@ mod tests {
         let mut out = Vec::new();
         request.into_body(7).write_json(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_writes_them() {
+        for s in ["", "poll", "ü-1", "a\"b", "back\\slash", "tab\t", "\u{7f}"] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]
