@@ -12,6 +12,7 @@ use std::borrow::Cow;
 
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
+use crate::workloads::reply::uint_array;
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
@@ -175,6 +176,12 @@ impl<'a> Cursor<'a> {
             b'[' => {
                 if depth >= MAX_NESTING {
                     return None;
+                }
+                // The compact arrays of integers nodes write (a broadcast read's whole set):
+                // eight bytes at a time.
+                if let Some(end) = uint_array::scan(self.text, self.i, |_, _| {}) {
+                    self.i = end;
+                    return Some(());
                 }
                 self.i += 1;
                 self.ws();

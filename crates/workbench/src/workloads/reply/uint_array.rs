@@ -1,0 +1,399 @@
+//! The fast lane for the bulk of a broadcast run's bytes: a compact JSON array of plain
+//! non-negative integers (`[0,1,2,...]`, as nodes write a read's whole set), validated and
+//! parsed in one loop, eight bytes at a time.
+//!
+//! It accepts only the simplest form: no whitespace anywhere, each element 1 to 19 digits
+//! without a leading zero (so it fits a `u64`), followed directly by `,` or `]`. Anything else
+//! (a sign, a fraction, an exponent, a space, a longer number, a nested value) returns `None`
+//! and the caller reads the array its general way: this lane only ever says yes to arrays
+//! the general readers accept with the same values, and says nothing otherwise.
+
+/// Eight ASCII zeros, one per byte.
+const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+const LOW_7_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Reads the array that opens at `text[start]` (which must be `[`), calling `each_run(lo, hi)`
+/// for each run of consecutive values `lo, lo + 1, ..., hi` in order (a run ends where the
+/// next element is not one more than the last); returns the index after its `]`, or `None`
+/// when the array is not in the simple form (then `each_run` may have seen some of its
+/// elements: the caller discards them).
+///
+/// A broadcast read is mostly long runs (`[0,1,2,...]`), so the element after `n` is first
+/// compared with the text `n+1,` itself, eight bytes in one go: a match both validates it
+/// and tells its value. Anything else is parsed (eight bytes at a time, or byte by byte near
+/// the end of the text).
+#[inline]
+pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)) -> Option<usize> {
+    if text.get(start) != Some(&b'[') {
+        return None;
+    }
+    let mut i = start + 1;
+    if text.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    // The run so far (empty before the first element) and the text expected next.
+    let mut run: Option<(u64, u64)> = None;
+    let mut next = Expected::NOTHING;
+    loop {
+        if let Some(word) = text.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            if word & next.mask == next.text {
+                // `hi + 1,` as predicted: run cannot be empty (NOTHING never matches).
+                if let Some((_, hi)) = &mut run {
+                    *hi += 1;
+                }
+                i += next.len;
+                next.increment();
+                continue;
+            }
+        }
+        let (value, digits, word) = match text.get(i..i + 8) {
+            Some(word) => {
+                let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+                match eight(word) {
+                    Some((value, digits)) => (value, digits, Some(word)),
+                    // Eight digits or more: the byte loop reads it.
+                    None => {
+                        let (value, digits) = bytewise(text, i)?;
+                        (value, digits, None)
+                    }
+                }
+            }
+            None => {
+                let (value, digits) = bytewise(text, i)?;
+                (value, digits, None)
+            }
+        };
+        if digits == 0 || (digits > 1 && text[i] == b'0') {
+            return None;
+        }
+        run = match run {
+            Some((lo, hi)) if value == hi + 1 => Some((lo, value)),
+            Some((lo, hi)) => {
+                each_run(lo, hi);
+                Some((value, value))
+            }
+            None => Some((value, value)),
+        };
+        next = match word {
+            Some(word) => Expected::after_text(word, digits, value),
+            None => Expected::after(value),
+        };
+        i += digits;
+        match text.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => {
+                let (lo, hi) = run.expect("an element was read");
+                each_run(lo, hi);
+                return Some(i + 1);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The text of the element expected next, `n,` for the value `n` after the last, as the
+/// first `len` bytes of a little-endian word (`text`, `mask` selecting them); it only exists
+/// for values of at most 7 digits, so that it fits eight bytes with its comma.
+#[derive(Clone, Copy, Debug)]
+struct Expected {
+    text: u64,
+    mask: u64,
+    len: usize,
+}
+
+impl Expected {
+    /// Matches nothing (a masked word is never all ones).
+    const NOTHING: Expected = Expected {
+        text: u64::MAX,
+        mask: 0,
+        len: 0,
+    };
+
+    /// The text of `value + 1` followed by a comma.
+    fn after(value: u64) -> Expected {
+        let n = value + 1;
+        if n >= 10_000_000 {
+            return Expected::NOTHING;
+        }
+        let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
+        let mut bytes = [0u8; 8];
+        let mut rest = n;
+        for b in bytes[..digits].iter_mut().rev() {
+            *b = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        bytes[digits] = b',';
+        let len = digits + 1;
+        Expected {
+            text: u64::from_le_bytes(bytes),
+            mask: if len == 8 {
+                u64::MAX
+            } else {
+                (1 << (8 * len)) - 1
+            },
+            len,
+        }
+    }
+
+    /// [`Expected::after`] `value`, whose `digits` (at most 7) open the little-endian `word`:
+    /// its text with the last digit bumped, unless that carries.
+    #[inline]
+    fn after_text(word: u64, digits: usize, value: u64) -> Expected {
+        let last = 8 * (digits - 1);
+        if (word >> last) & 0xff == u64::from(b'9') {
+            return Expected::after(value);
+        }
+        let len = digits + 1;
+        let comma = u64::from(b',') << (8 * digits);
+        Expected {
+            text: ((word & ((1 << (8 * digits)) - 1)) + (1 << last)) | comma,
+            mask: if len == 8 {
+                u64::MAX
+            } else {
+                (1 << (8 * len)) - 1
+            },
+            len,
+        }
+    }
+
+    /// The text of the value after this one.
+    #[inline]
+    fn increment(&mut self) {
+        // The last digit sits just before the comma.
+        let last = 8 * (self.len - 2);
+        if (self.text >> last) & 0xff != u64::from(b'9') {
+            self.text += 1 << last;
+        } else {
+            *self = Expected::after(self.value());
+        }
+    }
+
+    /// The value this text stands for (for the rare carry).
+    fn value(&self) -> u64 {
+        self.text.to_le_bytes()[..self.len - 1]
+            .iter()
+            .fold(0, |n, &b| n * 10 + u64::from(b - b'0'))
+    }
+}
+
+/// The leading digits of eight bytes read little-endian (first byte lowest): their value and
+/// count, or `None` when all eight are digits.
+#[inline]
+fn eight(word: u64) -> Option<(u64, usize)> {
+    // A byte is a digit when it XOR '0' is below 10: adding 0x76 to its low seven bits sets
+    // the high bit for 10 and above (never carrying into the next byte), and a high bit
+    // already set is no digit either.
+    let shifted = word ^ ZEROS;
+    let non_digits = (((shifted & LOW_7_BITS) + 0x7676_7676_7676_7676) | shifted) & HIGH_BITS;
+    if non_digits == 0 {
+        return None;
+    }
+    let digits = (non_digits.trailing_zeros() / 8) as usize;
+    if digits == 0 {
+        return Some((0, 0));
+    }
+    // The digits moved to the top bytes (the bytes below are zeros, i.e. leading zeros),
+    // then combined pairwise: 2 digits per 16 bits, 4 per 32, 8 in all.
+    let mut v = (shifted << (8 * (8 - digits))) & 0x0f0f_0f0f_0f0f_0f0f;
+    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
+    Some((v, digits))
+}
+
+/// The leading digits from `text[i]`, one byte at a time; `None` beyond 19 digits.
+#[inline(never)]
+fn bytewise(text: &[u8], i: usize) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    let mut j = i;
+    while let Some(&b) = text.get(j) {
+        let d = b.wrapping_sub(b'0');
+        if d >= 10 {
+            break;
+        }
+        if j - i == 19 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
+        j += 1;
+    }
+    Some((value, j - i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use serde_json::Value;
+
+    /// What serde_json makes of `text` as an array of `u64`s, or `None`.
+    fn by_serde(text: &str) -> Option<Vec<u64>> {
+        let values: Vec<Value> = serde_json::from_str(text).ok()?;
+        values.iter().map(Value::as_u64).collect()
+    }
+
+    fn by_scan(text: &str) -> Option<Vec<u64>> {
+        let mut out = Vec::new();
+        let end = scan(text.as_bytes(), 0, |lo, hi| out.extend(lo..=hi))?;
+        (end == text.len()).then_some(out)
+    }
+
+    #[test]
+    fn eight_bytes_at_a_time_reads_every_length() {
+        for digits in 1..=7 {
+            let number = "9876543".get(..digits).unwrap();
+            let word = u64::from_le_bytes(
+                format!("{number},xxxxxxx").as_bytes()[..8]
+                    .try_into()
+                    .unwrap(),
+            );
+            assert_eq!(
+                eight(word),
+                Some((number.parse().unwrap(), digits)),
+                "{number}"
+            );
+        }
+        assert_eq!(eight(u64::from_le_bytes(*b"12345678")), None);
+        assert_eq!(eight(u64::from_le_bytes(*b",1234567")), Some((0, 0)));
+        // Bytes next to the digits' range are not digits.
+        for b in [b'/', b':', b'0' | 0x80, b'9' | 0x80, 0xff, 0] {
+            let mut bytes = *b"12345678";
+            bytes[3] = b;
+            assert_eq!(eight(u64::from_le_bytes(bytes)), Some((123, 3)), "{b}");
+        }
+    }
+
+    #[test]
+    fn runs_are_reported_whole() {
+        let mut runs = Vec::new();
+        let text = b"[4,5,6,9,10,11,3,12,13]";
+        assert_eq!(
+            scan(text, 0, |lo, hi| runs.push((lo, hi))),
+            Some(text.len())
+        );
+        assert_eq!(runs, [(4, 6), (9, 11), (3, 3), (12, 13)]);
+    }
+
+    #[test]
+    fn expected_texts_follow_the_value() {
+        for value in [0, 8, 9, 98, 99, 123_456, 999_999, 9_999_998] {
+            let mut expected = Expected::after(value);
+            let text = format!("{},", value + 1);
+            assert_eq!(
+                &expected.text.to_le_bytes()[..expected.len],
+                text.as_bytes()
+            );
+            assert_eq!(expected.value(), value + 1);
+            expected.increment();
+            if value + 2 >= 10_000_000 {
+                assert_eq!(expected.mask, 0, "eight digits are not predicted");
+                continue;
+            }
+            let text = format!("{},", value + 2);
+            assert_eq!(
+                &expected.text.to_le_bytes()[..expected.len],
+                text.as_bytes()
+            );
+        }
+        assert_eq!(Expected::after(9_999_999).mask, 0);
+        for value in [
+            0u64, 1, 8, 9, 10, 19, 98, 99, 1234, 999_999, 1_234_567, 9_999_998,
+        ] {
+            let digits = value.to_string().len();
+            let word = u64::from_le_bytes(
+                format!("{value}]xxxxxxx").as_bytes()[..8]
+                    .try_into()
+                    .unwrap(),
+            );
+            let (a, b) = (
+                Expected::after_text(word, digits, value),
+                Expected::after(value),
+            );
+            assert_eq!((a.text, a.mask, a.len), (b.text, b.mask, b.len), "{value}");
+        }
+    }
+
+    #[test]
+    fn simple_arrays_read_as_serde_json_reads_them() {
+        for text in [
+            "[]",
+            "[0]",
+            "[0,1,2,3,10,99,100]",
+            "[12345678,123456789,1234567890123456789]",
+            "[9999999999999999999,18446744073]",
+            "[1,22,333,4444,55555,666666,7777777,88888888,999999999]",
+            // Runs across every carry, up to and past the seven digits predicted.
+            "[7,8,9,10,11,12,98,99,100,101,999,1000,1001,5,6]",
+            "[999998,999999,1000000,1000001,9999998,9999999,10000000,10000001,10000002]",
+            "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]",
+            "[3,4,4,5,2,3]",
+        ] {
+            assert_eq!(by_scan(text), by_serde(text), "{text}");
+            assert!(by_scan(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_general_reader() {
+        for text in [
+            "[ ]",
+            "[1 ]",
+            "[ 1]",
+            "[1, 2]",
+            "[-1]",
+            "[01]",
+            "[00]",
+            "[1.5]",
+            "[1e5]",
+            "[1E5]",
+            "[1,]",
+            "[,1]",
+            "[1",
+            "[1,2",
+            "[",
+            "[[1]]",
+            "[\"1\"]",
+            "[null]",
+            "[18446744073709551615]",
+            "[12345678901234567890]",
+            "{}",
+            "1",
+        ] {
+            assert_eq!(by_scan(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn random_arrays_and_their_corruptions_agree_with_serde_json() {
+        let mut rng = crate::Rng::seed_from_u64(7);
+        let alphabet = b"0123456789,[] -.eE+\"x";
+        for _ in 0..3000 {
+            // Runs of consecutive values (as a broadcast read holds) from random starts.
+            let mut values: Vec<u64> = Vec::new();
+            for _ in 0..rng.gen_range(0..6) {
+                let start: u64 = match rng.gen_range(0..5) {
+                    0 => rng.gen_range(0..10),
+                    1 => rng.gen_range(0..100_000),
+                    2 => 10u64.pow(rng.gen_range(1..9)) - rng.gen_range(0..3),
+                    3 => rng.gen_range(0..10_000_000_000),
+                    _ => rng.gen_range(0..9_999_999_999_999_999_980),
+                };
+                values.extend((start..).take(rng.gen_range(1..15)));
+            }
+            let text = serde_json::to_string(&values).unwrap();
+            assert_eq!(by_scan(&text), Some(values), "{text}");
+            // A corrupted copy: whatever the scan accepts, serde_json reads the same.
+            let mut bytes = text.into_bytes();
+            for _ in 0..rng.gen_range(1..3) {
+                let at = rng.gen_range(0..bytes.len());
+                bytes[at] = alphabet[rng.gen_range(0..alphabet.len())];
+            }
+            let text = String::from_utf8(bytes).unwrap();
+            if let Some(values) = by_scan(&text) {
+                assert_eq!(Some(values), by_serde(&text), "{text}");
+            }
+        }
+    }
+}
