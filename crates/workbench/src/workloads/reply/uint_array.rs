@@ -77,7 +77,7 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
             None => Some((value, value)),
         };
         next = match word {
-            Some(word) => Expected::after_text(word, digits, value),
+            Some(word) => Expected::after_text(word, digits),
             None => Expected::after(value),
         };
         i += digits;
@@ -128,34 +128,23 @@ impl Expected {
         let len = digits + 1;
         Expected {
             text: u64::from_le_bytes(bytes),
-            mask: if len == 8 {
-                u64::MAX
-            } else {
-                (1 << (8 * len)) - 1
-            },
+            mask: low_bytes(len),
             len,
         }
     }
 
-    /// [`Expected::after`] `value`, whose `digits` (at most 7) open the little-endian `word`:
-    /// its text with the last digit bumped, unless that carries.
+    /// [`Expected::after`] the value whose `digits` (at most 7) open the little-endian `word`.
     #[inline]
-    fn after_text(word: u64, digits: usize, value: u64) -> Expected {
-        let last = 8 * (digits - 1);
-        if (word >> last) & 0xff == u64::from(b'9') {
-            return Expected::after(value);
-        }
+    fn after_text(word: u64, digits: usize) -> Expected {
         let len = digits + 1;
         let comma = u64::from(b',') << (8 * digits);
-        Expected {
-            text: ((word & ((1 << (8 * digits)) - 1)) + (1 << last)) | comma,
-            mask: if len == 8 {
-                u64::MAX
-            } else {
-                (1 << (8 * len)) - 1
-            },
+        let mut expected = Expected {
+            text: (word & low_bytes(digits)) | comma,
+            mask: low_bytes(len),
             len,
-        }
+        };
+        expected.increment();
+        expected
     }
 
     /// The text of the value after this one.
@@ -166,16 +155,49 @@ impl Expected {
         if (self.text >> last) & 0xff != u64::from(b'9') {
             self.text += 1 << last;
         } else {
-            *self = Expected::after(self.value());
+            self.carry();
         }
     }
 
-    /// The value this text stands for (for the rare carry).
+    /// [`Expected::increment`] when the last digit is a 9: the nines before it turn to zeros
+    /// and the digit before them goes up, or (all nines) a digit more.
+    #[cold]
+    fn carry(&mut self) {
+        let mut bytes = self.text.to_le_bytes();
+        let digits = self.len - 1;
+        for k in (0..digits).rev() {
+            if bytes[k] != b'9' {
+                bytes[k] += 1;
+                self.text = u64::from_le_bytes(bytes);
+                return;
+            }
+            bytes[k] = b'0';
+        }
+        // 10^digits: one more digit, which must still fit with its comma.
+        if digits + 2 > 8 {
+            *self = Expected::NOTHING;
+            return;
+        }
+        bytes[0] = b'1';
+        bytes[1..=digits].fill(b'0');
+        bytes[digits + 1] = b',';
+        self.len = digits + 2;
+        self.text = u64::from_le_bytes(bytes);
+        self.mask = low_bytes(self.len);
+    }
+
+    #[cfg(test)]
     fn value(&self) -> u64 {
         self.text.to_le_bytes()[..self.len - 1]
             .iter()
             .fold(0, |n, &b| n * 10 + u64::from(b - b'0'))
     }
+}
+
+/// A mask of the lowest `n` bytes of a word (`n` from 1 to 8).
+#[inline]
+fn low_bytes(n: usize) -> u64 {
+    u64::MAX >> (8 * (8 - n))
 }
 
 /// The leading digits of eight bytes read little-endian (first byte lowest): their value and
@@ -278,7 +300,9 @@ mod tests {
 
     #[test]
     fn expected_texts_follow_the_value() {
-        for value in [0, 8, 9, 98, 99, 123_456, 999_999, 9_999_998] {
+        for value in [
+            0, 8, 9, 98, 99, 109, 123_456, 129_999, 999_998, 999_999, 9_999_998,
+        ] {
             let mut expected = Expected::after(value);
             let text = format!("{},", value + 1);
             assert_eq!(
@@ -307,10 +331,7 @@ mod tests {
                     .try_into()
                     .unwrap(),
             );
-            let (a, b) = (
-                Expected::after_text(word, digits, value),
-                Expected::after(value),
-            );
+            let (a, b) = (Expected::after_text(word, digits), Expected::after(value));
             assert_eq!((a.text, a.mask, a.len), (b.text, b.mask, b.len), "{value}");
         }
     }
