@@ -25,14 +25,14 @@ pub(super) fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
     p.ws();
     let (mut src, mut dest, mut body) = (None, None, None);
     loop {
-        let key = p.string()?;
+        let key = p.string_bytes()?;
         p.ws();
         p.eat(b':')?;
         p.ws();
         match key {
-            "src" if src.is_none() => src = Some(p.string()?),
-            "dest" if dest.is_none() => dest = Some(p.string()?),
-            "body" if body.is_none() => {
+            b"src" if src.is_none() => src = Some(p.string()?),
+            b"dest" if dest.is_none() => dest = Some(p.string()?),
+            b"body" if body.is_none() => {
                 let to_node = dest
                     .and_then(|d| Addr::parse(d, node_count))
                     .is_some_and(|d| matches!(d, Addr::Node(_)));
@@ -95,9 +95,14 @@ impl<'a> Cursor<'a> {
 
     /// A string of printable ASCII without escapes; its contents.
     fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string_bytes()?).ok()
+    }
+
+    /// [`Cursor::string`] as bytes (printable ASCII).
+    fn string_bytes(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
         self.skip_string()?;
-        std::str::from_utf8(&self.text[start..self.i - 1]).ok()
+        Some(&self.text[start..self.i - 1])
     }
 
     /// Skips a string of printable ASCII without escapes (strings are short: one loop).

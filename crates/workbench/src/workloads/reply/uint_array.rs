@@ -36,21 +36,36 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
     let mut run: Option<(u64, u64)> = None;
     let mut next = Expected::NOTHING;
     loop {
-        if let Some(word) = text.get(i..i + 8) {
-            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            if word & next.mask == next.text {
-                // `hi + 1,` as predicted: run cannot be empty (NOTHING never matches).
-                if let Some((_, hi)) = &mut run {
-                    *hi += 1;
+        if let Some((_, hi)) = &mut run {
+            // `hi + 1,` as predicted: validated, and its value known. The state is in locals
+            // so that it stays in registers; a carry leaves the loop and comes back.
+            let (mut expected_text, mut until_carry) = (next.text, next.until_carry);
+            let (mask, len, unit) = (next.mask, next.len, next.unit);
+            let mut carry = false;
+            while let Some(bytes) = text.get(i..i + 8) {
+                let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+                if word & mask != expected_text {
+                    break;
                 }
-                i += next.len;
-                next.increment();
+                *hi += 1;
+                i += len;
+                if until_carry == 0 {
+                    carry = true;
+                    break;
+                }
+                expected_text += unit;
+                until_carry -= 1;
+            }
+            next.text = expected_text;
+            next.until_carry = until_carry;
+            if carry {
+                next = next.carried();
                 continue;
             }
         }
         let (value, digits, word) = match text.get(i..i + 8) {
-            Some(word) => {
-                let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            Some(bytes) => {
+                let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
                 match eight(word) {
                     Some((value, digits)) => (value, digits, Some(word)),
                     // Eight digits or more: the byte loop reads it.
@@ -101,6 +116,10 @@ struct Expected {
     text: u64,
     mask: u64,
     len: usize,
+    /// The last digit's unit (`1 << 8 * (len - 2)`), and how many times it can go up before
+    /// it carries (9 minus that digit).
+    unit: u64,
+    until_carry: u8,
 }
 
 impl Expected {
@@ -109,7 +128,20 @@ impl Expected {
         text: u64::MAX,
         mask: 0,
         len: 0,
+        unit: 0,
+        until_carry: 0,
     };
+
+    /// The expectation for `bytes`: `len - 1` digits then a comma, zeros after.
+    fn of(bytes: [u8; 8], len: usize) -> Expected {
+        Expected {
+            text: u64::from_le_bytes(bytes),
+            mask: low_bytes(len),
+            len,
+            unit: 1 << (8 * (len - 2)),
+            until_carry: b'9' - bytes[len - 2],
+        }
+    }
 
     /// The text of `value + 1` followed by a comma.
     fn after(value: u64) -> Expected {
@@ -125,65 +157,66 @@ impl Expected {
             rest /= 10;
         }
         bytes[digits] = b',';
-        let len = digits + 1;
-        Expected {
-            text: u64::from_le_bytes(bytes),
-            mask: low_bytes(len),
-            len,
-        }
+        Expected::of(bytes, digits + 1)
     }
 
     /// [`Expected::after`] the value whose `digits` (at most 7) open the little-endian `word`.
     #[inline]
     fn after_text(word: u64, digits: usize) -> Expected {
-        let len = digits + 1;
         let comma = u64::from(b',') << (8 * digits);
-        let mut expected = Expected {
-            text: (word & low_bytes(digits)) | comma,
-            mask: low_bytes(len),
-            len,
-        };
-        expected.increment();
-        expected
+        let bytes = ((word & low_bytes(digits)) | comma).to_le_bytes();
+        Expected::of(bytes, digits + 1).incremented()
     }
 
     /// The text of the value after this one.
     #[inline]
-    fn increment(&mut self) {
-        // The last digit sits just before the comma.
-        let last = 8 * (self.len - 2);
-        if (self.text >> last) & 0xff != u64::from(b'9') {
-            self.text += 1 << last;
+    fn incremented(self) -> Expected {
+        if self.until_carry > 0 {
+            Expected {
+                text: self.text + self.unit,
+                until_carry: self.until_carry - 1,
+                ..self
+            }
         } else {
-            self.carry();
+            self.carried()
         }
     }
 
-    /// [`Expected::increment`] when the last digit is a 9: the nines before it turn to zeros
-    /// and the digit before them goes up, or (all nines) a digit more.
+    /// [`Expected::incremented`] when the last digit is a 9: it turns to 0 and the digit
+    /// before it goes up (the common case, done in place), or all the nines at the end turn to
+    /// zeros (or, all nines, a digit more).
+    fn carried(self) -> Expected {
+        // The unit of the digit before the last, if there is one.
+        let before = self.unit >> 8;
+        if before != 0 && (self.text >> before.trailing_zeros()) & 0xff != u64::from(b'9') {
+            return Expected {
+                text: self.text - 9 * self.unit + before,
+                until_carry: 9,
+                ..self
+            };
+        }
+        self.carried_far()
+    }
+
     #[cold]
-    fn carry(&mut self) {
+    fn carried_far(self) -> Expected {
         let mut bytes = self.text.to_le_bytes();
         let digits = self.len - 1;
         for k in (0..digits).rev() {
             if bytes[k] != b'9' {
                 bytes[k] += 1;
-                self.text = u64::from_le_bytes(bytes);
-                return;
+                return Expected::of(bytes, self.len);
             }
             bytes[k] = b'0';
         }
         // 10^digits: one more digit, which must still fit with its comma.
         if digits + 2 > 8 {
-            *self = Expected::NOTHING;
-            return;
+            return Expected::NOTHING;
         }
         bytes[0] = b'1';
         bytes[1..=digits].fill(b'0');
         bytes[digits + 1] = b',';
-        self.len = digits + 2;
-        self.text = u64::from_le_bytes(bytes);
-        self.mask = low_bytes(self.len);
+        Expected::of(bytes, digits + 2)
     }
 
     #[cfg(test)]
@@ -310,7 +343,7 @@ mod tests {
                 text.as_bytes()
             );
             assert_eq!(expected.value(), value + 1);
-            expected.increment();
+            expected = expected.incremented();
             if value + 2 >= 10_000_000 {
                 assert_eq!(expected.mask, 0, "eight digits are not predicted");
                 continue;
@@ -332,7 +365,11 @@ mod tests {
                     .unwrap(),
             );
             let (a, b) = (Expected::after_text(word, digits), Expected::after(value));
-            assert_eq!((a.text, a.mask, a.len), (b.text, b.mask, b.len), "{value}");
+            assert_eq!(
+                (a.text, a.mask, a.len, a.unit, a.until_carry),
+                (b.text, b.mask, b.len, b.unit, b.until_carry),
+                "{value}"
+            );
         }
     }
 
