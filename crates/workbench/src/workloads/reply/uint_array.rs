@@ -63,9 +63,8 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
                 continue;
             }
         }
-        let (value, digits, word) = match text.get(i..i + 8) {
-            Some(bytes) => {
-                let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        let (value, digits, word) = match word_at(text, i) {
+            Some(word) => {
                 match eight(word) {
                     Some((value, digits)) => (value, digits, Some(word)),
                     // Eight digits or more: the byte loop reads it.
@@ -106,6 +105,22 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
             _ => return None,
         }
     }
+}
+
+/// The (up to) eight bytes at `i` as a little-endian word (first byte lowest), zeros past the
+/// end of the text; `None` at its end, or when the whole text is shorter than a word.
+#[inline]
+fn word_at(text: &[u8], i: usize) -> Option<u64> {
+    if let Some(bytes) = text.get(i..i + 8) {
+        return Some(u64::from_le_bytes(bytes.try_into().expect("eight bytes")));
+    }
+    // Near the end: the text's last eight bytes, shifted down to start at `i`.
+    let last = text.len().checked_sub(8)?;
+    if i >= text.len() {
+        return None;
+    }
+    let word = u64::from_le_bytes(text[last..].try_into().expect("eight bytes"));
+    Some(word >> (8 * (i - last)))
 }
 
 /// The text of the element expected next, `n,` for the value `n` after the last, as the
@@ -317,6 +332,22 @@ mod tests {
             let mut bytes = *b"12345678";
             bytes[3] = b;
             assert_eq!(eight(u64::from_le_bytes(bytes)), Some((123, 3)), "{b}");
+        }
+    }
+
+    #[test]
+    fn words_near_the_end_are_padded_with_zeros() {
+        let text = b"[1,2,3,45]";
+        assert_eq!(word_at(text, 0), Some(u64::from_le_bytes(*b"[1,2,3,4")));
+        assert_eq!(
+            word_at(text, 7),
+            Some(u64::from_le_bytes(*b"45]\0\0\0\0\0"))
+        );
+        assert_eq!(word_at(text, 9), Some(u64::from(b']')));
+        assert_eq!(word_at(text, 10), None);
+        assert_eq!(word_at(b"[1,2]", 1), None);
+        for text in ["[1,2]", "[12]", "[7,8,9]", "[0]"] {
+            assert_eq!(by_scan(text), by_serde(text), "{text}");
         }
     }
 
