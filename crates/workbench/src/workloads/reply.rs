@@ -178,7 +178,9 @@ pub fn as_i64(text: &[u8]) -> Option<i64> {
 /// Parses a JSON array of non-negative integers straight into a set (`None` for anything
 /// else: not an array, an element that is not a `u64` as `Value::as_u64` reads it). The set
 /// is what [`IntSet::from_values`] makes of the same array. A loop over the bytes, not
-/// serde: a broadcast read holds the whole set, hundreds of thousands of integers a run.
+/// serde: a broadcast read holds the whole set, hundreds of thousands of integers a run. The
+/// compact form nodes write goes through `uint_array::scan` (runs of consecutive values at
+/// a few instructions each); anything else through the byte loop below.
 pub fn int_set(text: &[u8]) -> Option<IntSet> {
     // The compact form nodes write, eight bytes at a time; anything else byte by byte below.
     let mut set = IntSet::builder();

@@ -6,7 +6,9 @@
 //! both modes of the serde-based check read the same way, so its envelope is exactly theirs;
 //! anything else (a top-level `id`, an escape, a float, a bad line) is left to them (`None`),
 //! which is also where every diagnostic comes from. Skipping serde here matters: every line a
-//! node writes passes through this, and a broadcast read's reply holds the whole set.
+//! node writes passes through this, and a broadcast read's reply holds the whole set: such
+//! compact arrays of integers are checked by `workloads::reply::uint_array`, eight bytes at a
+//! time (anything unusual in them falls back to the loop here).
 
 use std::borrow::Cow;
 
