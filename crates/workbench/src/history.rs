@@ -419,6 +419,20 @@ impl IntSetBuilder {
         }
     }
 
+    /// Pushes `lo, lo + 1, ..., hi` (`lo <= hi`), as many [`IntSetBuilder::push`]es would.
+    #[inline]
+    pub fn push_range(&mut self, lo: u64, hi: u64) {
+        match self.ranges.last().map(|&(_, last)| last) {
+            Some(last) if lo == last.saturating_add(1) => {
+                if let Some((_, last)) = self.ranges.last_mut() {
+                    *last = hi;
+                }
+            }
+            Some(last) if lo <= last => (lo..=hi).for_each(|i| self.push(i)),
+            _ => self.ranges.push((lo, hi)),
+        }
+    }
+
     pub fn finish(mut self) -> IntSet {
         if !self.out_of_order.is_empty() {
             let mut all: Vec<(u64, u64)> = self.ranges;
@@ -469,6 +483,26 @@ pub mod build {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pushed_range_is_its_members_pushed() {
+        let pushes = [
+            vec![(3, 5)],
+            vec![(3, 5), (6, 9)],
+            vec![(3, 5), (8, 9), (1, 2)],
+            vec![(3, 5), (4, 7), (2, 2)],
+            vec![(3, 5), (5, 5), (20, 30), (10, 25)],
+            vec![(u64::MAX - 1, u64::MAX), (u64::MAX, u64::MAX)],
+        ];
+        for ranges in pushes {
+            let (mut by_range, mut by_member) = (IntSet::builder(), IntSet::builder());
+            for &(lo, hi) in &ranges {
+                by_range.push_range(lo, hi);
+                (lo..=hi).for_each(|i| by_member.push(i));
+            }
+            assert_eq!(by_range.finish(), by_member.finish(), "{ranges:?}");
+        }
+    }
     use serde_json::json;
 
     fn set(values: Value) -> IntSet {

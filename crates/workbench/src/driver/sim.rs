@@ -23,6 +23,9 @@ pub struct SimCluster<E: AnyEngine + ?Sized = dyn AnyEngine> {
     /// Each node's next timer deadline, as of its last step (the cluster asks for the
     /// earliest one at every wait, and only the node that just acted can have changed it).
     deadlines: Vec<Option<Nanos>>,
+    /// The earliest of `deadlines` as (deadline, node), ties to the lowest node; `None` when
+    /// it must be found again (the node that held it moved its deadline later).
+    earliest: Option<Option<(Nanos, usize)>>,
     /// Nodes lent out by [`SimCluster::engine_mut`], whose deadline must be read again.
     stale: Vec<usize>,
     logs: Vec<Vec<u8>>,
@@ -49,6 +52,7 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
         SimCluster {
             logs: vec![Vec::new(); engines.len()],
             deadlines: engines.iter().map(|e| deadline_of(&**e)).collect(),
+            earliest: None,
             stale: Vec::new(),
             nodes: engines,
             now: 0,
@@ -76,8 +80,8 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     /// [`Cluster::wait`]), and its logs aside. Deliveries and timers do this by themselves;
     /// call it after making a node act through [`SimCluster::engine_mut`].
     pub fn collect(&mut self, i: usize) {
+        self.set_deadline(i, deadline_of(&*self.nodes[i]));
         let node = &mut self.nodes[i];
-        self.deadlines[i] = deadline_of(&**node);
         // Each line is copied out at its size, and the node keeps its buffer (cleared, at its
         // capacity) rather than growing a new one for its next output.
         let out = node.output();
@@ -106,6 +110,35 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     }
 }
 
+impl<E: AnyEngine + ?Sized> SimCluster<E> {
+    /// Notes node `i`'s next deadline, keeping the earliest one known where that is cheap.
+    fn set_deadline(&mut self, i: usize, deadline: Option<Nanos>) {
+        self.deadlines[i] = deadline;
+        let Some(earliest) = self.earliest else {
+            return;
+        };
+        let candidate = deadline.map(|d| (d, i));
+        match (earliest, candidate) {
+            (None, Some(c)) => self.earliest = Some(Some(c)),
+            (Some(e), Some(c)) if c < e => self.earliest = Some(Some(c)),
+            // The earliest deadline was this node's and moved later (or went).
+            (Some((_, node)), _) if node == i => self.earliest = None,
+            _ => {}
+        }
+    }
+
+    /// The earliest node deadline (ties: the lowest node index).
+    fn earliest(&mut self) -> Option<(Nanos, usize)> {
+        *self.earliest.get_or_insert_with(|| {
+            self.deadlines
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| d.map(|d| (d, i)))
+                .min()
+        })
+    }
+}
+
 fn deadline_of<E: AnyEngine + ?Sized>(engine: &E) -> Option<Nanos> {
     engine.next_deadline().map(|d| d.as_nanos() as Nanos)
 }
@@ -129,15 +162,9 @@ impl<E: AnyEngine + ?Sized> Cluster for SimCluster<E> {
         }
         // The earliest node timer (ties: the lowest node index) fires if it comes first.
         for i in std::mem::take(&mut self.stale) {
-            self.deadlines[i] = deadline_of(&*self.nodes[i]);
+            self.set_deadline(i, deadline_of(&*self.nodes[i]));
         }
-        let next = self
-            .deadlines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| d.map(|d| (d, i)))
-            .min();
-        match next {
+        match self.earliest() {
             Some((at, i)) if at <= deadline => {
                 self.now = self.now.max(at);
                 self.nodes[i].advance(Duration::from_nanos(self.now));

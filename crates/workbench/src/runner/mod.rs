@@ -5,8 +5,7 @@
 //! virtual time (`sim`). The loop asks the cluster to wait until the next event is due; the
 //! cluster returns early with whatever the nodes wrote, and the runner routes it.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 
 use rand::SeedableRng;
@@ -21,9 +20,11 @@ use crate::workloads::{self, Workload, WorkloadOptions};
 use crate::Rng;
 
 mod clients;
+mod queue;
 mod wire;
 
 use clients::{setup_reply_type, Client, Role, Worker};
+use queue::EventQueue;
 
 /// Everything that shapes a test, as `glomers test` / `glomers sim` take it.
 #[derive(Clone, Debug)]
@@ -247,8 +248,7 @@ struct Runner<'a> {
     opts: &'a TestOptions,
     now: Nanos,
     rng: Rng,
-    queue: BinaryHeap<Reverse<(Nanos, u64, Event)>>,
-    sequence: u64,
+    queue: EventQueue<Event>,
     net: Network,
     services: Vec<Box<dyn Service>>,
     workload: &'a mut dyn Workload,
@@ -295,8 +295,7 @@ impl<'a> Runner<'a> {
             opts,
             now: 0,
             rng: Rng::seed_from_u64(opts.seed),
-            queue: BinaryHeap::new(),
-            sequence: 0,
+            queue: EventQueue::new(),
             net,
             services: services::all(),
             workload,
@@ -332,8 +331,9 @@ impl<'a> Runner<'a> {
     }
 
     fn schedule(&mut self, at: Nanos, event: Event) {
-        self.sequence += 1;
-        self.queue.push(Reverse((at, self.sequence, event)));
+        // Client timeouts are always the same delay after now: in time order.
+        let in_time_order = matches!(event, Event::ClientTimeout { .. });
+        self.queue.push(at, event, in_time_order);
     }
 
     fn run(&mut self, cluster: &mut dyn Cluster, progress: Option<&dyn Progress>) {
@@ -341,7 +341,7 @@ impl<'a> Runner<'a> {
         let mut outputs = Vec::new();
         let mut last_progress = 0;
         while self.phase != Phase::Done {
-            let Some(&Reverse((next, _, _))) = self.queue.peek() else {
+            let Some(next) = self.queue.next_time() else {
                 // Nothing can happen any more (cannot occur while a phase waits on a deadline).
                 break;
             };
@@ -350,11 +350,10 @@ impl<'a> Runner<'a> {
             for output in outputs.drain(..) {
                 self.on_node_output(output);
             }
-            while let Some(&Reverse((at, _, event))) = self.queue.peek() {
-                if at > self.now || self.phase == Phase::Done {
+            while self.phase != Phase::Done {
+                let Some(event) = self.queue.pop_due(self.now) else {
                     break;
-                }
-                self.queue.pop();
+                };
                 self.on_event(event, cluster);
             }
             if let Some(p) = progress {

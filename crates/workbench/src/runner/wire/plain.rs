@@ -6,12 +6,15 @@
 //! both modes of the serde-based check read the same way, so its envelope is exactly theirs;
 //! anything else (a top-level `id`, an escape, a float, a bad line) is left to them (`None`),
 //! which is also where every diagnostic comes from. Skipping serde here matters: every line a
-//! node writes passes through this, and a broadcast read's reply holds the whole set.
+//! node writes passes through this, and a broadcast read's reply holds the whole set: such
+//! compact arrays of integers are checked by `workloads::reply::uint_array`, eight bytes at a
+//! time (anything unusual in them falls back to the loop here).
 
 use std::borrow::Cow;
 
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
+use crate::workloads::reply::uint_array;
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
@@ -24,14 +27,14 @@ pub(super) fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
     p.ws();
     let (mut src, mut dest, mut body) = (None, None, None);
     loop {
-        let key = p.string()?;
+        let key = p.string_bytes()?;
         p.ws();
         p.eat(b':')?;
         p.ws();
         match key {
-            "src" if src.is_none() => src = Some(p.string()?),
-            "dest" if dest.is_none() => dest = Some(p.string()?),
-            "body" if body.is_none() => {
+            b"src" if src.is_none() => src = Some(p.string()?),
+            b"dest" if dest.is_none() => dest = Some(p.string()?),
+            b"body" if body.is_none() => {
                 let to_node = dest
                     .and_then(|d| Addr::parse(d, node_count))
                     .is_some_and(|d| matches!(d, Addr::Node(_)));
@@ -94,9 +97,14 @@ impl<'a> Cursor<'a> {
 
     /// A string of printable ASCII without escapes; its contents.
     fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string_bytes()?).ok()
+    }
+
+    /// [`Cursor::string`] as bytes (printable ASCII).
+    fn string_bytes(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
         self.skip_string()?;
-        std::str::from_utf8(&self.text[start..self.i - 1]).ok()
+        Some(&self.text[start..self.i - 1])
     }
 
     /// Skips a string of printable ASCII without escapes (strings are short: one loop).
@@ -175,6 +183,12 @@ impl<'a> Cursor<'a> {
             b'[' => {
                 if depth >= MAX_NESTING {
                     return None;
+                }
+                // The compact arrays of integers nodes write (a broadcast read's whole set):
+                // eight bytes at a time.
+                if let Some(end) = uint_array::scan(self.text, self.i, |_, _| {}) {
+                    self.i = end;
+                    return Some(());
                 }
                 self.i += 1;
                 self.ws();

@@ -1,0 +1,488 @@
+//! The fast lane for the bulk of a broadcast run's bytes: a compact JSON array of plain
+//! non-negative integers (`[0,1,2,...]`, as nodes write a read's whole set), validated and
+//! parsed in one loop, eight bytes at a time.
+//!
+//! It accepts only the simplest form: no whitespace anywhere, each element 1 to 19 digits
+//! without a leading zero (so it fits a `u64`), followed directly by `,` or `]`. Anything else
+//! (a sign, a fraction, an exponent, a space, a longer number, a nested value) returns `None`
+//! and the caller reads the array its general way: this lane only ever says yes to arrays
+//! the general readers accept with the same values, and says nothing otherwise.
+
+/// Eight ASCII zeros, one per byte.
+const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+const LOW_7_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Reads the array that opens at `text[start]` (which must be `[`), calling `each_run(lo, hi)`
+/// for each run of consecutive values `lo, lo + 1, ..., hi` in order (a run ends where the
+/// next element is not one more than the last); returns the index after its `]`, or `None`
+/// when the array is not in the simple form (then `each_run` may have seen some of its
+/// elements: the caller discards them).
+///
+/// A broadcast read is mostly long runs (`[0,1,2,...]`), so the element after `n` is first
+/// compared with the text `n+1,` itself, eight bytes in one go: a match both validates it
+/// and tells its value. Anything else is parsed (eight bytes at a time, or byte by byte near
+/// the end of the text).
+#[inline]
+pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)) -> Option<usize> {
+    if text.get(start) != Some(&b'[') {
+        return None;
+    }
+    let mut i = start + 1;
+    if text.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    // The run so far (empty before the first element) and the text expected next.
+    let mut run: Option<(u64, u64)> = None;
+    let mut next = Expected::NOTHING;
+    loop {
+        if let Some((_, hi)) = &mut run {
+            // `hi + 1,` as predicted: validated, and its value known. The state is in locals
+            // so that it stays in registers; a carry leaves the loop and comes back.
+            let (mut expected_text, mut until_carry) = (next.text, next.until_carry);
+            let (mask, len, unit) = (next.mask, next.len, next.unit);
+            let mut carry = false;
+            while let Some(bytes) = text.get(i..i + 8) {
+                let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+                if word & mask != expected_text {
+                    break;
+                }
+                *hi += 1;
+                i += len;
+                if until_carry == 0 {
+                    carry = true;
+                    break;
+                }
+                expected_text += unit;
+                until_carry -= 1;
+            }
+            next.text = expected_text;
+            next.until_carry = until_carry;
+            if carry {
+                next = next.carried();
+                continue;
+            }
+        }
+        let (value, digits, word) = match word_at(text, i) {
+            Some(word) => {
+                match eight(word) {
+                    Some((value, digits)) => (value, digits, Some(word)),
+                    // Eight digits or more: the byte loop reads it.
+                    None => {
+                        let (value, digits) = bytewise(text, i)?;
+                        (value, digits, None)
+                    }
+                }
+            }
+            None => {
+                let (value, digits) = bytewise(text, i)?;
+                (value, digits, None)
+            }
+        };
+        if digits == 0 || (digits > 1 && text[i] == b'0') {
+            return None;
+        }
+        run = match run {
+            Some((lo, hi)) if value == hi + 1 => Some((lo, value)),
+            Some((lo, hi)) => {
+                each_run(lo, hi);
+                Some((value, value))
+            }
+            None => Some((value, value)),
+        };
+        next = match word {
+            Some(word) => Expected::after_text(word, digits),
+            None => Expected::after(value),
+        };
+        i += digits;
+        match text.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => {
+                let (lo, hi) = run.expect("an element was read");
+                each_run(lo, hi);
+                return Some(i + 1);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The (up to) eight bytes at `i` as a little-endian word (first byte lowest), zeros past the
+/// end of the text; `None` at its end, or when the whole text is shorter than a word.
+#[inline]
+fn word_at(text: &[u8], i: usize) -> Option<u64> {
+    if let Some(bytes) = text.get(i..i + 8) {
+        return Some(u64::from_le_bytes(bytes.try_into().expect("eight bytes")));
+    }
+    // Near the end: the text's last eight bytes, shifted down to start at `i`.
+    let last = text.len().checked_sub(8)?;
+    if i >= text.len() {
+        return None;
+    }
+    let word = u64::from_le_bytes(text[last..].try_into().expect("eight bytes"));
+    Some(word >> (8 * (i - last)))
+}
+
+/// The text of the element expected next, `n,` for the value `n` after the last, as the
+/// first `len` bytes of a little-endian word (`text`, `mask` selecting them); it only exists
+/// for values of at most 7 digits, so that it fits eight bytes with its comma.
+#[derive(Clone, Copy, Debug)]
+struct Expected {
+    text: u64,
+    mask: u64,
+    len: usize,
+    /// The last digit's unit (`1 << 8 * (len - 2)`), and how many times it can go up before
+    /// it carries (9 minus that digit).
+    unit: u64,
+    until_carry: u8,
+}
+
+impl Expected {
+    /// Matches nothing (a masked word is never all ones).
+    const NOTHING: Expected = Expected {
+        text: u64::MAX,
+        mask: 0,
+        len: 0,
+        unit: 0,
+        until_carry: 0,
+    };
+
+    /// The expectation for `bytes`: `len - 1` digits then a comma, zeros after.
+    fn of(bytes: [u8; 8], len: usize) -> Expected {
+        Expected {
+            text: u64::from_le_bytes(bytes),
+            mask: low_bytes(len),
+            len,
+            unit: 1 << (8 * (len - 2)),
+            until_carry: b'9' - bytes[len - 2],
+        }
+    }
+
+    /// The text of `value + 1` followed by a comma.
+    fn after(value: u64) -> Expected {
+        let n = value + 1;
+        if n >= 10_000_000 {
+            return Expected::NOTHING;
+        }
+        let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
+        let mut bytes = [0u8; 8];
+        let mut rest = n;
+        for b in bytes[..digits].iter_mut().rev() {
+            *b = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        bytes[digits] = b',';
+        Expected::of(bytes, digits + 1)
+    }
+
+    /// [`Expected::after`] the value whose `digits` (at most 7) open the little-endian `word`.
+    #[inline]
+    fn after_text(word: u64, digits: usize) -> Expected {
+        let comma = u64::from(b',') << (8 * digits);
+        let bytes = ((word & low_bytes(digits)) | comma).to_le_bytes();
+        Expected::of(bytes, digits + 1).incremented()
+    }
+
+    /// The text of the value after this one.
+    #[inline]
+    fn incremented(self) -> Expected {
+        if self.until_carry > 0 {
+            Expected {
+                text: self.text + self.unit,
+                until_carry: self.until_carry - 1,
+                ..self
+            }
+        } else {
+            self.carried()
+        }
+    }
+
+    /// [`Expected::incremented`] when the last digit is a 9: it turns to 0 and the digit
+    /// before it goes up (the common case, done in place), or all the nines at the end turn to
+    /// zeros (or, all nines, a digit more).
+    fn carried(self) -> Expected {
+        // The unit of the digit before the last, if there is one.
+        let before = self.unit >> 8;
+        if before != 0 && (self.text >> before.trailing_zeros()) & 0xff != u64::from(b'9') {
+            return Expected {
+                text: self.text - 9 * self.unit + before,
+                until_carry: 9,
+                ..self
+            };
+        }
+        self.carried_far()
+    }
+
+    #[cold]
+    fn carried_far(self) -> Expected {
+        let mut bytes = self.text.to_le_bytes();
+        let digits = self.len - 1;
+        for k in (0..digits).rev() {
+            if bytes[k] != b'9' {
+                bytes[k] += 1;
+                return Expected::of(bytes, self.len);
+            }
+            bytes[k] = b'0';
+        }
+        // 10^digits: one more digit, which must still fit with its comma.
+        if digits + 2 > 8 {
+            return Expected::NOTHING;
+        }
+        bytes[0] = b'1';
+        bytes[1..=digits].fill(b'0');
+        bytes[digits + 1] = b',';
+        Expected::of(bytes, digits + 2)
+    }
+
+    #[cfg(test)]
+    fn value(&self) -> u64 {
+        self.text.to_le_bytes()[..self.len - 1]
+            .iter()
+            .fold(0, |n, &b| n * 10 + u64::from(b - b'0'))
+    }
+}
+
+/// A mask of the lowest `n` bytes of a word (`n` from 1 to 8).
+#[inline]
+fn low_bytes(n: usize) -> u64 {
+    u64::MAX >> (8 * (8 - n))
+}
+
+/// The leading digits of eight bytes read little-endian (first byte lowest): their value and
+/// count, or `None` when all eight are digits.
+#[inline]
+fn eight(word: u64) -> Option<(u64, usize)> {
+    // A byte is a digit when it XOR '0' is below 10: adding 0x76 to its low seven bits sets
+    // the high bit for 10 and above (never carrying into the next byte), and a high bit
+    // already set is no digit either.
+    let shifted = word ^ ZEROS;
+    let non_digits = (((shifted & LOW_7_BITS) + 0x7676_7676_7676_7676) | shifted) & HIGH_BITS;
+    if non_digits == 0 {
+        return None;
+    }
+    let digits = (non_digits.trailing_zeros() / 8) as usize;
+    if digits == 0 {
+        return Some((0, 0));
+    }
+    // The digits moved to the top bytes (the bytes below are zeros, i.e. leading zeros),
+    // then combined pairwise: 2 digits per 16 bits, 4 per 32, 8 in all.
+    let mut v = (shifted << (8 * (8 - digits))) & 0x0f0f_0f0f_0f0f_0f0f;
+    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
+    Some((v, digits))
+}
+
+/// The leading digits from `text[i]`, one byte at a time; `None` beyond 19 digits.
+#[inline(never)]
+fn bytewise(text: &[u8], i: usize) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    let mut j = i;
+    while let Some(&b) = text.get(j) {
+        let d = b.wrapping_sub(b'0');
+        if d >= 10 {
+            break;
+        }
+        if j - i == 19 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
+        j += 1;
+    }
+    Some((value, j - i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use serde_json::Value;
+
+    /// What serde_json makes of `text` as an array of `u64`s, or `None`.
+    fn by_serde(text: &str) -> Option<Vec<u64>> {
+        let values: Vec<Value> = serde_json::from_str(text).ok()?;
+        values.iter().map(Value::as_u64).collect()
+    }
+
+    fn by_scan(text: &str) -> Option<Vec<u64>> {
+        let mut out = Vec::new();
+        let end = scan(text.as_bytes(), 0, |lo, hi| out.extend(lo..=hi))?;
+        (end == text.len()).then_some(out)
+    }
+
+    #[test]
+    fn eight_bytes_at_a_time_reads_every_length() {
+        for digits in 1..=7 {
+            let number = "9876543".get(..digits).unwrap();
+            let word = u64::from_le_bytes(
+                format!("{number},xxxxxxx").as_bytes()[..8]
+                    .try_into()
+                    .unwrap(),
+            );
+            assert_eq!(
+                eight(word),
+                Some((number.parse().unwrap(), digits)),
+                "{number}"
+            );
+        }
+        assert_eq!(eight(u64::from_le_bytes(*b"12345678")), None);
+        assert_eq!(eight(u64::from_le_bytes(*b",1234567")), Some((0, 0)));
+        // Bytes next to the digits' range are not digits.
+        for b in [b'/', b':', b'0' | 0x80, b'9' | 0x80, 0xff, 0] {
+            let mut bytes = *b"12345678";
+            bytes[3] = b;
+            assert_eq!(eight(u64::from_le_bytes(bytes)), Some((123, 3)), "{b}");
+        }
+    }
+
+    #[test]
+    fn words_near_the_end_are_padded_with_zeros() {
+        let text = b"[1,2,3,45]";
+        assert_eq!(word_at(text, 0), Some(u64::from_le_bytes(*b"[1,2,3,4")));
+        assert_eq!(
+            word_at(text, 7),
+            Some(u64::from_le_bytes(*b"45]\0\0\0\0\0"))
+        );
+        assert_eq!(word_at(text, 9), Some(u64::from(b']')));
+        assert_eq!(word_at(text, 10), None);
+        assert_eq!(word_at(b"[1,2]", 1), None);
+        for text in ["[1,2]", "[12]", "[7,8,9]", "[0]"] {
+            assert_eq!(by_scan(text), by_serde(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn runs_are_reported_whole() {
+        let mut runs = Vec::new();
+        let text = b"[4,5,6,9,10,11,3,12,13]";
+        assert_eq!(
+            scan(text, 0, |lo, hi| runs.push((lo, hi))),
+            Some(text.len())
+        );
+        assert_eq!(runs, [(4, 6), (9, 11), (3, 3), (12, 13)]);
+    }
+
+    #[test]
+    fn expected_texts_follow_the_value() {
+        for value in [
+            0, 8, 9, 98, 99, 109, 123_456, 129_999, 999_998, 999_999, 9_999_998,
+        ] {
+            let mut expected = Expected::after(value);
+            let text = format!("{},", value + 1);
+            assert_eq!(
+                &expected.text.to_le_bytes()[..expected.len],
+                text.as_bytes()
+            );
+            assert_eq!(expected.value(), value + 1);
+            expected = expected.incremented();
+            if value + 2 >= 10_000_000 {
+                assert_eq!(expected.mask, 0, "eight digits are not predicted");
+                continue;
+            }
+            let text = format!("{},", value + 2);
+            assert_eq!(
+                &expected.text.to_le_bytes()[..expected.len],
+                text.as_bytes()
+            );
+        }
+        assert_eq!(Expected::after(9_999_999).mask, 0);
+        for value in [
+            0u64, 1, 8, 9, 10, 19, 98, 99, 1234, 999_999, 1_234_567, 9_999_998,
+        ] {
+            let digits = value.to_string().len();
+            let word = u64::from_le_bytes(
+                format!("{value}]xxxxxxx").as_bytes()[..8]
+                    .try_into()
+                    .unwrap(),
+            );
+            let (a, b) = (Expected::after_text(word, digits), Expected::after(value));
+            assert_eq!(
+                (a.text, a.mask, a.len, a.unit, a.until_carry),
+                (b.text, b.mask, b.len, b.unit, b.until_carry),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn simple_arrays_read_as_serde_json_reads_them() {
+        for text in [
+            "[]",
+            "[0]",
+            "[0,1,2,3,10,99,100]",
+            "[12345678,123456789,1234567890123456789]",
+            "[9999999999999999999,18446744073]",
+            "[1,22,333,4444,55555,666666,7777777,88888888,999999999]",
+            // Runs across every carry, up to and past the seven digits predicted.
+            "[7,8,9,10,11,12,98,99,100,101,999,1000,1001,5,6]",
+            "[999998,999999,1000000,1000001,9999998,9999999,10000000,10000001,10000002]",
+            "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]",
+            "[3,4,4,5,2,3]",
+        ] {
+            assert_eq!(by_scan(text), by_serde(text), "{text}");
+            assert!(by_scan(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_general_reader() {
+        for text in [
+            "[ ]",
+            "[1 ]",
+            "[ 1]",
+            "[1, 2]",
+            "[-1]",
+            "[01]",
+            "[00]",
+            "[1.5]",
+            "[1e5]",
+            "[1E5]",
+            "[1,]",
+            "[,1]",
+            "[1",
+            "[1,2",
+            "[",
+            "[[1]]",
+            "[\"1\"]",
+            "[null]",
+            "[18446744073709551615]",
+            "[12345678901234567890]",
+            "{}",
+            "1",
+        ] {
+            assert_eq!(by_scan(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn random_arrays_and_their_corruptions_agree_with_serde_json() {
+        let mut rng = crate::Rng::seed_from_u64(7);
+        let alphabet = b"0123456789,[] -.eE+\"x";
+        for _ in 0..3000 {
+            // Runs of consecutive values (as a broadcast read holds) from random starts.
+            let mut values: Vec<u64> = Vec::new();
+            for _ in 0..rng.gen_range(0..6) {
+                let start: u64 = match rng.gen_range(0..5) {
+                    0 => rng.gen_range(0..10),
+                    1 => rng.gen_range(0..100_000),
+                    2 => 10u64.pow(rng.gen_range(1..9)) - rng.gen_range(0..3),
+                    3 => rng.gen_range(0..10_000_000_000),
+                    _ => rng.gen_range(0..9_999_999_999_999_999_980),
+                };
+                values.extend((start..).take(rng.gen_range(1..15)));
+            }
+            let text = serde_json::to_string(&values).unwrap();
+            assert_eq!(by_scan(&text), Some(values), "{text}");
+            // A corrupted copy: whatever the scan accepts, serde_json reads the same.
+            let mut bytes = text.into_bytes();
+            for _ in 0..rng.gen_range(1..3) {
+                let at = rng.gen_range(0..bytes.len());
+                bytes[at] = alphabet[rng.gen_range(0..alphabet.len())];
+            }
+            let text = String::from_utf8(bytes).unwrap();
+            if let Some(values) = by_scan(&text) {
+                assert_eq!(Some(values), by_serde(&text), "{text}");
+            }
+        }
+    }
+}
