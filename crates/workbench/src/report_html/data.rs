@@ -165,7 +165,7 @@ pub fn page_data<'a>(
         kind.push(ty);
         ids.push(m.id);
         bodies.push(cut(
-            m.body.get(),
+            m.body(),
             if m.is_client_traffic() {
                 MAX_CLIENT_BODY
             } else {

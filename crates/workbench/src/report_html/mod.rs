@@ -46,7 +46,17 @@ if(s){s.dataset.errors=window.__errors.length;s.dataset.status='error';s.textCon
 /// call the store makes after writing `results.json` and `history.jsonl`; pass the run's
 /// history when it is at hand, so that it is not read back.
 pub fn write_run_files(dir: &Path, history: Option<&History>) -> anyhow::Result<()> {
-    let run = StoredRun::load(dir, history)?;
+    write_run_files_with(dir, history, None)
+}
+
+/// [`write_run_files`], with the journal's messages when they are at hand too (the store
+/// reads them as the run writes `messages.jsonl`), so that the file is not read back.
+pub fn write_run_files_with(
+    dir: &Path,
+    history: Option<&History>,
+    messages: Option<Vec<stored::JournalMessage>>,
+) -> anyhow::Result<()> {
+    let run = StoredRun::load_with(dir, history, messages)?;
     write_history_txt(&run)?;
     let page = render(&run)?;
     let path = dir.join(REPORT);

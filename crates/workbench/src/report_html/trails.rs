@@ -351,7 +351,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
             continue;
         }
         leaves.clear();
-        body_leaves(m.body.get(), &mut leaves);
+        body_leaves(m.body(), &mut leaves);
         let mut hit: Vec<usize> = leaves.iter().filter_map(|v| slot.get(v)).collect();
         hit.sort_unstable();
         hit.dedup();
