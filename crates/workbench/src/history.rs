@@ -261,16 +261,22 @@ impl History {
     /// reads (hundreds of thousands of integers) cost more than the rest of the store.
     pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(1024);
+        let mut counting = Counting::default();
         for op in &self.ops {
             line.clear();
-            self.write_line(op, &mut line)?;
+            self.write_line(op, &mut line, &mut counting)?;
             out.write_all(&line)?;
         }
         out.flush()
     }
 
     /// One line of [`History::write_jsonl`], with its newline.
-    fn write_line(&self, op: &Op, line: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_line(
+        &self,
+        op: &Op,
+        line: &mut Vec<u8>,
+        counting: &mut Counting,
+    ) -> serde_json::Result<()> {
         line.extend_from_slice(b"{\"index\":");
         push_u64(line, op.index as u64);
         line.extend_from_slice(b",\"time\":");
@@ -289,7 +295,7 @@ impl History {
         serde_json::to_writer(&mut *line, &op.f)?;
         line.extend_from_slice(b",\"value\":");
         match self.sets.get(&op.index) {
-            Some(set) => set.write_json(line),
+            Some(set) => set.write_json_counting(line, counting),
             None => serde_json::to_writer(&mut *line, &op.value)?,
         }
         if let Some(error) = &op.error {
@@ -412,11 +418,23 @@ impl IntSet {
 
     /// Appends the members as a JSON array, ascending, as serde_json writes it.
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_counting(out, &mut Counting::default());
+    }
+
+    /// [`IntSet::write_json`], taking each range's text from `counting` when it can (the sets
+    /// of one history are written with one [`Counting`]).
+    fn write_json_counting(&self, out: &mut Vec<u8>, counting: &mut Counting) {
         out.push(b'[');
-        let mut first = true;
-        for &(lo, hi) in &self.ranges {
-            push_ascending(out, lo, hi, first);
-            first = false;
+        for (i, &(lo, hi)) in self.ranges.iter().enumerate() {
+            match counting.range(lo, hi) {
+                Some(text) => {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(text);
+                }
+                None => push_ascending(out, lo, hi, i == 0),
+            }
         }
         out.push(b']');
     }
@@ -424,6 +442,47 @@ impl IntSet {
     /// The members as a JSON array, ascending.
     pub fn to_value(&self) -> Value {
         Value::Array(self.iter().map(Value::from).collect())
+    }
+}
+
+/// The text `0,1,2,…` grown as far as it is needed: the text of any range `lo..=hi` below
+/// [`Counting::MAX`] is one slice of it, copied at once (a broadcast history's reads are long
+/// runs of consecutive integers, written again in every read).
+#[derive(Default)]
+struct Counting {
+    text: Vec<u8>,
+    /// The first integer not in `text` yet.
+    next: u64,
+}
+
+impl Counting {
+    /// Integers from here on are written digit by digit (the text up to here is ~8 MB).
+    const MAX: u64 = 1 << 20;
+
+    /// The text of `lo..=hi`, or None when `hi` is too large to be counted up to.
+    fn range(&mut self, lo: u64, hi: u64) -> Option<&[u8]> {
+        if hi >= Counting::MAX {
+            return None;
+        }
+        if self.next <= hi {
+            push_ascending(&mut self.text, self.next, hi, self.next == 0);
+            self.next = hi + 1;
+        }
+        let (start, end) = (Counting::offset(lo), Counting::offset(hi + 1) - 1);
+        Some(&self.text[start..end])
+    }
+
+    /// Where `n` starts in the text: each integer takes its digits and a comma.
+    fn offset(n: u64) -> usize {
+        let (mut offset, mut first, mut width) = (0u64, 0u64, 1u64);
+        let mut limit = 10u64;
+        while n >= limit {
+            offset += (limit - first) * (width + 1);
+            first = limit;
+            limit *= 10;
+            width += 1;
+        }
+        (offset + (n - first) * (width + 1)) as usize
     }
 }
 
@@ -685,6 +744,34 @@ mod tests {
         let expected: String = h.ops.iter().map(|op| serde_line(&h, op)).collect();
         assert_eq!(h.to_jsonl(), expected);
         assert!(h.int_set(&h.ops[1]).is_some());
+    }
+
+    #[test]
+    fn ranges_are_cut_from_the_counting_text() {
+        let mut counting = Counting::default();
+        for (lo, hi) in [
+            (5, 12),
+            (0, 0),
+            (0, 1),
+            (99, 101),
+            (3, 3),
+            (998, 1_200),
+            (0, 15),
+        ] {
+            let expected: Vec<String> = (lo..=hi).map(|n| n.to_string()).collect();
+            let text = counting.range(lo, hi).unwrap();
+            assert_eq!(std::str::from_utf8(text).unwrap(), expected.join(","));
+        }
+        assert!(counting.range(1, Counting::MAX).is_none());
+        let set = IntSet {
+            ranges: vec![(1, 3), (7, 7), (Counting::MAX - 1, Counting::MAX + 1)],
+        };
+        let mut text = Vec::new();
+        set.write_json_counting(&mut text, &mut counting);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            serde_json::to_string(&set.iter().collect::<Vec<_>>()).unwrap()
+        );
     }
 
     #[test]

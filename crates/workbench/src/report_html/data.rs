@@ -9,7 +9,7 @@ use super::html::{json_text, process_text};
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
-use crate::history::{Nanos, OpType};
+use crate::history::{IntSet, Nanos, OpType};
 
 /// Bodies and op values longer than this are cut for display (the files have them whole):
 /// server messages, client traffic (read replies of a big run are long), op values.
@@ -32,23 +32,23 @@ fn cut(s: &str, max: usize) -> String {
     format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
-/// [`cut`] of the JSON array of `ints` (a read kept as a set), written only as far as it is
-/// shown: past that the members are only counted.
-fn cut_ints(ints: impl Iterator<Item = u64>, max: usize) -> String {
+/// [`cut`] of the JSON array of a read kept as a set, written only as far as it is shown: the
+/// length of the rest is counted from its ranges.
+fn cut_set(set: &IntSet, max: usize) -> String {
     use std::fmt::Write as _;
     let mut text = String::from("[");
-    let mut len = 1;
-    for (i, n) in ints.enumerate() {
-        let comma = usize::from(i > 0);
-        if text.len() <= max {
-            if comma == 1 {
-                text.push(',');
-            }
-            let _ = write!(text, "{n}");
+    for (i, n) in set.iter().enumerate() {
+        if text.len() > max {
+            break;
         }
-        len += comma + n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        if i > 0 {
+            text.push(',');
+        }
+        let _ = write!(text, "{n}");
     }
-    len += 1;
+    let count: u64 = set.ranges().iter().map(|&(lo, hi)| hi - lo + 1).sum();
+    let digits: u64 = set.ranges().iter().map(|&(lo, hi)| digits_in(lo, hi)).sum();
+    let len = (2 + digits + count.saturating_sub(1)) as usize;
     if text.len() <= max {
         text.push(']');
     }
@@ -57,6 +57,25 @@ fn cut_ints(ints: impl Iterator<Item = u64>, max: usize) -> String {
     }
     text.truncate(max);
     format!("{text}… ({len} bytes)")
+}
+
+/// The decimal digits of all the integers `lo..=hi` together.
+fn digits_in(lo: u64, hi: u64) -> u64 {
+    let mut total = 0;
+    let (mut first, mut width) = (0u64, 1u32);
+    loop {
+        // Integers of `width` digits: first..=last.
+        let last = 10u64.checked_pow(width).map_or(u64::MAX, |p| p - 1);
+        let (from, to) = (lo.max(first), hi.min(last));
+        if from <= to {
+            total += (to - from + 1) * u64::from(width);
+        }
+        if last >= hi {
+            return total;
+        }
+        first = last + 1;
+        width += 1;
+    }
 }
 
 /// Orders participants into the diagram's lanes: each server node, with the clients that talk
@@ -193,7 +212,7 @@ pub fn page_data<'a>(
         ops.v.push(cut(&json_text(&i.value), MAX_VALUE));
         ops.r
             .push(p.completion.map(|c| match run.history.int_set(c) {
-                Some(set) => cut_ints(set.iter(), MAX_VALUE),
+                Some(set) => cut_set(set, MAX_VALUE),
                 None => cut(&json_text(&c.value), MAX_VALUE),
             }));
         ops.e
@@ -305,17 +324,40 @@ mod tests {
 
     /// A read kept as a set is shown as its whole JSON text would be cut.
     #[test]
-    fn cut_ints_matches_cut_of_the_text() {
-        for count in [0usize, 1, 2, 9, 10, 11, 30, 31, 32, 33, 200] {
+    fn cut_set_matches_cut_of_the_text() {
+        for count in [0usize, 1, 2, 9, 10, 11, 30, 31, 32, 33, 200, 5000] {
             for max in [0usize, 1, 2, 5, 20, 21, 22, 160] {
-                let ints: Vec<u64> = (0..count as u64).map(|i| i * 7 + i % 3 * 1000).collect();
-                let text = serde_json::to_string(&ints).unwrap();
+                let mut set = IntSet::builder();
+                for i in 0..count as u64 {
+                    set.push(i * 7 + i % 3 * 1000);
+                    set.push(i + 95);
+                }
+                let set = set.finish();
+                let text = serde_json::to_string(&set.iter().collect::<Vec<_>>()).unwrap();
                 assert_eq!(
-                    cut_ints(ints.iter().copied(), max),
+                    cut_set(&set, max),
                     cut(&text, max),
                     "{count} ints, max {max}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn digits_are_counted_per_width() {
+        for (lo, hi) in [
+            (0, 0),
+            (0, 9),
+            (0, 10),
+            (5, 123),
+            (99, 100),
+            (1000, 1000),
+            (7, 100_000),
+        ] {
+            let counted: u64 = (lo..=hi).map(|n: u64| n.to_string().len() as u64).sum();
+            assert_eq!(digits_in(lo, hi), counted, "{lo}..={hi}");
+        }
+        let top = u64::MAX - 5..=u64::MAX;
+        assert_eq!(digits_in(*top.start(), *top.end()), 6 * 20);
     }
 }

@@ -53,23 +53,32 @@ pub fn as_optional_plain_str(raw: Option<&str>) -> Option<Option<&str>> {
 /// A JSON integer (`u64`) at the start of `text`, and the rest; `None` for anything else
 /// (a sign, a fraction, a leading zero, too many digits).
 pub fn leading_u64(text: &str) -> Option<(u64, &str)> {
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, rest) = text.split_at(digits);
-    if matches!(rest.as_bytes().first(), Some(b'.' | b'e' | b'E'))
-        || (number.len() > 1 && number.starts_with('0'))
+    let bytes = text.as_bytes();
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    while let Some(&b) = bytes.get(digits).filter(|b| b.is_ascii_digit()) {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        digits += 1;
+    }
+    if digits == 0
+        || matches!(bytes.get(digits), Some(b'.' | b'e' | b'E'))
+        || (digits > 1 && bytes[0] == b'0')
     {
         return None;
     }
-    Some((number.parse().ok()?, rest))
+    Some((n, &text[digits..]))
 }
 
 /// A JSON string without escapes at the start of `text` (its contents), and the rest.
 pub fn leading_plain_str(text: &str) -> Option<(&str, &str)> {
-    let (contents, rest) = text.strip_prefix('"')?.split_once('"')?;
-    if contents.contains('\\') || contents.bytes().any(|c| c < 0x20) {
+    let rest = text.strip_prefix('"')?;
+    let end = rest
+        .bytes()
+        .position(|c| c == b'"' || c == b'\\' || c < 0x20)?;
+    if rest.as_bytes()[end] != b'"' {
         return None;
     }
-    Some((contents, rest))
+    Some((&rest[..end], &rest[end + 1..]))
 }
 
 #[cfg(test)]
@@ -101,11 +110,23 @@ mod tests {
     fn reads_leading_numbers_and_strings_as_json() {
         assert_eq!(leading_u64("12,x"), Some((12, ",x")));
         assert_eq!(leading_u64("0}"), Some((0, "}")));
-        for bad in ["", "-1", "01", "1.5", "1e3", "99999999999999999999"] {
+        assert_eq!(leading_u64("18446744073709551615]"), Some((u64::MAX, "]")));
+        for bad in [
+            "",
+            "-1",
+            "01",
+            "1.5",
+            "1e3",
+            "99999999999999999999",
+            "18446744073709551616",
+        ] {
             assert_eq!(leading_u64(bad), None, "{bad}");
         }
         assert_eq!(leading_plain_str("\"n1\",r"), Some(("n1", ",r")));
         assert_eq!(leading_plain_str("\"a\\\"b\""), None);
+        assert_eq!(leading_plain_str("\"a\u{1}\""), None);
+        assert_eq!(leading_plain_str("\"\"x"), Some(("", "x")));
+        assert_eq!(leading_plain_str("\"abc"), None);
         assert_eq!(leading_plain_str("n1"), None);
     }
 
