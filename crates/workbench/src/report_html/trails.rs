@@ -15,8 +15,9 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::html::{escape, secs};
+use super::json_scan;
 use super::stored::{serving_node, Fate, JournalMessage, StoredRun};
-use crate::history::{Nanos, Op, OpType, Pair};
+use crate::history::{IntSet, Nanos, Op, OpType, Pair};
 
 /// Lost elements that get a trail each (the rest are listed by `results.json`).
 const MAX_LOST: usize = 50;
@@ -182,18 +183,22 @@ impl Slots {
         }
     }
 
-    /// Calls `found` with the slot of each wanted integer among `members` (ascending), in one
-    /// walk of both.
-    fn find_in_ascending(&self, members: impl Iterator<Item = u64>, mut found: impl FnMut(usize)) {
-        let mut wanted = self.ints.iter().peekable();
-        for m in members {
-            while wanted.next_if(|&&(v, _)| v < m).is_some() {}
-            match wanted.peek() {
-                None => return,
-                Some(&&(v, s)) if v == m => found(s),
-                Some(_) => {}
+    /// Calls `found` with the slot of each wanted integer in `set`, ascending (each looked up
+    /// in the set's ranges: there are few wanted values and many members).
+    fn find_in_set(&self, set: &IntSet, mut found: impl FnMut(usize)) {
+        let ranges = set.ranges();
+        for &(v, s) in &self.ints {
+            let i = ranges.partition_point(|&(_, hi)| hi < v);
+            if ranges.get(i).is_some_and(|&(lo, _)| lo <= v) {
+                found(s);
             }
         }
+    }
+
+    /// Whether every wanted value is an unsigned integer (then only a body's unsigned integers
+    /// can match, see [`json_scan::unsigned_leaves`]).
+    fn only_unsigned(&self) -> bool {
+        self.others.is_empty()
     }
 }
 
@@ -297,7 +302,10 @@ impl<'de> serde::de::Visitor<'de> for Leaves<'_> {
     }
 }
 
-/// Reads a key as whether it is one of the envelope's `msg_id`, `in_reply_to` and `type`.
+/// The envelope's keys: their values are not a body's leaves.
+const ENVELOPE: [&str; 3] = ["msg_id", "in_reply_to", "type"];
+
+/// Reads a key as whether it is one of the [`ENVELOPE`]'s.
 struct EnvelopeKey;
 
 impl<'de> serde::de::DeserializeSeed<'de> for EnvelopeKey {
@@ -316,7 +324,7 @@ impl serde::de::Visitor<'_> for EnvelopeKey {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(matches!(key, "msg_id" | "in_reply_to" | "type"))
+        Ok(ENVELOPE.contains(&key))
     }
 }
 
@@ -346,16 +354,26 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
     // Server messages carrying each wanted value.
     let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
     let mut leaves = Vec::new();
+    let mut hit: Vec<usize> = Vec::new();
     for (i, m) in run.messages.iter().enumerate() {
         if m.is_client_traffic() {
             continue;
         }
-        leaves.clear();
-        body_leaves(m.body(), &mut leaves);
-        let mut hit: Vec<usize> = leaves.iter().filter_map(|v| slot.get(v)).collect();
+        hit.clear();
+        let scanned = slot.only_unsigned()
+            && json_scan::unsigned_leaves(m.body(), &ENVELOPE, |n| {
+                hit.extend(slot.get(&ValueKey::Unsigned(n)));
+            })
+            .is_some();
+        if !scanned {
+            hit.clear();
+            leaves.clear();
+            body_leaves(m.body(), &mut leaves);
+            hit.extend(leaves.iter().filter_map(|v| slot.get(v)));
+        }
         hit.sort_unstable();
         hit.dedup();
-        for s in hit {
+        for &s in &hit {
             carriers[s].push(i);
         }
     }
@@ -373,7 +391,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         // `History::keep_reads_as_sets`): its members are looked up as they are.
         match cx.run.history.int_set(done) {
             Some(set) => {
-                slot.find_in_ascending(set.iter(), |s| has[s] = true);
+                slot.find_in_set(set, |s| has[s] = true);
             }
             None => {
                 for v in done.value.as_array().into_iter().flatten() {
