@@ -9,7 +9,9 @@ use super::html::{json_text, process_text};
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
-use crate::history::{IntSet, Nanos, OpType};
+use crate::history::{IntSet, Nanos, OpType, SmallKeyHasher};
+
+type Fast = std::hash::BuildHasherDefault<SmallKeyHasher>;
 
 /// Bodies and op values longer than this are cut for display (the files have them whole):
 /// server messages, client traffic (read replies of a big run are long), op values.
@@ -35,7 +37,6 @@ fn cut(s: &str, max: usize) -> String {
 /// [`cut`] of the JSON array of a read kept as a set, written only as far as it is shown: the
 /// length of the rest is counted from its ranges.
 fn cut_set(set: &IntSet, max: usize) -> String {
-    use std::fmt::Write as _;
     let mut text = String::from("[");
     for (i, n) in set.iter().enumerate() {
         if text.len() > max {
@@ -44,7 +45,7 @@ fn cut_set(set: &IntSet, max: usize) -> String {
         if i > 0 {
             text.push(',');
         }
-        let _ = write!(text, "{n}");
+        text.push_str(itoa::Buffer::new().format(n));
     }
     let count: u64 = set.ranges().iter().map(|&(lo, hi)| hi - lo + 1).sum();
     let digits: u64 = set.ranges().iter().map(|&(lo, hi)| digits_in(lo, hi)).sum();
@@ -130,9 +131,10 @@ pub fn page_data<'a>(
     op_messages: &'a HashMap<usize, Vec<usize>>,
     trails: &'a [Trail],
 ) -> PageData<'a> {
-    let mut part_index: HashMap<String, usize> = HashMap::new();
+    // Names are short: a multiply per byte hashes them faster than SipHash.
+    let mut part_index: HashMap<&str, usize, Fast> = HashMap::default();
     let mut parts: Vec<String> = Vec::new();
-    let mut type_index: HashMap<String, usize> = HashMap::new();
+    let mut type_index: HashMap<&str, usize, Fast> = HashMap::default();
     let mut types: Vec<String> = Vec::new();
     let n = run.messages.len();
     let (mut src, mut dst, mut t0, mut t1, mut state, mut kind, mut ids, mut bodies) = (
@@ -148,12 +150,12 @@ pub fn page_data<'a>(
     // A client's home: the first server it talks to.
     let mut home: HashMap<usize, usize> = HashMap::new();
     for m in &run.messages {
-        let mut part = |p: &str| -> usize {
+        let mut part = |p: &'a str| -> usize {
             if let Some(&i) = part_index.get(p) {
                 return i;
             }
             parts.push(p.to_string());
-            part_index.insert(p.to_string(), parts.len() - 1);
+            part_index.insert(p, parts.len() - 1);
             parts.len() - 1
         };
         let (s, d) = (part(&m.src), part(&m.dest));
@@ -167,7 +169,7 @@ pub fn page_data<'a>(
             Some(&i) => i,
             None => {
                 types.push(k.to_string());
-                type_index.insert(k.to_string(), types.len() - 1);
+                type_index.insert(k, types.len() - 1);
                 types.len() - 1
             }
         };

@@ -93,30 +93,35 @@ fn summary_section(summary: &str) -> String {
 /// `history.txt`: one op per line, tab-separated as Jepsen's: index, time (s), process, type,
 /// f, value, and the error if any.
 pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::with_capacity(64 * run.history.ops.len());
     for op in &run.history.ops {
-        let _ = write!(out, "{}\t", op.index);
+        out.extend_from_slice(itoa::Buffer::new().format(op.index).as_bytes());
+        out.push(b'\t');
         push_secs(&mut out, op.time);
-        let kind = match op.kind {
-            OpType::Invoke => "invoke",
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            OpType::Info => "info",
-        };
-        let _ = write!(
-            out,
-            "\t{}\t:{kind}\t:{}\t{}",
-            html::process_text(op.process),
-            op.f,
-            html::json_text(&op.value)
-        );
+        out.push(b'\t');
+        match op.process {
+            crate::history::Process::Client(n) => {
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes())
+            }
+            crate::history::Process::Nemesis(_) => out.extend_from_slice(b"nemesis"),
+        }
+        out.extend_from_slice(match op.kind {
+            OpType::Invoke => b"\t:invoke\t:",
+            OpType::Ok => b"\t:ok\t:",
+            OpType::Fail => b"\t:fail\t:",
+            OpType::Info => b"\t:info\t:",
+        });
+        out.extend_from_slice(op.f.as_bytes());
+        out.push(b'\t');
+        serde_json::to_writer(&mut out, &op.value)?;
         if let Some(e) = &op.error {
-            let _ = write!(out, "\t{}", html::json_text(e));
+            out.push(b'\t');
+            serde_json::to_writer(&mut out, e)?;
         }
         if op.is_final {
-            out.push_str("\tfinal");
+            out.extend_from_slice(b"\tfinal");
         }
-        out.push('\n');
+        out.push(b'\n');
     }
     let path = run.dir.join(HISTORY_TXT);
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
@@ -125,12 +130,17 @@ pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
 /// Nanoseconds as seconds with nine decimals, as `{:.9}` of the seconds as an `f64` writes
 /// them: exactly, from the integer, below 10^15 ns (11 days), where that float is closer to
 /// the exact decimal than half its last digit.
-fn push_secs(out: &mut String, t: crate::history::Nanos) {
+fn push_secs(out: &mut Vec<u8>, t: crate::history::Nanos) {
     const EXACT_BELOW: crate::history::Nanos = 1_000_000_000_000_000;
     if t < EXACT_BELOW {
-        let _ = write!(out, "{}.{:09}", t / 1_000_000_000, t % 1_000_000_000);
+        out.extend_from_slice(itoa::Buffer::new().format(t / 1_000_000_000).as_bytes());
+        out.push(b'.');
+        let fraction = t % 1_000_000_000;
+        let digits = itoa::Buffer::new().format(fraction).len();
+        out.extend(std::iter::repeat_n(b'0', 9 - digits));
+        out.extend_from_slice(itoa::Buffer::new().format(fraction).as_bytes());
     } else {
-        let _ = write!(out, "{:.9}", t as f64 / 1e9);
+        out.extend_from_slice(format!("{:.9}", t as f64 / 1e9).as_bytes());
     }
 }
 
@@ -372,9 +382,13 @@ mod tests {
             t = t * 10 + 9;
         }
         for t in times {
-            let mut exact = String::new();
+            let mut exact = Vec::new();
             push_secs(&mut exact, t);
-            assert_eq!(exact, format!("{:.9}", t as f64 / 1e9), "{t}");
+            assert_eq!(
+                String::from_utf8(exact).unwrap(),
+                format!("{:.9}", t as f64 / 1e9),
+                "{t}"
+            );
         }
     }
 }

@@ -366,8 +366,9 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
     }
     if !exact.is_empty() {
         // (client, msg_id) → the request, and the replies to it.
-        let mut requests: HashMap<(&str, u64), usize> = HashMap::new();
-        let mut replies: HashMap<(&str, u64), Vec<usize>> = HashMap::new();
+        type Fast = BuildHasherDefault<SmallKeyHasher>;
+        let mut requests: HashMap<(&str, u64), usize, Fast> = HashMap::default();
+        let mut replies: HashMap<(&str, u64), Vec<usize>, Fast> = HashMap::default();
         for (i, m) in messages.iter().enumerate() {
             if is_client(&m.src) {
                 if let Some(id) = m.msg_id {
