@@ -1,6 +1,7 @@
 //! The data the page's script draws from, as one JSON value of parallel arrays (compact: a
 //! 25-node run has tens of thousands of messages). Times are in microseconds.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
@@ -24,14 +25,19 @@ fn us(t: Nanos) -> u64 {
 }
 
 fn cut(s: &str, max: usize) -> String {
+    cut_borrowed(s, max).into_owned()
+}
+
+/// [`cut`], borrowing a text that is short enough (most bodies are).
+fn cut_borrowed(s: &str, max: usize) -> Cow<'_, str> {
     if s.len() <= max {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} bytes)", &s[..end], s.len())
+    Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len()))
 }
 
 /// [`cut`] of the JSON array of a read kept as a set, written only as far as it is shown: the
@@ -185,7 +191,7 @@ pub fn page_data<'a>(
         state.push(st);
         kind.push(ty);
         ids.push(m.id);
-        bodies.push(cut(
+        bodies.push(cut_borrowed(
             m.body(),
             if m.is_client_traffic() {
                 MAX_CLIENT_BODY
@@ -275,7 +281,7 @@ pub struct PageData<'a> {
     journal: bool,
     lane: Vec<usize>,
     lanes: Vec<String>,
-    m: Messages,
+    m: Messages<'a>,
     ops: Ops<'a>,
     parts: Vec<String>,
     periods: Vec<(u64, u64, &'a str)>,
@@ -285,8 +291,8 @@ pub struct PageData<'a> {
 
 /// The journal's messages as parallel arrays.
 #[derive(Serialize)]
-struct Messages {
-    b: Vec<String>,
+struct Messages<'a> {
+    b: Vec<Cow<'a, str>>,
     d: Vec<usize>,
     id: Vec<u64>,
     s: Vec<usize>,

@@ -90,11 +90,29 @@ pub fn process_text(p: Process) -> String {
 /// from the integer below 10^15 ns, where that float is within 10^-10 s of the exact value
 /// and so rounds the same way, but for an exact tie (half a millisecond), left to the float.
 pub fn secs(t: u64) -> String {
+    let mut out = String::with_capacity(12);
+    push_secs(&mut out, t);
+    out
+}
+
+/// Appends [`secs`] of `t`.
+pub fn push_secs(out: &mut String, t: u64) {
     if t < 1_000_000_000_000_000 && t % 1_000_000 != 500_000 {
         let ms = (t + 500_000) / 1_000_000;
-        format!("{}.{:03} s", ms / 1000, ms % 1000)
+        out.push_str(itoa::Buffer::new().format(ms / 1000));
+        out.push('.');
+        let fraction = ms % 1000;
+        out.push_str(if fraction < 10 {
+            "00"
+        } else if fraction < 100 {
+            "0"
+        } else {
+            ""
+        });
+        out.push_str(itoa::Buffer::new().format(fraction));
+        out.push_str(" s");
     } else {
-        format!("{:.3} s", t as f64 / 1e9)
+        let _ = write!(out, "{:.3} s", t as f64 / 1e9);
     }
 }
 

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::html::{escape, secs};
+use super::html::{escape, push_secs, secs};
 use super::json_scan;
 use super::stored::{serving_node, Fate, JournalMessage, StoredRun};
 use crate::history::{IntSet, Nanos, Op, OpType, Pair};
@@ -121,10 +121,21 @@ pub(super) fn process(op: &Op) -> String {
 }
 
 pub(super) fn msg_ref(m: &JournalMessage, index: usize) -> String {
-    format!(
-        "<a class=\"msg\" href=\"#msg-{index}\" data-msg=\"{index}\">#{}</a>",
-        m.id
-    )
+    let mut out = String::with_capacity(64);
+    push_msg_ref(&mut out, m, index);
+    out
+}
+
+/// Appends [`msg_ref`] (a table of carriers has hundreds).
+fn push_msg_ref(out: &mut String, m: &JournalMessage, index: usize) {
+    let index = itoa::Buffer::new().format(index).to_owned();
+    out.push_str("<a class=\"msg\" href=\"#msg-");
+    out.push_str(&index);
+    out.push_str("\" data-msg=\"");
+    out.push_str(&index);
+    out.push_str("\">#");
+    out.push_str(itoa::Buffer::new().format(m.id));
+    out.push_str("</a>");
 }
 
 fn node_names(run: &StoredRun<'_>) -> Vec<String> {
@@ -500,23 +511,32 @@ fn set_trail(
              <th>type</th><th>fate</th></tr>",
         );
         for &i in carriers.iter().take(MAX_CARRIERS) {
+            // Written piece by piece: a run's trails list thousands of rows.
             let m = &messages[i];
-            let fate = match m.fate {
-                Fate::Delivered(t) => format!("delivered at {}", secs(t)),
-                Fate::Dropped(t) => {
-                    format!("<b class=\"bad\">dropped by a partition at {}</b>", secs(t))
+            html.push_str("<tr><td>");
+            push_msg_ref(&mut html, m, i);
+            html.push_str("</td><td>");
+            push_secs(&mut html, m.sent);
+            html.push_str("</td><td>");
+            html.push_str(&escape(&m.src));
+            html.push_str(" → ");
+            html.push_str(&escape(&m.dest));
+            html.push_str("</td><td>");
+            html.push_str(&escape(m.kind()));
+            html.push_str("</td><td>");
+            match m.fate {
+                Fate::Delivered(t) => {
+                    html.push_str("delivered at ");
+                    push_secs(&mut html, t);
                 }
-                Fate::InFlight => "in flight at the end".into(),
-            };
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{fate}</td></tr>",
-                msg_ref(m, i),
-                secs(m.sent),
-                escape(&m.src),
-                escape(&m.dest),
-                escape(m.kind())
-            );
+                Fate::Dropped(t) => {
+                    html.push_str("<b class=\"bad\">dropped by a partition at ");
+                    push_secs(&mut html, t);
+                    html.push_str("</b>");
+                }
+                Fate::InFlight => html.push_str("in flight at the end"),
+            }
+            html.push_str("</td></tr>");
         }
         if carriers.len() > MAX_CARRIERS {
             let _ = write!(
@@ -847,6 +867,25 @@ mod tests {
             leaves.sort_by_key(|k| format!("{k:?}"));
             assert_eq!(leaves, parsed(body), "{body}");
         }
+    }
+
+    #[test]
+    fn message_references_are_written_as_formatted() {
+        let m = JournalMessage {
+            id: 4711,
+            src: "n1".into(),
+            dest: "n2".into(),
+            sent: 0,
+            kind: "gossip".into(),
+            msg_id: None,
+            in_reply_to: None,
+            body: "{}".into(),
+            fate: Fate::InFlight,
+        };
+        assert_eq!(
+            msg_ref(&m, 93),
+            "<a class=\"msg\" href=\"#msg-93\" data-msg=\"93\">#4711</a>"
+        );
     }
 
     #[test]
