@@ -10,7 +10,8 @@ use super::html::{json_text, process_text};
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
-use crate::history::{IntSet, Nanos, OpType, SmallKeyHasher};
+use super::HistoryText;
+use crate::history::{IntSet, Nanos, Op, OpType, SmallKeyHasher};
 
 type Fast = std::hash::BuildHasherDefault<SmallKeyHasher>;
 
@@ -136,7 +137,17 @@ pub fn page_data<'a>(
     periods: &'a [Period],
     op_messages: &'a HashMap<usize, Vec<usize>>,
     trails: &'a [Trail],
+    history_txt: Option<&HistoryText>,
 ) -> PageData<'a> {
+    // An op's value or error as JSON text: from history.txt when it was just written.
+    let value_text = |op: &Op| match history_txt.and_then(|h| h.value(op)) {
+        Some(text) => cut(text, MAX_VALUE),
+        None => cut(&json_text(&op.value), MAX_VALUE),
+    };
+    let error_text = |op: &Op| match history_txt.and_then(|h| h.error(op)) {
+        Some(text) => text.map(str::to_string),
+        None => op.error.as_ref().map(json_text),
+    };
     // Names are short: a multiply per byte hashes them faster than SipHash.
     let mut part_index: HashMap<&str, usize, Fast> = HashMap::default();
     let mut parts: Vec<String> = Vec::new();
@@ -217,14 +228,13 @@ pub fn page_data<'a>(
             OpType::Fail => "fail",
             _ => "info",
         });
-        ops.v.push(cut(&json_text(&i.value), MAX_VALUE));
+        ops.v.push(value_text(i));
         ops.r
             .push(p.completion.map(|c| match run.history.int_set(c) {
                 Some(set) => cut_set(set, MAX_VALUE),
-                None => cut(&json_text(&c.value), MAX_VALUE),
+                None => value_text(c),
             }));
-        ops.e
-            .push(p.completion.and_then(|c| c.error.as_ref()).map(json_text));
+        ops.e.push(p.completion.and_then(error_text));
         ops.fin.push(u8::from(i.is_final));
         ops.m
             .push(op_messages.get(&i.index).map_or(&[], Vec::as_slice));

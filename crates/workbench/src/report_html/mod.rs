@@ -57,8 +57,8 @@ pub fn write_run_files_with(
     messages: Option<Vec<stored::JournalMessage>>,
 ) -> anyhow::Result<()> {
     let run = StoredRun::load_with(dir, history, messages)?;
-    write_history_txt(&run)?;
-    let page = render(&run)?;
+    let history_txt = write_history_txt(&run)?;
+    let page = render_with(&run, Some(&history_txt))?;
     let path = dir.join(REPORT);
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))
 }
@@ -90,11 +90,48 @@ fn summary_section(summary: &str) -> String {
     )
 }
 
+/// `history.txt` as written, with where each op's value and error are in it: the page shows
+/// the same texts (cut), so they are written once.
+pub struct HistoryText {
+    text: Vec<u8>,
+    /// Per op, by position: its value's span, and its error's.
+    spans: Vec<(Span, Option<Span>)>,
+    /// Whether every op's index is its position (as in any history the runner wrote or
+    /// `glomers check` read); otherwise the spans are not used.
+    indexed: bool,
+}
+
+type Span = (usize, usize);
+
+impl HistoryText {
+    fn text_of(&self, (start, end): Span) -> Option<&str> {
+        std::str::from_utf8(&self.text[start..end]).ok()
+    }
+
+    /// The op's value as JSON text (`json_text` of it), if it was written here.
+    pub fn value(&self, op: &crate::history::Op) -> Option<&str> {
+        let (value, _) = self.spans.get(op.index).filter(|_| self.indexed)?;
+        self.text_of(*value)
+    }
+
+    /// The op's error as JSON text: `Some(None)` when it has none, `None` when unknown here.
+    pub fn error(&self, op: &crate::history::Op) -> Option<Option<&str>> {
+        let (_, error) = self.spans.get(op.index).filter(|_| self.indexed)?;
+        Some(match error {
+            Some(span) => Some(self.text_of(*span)?),
+            None => None,
+        })
+    }
+}
+
 /// `history.txt`: one op per line, tab-separated as Jepsen's: index, time (s), process, type,
 /// f, value, and the error if any.
-pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
+pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<HistoryText> {
     let mut out: Vec<u8> = Vec::with_capacity(64 * run.history.ops.len());
-    for op in &run.history.ops {
+    let mut spans = Vec::with_capacity(run.history.ops.len());
+    let mut indexed = true;
+    for (position, op) in run.history.ops.iter().enumerate() {
+        indexed &= op.index == position;
         out.extend_from_slice(itoa::Buffer::new().format(op.index).as_bytes());
         out.push(b'\t');
         push_secs(&mut out, op.time);
@@ -113,18 +150,29 @@ pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
         });
         out.extend_from_slice(op.f.as_bytes());
         out.push(b'\t');
+        let start = out.len();
         serde_json::to_writer(&mut out, &op.value)?;
+        let value = (start, out.len());
+        let mut error = None;
         if let Some(e) = &op.error {
             out.push(b'\t');
+            let start = out.len();
             serde_json::to_writer(&mut out, e)?;
+            error = Some((start, out.len()));
         }
+        spans.push((value, error));
         if op.is_final {
             out.extend_from_slice(b"\tfinal");
         }
         out.push(b'\n');
     }
     let path = run.dir.join(HISTORY_TXT);
-    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(&path, &out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(HistoryText {
+        text: out,
+        spans,
+        indexed,
+    })
 }
 
 /// Nanoseconds as seconds with nine decimals, as `{:.9}` of the seconds as an `f64` writes
@@ -187,6 +235,14 @@ pub fn fault_periods(run: &StoredRun<'_>, end: u64) -> Vec<plots::Period> {
 
 /// The whole page.
 pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
+    render_with(run, None)
+}
+
+/// [`render`], taking the ops' value texts from `history.txt` as it was just written.
+pub fn render_with(
+    run: &StoredRun<'_>,
+    history_txt: Option<&HistoryText>,
+) -> anyhow::Result<String> {
     let end = run.end_time();
     let periods = fault_periods(run, end);
     let op_messages = stored::op_messages(&run.history, &run.messages);
@@ -206,7 +262,7 @@ pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
         }
     }
     let [raw, quantiles, rate] = plots::plots(&run.history, end, &periods)?;
-    let data = data::page_data(run, end, &periods, &op_messages, &trails);
+    let data = data::page_data(run, end, &periods, &op_messages, &trails, history_txt);
 
     let results = &run.results;
     let test = &results["test"];

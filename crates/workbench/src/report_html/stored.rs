@@ -365,27 +365,35 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
         }
     }
     if !exact.is_empty() {
-        // (client, msg_id) → the request, and the replies to it.
-        type Fast = BuildHasherDefault<SmallKeyHasher>;
-        let mut requests: HashMap<(&str, u64), usize, Fast> = HashMap::default();
-        let mut replies: HashMap<(&str, u64), Vec<usize>, Fast> = HashMap::default();
+        // (client, msg_id) → the request, and the replies to it (sorted by key, then by
+        // journal order).
+        let mut requests: HashMap<ClientMsg, usize, BuildHasherDefault<SmallKeyHasher>> =
+            HashMap::default();
+        let mut replies: Vec<(ClientMsg, usize)> = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             if is_client(&m.src) {
-                if let Some(id) = m.msg_id {
-                    requests.insert((m.src.as_str(), id), i);
+                if let Some(k) = m.msg_id.and_then(|id| client_msg(&m.src, id)) {
+                    requests.insert(k, i);
                 }
             } else if is_client(&m.dest) {
-                if let Some(id) = m.in_reply_to {
-                    replies.entry((m.dest.as_str(), id)).or_default().push(i);
+                if let Some(k) = m.in_reply_to.and_then(|id| client_msg(&m.dest, id)) {
+                    replies.push((k, i));
                 }
             }
         }
+        replies.sort_unstable();
+        out.reserve(exact.len());
         for (invoke, r) in exact {
             let mut mine = Vec::new();
-            for &id in &r.msg_ids {
-                let k = (r.client.as_str(), id);
+            for k in r.msg_ids.iter().filter_map(|&id| client_msg(&r.client, id)) {
                 mine.extend(requests.get(&k));
-                mine.extend(replies.get(&k).into_iter().flatten());
+                let first = replies.partition_point(|&(key, _)| key < k);
+                mine.extend(
+                    replies[first..]
+                        .iter()
+                        .take_while(|&&(key, _)| key == k)
+                        .map(|&(_, i)| i),
+                );
             }
             mine.sort_unstable();
             out.insert(invoke, mine);
@@ -395,6 +403,19 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
         out.extend(op_messages_by_time(&inferred, messages));
     }
     out
+}
+
+/// A client message's identity as numbers: the client's (`c<number>`, with the name's length,
+/// so that `c07` is not `c7`) and the message's `msg_id`.
+type ClientMsg = (u64, usize, u64);
+
+fn client_msg(client: &str, msg_id: u64) -> Option<ClientMsg> {
+    let digits = client.strip_prefix('c')?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = digits.parse().ok()?;
+    Some((number, client.len(), msg_id))
 }
 
 /// The envelope's numbers of a client message.
