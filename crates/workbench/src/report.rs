@@ -193,10 +193,26 @@ struct KeepGoing {
 struct LineReader {
     journal: JournalBuilder,
     partial: Vec<u8>,
+    /// Bytes read so far; past [`LineReader::MAX_BYTES`] the reader lets go of its messages
+    /// (a long run's journal is not held in memory beside the run: the report reads the file).
+    read: usize,
+    gave_up: bool,
 }
 
 impl LineReader {
+    const MAX_BYTES: usize = 256 << 20;
+
     fn write(&mut self, mut buf: &[u8]) {
+        if self.gave_up {
+            return;
+        }
+        self.read += buf.len();
+        if self.read > LineReader::MAX_BYTES {
+            self.gave_up = true;
+            self.journal = JournalBuilder::default();
+            self.partial = Vec::new();
+            return;
+        }
         while let Some(end) = memchr::memchr(b'\n', buf) {
             if self.partial.is_empty() {
                 self.line(&buf[..end]);
@@ -217,11 +233,14 @@ impl LineReader {
         }
     }
 
-    /// The messages, the last line read even without its newline.
-    fn finish(mut self) -> Vec<JournalMessage> {
+    /// The messages, the last line read even without its newline (None when it gave up).
+    fn finish(mut self) -> Option<Vec<JournalMessage>> {
+        if self.gave_up {
+            return None;
+        }
         let rest = std::mem::take(&mut self.partial);
         self.line(&rest);
-        self.journal.finish("messages.jsonl")
+        Some(self.journal.finish("messages.jsonl"))
     }
 }
 
@@ -231,7 +250,7 @@ impl Drop for KeepGoing {
         self.keep(result);
         if !self.failed {
             let reader = std::mem::take(&mut self.reader);
-            *self.messages.lock().expect("journal lock") = Some(reader.finish());
+            *self.messages.lock().expect("journal lock") = reader.finish();
         }
     }
 }
@@ -386,4 +405,42 @@ pub fn summary(
     }
     s.push_str(verdict_line(results.valid));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines split anywhere are read whole; past the limit the reader lets go.
+    #[test]
+    fn the_journal_is_read_as_it_is_written() {
+        let lines = concat!(
+            r#"{"time":1,"type":"send","id":0,"src":"c1","dest":"n0","body":{"type":"read","msg_id":4}}"#,
+            "\n",
+            r#"{"time":2,"type":"recv","id":0,"src":"c1","dest":"n0"}"#,
+            "\n",
+            r#"{"time":3,"type":"send","id":1,"src":"n0","dest":"c1","body":{"in_reply_to":4,"type":"read_ok"}}"#,
+        );
+        for split in [1, 7, 40, 200] {
+            let mut reader = LineReader::default();
+            for part in lines.as_bytes().chunks(split) {
+                reader.write(part);
+            }
+            let messages = reader.finish().expect("under the limit");
+            assert_eq!(messages.len(), 2, "{split}");
+            assert_eq!(messages[0].msg_id, Some(4));
+            assert_eq!(
+                messages[0].fate,
+                crate::report_html::stored::Fate::Delivered(2)
+            );
+            assert_eq!(messages[1].in_reply_to, Some(4));
+            assert_eq!(messages[1].kind(), "read_ok");
+        }
+        let mut reader = LineReader {
+            read: LineReader::MAX_BYTES,
+            ..LineReader::default()
+        };
+        reader.write(lines.as_bytes());
+        assert!(reader.finish().is_none());
+    }
 }
