@@ -62,20 +62,20 @@ impl Finished {
     }
 }
 
-/// Prints a run's summary (the verdict first, so a full disk cannot take it), stores the run,
-/// then saves the summary in its run directory, where the report shows it. A closed stdout
+/// Prints a run's summary (the verdict first, so a full disk cannot take it), saves it in its
+/// run directory, then stores the run (the report shows the saved summary, so the page is
+/// written once rather than written, read back and patched). A closed stdout
 /// (`glomers test | head`) is ignored rather than a panic, so the run is still stored.
 fn print_and_store(f: &Finished) {
     use std::io::Write as _;
     let text = summary(&f.opts, &f.run, &f.results, f.dir.as_deref());
     let _ = writeln!(std::io::stdout(), "{text}");
-    if f.store() {
-        if let Some(dir) = &f.dir {
-            if let Err(e) = RunDir::save_summary(dir, &text) {
-                eprintln!("glomers: {e:#}");
-            }
+    if let (Some(dir), Some(_)) = (&f.dir, &f.run_dir) {
+        if let Err(e) = RunDir::save_summary(dir, &text) {
+            eprintln!("glomers: {e:#}");
         }
     }
+    f.store();
 }
 
 /// Notes on stderr for the Maelstrom options glomers accepts and ignores.

@@ -147,15 +147,6 @@ pub struct OpRequests {
     pub msg_ids: Vec<u64>,
 }
 
-/// The op on a line of `history.jsonl`, with its requests when it has them.
-#[derive(Serialize)]
-struct StoredOp<'a> {
-    #[serde(flatten)]
-    op: &'a Op,
-    #[serde(flatten)]
-    requests: Option<&'a OpRequests>,
-}
-
 impl History {
     /// Builds a history from ops whose indices are already set (a stored history).
     pub fn from_ops(ops: Vec<Op>) -> History {
@@ -262,19 +253,72 @@ impl History {
 
     /// Writes the history as JSON lines, one op per line, streaming (never the whole file in
     /// memory).
+    ///
+    /// A line is what serde_json writes for the [`Op`] (its fields in order, `error` and
+    /// `final` only when set), followed by the invocation's `client` and `msg_ids` when it has
+    /// them ([`OpRequests`]); a read kept as a set is written as its ascending array. The
+    /// fixed fields and the integers are written by hand: through serde, a broadcast run's
+    /// reads (hundreds of thousands of integers) cost more than the rest of the store.
     pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(1024);
+        let mut counting = Counting::default();
         for op in &self.ops {
-            let requests = self.requests.get(&op.index);
-            match self.sets.get(&op.index) {
-                Some(set) => serde_json::to_writer(&mut *out, &OpWithSet { op, value: set })?,
-                None if requests.is_some() => {
-                    serde_json::to_writer(&mut *out, &StoredOp { op, requests })?
-                }
-                None => serde_json::to_writer(&mut *out, op)?,
-            }
-            out.write_all(b"\n")?;
+            line.clear();
+            self.write_line(op, &mut line, &mut counting)?;
+            out.write_all(&line)?;
         }
         out.flush()
+    }
+
+    /// One line of [`History::write_jsonl`], with its newline.
+    fn write_line(
+        &self,
+        op: &Op,
+        line: &mut Vec<u8>,
+        counting: &mut Counting,
+    ) -> serde_json::Result<()> {
+        line.extend_from_slice(b"{\"index\":");
+        push_u64(line, op.index as u64);
+        line.extend_from_slice(b",\"time\":");
+        push_u64(line, op.time);
+        line.extend_from_slice(match op.kind {
+            OpType::Invoke => b",\"type\":\"invoke\",\"process\":",
+            OpType::Ok => b",\"type\":\"ok\",\"process\":",
+            OpType::Fail => b",\"type\":\"fail\",\"process\":",
+            OpType::Info => b",\"type\":\"info\",\"process\":",
+        });
+        match op.process {
+            Process::Client(n) => push_u64(line, n),
+            Process::Nemesis(NemesisTag::Nemesis) => line.extend_from_slice(b"\"nemesis\""),
+        }
+        line.extend_from_slice(b",\"f\":");
+        serde_json::to_writer(&mut *line, &op.f)?;
+        line.extend_from_slice(b",\"value\":");
+        match self.sets.get(&op.index) {
+            Some(set) => set.write_json_counting(line, counting),
+            None => serde_json::to_writer(&mut *line, &op.value)?,
+        }
+        if let Some(error) = &op.error {
+            line.extend_from_slice(b",\"error\":");
+            serde_json::to_writer(&mut *line, error)?;
+        }
+        if op.is_final {
+            line.extend_from_slice(b",\"final\":true");
+        }
+        if let Some(requests) = self.requests.get(&op.index) {
+            line.extend_from_slice(b",\"client\":");
+            serde_json::to_writer(&mut *line, &requests.client)?;
+            line.extend_from_slice(b",\"msg_ids\":[");
+            for (i, &id) in requests.msg_ids.iter().enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                push_u64(line, id);
+            }
+            line.push(b']');
+        }
+        line.extend_from_slice(b"}\n");
+        Ok(())
     }
 
     /// The history as JSON lines in one string (tests and small histories).
@@ -308,32 +352,9 @@ impl History {
     }
 }
 
-/// An op whose value was kept as a set, serialized as [`Op`] is, the set as an ascending
-/// array (written straight from the ranges, without building the JSON array).
-struct OpWithSet<'a> {
-    op: &'a Op,
-    value: &'a IntSet,
-}
-
-impl Serialize for OpWithSet<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let op = self.op;
-        let mut out = s.serialize_struct("Op", 8)?;
-        out.serialize_field("index", &op.index)?;
-        out.serialize_field("time", &op.time)?;
-        out.serialize_field("type", &op.kind)?;
-        out.serialize_field("process", &op.process)?;
-        out.serialize_field("f", &op.f)?;
-        out.serialize_field("value", self.value)?;
-        if let Some(error) = &op.error {
-            out.serialize_field("error", error)?;
-        }
-        if op.is_final {
-            out.serialize_field("final", &true)?;
-        }
-        out.end()
-    }
+/// Appends the decimal digits of `n` (what serde_json writes for an integer).
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 impl Serialize for IntSet {
@@ -395,9 +416,107 @@ impl IntSet {
         &self.ranges
     }
 
+    /// Appends the members as a JSON array, ascending, as serde_json writes it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_counting(out, &mut Counting::default());
+    }
+
+    /// [`IntSet::write_json`], taking each range's text from `counting` when it can (the sets
+    /// of one history are written with one [`Counting`]).
+    fn write_json_counting(&self, out: &mut Vec<u8>, counting: &mut Counting) {
+        out.push(b'[');
+        for (i, &(lo, hi)) in self.ranges.iter().enumerate() {
+            match counting.range(lo, hi) {
+                Some(text) => {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(text);
+                }
+                None => push_ascending(out, lo, hi, i == 0),
+            }
+        }
+        out.push(b']');
+    }
+
     /// The members as a JSON array, ascending.
     pub fn to_value(&self) -> Value {
         Value::Array(self.iter().map(Value::from).collect())
+    }
+}
+
+/// The text `0,1,2,…` grown as far as it is needed: the text of any range `lo..=hi` below
+/// [`Counting::MAX`] is one slice of it, copied at once (a broadcast history's reads are long
+/// runs of consecutive integers, written again in every read).
+#[derive(Default)]
+struct Counting {
+    text: Vec<u8>,
+    /// The first integer not in `text` yet.
+    next: u64,
+}
+
+impl Counting {
+    /// Integers from here on are written digit by digit (the text up to here is ~8 MB).
+    const MAX: u64 = 1 << 20;
+
+    /// The text of `lo..=hi`, or None when `hi` is too large to be counted up to.
+    fn range(&mut self, lo: u64, hi: u64) -> Option<&[u8]> {
+        if hi >= Counting::MAX {
+            return None;
+        }
+        if self.next <= hi {
+            push_ascending(&mut self.text, self.next, hi, self.next == 0);
+            self.next = hi + 1;
+        }
+        let (start, end) = (Counting::offset(lo), Counting::offset(hi + 1) - 1);
+        Some(&self.text[start..end])
+    }
+
+    /// Where `n` starts in the text: each integer takes its digits and a comma.
+    fn offset(n: u64) -> usize {
+        let (mut offset, mut first, mut width) = (0u64, 0u64, 1u64);
+        let mut limit = 10u64;
+        while n >= limit {
+            offset += (limit - first) * (width + 1);
+            first = limit;
+            limit *= 10;
+            width += 1;
+        }
+        (offset + (n - first) * (width + 1)) as usize
+    }
+}
+
+/// Appends `lo..=hi` as comma-separated decimals (a leading comma unless `first`), counting
+/// in the text itself: consecutive integers mostly differ in their last digit.
+fn push_ascending(out: &mut Vec<u8>, lo: u64, hi: u64, first: bool) {
+    let mut digits = itoa::Buffer::new();
+    let mut text: Vec<u8> = digits.format(lo).as_bytes().to_vec();
+    let mut n = lo;
+    loop {
+        if !(first && n == lo) {
+            out.push(b',');
+        }
+        out.extend_from_slice(&text);
+        if n == hi {
+            return;
+        }
+        n += 1;
+        // Increment the decimal text: trailing 9s become 0s, a carry past the first digit
+        // adds one.
+        let mut i = text.len();
+        loop {
+            if i == 0 {
+                text.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if text[i] == b'9' {
+                text[i] = b'0';
+            } else {
+                text[i] += 1;
+                break;
+            }
+        }
     }
 }
 
@@ -538,5 +657,170 @@ mod tests {
         let mut plain = History::default();
         plain.push(op(json!([2, 3, 4])));
         assert_eq!(kept.to_jsonl(), plain.to_jsonl());
+    }
+
+    /// The line serde_json writes for an op (with its requests flattened in), or for an op
+    /// whose value was kept as a set: what `write_jsonl` writes by hand.
+    fn serde_line(h: &History, op: &Op) -> String {
+        #[derive(Serialize)]
+        struct StoredOp<'a> {
+            #[serde(flatten)]
+            op: &'a Op,
+            #[serde(flatten)]
+            requests: Option<&'a OpRequests>,
+        }
+        let mut op = op.clone();
+        if let Some(set) = h.int_set(&op) {
+            op.value = set.to_value();
+        }
+        let requests = h.requests(op.index);
+        serde_json::to_string(&StoredOp { op: &op, requests }).unwrap() + "\n"
+    }
+
+    #[test]
+    fn lines_are_written_as_serde_writes_them() {
+        let mut h = History::default();
+        h.keep_reads_as_sets("read");
+        let op = |process, kind, f: &str, value, error, is_final| Op {
+            index: 0,
+            time: 1_234_567_890_123,
+            kind,
+            process,
+            f: f.into(),
+            value,
+            error,
+            is_final,
+        };
+        let invoke = h.push(op(
+            Process::Client(7),
+            OpType::Invoke,
+            "read",
+            Value::Null,
+            None,
+            false,
+        ));
+        h.note_request(invoke, "c\"3", 41);
+        h.note_request(invoke, "c\"3", 42);
+        let ranges = json!([
+            0,
+            1,
+            2,
+            8,
+            9,
+            10,
+            11,
+            98,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            9999,
+            10000,
+            u64::MAX
+        ]);
+        h.push(op(
+            Process::Client(7),
+            OpType::Ok,
+            "read",
+            ranges,
+            None,
+            true,
+        ));
+        h.push(op(
+            Process::Client(8),
+            OpType::Ok,
+            "read",
+            json!([]),
+            None,
+            false,
+        ));
+        h.push(op(
+            Process::Client(8),
+            OpType::Ok,
+            "read",
+            json!([5]),
+            None,
+            false,
+        ));
+        h.push(op(
+            Process::Client(0),
+            OpType::Invoke,
+            "add",
+            json!(2.5),
+            None,
+            false,
+        ));
+        h.push(op(
+            Process::Client(0),
+            OpType::Fail,
+            "txn\u{e9}\n",
+            json!({"b": [1, -2, null, "x\u{1}"], "a": true}),
+            Some(json!(["name", "text"])),
+            false,
+        ));
+        h.push(op(
+            Process::Client(1),
+            OpType::Info,
+            "add",
+            json!(-3),
+            Some(json!("net-timeout")),
+            true,
+        ));
+        h.push(op(
+            Process::NEMESIS,
+            OpType::Info,
+            "start-partition",
+            json!({"n0": ["n1"]}),
+            None,
+            false,
+        ));
+        let expected: String = h.ops.iter().map(|op| serde_line(&h, op)).collect();
+        assert_eq!(h.to_jsonl(), expected);
+        assert!(h.int_set(&h.ops[1]).is_some());
+    }
+
+    #[test]
+    fn ranges_are_cut_from_the_counting_text() {
+        let mut counting = Counting::default();
+        for (lo, hi) in [
+            (5, 12),
+            (0, 0),
+            (0, 1),
+            (99, 101),
+            (3, 3),
+            (998, 1_200),
+            (0, 15),
+        ] {
+            let expected: Vec<String> = (lo..=hi).map(|n| n.to_string()).collect();
+            let text = counting.range(lo, hi).unwrap();
+            assert_eq!(std::str::from_utf8(text).unwrap(), expected.join(","));
+        }
+        assert!(counting.range(1, Counting::MAX).is_none());
+        let set = IntSet {
+            ranges: vec![(1, 3), (7, 7), (Counting::MAX - 1, Counting::MAX + 1)],
+        };
+        let mut text = Vec::new();
+        set.write_json_counting(&mut text, &mut counting);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            serde_json::to_string(&set.iter().collect::<Vec<_>>()).unwrap()
+        );
+    }
+
+    #[test]
+    fn ranges_are_written_digit_by_digit_as_itoa_would() {
+        for (lo, hi) in [
+            (0, 0),
+            (0, 1205),
+            (8, 12),
+            (99_990, 100_011),
+            (u64::MAX - 3, u64::MAX),
+        ] {
+            let mut text = Vec::new();
+            push_ascending(&mut text, lo, hi, true);
+            let expected: Vec<String> = (lo..=hi).map(|n| n.to_string()).collect();
+            assert_eq!(String::from_utf8(text).unwrap(), expected.join(","));
+        }
     }
 }

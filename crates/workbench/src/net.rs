@@ -133,8 +133,9 @@ pub enum Body {
     /// journaled and delivered as it is.
     Raw(Box<[u8]>),
     /// The text of a JSON object a node sent to a client or a service, validated by the wire
-    /// check. The journal and `--log-net-*` show it as a parsed map is written (keys
-    /// ascending, numbers and strings in serde_json's form), whatever the node's own layout.
+    /// check. `--log-net-*` shows it as a parsed map is written (keys ascending, numbers and
+    /// strings in serde_json's form), whatever the node's own layout; the journal keeps the
+    /// node's text as it is (see [`Body::write_journal_json`]).
     Reply(Box<[u8]>),
 }
 
@@ -155,7 +156,19 @@ impl Body {
         }
     }
 
-    /// Appends the body's JSON as the journal shows it (see [`Body::Reply`]).
+    /// Appends the body's JSON as `messages.jsonl` keeps it: a text body exactly as it was
+    /// sent (one line of JSON the wire check validated, or the workbench wrote), a map as
+    /// serde_json writes it. Parsing a reply only to write it again cost more than the rest of
+    /// the journal (a broadcast read reply holds every value seen).
+    pub fn write_journal_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
+            Body::Raw(text) | Body::Reply(text) => out.extend_from_slice(text),
+        }
+    }
+
+    /// Appends the body's JSON as a node reads it and `--log-net-*` shows it (see
+    /// [`Body::Reply`]).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
@@ -564,7 +577,7 @@ impl Network {
         push_addr(line, m.dest);
         if with_body {
             line.extend_from_slice(b",\"body\":");
-            m.body.write_json(line);
+            m.body.write_journal_json(line);
         }
         line.extend_from_slice(b"}\n");
         // A journal that cannot be written is reported once by the report (flush fails);

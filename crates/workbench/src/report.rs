@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::analysis::Results;
 use crate::checkers::Validity;
+use crate::report_html::stored::{JournalBuilder, JournalMessage};
 use crate::runner::{RunOutput, Severity, TestOptions};
 
 /// One run's directory in the store.
@@ -21,6 +22,9 @@ pub struct RunDir {
     workload: String,
     /// The first error writing `messages.jsonl`, if any (the run goes on without it).
     journal_error: Arc<Mutex<Option<std::io::Error>>>,
+    /// The journal's messages as the run wrote them, once its writer is done (dropped) and if
+    /// every line was written: the report takes them instead of reading the file back.
+    journal_messages: Arc<Mutex<Option<Vec<JournalMessage>>>>,
 }
 
 /// The file a run directory holds when it has no results, naming why.
@@ -55,6 +59,7 @@ impl RunDir {
             root: root.to_path_buf(),
             workload: workload.to_string(),
             journal_error: Default::default(),
+            journal_messages: Default::default(),
         })
     }
 
@@ -67,7 +72,8 @@ impl RunDir {
     }
 
     /// `messages.jsonl`, for the network's journal. A write that fails (a full disk) does not
-    /// stop the run: the error is kept for [`RunDir::write_results`] to report.
+    /// stop the run: the error is kept for [`RunDir::write_results`] to report. The lines are
+    /// also read into messages as they are written, for the report (see [`JournalBuilder`]).
     pub fn journal(&self) -> anyhow::Result<Box<dyn Write>> {
         let path = self.journal_path();
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -75,6 +81,8 @@ impl RunDir {
             out: BufWriter::with_capacity(256 * 1024, file),
             failed: false,
             error: self.journal_error.clone(),
+            reader: LineReader::default(),
+            messages: self.journal_messages.clone(),
         }))
     }
 
@@ -113,8 +121,12 @@ impl RunDir {
                 error: e.to_string(),
             });
         }
-        // history.txt and report.html, from what was just written.
-        if let Err(e) = crate::report_html::write_run_files(&self.dir, Some(&run.history)) {
+        // history.txt and report.html, from what was just written (the history and, when the
+        // journal was written whole, its messages, as they are in memory).
+        let messages = self.journal_messages.lock().expect("journal lock").take();
+        if let Err(e) =
+            crate::report_html::write_run_files_with(&self.dir, Some(&run.history), messages)
+        {
             failures.push(WriteFailure {
                 path: self.dir.join("report.html"),
                 error: format!("{e:#}"),
@@ -165,11 +177,82 @@ impl std::fmt::Display for WriteFailure {
 }
 
 /// A writer that keeps its first error and swallows the rest, so that a journal on a full
-/// disk costs the journal, not the run.
+/// disk costs the journal, not the run. It also reads each line into the journal's messages,
+/// handed to the run directory when the writer is dropped (if nothing failed).
 struct KeepGoing {
     out: BufWriter<File>,
     failed: bool,
     error: Arc<Mutex<Option<std::io::Error>>>,
+    reader: LineReader,
+    messages: Arc<Mutex<Option<Vec<JournalMessage>>>>,
+}
+
+/// Splits what is written into lines for a [`JournalBuilder`] (the network writes a whole line
+/// at a time; a part of one waits for the rest).
+#[derive(Default)]
+struct LineReader {
+    journal: JournalBuilder,
+    partial: Vec<u8>,
+    /// Bytes read so far; past [`LineReader::MAX_BYTES`] the reader lets go of its messages
+    /// (a long run's journal is not held in memory beside the run: the report reads the file).
+    read: usize,
+    gave_up: bool,
+}
+
+impl LineReader {
+    const MAX_BYTES: usize = 256 << 20;
+
+    fn write(&mut self, mut buf: &[u8]) {
+        if self.gave_up {
+            return;
+        }
+        self.read += buf.len();
+        if self.read > LineReader::MAX_BYTES {
+            self.gave_up = true;
+            self.journal = JournalBuilder::default();
+            self.partial = Vec::new();
+            return;
+        }
+        while let Some(end) = memchr::memchr(b'\n', buf) {
+            if self.partial.is_empty() {
+                self.line(&buf[..end]);
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&buf[..end]);
+                self.line(&line);
+            }
+            buf = &buf[end + 1..];
+        }
+        self.partial.extend_from_slice(buf);
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        match std::str::from_utf8(line) {
+            Ok(line) => self.journal.push_written_line(line),
+            Err(_) => self.journal.push_line(&String::from_utf8_lossy(line)),
+        }
+    }
+
+    /// The messages, the last line read even without its newline (None when it gave up).
+    fn finish(mut self) -> Option<Vec<JournalMessage>> {
+        if self.gave_up {
+            return None;
+        }
+        let rest = std::mem::take(&mut self.partial);
+        self.line(&rest);
+        Some(self.journal.finish("messages.jsonl"))
+    }
+}
+
+impl Drop for KeepGoing {
+    fn drop(&mut self) {
+        let result = self.out.flush();
+        self.keep(result);
+        if !self.failed {
+            let reader = std::mem::take(&mut self.reader);
+            *self.messages.lock().expect("journal lock") = reader.finish();
+        }
+    }
 }
 
 impl KeepGoing {
@@ -186,6 +269,7 @@ impl Write for KeepGoing {
         if !self.failed {
             let result = self.out.write_all(buf);
             self.keep(result);
+            self.reader.write(buf);
         }
         Ok(buf.len())
     }
@@ -321,4 +405,42 @@ pub fn summary(
     }
     s.push_str(verdict_line(results.valid));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines split anywhere are read whole; past the limit the reader lets go.
+    #[test]
+    fn the_journal_is_read_as_it_is_written() {
+        let lines = concat!(
+            r#"{"time":1,"type":"send","id":0,"src":"c1","dest":"n0","body":{"type":"read","msg_id":4}}"#,
+            "\n",
+            r#"{"time":2,"type":"recv","id":0,"src":"c1","dest":"n0"}"#,
+            "\n",
+            r#"{"time":3,"type":"send","id":1,"src":"n0","dest":"c1","body":{"in_reply_to":4,"type":"read_ok"}}"#,
+        );
+        for split in [1, 7, 40, 200] {
+            let mut reader = LineReader::default();
+            for part in lines.as_bytes().chunks(split) {
+                reader.write(part);
+            }
+            let messages = reader.finish().expect("under the limit");
+            assert_eq!(messages.len(), 2, "{split}");
+            assert_eq!(messages[0].msg_id, Some(4));
+            assert_eq!(
+                messages[0].fate,
+                crate::report_html::stored::Fate::Delivered(2)
+            );
+            assert_eq!(messages[1].in_reply_to, Some(4));
+            assert_eq!(messages[1].kind(), "read_ok");
+        }
+        let mut reader = LineReader {
+            read: LineReader::MAX_BYTES,
+            ..LineReader::default()
+        };
+        reader.write(lines.as_bytes());
+        assert!(reader.finish().is_none());
+    }
 }

@@ -1,6 +1,7 @@
 //! The data the page's script draws from, as one JSON value of parallel arrays (compact: a
 //! 25-node run has tens of thousands of messages). Times are in microseconds.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
@@ -9,7 +10,10 @@ use super::html::{json_text, process_text};
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
-use crate::history::{Nanos, OpType};
+use super::HistoryText;
+use crate::history::{IntSet, Nanos, Op, OpType, SmallKeyHasher};
+
+type Fast = std::hash::BuildHasherDefault<SmallKeyHasher>;
 
 /// Bodies and op values longer than this are cut for display (the files have them whole):
 /// server messages, client traffic (read replies of a big run are long), op values.
@@ -22,33 +26,37 @@ fn us(t: Nanos) -> u64 {
 }
 
 fn cut(s: &str, max: usize) -> String {
+    cut_borrowed(s, max).into_owned()
+}
+
+/// [`cut`], borrowing a text that is short enough (most bodies are).
+fn cut_borrowed(s: &str, max: usize) -> Cow<'_, str> {
     if s.len() <= max {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} bytes)", &s[..end], s.len())
+    Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len()))
 }
 
-/// [`cut`] of the JSON array of `ints` (a read kept as a set), written only as far as it is
-/// shown: past that the members are only counted.
-fn cut_ints(ints: impl Iterator<Item = u64>, max: usize) -> String {
-    use std::fmt::Write as _;
+/// [`cut`] of the JSON array of a read kept as a set, written only as far as it is shown: the
+/// length of the rest is counted from its ranges.
+fn cut_set(set: &IntSet, max: usize) -> String {
     let mut text = String::from("[");
-    let mut len = 1;
-    for (i, n) in ints.enumerate() {
-        let comma = usize::from(i > 0);
-        if text.len() <= max {
-            if comma == 1 {
-                text.push(',');
-            }
-            let _ = write!(text, "{n}");
+    for (i, n) in set.iter().enumerate() {
+        if text.len() > max {
+            break;
         }
-        len += comma + n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(itoa::Buffer::new().format(n));
     }
-    len += 1;
+    let count: u64 = set.ranges().iter().map(|&(lo, hi)| hi - lo + 1).sum();
+    let digits: u64 = set.ranges().iter().map(|&(lo, hi)| digits_in(lo, hi)).sum();
+    let len = (2 + digits + count.saturating_sub(1)) as usize;
     if text.len() <= max {
         text.push(']');
     }
@@ -57,6 +65,25 @@ fn cut_ints(ints: impl Iterator<Item = u64>, max: usize) -> String {
     }
     text.truncate(max);
     format!("{text}… ({len} bytes)")
+}
+
+/// The decimal digits of all the integers `lo..=hi` together.
+fn digits_in(lo: u64, hi: u64) -> u64 {
+    let mut total = 0;
+    let (mut first, mut width) = (0u64, 1u32);
+    loop {
+        // Integers of `width` digits: first..=last.
+        let last = 10u64.checked_pow(width).map_or(u64::MAX, |p| p - 1);
+        let (from, to) = (lo.max(first), hi.min(last));
+        if from <= to {
+            total += (to - from + 1) * u64::from(width);
+        }
+        if last >= hi {
+            return total;
+        }
+        first = last + 1;
+        width += 1;
+    }
 }
 
 /// Orders participants into the diagram's lanes: each server node, with the clients that talk
@@ -110,10 +137,21 @@ pub fn page_data<'a>(
     periods: &'a [Period],
     op_messages: &'a HashMap<usize, Vec<usize>>,
     trails: &'a [Trail],
+    history_txt: Option<&HistoryText>,
 ) -> PageData<'a> {
-    let mut part_index: HashMap<String, usize> = HashMap::new();
+    // An op's value or error as JSON text: from history.txt when it was just written.
+    let value_text = |op: &Op| match history_txt.and_then(|h| h.value(op)) {
+        Some(text) => cut(text, MAX_VALUE),
+        None => cut(&json_text(&op.value), MAX_VALUE),
+    };
+    let error_text = |op: &Op| match history_txt.and_then(|h| h.error(op)) {
+        Some(text) => text.map(str::to_string),
+        None => op.error.as_ref().map(json_text),
+    };
+    // Names are short: a multiply per byte hashes them faster than SipHash.
+    let mut part_index: HashMap<&str, usize, Fast> = HashMap::default();
     let mut parts: Vec<String> = Vec::new();
-    let mut type_index: HashMap<String, usize> = HashMap::new();
+    let mut type_index: HashMap<&str, usize, Fast> = HashMap::default();
     let mut types: Vec<String> = Vec::new();
     let n = run.messages.len();
     let (mut src, mut dst, mut t0, mut t1, mut state, mut kind, mut ids, mut bodies) = (
@@ -129,12 +167,12 @@ pub fn page_data<'a>(
     // A client's home: the first server it talks to.
     let mut home: HashMap<usize, usize> = HashMap::new();
     for m in &run.messages {
-        let mut part = |p: &str| -> usize {
+        let mut part = |p: &'a str| -> usize {
             if let Some(&i) = part_index.get(p) {
                 return i;
             }
             parts.push(p.to_string());
-            part_index.insert(p.to_string(), parts.len() - 1);
+            part_index.insert(p, parts.len() - 1);
             parts.len() - 1
         };
         let (s, d) = (part(&m.src), part(&m.dest));
@@ -148,7 +186,7 @@ pub fn page_data<'a>(
             Some(&i) => i,
             None => {
                 types.push(k.to_string());
-                type_index.insert(k.to_string(), types.len() - 1);
+                type_index.insert(k, types.len() - 1);
                 types.len() - 1
             }
         };
@@ -164,8 +202,8 @@ pub fn page_data<'a>(
         state.push(st);
         kind.push(ty);
         ids.push(m.id);
-        bodies.push(cut(
-            m.body.get(),
+        bodies.push(cut_borrowed(
+            m.body(),
             if m.is_client_traffic() {
                 MAX_CLIENT_BODY
             } else {
@@ -190,14 +228,13 @@ pub fn page_data<'a>(
             OpType::Fail => "fail",
             _ => "info",
         });
-        ops.v.push(cut(&json_text(&i.value), MAX_VALUE));
+        ops.v.push(value_text(i));
         ops.r
             .push(p.completion.map(|c| match run.history.int_set(c) {
-                Some(set) => cut_ints(set.iter(), MAX_VALUE),
-                None => cut(&json_text(&c.value), MAX_VALUE),
+                Some(set) => cut_set(set, MAX_VALUE),
+                None => value_text(c),
             }));
-        ops.e
-            .push(p.completion.and_then(|c| c.error.as_ref()).map(json_text));
+        ops.e.push(p.completion.and_then(error_text));
         ops.fin.push(u8::from(i.is_final));
         ops.m
             .push(op_messages.get(&i.index).map_or(&[], Vec::as_slice));
@@ -254,7 +291,7 @@ pub struct PageData<'a> {
     journal: bool,
     lane: Vec<usize>,
     lanes: Vec<String>,
-    m: Messages,
+    m: Messages<'a>,
     ops: Ops<'a>,
     parts: Vec<String>,
     periods: Vec<(u64, u64, &'a str)>,
@@ -264,8 +301,8 @@ pub struct PageData<'a> {
 
 /// The journal's messages as parallel arrays.
 #[derive(Serialize)]
-struct Messages {
-    b: Vec<String>,
+struct Messages<'a> {
+    b: Vec<Cow<'a, str>>,
     d: Vec<usize>,
     id: Vec<u64>,
     s: Vec<usize>,
@@ -305,17 +342,40 @@ mod tests {
 
     /// A read kept as a set is shown as its whole JSON text would be cut.
     #[test]
-    fn cut_ints_matches_cut_of_the_text() {
-        for count in [0usize, 1, 2, 9, 10, 11, 30, 31, 32, 33, 200] {
+    fn cut_set_matches_cut_of_the_text() {
+        for count in [0usize, 1, 2, 9, 10, 11, 30, 31, 32, 33, 200, 5000] {
             for max in [0usize, 1, 2, 5, 20, 21, 22, 160] {
-                let ints: Vec<u64> = (0..count as u64).map(|i| i * 7 + i % 3 * 1000).collect();
-                let text = serde_json::to_string(&ints).unwrap();
+                let mut set = IntSet::builder();
+                for i in 0..count as u64 {
+                    set.push(i * 7 + i % 3 * 1000);
+                    set.push(i + 95);
+                }
+                let set = set.finish();
+                let text = serde_json::to_string(&set.iter().collect::<Vec<_>>()).unwrap();
                 assert_eq!(
-                    cut_ints(ints.iter().copied(), max),
+                    cut_set(&set, max),
                     cut(&text, max),
                     "{count} ints, max {max}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn digits_are_counted_per_width() {
+        for (lo, hi) in [
+            (0, 0),
+            (0, 9),
+            (0, 10),
+            (5, 123),
+            (99, 100),
+            (1000, 1000),
+            (7, 100_000),
+        ] {
+            let counted: u64 = (lo..=hi).map(|n: u64| n.to_string().len() as u64).sum();
+            assert_eq!(digits_in(lo, hi), counted, "{lo}..={hi}");
+        }
+        let top = u64::MAX - 5..=u64::MAX;
+        assert_eq!(digits_in(*top.start(), *top.end()), 6 * 20);
     }
 }

@@ -86,9 +86,34 @@ pub fn process_text(p: Process) -> String {
     }
 }
 
-/// Seconds with millisecond precision.
+/// Seconds with millisecond precision, as `{:.3}` of the seconds as an `f64` writes them:
+/// from the integer below 10^15 ns, where that float is within 10^-10 s of the exact value
+/// and so rounds the same way, but for an exact tie (half a millisecond), left to the float.
 pub fn secs(t: u64) -> String {
-    format!("{:.3} s", t as f64 / 1e9)
+    let mut out = String::with_capacity(12);
+    push_secs(&mut out, t);
+    out
+}
+
+/// Appends [`secs`] of `t`.
+pub fn push_secs(out: &mut String, t: u64) {
+    if t < 1_000_000_000_000_000 && t % 1_000_000 != 500_000 {
+        let ms = (t + 500_000) / 1_000_000;
+        out.push_str(itoa::Buffer::new().format(ms / 1000));
+        out.push('.');
+        let fraction = ms % 1000;
+        out.push_str(if fraction < 10 {
+            "00"
+        } else if fraction < 100 {
+            "0"
+        } else {
+            ""
+        });
+        out.push_str(itoa::Buffer::new().format(fraction));
+        out.push_str(" s");
+    } else {
+        let _ = write!(out, "{:.3} s", t as f64 / 1e9);
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +138,25 @@ mod tests {
                 process_text(p),
                 serde.as_str().map_or(serde.to_string(), str::to_string)
             );
+        }
+    }
+
+    #[test]
+    fn seconds_are_written_as_the_float_would_be() {
+        let mut t: u64 = 1;
+        let mut times = vec![0, 499_999, 500_000, 500_001, 1_999_500_000, 30_000_000_001];
+        while t < 1_000_000_000_000_000 {
+            times.extend([
+                t,
+                t + 1,
+                t.wrapping_mul(7) / 3,
+                t * 3 + 123_456_789,
+                t * 5 / 2,
+            ]);
+            t = t * 10 + 9;
+        }
+        for t in times {
+            assert_eq!(secs(t), format!("{:.3} s", t as f64 / 1e9), "{t}");
         }
     }
 

@@ -53,23 +53,143 @@ pub fn as_optional_plain_str(raw: Option<&str>) -> Option<Option<&str>> {
 /// A JSON integer (`u64`) at the start of `text`, and the rest; `None` for anything else
 /// (a sign, a fraction, a leading zero, too many digits).
 pub fn leading_u64(text: &str) -> Option<(u64, &str)> {
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, rest) = text.split_at(digits);
-    if matches!(rest.as_bytes().first(), Some(b'.' | b'e' | b'E'))
-        || (number.len() > 1 && number.starts_with('0'))
+    let bytes = text.as_bytes();
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    while let Some(&b) = bytes.get(digits).filter(|b| b.is_ascii_digit()) {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        digits += 1;
+    }
+    if digits == 0
+        || matches!(bytes.get(digits), Some(b'.' | b'e' | b'E'))
+        || (digits > 1 && bytes[0] == b'0')
     {
         return None;
     }
-    Some((number.parse().ok()?, rest))
+    Some((n, &text[digits..]))
 }
 
 /// A JSON string without escapes at the start of `text` (its contents), and the rest.
 pub fn leading_plain_str(text: &str) -> Option<(&str, &str)> {
-    let (contents, rest) = text.strip_prefix('"')?.split_once('"')?;
-    if contents.contains('\\') || contents.bytes().any(|c| c < 0x20) {
+    let rest = text.strip_prefix('"')?;
+    let end = rest
+        .bytes()
+        .position(|c| c == b'"' || c == b'\\' || c < 0x20)?;
+    if rest.as_bytes()[end] != b'"' {
         return None;
     }
-    Some((contents, rest))
+    Some((&rest[..end], &rest[end + 1..]))
+}
+
+/// Calls `found` with every unsigned integer scalar of a JSON object's text, at any depth (the
+/// numbers serde_json reads as a `u64`: digits only, no sign, fraction or exponent, and within
+/// range), except the values of the top-level keys named in `skip`. A text that is not an
+/// object has none. `None` when the text is not what this reader follows (a top-level key with
+/// an escape, a malformed value): the caller parses it instead. The text is valid JSON (the
+/// journal's bodies are), so nothing else is checked.
+pub fn unsigned_leaves(object: &str, skip: &[&str], mut found: impl FnMut(u64)) -> Option<()> {
+    let bytes = object.as_bytes();
+    let mut at = skip_ws(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return Some(());
+    }
+    at = skip_ws(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(());
+    }
+    loop {
+        let (key, rest) = leading_plain_str(object.get(at..)?)?;
+        at = skip_ws(bytes, bytes.len() - rest.len());
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_ws(bytes, at + 1);
+        let leaves = !skip.contains(&key);
+        at = walk_value(bytes, at, &mut |n| {
+            if leaves {
+                found(n)
+            }
+        })?;
+        at = skip_ws(bytes, at);
+        match bytes.get(at) {
+            Some(b',') => at = skip_ws(bytes, at + 1),
+            Some(b'}') => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Walks one JSON value from `at`, calling `found` with its unsigned integer scalars; the
+/// index just past it.
+fn walk_value(bytes: &[u8], mut at: usize, found: &mut impl FnMut(u64)) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *bytes.get(at)? {
+            b'[' | b'{' => {
+                depth += 1;
+                at += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                at += 1;
+            }
+            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => at += 1,
+            b'"' => {
+                at += 1;
+                loop {
+                    match *bytes.get(at)? {
+                        b'"' => break,
+                        b'\\' => at += 2,
+                        _ => at += 1,
+                    }
+                }
+                at += 1;
+            }
+            b'0'..=b'9' => {
+                let start = at;
+                let mut n: Option<u64> = Some(0);
+                while let Some(&d) = bytes.get(at).filter(|d| d.is_ascii_digit()) {
+                    n = n
+                        .and_then(|n| n.checked_mul(10))
+                        .and_then(|n| n.checked_add(u64::from(d - b'0')));
+                    at += 1;
+                }
+                if matches!(bytes.get(at), Some(b'.' | b'e' | b'E')) {
+                    at = skip_number(bytes, at);
+                } else if let Some(n) = n.filter(|_| at > start) {
+                    found(n);
+                }
+            }
+            b'-' => at = skip_number(bytes, at + 1),
+            b't' | b'f' | b'n' => {
+                while bytes.get(at).is_some_and(u8::is_ascii_lowercase) {
+                    at += 1;
+                }
+            }
+            _ => return None,
+        }
+        if depth == 0 {
+            return Some(at);
+        }
+    }
+}
+
+/// The index past the rest of a number's characters.
+fn skip_number(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(
+        bytes.get(at),
+        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+    ) {
+        at += 1;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -101,12 +221,64 @@ mod tests {
     fn reads_leading_numbers_and_strings_as_json() {
         assert_eq!(leading_u64("12,x"), Some((12, ",x")));
         assert_eq!(leading_u64("0}"), Some((0, "}")));
-        for bad in ["", "-1", "01", "1.5", "1e3", "99999999999999999999"] {
+        assert_eq!(leading_u64("18446744073709551615]"), Some((u64::MAX, "]")));
+        for bad in [
+            "",
+            "-1",
+            "01",
+            "1.5",
+            "1e3",
+            "99999999999999999999",
+            "18446744073709551616",
+        ] {
             assert_eq!(leading_u64(bad), None, "{bad}");
         }
         assert_eq!(leading_plain_str("\"n1\",r"), Some(("n1", ",r")));
         assert_eq!(leading_plain_str("\"a\\\"b\""), None);
+        assert_eq!(leading_plain_str("\"a\u{1}\""), None);
+        assert_eq!(leading_plain_str("\"\"x"), Some(("", "x")));
+        assert_eq!(leading_plain_str("\"abc"), None);
         assert_eq!(leading_plain_str("n1"), None);
+    }
+
+    /// The unsigned integers serde reads in a value, envelope left out.
+    #[test]
+    fn unsigned_leaves_are_those_serde_reads() {
+        fn parsed(body: &str) -> Vec<u64> {
+            fn walk(v: &serde_json::Value, out: &mut Vec<u64>) {
+                match v {
+                    serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                    serde_json::Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+                    v => out.extend(v.as_u64().filter(|_| v.is_u64())),
+                }
+            }
+            let mut out = Vec::new();
+            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(body) {
+                for (k, v) in &m {
+                    if k != "msg_id" && k != "type" {
+                        walk(v, &mut out);
+                    }
+                }
+            }
+            out.sort_unstable();
+            out
+        }
+        for body in [
+            r#"{"type":"gossip","msg_id":3,"seq":0,"relay":[0,1,[22,{"msg_id":4}]]}"#,
+            r#" { "a" : [ 1 , -2 , 3.5 , 4e2 , 5E-1 , -0 , 0 , true , false , null , "7" ] } "#,
+            r#"{"s":"a\"1\\","k":{"x\"y":[18446744073709551615,18446744073709551616]}}"#,
+            r#"{}"#,
+            r#"[1,2]"#,
+            r#"9"#,
+            r#"{"type":7,"in_reply_to":8}"#,
+        ] {
+            let mut leaves = Vec::new();
+            unsigned_leaves(body, &["msg_id", "type"], |n| leaves.push(n)).expect(body);
+            leaves.sort_unstable();
+            assert_eq!(leaves, parsed(body), "{body}");
+        }
+        // An escaped top-level key is left to a parser.
+        assert!(unsigned_leaves(r#"{"typ\u0065":1}"#, &["type"], |_| {}).is_none());
     }
 
     #[test]

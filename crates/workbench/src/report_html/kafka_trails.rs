@@ -408,7 +408,7 @@ fn carriers(run: &StoredRun<'_>, key: &str, msg: i64, msgs: &mut Vec<usize>) -> 
         if m.is_client_traffic() {
             continue;
         }
-        let text = m.body.get();
+        let text = m.body();
         if !text.contains(&quoted) || !text.contains(&number) {
             continue;
         }

@@ -46,9 +46,19 @@ if(s){s.dataset.errors=window.__errors.length;s.dataset.status='error';s.textCon
 /// call the store makes after writing `results.json` and `history.jsonl`; pass the run's
 /// history when it is at hand, so that it is not read back.
 pub fn write_run_files(dir: &Path, history: Option<&History>) -> anyhow::Result<()> {
-    let run = StoredRun::load(dir, history)?;
-    write_history_txt(&run)?;
-    let page = render(&run)?;
+    write_run_files_with(dir, history, None)
+}
+
+/// [`write_run_files`], with the journal's messages when they are at hand too (the store
+/// reads them as the run writes `messages.jsonl`), so that the file is not read back.
+pub fn write_run_files_with(
+    dir: &Path,
+    history: Option<&History>,
+    messages: Option<Vec<stored::JournalMessage>>,
+) -> anyhow::Result<()> {
+    let run = StoredRun::load_with(dir, history, messages)?;
+    let history_txt = write_history_txt(&run)?;
+    let page = render_with(&run, Some(&history_txt))?;
     let path = dir.join(REPORT);
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))
 }
@@ -80,47 +90,105 @@ fn summary_section(summary: &str) -> String {
     )
 }
 
+/// `history.txt` as written, with where each op's value and error are in it: the page shows
+/// the same texts (cut), so they are written once.
+pub struct HistoryText {
+    text: Vec<u8>,
+    /// Per op, by position: its value's span, and its error's.
+    spans: Vec<(Span, Option<Span>)>,
+    /// Whether every op's index is its position (as in any history the runner wrote or
+    /// `glomers check` read); otherwise the spans are not used.
+    indexed: bool,
+}
+
+type Span = (usize, usize);
+
+impl HistoryText {
+    fn text_of(&self, (start, end): Span) -> Option<&str> {
+        std::str::from_utf8(&self.text[start..end]).ok()
+    }
+
+    /// The op's value as JSON text (`json_text` of it), if it was written here.
+    pub fn value(&self, op: &crate::history::Op) -> Option<&str> {
+        let (value, _) = self.spans.get(op.index).filter(|_| self.indexed)?;
+        self.text_of(*value)
+    }
+
+    /// The op's error as JSON text: `Some(None)` when it has none, `None` when unknown here.
+    pub fn error(&self, op: &crate::history::Op) -> Option<Option<&str>> {
+        let (_, error) = self.spans.get(op.index).filter(|_| self.indexed)?;
+        Some(match error {
+            Some(span) => Some(self.text_of(*span)?),
+            None => None,
+        })
+    }
+}
+
 /// `history.txt`: one op per line, tab-separated as Jepsen's: index, time (s), process, type,
 /// f, value, and the error if any.
-pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<()> {
-    let mut out = String::new();
-    for op in &run.history.ops {
-        let _ = write!(out, "{}\t", op.index);
+pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<HistoryText> {
+    let mut out: Vec<u8> = Vec::with_capacity(64 * run.history.ops.len());
+    let mut spans = Vec::with_capacity(run.history.ops.len());
+    let mut indexed = true;
+    for (position, op) in run.history.ops.iter().enumerate() {
+        indexed &= op.index == position;
+        out.extend_from_slice(itoa::Buffer::new().format(op.index).as_bytes());
+        out.push(b'\t');
         push_secs(&mut out, op.time);
-        let kind = match op.kind {
-            OpType::Invoke => "invoke",
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            OpType::Info => "info",
-        };
-        let _ = write!(
-            out,
-            "\t{}\t:{kind}\t:{}\t{}",
-            html::process_text(op.process),
-            op.f,
-            html::json_text(&op.value)
-        );
+        out.push(b'\t');
+        match op.process {
+            crate::history::Process::Client(n) => {
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes())
+            }
+            crate::history::Process::Nemesis(_) => out.extend_from_slice(b"nemesis"),
+        }
+        out.extend_from_slice(match op.kind {
+            OpType::Invoke => b"\t:invoke\t:",
+            OpType::Ok => b"\t:ok\t:",
+            OpType::Fail => b"\t:fail\t:",
+            OpType::Info => b"\t:info\t:",
+        });
+        out.extend_from_slice(op.f.as_bytes());
+        out.push(b'\t');
+        let start = out.len();
+        serde_json::to_writer(&mut out, &op.value)?;
+        let value = (start, out.len());
+        let mut error = None;
         if let Some(e) = &op.error {
-            let _ = write!(out, "\t{}", html::json_text(e));
+            out.push(b'\t');
+            let start = out.len();
+            serde_json::to_writer(&mut out, e)?;
+            error = Some((start, out.len()));
         }
+        spans.push((value, error));
         if op.is_final {
-            out.push_str("\tfinal");
+            out.extend_from_slice(b"\tfinal");
         }
-        out.push('\n');
+        out.push(b'\n');
     }
     let path = run.dir.join(HISTORY_TXT);
-    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(&path, &out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(HistoryText {
+        text: out,
+        spans,
+        indexed,
+    })
 }
 
 /// Nanoseconds as seconds with nine decimals, as `{:.9}` of the seconds as an `f64` writes
 /// them: exactly, from the integer, below 10^15 ns (11 days), where that float is closer to
 /// the exact decimal than half its last digit.
-fn push_secs(out: &mut String, t: crate::history::Nanos) {
+fn push_secs(out: &mut Vec<u8>, t: crate::history::Nanos) {
     const EXACT_BELOW: crate::history::Nanos = 1_000_000_000_000_000;
     if t < EXACT_BELOW {
-        let _ = write!(out, "{}.{:09}", t / 1_000_000_000, t % 1_000_000_000);
+        out.extend_from_slice(itoa::Buffer::new().format(t / 1_000_000_000).as_bytes());
+        out.push(b'.');
+        let fraction = t % 1_000_000_000;
+        let digits = itoa::Buffer::new().format(fraction).len();
+        out.extend(std::iter::repeat_n(b'0', 9 - digits));
+        out.extend_from_slice(itoa::Buffer::new().format(fraction).as_bytes());
     } else {
-        let _ = write!(out, "{:.9}", t as f64 / 1e9);
+        out.extend_from_slice(format!("{:.9}", t as f64 / 1e9).as_bytes());
     }
 }
 
@@ -167,6 +235,14 @@ pub fn fault_periods(run: &StoredRun<'_>, end: u64) -> Vec<plots::Period> {
 
 /// The whole page.
 pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
+    render_with(run, None)
+}
+
+/// [`render`], taking the ops' value texts from `history.txt` as it was just written.
+pub fn render_with(
+    run: &StoredRun<'_>,
+    history_txt: Option<&HistoryText>,
+) -> anyhow::Result<String> {
     let end = run.end_time();
     let periods = fault_periods(run, end);
     let op_messages = stored::op_messages(&run.history, &run.messages);
@@ -186,7 +262,7 @@ pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
         }
     }
     let [raw, quantiles, rate] = plots::plots(&run.history, end, &periods)?;
-    let data = data::page_data(run, end, &periods, &op_messages, &trails);
+    let data = data::page_data(run, end, &periods, &op_messages, &trails, history_txt);
 
     let results = &run.results;
     let test = &results["test"];
@@ -362,9 +438,13 @@ mod tests {
             t = t * 10 + 9;
         }
         for t in times {
-            let mut exact = String::new();
+            let mut exact = Vec::new();
             push_secs(&mut exact, t);
-            assert_eq!(exact, format!("{:.9}", t as f64 / 1e9), "{t}");
+            assert_eq!(
+                String::from_utf8(exact).unwrap(),
+                format!("{:.9}", t as f64 / 1e9),
+                "{t}"
+            );
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json_scan;
-use crate::history::{History, Nanos};
+use crate::history::{History, Nanos, SmallKeyHasher};
 
 /// What became of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +35,12 @@ pub struct JournalMessage {
     pub sent: Nanos,
     /// The body's `type`.
     pub kind: String,
-    /// The body as it was journaled (kept as text: a read reply of a big run holds thousands
-    /// of values, and only a few bodies are ever looked into).
-    pub body: Box<RawValue>,
+    /// The body's `msg_id` and `in_reply_to` (None when absent or not an integer).
+    pub msg_id: Option<u64>,
+    pub in_reply_to: Option<u64>,
+    /// The body's JSON text as it was journaled (kept as text: a read reply of a big run holds
+    /// thousands of values, and only a few bodies are ever looked into).
+    pub body: Box<str>,
     pub fate: Fate,
 }
 
@@ -45,9 +49,14 @@ impl JournalMessage {
         &self.kind
     }
 
+    /// The body's JSON text.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
     /// The body parsed (an empty map if it is not an object).
     pub fn body_map(&self) -> Map<String, Value> {
-        serde_json::from_str(self.body.get()).unwrap_or_default()
+        serde_json::from_str(&self.body).unwrap_or_default()
     }
 
     pub fn is_client_traffic(&self) -> bool {
@@ -62,8 +71,19 @@ pub fn is_client(id: &str) -> bool {
 }
 
 /// A line of the journal, borrowed from the line's text.
-#[derive(Deserialize)]
 struct JournalLine<'a> {
+    time: Nanos,
+    kind: Cow<'a, str>,
+    id: u64,
+    src: Cow<'a, str>,
+    dest: Cow<'a, str>,
+    /// The body's JSON text.
+    body: Option<&'a str>,
+}
+
+/// A journal line as serde reads it (any layout, escapes included).
+#[derive(Deserialize)]
+struct SerdeJournalLine<'a> {
     time: Nanos,
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
@@ -80,11 +100,23 @@ impl<'a> JournalLine<'a> {
     /// A journal line: as the network writes them (its fields in its order, no escapes but in
     /// the body) read directly, the body only checked to be JSON; any other line by serde.
     fn parse(line: &'a str) -> Option<JournalLine<'a>> {
-        JournalLine::parse_as_written(line.trim_end())
-            .or_else(|| serde_json::from_str::<JournalLine>(line).ok())
+        JournalLine::parse_as_written(line.trim_end(), true).or_else(|| {
+            let l = serde_json::from_str::<SerdeJournalLine>(line).ok()?;
+            Some(JournalLine {
+                time: l.time,
+                kind: l.kind,
+                id: l.id,
+                src: l.src,
+                dest: l.dest,
+                body: l.body.map(RawValue::get),
+            })
+        })
     }
 
-    fn parse_as_written(line: &'a str) -> Option<JournalLine<'a>> {
+    /// A line in the network's layout; `check_body`: whether to check that the body is JSON
+    /// (a line the network has just written holds a body the wire check validated or the
+    /// workbench wrote, and is not checked again).
+    fn parse_as_written(line: &'a str, check_body: bool) -> Option<JournalLine<'a>> {
         let rest = line.strip_prefix("{\"time\":")?;
         let (time, rest) = json_scan::leading_u64(rest)?;
         let (kind, rest) = json_scan::leading_plain_str(rest.strip_prefix(",\"type\":")?)?;
@@ -95,7 +127,10 @@ impl<'a> JournalLine<'a> {
             "}" => None,
             _ => {
                 let text = rest.strip_prefix(",\"body\":")?.strip_suffix('}')?;
-                Some(serde_json::from_str::<&RawValue>(text).ok()?)
+                if check_body {
+                    serde_json::from_str::<&RawValue>(text).ok()?;
+                }
+                Some(text)
             }
         };
         Some(JournalLine {
@@ -132,6 +167,16 @@ impl<'h> StoredRun<'h> {
     /// Reads a run directory; `history` is the run's own when the caller has it in memory
     /// (so that a big history is not parsed a second time).
     pub fn load(dir: &Path, history: Option<&'h History>) -> anyhow::Result<StoredRun<'h>> {
+        StoredRun::load_with(dir, history, None)
+    }
+
+    /// [`StoredRun::load`], with the journal's messages too when the caller has them (the run
+    /// has just written `messages.jsonl`, see [`JournalBuilder`]).
+    pub fn load_with(
+        dir: &Path,
+        history: Option<&'h History>,
+        messages: Option<Vec<JournalMessage>>,
+    ) -> anyhow::Result<StoredRun<'h>> {
         let results = match std::fs::read_to_string(dir.join("results.json")) {
             Ok(text) => serde_json::from_str(&text).context("parsing results.json")?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
@@ -148,10 +193,10 @@ impl<'h> StoredRun<'h> {
         };
         let journal = dir.join("messages.jsonl");
         let has_journal = journal.exists();
-        let messages = if has_journal {
-            read_journal(&journal)?
-        } else {
-            Vec::new()
+        let messages = match messages {
+            Some(messages) if has_journal => messages,
+            _ if has_journal => read_journal(&journal)?,
+            _ => Vec::new(),
         };
         Ok(StoredRun {
             dir: dir.to_path_buf(),
@@ -185,9 +230,7 @@ impl<'h> StoredRun<'h> {
 pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let mut messages: Vec<JournalMessage> = Vec::new();
-    let mut by_id: HashMap<u64, usize> = HashMap::new();
-    let mut bad = 0usize;
+    let mut journal = JournalBuilder::default();
     // One buffer for every line (a line is parsed in place, borrowed).
     let mut line = String::new();
     loop {
@@ -198,64 +241,108 @@ pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
         if read == 0 {
             break;
         }
+        journal.push_line(&line);
+    }
+    Ok(journal.finish(&path.display().to_string()))
+}
+
+/// The journal's messages, built line by line: from the file ([`read_journal`]), or from the
+/// lines as the network writes them, so that the report of a run that has just been made does
+/// not read `messages.jsonl` back (see `report::RunDir::journal`).
+#[derive(Default)]
+pub struct JournalBuilder {
+    messages: Vec<JournalMessage>,
+    /// Message id → its index in `messages`.
+    by_id: HashMap<u64, usize, BuildHasherDefault<SmallKeyHasher>>,
+    /// Lines that were not a send, recv or drop of a known message.
+    bad: usize,
+}
+
+impl JournalBuilder {
+    /// Adds a line of `messages.jsonl` (any layout serde reads).
+    pub fn push_line(&mut self, line: &str) {
         if line.trim().is_empty() {
-            continue;
+            return;
         }
-        let Some(event) = JournalLine::parse(&line) else {
-            bad += 1;
-            continue;
-        };
+        match JournalLine::parse(line) {
+            Some(event) => self.push(event),
+            None => self.bad += 1,
+        }
+    }
+
+    /// Adds a line as the network has just written it (without its newline): its body is not
+    /// checked to be JSON again (the wire check validated it, or the workbench wrote it).
+    pub fn push_written_line(&mut self, line: &str) {
+        match JournalLine::parse_as_written(line, false) {
+            Some(event) => self.push(event),
+            None => self.push_line(line),
+        }
+    }
+
+    fn push(&mut self, event: JournalLine<'_>) {
         match &*event.kind {
             "send" => {
-                by_id.insert(event.id, messages.len());
-                let body = event.body.map_or_else(
-                    || RawValue::from_string("{}".into()).expect("valid JSON"),
-                    RawValue::to_owned,
-                );
-                let kind = body_type(&body).unwrap_or_else(|| "?".into());
-                messages.push(JournalMessage {
+                self.by_id.insert(event.id, self.messages.len());
+                let body = event.body.unwrap_or("{}");
+                let (kind, envelope) = body_fields(body);
+                self.messages.push(JournalMessage {
                     id: event.id,
                     src: event.src.into_owned(),
                     dest: event.dest.into_owned(),
                     sent: event.time,
-                    kind,
-                    body,
+                    kind: kind.unwrap_or_else(|| "?".into()),
+                    msg_id: envelope.msg_id,
+                    in_reply_to: envelope.in_reply_to,
+                    body: body.into(),
                     fate: Fate::InFlight,
                 });
             }
             "recv" | "drop" => {
-                let Some(&i) = by_id.get(&event.id) else {
-                    bad += 1;
-                    continue;
+                let Some(&i) = self.by_id.get(&event.id) else {
+                    self.bad += 1;
+                    return;
                 };
-                messages[i].fate = if event.kind == "recv" {
+                self.messages[i].fate = if event.kind == "recv" {
                     Fate::Delivered(event.time)
                 } else {
                     Fate::Dropped(event.time)
                 };
             }
-            _ => bad += 1,
+            _ => self.bad += 1,
         }
     }
-    if bad > 0 {
-        eprintln!(
-            "{}: skipped {bad} journal lines that were not a send, recv or drop of a known \
-             message",
-            path.display()
-        );
+
+    /// The messages in send order; skipped lines are noted on stderr, naming `source`.
+    pub fn finish(self, source: &str) -> Vec<JournalMessage> {
+        if self.bad > 0 {
+            eprintln!(
+                "{source}: skipped {} journal lines that were not a send, recv or drop of a \
+                 known message",
+                self.bad
+            );
+        }
+        self.messages
     }
-    Ok(messages)
 }
 
-/// A body's `type`, when it is a string.
-fn body_type(body: &RawValue) -> Option<String> {
-    let fields = json_scan::top_level_fields(body.get(), ["type"]);
-    match fields.and_then(|[kind]| json_scan::as_optional_plain_str(kind)) {
+/// A body's `type` (when it is a string) and its envelope's numbers, in one walk over its
+/// top-level fields; anything unusual is left to serde.
+fn body_fields(body: &str) -> (Option<String>, Envelope) {
+    let fields = json_scan::top_level_fields(body, ["type", "msg_id", "in_reply_to"]);
+    let kind = match fields.and_then(|[kind, ..]| json_scan::as_optional_plain_str(kind)) {
         Some(kind) => kind.map(str::to_string),
-        None => serde_json::from_str::<BodyType>(body.get())
+        None => serde_json::from_str::<BodyType>(body)
             .ok()
             .and_then(|b| b.kind),
-    }
+    };
+    let scanned = fields.and_then(|[_, msg_id, in_reply_to]| {
+        Some(Envelope {
+            msg_id: json_scan::as_optional_u64(msg_id)?,
+            in_reply_to: json_scan::as_optional_u64(in_reply_to)?,
+        })
+    });
+    let envelope = scanned.unwrap_or_else(|| serde_json::from_str(body).unwrap_or_default());
+    (kind, envelope)
 }
 
 /// For each client op (by the history index of its invocation), the journal messages that
@@ -278,26 +365,35 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
         }
     }
     if !exact.is_empty() {
-        // (client, msg_id) → the request, and the replies to it.
-        let mut requests: HashMap<(&str, u64), usize> = HashMap::new();
-        let mut replies: HashMap<(&str, u64), Vec<usize>> = HashMap::new();
+        // (client, msg_id) → the request, and the replies to it (sorted by key, then by
+        // journal order).
+        let mut requests: HashMap<ClientMsg, usize, BuildHasherDefault<SmallKeyHasher>> =
+            HashMap::default();
+        let mut replies: Vec<(ClientMsg, usize)> = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             if is_client(&m.src) {
-                if let Some(id) = envelope(m).msg_id {
-                    requests.insert((m.src.as_str(), id), i);
+                if let Some(k) = m.msg_id.and_then(|id| client_msg(&m.src, id)) {
+                    requests.insert(k, i);
                 }
             } else if is_client(&m.dest) {
-                if let Some(id) = envelope(m).in_reply_to {
-                    replies.entry((m.dest.as_str(), id)).or_default().push(i);
+                if let Some(k) = m.in_reply_to.and_then(|id| client_msg(&m.dest, id)) {
+                    replies.push((k, i));
                 }
             }
         }
+        replies.sort_unstable();
+        out.reserve(exact.len());
         for (invoke, r) in exact {
             let mut mine = Vec::new();
-            for &id in &r.msg_ids {
-                let k = (r.client.as_str(), id);
+            for k in r.msg_ids.iter().filter_map(|&id| client_msg(&r.client, id)) {
                 mine.extend(requests.get(&k));
-                mine.extend(replies.get(&k).into_iter().flatten());
+                let first = replies.partition_point(|&(key, _)| key < k);
+                mine.extend(
+                    replies[first..]
+                        .iter()
+                        .take_while(|&&(key, _)| key == k)
+                        .map(|&(_, i)| i),
+                );
             }
             mine.sort_unstable();
             out.insert(invoke, mine);
@@ -309,24 +405,24 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
     out
 }
 
+/// A client message's identity as numbers: the client's (`c<number>`, with the name's length,
+/// so that `c07` is not `c7`) and the message's `msg_id`.
+type ClientMsg = (u64, usize, u64);
+
+fn client_msg(client: &str, msg_id: u64) -> Option<ClientMsg> {
+    let digits = client.strip_prefix('c')?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = digits.parse().ok()?;
+    Some((number, client.len(), msg_id))
+}
+
 /// The envelope's numbers of a client message.
 #[derive(Deserialize, Default)]
 struct Envelope {
     msg_id: Option<u64>,
     in_reply_to: Option<u64>,
-}
-
-fn envelope(m: &JournalMessage) -> Envelope {
-    let body = m.body.get();
-    let scanned = json_scan::top_level_fields(body, ["msg_id", "in_reply_to"]).and_then(
-        |[msg_id, in_reply_to]| {
-            Some(Envelope {
-                msg_id: json_scan::as_optional_u64(msg_id)?,
-                in_reply_to: json_scan::as_optional_u64(in_reply_to)?,
-            })
-        },
-    );
-    scanned.unwrap_or_else(|| serde_json::from_str(body).unwrap_or_default())
 }
 
 /// [`op_messages`] for ops that do not name their requests: matched by time.
@@ -411,13 +507,16 @@ mod tests {
     }
 
     fn message(src: &str, dest: &str, sent: Nanos, body: &str) -> JournalMessage {
+        let (_, envelope) = body_fields(body);
         JournalMessage {
             id: 0,
             src: src.into(),
             dest: dest.into(),
             sent,
             kind: "read".into(),
-            body: RawValue::from_string(body.into()).unwrap(),
+            msg_id: envelope.msg_id,
+            in_reply_to: envelope.in_reply_to,
+            body: body.into(),
             fate: Fate::Delivered(sent + 1),
         }
     }
@@ -433,7 +532,7 @@ mod tests {
                 l.id,
                 l.src.to_string(),
                 l.dest.to_string(),
-                l.body.map(|b| b.get().to_string()),
+                l.body.map(str::to_string),
             )
         };
         let as_written = [
@@ -442,8 +541,10 @@ mod tests {
             r#"{"time":5,"type":"send","id":3,"src":"n1","dest":"n2","body":{"a":"}\"{","b":[1,{"c":[]}]}}"#,
         ];
         for line in as_written {
-            let fast = JournalLine::parse_as_written(line).expect(line);
-            let slow: JournalLine<'_> = serde_json::from_str(line).unwrap();
+            let fast = JournalLine::parse_as_written(line, true).expect(line);
+            // A leading space leaves the line to serde.
+            let spaced = format!(" {line}");
+            let slow = JournalLine::parse(&spaced).unwrap();
             assert_eq!(fields(&fast), fields(&slow), "{line}");
         }
         let for_serde = [
@@ -455,11 +556,23 @@ mod tests {
             r#" {"time":0,"type":"send","id":0,"src":"c0","dest":"n0","body":{} }"#,
         ];
         for line in for_serde {
-            assert!(JournalLine::parse_as_written(line).is_none(), "{line}");
+            assert!(
+                JournalLine::parse_as_written(line, true).is_none(),
+                "{line}"
+            );
             let both = JournalLine::parse(line).map(|l| fields(&l));
-            let slow = serde_json::from_str::<JournalLine>(line)
+            let slow = serde_json::from_str::<SerdeJournalLine>(line)
                 .ok()
-                .map(|l| fields(&l));
+                .map(|l| {
+                    (
+                        l.time,
+                        l.kind.to_string(),
+                        l.id,
+                        l.src.to_string(),
+                        l.dest.to_string(),
+                        l.body.map(|b| b.get().to_string()),
+                    )
+                });
             assert_eq!(both, slow, "{line}");
         }
     }

@@ -14,9 +14,10 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::html::{escape, secs};
+use super::html::{escape, push_secs, secs};
+use super::json_scan;
 use super::stored::{serving_node, Fate, JournalMessage, StoredRun};
-use crate::history::{Nanos, Op, OpType, Pair};
+use crate::history::{IntSet, Nanos, Op, OpType, Pair};
 
 /// Lost elements that get a trail each (the rest are listed by `results.json`).
 const MAX_LOST: usize = 50;
@@ -120,10 +121,21 @@ pub(super) fn process(op: &Op) -> String {
 }
 
 pub(super) fn msg_ref(m: &JournalMessage, index: usize) -> String {
-    format!(
-        "<a class=\"msg\" href=\"#msg-{index}\" data-msg=\"{index}\">#{}</a>",
-        m.id
-    )
+    let mut out = String::with_capacity(64);
+    push_msg_ref(&mut out, m, index);
+    out
+}
+
+/// Appends [`msg_ref`] (a table of carriers has hundreds).
+fn push_msg_ref(out: &mut String, m: &JournalMessage, index: usize) {
+    let index = itoa::Buffer::new().format(index).to_owned();
+    out.push_str("<a class=\"msg\" href=\"#msg-");
+    out.push_str(&index);
+    out.push_str("\" data-msg=\"");
+    out.push_str(&index);
+    out.push_str("\">#");
+    out.push_str(itoa::Buffer::new().format(m.id));
+    out.push_str("</a>");
 }
 
 fn node_names(run: &StoredRun<'_>) -> Vec<String> {
@@ -182,18 +194,22 @@ impl Slots {
         }
     }
 
-    /// Calls `found` with the slot of each wanted integer among `members` (ascending), in one
-    /// walk of both.
-    fn find_in_ascending(&self, members: impl Iterator<Item = u64>, mut found: impl FnMut(usize)) {
-        let mut wanted = self.ints.iter().peekable();
-        for m in members {
-            while wanted.next_if(|&&(v, _)| v < m).is_some() {}
-            match wanted.peek() {
-                None => return,
-                Some(&&(v, s)) if v == m => found(s),
-                Some(_) => {}
+    /// Calls `found` with the slot of each wanted integer in `set`, ascending (each looked up
+    /// in the set's ranges: there are few wanted values and many members).
+    fn find_in_set(&self, set: &IntSet, mut found: impl FnMut(usize)) {
+        let ranges = set.ranges();
+        for &(v, s) in &self.ints {
+            let i = ranges.partition_point(|&(_, hi)| hi < v);
+            if ranges.get(i).is_some_and(|&(lo, _)| lo <= v) {
+                found(s);
             }
         }
+    }
+
+    /// Whether every wanted value is an unsigned integer (then only a body's unsigned integers
+    /// can match, see [`json_scan::unsigned_leaves`]).
+    fn only_unsigned(&self) -> bool {
+        self.others.is_empty()
     }
 }
 
@@ -297,7 +313,10 @@ impl<'de> serde::de::Visitor<'de> for Leaves<'_> {
     }
 }
 
-/// Reads a key as whether it is one of the envelope's `msg_id`, `in_reply_to` and `type`.
+/// The envelope's keys: their values are not a body's leaves.
+const ENVELOPE: [&str; 3] = ["msg_id", "in_reply_to", "type"];
+
+/// Reads a key as whether it is one of the [`ENVELOPE`]'s.
 struct EnvelopeKey;
 
 impl<'de> serde::de::DeserializeSeed<'de> for EnvelopeKey {
@@ -316,7 +335,7 @@ impl serde::de::Visitor<'_> for EnvelopeKey {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(matches!(key, "msg_id" | "in_reply_to" | "type"))
+        Ok(ENVELOPE.contains(&key))
     }
 }
 
@@ -346,16 +365,26 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
     // Server messages carrying each wanted value.
     let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
     let mut leaves = Vec::new();
+    let mut hit: Vec<usize> = Vec::new();
     for (i, m) in run.messages.iter().enumerate() {
         if m.is_client_traffic() {
             continue;
         }
-        leaves.clear();
-        body_leaves(m.body.get(), &mut leaves);
-        let mut hit: Vec<usize> = leaves.iter().filter_map(|v| slot.get(v)).collect();
+        hit.clear();
+        let scanned = slot.only_unsigned()
+            && json_scan::unsigned_leaves(m.body(), &ENVELOPE, |n| {
+                hit.extend(slot.get(&ValueKey::Unsigned(n)));
+            })
+            .is_some();
+        if !scanned {
+            hit.clear();
+            leaves.clear();
+            body_leaves(m.body(), &mut leaves);
+            hit.extend(leaves.iter().filter_map(|v| slot.get(v)));
+        }
         hit.sort_unstable();
         hit.dedup();
-        for s in hit {
+        for &s in &hit {
             carriers[s].push(i);
         }
     }
@@ -373,7 +402,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         // `History::keep_reads_as_sets`): its members are looked up as they are.
         match cx.run.history.int_set(done) {
             Some(set) => {
-                slot.find_in_ascending(set.iter(), |s| has[s] = true);
+                slot.find_in_set(set, |s| has[s] = true);
             }
             None => {
                 for v in done.value.as_array().into_iter().flatten() {
@@ -482,23 +511,32 @@ fn set_trail(
              <th>type</th><th>fate</th></tr>",
         );
         for &i in carriers.iter().take(MAX_CARRIERS) {
+            // Written piece by piece: a run's trails list thousands of rows.
             let m = &messages[i];
-            let fate = match m.fate {
-                Fate::Delivered(t) => format!("delivered at {}", secs(t)),
-                Fate::Dropped(t) => {
-                    format!("<b class=\"bad\">dropped by a partition at {}</b>", secs(t))
+            html.push_str("<tr><td>");
+            push_msg_ref(&mut html, m, i);
+            html.push_str("</td><td>");
+            push_secs(&mut html, m.sent);
+            html.push_str("</td><td>");
+            html.push_str(&escape(&m.src));
+            html.push_str(" → ");
+            html.push_str(&escape(&m.dest));
+            html.push_str("</td><td>");
+            html.push_str(&escape(m.kind()));
+            html.push_str("</td><td>");
+            match m.fate {
+                Fate::Delivered(t) => {
+                    html.push_str("delivered at ");
+                    push_secs(&mut html, t);
                 }
-                Fate::InFlight => "in flight at the end".into(),
-            };
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{fate}</td></tr>",
-                msg_ref(m, i),
-                secs(m.sent),
-                escape(&m.src),
-                escape(&m.dest),
-                escape(m.kind())
-            );
+                Fate::Dropped(t) => {
+                    html.push_str("<b class=\"bad\">dropped by a partition at ");
+                    push_secs(&mut html, t);
+                    html.push_str("</b>");
+                }
+                Fate::InFlight => html.push_str("in flight at the end"),
+            }
+            html.push_str("</td></tr>");
         }
         if carriers.len() > MAX_CARRIERS {
             let _ = write!(
@@ -829,6 +867,25 @@ mod tests {
             leaves.sort_by_key(|k| format!("{k:?}"));
             assert_eq!(leaves, parsed(body), "{body}");
         }
+    }
+
+    #[test]
+    fn message_references_are_written_as_formatted() {
+        let m = JournalMessage {
+            id: 4711,
+            src: "n1".into(),
+            dest: "n2".into(),
+            sent: 0,
+            kind: "gossip".into(),
+            msg_id: None,
+            in_reply_to: None,
+            body: "{}".into(),
+            fate: Fate::InFlight,
+        };
+        assert_eq!(
+            msg_ref(&m, 93),
+            "<a class=\"msg\" href=\"#msg-93\" data-msg=\"93\">#4711</a>"
+        );
     }
 
     #[test]
