@@ -49,11 +49,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo};
+use glomers_node::{log, BodyReader, Ctx, ErrorCode, Node, ReplyTo};
 use serde::Deserialize;
 use serde_json::Value;
 
 pub mod keys;
+pub mod read;
 pub mod replication;
 pub mod ring;
 pub mod wire;
@@ -81,8 +82,9 @@ const NOT_YET_TWICE: &str = "not yet stored on two nodes; it may still be";
 /// The text of the indefinite error a commit gets after [`CLIENT_DEADLINE`].
 const NOT_YET_EVERYWHERE: &str = "not yet acknowledged by every node; it may still be";
 
-/// The requests, their key names borrowed from the input line (see [`wire`]).
-#[derive(Deserialize)]
+/// The requests, their key names borrowed from the input line (see [`wire`]); read by hand
+/// ([`read`]), by serde when the body is unusual.
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Request<'a> {
     Send {
@@ -503,6 +505,10 @@ impl Kafka {
 impl Node for Kafka {
     type Request<'de> = Request<'de>;
     type Timer = ();
+
+    fn read_request<'de>(ty: &str, body: &mut BodyReader<'de>) -> Option<Request<'de>> {
+        read::read(ty, body)
+    }
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         let ring = Ring::new(ctx.node_ids());

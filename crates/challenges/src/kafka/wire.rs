@@ -79,7 +79,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for KeyOffsets<'a> {
 pub type EntryIn<'a> = (Name<'a>, u64, Value, Option<(Name<'a>, ForwardId)>);
 
 /// The `sync` message body as it arrives (see [`SyncOut`] for its fields).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct SyncIn<'a> {
     pub ack: u64,
     #[serde(default)]
