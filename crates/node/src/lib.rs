@@ -191,4 +191,6 @@ mod tests_kv;
 #[cfg(test)]
 mod tests_pitfalls;
 #[cfg(test)]
+mod tests_read;
+#[cfg(test)]
 mod tests_runtime;
