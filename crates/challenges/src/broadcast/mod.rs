@@ -320,9 +320,11 @@ pub struct Broadcast {
     nodes: Vec<String>,
     /// Every value this node knows: what `read` returns.
     seen: Seen,
-    /// Our links, by peer: one per other node, made at init, and to anyone else that
-    /// gossips to us, made on first use.
+    /// Our links, by peer, made on first use (to every other node at once the first time
+    /// this node acts as the hub).
     links: BTreeMap<String, Link>,
+    /// Every other node has a link.
+    all_links: bool,
 }
 
 impl Broadcast {
@@ -405,7 +407,11 @@ impl Broadcast {
     /// Our link to `peer`, made now if need be.
     fn link(&mut self, peer: &str) -> &mut Link {
         if !self.links.contains_key(peer) {
-            self.links.insert(peer.to_string(), Link::default());
+            let link = Link {
+                member: self.nodes.iter().any(|n| n == peer),
+                ..Link::default()
+            };
+            self.links.insert(peer.to_string(), link);
         }
         self.links.get_mut(peer).expect("just made")
     }
@@ -424,7 +430,16 @@ impl Broadcast {
             return;
         }
         if self.acting_hub() == self.me {
-            // Every other node has a link (made at init).
+            if !self.all_links {
+                // Made here rather than at init: a leaf's every tick looks at each of its links.
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i] != self.me {
+                        let peer = self.nodes[i].clone();
+                        self.link(&peer);
+                    }
+                }
+                self.all_links = true;
+            }
             for (peer, link) in &mut self.links {
                 if link.member && Some(peer.as_str()) != from && Some(peer.as_str()) != skip {
                     link.queue.extend_from_slice(values);
@@ -524,12 +539,6 @@ impl Node for Broadcast {
         self.nodes = ctx.node_ids().to_vec();
         if !self.nodes.contains(&self.me) {
             self.nodes.push(self.me.clone());
-        }
-        for node in &self.nodes {
-            if *node != self.me {
-                let link = self.links.entry(node.clone()).or_default();
-                link.member = true;
-            }
         }
         if self.nodes.len() > 1 {
             ctx.every(self.cfg.hub_period, Tick);
