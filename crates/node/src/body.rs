@@ -18,8 +18,10 @@ use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, Visitor};
 use serde_json::de::StrRead;
 
-/// Deserializes `body` (a JSON object whose `type` is `ty`) as `T`.
-pub(crate) fn parse<'de, T: de::Deserialize<'de>>(
+/// Deserializes `body` (a JSON object whose `type` is `ty`) as `T`, as the runtime does for
+/// [`crate::Node::Request`] when [`crate::Node::read_request`] leaves the body to serde: the
+/// reference to test a hand-written reader against.
+pub fn parse<'de, T: de::Deserialize<'de>>(
     ty: &str,
     body: &'de str,
 ) -> Result<T, serde_json::Error> {

@@ -10,27 +10,73 @@
 use serde::Serialize;
 
 use crate::engine::{Ctx, Node};
-use crate::protocol::{write_json_str, write_u64, WriteError};
+use crate::protocol::{write_i64, write_json_str, write_u64, WriteError};
 use crate::reply_to::ReplyTo;
 
 /// The fields of a body being written, after its `type`; see [`Ctx::reply_with`].
 ///
 /// Keys are written as given: they must not repeat, and must not be `type`, `msg_id` or
 /// `in_reply_to` (the runtime writes those).
+///
+/// The same type writes the objects nested in a body ([`Fields::object`], [`Array::object`]).
 pub struct Fields<'a> {
     out: &'a mut Vec<u8>,
-    error: Option<serde_json::Error>,
+    error: &'a mut Option<serde_json::Error>,
+    /// No field written yet (only in a nested object: a body has its `type` first).
+    first: bool,
+    /// The body itself, whose reserved fields the runtime writes.
+    top: bool,
 }
 
 impl Fields<'_> {
     fn key(&mut self, key: &str) {
         debug_assert!(
-            !matches!(key, "type" | "msg_id" | "in_reply_to"),
+            !self.top || !matches!(key, "type" | "msg_id" | "in_reply_to"),
             "the runtime writes the reserved field {key:?} itself"
         );
-        self.out.push(b',');
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
         write_json_str(self.out, key);
         self.out.push(b':');
+    }
+
+    /// A field whose value is an unsigned integer.
+    pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
+        self.key(key);
+        write_u64(self.out, value);
+        self
+    }
+
+    /// A field whose value is a signed integer.
+    pub fn i64(&mut self, key: &str, value: i64) -> &mut Self {
+        self.key(key);
+        write_i64(self.out, value);
+        self
+    }
+
+    /// A field whose value is a string.
+    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        self.key(key);
+        write_json_str(self.out, value);
+        self
+    }
+
+    /// A field whose value is an array that `fill` writes, element by element:
+    /// `body.array("txn", |ops| { ops.array(|op| { op.str("r").i64(1).null(); }); })` writes
+    /// `"txn":[["r",1,null]]`.
+    pub fn array(&mut self, key: &str, fill: impl FnOnce(&mut Array)) -> &mut Self {
+        self.key(key);
+        write_array(self.out, self.error, fill);
+        self
+    }
+
+    /// A field whose value is an object that `fill` writes, field by field (no reserved
+    /// names there: any key goes).
+    pub fn object(&mut self, key: &str, fill: impl FnOnce(&mut Fields)) -> &mut Self {
+        self.key(key);
+        write_object(self.out, self.error, fill);
+        self
     }
 
     /// A field with any serializable value, serialized compactly.
@@ -38,7 +84,7 @@ impl Fields<'_> {
         if self.error.is_none() {
             self.key(key);
             if let Err(e) = serde_json::to_writer(&mut *self.out, value) {
-                self.error = Some(e);
+                *self.error = Some(e);
             }
         }
         self
@@ -53,19 +99,23 @@ impl Fields<'_> {
         }
         let start = self.out.len();
         if let Err(e) = serde_json::to_writer(&mut *self.out, value) {
-            self.error = Some(e);
+            *self.error = Some(e);
             return self;
         }
         // Compact output: `{` first, `}` last, nothing around them.
         match (self.out.get(start), self.out.last()) {
             (Some(b'{'), Some(b'}')) if self.out.len() == start + 2 => self.out.truncate(start),
             (Some(b'{'), Some(b'}')) => {
-                self.out[start] = b',';
                 self.out.pop();
+                if std::mem::take(&mut self.first) {
+                    self.out.remove(start);
+                } else {
+                    self.out[start] = b',';
+                }
             }
             _ => {
                 self.out.truncate(start);
-                self.error = Some(serde::ser::Error::custom(
+                *self.error = Some(serde::ser::Error::custom(
                     "flatten: the value did not serialize to a JSON object",
                 ));
             }
@@ -104,6 +154,103 @@ impl Fields<'_> {
         }
         self
     }
+}
+
+/// An array being written in a body, element by element; see [`Fields::array`].
+pub struct Array<'a> {
+    out: &'a mut Vec<u8>,
+    error: &'a mut Option<serde_json::Error>,
+    first: bool,
+}
+
+impl Array<'_> {
+    fn comma(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+    }
+
+    /// An unsigned integer.
+    pub fn u64(&mut self, value: u64) -> &mut Self {
+        self.comma();
+        write_u64(self.out, value);
+        self
+    }
+
+    /// A signed integer.
+    pub fn i64(&mut self, value: i64) -> &mut Self {
+        self.comma();
+        write_i64(self.out, value);
+        self
+    }
+
+    /// A string.
+    pub fn str(&mut self, value: &str) -> &mut Self {
+        self.comma();
+        write_json_str(self.out, value);
+        self
+    }
+
+    /// `null`.
+    pub fn null(&mut self) -> &mut Self {
+        self.comma();
+        self.out.extend_from_slice(b"null");
+        self
+    }
+
+    /// Any serializable value, serialized compactly.
+    pub fn value(&mut self, value: &(impl Serialize + ?Sized)) -> &mut Self {
+        if self.error.is_none() {
+            self.comma();
+            if let Err(e) = serde_json::to_writer(&mut *self.out, value) {
+                *self.error = Some(e);
+            }
+        }
+        self
+    }
+
+    /// A nested array.
+    pub fn array(&mut self, fill: impl FnOnce(&mut Array)) -> &mut Self {
+        self.comma();
+        write_array(self.out, self.error, fill);
+        self
+    }
+
+    /// A nested object.
+    pub fn object(&mut self, fill: impl FnOnce(&mut Fields)) -> &mut Self {
+        self.comma();
+        write_object(self.out, self.error, fill);
+        self
+    }
+}
+
+fn write_array(
+    out: &mut Vec<u8>,
+    error: &mut Option<serde_json::Error>,
+    fill: impl FnOnce(&mut Array),
+) {
+    out.push(b'[');
+    fill(&mut Array {
+        out: &mut *out,
+        error,
+        first: true,
+    });
+    out.push(b']');
+}
+
+fn write_object(
+    out: &mut Vec<u8>,
+    error: &mut Option<serde_json::Error>,
+    fill: impl FnOnce(&mut Fields),
+) {
+    out.push(b'{');
+    fill(&mut Fields {
+        out: &mut *out,
+        error,
+        first: true,
+        top: false,
+    });
+    out.push(b'}');
 }
 
 impl<N: Node> Ctx<N> {
@@ -167,9 +314,14 @@ impl<N: Node> Ctx<N> {
         write_json_str(out, dest);
         out.extend_from_slice(b",\"body\":{\"type\":");
         write_json_str(out, ty);
-        let mut fields = Fields { out, error: None };
-        fill(&mut fields);
-        if let Some(e) = fields.error {
+        let mut error = None;
+        fill(&mut Fields {
+            out: &mut *out,
+            error: &mut error,
+            first: false,
+            top: true,
+        });
+        if let Some(e) = error {
             out.truncate(start);
             return Err(WriteError::Serialize(e));
         }

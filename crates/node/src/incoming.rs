@@ -11,6 +11,7 @@ use crate::engine::{Engine, Node, QUOTE_LIMIT};
 use crate::protocol::{
     self, truncated, write_json_str, Envelope, ErrorBody, ErrorCode, Header, RpcError,
 };
+use crate::read::BodyReader;
 use crate::reply_to::ReplyTo;
 use crate::scan::Scanned;
 
@@ -156,7 +157,12 @@ impl<N: Node> Engine<N> {
             return;
         }
 
-        match crate::body::parse::<N::Request<'_>>(ty, body) {
+        let read = N::read_request(ty, &mut BodyReader::new(body));
+        let parsed = match read {
+            Some(req) => Ok(req),
+            None => crate::body::parse::<N::Request<'_>>(ty, body),
+        };
+        match parsed {
             Ok(req) => {
                 let mut from = ReplyTo::new(src, msg_id);
                 if let Some(msg_id) = msg_id {

@@ -146,20 +146,23 @@ mod incoming;
 pub mod kv;
 mod lockstep;
 pub mod protocol;
+mod read;
 mod reply_to;
 mod runtime;
 mod salvage;
 mod scan;
 
+pub use body::parse as parse_request;
 pub use call::Call;
 pub use chains::{in_turn, Deferred, Join, StepDone};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
-pub use fields::Fields;
+pub use fields::{Array, Fields};
 pub use kv::{
     Kv, KvError, KvLock, Tso, ValueLock, DEFAULT_TIMEOUT, LIN_KV, LIN_TSO, LWW_KV, SEQ_KV,
 };
 pub use lockstep::{run_lockstep, LOCKSTEP_ENV, LOCKSTEP_VERSION, SEED_ENV};
 pub use protocol::{ErrorCode, RpcError};
+pub use read::{BodyReader, FieldSet};
 pub use runtime::{run, run_with_io, MAX_LINE};
 
 /// Re-exported so that nodes can use `glomers_node::rand::Rng` on [`Ctx::rng`].
@@ -187,5 +190,7 @@ mod tests_input;
 mod tests_kv;
 #[cfg(test)]
 mod tests_pitfalls;
+#[cfg(test)]
+mod tests_read;
 #[cfg(test)]
 mod tests_runtime;

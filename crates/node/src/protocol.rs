@@ -323,6 +323,11 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// Appends the decimal digits of `n`, with its sign.
+pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
 /// Everything after the `src` value: `,"dest":..,"body":{..}}\n`. Truncates `out` back to
 /// `start` on error.
 pub(crate) fn write_tail(

@@ -23,16 +23,12 @@ pub(crate) struct Scanned<'a> {
 }
 
 /// Nesting deeper than this is left to serde_json (which limits recursion itself).
-const MAX_DEPTH: u32 = 100;
+pub(crate) const MAX_DEPTH: u32 = 100;
 
 /// Reads a message line in one pass; `None` when the line is not of the plain shape (see the
 /// module docs), and the caller must parse it the careful way.
 pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
-    let mut s = Scanner {
-        text,
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut s = Scanner::new(text);
     s.ws();
     s.eat(b'{')?;
     let (mut src, mut dest, mut body) = (None, None, None);
@@ -82,15 +78,24 @@ struct Header<'a> {
     in_reply_to: Option<u64>,
 }
 
-struct Scanner<'a> {
-    text: &'a str,
-    b: &'a [u8],
-    i: usize,
+/// A cursor over JSON text; its primitives also serve [`crate::read::BodyReader`].
+pub(crate) struct Scanner<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) b: &'a [u8],
+    pub(crate) i: usize,
 }
 
 impl<'a> Scanner<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+        }
+    }
+
     #[inline]
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         // Peers rarely write whitespace: one comparison settles the usual case.
         if self.b.get(self.i).is_some_and(|&c| c > b' ') {
             return;
@@ -101,23 +106,23 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
     #[inline]
-    fn next(&mut self) -> Option<u8> {
+    pub(crate) fn next(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.i += 1;
         Some(b)
     }
 
     #[inline]
-    fn eat(&mut self, byte: u8) -> Option<()> {
+    pub(crate) fn eat(&mut self, byte: u8) -> Option<()> {
         (self.next()? == byte).then_some(())
     }
 
-    fn eat_all(&mut self, word: &[u8]) -> Option<()> {
+    pub(crate) fn eat_all(&mut self, word: &[u8]) -> Option<()> {
         let end = self.i + word.len();
         (self.b.get(self.i..end)? == word).then(|| self.i = end)
     }
@@ -125,7 +130,7 @@ impl<'a> Scanner<'a> {
     /// A string without escapes or control characters, borrowed from the line (quotes
     /// excluded).
     #[inline]
-    fn plain_str(&mut self) -> Option<&'a str> {
+    pub(crate) fn plain_str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
         self.i += string_run(&self.b[start..]);
@@ -185,7 +190,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `null`, or a non-negative integer that fits a `u64` (no fraction, no exponent).
-    fn optional_u64(&mut self) -> Option<Option<u64>> {
+    pub(crate) fn optional_u64(&mut self) -> Option<Option<u64>> {
         if self.peek()? == b'n' {
             self.eat_all(b"null")?;
             return Some(None);
@@ -208,7 +213,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Validates and skips one JSON value (strictly as RFC 8259 has it).
-    fn skip_value(&mut self, depth: u32) -> Option<()> {
+    pub(crate) fn skip_value(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
             b'"' => self.skip_str(),
             b'{' => {

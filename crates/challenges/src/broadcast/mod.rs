@@ -67,12 +67,13 @@
 //! Everything that decides what is sent, and in which order, iterates `BTreeMap`s and `Vec`s,
 //! and time comes from `ctx.now()`, so the node replays exactly in the simulator.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, Node, ReplyTo};
+use glomers_node::{log, BodyReader, Ctx, Node, ReplyTo};
 use serde::Deserialize;
 
+mod read;
 mod seen;
 #[cfg(test)]
 mod tests;
@@ -132,7 +133,9 @@ impl Default for Config {
 
 /// What clients and other nodes send us. Declared without `tag = "type"`: the runtime picks
 /// the variant from the body's `type` and reads its fields straight from the body.
-#[derive(Debug, Deserialize)]
+///
+/// Read by hand ([`read`]), by serde when the body is unusual.
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Maelstrom's suggested neighbours: acknowledged and ignored (see the module docs).
@@ -203,6 +206,8 @@ struct Link {
     owed: Vec<u64>,
     /// When the oldest owed ack was incurred.
     owed_since: Duration,
+    /// The peer is one of the cluster's nodes (a link to anyone else only answers).
+    member: bool,
     /// Consecutive retransmission timeouts without an ack in between.
     timeouts: u32,
     /// Smoothed ack round trip and its variation, once measured.
@@ -315,8 +320,11 @@ pub struct Broadcast {
     nodes: Vec<String>,
     /// Every value this node knows: what `read` returns.
     seen: Seen,
-    /// Our links, by peer, made on first use.
+    /// Our links, by peer, made on first use (to every other node at once the first time
+    /// this node acts as the hub).
     links: BTreeMap<String, Link>,
+    /// Every other node has a link.
+    all_links: bool,
 }
 
 impl Broadcast {
@@ -376,8 +384,8 @@ impl Broadcast {
     }
 
     /// The values this node knows (what `read` answers).
-    pub fn messages(&self) -> &BTreeSet<u64> {
-        self.seen.values()
+    pub fn messages(&self) -> &Seen {
+        &self.seen
     }
 
     /// Whether every link is idle: nothing queued, in flight, or owed.
@@ -396,6 +404,18 @@ impl Broadcast {
         &self.me
     }
 
+    /// Our link to `peer`, made now if need be.
+    fn link(&mut self, peer: &str) -> &mut Link {
+        if !self.links.contains_key(peer) {
+            let link = Link {
+                member: self.nodes.iter().any(|n| n == peer),
+                ..Link::default()
+            };
+            self.links.insert(peer.to_string(), link);
+        }
+        self.links.get_mut(peer).expect("just made")
+    }
+
     /// Sees to it that every node gets `values`: as the acting hub, by queueing them for
     /// every other node (but `from` and `skip`, which have them); otherwise by handing them to
     /// the acting hub for relaying.
@@ -409,16 +429,25 @@ impl Broadcast {
         if values.is_empty() {
             return;
         }
-        let hub = self.acting_hub().to_string();
-        if hub == self.me {
-            for peer in &self.nodes {
-                if *peer != self.me && Some(peer.as_str()) != from && Some(peer.as_str()) != skip {
-                    let link = self.links.entry(peer.clone()).or_default();
+        if self.acting_hub() == self.me {
+            if !self.all_links {
+                // Made here rather than at init: a leaf's every tick looks at each of its links.
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i] != self.me {
+                        let peer = self.nodes[i].clone();
+                        self.link(&peer);
+                    }
+                }
+                self.all_links = true;
+            }
+            for (peer, link) in &mut self.links {
+                if link.member && Some(peer.as_str()) != from && Some(peer.as_str()) != skip {
                     link.queue.extend_from_slice(values);
                 }
             }
         } else {
-            let link = self.links.entry(hub.clone()).or_default();
+            let hub = self.acting_hub().to_string();
+            let link = self.link(&hub);
             link.relay.extend_from_slice(values);
             link.flush(ctx, &hub);
         }
@@ -434,7 +463,7 @@ impl Broadcast {
         acks: &[u64],
     ) {
         let now = ctx.now();
-        let link = self.links.entry(peer.to_string()).or_default();
+        let link = self.link(peer);
         for &ack in acks {
             link.on_ack(ack, now);
         }
@@ -497,6 +526,10 @@ impl Broadcast {
 impl Node for Broadcast {
     type Request<'de> = Request;
     type Timer = Tick;
+
+    fn read_request<'de>(ty: &str, body: &mut BodyReader<'de>) -> Option<Request> {
+        read::read(ty, body)
+    }
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         for note in std::mem::take(&mut self.notes) {

@@ -2,22 +2,32 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Values `v` with the same `v >> CHUNK_BITS` are rendered together.
-const CHUNK_BITS: u32 = 5;
+/// Values `v` with the same `v >> CHUNK_BITS` are kept (and rendered) together.
+const CHUNK_BITS: u32 = 6;
+
+/// One chunk of neighbouring values: which are present, and their rendered text.
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    /// Bit `v & 63` is set for each value `v` of the chunk.
+    bits: u64,
+    /// `v1,v2,..`, as of the last [`Seen::json`].
+    text: String,
+    /// A value joined since `text` was made.
+    stale: bool,
+}
 
 /// Every value this node knows, and `[v1,v2,..]` (sorted) rendered for `read_ok`.
 ///
 /// A read answers every value seen, so rendering the set anew for each read would cost a
 /// number's formatting per value and read (most of a node's own work in 3d). Instead the
-/// values are rendered in chunks of neighbouring values, each chunk kept until a value joins
-/// it: between two reads, new values land in few chunks (clients broadcast increasing values),
-/// so a read renders those and copies the rest.
+/// values are kept in chunks of 64 neighbouring values (a bit each), each chunk's text kept
+/// until a value joins it: between two reads, new values land in few chunks (clients broadcast
+/// increasing values), so a read renders those and copies the rest. The chunks are also the
+/// set itself: an insert is one map lookup and a bit test.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
-    values: BTreeSet<u64>,
-    /// Rendered chunks by `value >> CHUNK_BITS`: the text (`v1,v2,..`), and whether a value
-    /// joined since.
-    chunks: BTreeMap<u64, (String, bool)>,
+    /// Chunks by `value >> CHUNK_BITS`.
+    chunks: BTreeMap<u64, Chunk>,
     /// The whole array as of the last [`Seen::json`].
     json: String,
     /// Some chunk changed since `json` was made.
@@ -27,17 +37,36 @@ pub struct Seen {
 impl Seen {
     /// Adds `value`; true if it is new.
     pub fn insert(&mut self, value: u64) -> bool {
-        if !self.values.insert(value) {
+        let key = value >> CHUNK_BITS;
+        let bit = 1u64 << (value & ((1 << CHUNK_BITS) - 1));
+        let chunk = self.chunks.entry(key).or_default();
+        if chunk.bits & bit != 0 {
             return false;
         }
-        self.chunks.entry(value >> CHUNK_BITS).or_default().1 = true;
+        chunk.bits |= bit;
+        chunk.stale = true;
         self.changed = true;
         true
     }
 
+    /// Whether `value` was seen.
+    pub fn contains(&self, &value: &u64) -> bool {
+        let bit = 1u64 << (value & ((1 << CHUNK_BITS) - 1));
+        self.chunks
+            .get(&(value >> CHUNK_BITS))
+            .is_some_and(|c| c.bits & bit != 0)
+    }
+
     /// The values, sorted.
-    pub fn values(&self) -> &BTreeSet<u64> {
-        &self.values
+    pub fn values(&self) -> BTreeSet<u64> {
+        self.iter().collect()
+    }
+
+    /// The values, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.chunks
+            .iter()
+            .flat_map(|(&key, chunk)| chunk_values(key, chunk.bits))
     }
 
     /// The values as a JSON array, sorted.
@@ -47,28 +76,42 @@ impl Seen {
         }
         self.json.clear();
         self.json.push('[');
-        for (&chunk, (text, stale)) in &mut self.chunks {
-            if *stale {
-                text.clear();
-                let first = chunk << CHUNK_BITS;
-                let last = first | ((1 << CHUNK_BITS) - 1);
-                for (i, &value) in self.values.range(first..=last).enumerate() {
+        for (&key, chunk) in &mut self.chunks {
+            if chunk.stale {
+                chunk.text.clear();
+                for (i, value) in chunk_values(key, chunk.bits).enumerate() {
                     if i > 0 {
-                        text.push(',');
+                        chunk.text.push(',');
                     }
-                    push_decimal(text, value);
+                    push_decimal(&mut chunk.text, value);
                 }
-                *stale = false;
+                chunk.stale = false;
+            }
+            if chunk.text.is_empty() {
+                continue;
             }
             if self.json.len() > 1 {
                 self.json.push(',');
             }
-            self.json.push_str(text);
+            self.json.push_str(&chunk.text);
         }
         self.json.push(']');
         self.changed = false;
         &self.json
     }
+}
+
+/// The values of chunk `key` whose bits are set, in increasing order.
+fn chunk_values(key: u64, mut bits: u64) -> impl Iterator<Item = u64> {
+    let first = key << CHUNK_BITS;
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let low = bits.trailing_zeros();
+        bits &= bits - 1;
+        Some(first | u64::from(low))
+    })
 }
 
 /// Appends the decimal digits of `n` (without `fmt`'s machinery).
@@ -90,18 +133,20 @@ mod tests {
         assert_eq!(seen.json(), "[0,5,9]");
         for value in [u64::MAX, 7, 6, 8, 1, 100, 10, 99] {
             assert!(seen.insert(value));
-            let expected = serde_json::to_string(seen.values()).unwrap();
+            let expected = serde_json::to_string(&seen.values()).unwrap();
             assert_eq!(seen.json(), expected);
         }
         for value in (0..200).rev().chain(1000..1100) {
             seen.insert(value);
         }
-        let expected = serde_json::to_string(seen.values()).unwrap();
+        let expected = serde_json::to_string(&seen.values()).unwrap();
         assert_eq!(seen.json(), expected);
         let mut fresh = Seen::default();
         assert!(fresh.insert(3));
         assert_eq!(fresh.json(), "[3]");
         assert!(fresh.insert(1));
         assert_eq!(fresh.json(), "[1,3]");
+        assert!(fresh.contains(&3) && fresh.contains(&1) && !fresh.contains(&2));
+        assert!(!fresh.contains(&(3 + 64)));
     }
 }

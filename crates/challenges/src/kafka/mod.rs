@@ -49,11 +49,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, ErrorCode, Node, ReplyTo};
+use glomers_node::{log, BodyReader, Ctx, ErrorCode, Node, ReplyTo};
 use serde::Deserialize;
 use serde_json::Value;
 
 pub mod keys;
+pub mod read;
 pub mod replication;
 pub mod ring;
 pub mod wire;
@@ -64,7 +65,7 @@ mod tests;
 use keys::{KeyId, Keys, Owner};
 use replication::{CommitSeq, Entry, Forward, ForwardId, Peer, PeerEntry};
 use ring::Ring;
-use wire::{Bare, KeyOffsets, ListCommittedOk, Name, PollOk, SendOk, SyncIn, SyncOut};
+use wire::{KeyOffsets, Name, SyncIn, SyncOut};
 
 /// The group-commit period.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -81,8 +82,9 @@ const NOT_YET_TWICE: &str = "not yet stored on two nodes; it may still be";
 /// The text of the indefinite error a commit gets after [`CLIENT_DEADLINE`].
 const NOT_YET_EVERYWHERE: &str = "not yet acknowledged by every node; it may still be";
 
-/// The requests, their key names borrowed from the input line (see [`wire`]).
-#[derive(Deserialize)]
+/// The requests, their key names borrowed from the input line (see [`wire`]); read by hand
+/// ([`read`]), by serde when the body is unusual.
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Request<'a> {
     Send {
@@ -188,7 +190,10 @@ impl Kafka {
             let log = &mut self.keys[entry.key];
             log.durable = log.durable.max(entry.offset as usize + 1);
             if let Some(client) = entry.client.take() {
-                ctx.reply(&client, SendOk::new(entry.offset));
+                let offset = entry.offset;
+                ctx.reply_with(&client, "send_ok", |body| {
+                    body.u64("offset", offset);
+                });
             }
             self.durable_seq += 1;
         }
@@ -241,7 +246,9 @@ impl Kafka {
             }
         }
         let keys = &self.keys;
-        ctx.reply(&from, PollOk { keys, ranges });
+        ctx.reply_with(&from, "poll_ok", |body| {
+            wire::write_poll_ok(body, keys, &ranges)
+        });
     }
 
     fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
@@ -256,14 +263,11 @@ impl Kafka {
             };
             ids.push((id, *offset));
         }
-        let ok = Bare {
-            ty: "commit_offsets_ok",
-        };
         if self.peers.is_empty() || ids.is_empty() {
             for (key, offset) in ids {
                 self.keys.commit(key, offset);
             }
-            return ctx.reply(&from, ok);
+            return ctx.reply_with(&from, "commit_offsets_ok", |_| {});
         }
         self.commit_seq += 1;
         let seq = self.commit_seq;
@@ -289,9 +293,11 @@ impl Kafka {
                 let id = self.keys.get(k)?;
                 Some((id, self.keys[id].committed?))
             })
-            .collect();
+            .collect::<Vec<_>>();
         let keys = &self.keys;
-        ctx.reply(&from, ListCommittedOk { keys, offsets });
+        ctx.reply_with(&from, "list_committed_offsets_ok", |body| {
+            wire::write_list_committed_ok(body, keys, &offsets)
+        });
     }
 
     /// Answers the commits every peer acknowledged.
@@ -306,10 +312,7 @@ impl Kafka {
             if *entry.key() > held_by_all {
                 break;
             }
-            let ok = Bare {
-                ty: "commit_offsets_ok",
-            };
-            ctx.reply(&entry.remove().client, ok);
+            ctx.reply_with(&entry.remove().client, "commit_offsets_ok", |_| {});
         }
     }
 
@@ -389,7 +392,9 @@ impl Kafka {
         let Some(id) = entry.ours else { return };
         self.peers[p].forwards.remove(&id);
         if let Some(waiter) = self.forwarded_clients.remove(&id) {
-            ctx.reply(&waiter.client, SendOk::new(offset));
+            ctx.reply_with(&waiter.client, "send_ok", |body| {
+                body.u64("offset", offset);
+            });
         }
     }
 
@@ -466,7 +471,7 @@ impl Kafka {
                 commit_seq: commits.unwrap_or_default(),
                 commit_ack: peer.commits_received,
             };
-            ctx.send(&peer.name, sync);
+            ctx.send_with(&peer.name, "sync", |body| sync.write(body));
         }
     }
 
@@ -503,6 +508,10 @@ impl Kafka {
 impl Node for Kafka {
     type Request<'de> = Request<'de>;
     type Timer = ();
+
+    fn read_request<'de>(ty: &str, body: &mut BodyReader<'de>) -> Option<Request<'de>> {
+        read::read(ty, body)
+    }
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         let ring = Ring::new(ctx.node_ids());

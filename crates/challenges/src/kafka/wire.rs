@@ -1,6 +1,6 @@
 //! The kafka node's messages as they travel: requests decoded borrowing their key names from
-//! the input line, and replies and syncs written straight from the node's state, without a
-//! `serde_json::Value` built in between.
+//! the input line (by hand in [`super::read`], by serde's derive for unusual bodies), and
+//! replies and syncs written field by field ([`Fields`]) straight from the node's state.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -8,9 +8,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use glomers_node::{Array, Fields};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::keys::{KeyId, Keys};
@@ -79,7 +79,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for KeyOffsets<'a> {
 pub type EntryIn<'a> = (Name<'a>, u64, Value, Option<(Name<'a>, ForwardId)>);
 
 /// The `sync` message body as it arrives (see [`SyncOut`] for its fields).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct SyncIn<'a> {
     pub ack: u64,
     #[serde(default)]
@@ -126,158 +126,97 @@ pub struct SyncOut<'a> {
     pub commit_ack: CommitSeq,
 }
 
-impl Serialize for SyncOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
+impl SyncOut<'_> {
+    /// Writes the body's fields (after its `type`, `sync`).
+    pub fn write(&self, body: &mut Fields) {
         // Most syncs carry an entry or two: every field left out is work saved at both ends.
-        map.serialize_entry("type", "sync")?;
-        map.serialize_entry("ack", &self.ack)?;
+        body.u64("ack", self.ack);
         if !self.entries.is_empty() {
-            map.serialize_entry("from", &self.from)?;
-            map.serialize_entry("entries", &Entries(self))?;
+            body.u64("from", self.from);
+            body.array("entries", |list| {
+                for e in self.stream.range(self.entries.clone()) {
+                    let key = &self.keys[e.key];
+                    list.array(|entry| {
+                        entry.str(&key.name).u64(e.offset);
+                        msg(entry, &key.msgs[e.offset as usize]);
+                        match e.forward {
+                            Some((p, id)) => entry.array(|f| {
+                                f.str(&self.peers[p].name).u64(id);
+                            }),
+                            None => entry.null(),
+                        };
+                    });
+                }
+            });
         }
         if !self.forward_ids.is_empty() {
-            map.serialize_entry("forwards", &Forwards(self))?;
+            body.array("forwards", |list| {
+                for id in self.forward_ids {
+                    if let Some(fwd) = self.forwards.get(id) {
+                        list.array(|f| {
+                            f.u64(*id).str(&self.keys[fwd.key].name);
+                            msg(f, &fwd.msg);
+                        });
+                    }
+                }
+            });
         }
         if let Some(commits) = self.commits.filter(|c| !c.is_empty()) {
             let offsets = commits.iter().map(|(&k, &(o, _))| (k, o));
-            map.serialize_entry("commits", &Offsets::new(self.keys, offsets))?;
-            map.serialize_entry("commit_seq", &self.commit_seq)?;
+            write_offsets(body, "commits", self.keys, offsets);
+            body.u64("commit_seq", self.commit_seq);
         }
         if self.commit_ack != 0 {
-            map.serialize_entry("commit_ack", &self.commit_ack)?;
-        }
-        map.end()
-    }
-}
-
-struct Entries<'a>(&'a SyncOut<'a>);
-
-impl Serialize for Entries<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let sync = self.0;
-        let mut seq = s.serialize_seq(Some(sync.entries.len()))?;
-        for e in sync.stream.range(sync.entries.clone()) {
-            let key = &sync.keys[e.key];
-            let msg = &key.msgs[e.offset as usize];
-            let forward = e.forward.map(|(p, id)| (sync.peers[p].name.as_str(), id));
-            seq.serialize_element(&(&*key.name, e.offset, msg, forward))?;
-        }
-        seq.end()
-    }
-}
-
-struct Forwards<'a>(&'a SyncOut<'a>);
-
-impl Serialize for Forwards<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let sync = self.0;
-        let mut seq = s.serialize_seq(Some(sync.forward_ids.len()))?;
-        for id in sync.forward_ids {
-            if let Some(fwd) = sync.forwards.get(id) {
-                seq.serialize_element(&(id, &*sync.keys[fwd.key].name, &fwd.msg))?;
-            }
-        }
-        seq.end()
-    }
-}
-
-/// A JSON object of offsets by key, written from key ids.
-pub struct Offsets<'a, I> {
-    keys: &'a Keys,
-    offsets: I,
-}
-
-impl<'a, I: Iterator<Item = (KeyId, i64)> + Clone> Offsets<'a, I> {
-    pub fn new(keys: &'a Keys, offsets: I) -> Self {
-        Offsets { keys, offsets }
-    }
-}
-
-impl<I: Iterator<Item = (KeyId, i64)> + Clone> Serialize for Offsets<'_, I> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (k, o) in self.offsets.clone() {
-            map.serialize_entry(&*self.keys[k].name, &o)?;
-        }
-        map.end()
-    }
-}
-
-/// `list_committed_offsets_ok`.
-pub struct ListCommittedOk<'a> {
-    pub keys: &'a Keys,
-    pub offsets: Vec<(KeyId, i64)>,
-}
-
-impl Serialize for ListCommittedOk<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(2))?;
-        map.serialize_entry("type", "list_committed_offsets_ok")?;
-        let offsets = Offsets::new(self.keys, self.offsets.iter().copied());
-        map.serialize_entry("offsets", &offsets)?;
-        map.end()
-    }
-}
-
-/// A body with nothing but its type (`commit_offsets_ok`).
-#[derive(Serialize)]
-pub struct Bare {
-    #[serde(rename = "type")]
-    pub ty: &'static str,
-}
-
-/// `send_ok`.
-#[derive(Serialize)]
-pub struct SendOk {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    offset: u64,
-}
-
-impl SendOk {
-    pub fn new(offset: u64) -> SendOk {
-        SendOk {
-            ty: "send_ok",
-            offset,
+            body.u64("commit_ack", self.commit_ack);
         }
     }
 }
 
-/// `poll_ok`: per key, the messages of a range of offsets, `[[offset, msg], ...]`.
-pub struct PollOk<'a> {
-    pub keys: &'a Keys,
-    pub ranges: Vec<(KeyId, Range<usize>)>,
+/// A message (any JSON value; integers, the usual case, without serde).
+fn msg(list: &mut Array, msg: &Value) {
+    if let Some(n) = msg.as_u64() {
+        list.u64(n);
+    } else if let Some(n) = msg.as_i64() {
+        list.i64(n);
+    } else {
+        list.value(msg);
+    }
 }
 
-impl Serialize for PollOk<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Msgs<'a>(&'a PollOk<'a>);
-        impl Serialize for Msgs<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut map = s.serialize_map(Some(self.0.ranges.len()))?;
-                for (id, range) in &self.0.ranges {
-                    let key = &self.0.keys[*id];
-                    map.serialize_entry(&*key.name, &Polled(range.clone(), &key.msgs))?;
+/// A field holding an object of offsets by key, written from key ids.
+pub fn write_offsets(
+    body: &mut Fields,
+    field: &str,
+    keys: &Keys,
+    offsets: impl Iterator<Item = (KeyId, i64)>,
+) {
+    body.object(field, |map| {
+        for (k, o) in offsets {
+            map.i64(&keys[k].name, o);
+        }
+    });
+}
+
+/// `list_committed_offsets_ok`'s fields.
+pub fn write_list_committed_ok(body: &mut Fields, keys: &Keys, offsets: &[(KeyId, i64)]) {
+    write_offsets(body, "offsets", keys, offsets.iter().copied());
+}
+
+/// `poll_ok`'s fields: per key, the messages of a range of offsets, `[[offset, msg], ...]`.
+pub fn write_poll_ok(body: &mut Fields, keys: &Keys, ranges: &[(KeyId, Range<usize>)]) {
+    body.object("msgs", |map| {
+        for (id, range) in ranges {
+            let key = &keys[*id];
+            map.array(&key.name, |list| {
+                for o in range.clone() {
+                    list.array(|pair| {
+                        pair.u64(o as u64);
+                        msg(pair, &key.msgs[o]);
+                    });
                 }
-                map.end()
-            }
+            });
         }
-        struct Polled<'a>(Range<usize>, &'a [Value]);
-        impl Serialize for Polled<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut seq = s.serialize_seq(Some(self.0.len()))?;
-                for o in self.0.clone() {
-                    seq.serialize_element(&(o, &self.1[o]))?;
-                }
-                seq.end()
-            }
-        }
-        let mut map = s.serialize_map(Some(2))?;
-        map.serialize_entry("type", "poll_ok")?;
-        map.serialize_entry("msgs", &Msgs(self))?;
-        map.end()
-    }
+    });
 }
 
 #[cfg(test)]

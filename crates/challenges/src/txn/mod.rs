@@ -22,12 +22,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use glomers_node::{log, Ctx, Node, ReplyTo};
+use glomers_node::{log, BodyReader, Ctx, Node, ReplyTo};
 use serde::{Deserialize, Serialize};
 
 pub mod serializable;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 /// How often a node sends its new writes (and its acks) to its peers.
 pub const FLUSH: Duration = Duration::from_millis(500);
@@ -98,7 +99,8 @@ pub type Version = (u64, u32);
 /// One replicated write: key, value, version.
 pub type Update = (i64, i64, Version);
 
-#[derive(Deserialize)]
+/// Read by hand ([`wire::read`]), by serde when the body is unusual.
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Request {
     Txn {
@@ -141,20 +143,6 @@ impl Replica {
     pub fn next_version(&mut self, node: u32) -> Version {
         self.clock += 1;
         (self.clock, node)
-    }
-}
-
-/// The reply to a transaction.
-#[derive(Serialize)]
-struct TxnOk<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    txn: &'a [MicroOp],
-}
-
-impl<'a> TxnOk<'a> {
-    fn new(txn: &'a [MicroOp]) -> TxnOk<'a> {
-        TxnOk { ty: "txn_ok", txn }
     }
 }
 
@@ -247,7 +235,7 @@ impl Txn {
                 }
             }
         }
-        ctx.reply(&from, TxnOk::new(&done));
+        wire::reply_txn_ok(ctx, &from, &done);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {
@@ -299,6 +287,10 @@ impl Txn {
 impl Node for Txn {
     type Request<'de> = Request;
     type Timer = ();
+
+    fn read_request<'de>(ty: &str, body: &mut BodyReader<'de>) -> Option<Request> {
+        wire::read(ty, body)
+    }
 
     fn on_init(&mut self, ctx: &mut Ctx<Self>) {
         let me = ctx.node_id().to_string();

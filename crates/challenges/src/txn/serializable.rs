@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Fun, MicroOp, Txn, TxnOk};
+use super::{Fun, MicroOp, Txn};
 use glomers_node::{in_turn, log, Ctx, ErrorCode, Join, KvError, ReplyTo, ValueLock};
 
 /// How long a transaction waits for each of its keys before it gives up (error 11), and for
@@ -64,7 +64,7 @@ pub fn begin(node: &mut Txn, ctx: &mut Ctx<Txn>, txn: Vec<MicroOp>, from: ReplyT
                 let text = "the transaction's outcome is unknown";
                 return ctx.reply_error(&from, ErrorCode::Crash, text);
             }
-            ctx.reply(&from, TxnOk::new(&done))
+            super::wire::reply_txn_ok(ctx, &from, &done)
         });
     });
 }

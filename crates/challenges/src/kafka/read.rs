@@ -1,0 +1,226 @@
+//! The kafka node's requests read by hand ([`glomers_node::Node::read_request`]): one walk over
+//! the body with [`BodyReader`], several times cheaper than serde's derived deserializers.
+//! Anything unusual (an escaped key, a float offset, a duplicate field) is left to serde,
+//! which reads it as [`Request`]'s derive says or answers with the error.
+
+use std::borrow::Cow;
+
+use glomers_node::{BodyReader, FieldSet};
+
+use super::wire::{EntryIn, KeyOffsets, Name, SyncIn};
+use super::Request;
+
+/// Reads a request body of type `ty`; `None` leaves it to serde.
+pub fn read<'a>(ty: &str, r: &mut BodyReader<'a>) -> Option<Request<'a>> {
+    let request = match ty {
+        "send" => read_send(r)?,
+        "poll" => Request::Poll {
+            offsets: read_offsets_field(r)?,
+        },
+        "commit_offsets" => Request::CommitOffsets {
+            offsets: read_offsets_field(r)?,
+        },
+        "list_committed_offsets" => read_list_committed(r)?,
+        "sync" => Request::Sync(read_sync(r)?),
+        _ => return None,
+    };
+    r.end()?;
+    Some(request)
+}
+
+fn name<'a>(r: &mut BodyReader<'a>) -> Option<Name<'a>> {
+    r.str().map(|s| Name(Cow::Borrowed(s)))
+}
+
+fn read_send<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
+    let (mut key, mut msg) = (None, None);
+    r.object()?;
+    while let Some(field) = r.key()? {
+        match field {
+            "key" if key.is_none() => key = Some(name(r)?),
+            "msg" if msg.is_none() => msg = Some(r.value()?),
+            "key" | "msg" => return None,
+            _ => r.skip()?,
+        }
+    }
+    Some(Request::Send {
+        key: key?,
+        msg: msg?,
+    })
+}
+
+/// A body whose one field that matters is `offsets`.
+fn read_offsets_field<'a>(r: &mut BodyReader<'a>) -> Option<KeyOffsets<'a>> {
+    let mut offsets = None;
+    r.object()?;
+    while let Some(field) = r.key()? {
+        match field {
+            "offsets" if offsets.is_none() => offsets = Some(offsets_object(r)?),
+            "offsets" => return None,
+            _ => r.skip()?,
+        }
+    }
+    offsets
+}
+
+/// `{"k1": 3, "k2": 0}`, in the order the message lists them (repeated keys included, as
+/// [`KeyOffsets`] reads them).
+fn offsets_object<'a>(r: &mut BodyReader<'a>) -> Option<KeyOffsets<'a>> {
+    let mut list = Vec::new();
+    r.object()?;
+    while let Some(key) = r.key()? {
+        list.push((Name(Cow::Borrowed(key)), r.i64()?));
+    }
+    Some(KeyOffsets(list))
+}
+
+fn read_list_committed<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
+    let mut keys = None;
+    r.object()?;
+    while let Some(field) = r.key()? {
+        match field {
+            "keys" if keys.is_none() => {
+                let mut list = Vec::new();
+                r.array()?;
+                while r.more()? {
+                    list.push(name(r)?);
+                }
+                keys = Some(list);
+            }
+            "keys" => return None,
+            _ => r.skip()?,
+        }
+    }
+    Some(Request::ListCommittedOffsets { keys: keys? })
+}
+
+fn read_sync<'a>(r: &mut BodyReader<'a>) -> Option<SyncIn<'a>> {
+    let mut sync = SyncIn::default();
+    let mut seen = FieldSet::default();
+    r.object()?;
+    while let Some(field) = r.key()? {
+        match field {
+            "ack" if seen.first(0) => sync.ack = r.u64()?,
+            "from" if seen.first(1) => sync.from = r.u64()?,
+            "entries" if seen.first(2) => {
+                r.array()?;
+                while r.more()? {
+                    sync.entries.push(entry(r)?);
+                }
+            }
+            "forwards" if seen.first(3) => {
+                r.array()?;
+                while r.more()? {
+                    r.array()?;
+                    let id = r.more()?.then(|| r.u64())??;
+                    let key = r.more()?.then(|| name(r))??;
+                    let msg = r.more()?.then(|| r.value())??;
+                    (!r.more()?).then_some(())?;
+                    sync.forwards.push((id, key, msg));
+                }
+            }
+            "commits" if seen.first(4) => sync.commits = offsets_object(r)?,
+            "commit_seq" if seen.first(5) => sync.commit_seq = r.u64()?,
+            "commit_ack" if seen.first(6) => sync.commit_ack = r.u64()?,
+            "ack" | "from" | "entries" | "forwards" | "commits" | "commit_seq" | "commit_ack" => {
+                return None
+            }
+            _ => r.skip()?,
+        }
+    }
+    // `ack` is the one field without a default.
+    seen.has(0).then_some(sync)
+}
+
+/// `[key, offset, msg, [origin, forward id] or null]`.
+fn entry<'a>(r: &mut BodyReader<'a>) -> Option<EntryIn<'a>> {
+    r.array()?;
+    let key = r.more()?.then(|| name(r))??;
+    let offset = r.more()?.then(|| r.u64())??;
+    let msg = r.more()?.then(|| r.value())??;
+    r.more()?.then_some(())?;
+    let forward = if r.null()? {
+        None
+    } else {
+        r.array()?;
+        let origin = r.more()?.then(|| name(r))??;
+        let id = r.more()?.then(|| r.u64())??;
+        (!r.more()?).then_some(())?;
+        Some((origin, id))
+    };
+    (!r.more()?).then_some((key, offset, msg, forward))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast<'a>(ty: &str, body: &'a str) -> Option<Request<'a>> {
+        read(ty, &mut BodyReader::new(body))
+    }
+
+    fn serde<'a>(ty: &str, body: &'a str) -> Option<Request<'a>> {
+        glomers_node::parse_request(ty, body).ok()
+    }
+
+    #[test]
+    fn plain_bodies_read_as_serde_reads_them() {
+        for (ty, body) in [
+            ("send", r#"{"type":"send","key":"k1","msg":12,"msg_id":4}"#),
+            ("send", r#"{"key":"k1","msg":{"a":[1.5,"\n"]}}"#),
+            ("send", r#"{"msg":-3,"key":"k"}"#),
+            (
+                "poll",
+                r#"{"type":"poll","offsets":{"k1":0,"k2":17,"k1":-1},"msg_id":1}"#,
+            ),
+            ("poll", r#"{"offsets":{}}"#),
+            ("commit_offsets", r#"{"offsets":{"9":6}, "x": [null]}"#),
+            (
+                "list_committed_offsets",
+                r#"{"keys":["9","10"],"msg_id":8}"#,
+            ),
+            ("list_committed_offsets", r#"{"keys":[]}"#),
+            ("sync", r#"{"type":"sync","ack":3}"#),
+            (
+                "sync",
+                r#"{"type":"sync","ack":3,"from":7,"entries":[["k",0,5,null],["j",2,"x",["n1",4]]],"forwards":[[9,"k",6]],"commits":{"k":2},"commit_seq":5,"commit_ack":4}"#,
+            ),
+        ] {
+            let read = fast(ty, body);
+            assert!(read.is_some(), "{body}");
+            assert_eq!(read, serde(ty, body), "{body}");
+        }
+    }
+
+    #[test]
+    fn bodies_serde_refuses_or_reads_differently_are_left_to_it() {
+        for (ty, body) in [
+            // Refused by serde too.
+            ("send", r#"{"key":"k1"}"#),
+            ("send", r#"{"key":1,"msg":1}"#),
+            ("send", r#"{"key":"a","key":"b","msg":1}"#),
+            ("poll", r#"{"offsets":{"k":1.5}}"#),
+            ("poll", r#"{"offsets":{"k":9223372036854775808}}"#),
+            ("poll", r#"{"offsets":[]}"#),
+            ("poll", r#"{"offsets":{},"offsets":{}}"#),
+            ("commit_offsets", r#"{}"#),
+            ("list_committed_offsets", r#"{"keys":[1]}"#),
+            ("sync", r#"{"from":1}"#),
+            ("sync", r#"{"ack":1,"ack":2}"#),
+            ("sync", r#"{"ack":-1}"#),
+            ("sync", r#"{"ack":1,"entries":[["k",0,5]]}"#),
+            ("sync", r#"{"ack":1,"entries":[["k",0,5,["n1"]]]}"#),
+            ("sync", r#"{"ack":1,"forwards":[[1,"k",2,3]]}"#),
+            ("other", r#"{"ack":1}"#),
+            // Read by serde, but not the plain shape.
+            ("send", r#"{"key":"k\"1","msg":1}"#),
+            ("poll", r#"{"offsets":{"k\u0031":1}}"#),
+        ] {
+            assert_eq!(fast(ty, body), None, "{body}");
+            if !body.contains('\\') {
+                assert_eq!(serde(ty, body), None, "{body}");
+            }
+        }
+        assert!(serde("send", r#"{"key":"k\"1","msg":1}"#).is_some());
+    }
+}

@@ -1,0 +1,186 @@
+//! The txn node's hot messages by hand: requests read with [`BodyReader`]
+//! ([`glomers_node::Node::read_request`]; a `txn`'s micro-ops and a `replicate` batch in one
+//! walk over the body, several times cheaper than serde's derived deserializers, anything
+//! unusual left to serde), and `txn_ok` written field by field.
+
+use glomers_node::{BodyReader, Ctx, FieldSet, Node, ReplyTo};
+
+use super::{Fun, MicroOp, Request, Update};
+
+/// Reads a `txn` or `replicate` body; `None` leaves it to serde.
+pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
+    let request = match ty {
+        "txn" => read_txn(r)?,
+        "replicate" => read_replicate(r)?,
+        _ => return None,
+    };
+    r.end()?;
+    Some(request)
+}
+
+fn read_txn(r: &mut BodyReader<'_>) -> Option<Request> {
+    let mut txn = None;
+    r.object()?;
+    while let Some(key) = r.key()? {
+        match key {
+            "txn" if txn.is_none() => txn = Some(list(r, micro_op)?),
+            "txn" => return None,
+            _ => r.skip()?,
+        }
+    }
+    Some(Request::Txn { txn: txn? })
+}
+
+fn read_replicate(r: &mut BodyReader<'_>) -> Option<Request> {
+    let (mut seq, mut updates, mut acks) = (None, None, None);
+    let mut seen = FieldSet::default();
+    r.object()?;
+    while let Some(key) = r.key()? {
+        match key {
+            "seq" if seen.first(0) => seq = r.opt_u64()?,
+            "updates" if seen.first(1) => updates = Some(list(r, update)?),
+            "acks" if seen.first(2) => acks = Some(list(r, BodyReader::u64)?),
+            "seq" | "updates" | "acks" => return None,
+            _ => r.skip()?,
+        }
+    }
+    Some(Request::Replicate {
+        seq,
+        updates: updates?,
+        acks: acks?,
+    })
+}
+
+/// An array whose elements `element` reads.
+fn list<'a, T>(
+    r: &mut BodyReader<'a>,
+    mut element: impl FnMut(&mut BodyReader<'a>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    r.array()?;
+    while r.more()? {
+        out.push(element(r)?);
+    }
+    Some(out)
+}
+
+/// `["r", 1, null]` or `["w", 2, 3]`: exactly three elements.
+fn micro_op(r: &mut BodyReader<'_>) -> Option<MicroOp> {
+    r.array()?;
+    r.more()?.then_some(())?;
+    let f = match r.str()? {
+        "r" => Fun::Read,
+        "w" => Fun::Write,
+        _ => return None,
+    };
+    r.more()?.then_some(())?;
+    let key = r.i64()?;
+    r.more()?.then_some(())?;
+    let value = r.opt_i64()?;
+    (!r.more()?).then_some((f, key, value))
+}
+
+/// `[key, value, [counter, node]]`.
+fn update(r: &mut BodyReader<'_>) -> Option<Update> {
+    r.array()?;
+    r.more()?.then_some(())?;
+    let key = r.i64()?;
+    r.more()?.then_some(())?;
+    let value = r.i64()?;
+    r.more()?.then_some(())?;
+    r.array()?;
+    r.more()?.then_some(())?;
+    let counter = r.u64()?;
+    r.more()?.then_some(())?;
+    let node = u32::try_from(r.u64()?).ok()?;
+    (!r.more()?).then_some(())?;
+    (!r.more()?).then_some((key, value, (counter, node)))
+}
+
+/// Answers `{"type":"txn_ok","txn":[["r",1,null],["w",2,3]]}`.
+pub fn reply_txn_ok<N: Node>(ctx: &mut Ctx<N>, from: &ReplyTo, done: &[MicroOp]) {
+    ctx.reply_with(from, "txn_ok", |body| {
+        body.array("txn", |ops| {
+            for &(f, key, value) in done {
+                ops.array(|op| {
+                    op.str(f.as_str()).i64(key);
+                    match value {
+                        Some(v) => op.i64(v),
+                        None => op.null(),
+                    };
+                });
+            }
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast(ty: &str, body: &str) -> Option<Request> {
+        read(ty, &mut BodyReader::new(body))
+    }
+
+    fn serde(ty: &str, body: &str) -> Option<Request> {
+        glomers_node::parse_request(ty, body).ok()
+    }
+
+    #[test]
+    fn plain_bodies_read_as_serde_reads_them() {
+        for (ty, body) in [
+            (
+                "txn",
+                r#"{"type":"txn","msg_id":3,"txn":[["r",1,null],["w",2,3],["r",-4,-5]]}"#,
+            ),
+            ("txn", r#"{ "txn" : [ ] , "extra" : {"a":[1.5]} }"#),
+            (
+                "txn",
+                r#"{"txn":[["w",9223372036854775807,-9223372036854775808]]}"#,
+            ),
+            (
+                "replicate",
+                r#"{"type":"replicate","seq":4,"updates":[[1,2,[3,0]],[-1,5,[7,4294967295]]],"acks":[1,2]}"#,
+            ),
+            ("replicate", r#"{"seq":null,"updates":[],"acks":[9]}"#),
+            ("replicate", r#"{"updates":[],"acks":[]}"#),
+        ] {
+            let read = fast(ty, body);
+            assert!(read.is_some(), "{body}");
+            assert_eq!(read, serde(ty, body), "{body}");
+        }
+    }
+
+    #[test]
+    fn bodies_serde_refuses_or_reads_differently_are_left_to_it() {
+        for (ty, body) in [
+            // Refused by serde too.
+            ("txn", r#"{"txn":[["x",1,null]]}"#),
+            ("txn", r#"{"txn":[["r",1]]}"#),
+            ("txn", r#"{"txn":[["r",1,null,4]]}"#),
+            ("txn", r#"{"txn":[["r",1.5,null]]}"#),
+            ("txn", r#"{"txn":[["r",-0,null]]}"#),
+            ("txn", r#"{"txn":[["w",1,9223372036854775808]]}"#),
+            ("txn", r#"{"txn":[],"txn":[]}"#),
+            ("txn", r#"{"type":"txn"}"#),
+            ("txn", r#"{"txn":{}}"#),
+            (
+                "replicate",
+                r#"{"seq":1,"updates":[[1,2,[3,4294967296]]],"acks":[]}"#,
+            ),
+            ("replicate", r#"{"seq":1,"updates":[[1,2,[3]]],"acks":[]}"#),
+            ("replicate", r#"{"seq":-1,"updates":[],"acks":[]}"#),
+            ("replicate", r#"{"updates":[],"acks":[],"acks":[]}"#),
+            ("replicate", r#"{"updates":[]}"#),
+            ("other", r#"{"txn":[]}"#),
+            // Read by serde, but not the plain shape.
+            ("txn", r#"{"txn":[["\u0072",1,null]]}"#),
+        ] {
+            assert_eq!(fast(ty, body), None, "{body}");
+            if !body.contains("\\u") {
+                assert_eq!(serde(ty, body), None, "{body}");
+            }
+        }
+        assert!(serde("txn", r#"{"txn":[["\u0072",1,null]]}"#).is_some());
+    }
+}

@@ -1,0 +1,384 @@
+//! Reading a request body by hand: [`BodyReader`], for the few request types a node receives
+//! thousands of times a second (see [`crate::Node::read_request`]).
+//!
+//! serde's derived deserializers are general, and pay for it: a field-name visitor, a map
+//! access and an error path per field. A node whose requests are a handful of small, fixed
+//! shapes (`{"txn":[["r",1,null],["w",2,3]]}`, `{"offsets":{"k1":3}}`) reads them several
+//! times faster with a cursor that walks the body once.
+//!
+//! The reader only takes the plain shape: every method returns `None` on anything else (an
+//! escape in a string, a float where an integer is expected, a duplicate field, a value out of
+//! range, a syntax error). `None` is not an error: the runtime then reads the body with serde,
+//! which either reads it the same way or explains, in the error it answers with, what is
+//! wrong. A hand-written reader must therefore never accept what serde would refuse, and
+//! never read a value differently; it may refuse whatever it likes.
+
+use serde_json::Value;
+
+use crate::scan::{Scanner, MAX_DEPTH};
+
+/// A cursor over a JSON request body, for [`crate::Node::read_request`].
+///
+/// Objects are read with [`BodyReader::object`] then [`BodyReader::key`] until it gives
+/// `Some(None)`, each key followed by exactly one value; arrays with [`BodyReader::array`] then
+/// [`BodyReader::more`] before each element. Separators are checked. Every method returns
+/// `None` when the text is not what it expects (see the module docs).
+///
+/// ```
+/// use glomers_node::BodyReader;
+///
+/// // {"txn":[["r",1,null],["w",2,3]]} as (function, key, value) triples.
+/// fn txn(r: &mut BodyReader<'_>) -> Option<Vec<(String, i64, Option<i64>)>> {
+///     let mut ops = Vec::new();
+///     r.object()?;
+///     while let Some(key) = r.key()? {
+///         if key != "txn" {
+///             r.skip()?;
+///             continue;
+///         }
+///         r.array()?;
+///         while r.more()? {
+///             r.array()?;
+///             let f = r.more()?.then(|| r.str())??.to_string();
+///             let k = r.more()?.then(|| r.i64())??;
+///             let v = r.more()?.then(|| r.opt_i64())??;
+///             (!r.more()?).then_some(())?;
+///             ops.push((f, k, v));
+///         }
+///     }
+///     r.end()?;
+///     Some(ops)
+/// }
+///
+/// let mut r = BodyReader::new(r#"{"type":"txn","txn":[["r",1,null],["w",2,3]],"msg_id":1}"#);
+/// let ops = txn(&mut r).unwrap();
+/// assert_eq!(ops, [("r".into(), 1, None), ("w".into(), 2, Some(3))]);
+/// // An escape is not the plain shape: left to serde.
+/// assert!(txn(&mut BodyReader::new(r#"{"txn":[["\u0072",1,null]]}"#)).is_none());
+/// ```
+pub struct BodyReader<'a> {
+    s: Scanner<'a>,
+    /// Objects and arrays open around the cursor.
+    depth: u32,
+    /// The cursor is right after an opening `{` or `[` (no separator expected).
+    first: bool,
+}
+
+impl<'a> BodyReader<'a> {
+    /// A reader at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        BodyReader {
+            s: Scanner::new(text),
+            depth: 0,
+            first: false,
+        }
+    }
+
+    /// Enters an object (`{`).
+    #[inline]
+    pub fn object(&mut self) -> Option<()> {
+        self.open(b'{')
+    }
+
+    /// Enters an array (`[`).
+    #[inline]
+    pub fn array(&mut self) -> Option<()> {
+        self.open(b'[')
+    }
+
+    #[inline]
+    fn open(&mut self, bracket: u8) -> Option<()> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.s.ws();
+        self.s.eat(bracket)?;
+        self.depth += 1;
+        self.first = true;
+        Some(())
+    }
+
+    /// Whether the current object or array goes on: true after the separator, false after
+    /// the closing bracket (which leaves it).
+    #[inline]
+    fn go_on(&mut self, close: u8) -> Option<bool> {
+        self.s.ws();
+        let c = self.s.next()?;
+        if c == close {
+            self.depth -= 1;
+            self.first = false;
+            return Some(false);
+        }
+        if std::mem::replace(&mut self.first, false) {
+            self.s.i -= 1;
+            return Some(true);
+        }
+        (c == b',').then_some(true)
+    }
+
+    /// The next key of the current object (a plain string), the cursor then before its value;
+    /// `Some(None)` at the end of the object, which it leaves.
+    #[inline]
+    pub fn key(&mut self) -> Option<Option<&'a str>> {
+        if !self.go_on(b'}')? {
+            return Some(None);
+        }
+        self.s.ws();
+        let key = self.s.plain_str()?;
+        self.s.ws();
+        self.s.eat(b':')?;
+        Some(Some(key))
+    }
+
+    /// Whether the current array has another element (the cursor then before it); at the end
+    /// of the array, false, and the array is left.
+    #[inline]
+    pub fn more(&mut self) -> Option<bool> {
+        self.go_on(b']')
+    }
+
+    /// A string without escapes or control characters, borrowed from the text.
+    #[inline]
+    pub fn str(&mut self) -> Option<&'a str> {
+        self.s.ws();
+        self.s.plain_str()
+    }
+
+    /// A non-negative integer that fits a `u64` (no sign, fraction or exponent).
+    #[inline]
+    pub fn u64(&mut self) -> Option<u64> {
+        self.s.ws();
+        if self.s.peek()? == b'n' {
+            return None;
+        }
+        self.s.optional_u64()?
+    }
+
+    /// An integer that fits an `i64` (no fraction or exponent; not `-0`, which serde_json
+    /// reads as a float).
+    #[inline]
+    pub fn i64(&mut self) -> Option<i64> {
+        self.s.ws();
+        if self.s.peek()? != b'-' {
+            return i64::try_from(self.u64()?).ok();
+        }
+        self.s.i += 1;
+        if self.s.peek()? == b'n' {
+            return None;
+        }
+        let magnitude = self.s.optional_u64()??;
+        match magnitude {
+            0 => None,
+            m if m <= 1 << 63 => Some((m as i64).wrapping_neg()),
+            _ => None,
+        }
+    }
+
+    /// `null` (true, consumed) or anything else (false, left for the next read).
+    #[inline]
+    pub fn null(&mut self) -> Option<bool> {
+        self.s.ws();
+        if self.s.peek()? != b'n' {
+            return Some(false);
+        }
+        self.s.eat_all(b"null")?;
+        Some(true)
+    }
+
+    /// `null` or an integer that fits a `u64`.
+    #[inline]
+    pub fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.u64().map(Some)
+    }
+
+    /// `null` or an integer that fits an `i64`.
+    #[inline]
+    pub fn opt_i64(&mut self) -> Option<Option<i64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.i64().map(Some)
+    }
+
+    /// Skips one value (validating it).
+    #[inline]
+    pub fn skip(&mut self) -> Option<()> {
+        self.raw().map(|_| ())
+    }
+
+    /// One value as the text shows it (validated, without surrounding whitespace).
+    pub fn raw(&mut self) -> Option<&'a str> {
+        self.s.ws();
+        let start = self.s.i;
+        self.s.skip_value(self.depth + 1)?;
+        self.first = false;
+        Some(&self.s.text[start..self.s.i])
+    }
+
+    /// Any value as a [`Value`], exactly as serde_json reads it (integers and plain strings
+    /// without a second pass).
+    pub fn value(&mut self) -> Option<Value> {
+        self.s.ws();
+        let start = self.s.i;
+        let fast = match self.s.peek()? {
+            b'0'..=b'9' => self.u64().map(Value::from),
+            b'-' => self.i64().map(Value::from),
+            b'"' => self.s.plain_str().map(Value::from),
+            _ => None,
+        };
+        if fast.is_some() {
+            return fast;
+        }
+        self.s.i = start;
+        serde_json::from_str(self.raw()?).ok()
+    }
+
+    /// Checks that the text ends here (whitespace aside), all objects and arrays closed.
+    pub fn end(&mut self) -> Option<()> {
+        self.s.ws();
+        (self.depth == 0 && self.s.i == self.s.b.len()).then_some(())
+    }
+}
+
+/// Keeps track of which of up to 64 fields of an object were read, to refuse duplicates (which
+/// serde's derived structs refuse): `if !seen.first(0) { return None }`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FieldSet(u64);
+
+impl FieldSet {
+    /// Records field `n` (below 64); whether it is its first time.
+    #[inline]
+    pub fn first(&mut self, n: u32) -> bool {
+        let bit = 1u64 << n;
+        let fresh = self.0 & bit == 0;
+        self.0 |= bit;
+        fresh
+    }
+
+    /// Whether field `n` was recorded.
+    #[inline]
+    pub fn has(&self, n: u32) -> bool {
+        self.0 & (1u64 << n) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads a whole value with the reader's primitives, generically: objects and arrays
+    /// recursively, everything else by [`BodyReader::value`].
+    fn read_any(r: &mut BodyReader<'_>) -> Option<Value> {
+        r.s.ws();
+        match r.s.peek()? {
+            b'{' => {
+                r.object()?;
+                let mut map = serde_json::Map::new();
+                while let Some(key) = r.key()? {
+                    map.insert(key.to_string(), read_any(r)?);
+                }
+                Some(Value::Object(map))
+            }
+            b'[' => {
+                r.array()?;
+                let mut list = Vec::new();
+                while r.more()? {
+                    list.push(read_any(r)?);
+                }
+                Some(Value::Array(list))
+            }
+            _ => r.value(),
+        }
+    }
+
+    fn whole(text: &str) -> Option<Value> {
+        let mut r = BodyReader::new(text);
+        let v = read_any(&mut r)?;
+        r.end()?;
+        Some(v)
+    }
+
+    #[test]
+    fn plain_values_read_as_serde_reads_them() {
+        for text in [
+            r#"{"a":1,"b":[1,-2,null,"x",true,false,[],{}],"c":{"d":[[1],[2,3]]}}"#,
+            r#" { "a" : [ 1 , 2 ] , "b" : { } } "#,
+            r#"[18446744073709551615,-9223372036854775808,0,"é 🦀"]"#,
+            r#"{"f":1.5,"e":-2e3,"s":"a\nb","big":18446744073709551616,"neg":-9223372036854775809,"z":-0}"#,
+            "[]",
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(whole(text), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn malformed_text_is_refused() {
+        for text in [
+            "{,}",
+            r#"{"a":1,}"#,
+            r#"{"a":1 "b":2}"#,
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "[1]]",
+            "[1",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            "[01]",
+            "[1.]",
+            "[tru]",
+            r#"["\x"]"#,
+            "{} x",
+        ] {
+            assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+            assert_eq!(whole(text), None, "{text}");
+        }
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(whole(&deep), None);
+    }
+
+    #[test]
+    fn integers_are_refused_where_serde_would_not_give_one() {
+        let int = |text: &str| BodyReader::new(text).i64();
+        let uint = |text: &str| BodyReader::new(text).u64();
+        assert_eq!(int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(int("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(int(" 42"), Some(42));
+        for refused in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "-0",
+            "1.0",
+            "1e2",
+            "-",
+            "null",
+            "\"1\"",
+        ] {
+            assert_eq!(int(refused), None, "{refused}");
+            assert!(serde_json::from_str::<i64>(refused).is_err(), "{refused}");
+        }
+        assert_eq!(uint("18446744073709551615"), Some(u64::MAX));
+        for refused in ["18446744073709551616", "-1", "01", "null"] {
+            assert_eq!(uint(refused), None, "{refused}");
+        }
+        let mut r = BodyReader::new("[null,7,-7]");
+        r.array().unwrap();
+        assert_eq!(r.more().and_then(|_| r.opt_i64()), Some(None));
+        assert_eq!(r.more().and_then(|_| r.opt_u64()), Some(Some(7)));
+        assert_eq!(r.more().and_then(|_| r.opt_i64()), Some(Some(-7)));
+        assert_eq!(r.more(), Some(false));
+        assert_eq!(r.end(), Some(()));
+    }
+
+    #[test]
+    fn field_sets_spot_duplicates() {
+        let mut seen = FieldSet::default();
+        assert!(seen.first(3));
+        assert!(!seen.first(3));
+        assert!(seen.has(3) && !seen.has(2));
+    }
+}

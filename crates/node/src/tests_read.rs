@@ -1,0 +1,175 @@
+//! [`Node::read_request`]: a hand-written reader is used when it reads a body, serde (and its
+//! error answers) when it does not; and the nested writers ([`Fields::array`],
+//! [`Fields::object`]) write what serde writes.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::tests::{take_lines, take_logs, INIT};
+use crate::*;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Req {
+    Add {
+        delta: u64,
+        /// Set by the hand-written reader only.
+        #[serde(skip)]
+        by_hand: bool,
+    },
+    Show,
+}
+
+#[derive(Default)]
+struct Hand {
+    sum: u64,
+}
+
+impl Node for Hand {
+    type Request<'de> = Req;
+    type Timer = ();
+
+    fn read_request<'de>(ty: &str, r: &mut BodyReader<'de>) -> Option<Req> {
+        if ty != "add" {
+            return None;
+        }
+        let mut delta = None;
+        r.object()?;
+        while let Some(key) = r.key()? {
+            match key {
+                "delta" if delta.is_none() => delta = Some(r.u64()?),
+                "delta" => return None,
+                _ => r.skip()?,
+            }
+        }
+        r.end()?;
+        Some(Req::Add {
+            delta: delta?,
+            by_hand: true,
+        })
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Req, from: ReplyTo) {
+        match req {
+            Req::Add { delta, by_hand } => {
+                self.sum += delta;
+                ctx.reply_with(&from, "add_ok", |body| {
+                    body.field("by_hand", &by_hand);
+                });
+            }
+            Req::Show => ctx.reply_with(&from, "show_ok", |body| {
+                body.u64("sum", self.sum)
+                    .i64("neg", -3)
+                    .str("s", "a\"b")
+                    .array("list", |list| {
+                        list.array(|op| {
+                            op.str("r").i64(1).null();
+                        })
+                        .array(|_| {})
+                        .object(|o| {
+                            o.u64("type", 1).flatten(&json!({"x": [1.5]}));
+                        })
+                        .value(&json!({"v": null}))
+                        .u64(u64::MAX);
+                    })
+                    .object("empty", |_| {})
+                    .object("map", |map| {
+                        map.array("k", |l| {
+                            l.i64(i64::MIN);
+                        })
+                        .flatten(&json!({"y": 2}));
+                    });
+            }),
+        }
+    }
+}
+
+fn engine() -> Engine<Hand> {
+    let mut e = Engine::new(Hand::default(), 1);
+    e.handle_line(INIT, Duration::ZERO);
+    take_lines(&mut e);
+    e.logs().clear();
+    e
+}
+
+fn deliver(e: &mut Engine<Hand>, body: &str) -> serde_json::Value {
+    let line = format!(r#"{{"src":"c1","dest":"n1","body":{body}}}"#);
+    e.handle_line(line.as_bytes(), Duration::ZERO);
+    let mut out = take_lines(e);
+    assert_eq!(out.len(), 1, "{body}");
+    out.remove(0)["body"].take()
+}
+
+#[test]
+fn the_hand_reader_reads_plain_bodies_and_serde_the_rest_with_its_errors() {
+    let mut e = engine();
+    let body = deliver(&mut e, r#"{"type":"add","msg_id":1,"delta":5}"#);
+    assert_eq!(
+        body,
+        json!({"type":"add_ok","by_hand":true,"in_reply_to":1})
+    );
+    // An escaped key is not the plain shape: serde reads it.
+    let body = deliver(&mut e, r#"{"type":"add","msg_id":2,"delt\u0061":5}"#);
+    assert_eq!(
+        body,
+        json!({"type":"add_ok","by_hand":false,"in_reply_to":2})
+    );
+    assert_eq!(e.node().sum, 10);
+    // Bodies the hand reader refuses get serde's error answers, as without it.
+    for (body, code, text) in [
+        (r#"{"type":"add","msg_id":3}"#, 12, "missing field `delta`"),
+        (
+            r#"{"type":"add","msg_id":4,"delta":-1}"#,
+            12,
+            "malformed \"add\"",
+        ),
+        (
+            r#"{"type":"add","msg_id":5,"delta":1,"delta":2}"#,
+            12,
+            "duplicate field `delta`",
+        ),
+        (
+            r#"{"type":"nope","msg_id":6}"#,
+            10,
+            "unsupported message type",
+        ),
+    ] {
+        let answer = deliver(&mut e, body);
+        assert_eq!(answer["code"], code, "{body}: {answer}");
+        assert!(answer["text"].as_str().unwrap().contains(text), "{answer}");
+        assert!(take_logs(&mut e).contains(text));
+    }
+    assert_eq!(e.node().sum, 10);
+}
+
+#[test]
+fn nested_arrays_and_objects_are_written_as_serde_writes_them() {
+    let mut e = engine();
+    e.handle_line(
+        br#"{"src":"c1","dest":"n1","body":{"type":"show","msg_id":1}}"#,
+        Duration::ZERO,
+    );
+    let out = String::from_utf8(std::mem::take(e.output())).unwrap();
+    let body = json!({
+        "type": "show_ok",
+        "sum": 0,
+        "neg": -3,
+        "s": "a\"b",
+        "list": [["r", 1, null], [], {"type": 1, "x": [1.5]}, {"v": null}, u64::MAX],
+        "empty": {},
+        "map": {"k": [i64::MIN], "y": 2},
+        "in_reply_to": 1,
+    });
+    // serde_json's map keeps keys sorted; compare the text with the fields in order instead.
+    let expected = concat!(
+        r#"{"src":"n1","dest":"c1","body":{"type":"show_ok","sum":0,"neg":-3,"s":"a\"b","#,
+        r#""list":[["r",1,null],[],{"type":1,"x":[1.5]},{"v":null},18446744073709551615],"#,
+        r#""empty":{},"map":{"k":[-9223372036854775808],"y":2},"in_reply_to":1}}"#,
+        "\n"
+    );
+    assert_eq!(out, expected);
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed["body"], body);
+}
