@@ -263,6 +263,10 @@ pub struct AllArgs {
     /// Run our node types in virtual time (the simulator) instead of the binaries.
     #[arg(long)]
     pub sim: bool,
+    /// With --sim: the seed of every simulated run (default: a random one, printed with each
+    /// run), so a scoreboard can be replayed exactly.
+    #[arg(long, requires = "sim")]
+    pub seed: Option<u64>,
 }
 
 impl WorkloadArgs {

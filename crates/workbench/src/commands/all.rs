@@ -159,6 +159,9 @@ fn run_challenge(challenge: &Challenge, bin: &Path, args: &AllArgs) -> anyhow::R
     let mut argv: Vec<String> = vec!["glomers".into()];
     if args.sim {
         argv.extend(["sim".into(), "--node".into(), challenge.bin.into()]);
+        if let Some(seed) = args.seed {
+            argv.extend(["--seed".into(), seed.to_string()]);
+        }
     } else {
         argv.extend(["test".into(), "--bin".into(), bin.display().to_string()]);
     }
