@@ -301,8 +301,8 @@ fn write_plain(out: &mut Vec<u8>, part: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn workload(flavor: Flavor, models: &str) -> anyhow::Result<Txn> {
         let mut opts = WorkloadOptions::new(2);
