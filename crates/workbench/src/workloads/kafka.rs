@@ -30,7 +30,7 @@ use super::compact::Compact;
 use super::reply::{self, ReplyText};
 use super::request::push_json_str;
 use super::{
-    closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
+    array3, closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
     WorkloadOptions,
 };
 use crate::checkers::fast_hash::FastMap;
@@ -175,8 +175,8 @@ fn poll_value(polled: Value) -> Value {
 
 /// `[["send", key, msg]]` (built directly: `json!` serializes each element through serde).
 fn send_op(key: String, msg: u64) -> Invocation {
-    let send = vec!["send".into(), Value::String(key), msg.into()];
-    Invocation::new("send", Value::Array(vec![Value::Array(send)]))
+    let send = array3("send".into(), Value::String(key), msg.into());
+    Invocation::new("send", Value::Array(vec![send]))
 }
 
 fn poll_op(is_final: bool) -> Invocation {
@@ -368,8 +368,7 @@ impl Workload for Kafka {
 fn send_value(op: &Invocation, offset: i64) -> Value {
     let (key, msg) = (&op.value[0][1], &op.value[0][2]);
     let sent = Value::Array(vec![offset.into(), msg.clone()]);
-    let send = vec!["send".into(), key.clone(), sent];
-    Value::Array(vec![Value::Array(send)])
+    Value::Array(vec![array3("send".into(), key.clone(), sent)])
 }
 
 impl Kafka {

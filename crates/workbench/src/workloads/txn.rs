@@ -7,11 +7,12 @@
 //! it (the write-write dependencies G0 needs, which inference alone rarely finds).
 
 use rand::Rng as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::compact::Compact;
 use super::{
-    closed_schema, Completion, Invocation, ReplyText, Request, Step, Workload, WorkloadOptions,
+    array3, closed_schema, value_vec, Completion, Invocation, ReplyText, Request, Step, Workload,
+    WorkloadOptions,
 };
 use crate::checkers::txn::{self, Flavor};
 use crate::checkers::CheckResult;
@@ -89,7 +90,7 @@ impl Workload for Txn {
     /// fresh key after `--max-writes-per-key` writes.
     fn next_op(&mut self, _worker: usize, rng: &mut Rng) -> Invocation {
         let len = rng.gen_range(1..=self.max_txn_length);
-        let mut mops = Vec::with_capacity(len);
+        let mut mops = value_vec(len);
         for _ in 0..len {
             let slot = self.slot(rng);
             let key = self.slots[slot];
@@ -123,7 +124,10 @@ impl Workload for Txn {
         let keys: Vec<i64> = self.written.iter().copied().collect();
         keys.chunks(FINAL_READ_CHUNK)
             .map(|chunk| {
-                let mops = chunk.iter().map(|k| json!(["r", k, null])).collect();
+                let mops = chunk
+                    .iter()
+                    .map(|&k| micro_op("r", k, Value::Null))
+                    .collect();
                 Invocation::final_op("txn", Value::Array(mops))
             })
             .collect()
@@ -172,7 +176,7 @@ impl Txn {
         let sent = op.value.as_array()?;
         let mut text = Compact::new(text);
         text.eat(b'[')?;
-        let mut mops = Vec::with_capacity(sent.len());
+        let mut mops = value_vec(sent.len());
         for (i, s) in sent.iter().enumerate() {
             if i > 0 {
                 text.eat(b',')?;
@@ -248,7 +252,7 @@ impl Txn {
 
 /// A micro-op `[f, key, value]`.
 fn micro_op(f: &str, key: i64, value: Value) -> Value {
-    Value::Array(vec![Value::String(f.to_owned()), Value::from(key), value])
+    array3(Value::String(f.to_owned()), Value::from(key), value)
 }
 
 /// Writes a transaction as serde_json would, without going through the serializer for the
@@ -298,6 +302,7 @@ fn write_plain(out: &mut Vec<u8>, part: &Value) {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn workload(flavor: Flavor, models: &str) -> anyhow::Result<Txn> {
         let mut opts = WorkloadOptions::new(2);
