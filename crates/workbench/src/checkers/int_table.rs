@@ -27,6 +27,7 @@ impl<V> Default for IntTable<V> {
 const SLACK: usize = 16;
 
 impl<V> IntTable<V> {
+    #[inline]
     pub fn get(&self, i: i64) -> Option<&V> {
         match usize::try_from(i) {
             Ok(u) if u < self.dense.len() => self.dense[u].as_ref(),
@@ -35,6 +36,7 @@ impl<V> IntTable<V> {
         }
     }
 
+    #[inline]
     pub fn get_mut(&mut self, i: i64) -> Option<&mut V> {
         match usize::try_from(i) {
             Ok(u) if u < self.dense.len() => self.dense[u].as_mut(),
@@ -44,7 +46,19 @@ impl<V> IntTable<V> {
     }
 
     /// The value at `i`, made with `make` if there was none.
+    #[inline]
     pub fn get_or_insert_with(&mut self, i: i64, make: impl FnOnce() -> V) -> &mut V {
+        // The common case, an entry of the vector that is there, inlined at the caller (the
+        // checkers call this per message, per write, per op); the rest is a call.
+        if let Ok(u) = usize::try_from(i) {
+            if u < self.dense.len() && self.dense[u].is_some() {
+                return self.dense[u].as_mut().expect("checked just above");
+            }
+        }
+        self.insert_with(i, make)
+    }
+
+    fn insert_with(&mut self, i: i64, make: impl FnOnce() -> V) -> &mut V {
         if let Ok(u) = usize::try_from(i) {
             if u >= self.dense.len() && u < 2 * self.len + SLACK {
                 self.dense.resize_with(u + 1, || None);

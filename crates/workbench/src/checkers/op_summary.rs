@@ -6,7 +6,7 @@
 //! the pairs, cloning `f` per op, or hashing processes with SipHash: on a 20-second kafka or
 //! txn run, three `pairs()` calls and their clones were about 40 M instructions.
 
-use crate::checkers::fast_hash::FastMap;
+use crate::checkers::int_table::IntTable;
 use crate::checkers::stats::Counts;
 use crate::history::{History, Nanos, OpType, Process};
 
@@ -30,8 +30,9 @@ pub struct OpSummary<'a> {
 impl<'a> OpSummary<'a> {
     pub fn of(history: &'a History) -> OpSummary<'a> {
         let mut by_f: Vec<FSummary<'a>> = Vec::new();
-        // Process -> (index in `by_f`, invocation time) of its open invocation.
-        let mut open: FastMap<u64, (u32, Nanos)> = FastMap::default();
+        // Process -> (index in `by_f`, invocation time) of its open invocation. Process numbers
+        // are small and dense (a worker's next is its last plus the concurrency): a table.
+        let mut open: IntTable<Option<(u32, Nanos)>> = IntTable::default();
         let mut last = usize::MAX;
         for op in &history.ops {
             let Process::Client(process) = op.process else {
@@ -58,8 +59,10 @@ impl<'a> OpSummary<'a> {
                 // Counted as info until (unless) its completion comes; an invocation its
                 // process leaves open for a new one stays info.
                 by_f[group].counts.add(OpType::Info);
-                open.insert(process, (group as u32, op.time));
-            } else if let Some((group, invoked)) = open.remove(&process) {
+                *open.get_or_insert_with(process as i64, || None) = Some((group as u32, op.time));
+            } else if let Some((group, invoked)) =
+                open.get_mut(process as i64).and_then(Option::take)
+            {
                 let summary = &mut by_f[group as usize];
                 summary.counts.info_count -= 1;
                 summary.counts.count -= 1;

@@ -5,7 +5,7 @@
 //! Positions are compared in the version order ([`Logs::index`]), not as raw offsets: a log may
 //! leave offsets unused, and only skipping a message that exists is a skip.
 
-use crate::checkers::fast_hash::FastMap;
+use crate::checkers::int_table::IntTable;
 
 use super::findings::{secs, Example, Findings};
 use super::logs::Logs;
@@ -20,24 +20,38 @@ struct Mark {
     op: usize,
 }
 
+/// Marks by key id (ids are dense: vectors, not maps).
 #[derive(Default)]
 struct ProcessState {
-    polled: FastMap<KeyId, Mark>,
-    sent: FastMap<KeyId, Mark>,
+    polled: Vec<Option<Mark>>,
+    sent: Vec<Option<Mark>>,
+}
+
+/// Sets `key`'s mark, returning the previous one.
+fn replace(marks: &mut Vec<Option<Mark>>, key: KeyId, mark: Mark) -> Option<Mark> {
+    let key = key as usize;
+    if marks.len() <= key {
+        marks.resize(key + 1, None);
+    }
+    marks[key].replace(mark)
 }
 
 pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
     // A process runs one op at a time, so invocation order is its program order.
-    let mut processes: FastMap<u64, ProcessState> = FastMap::default();
+    let mut processes: IntTable<ProcessState> = IntTable::default();
     for txn in &txns.txns {
         if txn.outcome != OpType::Ok {
             continue;
         }
-        let state = processes.entry(txn.process).or_default();
+        let state = processes.get_or_insert_with(txn.process as i64, ProcessState::default);
         match &txn.body {
             Body::Assign { keys, .. } => {
                 // Assign mode: keys no longer assigned start afresh.
-                state.polled.retain(|k, _| keys.contains(k));
+                for (k, mark) in state.polled.iter_mut().enumerate() {
+                    if mark.is_some() && !keys.contains(&(k as KeyId)) {
+                        *mark = None;
+                    }
+                }
             }
             Body::Send {
                 key,
@@ -49,7 +63,7 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                     offset: *offset,
                     op: txn.invoke_index,
                 };
-                if let Some(prev) = state.sent.insert(*key, mark) {
+                if let Some(prev) = replace(&mut state.sent, *key, mark) {
                     if mark.index <= prev.index {
                         findings.add("nonmonotonic-send", || Example {
                             message: format!(
@@ -111,7 +125,7 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                         offset: last.0,
                         op,
                     };
-                    if let Some(prev) = state.polled.insert(key, mark) {
+                    if let Some(prev) = replace(&mut state.polled, key, mark) {
                         if first_index <= prev.index {
                             findings.add("nonmonotonic-poll", || Example {
                                 message: format!(
@@ -177,14 +191,14 @@ pub fn check_commits(txns: &Txns, findings: &mut Findings) {
         _ => assigns.next(),
     });
     // Per key: the highest acknowledged commit and the poll that made it.
-    let mut committed: FastMap<KeyId, (Offset, usize)> = FastMap::default();
+    let mut committed: Vec<Option<(Offset, usize)>> = vec![None; txns.keys.len()];
     for (_, t) in events {
         let txn = &txns.txns[t];
         match &txn.body {
             Body::Poll { .. } => {
                 for (key, msgs) in txns.polled(txn) {
                     if let Some(max) = msgs.iter().map(|&(o, _)| o).max() {
-                        let entry = committed.entry(key).or_insert((max, t));
+                        let entry = committed[key as usize].get_or_insert((max, t));
                         if max > entry.0 {
                             *entry = (max, t);
                         }
@@ -196,7 +210,7 @@ pub fn check_commits(txns: &Txns, findings: &mut Findings) {
                 committed: answer,
             } => {
                 for key in keys {
-                    let Some(&(acked, poll)) = committed.get(key) else {
+                    let Some((acked, poll)) = committed[*key as usize] else {
                         continue;
                     };
                     let answered = answer

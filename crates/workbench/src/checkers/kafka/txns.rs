@@ -127,7 +127,8 @@ impl Txns {
         let mut out = Txns::default();
         // At most one txn per two ops: growing the vector would copy it a dozen times.
         out.txns.reserve(history.ops.len().div_ceil(2));
-        let mut open: FastMap<u64, usize> = FastMap::default();
+        // Process -> its open txn. Process numbers are small and dense: a table.
+        let mut open: IntTable<Option<usize>> = IntTable::default();
         for op in &history.ops {
             let crate::history::Process::Client(process) = op.process else {
                 continue;
@@ -141,7 +142,7 @@ impl Txns {
                     out.unreadable.push(op.index);
                     Body::Other
                 });
-                open.insert(process, out.txns.len());
+                *open.get_or_insert_with(process as i64, || None) = Some(out.txns.len());
                 out.txns.push(Txn {
                     process,
                     outcome: OpType::Info,
@@ -153,7 +154,7 @@ impl Txns {
                 });
                 continue;
             }
-            let Some(t) = open.remove(&process) else {
+            let Some(t) = open.get_mut(process as i64).and_then(Option::take) else {
                 continue;
             };
             out.completed.push(t as u32);

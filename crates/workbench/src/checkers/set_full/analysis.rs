@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::values::{cmp_values, Interner};
+use super::values::{cmp_values, Interner, NO_SLOT};
 use super::READ_F;
 use crate::history::{History, Nanos, OpType, Process, NANOS_PER_MS};
 use serde_json::Value;
@@ -112,6 +112,16 @@ struct Progress {
 }
 
 impl Progress {
+    /// The progress kept for a small integer that is no element (never applied).
+    const NONE: Progress = Progress {
+        first_read_after: 0,
+        rank_offset: 0,
+        next_rank: 0,
+        absent_rank_plus_1: 0,
+        first_seen_at: 0,
+        first_seen_index: NOT_SEEN,
+    };
+
     fn of(element: &Element) -> Progress {
         Progress {
             first_read_after: element.first_read_after,
@@ -291,6 +301,21 @@ impl Analysis {
     /// records and written back into the elements at the end.
     fn apply_reads(&mut self, history: &History, interner: &Interner) {
         let mut progress: Vec<Progress> = self.elements.iter().map(Progress::of).collect();
+        // The elements that are small integers (all of Maelstrom's) get their progress by
+        // value, so that a read's range of values walks a slice of it: no slot lookup, no
+        // bounds check per element. `progress` keeps the others (and, until the end, stale
+        // copies of these). Unless the small integers are sparse (a few large ones would make
+        // the vector far larger than the elements): then every element goes by slot.
+        let small = interner.small_slots();
+        let by_slot_only = small.len() > 4 * self.elements.len() + 1024;
+        let mut by_value: Vec<(u32, Progress)> = small
+            .iter()
+            .take(if by_slot_only { 0 } else { small.len() })
+            .map(|&slot| match slot {
+                NO_SLOT => (NO_SLOT, Progress::NONE),
+                slot => (slot, progress[slot as usize]),
+            })
+            .collect();
         let elements = &self.elements;
         for (position, &id) in self.ok_reads.iter().enumerate() {
             let completion = &history.ops[self.reads[id as usize].ok_at.expect("ok read")];
@@ -299,21 +324,54 @@ impl Analysis {
                 position: position as u32,
                 completion_index: completion.index,
             };
-            let mut apply =
-                |slot: usize| progress[slot].apply(&read, || &elements[slot].concurrent_reads);
             // A read the history kept as a set of integers, or a JSON array; any other value
             // (null) reads as the empty set, as in Jepsen. Values never added are ignored.
             match (history.int_set(completion), completion.value.as_array()) {
                 (Some(set), _) => {
                     for &(lo, hi) in set.ranges() {
-                        interner.for_each_slot_in(lo, hi, &mut apply);
+                        match interner.small_range(lo, hi) {
+                            Some(range) if by_slot_only => {
+                                for &slot in &small[range] {
+                                    if slot != NO_SLOT {
+                                        let slot = slot as usize;
+                                        progress[slot]
+                                            .apply(&read, || &elements[slot].concurrent_reads);
+                                    }
+                                }
+                            }
+                            Some(range) => {
+                                for (slot, p) in &mut by_value[range] {
+                                    if *slot != NO_SLOT {
+                                        let slot = *slot as usize;
+                                        p.apply(&read, || &elements[slot].concurrent_reads);
+                                    }
+                                }
+                            }
+                            None => {}
+                        }
+                        interner.for_each_large_slot_in(lo, hi, |slot| {
+                            progress[slot].apply(&read, || &elements[slot].concurrent_reads)
+                        });
                     }
                 }
-                (None, Some(values)) => values
-                    .iter()
-                    .filter_map(|v| interner.get(v))
-                    .for_each(&mut apply),
+                (None, Some(values)) => {
+                    for v in values {
+                        let Some(slot) = interner.get(v) else {
+                            continue;
+                        };
+                        let p = match Interner::small_index(v) {
+                            Some(i) if !by_slot_only => &mut by_value[i].1,
+                            _ => &mut progress[slot],
+                        };
+                        p.apply(&read, || &elements[slot].concurrent_reads);
+                    }
+                }
                 (None, None) => {}
+            }
+        }
+        for (slot, p) in by_value {
+            if slot != NO_SLOT {
+                progress[slot as usize] = p;
             }
         }
         let ok_reads = &self.ok_reads;

@@ -71,10 +71,10 @@ pub(super) struct Interner {
 const SMALL_LIMIT: u64 = 1 << 24;
 
 /// A `small` entry for an integer never added.
-const NO_SLOT: u32 = u32::MAX;
+pub(super) const NO_SLOT: u32 = u32::MAX;
 
 impl Interner {
-    fn small_index(value: &Value) -> Option<usize> {
+    pub(super) fn small_index(value: &Value) -> Option<usize> {
         match value {
             Value::Number(n) => n.as_u64().filter(|&u| u < SMALL_LIMIT).map(|u| u as usize),
             _ => None,
@@ -107,25 +107,23 @@ impl Interner {
         self.other.get(&key).map(|&s| s as usize)
     }
 
-    /// Calls `f` with the slot of every interned integer in `lo..=hi`, ascending. The small
-    /// integers are a slice walk (a broadcast read is a few long ranges); integers that were
-    /// never added are skipped without a lookup where possible.
-    #[inline]
-    pub(super) fn for_each_slot_in(&self, lo: u64, hi: u64, mut f: impl FnMut(usize)) {
-        if lo > hi {
-            return;
-        }
+    /// The slot of every small integer (index: the integer), [`NO_SLOT`] for those never added.
+    pub(super) fn small_slots(&self) -> &[u32] {
+        &self.small
+    }
+
+    /// The part of `lo..=hi` that [`Interner::small_slots`] covers.
+    pub(super) fn small_range(&self, lo: u64, hi: u64) -> Option<std::ops::RangeInclusive<usize>> {
         let small_len = self.small.len() as u64;
-        if lo < small_len {
-            let end = hi.min(small_len - 1);
-            for &slot in &self.small[lo as usize..=end as usize] {
-                if slot != NO_SLOT {
-                    f(slot as usize);
-                }
-            }
-        }
-        // Between `small_len` and SMALL_LIMIT nothing was added; above it only `other` holds.
-        if hi >= SMALL_LIMIT && !self.other.is_empty() {
+        (lo <= hi && lo < small_len).then(|| lo as usize..=hi.min(small_len - 1) as usize)
+    }
+
+    /// Calls `f` with the slot of every interned integer in `lo..=hi` beyond
+    /// [`Interner::small_slots`], ascending.
+    #[inline]
+    pub(super) fn for_each_large_slot_in(&self, lo: u64, hi: u64, mut f: impl FnMut(usize)) {
+        // Between `small.len()` and SMALL_LIMIT nothing was added; above it only `other` holds.
+        if lo <= hi && hi >= SMALL_LIMIT && !self.other.is_empty() {
             for i in lo.max(SMALL_LIMIT)..=hi {
                 if let Some(slot) = self.get_u64(i) {
                     f(slot);

@@ -347,7 +347,7 @@ fn cyclic_versions(versions: &[(i64, i64, i64, u32)], found: &mut Vec<Found>) {
                 .map(|v| (v.1, v.2)),
         );
         i = j;
-        if edges.is_empty() {
+        if edges.is_empty() || !any_target_is_a_source(&edges) {
             continue;
         }
         nodes.clear();
@@ -393,4 +393,22 @@ fn cyclic_versions(versions: &[(i64, i64, i64, u32)], found: &mut Vec<Found>) {
             ));
         }
     }
+}
+
+/// Whether some value is both the target of an edge and the source of one (`edges` sorted):
+/// without such a value no path has two edges, so there is no cycle. Mostly every edge of a
+/// key points to its final value, which no edge leaves, and the key needs no sort.
+fn any_target_is_a_source(edges: &[(i64, i64)]) -> bool {
+    let is_source = |v: i64| {
+        let at = edges.partition_point(|e| e.0 < v);
+        edges.get(at).is_some_and(|e| e.0 == v)
+    };
+    let mut checked = None;
+    edges.iter().any(|&(_, b)| {
+        if checked == Some(b) {
+            return false;
+        }
+        checked = Some(b);
+        is_source(b)
+    })
 }
