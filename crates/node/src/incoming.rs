@@ -68,9 +68,35 @@ impl<N: Node> Engine<N> {
             }
         };
         match crate::scan::scan(text) {
-            Some(msg) => self.dispatch(line, msg),
+            Some(msg) if msg.body_checked => self.dispatch(line, msg, false),
+            Some(msg) => self.dispatch_unchecked(line, text, msg),
             None => self.handle_unusual(line, text),
         }
+    }
+
+    /// A line whose body the scanner only skipped: a request the node's hand-written reader
+    /// takes, having walked (and so validated) the whole body, goes straight to the node;
+    /// anything else has its body validated first, and a line with an invalid body takes
+    /// the careful path, exactly as if the scanner had refused it.
+    fn dispatch_unchecked(&mut self, line: &[u8], text: &str, msg: Scanned<'_>) {
+        let mut reader_refused = false;
+        if let (None, Some(ty), true) = (msg.in_reply_to, msg.ty, self.ctx.initialized) {
+            if ty != "init" {
+                let mut reader = BodyReader::new(msg.body);
+                match N::read_request(ty, &mut reader) {
+                    Some(req) if reader.walked_all() || crate::scan::valid_body(msg.body) => {
+                        self.deliver(req, msg.src, msg.msg_id);
+                        return;
+                    }
+                    Some(_) => return self.handle_unusual(line, text),
+                    None => reader_refused = true,
+                }
+            }
+        }
+        if !crate::scan::valid_body(msg.body) {
+            return self.handle_unusual(line, text);
+        }
+        self.dispatch(line, msg, reader_refused);
     }
 
     /// The careful path for a line the fast scanner did not take (escapes, duplicates, syntax
@@ -105,12 +131,15 @@ impl<N: Node> Engine<N> {
             ty: header.ty.as_deref(),
             msg_id: header.msg_id,
             in_reply_to: header.in_reply_to,
+            body_checked: true,
         };
-        self.dispatch(line, msg);
+        self.dispatch(line, msg, false);
     }
 
-    /// Routes a read message: a reply to its RPC, `init` to the runtime, a request to the node.
-    fn dispatch(&mut self, line: &[u8], msg: Scanned<'_>) {
+    /// Routes a read message (its body validated): a reply to its RPC, `init` to the runtime,
+    /// a request to the node. `reader_refused` is set when the node's hand-written reader
+    /// already gave `None` for this body (it is not asked again).
+    fn dispatch(&mut self, line: &[u8], msg: Scanned<'_>, reader_refused: bool) {
         let Scanned {
             src,
             dest,
@@ -118,6 +147,7 @@ impl<N: Node> Engine<N> {
             ty,
             msg_id,
             in_reply_to,
+            body_checked: _,
         } = msg;
         if let Some(in_reply_to) = in_reply_to {
             self.route_reply(src, in_reply_to, ty, body);
@@ -157,22 +187,29 @@ impl<N: Node> Engine<N> {
             return;
         }
 
-        let read = N::read_request(ty, &mut BodyReader::new(body));
+        let read = match reader_refused {
+            true => None,
+            false => N::read_request(ty, &mut BodyReader::new(body)),
+        };
         let parsed = match read {
             Some(req) => Ok(req),
             None => crate::body::parse::<N::Request<'_>>(ty, body),
         };
         match parsed {
-            Ok(req) => {
-                let mut from = ReplyTo::new(src, msg_id);
-                if let Some(msg_id) = msg_id {
-                    from.request = self.ctx.answers.open(&from.src, msg_id);
-                }
-                self.node.on_request(&mut self.ctx, req, from);
-                self.settle();
-            }
+            Ok(req) => self.deliver(req, src, msg_id),
             Err(e) => self.refuse_request(line, src, dest, ty, msg_id, &e),
         }
+    }
+
+    /// Gives a request to the node.
+    #[inline]
+    fn deliver(&mut self, req: N::Request<'_>, src: &str, msg_id: Option<u64>) {
+        let mut from = ReplyTo::new(src, msg_id);
+        if let Some(msg_id) = msg_id {
+            from.request = self.ctx.answers.open(&from.src, msg_id);
+        }
+        self.node.on_request(&mut self.ctx, req, from);
+        self.settle();
     }
 
     /// Logs a request its type could not be deserialized into, and answers it with error 10

@@ -305,17 +305,24 @@ pub fn write_message(
 }
 
 /// Appends a JSON string literal (with quotes and escapes) for `s`.
+#[inline]
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    // Fast path: nothing to escape.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(s.len() + 2);
+    // Fast path: nothing to escape (the bytes a string's text may hold as they are).
+    let bytes = s.as_bytes();
+    if crate::scan::string_run(bytes) == bytes.len() {
+        out.reserve(bytes.len() + 2);
         out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(bytes);
         out.push(b'"');
     } else {
-        // Writing into a Vec cannot fail, and a str always serializes.
-        let _ = serde_json::to_writer(&mut *out, s);
+        write_escaped_str(out, s);
     }
+}
+
+#[cold]
+fn write_escaped_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail, and a str always serializes.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Appends the decimal digits of `n`.

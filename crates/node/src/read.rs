@@ -241,6 +241,12 @@ impl<'a> BodyReader<'a> {
         self.s.ws();
         (self.depth == 0 && self.s.i == self.s.b.len()).then_some(())
     }
+
+    /// Whether the reader walked the whole text (every object and array closed, nothing but
+    /// whitespace left), which it then validated.
+    pub(crate) fn walked_all(&mut self) -> bool {
+        self.end().is_some()
+    }
 }
 
 /// Keeps track of which of up to 64 fields of an object were read, to refuse duplicates (which

@@ -9,6 +9,12 @@
 //! syntax error) returns `None` and the engine takes its serde path, which either reads the
 //! line the same way or explains what is wrong with it. So the scanner may be stricter than
 //! serde_json, never more lenient, and it never has to produce a diagnostic.
+//!
+//! The body's other fields are only skipped (brackets and strings matched, nothing
+//! validated): a hand-written request reader ([`crate::BodyReader`]) walks the body again
+//! anyway and validates what it reads, so checking it here as well would read every body
+//! twice. [`Scanned::body_checked`] says whether the body still needs [`valid_body`] before
+//! anything else relies on it being valid JSON (see the engine's dispatch).
 
 /// What [`scan`] found: the envelope and the body's reserved fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +26,8 @@ pub(crate) struct Scanned<'a> {
     pub(crate) ty: Option<&'a str>,
     pub(crate) msg_id: Option<u64>,
     pub(crate) in_reply_to: Option<u64>,
+    /// The body was validated (every field), not only skipped past.
+    pub(crate) body_checked: bool,
 }
 
 /// Nesting deeper than this is left to serde_json (which limits recursion itself).
@@ -33,6 +41,7 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
     s.eat(b'{')?;
     let (mut src, mut dest, mut body) = (None, None, None);
     let mut header = Header::default();
+    let mut body_checked = true;
     loop {
         s.ws();
         let key = s.plain_str()?;
@@ -44,7 +53,7 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
             "dest" if dest.is_none() => dest = Some(s.plain_str()?),
             "body" if body.is_none() => {
                 let start = s.i;
-                header = s.body()?;
+                (header, body_checked) = s.body()?;
                 body = Some(&text[start..s.i]);
             }
             "src" | "dest" | "body" => return None,
@@ -68,7 +77,15 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
         ty: header.ty,
         msg_id: header.msg_id,
         in_reply_to: header.in_reply_to,
+        body_checked,
     })
+}
+
+/// Whether `body`, a JSON object delimited by [`scan`] (which only skipped its fields), is
+/// valid: as strict as the validating scan, with the same depth limit.
+pub(crate) fn valid_body(body: &str) -> bool {
+    let mut s = Scanner::new(body);
+    s.skip_value(1).is_some() && s.i == s.b.len()
 }
 
 #[derive(Default)]
@@ -140,15 +157,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The body object; records its reserved fields, validates and skips the rest.
-    fn body(&mut self) -> Option<Header<'a>> {
+    /// The body object; records its reserved fields and skips the rest: whether it validated
+    /// them too (only the reserved fields) or only found where they end.
+    fn body(&mut self) -> Option<(Header<'a>, bool)> {
         let mut header = Header::default();
+        let mut checked = true;
         let (mut seen_ty, mut seen_msg_id, mut seen_in_reply_to) = (false, false, false);
         self.eat(b'{')?;
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
-            return Some(header);
+            return Some((header, checked));
         }
         loop {
             self.ws();
@@ -178,12 +197,15 @@ impl<'a> Scanner<'a> {
                     }
                     header.in_reply_to = self.optional_u64()?;
                 }
-                _ => self.skip_value(2)?,
+                _ => {
+                    self.skip_unchecked()?;
+                    checked = false;
+                }
             }
             self.ws();
             match self.next()? {
                 b',' => continue,
-                b'}' => return Some(header),
+                b'}' => return Some((header, checked)),
                 _ => return None,
             }
         }
@@ -290,6 +312,57 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Skips one value without validating it: where a valid value ends is found exactly
+    /// (strings and brackets matched); on invalid text it stops anywhere, or gives `None`.
+    fn skip_unchecked(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_str_unchecked(),
+            b'{' | b'[' => {
+                let mut depth = 0u32;
+                loop {
+                    self.i += structure_run(&self.b[self.i..]);
+                    match self.peek()? {
+                        b'"' => self.skip_str_unchecked()?,
+                        b'{' | b'[' => {
+                            depth += 1;
+                            self.i += 1;
+                        }
+                        _ => {
+                            // `}` or `]`
+                            self.i += 1;
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(());
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                // A number, `true`, `false` or `null`: up to the next separator.
+                let run = self.b[self.i..]
+                    .iter()
+                    .position(|&c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\t' | b'\r'))
+                    .unwrap_or(self.b.len() - self.i);
+                (run > 0).then(|| self.i += run)
+            }
+        }
+    }
+
+    /// Skips a string (at its opening quote) without checking its escapes.
+    #[inline]
+    fn skip_str_unchecked(&mut self) -> Option<()> {
+        self.i += 1;
+        loop {
+            self.i += string_run(&self.b[self.i..]);
+            match self.next()? {
+                b'"' => return Some(()),
+                b'\\' => self.i += 1,
+                _ => {}
+            }
+        }
+    }
+
     fn skip_str(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
@@ -352,11 +425,30 @@ impl<'a> Scanner<'a> {
 /// How many bytes at the start of `b` may stand inside a string as they are: everything up to
 /// the first quote, backslash or control character (or the end), found in one tight loop.
 #[inline]
-fn string_run(b: &[u8]) -> usize {
+pub(crate) fn string_run(b: &[u8]) -> usize {
     b.iter()
         .position(|&c| ENDS_STRING_RUN[usize::from(c)])
         .unwrap_or(b.len())
 }
+
+/// How many bytes at the start of `b` are neither a quote nor a bracket.
+#[inline]
+fn structure_run(b: &[u8]) -> usize {
+    b.iter()
+        .position(|&c| ENDS_STRUCTURE_RUN[usize::from(c)])
+        .unwrap_or(b.len())
+}
+
+/// The bytes [`structure_run`] stops at.
+static ENDS_STRUCTURE_RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
 
 /// The bytes [`string_run`] stops at, as a table (one load per byte instead of three tests).
 static ENDS_STRING_RUN: [bool; 256] = {
@@ -401,8 +493,11 @@ mod tests {
         ))
     }
 
+    /// What the scanner reads from `line`, its body validated afterwards when it was only
+    /// skipped (as the engine does before relying on it).
     fn scanned(line: &str) -> Option<Reading> {
-        scan(line).map(|s| {
+        let read = scan(line).filter(|s| s.body_checked || valid_body(s.body));
+        read.map(|s| {
             (
                 s.src.to_string(),
                 s.dest.to_string(),
@@ -424,6 +519,8 @@ mod tests {
             r#"{"src":"c1","dest":"n1","body":{"v":[1,22,333,4.5,6e2,-7, 8 ,[9,10],0,11]}}"#,
             r#"{"src":"c1","dest":"n1","body":{"type":null,"msg_id":null,"in_reply_to":null}}"#,
             r#"{"src":"c1","dest":"n1","extra":{"x":[[],{}]},"body":{"type":"é 🦀","x":0.5E-7}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"s":"]}\"[{\\","v":[{"a":"}"},[]],"type":"x","w":true}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"n":-1.5e3 ,"type":"x", "m":null}}"#,
         ] {
             let got = scanned(line);
             assert!(got.is_some(), "scanner refused {line}");

@@ -173,3 +173,70 @@ fn nested_arrays_and_objects_are_written_as_serde_writes_them() {
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed["body"], body);
 }
+
+/// Lines whose body is not valid JSON take the careful path (logged, not answered: serde
+/// cannot read the envelope), whether or not a hand-written reader reads their type.
+#[test]
+fn a_body_that_is_not_valid_json_is_never_delivered_nor_answered() {
+    let mut e = engine();
+    for body in [
+        r#"{"type":"add","msg_id":1,"delta":5,"x":[1,]}"#,
+        r#"{"type":"add","msg_id":1,"x":tru,"delta":5}"#,
+        r#"{"type":"add","x":"\q","delta":5,"msg_id":3}"#,
+        r#"{"type":"show","msg_id":2,"x":{"a" 1}}"#,
+        r#"{"in_reply_to":9,"x":[01]}"#,
+        r#"{"msg_id":4,"x":[1}]}"#,
+        r#"{"msg_id":5,"x":"a
+b"}"#,
+    ] {
+        let line = format!(r#"{{"src":"c1","dest":"n1","body":{body}}}"#);
+        e.handle_line(line.as_bytes(), Duration::ZERO);
+        assert!(take_lines(&mut e).is_empty(), "{body}");
+        assert!(
+            take_logs(&mut e).contains("not a message envelope"),
+            "{body}"
+        );
+    }
+    assert_eq!(e.node().sum, 0);
+}
+
+/// A reader that returns as soon as it has what it wants, leaving the rest unread.
+struct Hasty;
+
+impl Node for Hasty {
+    type Request<'de> = Req;
+    type Timer = ();
+
+    fn read_request<'de>(ty: &str, r: &mut BodyReader<'de>) -> Option<Req> {
+        (ty == "add").then_some(())?;
+        r.object()?;
+        let delta = loop {
+            match r.key()?? {
+                "delta" => break r.u64()?,
+                _ => r.skip()?,
+            }
+        };
+        Some(Req::Add {
+            delta,
+            by_hand: true,
+        })
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, _: Req, from: ReplyTo) {
+        ctx.reply_with(&from, "add_ok", |_| {});
+    }
+}
+
+#[test]
+fn a_reader_that_stops_early_still_gets_only_valid_bodies() {
+    let mut e = Engine::new(Hasty, 1);
+    e.handle_line(INIT, Duration::ZERO);
+    take_lines(&mut e);
+    let good = br#"{"src":"c1","dest":"n1","body":{"type":"add","msg_id":1,"delta":5,"x":[1]}}"#;
+    e.handle_line(good, Duration::ZERO);
+    assert_eq!(take_lines(&mut e).len(), 1);
+    let bad = br#"{"src":"c1","dest":"n1","body":{"type":"add","msg_id":2,"delta":5,"x":[1,]}}"#;
+    e.handle_line(bad, Duration::ZERO);
+    assert!(take_lines(&mut e).is_empty());
+    assert!(take_logs(&mut e).contains("not a message envelope"));
+}
