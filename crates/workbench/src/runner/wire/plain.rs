@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
-use crate::workloads::reply::uint_array;
+use crate::workloads::reply::{self, uint_array};
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
@@ -42,7 +42,8 @@ pub(super) fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
                 if p.peek() != Some(b'{') {
                     return None;
                 }
-                p.value()?;
+                // A reply's arrays are kept for its workload (see `scan_and_remember`).
+                p.value(!to_node)?;
                 body = Some(WireBody::Raw {
                     text: line[start..p.i].into(),
                     parsed_in_exact_mode: !to_node,
@@ -114,19 +115,21 @@ impl<'a> Cursor<'a> {
     }
 
     /// Any plain value (see the module's documentation), read by [`skip_value`].
-    fn value(&mut self) -> Option<()> {
-        self.i = skip_value(self.text, self.i)?;
+    fn value(&mut self, remember_arrays: bool) -> Option<()> {
+        self.i = skip_value(self.text, self.i, remember_arrays)?;
         Some(())
     }
 }
 
-/// Skips the plain value at `text[i]`; the index after it.
+/// Skips the plain value at `text[i]`; the index after it. `remember_arrays`: the sets of
+/// the compact integer arrays directly in it are kept for the workload (see
+/// [`reply::scan_and_remember`]).
 ///
 /// One loop, no recursion: the open containers are a stack of bits (1 for an object, 0 for
 /// an array), at most [`MAX_NESTING`] of them. Every line a node writes goes through here
 /// (a kafka poll's arrays of pairs, a txn's micro-ops), so it is kept to a few instructions
 /// per byte; what it does not take, the caller leaves to serde.
-fn skip_value(text: &[u8], mut i: usize) -> Option<usize> {
+fn skip_value(text: &[u8], mut i: usize, remember_arrays: bool) -> Option<usize> {
     let mut objects: u64 = 0;
     let mut depth = 0usize;
     loop {
@@ -140,7 +143,11 @@ fn skip_value(text: &[u8], mut i: usize) -> Option<usize> {
                 // broadcast read's whole set): eight bytes at a time.
                 let scanned = match open == b'[' && depth == 1 {
                     true if text.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                        uint_array::scan(text, i, |_, _| {})
+                        if remember_arrays {
+                            reply::scan_and_remember(text, i)
+                        } else {
+                            uint_array::scan(text, i, |_, _| {})
+                        }
                     }
                     _ => None,
                 };
@@ -212,9 +219,7 @@ fn skip_key(text: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Skips a string of printable ASCII without escapes. Strings are short (a type, a key): a
-/// word of eight bytes at a time finds the first byte that ends or spoils one (inlined: a
-/// call would cost as much as the work).
-#[inline(always)]
+/// word of eight bytes at a time finds the first byte that ends or spoils one.
 fn skip_string(text: &[u8], i: usize) -> Option<usize> {
     if text.get(i) != Some(&b'"') {
         return None;
