@@ -22,10 +22,7 @@ pub struct SimCluster<E: AnyEngine + ?Sized = dyn AnyEngine> {
     nodes: Vec<Box<E>>,
     /// Each node's next timer deadline, as of its last step (the cluster asks for the
     /// earliest one at every wait, and only the node that just acted can have changed it).
-    deadlines: Vec<Option<Nanos>>,
-    /// The earliest of `deadlines` as (deadline, node), ties to the lowest node; `None` when
-    /// it must be found again (the node that held it moved its deadline later).
-    earliest: Option<Option<(Nanos, usize)>>,
+    deadlines: Deadlines,
     /// Nodes lent out by [`SimCluster::engine_mut`], whose deadline must be read again.
     stale: Vec<usize>,
     logs: Vec<Vec<u8>>,
@@ -51,8 +48,7 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     pub fn from_engines(engines: Vec<Box<E>>) -> SimCluster<E> {
         SimCluster {
             logs: vec![Vec::new(); engines.len()],
-            deadlines: engines.iter().map(|e| deadline_of(&**e)).collect(),
-            earliest: None,
+            deadlines: Deadlines::new(engines.iter().map(|e| deadline_of(&**e)).collect()),
             stale: Vec::new(),
             nodes: engines,
             now: 0,
@@ -80,7 +76,7 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     /// [`Cluster::wait`]), and its logs aside. Deliveries and timers do this by themselves;
     /// call it after making a node act through [`SimCluster::engine_mut`].
     pub fn collect(&mut self, i: usize) {
-        self.set_deadline(i, deadline_of(&*self.nodes[i]));
+        self.deadlines.set(i, deadline_of(&*self.nodes[i]));
         let node = &mut self.nodes[i];
         // Each line is copied out at its size, and the node keeps its buffer (cleared, at its
         // capacity) rather than growing a new one for its next output.
@@ -110,32 +106,53 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
     }
 }
 
-impl<E: AnyEngine + ?Sized> SimCluster<E> {
-    /// Notes node `i`'s next deadline, keeping the earliest one known where that is cheap.
-    fn set_deadline(&mut self, i: usize, deadline: Option<Nanos>) {
-        self.deadlines[i] = deadline;
-        let Some(earliest) = self.earliest else {
-            return;
+/// The nodes' next deadlines in a tournament tree: leaf `leaves + i` holds node `i`'s
+/// (deadline, i), each inner entry the least of its two children, so the root is the earliest
+/// deadline (ties: the lowest node). A node's change walks up only while it changes what an
+/// entry holds: a delivery that leaves the deadline as it was costs one comparison, a timer
+/// that moves it a few (not a scan of every node, as with 25 broadcast nodes).
+struct Deadlines {
+    leaves: usize,
+    tree: Vec<(Nanos, usize)>,
+}
+
+/// An entry for no deadline: after every real one (whose node index is never `usize::MAX`).
+const NO_DEADLINE: (Nanos, usize) = (Nanos::MAX, usize::MAX);
+
+impl Deadlines {
+    fn new(deadlines: Vec<Option<Nanos>>) -> Deadlines {
+        let leaves = deadlines.len().next_power_of_two();
+        let mut tree = Deadlines {
+            leaves,
+            tree: vec![NO_DEADLINE; 2 * leaves],
         };
-        let candidate = deadline.map(|d| (d, i));
-        match (earliest, candidate) {
-            (None, Some(c)) => self.earliest = Some(Some(c)),
-            (Some(e), Some(c)) if c < e => self.earliest = Some(Some(c)),
-            // The earliest deadline was this node's and moved later (or went).
-            (Some((_, node)), _) if node == i => self.earliest = None,
-            _ => {}
+        for (i, deadline) in deadlines.into_iter().enumerate() {
+            tree.set(i, deadline);
+        }
+        tree
+    }
+
+    fn set(&mut self, node: usize, deadline: Option<Nanos>) {
+        let mut k = self.leaves + node;
+        let entry = deadline.map_or(NO_DEADLINE, |d| (d, node));
+        if self.tree[k] == entry {
+            return;
+        }
+        self.tree[k] = entry;
+        while k > 1 {
+            k /= 2;
+            let least = self.tree[2 * k].min(self.tree[2 * k + 1]);
+            if self.tree[k] == least {
+                return;
+            }
+            self.tree[k] = least;
         }
     }
 
-    /// The earliest node deadline (ties: the lowest node index).
-    fn earliest(&mut self) -> Option<(Nanos, usize)> {
-        *self.earliest.get_or_insert_with(|| {
-            self.deadlines
-                .iter()
-                .enumerate()
-                .filter_map(|(i, d)| d.map(|d| (d, i)))
-                .min()
-        })
+    /// The earliest deadline and its node (ties: the lowest node index).
+    fn earliest(&self) -> Option<(Nanos, usize)> {
+        let root = self.tree[1];
+        (root != NO_DEADLINE).then_some(root)
     }
 }
 
@@ -162,9 +179,9 @@ impl<E: AnyEngine + ?Sized> Cluster for SimCluster<E> {
         }
         // The earliest node timer (ties: the lowest node index) fires if it comes first.
         for i in std::mem::take(&mut self.stale) {
-            self.set_deadline(i, deadline_of(&*self.nodes[i]));
+            self.deadlines.set(i, deadline_of(&*self.nodes[i]));
         }
-        match self.earliest() {
+        match self.deadlines.earliest() {
             Some((at, i)) if at <= deadline => {
                 self.now = self.now.max(at);
                 self.nodes[i].advance(Duration::from_nanos(self.now));
@@ -174,5 +191,36 @@ impl<E: AnyEngine + ?Sized> Cluster for SimCluster<E> {
             _ => self.now = self.now.max(deadline),
         }
         self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn the_earliest_deadline_is_the_least_of_all_ties_to_the_lowest_node() {
+        let mut rng = crate::Rng::seed_from_u64(5);
+        for nodes in [1, 2, 3, 5, 25] {
+            let mut reference: Vec<Option<Nanos>> = vec![None; nodes];
+            let mut tree = Deadlines::new(reference.clone());
+            for _ in 0..2000 {
+                let node = rng.gen_range(0..nodes);
+                let deadline = match rng.gen_range(0..6) {
+                    0 => None,
+                    1 => Some(Nanos::MAX),
+                    _ => Some(rng.gen_range(0..20)),
+                };
+                reference[node] = deadline;
+                tree.set(node, deadline);
+                let expected = reference
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| d.map(|d| (d, i)))
+                    .min();
+                assert_eq!(tree.earliest(), expected);
+            }
+        }
     }
 }

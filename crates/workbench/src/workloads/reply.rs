@@ -7,6 +7,9 @@
 //! body into a map and names the problem exactly as before: the fast readers only ever accept
 //! what the map-based checks accept, with the same result.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
 use serde_json::{Map, Value};
 
 use crate::history::IntSet;
@@ -175,6 +178,36 @@ pub fn as_i64(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
+thread_local! {
+    /// Arrays the wire check read in replies, with their sets, oldest first, until
+    /// [`int_set`] asks for the same text (see [`scan_and_remember`]).
+    static READ_SETS: RefCell<VecDeque<(Box<[u8]>, IntSet)>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// At most this many sets are kept (a reply lost on the way is never asked for).
+const MAX_REMEMBERED: usize = 64;
+/// Longer arrays are not kept (so the memory held stays small).
+const MAX_REMEMBERED_BYTES: usize = 256 << 10;
+
+/// [`uint_array::scan`] for the wire check of a reply: the set is built on the way and kept,
+/// with the array's text, for the workload's [`int_set`] of the same text when the reply
+/// arrives, so a broadcast read's array is read once. The text is compared whole on lookup,
+/// so the set handed out is always the one of exactly these bytes.
+pub(crate) fn scan_and_remember(text: &[u8], start: usize) -> Option<usize> {
+    let mut set = IntSet::builder();
+    let end = uint_array::scan(text, start, |lo, hi| set.push_range(lo, hi))?;
+    let array = &text[start..end];
+    if array.len() <= MAX_REMEMBERED_BYTES {
+        READ_SETS.with_borrow_mut(|sets| {
+            if sets.len() == MAX_REMEMBERED {
+                sets.pop_front();
+            }
+            sets.push_back((array.into(), set.finish()));
+        });
+    }
+    Some(end)
+}
+
 /// Parses a JSON array of non-negative integers straight into a set (`None` for anything
 /// else: not an array, an element that is not a `u64` as `Value::as_u64` reads it). The set
 /// is what [`IntSet::from_values`] makes of the same array. A loop over the bytes, not
@@ -182,6 +215,14 @@ pub fn as_i64(text: &[u8]) -> Option<i64> {
 /// compact form nodes write goes through `uint_array::scan` (runs of consecutive values at
 /// a few instructions each); anything else through the byte loop below.
 pub fn int_set(text: &[u8]) -> Option<IntSet> {
+    // The wire check may have read this very array already.
+    let remembered = READ_SETS.with_borrow_mut(|sets| {
+        let k = sets.iter().position(|(array, _)| **array == *text)?;
+        sets.remove(k).map(|(_, set)| set)
+    });
+    if remembered.is_some() {
+        return remembered;
+    }
     // The compact form nodes write, eight bytes at a time; anything else byte by byte below.
     let mut set = IntSet::builder();
     if uint_array::scan(text, 0, |lo, hi| set.push_range(lo, hi)) == Some(text.len()) {
@@ -481,5 +522,26 @@ mod tests {
             vec![1, 2]
         );
         let _ = json!(null);
+    }
+
+    #[test]
+    fn a_set_the_wire_check_read_is_handed_out_for_the_same_text_only() {
+        let body = b"{\"messages\":[3,4,5,9,1]}";
+        let start = 12;
+        let array = &body[start..body.len() - 1];
+        let fresh = int_set(array).unwrap();
+        assert_eq!(scan_and_remember(body, start), Some(body.len() - 1));
+        // Another text is read afresh, the same text gets the kept set (once).
+        assert_eq!(int_set(b"[3,4,5,9]").unwrap().iter().count(), 4);
+        assert!(READ_SETS.with_borrow(|sets| sets.iter().any(|(a, _)| **a == *array)));
+        assert_eq!(int_set(array).unwrap(), fresh);
+        assert!(READ_SETS.with_borrow(|sets| sets.iter().all(|(a, _)| **a != *array)));
+        assert_eq!(int_set(array).unwrap(), fresh);
+        // Only so many are kept.
+        for n in 0..2 * MAX_REMEMBERED {
+            let text = format!("[{n}]");
+            scan_and_remember(text.as_bytes(), 0).unwrap();
+        }
+        assert_eq!(READ_SETS.with_borrow(VecDeque::len), MAX_REMEMBERED);
     }
 }

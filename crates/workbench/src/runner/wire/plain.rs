@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
-use crate::workloads::reply::uint_array;
+use crate::workloads::reply::{self, uint_array};
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
@@ -42,7 +42,8 @@ pub(super) fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
                 if p.peek() != Some(b'{') {
                     return None;
                 }
-                p.value(0)?;
+                // A reply's arrays are kept for its workload (see `scan_and_remember`).
+                p.value(!to_node)?;
                 body = Some(WireBody::Raw {
                     text: line[start..p.i].into(),
                     parsed_in_exact_mode: !to_node,
@@ -107,125 +108,177 @@ impl<'a> Cursor<'a> {
         Some(&self.text[start..self.i - 1])
     }
 
-    /// Skips a string of printable ASCII without escapes (strings are short: one loop).
+    /// Skips a string of printable ASCII without escapes.
     fn skip_string(&mut self) -> Option<()> {
-        self.eat(b'"')?;
-        let (text, mut i) = (self.text, self.i);
-        while i < text.len() {
-            match text[i] {
-                b'"' => {
-                    self.i = i + 1;
-                    return Some(());
-                }
-                b'\\' | 0..=0x1f | 0x7f..=0xff => return None,
-                _ => i += 1,
-            }
-        }
-        None
-    }
-
-    /// An integer of at most 19 digits, without fraction or exponent.
-    fn integer(&mut self) -> Option<()> {
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        let (text, start) = (self.text, self.i);
-        let mut i = start;
-        while i < text.len() && text[i].is_ascii_digit() {
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 || digits > 19 || (text[start] == b'0' && digits > 1) {
-            return None;
-        }
-        self.i = i;
-        match text.get(i) {
-            Some(b'.' | b'e' | b'E') => None,
-            _ => Some(()),
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if !self.text[self.i..].starts_with(word) {
-            return None;
-        }
-        self.i += word.len();
+        self.i = skip_string(self.text, self.i)?;
         Some(())
     }
 
-    /// Any plain value (see the module's documentation).
-    fn value(&mut self, depth: usize) -> Option<()> {
-        match self.peek()? {
-            b'{' => {
+    /// Any plain value (see the module's documentation), read by [`skip_value`].
+    fn value(&mut self, remember_arrays: bool) -> Option<()> {
+        self.i = skip_value(self.text, self.i, remember_arrays)?;
+        Some(())
+    }
+}
+
+/// Skips the plain value at `text[i]`; the index after it. `remember_arrays`: the sets of
+/// the compact integer arrays directly in it are kept for the workload (see
+/// [`reply::scan_and_remember`]).
+///
+/// One loop, no recursion: the open containers are a stack of bits (1 for an object, 0 for
+/// an array), at most [`MAX_NESTING`] of them. Every line a node writes goes through here
+/// (a kafka poll's arrays of pairs, a txn's micro-ops), so it is kept to a few instructions
+/// per byte; what it does not take, the caller leaves to serde.
+fn skip_value(text: &[u8], mut i: usize, remember_arrays: bool) -> Option<usize> {
+    let mut objects: u64 = 0;
+    let mut depth = 0usize;
+    loop {
+        // A value starts at `i`.
+        match *text.get(i)? {
+            open @ (b'{' | b'[') => {
                 if depth >= MAX_NESTING {
                     return None;
                 }
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_string()?;
-                    self.ws();
-                    self.eat(b':')?;
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => self.ws(),
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            b'[' => {
-                if depth >= MAX_NESTING {
-                    return None;
-                }
-                // The compact arrays of integers nodes write (a broadcast read's whole set):
-                // eight bytes at a time.
-                if let Some(end) = uint_array::scan(self.text, self.i, |_, _| {}) {
-                    self.i = end;
-                    return Some(());
-                }
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    // Arrays of integers are the bulk (a broadcast read): straight to them.
-                    if self.peek()?.is_ascii_digit() {
-                        self.integer()?;
-                    } else {
-                        self.value(depth + 1)?;
-                    }
-                    match self.next()? {
-                        b',' => self.ws(),
-                        b']' => return Some(()),
-                        b' ' | b'\t' | b'\n' | b'\r' => {
-                            self.ws();
-                            match self.next()? {
-                                b',' => self.ws(),
-                                b']' => return Some(()),
-                                _ => return None,
-                            }
+                // The compact arrays of integers nodes write directly in a body (a
+                // broadcast read's whole set): eight bytes at a time.
+                let scanned = match open == b'[' && depth == 1 {
+                    true if text.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                        if remember_arrays {
+                            reply::scan_and_remember(text, i)
+                        } else {
+                            uint_array::scan(text, i, |_, _| {})
                         }
-                        _ => return None,
+                    }
+                    _ => None,
+                };
+                if let Some(end) = scanned {
+                    i = end;
+                } else {
+                    i = skip_ws(text, i + 1);
+                    let close = open + 2; // `}` and `]` follow `{` and `[` by two
+                    if text.get(i) == Some(&close) {
+                        i += 1;
+                    } else {
+                        depth += 1;
+                        let is_object = open == b'{';
+                        objects = objects << 1 | u64::from(is_object);
+                        if is_object {
+                            i = skip_key(text, i)?;
+                        }
+                        continue;
                     }
                 }
             }
-            b'"' => self.skip_string(),
-            b'-' | b'0'..=b'9' => self.integer(),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => None,
+            b'"' => i = skip_string(text, i)?,
+            b'-' | b'0'..=b'9' => i = skip_integer(text, i)?,
+            b't' => i = skip_literal(text, i, b"true")?,
+            b'f' => i = skip_literal(text, i, b"false")?,
+            b'n' => i = skip_literal(text, i, b"null")?,
+            _ => return None,
+        }
+        // After a value: close what ends here, up to the next value.
+        loop {
+            if depth == 0 {
+                return Some(i);
+            }
+            i = skip_ws(text, i);
+            let in_object = objects & 1 == 1;
+            match *text.get(i)? {
+                b',' => {
+                    i = skip_ws(text, i + 1);
+                    if in_object {
+                        i = skip_key(text, i)?;
+                    }
+                    break;
+                }
+                b'}' if in_object => {}
+                b']' if !in_object => {}
+                _ => return None,
+            }
+            i += 1;
+            depth -= 1;
+            objects >>= 1;
         }
     }
+}
+
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = text.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Skips an object's key, its colon and the whitespace up to its value.
+fn skip_key(text: &[u8], i: usize) -> Option<usize> {
+    let i = skip_ws(text, skip_string(text, i)?);
+    if text.get(i) != Some(&b':') {
+        return None;
+    }
+    Some(skip_ws(text, i + 1))
+}
+
+/// Skips a string of printable ASCII without escapes. Strings are short (a type, a key): a
+/// word of eight bytes at a time finds the first byte that ends or spoils one.
+fn skip_string(text: &[u8], i: usize) -> Option<usize> {
+    if text.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut i = i + 1;
+    while let Some(bytes) = text.get(i..i + 8) {
+        let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        let special = not_plain_string_bytes(word);
+        if special != 0 {
+            let at = i + (special.trailing_zeros() / 8) as usize;
+            return (text[at] == b'"').then_some(at + 1);
+        }
+        i += 8;
+    }
+    loop {
+        match *text.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' | 0..=0x1f | 0x7f..=0xff => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// One byte of each of eight.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` that is not a plain string byte: a quote, a
+/// backslash, a control character, DEL or not ASCII. Exact per byte (no borrow crosses
+/// bytes: each is compared with its high bit set).
+#[inline]
+fn not_plain_string_bytes(word: u64) -> u64 {
+    let low = word & !HIGH;
+    // The high bit of each byte of `low` that is at least `n` (n at most 0x80).
+    let at_least = |x: u64, n: u8| ((x | HIGH) - u64::from(n) * ONES) & HIGH;
+    let below_space = at_least(low, 0x20) ^ HIGH;
+    let del = at_least(low, 0x7f);
+    let quote = at_least(low ^ (u64::from(b'"') * ONES), 1) ^ HIGH;
+    let backslash = at_least(low ^ (u64::from(b'\\') * ONES), 1) ^ HIGH;
+    (word & HIGH) | below_space | del | quote | backslash
+}
+
+/// Skips an integer of at most 19 digits without a leading zero. A fraction or exponent
+/// after it is refused by whatever reads on (it expects `,`, `]`, `}` or whitespace).
+fn skip_integer(text: &[u8], i: usize) -> Option<usize> {
+    let start = if text[i] == b'-' { i + 1 } else { i };
+    let mut end = start;
+    while text.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    let digits = end - start;
+    if digits == 0 || digits > 19 || (digits > 1 && text[start] == b'0') {
+        return None;
+    }
+    Some(end)
+}
+
+fn skip_literal(text: &[u8], i: usize, word: &[u8]) -> Option<usize> {
+    text[i..].starts_with(word).then_some(i + word.len())
 }
 
 #[cfg(test)]
@@ -293,5 +346,134 @@ mod tests {
         ] {
             assert!(read(line.as_bytes(), 3).is_none(), "{line}");
         }
+    }
+
+    /// Random plain values, written compactly or with whitespace (all read here), then
+    /// mutated byte by byte: whatever the plain lane accepts, serde accepts as the same
+    /// envelope, and the unmutated lines are all accepted.
+    #[test]
+    fn random_and_broken_lines_agree_with_serde() {
+        use rand::{Rng, SeedableRng};
+        fn value(rng: &mut crate::Rng, depth: usize, out: &mut String, spaced: bool) {
+            let ws = |rng: &mut crate::Rng, out: &mut String| {
+                if spaced && rng.gen_bool(0.3) {
+                    out.push_str([" ", "\n", "\t ", "\r"][rng.gen_range(0..4)]);
+                }
+            };
+            match rng.gen_range(0..if depth > 4 { 4 } else { 7 }) {
+                0 => out.push_str(&rng.gen_range(-1000i64..100_000).to_string()),
+                1 => out.push_str(&rng.gen::<i64>().to_string()),
+                2 => out.push_str(
+                    [
+                        "true",
+                        "false",
+                        "null",
+                        r#""""#,
+                        r#""r""#,
+                        r#""a b~""#,
+                        r#""commit_offsets_ok""#,
+                    ][rng.gen_range(0..7)],
+                ),
+                3 => out.push_str(&format!(r#""k{}""#, rng.gen_range(0..50))),
+                4 | 5 => {
+                    out.push('[');
+                    ws(rng, out);
+                    for k in 0..rng.gen_range(0..5) {
+                        if k > 0 {
+                            out.push(',');
+                            ws(rng, out);
+                        }
+                        value(rng, depth + 1, out, spaced);
+                        ws(rng, out);
+                    }
+                    out.push(']');
+                }
+                _ => {
+                    out.push('{');
+                    ws(rng, out);
+                    for k in 0..rng.gen_range(0..4) {
+                        if k > 0 {
+                            out.push(',');
+                            ws(rng, out);
+                        }
+                        out.push_str(&format!(r#""f{k}""#));
+                        ws(rng, out);
+                        out.push(':');
+                        ws(rng, out);
+                        value(rng, depth + 1, out, spaced);
+                        ws(rng, out);
+                    }
+                    out.push('}');
+                }
+            }
+        }
+        let mut rng = crate::Rng::seed_from_u64(17);
+        let alphabet = b"[]{},:\"0159-+.eE tnfalsu\\\n\x01\x7f\xc3\xa9";
+        let (mut accepted, mut mutated_accepted) = (0, 0);
+        for round in 0..20_000 {
+            let mut body = String::from(r#"{"type":"x","v":"#);
+            value(&mut rng, 0, &mut body, round % 3 == 0);
+            body.push('}');
+            let dest = ["n1", "c2", "lin-kv"][round % 3];
+            let line = format!(r#"{{"src":"n0","dest":"{dest}","body":{body}}}"#);
+            let mut bytes = line.into_bytes();
+            let mutate = round % 2 == 1;
+            if mutate {
+                for _ in 0..rng.gen_range(1..3) {
+                    let at = rng.gen_range(0..bytes.len());
+                    let b = alphabet[rng.gen_range(0..alphabet.len())];
+                    match rng.gen_range(0..3) {
+                        0 => bytes[at] = b,
+                        1 => bytes.insert(at, b),
+                        _ => {
+                            bytes.remove(at);
+                        }
+                    }
+                }
+            }
+            let shown = String::from_utf8_lossy(&bytes).into_owned();
+            let Some(plain) = read(&bytes, 3) else {
+                assert!(mutate, "a plain line refused: {shown}");
+                continue;
+            };
+            accepted += 1;
+            mutated_accepted += usize::from(mutate);
+            serde_json::from_slice::<serde_json::Value>(&bytes).expect(&shown);
+            let exact = super::super::parse_envelope_exactly(&bytes, 3).expect(&shown);
+            assert_eq!((&plain.src, &plain.dest), (&exact.src, &exact.dest));
+            let WireBody::Raw { text, .. } = plain.body else {
+                panic!("{shown}")
+            };
+            match exact.body {
+                WireBody::Raw { text: t, .. } => assert_eq!(text, t, "{shown}"),
+                WireBody::Parsed(v) => {
+                    assert_eq!(crate::net::parse_value(&text).unwrap(), v, "{shown}")
+                }
+            }
+        }
+        // Both kinds were exercised.
+        assert!(
+            accepted > 10_000 && mutated_accepted > 100,
+            "{accepted} {mutated_accepted}"
+        );
+    }
+
+    /// The word-wide test of string bytes is the byte-wise one, for every byte in every lane.
+    #[test]
+    fn string_bytes_are_classified_eight_at_a_time_as_one_by_one() {
+        for b in 0..=255u8 {
+            let plain = !matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f..=0xff);
+            for lane in 0..8 {
+                let mut bytes = [b'a'; 8];
+                bytes[lane] = b;
+                let found = not_plain_string_bytes(u64::from_le_bytes(bytes));
+                let expected = if plain { 0 } else { 0x80 << (8 * lane) };
+                assert_eq!(found, expected, "{b:#x} in lane {lane}");
+            }
+        }
+        let line = br#"{"src":"n0","dest":"n1","body":{"type":"a_long_type_name","k":"\u0041"}}"#;
+        assert!(read(line, 3).is_none());
+        let line = r#"{"src":"n0","dest":"n1","body":{"type":"a_long_type_name","k":"é"}}"#;
+        assert!(read(line.as_bytes(), 3).is_none());
     }
 }
