@@ -410,7 +410,12 @@ mod tests {
         let events: [(&str, &str, &str, Option<&str>); 3] = [
             ("send", "c1", "n0", Some(r#"{"type":"read","msg_id":4}"#)),
             ("recv", "c1", "n0", None),
-            ("send", "n0", "c1", Some(r#"{"in_reply_to":4,"type":"read_ok"}"#)),
+            (
+                "send",
+                "n0",
+                "c1",
+                Some(r#"{"in_reply_to":4,"type":"read_ok"}"#),
+            ),
         ];
         let feed = |kept: &mut KeptMessages| {
             for (i, (kind, src, dest, body)) in events.iter().enumerate() {

@@ -427,15 +427,13 @@ mod tests {
         for c in (0u32..0x80).chain([0xe9, 0x2028, 0x1f600]) {
             all.push(char::from_u32(c).unwrap());
         }
-        for s in [
-            "",
-            "plain",
-            &all,
-            r#"{"type":"send","msg":"a\"b\\c"}"#,
-        ] {
+        for s in ["", "plain", &all, r#"{"type":"send","msg":"a\"b\\c"}"#] {
             let mut out = Vec::new();
             push_json_string(&mut out, s);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
         }
     }
 
