@@ -401,6 +401,44 @@ impl Mailboxes {
     }
 }
 
+/// Where the network journals its sends, deliveries and drops (`messages.jsonl`). Each event
+/// comes as its line and as its parts, so that a journal that also keeps the messages (the
+/// store's, for the report) need not read its own lines back.
+pub trait Journal {
+    /// One event: `line` is its JSON line as `messages.jsonl` keeps it (newline included);
+    /// `event` borrows its parts from that line.
+    fn event(&mut self, line: &[u8], event: &JournalEvent<'_>);
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// One journal event's parts, borrowed from its line.
+pub struct JournalEvent<'a> {
+    pub time: Nanos,
+    /// `send`, `recv` or `drop`.
+    pub kind: &'a str,
+    /// The message's id.
+    pub id: u64,
+    /// The addresses' texts (without quotes).
+    pub src: &'a [u8],
+    pub dest: &'a [u8],
+    /// The body's JSON text (sends only).
+    pub body: Option<&'a [u8]>,
+}
+
+/// A plain writer as a journal: the lines only.
+pub struct LinesJournal<W: Write>(pub W);
+
+impl<W: Write> Journal for LinesJournal<W> {
+    fn event(&mut self, line: &[u8], _: &JournalEvent<'_>) {
+        // A journal that cannot be written is reported by its flush; the test goes on.
+        let _ = self.0.write_all(line);
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// The network: per-recipient queues, partitions, statistics and an optional journal.
 pub struct Network {
     latency: Latency,
@@ -408,7 +446,7 @@ pub struct Network {
     grudge: Grudge,
     next_id: u64,
     stats: NetStats,
-    journal: Option<Box<dyn Write>>,
+    journal: Option<Box<dyn Journal>>,
     /// The journal line being written (kept to reuse its allocation).
     journal_line: Vec<u8>,
     fault_rule: Option<FaultRule>,
@@ -445,8 +483,8 @@ impl Network {
         self
     }
 
-    /// Journal every send, delivery and drop as JSON lines into `out` (`messages.jsonl`).
-    pub fn with_journal(mut self, out: Box<dyn Write>) -> Network {
+    /// Journal every send, delivery and drop into `out` (`messages.jsonl`, see [`Journal`]).
+    pub fn with_journal(mut self, out: Box<dyn Journal>) -> Network {
         self.journal = Some(out);
         self
     }
@@ -572,17 +610,34 @@ impl Network {
         line.extend_from_slice(b"\",\"id\":");
         push_u64(line, m.id);
         line.extend_from_slice(b",\"src\":");
+        let src_at = line.len() + 1;
         push_addr(line, m.src);
+        let src_end = line.len() - 1;
         line.extend_from_slice(b",\"dest\":");
+        let dest_at = line.len() + 1;
         push_addr(line, m.dest);
+        let dest_end = line.len() - 1;
+        let mut body = None;
         if with_body {
             line.extend_from_slice(b",\"body\":");
+            let at = line.len();
             m.body.write_journal_json(line);
+            body = Some(at..line.len());
         }
         line.extend_from_slice(b"}\n");
         // A journal that cannot be written is reported once by the report (flush fails);
         // the test itself goes on.
-        let _ = out.write_all(line);
+        out.event(
+            line,
+            &JournalEvent {
+                time: now,
+                kind,
+                id: m.id,
+                src: &line[src_at..src_end],
+                dest: &line[dest_at..dest_end],
+                body: body.map(|r| &line[r]),
+            },
+        );
     }
 
     /// Flushes the journal.

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::analysis::Results;
 use crate::checkers::Validity;
+use crate::net::{Journal, JournalEvent};
 use crate::report_html::stored::{JournalBuilder, JournalMessage};
 use crate::runner::{RunOutput, Severity, TestOptions};
 
@@ -72,16 +73,16 @@ impl RunDir {
     }
 
     /// `messages.jsonl`, for the network's journal. A write that fails (a full disk) does not
-    /// stop the run: the error is kept for [`RunDir::write_results`] to report. The lines are
-    /// also read into messages as they are written, for the report (see [`JournalBuilder`]).
-    pub fn journal(&self) -> anyhow::Result<Box<dyn Write>> {
+    /// stop the run: the error is kept for [`RunDir::write_results`] to report. The events are
+    /// also kept as messages, for the report (see [`JournalBuilder`]).
+    pub fn journal(&self) -> anyhow::Result<Box<dyn Journal>> {
         let path = self.journal_path();
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(Box::new(KeepGoing {
             out: BufWriter::with_capacity(256 * 1024, file),
             failed: false,
             error: self.journal_error.clone(),
-            reader: LineReader::default(),
+            kept: KeptMessages::default(),
             messages: self.journal_messages.clone(),
         }))
     }
@@ -176,70 +177,63 @@ impl std::fmt::Display for WriteFailure {
     }
 }
 
-/// A writer that keeps its first error and swallows the rest, so that a journal on a full
-/// disk costs the journal, not the run. It also reads each line into the journal's messages,
-/// handed to the run directory when the writer is dropped (if nothing failed).
+/// The store's journal: writes each line to `messages.jsonl`, keeping its first error and
+/// swallowing the rest (a journal on a full disk costs the journal, not the run), and keeps
+/// each event's message for the report, handed to the run directory when the journal is
+/// dropped (if nothing failed).
 struct KeepGoing {
     out: BufWriter<File>,
     failed: bool,
     error: Arc<Mutex<Option<std::io::Error>>>,
-    reader: LineReader,
+    kept: KeptMessages,
     messages: Arc<Mutex<Option<Vec<JournalMessage>>>>,
 }
 
-/// Splits what is written into lines for a [`JournalBuilder`] (the network writes a whole line
-/// at a time; a part of one waits for the rest).
+/// The journal's messages built from the network's events as they come (nothing is read
+/// back), up to [`KeptMessages::MAX_BYTES`] of journal.
 #[derive(Default)]
-struct LineReader {
+struct KeptMessages {
     journal: JournalBuilder,
-    partial: Vec<u8>,
-    /// Bytes read so far; past [`LineReader::MAX_BYTES`] the reader lets go of its messages
-    /// (a long run's journal is not held in memory beside the run: the report reads the file).
+    /// Bytes journaled so far; past [`KeptMessages::MAX_BYTES`] the messages are let go (a
+    /// long run's journal is not held in memory beside the run: the report reads the file).
     read: usize,
     gave_up: bool,
 }
 
-impl LineReader {
+impl KeptMessages {
     const MAX_BYTES: usize = 256 << 20;
 
-    fn write(&mut self, mut buf: &[u8]) {
+    fn event(&mut self, line: &[u8], event: &JournalEvent<'_>) {
         if self.gave_up {
             return;
         }
-        self.read += buf.len();
-        if self.read > LineReader::MAX_BYTES {
+        self.read += line.len();
+        if self.read > KeptMessages::MAX_BYTES {
             self.gave_up = true;
             self.journal = JournalBuilder::default();
-            self.partial = Vec::new();
             return;
         }
-        while let Some(end) = memchr::memchr(b'\n', buf) {
-            if self.partial.is_empty() {
-                self.line(&buf[..end]);
-            } else {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&buf[..end]);
-                self.line(&line);
-            }
-            buf = &buf[end + 1..];
+        fn text(bytes: &[u8]) -> Option<&str> {
+            std::str::from_utf8(bytes).ok()
         }
-        self.partial.extend_from_slice(buf);
-    }
-
-    fn line(&mut self, line: &[u8]) {
-        match std::str::from_utf8(line) {
-            Ok(line) => self.journal.push_written_line(line),
-            Err(_) => self.journal.push_line(&String::from_utf8_lossy(line)),
+        match (text(event.src), text(event.dest), event.body.map(text)) {
+            (Some(src), Some(dest), None | Some(Some(_))) => self.journal.push_event(
+                event.time,
+                event.kind,
+                event.id,
+                src,
+                dest,
+                event.body.and_then(text),
+            ),
+            _ => self.journal.push_line(&String::from_utf8_lossy(line)),
         }
     }
 
-    /// The messages, the last line read even without its newline (None when it gave up).
-    fn finish(mut self) -> Option<Vec<JournalMessage>> {
+    /// The messages (None when it gave up).
+    fn finish(self) -> Option<Vec<JournalMessage>> {
         if self.gave_up {
             return None;
         }
-        let rest = std::mem::take(&mut self.partial);
-        self.line(&rest);
         Some(self.journal.finish("messages.jsonl"))
     }
 }
@@ -249,8 +243,8 @@ impl Drop for KeepGoing {
         let result = self.out.flush();
         self.keep(result);
         if !self.failed {
-            let reader = std::mem::take(&mut self.reader);
-            *self.messages.lock().expect("journal lock") = reader.finish();
+            let kept = std::mem::take(&mut self.kept);
+            *self.messages.lock().expect("journal lock") = kept.finish();
         }
     }
 }
@@ -264,14 +258,13 @@ impl KeepGoing {
     }
 }
 
-impl Write for KeepGoing {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+impl Journal for KeepGoing {
+    fn event(&mut self, line: &[u8], event: &JournalEvent<'_>) {
         if !self.failed {
-            let result = self.out.write_all(buf);
+            let result = self.out.write_all(line);
             self.keep(result);
-            self.reader.write(buf);
+            self.kept.event(line, event);
         }
-        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -411,36 +404,51 @@ pub fn summary(
 mod tests {
     use super::*;
 
-    /// Lines split anywhere are read whole; past the limit the reader lets go.
+    /// Events are kept as messages; past the limit the messages are let go.
     #[test]
-    fn the_journal_is_read_as_it_is_written() {
-        let lines = concat!(
-            r#"{"time":1,"type":"send","id":0,"src":"c1","dest":"n0","body":{"type":"read","msg_id":4}}"#,
-            "\n",
-            r#"{"time":2,"type":"recv","id":0,"src":"c1","dest":"n0"}"#,
-            "\n",
-            r#"{"time":3,"type":"send","id":1,"src":"n0","dest":"c1","body":{"in_reply_to":4,"type":"read_ok"}}"#,
-        );
-        for split in [1, 7, 40, 200] {
-            let mut reader = LineReader::default();
-            for part in lines.as_bytes().chunks(split) {
-                reader.write(part);
+    fn the_journal_keeps_its_events() {
+        let events: [(&str, &str, &str, Option<&str>); 3] = [
+            ("send", "c1", "n0", Some(r#"{"type":"read","msg_id":4}"#)),
+            ("recv", "c1", "n0", None),
+            (
+                "send",
+                "n0",
+                "c1",
+                Some(r#"{"in_reply_to":4,"type":"read_ok"}"#),
+            ),
+        ];
+        let feed = |kept: &mut KeptMessages| {
+            for (i, (kind, src, dest, body)) in events.iter().enumerate() {
+                let id = if i == 2 { 1 } else { 0 };
+                kept.event(
+                    b"{}\n",
+                    &JournalEvent {
+                        time: i as u64 + 1,
+                        kind,
+                        id,
+                        src: src.as_bytes(),
+                        dest: dest.as_bytes(),
+                        body: body.map(str::as_bytes),
+                    },
+                );
             }
-            let messages = reader.finish().expect("under the limit");
-            assert_eq!(messages.len(), 2, "{split}");
-            assert_eq!(messages[0].msg_id, Some(4));
-            assert_eq!(
-                messages[0].fate,
-                crate::report_html::stored::Fate::Delivered(2)
-            );
-            assert_eq!(messages[1].in_reply_to, Some(4));
-            assert_eq!(messages[1].kind(), "read_ok");
-        }
-        let mut reader = LineReader {
-            read: LineReader::MAX_BYTES,
-            ..LineReader::default()
         };
-        reader.write(lines.as_bytes());
-        assert!(reader.finish().is_none());
+        let mut kept = KeptMessages::default();
+        feed(&mut kept);
+        let messages = kept.finish().expect("under the limit");
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].msg_id, Some(4));
+        assert_eq!(
+            messages[0].fate,
+            crate::report_html::stored::Fate::Delivered(2)
+        );
+        assert_eq!(messages[1].in_reply_to, Some(4));
+        assert_eq!(messages[1].kind(), "read_ok");
+        let mut kept = KeptMessages {
+            read: KeptMessages::MAX_BYTES,
+            ..KeptMessages::default()
+        };
+        feed(&mut kept);
+        assert!(kept.finish().is_none());
     }
 }

@@ -299,6 +299,86 @@ pub struct PageData<'a> {
     types: Vec<String>,
 }
 
+impl PageData<'_> {
+    /// The page data's JSON text, exactly as serde writes it (compact, fields in order), but
+    /// for the message bodies: they are most of the page, have a quote every few bytes, and
+    /// are escaped here in one pass ([`push_json_string`]) rather than by serde's writer.
+    pub fn to_json(&self) -> String {
+        let bodies: usize = self.m.b.iter().map(|b| b.len() + b.len() / 4 + 3).sum();
+        let mut out = Vec::with_capacity(bodies + 64 * self.ops.i.len() + 4096);
+        out.extend_from_slice(b"{\"end\":");
+        push_value(&mut out, &self.end);
+        push_field(&mut out, "journal", &self.journal);
+        push_field(&mut out, "lane", &self.lane);
+        push_field(&mut out, "lanes", &self.lanes);
+        out.extend_from_slice(b",\"m\":{\"b\":[");
+        for (i, body) in self.m.b.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_string(&mut out, body);
+        }
+        out.push(b']');
+        push_field(&mut out, "d", &self.m.d);
+        push_field(&mut out, "id", &self.m.id);
+        push_field(&mut out, "s", &self.m.s);
+        push_field(&mut out, "st", &self.m.st);
+        push_field(&mut out, "t0", &self.m.t0);
+        push_field(&mut out, "t1", &self.m.t1);
+        push_field(&mut out, "ty", &self.m.ty);
+        out.push(b'}');
+        push_field(&mut out, "ops", &self.ops);
+        push_field(&mut out, "parts", &self.parts);
+        push_field(&mut out, "periods", &self.periods);
+        push_field(&mut out, "trails", &self.trails);
+        push_field(&mut out, "types", &self.types);
+        out.push(b'}');
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+}
+
+/// Appends `,"name":` and the value's JSON.
+fn push_field<T: Serialize + ?Sized>(out: &mut Vec<u8>, name: &str, value: &T) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_value(out, value);
+}
+
+fn push_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("page data serializes");
+}
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it: `"` and `\\`
+/// with a backslash, `\b \t \n \f \r` by name, other control characters as `\u00xx`,
+/// everything else as it is.
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + s.len() / 4 + 2);
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x20.. => out.push(b),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+        }
+    }
+    out.push(b'"');
+}
+
 /// The journal's messages as parallel arrays.
 #[derive(Serialize)]
 struct Messages<'a> {
@@ -339,6 +419,23 @@ struct TrailData<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Strings are escaped as serde_json escapes them, and the page data is serde's text.
+    #[test]
+    fn json_strings_are_escaped_as_serde_does() {
+        let mut all = String::new();
+        for c in (0u32..0x80).chain([0xe9, 0x2028, 0x1f600]) {
+            all.push(char::from_u32(c).unwrap());
+        }
+        for s in ["", "plain", &all, r#"{"type":"send","msg":"a\"b\\c"}"#] {
+            let mut out = Vec::new();
+            push_json_string(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
 
     /// A read kept as a set is shown as its whole JSON text would be cut.
     #[test]

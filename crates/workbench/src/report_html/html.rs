@@ -62,9 +62,8 @@ pub fn validity_word(v: &Value) -> &'static str {
     }
 }
 
-/// JSON for a `<script type="application/json">` block: `</` cannot close the element.
-pub fn script_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    let text = serde_json::to_string(v).unwrap_or_default();
+/// JSON text for a `<script type="application/json">` block: `</` cannot close the element.
+pub fn script_text(text: String) -> String {
     if text.contains("</") {
         text.replace("</", "<\\/")
     } else {
@@ -167,7 +166,7 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
         );
         assert_eq!(
-            script_json(&Value::String("</script>".into())),
+            script_text(serde_json::to_string(&Value::String("</script>".into())).unwrap()),
             "\"<\\/script>\""
         );
     }

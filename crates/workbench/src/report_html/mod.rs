@@ -26,7 +26,7 @@ pub mod stored;
 pub mod trails;
 
 use crate::history::{History, OpType};
-use html::{escape, script_json, validity_class, validity_word};
+use html::{escape, script_text, validity_class, validity_word};
 pub use stored::StoredRun;
 
 /// The file names this module writes into a run directory.
@@ -378,7 +378,7 @@ pub fn render_with(
     let _ = write!(
         p,
         "<script type=\"application/json\" id=\"data\">{}</script><script>{SCRIPT}</script></body></html>",
-        script_json(&data)
+        script_text(data.to_json())
     );
     Ok(p)
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use plotters::backend::DrawingBackend as _;
 use plotters::prelude::*;
 
 use crate::checkers::quantile;
@@ -121,6 +122,8 @@ fn latency_raw(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Re
         .fold(1.0f64, f64::max)
         * 1.3;
     let mut svg = String::new();
+    // Each series of circles: its marker and its elements' text.
+    let mut clouds: Vec<(String, String)> = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -178,11 +181,21 @@ fn latency_raw(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Re
                             .iter()
                             .map(move |&p| TriangleMarker::new(p, 3, style).into_dyn()),
                     ),
-                    _ => chart.draw_series(
-                        points
-                            .iter()
-                            .map(move |&p| Circle::new(p, 2, style).into_dyn()),
-                    ),
+                    _ => {
+                        // Thousands of circles: written here from plotters' own text for one
+                        // (plotters takes some 5000 instructions per circle), in place of a
+                        // marker that holds this series' place in the drawing order.
+                        let circle = CircleText::of(style)?;
+                        let mut text = String::with_capacity(points.len() * circle.len());
+                        for p in &points {
+                            circle.push(&mut text, chart.backend_coord(p));
+                        }
+                        let marker = format!("{CLOUD_MARKER}{}", clouds.len());
+                        clouds.push((marker.clone(), text));
+                        chart.draw_series(std::iter::once(
+                            Text::new(marker, points[0], ("sans-serif", 10).into_font()).into_dyn(),
+                        ))
+                    }
                 }
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
                 series
@@ -193,7 +206,76 @@ fn latency_raw(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Re
         legend!(chart);
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    for (marker, circles) in &clouds {
+        svg = replace_marker(&svg, marker, circles)?;
+    }
     Ok(svg)
+}
+
+/// The text of a marker element that stands for a series of circles in [`latency_raw`].
+const CLOUD_MARKER: &str = "glomers-points-";
+
+/// `svg` with the `<text>` element that holds `marker` replaced by `replacement`.
+fn replace_marker(svg: &str, marker: &str, replacement: &str) -> anyhow::Result<String> {
+    let missing = || anyhow::anyhow!("plot marker {marker} not found");
+    // plotters writes a text element's text on a line of its own.
+    let text = svg.find(&format!("\n{marker}\n")).ok_or_else(missing)?;
+    let start = svg[..text].rfind("<text").ok_or_else(missing)?;
+    let close = "</text>\n";
+    let end = text + svg[text..].find(close).ok_or_else(missing)? + close.len();
+    let mut out = String::with_capacity(svg.len() + replacement.len());
+    out.push_str(&svg[..start]);
+    out.push_str(replacement);
+    out.push_str(&svg[end..]);
+    Ok(out)
+}
+
+/// A circle's SVG element as plotters writes it for a style, split around its centre's
+/// coordinates (taken from a circle plotters drew, so that the text is the same).
+struct CircleText {
+    before_x: String,
+    before_y: String,
+    after_y: String,
+}
+
+impl CircleText {
+    fn of(style: ShapeStyle) -> anyhow::Result<CircleText> {
+        const X: i32 = 1_234_567;
+        const Y: i32 = 7_654_321;
+        let mut svg = String::new();
+        {
+            let mut backend = SVGBackend::with_string(&mut svg, (8, 8));
+            backend
+                .draw_circle((X, Y), 2, &style, style.filled)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            backend.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let bad = || anyhow::anyhow!("unexpected circle element in {svg}");
+        let start = svg.find("<circle").ok_or_else(bad)?;
+        let end = start + svg[start..].find('\n').ok_or_else(bad)? + 1;
+        let line = &svg[start..end];
+        let (before_x, rest) = line.split_once(&X.to_string()).ok_or_else(bad)?;
+        let (before_y, after_y) = rest.split_once(&Y.to_string()).ok_or_else(bad)?;
+        Ok(CircleText {
+            before_x: before_x.to_string(),
+            before_y: before_y.to_string(),
+            after_y: after_y.to_string(),
+        })
+    }
+
+    /// About the length of one circle's text.
+    fn len(&self) -> usize {
+        self.before_x.len() + self.before_y.len() + self.after_y.len() + 8
+    }
+
+    fn push(&self, out: &mut String, (x, y): (i32, i32)) {
+        let mut digits = itoa::Buffer::new();
+        out.push_str(&self.before_x);
+        out.push_str(digits.format(x));
+        out.push_str(&self.before_y);
+        out.push_str(digits.format(y));
+        out.push_str(&self.after_y);
+    }
 }
 
 fn latency_quantiles(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Result<String> {

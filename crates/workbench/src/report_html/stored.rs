@@ -270,13 +270,26 @@ impl JournalBuilder {
         }
     }
 
-    /// Adds a line as the network has just written it (without its newline): its body is not
-    /// checked to be JSON again (the wire check validated it, or the workbench wrote it).
-    pub fn push_written_line(&mut self, line: &str) {
-        match JournalLine::parse_as_written(line, false) {
-            Some(event) => self.push(event),
-            None => self.push_line(line),
-        }
+    /// Adds an event as the network hands it over (see [`crate::net::Journal`]): nothing to
+    /// parse, and its body is not checked to be JSON again (the wire check validated it, or
+    /// the workbench wrote it).
+    pub fn push_event(
+        &mut self,
+        time: Nanos,
+        kind: &str,
+        id: u64,
+        src: &str,
+        dest: &str,
+        body: Option<&str>,
+    ) {
+        self.push(JournalLine {
+            time,
+            kind: Cow::Borrowed(kind),
+            id,
+            src: Cow::Borrowed(src),
+            dest: Cow::Borrowed(dest),
+            body,
+        });
     }
 
     fn push(&mut self, event: JournalLine<'_>) {

@@ -6,7 +6,6 @@
 //! cluster returns early with whatever the nodes wrote, and the runner routes it.
 
 use std::collections::VecDeque;
-use std::io::Write;
 
 use rand::SeedableRng;
 use serde_json::{json, Map, Value};
@@ -14,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::checkers::availability::Availability;
 use crate::history::{History, Nanos, Op, OpType, Process, NANOS_PER_SEC};
 use crate::nemesis::Nemesis;
-use crate::net::{Addr, Body, Latency, NetLog, NetStats, Network};
+use crate::net::{Addr, Body, Journal, Latency, NetLog, NetStats, Network};
 use crate::services::{self, Service};
 use crate::workloads::{self, Workload, WorkloadOptions};
 use crate::Rng;
@@ -209,7 +208,7 @@ pub fn run_test(
     opts: &TestOptions,
     workload: &mut dyn Workload,
     cluster: &mut dyn Cluster,
-    journal: Option<Box<dyn Write>>,
+    journal: Option<Box<dyn Journal>>,
     progress: Option<&dyn Progress>,
 ) -> anyhow::Result<RunOutput> {
     let mut runner = Runner::new(opts, workload, journal)?;
@@ -275,7 +274,7 @@ impl<'a> Runner<'a> {
     fn new(
         opts: &'a TestOptions,
         workload: &'a mut dyn Workload,
-        journal: Option<Box<dyn Write>>,
+        journal: Option<Box<dyn Journal>>,
     ) -> anyhow::Result<Runner<'a>> {
         anyhow::ensure!(opts.node_count > 0, "--node-count must be at least 1");
         anyhow::ensure!(opts.concurrency > 0, "--concurrency must be at least 1");
