@@ -162,7 +162,7 @@ pub use kv::{
 };
 pub use lockstep::{run_lockstep, LOCKSTEP_ENV, LOCKSTEP_VERSION, SEED_ENV};
 pub use protocol::{ErrorCode, RpcError};
-pub use read::{BodyReader, FieldSet};
+pub use read::{assert_left_to_serde, assert_reads_as_serde, BodyReader, FieldSet};
 pub use runtime::{run, run_with_io, MAX_LINE};
 
 /// Re-exported so that nodes can use `glomers_node::rand::Rng` on [`Ctx::rng`].

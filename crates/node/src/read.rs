@@ -271,6 +271,39 @@ impl FieldSet {
     }
 }
 
+/// Test support for a hand reader (the function a node's [`crate::Node::read_request`] calls):
+/// `read` takes `body`, a body of type `ty`, and gives exactly what the runtime's serde path
+/// ([`crate::parse_request`]) gives. Panics, naming the body, otherwise.
+#[track_caller]
+pub fn assert_reads_as_serde<'de, R>(
+    read: fn(&str, &mut BodyReader<'de>) -> Option<R>,
+    ty: &str,
+    body: &'de str,
+) where
+    R: serde::Deserialize<'de> + PartialEq + std::fmt::Debug,
+{
+    let fast = read(ty, &mut BodyReader::new(body));
+    assert!(fast.is_some(), "the hand reader left {body} to serde");
+    assert_eq!(fast, crate::parse_request(ty, body).ok(), "{body}");
+}
+
+/// Test support for a hand reader: `read` leaves `body` (of type `ty`) to serde, answering
+/// `None`. Returns what serde makes of the body, for the test to check (most such bodies are
+/// refused by serde too; a few, with escapes, are read by serde alone).
+#[track_caller]
+pub fn assert_left_to_serde<'de, R>(
+    read: fn(&str, &mut BodyReader<'de>) -> Option<R>,
+    ty: &str,
+    body: &'de str,
+) -> Option<R>
+where
+    R: serde::Deserialize<'de> + std::fmt::Debug,
+{
+    let fast = read(ty, &mut BodyReader::new(body));
+    assert!(fast.is_none(), "the hand reader took {body}: {fast:?}");
+    crate::parse_request(ty, body).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,14 +73,7 @@ fn numbers(r: &mut BodyReader<'_>, out: &mut Vec<u64>) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fast(ty: &str, body: &str) -> Option<Request> {
-        read(ty, &mut BodyReader::new(body))
-    }
-
-    fn serde(ty: &str, body: &str) -> Option<Request> {
-        glomers_node::parse_request(ty, body).ok()
-    }
+    use glomers_node::{assert_left_to_serde, assert_reads_as_serde};
 
     #[test]
     fn plain_bodies_read_as_serde_reads_them() {
@@ -101,9 +94,7 @@ mod tests {
             ("gossip", r#"{"type":"gossip","acks":[4]}"#),
             ("gossip", r#"{"seq":null,"values":[]}"#),
         ] {
-            let read = fast(ty, body);
-            assert!(read.is_some(), "{body}");
-            assert_eq!(read, serde(ty, body), "{body}");
+            assert_reads_as_serde(read, ty, body);
         }
     }
 
@@ -119,8 +110,7 @@ mod tests {
             ("gossip", r#"{"seq":-1}"#),
             ("nope", r#"{}"#),
         ] {
-            assert_eq!(fast(ty, body), None, "{body}");
-            assert_eq!(serde(ty, body), None, "{body}");
+            assert_eq!(assert_left_to_serde(read, ty, body), None, "{body}");
         }
     }
 }
