@@ -11,13 +11,17 @@
 //! | `crash` | `null` | — (always info) |
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
+//!
+//! The workload keeps sends and polls typed ([`KafkaValue`]); a history read back from JSON
+//! holds them as JSON. Both read alike: a typed value is read as directly as the JSON value
+//! it stands for would be.
 
 use crate::checkers::fast_hash::FastMap;
 use crate::checkers::int_table::IntTable;
 
 use serde_json::Value;
 
-use crate::history::{History, Nanos, OpType};
+use crate::history::{History, KafkaValue, Nanos, OpType, OpValue};
 
 /// A key, interned: index into [`Txns::keys`].
 pub type KeyId = u32;
@@ -167,7 +171,7 @@ impl Txns {
             let parsed = match op.f.as_str() {
                 "send" => out.parse_send_ok(&op.value),
                 "poll" => out.parse_poll_ok(&op.value),
-                "assign" => out.parse_assign_ok(&op.value),
+                "assign" => out.parse_assign_ok(&op.value.to_json()),
                 _ => Some(Body::Other),
             };
             match parsed {
@@ -180,7 +184,19 @@ impl Txns {
     }
 
     /// `[["send", key, msg]]`
-    fn parse_send_invoke(&mut self, value: &Value) -> Option<Body> {
+    fn parse_send_invoke(&mut self, value: &OpValue) -> Option<Body> {
+        match value {
+            OpValue::Kafka(KafkaValue::Send { key, msg }) => Some(Body::Send {
+                key: self.intern(key),
+                msg: *msg,
+                offset: None,
+            }),
+            OpValue::Json(value) => self.parse_send_invoke_json(value),
+            typed => self.parse_send_invoke_json(&typed.to_json()),
+        }
+    }
+
+    fn parse_send_invoke_json(&mut self, value: &Value) -> Option<Body> {
         let mop = single_mop(value, "send")?;
         let key = self.intern(mop.get(1)?.as_str()?);
         let msg = mop.get(2)?.as_i64()?;
@@ -192,7 +208,23 @@ impl Txns {
     }
 
     /// `[["send", key, [offset, msg]]]`
-    fn parse_send_ok(&mut self, value: &Value) -> Option<Body> {
+    fn parse_send_ok(&mut self, value: &OpValue) -> Option<Body> {
+        match value {
+            &OpValue::Kafka(KafkaValue::Sent {
+                ref key,
+                offset,
+                msg,
+            }) => Some(Body::Send {
+                key: self.intern(key),
+                msg,
+                offset: Some(offset),
+            }),
+            OpValue::Json(value) => self.parse_send_ok_json(value),
+            typed => self.parse_send_ok_json(&typed.to_json()),
+        }
+    }
+
+    fn parse_send_ok_json(&mut self, value: &Value) -> Option<Body> {
         let mop = single_mop(value, "send")?;
         let key = self.intern(mop.get(1)?.as_str()?);
         let (offset, msg) = pair(mop.get(2)?)?;
@@ -204,9 +236,29 @@ impl Txns {
     }
 
     /// `[["poll", {key: [[offset, msg], ...]}]]`
-    fn parse_poll_ok(&mut self, value: &Value) -> Option<Body> {
+    fn parse_poll_ok(&mut self, value: &OpValue) -> Option<Body> {
         let (keys_before, msgs_before) = (self.poll_keys.len(), self.poll_msgs.len());
-        let parsed = self.push_poll(value);
+        let parsed = match value {
+            OpValue::Kafka(KafkaValue::Polled(keys)) => {
+                let start = self.poll_keys.len() as u32;
+                for k in keys {
+                    let key = self.intern(&k.key);
+                    let msgs_start = self.poll_msgs.len() as u32;
+                    self.poll_msgs.extend_from_slice(&k.msgs);
+                    self.poll_keys.push(PollKey {
+                        key,
+                        start: msgs_start,
+                        end: self.poll_msgs.len() as u32,
+                    });
+                }
+                Some(Body::Poll {
+                    start,
+                    end: self.poll_keys.len() as u32,
+                })
+            }
+            OpValue::Json(value) => self.push_poll(value),
+            typed => self.push_poll(&typed.to_json()),
+        };
         if parsed.is_none() {
             // Leave nothing of a poll that could not be read.
             self.poll_keys.truncate(keys_before);
