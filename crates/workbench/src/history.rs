@@ -78,18 +78,36 @@ impl Op {
 
 /// An op's value. Most workloads record JSON; the two that record a structured value for
 /// every op (txn's micro-ops, kafka's sends and polls) keep it typed: no tree of JSON values
-/// to build, walk and drop per op. A typed value stands for one JSON value ([`OpValue::to_json`])
-/// and is written as exactly the text serde_json writes for that value
+/// to build, walk and drop per op. A typed value stands for one JSON value
+/// ([`OpValue::to_json`]) and is written as exactly the text serde_json writes for that value
 /// ([`OpValue::write_json`]), so `history.jsonl` and the report do not tell the forms apart.
 /// A history read back from JSON holds only [`OpValue::Json`]: readers of typed values (the
-/// txn and kafka checkers) read both forms alike.
+/// txn and kafka checkers) read both forms alike. As small as a [`Value`] (32 bytes).
+///
+/// Kafka keys are integers written as strings (`"12"`): a typed value holds the integer,
+/// and only a key that is an integer's decimal form (see [`kafka_key`]); a value with any
+/// other key stays JSON.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpValue {
     Json(Value),
     /// A transaction, `[[f, k, v], ...]`.
     Txn(Vec<MicroOp>),
-    /// A kafka send or poll.
-    Kafka(KafkaValue),
+    /// A kafka send's invocation: `[["send", key, msg]]`.
+    KafkaSend {
+        key: u64,
+        msg: i64,
+    },
+    /// An ok kafka send: `[["send", key, [offset, msg]]]`.
+    KafkaSent {
+        key: u64,
+        offset: i64,
+        msg: i64,
+    },
+    /// A kafka poll's invocation: `[["poll"]]`.
+    KafkaPoll,
+    /// An ok kafka poll: `[["poll", {key: [[offset, msg], ...], ...}]]`, its keys in the
+    /// order of a JSON map's and distinct (built by [`OpValue::kafka_polled`]).
+    KafkaPolled(Vec<PolledKey>),
 }
 
 /// One micro-op of a transaction: `[f, key, value]`. 32 bytes: a transaction's storage
@@ -130,43 +148,22 @@ pub enum MicroValue {
     List(Box<Vec<i64>>),
 }
 
-/// A kafka op's value (see [`crate::checkers::kafka::txns`] for the table of forms).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KafkaValue {
-    /// A send's invocation: `[["send", key, msg]]`.
-    Send { key: Box<str>, msg: i64 },
-    /// An ok send: `[["send", key, [offset, msg]]]`.
-    Sent {
-        key: Box<str>,
-        offset: i64,
-        msg: i64,
-    },
-    /// A poll's invocation: `[["poll"]]`.
-    Poll,
-    /// An ok poll: `[["poll", {key: [[offset, msg], ...], ...}]]`, keys ascending and
-    /// distinct (built by [`KafkaValue::polled`]).
-    Polled(Vec<PolledKey>),
-}
-
-/// The messages an ok poll returned for one key, `(offset, msg)` in the order returned.
+/// The messages an ok kafka poll returned for one key, `(offset, msg)` in the order returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolledKey {
-    pub key: Box<str>,
+    pub key: u64,
     pub msgs: Vec<(i64, i64)>,
 }
 
-impl KafkaValue {
-    /// An ok poll's value, its keys sorted as a JSON map orders them; `None` when a key
-    /// comes twice (a JSON map cannot hold that).
-    pub fn polled(mut keys: Vec<PolledKey>) -> Option<KafkaValue> {
-        if !keys.is_sorted_by(|a, b| a.key < b.key) {
-            keys.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-            if keys.windows(2).any(|w| w[0].key == w[1].key) {
-                return None;
-            }
-        }
-        Some(KafkaValue::Polled(keys))
+/// The integer a kafka key names, when the key is its decimal form (`"0"`, `"17"`; not
+/// `"017"`, `"+1"` or `""`): the keys a typed value holds.
+pub fn kafka_key(key: &str) -> Option<u64> {
+    let bytes = key.as_bytes();
+    let canonical = !bytes.is_empty() && (bytes[0] != b'0' || bytes.len() == 1);
+    if !canonical || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
     }
+    key.parse().ok()
 }
 
 impl Default for OpValue {
@@ -193,8 +190,23 @@ impl PartialEq<Value> for OpValue {
 impl OpValue {
     pub const NULL: OpValue = OpValue::Json(Value::Null);
 
+    /// An ok kafka poll's value, its keys sorted as a JSON map orders them (as strings);
+    /// `None` when a key comes twice (a JSON map cannot hold that).
+    pub fn kafka_polled(mut keys: Vec<PolledKey>) -> Option<OpValue> {
+        let as_text = |k: &PolledKey| itoa::Buffer::new().format(k.key).to_owned();
+        if !keys.is_sorted_by(|a, b| key_text_less(a.key, b.key)) {
+            keys.sort_by_cached_key(as_text);
+            if keys.windows(2).any(|w| w[0].key == w[1].key) {
+                return None;
+            }
+        }
+        Some(OpValue::KafkaPolled(keys))
+    }
+
     /// The JSON value this stands for (built for a typed value).
     pub fn to_json(&self) -> Cow<'_, Value> {
+        let key = |k: u64| Value::String(k.to_string());
+        let kafka = |mop: Vec<Value>| Cow::Owned(Value::Array(vec![Value::Array(mop)]));
         match self {
             OpValue::Json(v) => Cow::Borrowed(v),
             OpValue::Txn(mops) => Cow::Owned(Value::Array(
@@ -211,33 +223,32 @@ impl OpValue {
                     })
                     .collect(),
             )),
-            OpValue::Kafka(k) => {
-                let mop = match k {
-                    KafkaValue::Send { key, msg } => {
-                        vec!["send".into(), Value::from(&**key), Value::from(*msg)]
-                    }
-                    KafkaValue::Sent { key, offset, msg } => vec![
-                        "send".into(),
-                        Value::from(&**key),
-                        Value::Array(vec![Value::from(*offset), Value::from(*msg)]),
-                    ],
-                    KafkaValue::Poll => vec!["poll".into()],
-                    KafkaValue::Polled(keys) => {
-                        let map = keys
+            OpValue::KafkaSend { key: k, msg } => {
+                kafka(vec!["send".into(), key(*k), Value::from(*msg)])
+            }
+            OpValue::KafkaSent {
+                key: k,
+                offset,
+                msg,
+            } => kafka(vec![
+                "send".into(),
+                key(*k),
+                Value::Array(vec![Value::from(*offset), Value::from(*msg)]),
+            ]),
+            OpValue::KafkaPoll => kafka(vec!["poll".into()]),
+            OpValue::KafkaPolled(keys) => {
+                let map = keys
+                    .iter()
+                    .map(|k| {
+                        let msgs = k
+                            .msgs
                             .iter()
-                            .map(|k| {
-                                let msgs = k
-                                    .msgs
-                                    .iter()
-                                    .map(|&(o, m)| Value::Array(vec![o.into(), m.into()]))
-                                    .collect();
-                                (k.key.to_string(), Value::Array(msgs))
-                            })
+                            .map(|&(o, m)| Value::Array(vec![o.into(), m.into()]))
                             .collect();
-                        vec!["poll".into(), Value::Object(map)]
-                    }
-                };
-                Cow::Owned(Value::Array(vec![Value::Array(mop)]))
+                        (k.key.to_string(), Value::Array(msgs))
+                    })
+                    .collect();
+                kafka(vec!["poll".into(), Value::Object(map)])
             }
         }
     }
@@ -270,6 +281,8 @@ impl OpValue {
         match self {
             OpValue::Json(v) => serde_json::to_writer(out, v).expect("a value serializes"),
             OpValue::Txn(mops) => {
+                // Room for the common micro-op at once (the text is a request's).
+                out.reserve(2 + 16 * mops.len());
                 out.push(b'[');
                 for (i, m) in mops.iter().enumerate() {
                     if i > 0 {
@@ -291,45 +304,47 @@ impl OpValue {
                 }
                 out.push(b']');
             }
-            OpValue::Kafka(k) => {
-                out.extend_from_slice(b"[[");
-                match k {
-                    KafkaValue::Send { key, msg } => {
-                        out.extend_from_slice(b"\"send\",");
-                        push_str(out, key);
-                        out.push(b',');
-                        push_i64(out, *msg);
-                    }
-                    KafkaValue::Sent { key, offset, msg } => {
-                        out.extend_from_slice(b"\"send\",");
-                        push_str(out, key);
-                        out.push(b',');
-                        push_i64_list(out, [*offset, *msg]);
-                    }
-                    KafkaValue::Poll => out.extend_from_slice(b"\"poll\""),
-                    KafkaValue::Polled(keys) => {
-                        out.extend_from_slice(b"\"poll\",{");
-                        for (i, k) in keys.iter().enumerate() {
-                            if i > 0 {
-                                out.push(b',');
-                            }
-                            push_str(out, &k.key);
-                            out.extend_from_slice(b":[");
-                            for (j, &(offset, msg)) in k.msgs.iter().enumerate() {
-                                if j > 0 {
-                                    out.push(b',');
-                                }
-                                push_i64_list(out, [offset, msg]);
-                            }
-                            out.push(b']');
-                        }
-                        out.push(b'}');
-                    }
-                }
+            OpValue::KafkaSend { key, msg } => {
+                out.extend_from_slice(b"[[\"send\",");
+                push_key(out, *key);
+                out.push(b',');
+                push_i64(out, *msg);
                 out.extend_from_slice(b"]]");
+            }
+            OpValue::KafkaSent { key, offset, msg } => {
+                out.extend_from_slice(b"[[\"send\",");
+                push_key(out, *key);
+                out.push(b',');
+                push_i64_list(out, [*offset, *msg]);
+                out.extend_from_slice(b"]]");
+            }
+            OpValue::KafkaPoll => out.extend_from_slice(b"[[\"poll\"]]"),
+            OpValue::KafkaPolled(keys) => {
+                out.extend_from_slice(b"[[\"poll\",{");
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    push_key(out, k.key);
+                    out.extend_from_slice(b":[");
+                    for (j, &(offset, msg)) in k.msgs.iter().enumerate() {
+                        if j > 0 {
+                            out.push(b',');
+                        }
+                        push_i64_list(out, [offset, msg]);
+                    }
+                    out.push(b']');
+                }
+                out.extend_from_slice(b"}]]");
             }
         }
     }
+}
+
+/// Whether key `a`'s text sorts before `b`'s (as a JSON map orders them: `"10" < "2"`).
+fn key_text_less(a: u64, b: u64) -> bool {
+    let (mut a_text, mut b_text) = (itoa::Buffer::new(), itoa::Buffer::new());
+    a_text.format(a) < b_text.format(b)
 }
 
 /// Compact JSON text, as [`Value`]'s `Display` writes it.
@@ -363,6 +378,13 @@ fn push_i64(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// Appends a kafka key: its integer as a JSON string.
+fn push_key(out: &mut Vec<u8>, key: u64) {
+    out.push(b'"');
+    push_u64(out, key);
+    out.push(b'"');
+}
+
 /// Appends `[a,b,...]`.
 fn push_i64_list(out: &mut Vec<u8>, items: impl IntoIterator<Item = i64>) {
     out.push(b'[');
@@ -373,17 +395,6 @@ fn push_i64_list(out: &mut Vec<u8>, items: impl IntoIterator<Item = i64>) {
         push_i64(out, n);
     }
     out.push(b']');
-}
-
-/// Appends a string as serde_json writes it: directly when nothing in it needs an escape.
-fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(out, s).expect("a string serializes");
-    }
 }
 
 /// An invocation paired with its completion (None if it never completed).
@@ -951,33 +962,36 @@ pub mod build {
             [o, m] => Some((o.as_i64()?, m.as_i64()?)),
             _ => None,
         };
-        let kafka = match (mop.first()?.as_str()?, &mop[1..]) {
-            ("send", [key, Value::Array(_)]) => {
+        let key = |k: &Value| kafka_key(k.as_str()?);
+        Some(match (mop.first()?.as_str()?, &mop[1..]) {
+            ("send", [k, Value::Array(_)]) => {
                 let (offset, msg) = pair(&mop[2])?;
-                let key = key.as_str()?.into();
-                KafkaValue::Sent { key, offset, msg }
+                OpValue::KafkaSent {
+                    key: key(k)?,
+                    offset,
+                    msg,
+                }
             }
-            ("send", [key, msg]) => KafkaValue::Send {
-                key: key.as_str()?.into(),
+            ("send", [k, msg]) => OpValue::KafkaSend {
+                key: key(k)?,
                 msg: msg.as_i64()?,
             },
-            ("poll", []) => KafkaValue::Poll,
+            ("poll", []) => OpValue::KafkaPoll,
             ("poll", [Value::Object(map)]) => {
                 let keys = map
                     .iter()
                     .map(|(key, msgs)| {
                         let msgs = msgs.as_array()?.iter().map(pair).collect::<Option<_>>()?;
                         Some(PolledKey {
-                            key: key.as_str().into(),
+                            key: kafka_key(key)?,
                             msgs,
                         })
                     })
                     .collect::<Option<_>>()?;
-                KafkaValue::polled(keys)?
+                OpValue::kafka_polled(keys)?
             }
             _ => return None,
-        };
-        Some(OpValue::Kafka(kafka))
+        })
     }
 
     /// The history with every value that has a typed form ([`typed`]) in that form, as the
@@ -1193,8 +1207,8 @@ mod tests {
                 rng.gen_range(0..1_000)
             }
         };
-        let keys = ["0", "17", "", "a\"b", "ü\n", "x\u{1}", "10"];
-        let key = |rng: &mut crate::Rng| Box::<str>::from(keys[rng.gen_range(0..keys.len())]);
+        let keys = [0, 2, 10, 17, 100, 1_000_000_007, u64::MAX];
+        let key = |rng: &mut crate::Rng| keys[rng.gen_range(0..keys.len())];
         match rng.gen_range(0..5) {
             0 => OpValue::Txn(
                 (0..rng.gen_range(0..6))
@@ -1215,16 +1229,16 @@ mod tests {
                     })
                     .collect(),
             ),
-            1 => OpValue::Kafka(KafkaValue::Send {
+            1 => OpValue::KafkaSend {
                 key: key(rng),
                 msg: int(rng),
-            }),
-            2 => OpValue::Kafka(KafkaValue::Sent {
+            },
+            2 => OpValue::KafkaSent {
                 key: key(rng),
                 offset: int(rng),
                 msg: int(rng),
-            }),
-            3 => OpValue::Kafka(KafkaValue::Poll),
+            },
+            3 => OpValue::KafkaPoll,
             _ => {
                 let keys = (0..rng.gen_range(0..5))
                     .map(|_| PolledKey {
@@ -1234,7 +1248,7 @@ mod tests {
                             .collect(),
                     })
                     .collect();
-                OpValue::Kafka(KafkaValue::polled(keys).unwrap_or(KafkaValue::Poll))
+                OpValue::kafka_polled(keys).unwrap_or(OpValue::KafkaPoll)
             }
         }
     }
@@ -1260,21 +1274,42 @@ mod tests {
 
     #[test]
     fn polled_keys_are_sorted_as_a_json_map_and_never_twice() {
-        let key = |k: &str| PolledKey {
-            key: k.into(),
+        let key = |key| PolledKey {
+            key,
             msgs: vec![(0, 1)],
         };
-        let Some(KafkaValue::Polled(keys)) = KafkaValue::polled(vec![key("2"), key("10")]) else {
+        let polled = OpValue::kafka_polled(vec![key(2), key(10), key(1)]);
+        let Some(OpValue::KafkaPolled(keys)) = polled else {
             panic!("not a poll");
         };
-        let names: Vec<&str> = keys.iter().map(|k| &*k.key).collect();
-        assert_eq!(names, ["10", "2"]);
-        assert_eq!(KafkaValue::polled(vec![key("2"), key("1"), key("2")]), None);
+        let names: Vec<u64> = keys.iter().map(|k| k.key).collect();
+        assert_eq!(names, [1, 10, 2]);
+        assert_eq!(OpValue::kafka_polled(vec![key(2), key(1), key(2)]), None);
+        assert!(key_text_less(10, 2) && key_text_less(1, 10) && !key_text_less(3, 3));
     }
 
     #[test]
-    fn a_micro_op_is_32_bytes() {
+    fn kafka_keys_are_integers_in_decimal_form() {
+        for (key, expected) in [
+            ("0", Some(0)),
+            ("17", Some(17)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("017", None),
+            ("+1", None),
+            ("-1", None),
+            ("", None),
+            ("1a", None),
+            ("a\"b", None),
+        ] {
+            assert_eq!(kafka_key(key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_micro_op_is_32_bytes_and_an_op_value_as_small_as_a_value() {
         assert_eq!(std::mem::size_of::<MicroOp>(), 32);
+        assert_eq!(std::mem::size_of::<OpValue>(), std::mem::size_of::<Value>());
     }
 
     #[test]

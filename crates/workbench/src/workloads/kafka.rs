@@ -37,7 +37,7 @@ use crate::checkers::fast_hash::FastMap;
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{
-    History, KafkaValue, Nanos, OpType, OpValue, PolledKey, NANOS_PER_MS, NANOS_PER_SEC,
+    kafka_key, History, Nanos, OpType, OpValue, PolledKey, NANOS_PER_MS, NANOS_PER_SEC,
 };
 use crate::net::push_u64;
 use crate::Rng;
@@ -180,19 +180,13 @@ fn poll_value(polled: Value) -> OpValue {
 }
 
 /// `[["send", key, msg]]`.
-fn send_op(key: &str, msg: u64) -> Invocation {
+fn send_op(key: u64, msg: u64) -> Invocation {
     let msg = msg as i64;
-    Invocation::new(
-        "send",
-        OpValue::Kafka(KafkaValue::Send {
-            key: key.into(),
-            msg,
-        }),
-    )
+    Invocation::new("send", OpValue::KafkaSend { key, msg })
 }
 
 fn poll_op(is_final: bool) -> Invocation {
-    let value = OpValue::Kafka(KafkaValue::Poll);
+    let value = OpValue::KafkaPoll;
     if is_final {
         Invocation::final_op("poll", value)
     } else {
@@ -235,7 +229,7 @@ impl Workload for Kafka {
                 self.largest_key += 1;
                 self.slots[slot] = self.largest_key;
             }
-            send_op(itoa::Buffer::new().format(key), msg)
+            send_op(key, msg)
         } else {
             poll_op(false)
         };
@@ -268,7 +262,9 @@ impl Workload for Kafka {
                 let positions = worker.positions.iter().map(|(k, &o)| (k.as_str(), o));
                 Step::Send(
                     Request::writer("poll")
-                        .field_with("offsets", |out| write_offsets(out, positions))
+                        .field_with("offsets", |out| {
+                            write_offsets(out, positions, push_json_str)
+                        })
                         .finish(),
                 )
             }
@@ -342,11 +338,11 @@ impl Workload for Kafka {
     fn request(&self, op: &Invocation) -> Request {
         match op.f {
             "send" => {
-                if let OpValue::Kafka(KafkaValue::Send { key, msg }) = &op.value {
+                if let &OpValue::KafkaSend { key, msg } = &op.value {
                     return Request::writer("send")
-                        .field_with("key", |out| push_json_str(out, key))
+                        .field_with("key", |out| push_key(out, key))
                         .field_with("msg", |out| {
-                            out.extend_from_slice(itoa::Buffer::new().format(*msg).as_bytes())
+                            out.extend_from_slice(itoa::Buffer::new().format(msg).as_bytes())
                         })
                         .finish();
                 }
@@ -392,9 +388,8 @@ fn send_response(op: &Invocation, reply: &Map<String, Value>) -> Result<OpValue,
 
 /// A send's ok value: `[["send", key, [offset, msg]]]`.
 fn send_value(op: &Invocation, offset: i64) -> OpValue {
-    if let OpValue::Kafka(KafkaValue::Send { key, msg }) = &op.value {
-        let (key, msg) = (key.clone(), *msg);
-        return OpValue::Kafka(KafkaValue::Sent { key, offset, msg });
+    if let &OpValue::KafkaSend { key, msg } = &op.value {
+        return OpValue::KafkaSent { key, offset, msg };
     }
     let value = op.value.to_json();
     let (key, msg) = (&value[0][1], &value[0][2]);
@@ -419,19 +414,19 @@ impl Kafka {
             }
             "poll" => {
                 let [msgs] = reply.closed("poll_ok", ["msgs"])?;
-                let KafkaValue::Polled(keys) = KafkaValue::polled(read_msgs(msgs)?)? else {
+                let polled = OpValue::kafka_polled(read_msgs(msgs)?)?;
+                let OpValue::KafkaPolled(keys) = &polled else {
                     return None;
                 };
                 let mut commits = Vec::with_capacity(keys.len());
-                for k in &keys {
+                for k in keys {
                     let max = k.msgs.iter().map(|&(offset, _)| offset).max();
                     if let Some(max) = max {
-                        self.take_key(w, &k.key, max);
-                        commits.push((&*k.key, max));
+                        self.take_key(w, itoa::Buffer::new().format(k.key), max);
+                        commits.push((k.key, max));
                     }
                 }
-                let commit = commit_request(&commits);
-                let polled = OpValue::Kafka(KafkaValue::Polled(keys));
+                let commit = commit_request(&commits, push_key);
                 Some(self.after_poll(w, polled, commit))
             }
             _ => None,
@@ -441,7 +436,9 @@ impl Kafka {
     /// A send's ok value is seen, and ends the op.
     fn sent(&mut self, value: OpValue) -> Step {
         match &value {
-            OpValue::Kafka(KafkaValue::Sent { key, offset, .. }) => self.see(key, *offset, false),
+            &OpValue::KafkaSent { key, offset, .. } => {
+                self.see(itoa::Buffer::new().format(key), offset, false)
+            }
             value => {
                 let value = value.to_json();
                 if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
@@ -509,7 +506,7 @@ impl Kafka {
             other => return Err(format!("`msgs` must be a map, got {other}")),
         };
         let commits = self.take_msgs(w, msgs)?;
-        let commit = commit_request(&commits);
+        let commit = commit_request(&commits, push_json_str);
         Ok(self.after_poll(w, poll_value(Value::Object(msgs.clone())), commit))
     }
 
@@ -565,23 +562,39 @@ impl Kafka {
 
 /// The `commit_offsets` of a poll's highest offsets per key (in key order), or `None` when
 /// it polled nothing.
-fn commit_request(commits: &[(&str, i64)]) -> Option<Request> {
+fn commit_request<K: Copy>(
+    commits: &[(K, i64)],
+    push_key: impl Fn(&mut Vec<u8>, K),
+) -> Option<Request> {
     (!commits.is_empty()).then(|| {
         Request::writer("commit_offsets")
-            .field_with("offsets", |out| write_offsets(out, commits.iter().copied()))
+            .field_with("offsets", |out| {
+                write_offsets(out, commits.iter().copied(), push_key)
+            })
             .finish()
     })
 }
 
+/// Writes a key a typed value holds: its integer as a JSON string.
+fn push_key(out: &mut Vec<u8>, key: u64) {
+    out.push(b'"');
+    push_u64(out, key);
+    out.push(b'"');
+}
+
 /// Writes a map of key to offset, keys in the order given (ascending: a map's), as serde_json
-/// writes a map of strings to integers.
-fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k str, i64)>) {
+/// writes a map of strings to integers; `push_key` writes a key as a JSON string.
+fn write_offsets<K>(
+    out: &mut Vec<u8>,
+    offsets: impl IntoIterator<Item = (K, i64)>,
+    push_key: impl Fn(&mut Vec<u8>, K),
+) {
     out.push(b'{');
     for (i, (key, offset)) in offsets.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        push_json_str(out, key);
+        push_key(out, key);
         out.push(b':');
         if offset < 0 {
             out.push(b'-');
@@ -591,10 +604,10 @@ fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k s
     out.push(b'}');
 }
 
-/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with plain
-/// integers (see [`Compact`]): the map serde parses from it, key by key as written (a key
-/// written twice is refused by [`KafkaValue::polled`]). `None` for anything else (the map's
-/// way judges it).
+/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with keys
+/// that are integers ([`kafka_key`]) and plain integers (see [`Compact`]): the map serde
+/// parses from it, key by key as written (a key written twice is refused by
+/// [`OpValue::kafka_polled`]). `None` for anything else (the map's way judges it).
 fn read_msgs(text: &[u8]) -> Option<Vec<PolledKey>> {
     let mut text = Compact::new(text);
     let mut keys = Vec::new();
@@ -603,7 +616,7 @@ fn read_msgs(text: &[u8]) -> Option<Vec<PolledKey>> {
         return text.at_end().then_some(keys);
     }
     loop {
-        let key = text.plain_str()?;
+        let key = kafka_key(text.plain_str()?)?;
         text.eat(b':')?;
         text.eat(b'[')?;
         let mut msgs = Vec::new();
@@ -621,10 +634,7 @@ fn read_msgs(text: &[u8]) -> Option<Vec<PolledKey>> {
                 }
             }
         }
-        keys.push(PolledKey {
-            key: key.into(),
-            msgs,
-        });
+        keys.push(PolledKey { key, msgs });
         if text.eat(b',').is_none() {
             text.eat(b'}')?;
             return text.at_end().then_some(keys);
@@ -640,15 +650,20 @@ mod tests {
     fn written_offsets_and_keys_are_what_serde_writes() {
         let offsets = [("1", 5), ("a\"b", -3), ("ü\n", 0)];
         let mut out = Vec::new();
-        write_offsets(&mut out, offsets);
+        write_offsets(&mut out, offsets, push_json_str);
         let map: BTreeMap<&str, i64> = offsets.into_iter().collect();
+        assert_eq!(out, serde_json::to_vec(&map).unwrap());
+        let numbered = [(1, 5), (10, -3), (2, 0)];
+        let mut out = Vec::new();
+        write_offsets(&mut out, numbered, push_key);
+        let map: BTreeMap<String, i64> = numbered.map(|(k, o)| (k.to_string(), o)).into();
         assert_eq!(out, serde_json::to_vec(&map).unwrap());
     }
 
     #[test]
     fn a_typed_send_is_sent_and_recorded_as_its_json_form() {
         let w = Kafka::new(&WorkloadOptions::new(2));
-        for (key, msg) in [("7", 3), ("a\"b", 0), ("", 12_345)] {
+        for (key, msg) in [(7, 3), (0, 0), (u64::MAX, 12_345)] {
             let typed = send_op(key, msg);
             let json = Invocation::new("send", typed.value.to_json().into_owned());
             assert!(json.value.as_json().is_some());
@@ -669,8 +684,7 @@ mod tests {
             r#"{"3":[[2,9]],"22":[[7,1]],"1":[]}"#,
         ] {
             let parsed: Map<String, Value> = serde_json::from_str(text).unwrap();
-            let read = KafkaValue::polled(read_msgs(text.as_bytes()).unwrap()).unwrap();
-            let read = OpValue::Kafka(read);
+            let read = OpValue::kafka_polled(read_msgs(text.as_bytes()).unwrap()).unwrap();
             let expected = poll_value(Value::Object(parsed));
             assert_eq!(read.to_json(), expected.to_json(), "{text}");
             assert_eq!(read.to_string(), expected.to_string(), "{text}");
@@ -683,8 +697,10 @@ mod tests {
             r#"{"1":[[-1,5]]}"#,
             r#"{"a\"":[[0,5]]}"#,
             r#"{"1":[[0,5,6]]}"#,
+            r#"{"01":[[0,5]]}"#,
+            r#"{"a":[[0,5]]}"#,
         ] {
-            let read = read_msgs(text.as_bytes()).and_then(KafkaValue::polled);
+            let read = read_msgs(text.as_bytes()).and_then(OpValue::kafka_polled);
             assert_eq!(read, None, "{text}");
         }
     }

@@ -12,8 +12,8 @@
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
 //!
-//! The workload keeps sends and polls typed ([`KafkaValue`]); a history read back from JSON
-//! holds them as JSON. Both read alike: a typed value is read as directly as the JSON value
+//! The workload keeps sends and polls typed ([`OpValue::KafkaSend`] and the like); a history
+//! read back from JSON holds them as JSON. Both read alike: a typed value is read as directly as the JSON value
 //! it stands for would be.
 
 use crate::checkers::fast_hash::FastMap;
@@ -21,7 +21,7 @@ use crate::checkers::int_table::IntTable;
 
 use serde_json::Value;
 
-use crate::history::{History, KafkaValue, Nanos, OpType, OpValue};
+use crate::history::{History, Nanos, OpType, OpValue};
 
 /// A key, interned: index into [`Txns::keys`].
 pub type KeyId = u32;
@@ -126,6 +126,21 @@ impl Txns {
         id
     }
 
+    /// [`Txns::intern`] of the key named by `n`'s decimal form.
+    fn intern_number(&mut self, n: u64) -> KeyId {
+        if n >= DECIMAL_LIMIT {
+            return self.intern(itoa::Buffer::new().format(n));
+        }
+        let n = n as i64;
+        if let Some(&id) = self.numbered_keys.get(n) {
+            return id;
+        }
+        let id = self.keys.len() as KeyId;
+        self.keys.push(n.to_string());
+        self.numbered_keys.get_or_insert_with(n, || id);
+        id
+    }
+
     /// Pairs every client invocation with its completion and parses both values.
     pub fn parse(history: &History) -> Txns {
         let mut out = Txns::default();
@@ -186,9 +201,9 @@ impl Txns {
     /// `[["send", key, msg]]`
     fn parse_send_invoke(&mut self, value: &OpValue) -> Option<Body> {
         match value {
-            OpValue::Kafka(KafkaValue::Send { key, msg }) => Some(Body::Send {
-                key: self.intern(key),
-                msg: *msg,
+            &OpValue::KafkaSend { key, msg } => Some(Body::Send {
+                key: self.intern_number(key),
+                msg,
                 offset: None,
             }),
             OpValue::Json(value) => self.parse_send_invoke_json(value),
@@ -210,12 +225,8 @@ impl Txns {
     /// `[["send", key, [offset, msg]]]`
     fn parse_send_ok(&mut self, value: &OpValue) -> Option<Body> {
         match value {
-            &OpValue::Kafka(KafkaValue::Sent {
-                ref key,
-                offset,
-                msg,
-            }) => Some(Body::Send {
-                key: self.intern(key),
+            &OpValue::KafkaSent { key, offset, msg } => Some(Body::Send {
+                key: self.intern_number(key),
                 msg,
                 offset: Some(offset),
             }),
@@ -239,10 +250,10 @@ impl Txns {
     fn parse_poll_ok(&mut self, value: &OpValue) -> Option<Body> {
         let (keys_before, msgs_before) = (self.poll_keys.len(), self.poll_msgs.len());
         let parsed = match value {
-            OpValue::Kafka(KafkaValue::Polled(keys)) => {
+            OpValue::KafkaPolled(keys) => {
                 let start = self.poll_keys.len() as u32;
                 for k in keys {
-                    let key = self.intern(&k.key);
+                    let key = self.intern_number(k.key);
                     let msgs_start = self.poll_msgs.len() as u32;
                     self.poll_msgs.extend_from_slice(&k.msgs);
                     self.poll_keys.push(PollKey {
@@ -314,6 +325,9 @@ fn single_mop<'a>(value: &'a Value, f: &str) -> Option<&'a Vec<Value>> {
     (mops.len() == 1 && mop.first()?.as_str()? == f).then_some(mop)
 }
 
+/// Keys named by numbers below this are looked up by number ([`decimal`]).
+const DECIMAL_LIMIT: u64 = 1_000_000_000;
+
 /// The number a key names when it is written as the decimal form of a number below 10^9
 /// (`"0"`, `"17"`; not `"017"` or `"+1"`, so that one number is one name).
 fn decimal(key: &str) -> Option<i64> {
@@ -364,5 +378,11 @@ mod tests {
         assert_eq!(txns.keys, ["0", "17", "017", "x", "1000000000", "-1", ""]);
         assert_eq!(decimal("999999999"), Some(999_999_999));
         assert_eq!(decimal("07"), None);
+        // Interned by number, a key gets the id its name would.
+        for n in [17, 0, 999_999_999, 1_000_000_000, 1_000_000_000, 5] {
+            let id = txns.intern_number(n);
+            assert_eq!(txns.intern(&n.to_string()), id);
+            assert_eq!(txns.key(id), n.to_string());
+        }
     }
 }
