@@ -154,7 +154,7 @@ fn append_impossible_read(history: &mut History) {
             kind,
             process,
             f: f.into(),
-            value,
+            value: value.into(),
             error: None,
             is_final: false,
         });
@@ -169,15 +169,16 @@ fn export_text(history: &History) -> String {
         if outcome == OpType::Fail || (outcome != OpType::Ok && pair.invoke.f == "read") {
             continue;
         }
-        let key = num(&pair.invoke.value[0]);
+        let invoked = pair.invoke.value.to_json();
+        let key = num(&invoked[0]);
         let ret = match outcome {
             OpType::Ok => pair.completion.map_or(-1, |c| c.index as i64),
             _ => -1,
         };
         let (a, b) = match pair.invoke.f.as_str() {
-            "read" => (num(&pair.completion.expect("ok").value[1]), -1),
-            "write" => (num(&pair.invoke.value[1]), -1),
-            _ => (num(&pair.invoke.value[1][0]), num(&pair.invoke.value[1][1])),
+            "read" => (num(&pair.completion.expect("ok").value.to_json()[1]), -1),
+            "write" => (num(&invoked[1]), -1),
+            _ => (num(&invoked[1][0]), num(&invoked[1][1])),
         };
         let process = match pair.invoke.process {
             Process::Client(p) => p as i64,

@@ -20,17 +20,16 @@ use std::collections::BTreeMap;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glomers_workbench::checkers::txn::{check, Flavor};
 use glomers_workbench::checkers::Validity;
-use glomers_workbench::history::{History, Op, OpType, Process};
+use glomers_workbench::history::{History, MicroF, MicroValue, Op, OpType, OpValue, Process};
 use glomers_workbench::workloads::txn::Txn;
 use glomers_workbench::workloads::{Workload, WorkloadOptions};
 use glomers_workbench::Rng;
 use rand::SeedableRng;
-use serde_json::Value;
 
 const TXNS: usize = 100_000;
 const CLIENTS: usize = 4;
 
-fn op(kind: OpType, process: usize, value: Value, time: u64) -> Op {
+fn op(kind: OpType, process: usize, value: OpValue, time: u64) -> Op {
     Op {
         index: 0,
         time,
@@ -52,19 +51,28 @@ fn history() -> History {
     let mut rng = Rng::seed_from_u64(1);
     let mut store: BTreeMap<i64, i64> = BTreeMap::new();
     let mut history = History::default();
-    let mut in_flight: std::collections::VecDeque<(usize, Value)> = Default::default();
+    let mut in_flight: std::collections::VecDeque<(usize, OpValue)> = Default::default();
     let mut time = 0;
     for i in 0..TXNS + CLIENTS {
         if in_flight.len() == CLIENTS || i >= TXNS {
             let Some((process, mut txn)) = in_flight.pop_front() else {
                 break;
             };
-            for mop in txn.as_array_mut().unwrap() {
-                let k = mop[1].as_i64().unwrap();
-                if mop[0] == "r" {
-                    mop[2] = store.get(&k).map_or(Value::Null, |v| Value::from(*v));
-                } else {
-                    store.insert(k, mop[2].as_i64().unwrap());
+            // The workload's transactions are typed, as the history keeps them.
+            let OpValue::Txn(mops) = &mut txn else {
+                unreachable!("a txn")
+            };
+            for mop in mops {
+                match (mop.f, &mop.value) {
+                    (MicroF::Read, _) => {
+                        mop.value = store
+                            .get(&mop.key)
+                            .map_or(MicroValue::Nil, |&v| MicroValue::Int(v))
+                    }
+                    (_, &MicroValue::Int(v)) => {
+                        store.insert(mop.key, v);
+                    }
+                    _ => unreachable!("writes have integers"),
                 }
             }
             time += 1;

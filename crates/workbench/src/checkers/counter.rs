@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::{CheckResult, Validity};
-use crate::history::{History, OpType, Pair, Process};
+use crate::history::{History, OpType, OpValue, Pair, Process};
 
 /// A set of integers as sorted, disjoint, non-adjacent closed ranges `[lo, hi]`.
 ///
@@ -73,7 +73,7 @@ pub fn check_counter(history: &History) -> CheckResult {
     let mut result = CheckResult::new(Validity::Valid);
     let mut definite_sum: i64 = 0;
     let mut possible: Vec<i64> = Vec::new();
-    let mut final_reads: Vec<(Pair<'_>, &Value)> = Vec::new();
+    let mut final_reads: Vec<(Pair<'_>, &OpValue)> = Vec::new();
 
     for pair in history.pairs() {
         let invoke = pair.invoke;
@@ -162,7 +162,7 @@ pub fn check_counter(history: &History) -> CheckResult {
         "final_reads",
         final_reads
             .iter()
-            .map(|(_, v)| (*v).clone())
+            .map(|(_, v)| v.to_json().into_owned())
             .collect::<Vec<_>>(),
     );
     result.set("errors", errors);
@@ -249,7 +249,7 @@ fn impossible_reads(history: &History) -> Vec<ImpossibleRead> {
                 found.push(ImpossibleRead {
                     index: op.index,
                     process: op.process,
-                    value: op.value.clone(),
+                    value: op.value.to_json().into_owned(),
                     reachable: reachable.to_json(),
                 });
             }

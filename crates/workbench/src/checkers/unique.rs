@@ -21,7 +21,7 @@ pub fn check_unique_ids(history: &History) -> CheckResult {
     for op in history.client_ops() {
         if op.kind == OpType::Ok && op.f == "generate" {
             seen.entry(op.value.to_string()).or_default().push(op.index);
-            acknowledged.push(&op.value);
+            acknowledged.push(op.value.to_json());
         }
     }
     let mut duplicated: Vec<(&String, &Vec<usize>)> =
@@ -45,6 +45,7 @@ pub fn check_unique_ids(history: &History) -> CheckResult {
             (*ops).clone(),
         );
     }
+    let acknowledged: Vec<&Value> = acknowledged.iter().map(|v| &**v).collect();
     match id_range(&acknowledged) {
         Ok(range) => result.set("range", range),
         Err(why) => {

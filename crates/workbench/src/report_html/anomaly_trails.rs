@@ -299,7 +299,8 @@ fn txn_box(p: &Pair<'_>, named: bool) -> OpBox {
     let value = p
         .completion
         .filter(|c| c.kind == OpType::Ok)
-        .map_or(&p.invoke.value, |c| &c.value);
+        .map_or(&p.invoke.value, |c| &c.value)
+        .to_json();
     let micro: Vec<String> = value
         .as_array()
         .into_iter()

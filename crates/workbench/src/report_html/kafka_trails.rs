@@ -41,7 +41,7 @@ struct OnKey {
 fn on_key(p: &Pair<'_>, key: &str) -> OnKey {
     let mut out = OnKey::default();
     let ok = p.completion.filter(|c| c.kind == OpType::Ok);
-    let value = ok.map_or(&p.invoke.value, |c| &c.value);
+    let value = ok.map_or(&p.invoke.value, |c| &c.value).to_json();
     match p.invoke.f.as_str() {
         "send" => {
             for m in value.as_array().into_iter().flatten() {

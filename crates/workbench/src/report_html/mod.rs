@@ -151,7 +151,7 @@ pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<HistoryText> {
         out.extend_from_slice(op.f.as_bytes());
         out.push(b'\t');
         let start = out.len();
-        serde_json::to_writer(&mut out, &op.value)?;
+        op.value.write_json(&mut out);
         let value = (start, out.len());
         let mut error = None;
         if let Some(e) = &op.error {
@@ -198,8 +198,8 @@ pub fn fault_periods(run: &StoredRun<'_>, end: u64) -> Vec<plots::Period> {
     let mut out = Vec::new();
     for op in run.history.ops.iter().filter(|op| !op.is_client()) {
         if let Some(fault) = op.f.strip_prefix("start-") {
-            let label = match &op.value {
-                Value::Object(m) => m
+            let label = match op.value.as_json() {
+                Some(Value::Object(m)) => m
                     .get("shape")
                     .and_then(Value::as_str)
                     .map_or(fault.to_string(), |s| format!("{fault} ({s})")),

@@ -513,7 +513,7 @@ mod tests {
             kind,
             process: Process::Client(process),
             f: "read".into(),
-            value: Value::Null,
+            value: Value::Null.into(),
             error: None,
             is_final: false,
         }

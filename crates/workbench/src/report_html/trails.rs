@@ -405,7 +405,13 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
                 slot.find_in_set(set, |s| has[s] = true);
             }
             None => {
-                for v in done.value.as_array().into_iter().flatten() {
+                for v in done
+                    .value
+                    .as_json()
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(s) = slot.get(&ValueKey::of(v)) {
                         has[s] = true;
                     }
@@ -448,7 +454,7 @@ fn set_trail(
     let adds: Vec<&Pair<'_>> = cx
         .pairs
         .iter()
-        .filter(|p| p.invoke.f != "read" && ValueKey::of(&p.invoke.value) == value_key)
+        .filter(|p| p.invoke.f != "read" && ValueKey::of(&p.invoke.value.to_json()) == value_key)
         .collect();
     let mut learned: BTreeMap<String, Nanos> = BTreeMap::new();
     let mut known_at: Option<Nanos> = None;

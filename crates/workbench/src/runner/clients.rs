@@ -8,7 +8,7 @@ use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
 use super::{Event, Phase, Runner, Severity};
-use crate::history::{Nanos, Op, OpType, Process, NANOS_PER_SEC};
+use crate::history::{Nanos, Op, OpType, OpValue, Process, NANOS_PER_SEC};
 use crate::net::{Addr, Body};
 use crate::workloads::reply::as_u64;
 use crate::workloads::{
@@ -266,7 +266,7 @@ impl Runner<'_> {
             f: op.f.to_string(),
             // The op's value is moved here when it waits for a reply or completes (see
             // `park_value`), not copied now: a transaction's micro-ops are many small values.
-            value: Value::Null,
+            value: OpValue::NULL,
             error: None,
             is_final: op.is_final,
         });

@@ -560,7 +560,7 @@ impl<'a> Runner<'a> {
             kind: OpType::Info,
             process: Process::NEMESIS,
             f: f.to_string(),
-            value,
+            value: value.into(),
             error: None,
             is_final: false,
         });

@@ -149,7 +149,7 @@ impl Workload for Broadcast {
         }
         closed_schema(reply, &format!("{}_ok", op.f), &[])?;
         // The ok completion records the value that was added, as Maelstrom's does.
-        Ok(op.value.clone())
+        Ok(op.value.to_json().into_owned())
     }
 
     /// A well-formed read's array is moved into the completion, not copied (it holds the

@@ -1,14 +1,13 @@
 //! A cursor over compact JSON text (no whitespace), for the workloads that read a reply's
-//! value straight into the [`serde_json::Value`] the history keeps (kafka's polled messages,
-//! a transaction's micro-ops) without going through serde's parser.
+//! value straight into the typed value the history keeps (kafka's polled messages, a
+//! transaction's micro-ops, see [`crate::history::OpValue`]) without going through serde's
+//! parser.
 //!
 //! It only ever accepts the plain shapes nodes write: non-negative integers that fit an
 //! `i64`, `null`, strings without escapes, brackets and separators without whitespace. Any
 //! other text makes a read return `None`, and the caller leaves the reply to the map's way,
 //! which parses it with serde and judges it as always: so a value read here is the value
 //! serde would have parsed from the same text.
-
-use serde_json::Value;
 
 /// Reads compact JSON text from the front.
 pub struct Compact<'a> {
@@ -77,18 +76,18 @@ impl<'a> Compact<'a> {
         std::str::from_utf8(&self.text[start..start + len]).ok()
     }
 
-    /// `[i, j, ...]` of plain integers (see [`Compact::int`]), as a JSON array.
-    pub fn int_array(&mut self) -> Option<Value> {
+    /// `[i, j, ...]` of plain integers (see [`Compact::int`]).
+    pub fn int_array(&mut self) -> Option<Vec<i64>> {
         self.eat(b'[')?;
         let mut items = Vec::new();
         if self.eat(b']').is_some() {
-            return Some(Value::Array(items));
+            return Some(items);
         }
         loop {
-            items.push(Value::from(self.int()?));
+            items.push(self.int()? as i64);
             if self.eat(b',').is_none() {
                 self.eat(b']')?;
-                return Some(Value::Array(items));
+                return Some(items);
             }
         }
     }
@@ -105,6 +104,10 @@ mod tests {
             ("17", Some(17)),
             ("9223372036854775807", Some(i64::MAX as u64)),
             ("9223372036854775808", None),
+            ("10000000000000000000", None),
+            ("00", None),
+            ("07", None),
+            ("12,", Some(12)),
             ("99999999999999999999999", None),
             ("-1", None),
             ("1.5", None),
@@ -126,7 +129,7 @@ mod tests {
     fn int_arrays_match_serde() {
         for text in ["[]", "[1]", "[1,2,30]"] {
             let read = Compact::new(text.as_bytes()).int_array();
-            assert_eq!(read, Some(serde_json::from_str::<Value>(text).unwrap()));
+            assert_eq!(read, Some(serde_json::from_str::<Vec<i64>>(text).unwrap()));
         }
         for text in ["[1,]", "[ 1]", "[1.0]", "[-1]", "[\"a\"]"] {
             assert_eq!(Compact::new(text.as_bytes()).int_array(), None, "{text}");

@@ -76,7 +76,7 @@ impl Workload for Counter {
             "add" => {
                 closed_schema(reply, "add_ok", &[])?;
                 // The history records an ok add with its delta, which the checker sums.
-                Ok(op.value.clone())
+                Ok(op.value.to_json().into_owned())
             }
             _ => {
                 closed_schema(reply, "read_ok", &["value"])?;

@@ -30,13 +30,15 @@ use super::compact::Compact;
 use super::reply::{self, ReplyText};
 use super::request::push_json_str;
 use super::{
-    array3, closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
+    closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
     WorkloadOptions,
 };
 use crate::checkers::fast_hash::FastMap;
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
-use crate::history::{History, Nanos, OpType, NANOS_PER_MS, NANOS_PER_SEC};
+use crate::history::{
+    kafka_key, History, Nanos, OpType, OpValue, PolledKey, NANOS_PER_MS, NANOS_PER_SEC,
+};
 use crate::net::push_u64;
 use crate::Rng;
 
@@ -51,8 +53,8 @@ struct Worker {
     positions: BTreeMap<String, i64>,
     /// Ops the generator queued for this worker (the op an assign came before).
     queued: VecDeque<Invocation>,
-    /// A poll waiting for its commit: what it polled.
-    polled: Option<Value>,
+    /// A poll waiting for its commit: its ok value, what it polled.
+    polled: Option<OpValue>,
     /// Final phase: the crash and assign are done; polls go on until caught up.
     final_started: bool,
     /// Final phase: the highest offset this worker has read per key.
@@ -168,19 +170,23 @@ impl OffsetMap for FastMap<String, i64> {
     }
 }
 
-/// `[["poll", polled]]`, moving `polled` in (`json!` would copy it).
-fn poll_value(polled: Value) -> Value {
-    Value::Array(vec![Value::Array(vec!["poll".into(), polled])])
+/// `[["poll", polled]]`, moving `polled` in (`json!` would copy it): the value of an ok poll
+/// read the map's way.
+fn poll_value(polled: Value) -> OpValue {
+    OpValue::Json(Value::Array(vec![Value::Array(vec![
+        "poll".into(),
+        polled,
+    ])]))
 }
 
-/// `[["send", key, msg]]` (built directly: `json!` serializes each element through serde).
-fn send_op(key: String, msg: u64) -> Invocation {
-    let send = array3("send".into(), Value::String(key), msg.into());
-    Invocation::new("send", Value::Array(vec![send]))
+/// `[["send", key, msg]]`.
+fn send_op(key: u64, msg: u64) -> Invocation {
+    let msg = msg as i64;
+    Invocation::new("send", OpValue::KafkaSend { key, msg })
 }
 
 fn poll_op(is_final: bool) -> Invocation {
-    let value = Value::Array(vec![Value::Array(vec!["poll".into()])]);
+    let value = OpValue::KafkaPoll;
     if is_final {
         Invocation::final_op("poll", value)
     } else {
@@ -223,7 +229,7 @@ impl Workload for Kafka {
                 self.largest_key += 1;
                 self.slots[slot] = self.largest_key;
             }
-            send_op(itoa::Buffer::new().format(key).to_owned(), msg)
+            send_op(key, msg)
         } else {
             poll_op(false)
         };
@@ -247,7 +253,7 @@ impl Workload for Kafka {
             )),
             "assign" => Step::Send(
                 Request::writer("list_committed_offsets")
-                    .field("keys", &op.value["keys"])
+                    .field("keys", &op.value.to_json()["keys"])
                     .finish(),
             ),
             "poll" => {
@@ -256,7 +262,9 @@ impl Workload for Kafka {
                 let positions = worker.positions.iter().map(|(k, &o)| (k.as_str(), o));
                 Step::Send(
                     Request::writer("poll")
-                        .field_with("offsets", |out| write_offsets(out, positions))
+                        .field_with("offsets", |out| {
+                            write_offsets(out, positions, push_json_str)
+                        })
                         .finish(),
                 )
             }
@@ -268,7 +276,7 @@ impl Workload for Kafka {
         let result = match op.f {
             "assign" => self.on_assign_reply(w, op, reply),
             "poll" => self.on_poll_reply(w, reply),
-            _ => self.response(op, reply).map(|value| self.sent(value)),
+            _ => send_response(op, reply).map(|value| self.sent(value)),
         };
         result.unwrap_or_else(|why| {
             self.worker(w).polled = None;
@@ -330,7 +338,16 @@ impl Workload for Kafka {
     fn request(&self, op: &Invocation) -> Request {
         match op.f {
             "send" => {
-                let (key, msg) = (&op.value[0][1], &op.value[0][2]);
+                if let &OpValue::KafkaSend { key, msg } = &op.value {
+                    return Request::writer("send")
+                        .field_with("key", |out| push_key(out, key))
+                        .field_with("msg", |out| {
+                            out.extend_from_slice(itoa::Buffer::new().format(msg).as_bytes())
+                        })
+                        .finish();
+                }
+                let value = op.value.to_json();
+                let (key, msg) = (&value[0][1], &value[0][2]);
                 Request::writer("send")
                     .field_with("key", |out| match key {
                         Value::String(key) => push_json_str(out, key),
@@ -348,11 +365,7 @@ impl Workload for Kafka {
 
     /// Sends (the other ops are answered in [`Workload::on_reply`]).
     fn response(&self, op: &Invocation, reply: &Map<String, Value>) -> Result<Value, String> {
-        closed_schema(reply, "send_ok", &["offset"])?;
-        let offset = reply["offset"]
-            .as_i64()
-            .ok_or_else(|| "`offset` must be an integer".to_string())?;
-        Ok(send_value(op, offset))
+        send_response(op, reply).map(|value| value.to_json().into_owned())
     }
 
     fn idempotent(&self, f: &str) -> bool {
@@ -364,11 +377,24 @@ impl Workload for Kafka {
     }
 }
 
+/// A send's reply checked against its schema: the send's ok value.
+fn send_response(op: &Invocation, reply: &Map<String, Value>) -> Result<OpValue, String> {
+    closed_schema(reply, "send_ok", &["offset"])?;
+    let offset = reply["offset"]
+        .as_i64()
+        .ok_or_else(|| "`offset` must be an integer".to_string())?;
+    Ok(send_value(op, offset))
+}
+
 /// A send's ok value: `[["send", key, [offset, msg]]]`.
-fn send_value(op: &Invocation, offset: i64) -> Value {
-    let (key, msg) = (&op.value[0][1], &op.value[0][2]);
+fn send_value(op: &Invocation, offset: i64) -> OpValue {
+    if let &OpValue::KafkaSend { key, msg } = &op.value {
+        return OpValue::KafkaSent { key, offset, msg };
+    }
+    let value = op.value.to_json();
+    let (key, msg) = (&value[0][1], &value[0][2]);
     let sent = Value::Array(vec![offset.into(), msg.clone()]);
-    Value::Array(vec![array3("send".into(), key.clone(), sent)])
+    OpValue::Json(json!([["send", key, sent]]))
 }
 
 impl Kafka {
@@ -384,23 +410,41 @@ impl Kafka {
             "poll" if self.worker(w).polled.is_some() => {
                 reply.closed("commit_offsets_ok", [])?;
                 let polled = self.worker(w).polled.take()?;
-                Some(Step::Done(Completion::ok(poll_value(polled))))
+                Some(Step::Done(Completion::ok(polled)))
             }
             "poll" => {
                 let [msgs] = reply.closed("poll_ok", ["msgs"])?;
-                let msgs = read_msgs(msgs)?;
-                let commits = self.take_msgs(w, &msgs).ok()?;
-                let commit = commit_request(&commits);
-                Some(self.after_poll(w, msgs, commit))
+                let polled = OpValue::kafka_polled(read_msgs(msgs)?)?;
+                let OpValue::KafkaPolled(keys) = &polled else {
+                    return None;
+                };
+                let mut commits = Vec::with_capacity(keys.len());
+                for k in keys {
+                    let max = k.msgs.iter().map(|&(offset, _)| offset).max();
+                    if let Some(max) = max {
+                        self.take_key(w, itoa::Buffer::new().format(k.key), max);
+                        commits.push((k.key, max));
+                    }
+                }
+                let commit = commit_request(&commits, push_key);
+                Some(self.after_poll(w, polled, commit))
             }
             _ => None,
         }
     }
 
     /// A send's ok value is seen, and ends the op.
-    fn sent(&mut self, value: Value) -> Step {
-        if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
-            self.see(key, offset, false);
+    fn sent(&mut self, value: OpValue) -> Step {
+        match &value {
+            &OpValue::KafkaSent { key, offset, .. } => {
+                self.see(itoa::Buffer::new().format(key), offset, false)
+            }
+            value => {
+                let value = value.to_json();
+                if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
+                    self.see(key, offset, false);
+                }
+            }
         }
         Step::Done(Completion::ok(value))
     }
@@ -420,7 +464,7 @@ impl Kafka {
                 return Err(format!("offset {offset} is not an integer"));
             }
         }
-        let keys: Vec<String> = op.value["keys"]
+        let keys: Vec<String> = op.value.to_json()["keys"]
             .as_array()
             .map(|ks| {
                 ks.iter()
@@ -454,7 +498,7 @@ impl Kafka {
     fn on_poll_reply(&mut self, w: usize, reply: &Map<String, Value>) -> Result<Step, String> {
         if let Some(polled) = self.worker(w).polled.take() {
             closed_schema(reply, "commit_offsets_ok", &[])?;
-            return Ok(Step::Done(Completion::ok(poll_value(polled))));
+            return Ok(Step::Done(Completion::ok(polled)));
         }
         closed_schema(reply, "poll_ok", &["msgs"])?;
         let msgs = match &reply["msgs"] {
@@ -462,8 +506,8 @@ impl Kafka {
             other => return Err(format!("`msgs` must be a map, got {other}")),
         };
         let commits = self.take_msgs(w, msgs)?;
-        let commit = commit_request(&commits);
-        Ok(self.after_poll(w, msgs.clone(), commit))
+        let commit = commit_request(&commits, push_json_str);
+        Ok(self.after_poll(w, poll_value(Value::Object(msgs.clone())), commit))
     }
 
     /// A poll's messages, key by key: moves the worker's positions past them and returns the
@@ -490,21 +534,26 @@ impl Kafka {
                 }
             }
             let Some(max) = max else { continue };
-            self.see(key, max, true);
-            let worker = self.worker(w);
-            // A new position starts from 0, then moves past what was read.
-            raise(&mut worker.positions, key, (max + 1).max(0));
-            raise(&mut worker.final_read, key, max);
+            self.take_key(w, key, max);
             commits.push((key.as_str(), max));
         }
         Ok(commits)
     }
 
-    /// After a well-formed poll: done if there is nothing to commit, else the commit.
-    fn after_poll(&mut self, w: usize, msgs: Map<String, Value>, commit: Option<Request>) -> Step {
-        let polled = Value::Object(msgs);
+    /// A poll read messages of `key` up to offset `max`.
+    fn take_key(&mut self, w: usize, key: &str, max: i64) {
+        self.see(key, max, true);
+        let worker = self.worker(w);
+        // A new position starts from 0, then moves past what was read.
+        raise(&mut worker.positions, key, (max + 1).max(0));
+        raise(&mut worker.final_read, key, max);
+    }
+
+    /// After a well-formed poll whose ok value is `polled`: done if there is nothing to
+    /// commit, else the commit.
+    fn after_poll(&mut self, w: usize, polled: OpValue, commit: Option<Request>) -> Step {
         let Some(commit) = commit else {
-            return Step::Done(Completion::ok(poll_value(polled)));
+            return Step::Done(Completion::ok(polled));
         };
         self.worker(w).polled = Some(polled);
         Step::Send(commit)
@@ -513,23 +562,39 @@ impl Kafka {
 
 /// The `commit_offsets` of a poll's highest offsets per key (in key order), or `None` when
 /// it polled nothing.
-fn commit_request(commits: &[(&str, i64)]) -> Option<Request> {
+fn commit_request<K: Copy>(
+    commits: &[(K, i64)],
+    push_key: impl Fn(&mut Vec<u8>, K),
+) -> Option<Request> {
     (!commits.is_empty()).then(|| {
         Request::writer("commit_offsets")
-            .field_with("offsets", |out| write_offsets(out, commits.iter().copied()))
+            .field_with("offsets", |out| {
+                write_offsets(out, commits.iter().copied(), push_key)
+            })
             .finish()
     })
 }
 
+/// Writes a key a typed value holds: its integer as a JSON string.
+fn push_key(out: &mut Vec<u8>, key: u64) {
+    out.push(b'"');
+    push_u64(out, key);
+    out.push(b'"');
+}
+
 /// Writes a map of key to offset, keys in the order given (ascending: a map's), as serde_json
-/// writes a map of strings to integers.
-fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k str, i64)>) {
+/// writes a map of strings to integers; `push_key` writes a key as a JSON string.
+fn write_offsets<K>(
+    out: &mut Vec<u8>,
+    offsets: impl IntoIterator<Item = (K, i64)>,
+    push_key: impl Fn(&mut Vec<u8>, K),
+) {
     out.push(b'{');
     for (i, (key, offset)) in offsets.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        push_json_str(out, key);
+        push_key(out, key);
         out.push(b':');
         if offset < 0 {
             out.push(b'-');
@@ -539,41 +604,40 @@ fn write_offsets<'k>(out: &mut Vec<u8>, offsets: impl IntoIterator<Item = (&'k s
     out.push(b'}');
 }
 
-/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with plain
-/// integers (see [`Compact`]) and each key once: the map serde parses from it, which
-/// [`Kafka::take_msgs`] takes whole. `None` for anything else (the map's way judges it).
-fn read_msgs(text: &[u8]) -> Option<Map<String, Value>> {
+/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with keys
+/// that are integers ([`kafka_key`]) and plain integers (see [`Compact`]): the map serde
+/// parses from it, key by key as written (a key written twice is refused by
+/// [`OpValue::kafka_polled`]). `None` for anything else (the map's way judges it).
+fn read_msgs(text: &[u8]) -> Option<Vec<PolledKey>> {
     let mut text = Compact::new(text);
-    let mut msgs = Map::new();
+    let mut keys = Vec::new();
     text.eat(b'{')?;
     if text.eat(b'}').is_some() {
-        return text.at_end().then_some(msgs);
+        return text.at_end().then_some(keys);
     }
     loop {
-        let key = text.plain_str()?;
+        let key = kafka_key(text.plain_str()?)?;
         text.eat(b':')?;
         text.eat(b'[')?;
-        let mut list = Vec::new();
+        let mut msgs = Vec::new();
         if text.eat(b']').is_none() {
             loop {
                 text.eat(b'[')?;
-                let offset = text.int()?;
+                let offset = text.int()? as i64;
                 text.eat(b',')?;
-                let msg = text.int()?;
+                let msg = text.int()? as i64;
                 text.eat(b']')?;
-                list.push(Value::Array(vec![offset.into(), msg.into()]));
+                msgs.push((offset, msg));
                 if text.eat(b',').is_none() {
                     text.eat(b']')?;
                     break;
                 }
             }
         }
-        if msgs.insert(key.to_owned(), Value::Array(list)).is_some() {
-            return None;
-        }
+        keys.push(PolledKey { key, msgs });
         if text.eat(b',').is_none() {
             text.eat(b'}')?;
-            return text.at_end().then_some(msgs);
+            return text.at_end().then_some(keys);
         }
     }
 }
@@ -586,9 +650,29 @@ mod tests {
     fn written_offsets_and_keys_are_what_serde_writes() {
         let offsets = [("1", 5), ("a\"b", -3), ("ü\n", 0)];
         let mut out = Vec::new();
-        write_offsets(&mut out, offsets);
+        write_offsets(&mut out, offsets, push_json_str);
         let map: BTreeMap<&str, i64> = offsets.into_iter().collect();
         assert_eq!(out, serde_json::to_vec(&map).unwrap());
+        let numbered = [(1, 5), (10, -3), (2, 0)];
+        let mut out = Vec::new();
+        write_offsets(&mut out, numbered, push_key);
+        let map: BTreeMap<String, i64> = numbered.map(|(k, o)| (k.to_string(), o)).into();
+        assert_eq!(out, serde_json::to_vec(&map).unwrap());
+    }
+
+    #[test]
+    fn a_typed_send_is_sent_and_recorded_as_its_json_form() {
+        let w = Kafka::new(&WorkloadOptions::new(2));
+        for (key, msg) in [(7, 3), (0, 0), (u64::MAX, 12_345)] {
+            let typed = send_op(key, msg);
+            let json = Invocation::new("send", typed.value.to_json().into_owned());
+            assert!(json.value.as_json().is_some());
+            assert_eq!(w.request(&typed), w.request(&json));
+            assert_eq!(
+                send_value(&typed, 41),
+                send_value(&json, 41).to_json().into_owned()
+            );
+        }
     }
 
     #[test]
@@ -597,9 +681,13 @@ mod tests {
             r#"{}"#,
             r#"{"1":[]}"#,
             r#"{"1":[[0,5],[1,6]],"22":[[7,1]]}"#,
+            r#"{"3":[[2,9]],"22":[[7,1]],"1":[]}"#,
         ] {
             let parsed: Map<String, Value> = serde_json::from_str(text).unwrap();
-            assert_eq!(read_msgs(text.as_bytes()), Some(parsed), "{text}");
+            let read = OpValue::kafka_polled(read_msgs(text.as_bytes()).unwrap()).unwrap();
+            let expected = poll_value(Value::Object(parsed));
+            assert_eq!(read.to_json(), expected.to_json(), "{text}");
+            assert_eq!(read.to_string(), expected.to_string(), "{text}");
         }
         // Anything else is left to serde and the map's checks.
         for text in [
@@ -609,8 +697,11 @@ mod tests {
             r#"{"1":[[-1,5]]}"#,
             r#"{"a\"":[[0,5]]}"#,
             r#"{"1":[[0,5,6]]}"#,
+            r#"{"01":[[0,5]]}"#,
+            r#"{"a":[[0,5]]}"#,
         ] {
-            assert_eq!(read_msgs(text.as_bytes()), None, "{text}");
+            let read = read_msgs(text.as_bytes()).and_then(OpValue::kafka_polled);
+            assert_eq!(read, None, "{text}");
         }
     }
 }

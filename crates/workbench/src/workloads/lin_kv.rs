@@ -103,8 +103,9 @@ impl Workload for LinKv {
     }
 
     fn request(&self, op: &Invocation) -> Request {
-        let key = &op.value[0];
-        let value = &op.value[1];
+        let op_value = op.value.to_json();
+        let key = &op_value[0];
+        let value = &op_value[1];
         match op.f {
             "read" => Request::writer("read").field("key", key).finish(),
             "write" => Request::writer("write")
@@ -124,15 +125,15 @@ impl Workload for LinKv {
         match op.f {
             "read" => {
                 closed_schema(reply, "read_ok", &["value"])?;
-                Ok(json!([op.value[0], reply["value"]]))
+                Ok(json!([op.value.to_json()[0], reply["value"]]))
             }
             "write" => {
                 closed_schema(reply, "write_ok", &[])?;
-                Ok(op.value.clone())
+                Ok(op.value.to_json().into_owned())
             }
             _ => {
                 closed_schema(reply, "cas_ok", &[])?;
-                Ok(op.value.clone())
+                Ok(op.value.to_json().into_owned())
             }
         }
     }
@@ -197,19 +198,19 @@ mod tests {
         for round in 0..3000 {
             let worker = round % 8;
             let op = w.next_op(worker, &mut rng);
-            let key = op.value[0].as_i64().unwrap();
+            let value = op.value.to_json();
+            let key = value[0].as_i64().unwrap();
             // Workers 0-3 are group 0 (key 0), 4-7 group 1 (key 1); no info, so no retirement.
             assert_eq!(key, (worker / 4) as i64);
             match (worker % 4 < 2, op.f) {
-                (true, "read") => assert_eq!(op.value[1], Value::Null),
+                (true, "read") => assert_eq!(value[1], Value::Null),
                 (false, "write") => {
                     writes += 1;
-                    assert!((0..5).contains(&op.value[1].as_i64().unwrap()));
+                    assert!((0..5).contains(&value[1].as_i64().unwrap()));
                 }
                 (false, "cas") => {
                     cas += 1;
-                    let [from, to] =
-                        [&op.value[1][0], &op.value[1][1]].map(|v| v.as_i64().unwrap());
+                    let [from, to] = [&value[1][0], &value[1][1]].map(|v| v.as_i64().unwrap());
                     assert!((0..5).contains(&from) && (0..5).contains(&to));
                 }
                 other => panic!("worker {worker} got {other:?}"),
@@ -227,12 +228,12 @@ mod tests {
         // Worker 1 writes; every op ends info, so each is a new process.
         for _ in 0..25 {
             let op = w.next_op(1, &mut rng);
-            keys.push(op.value[0].as_i64().unwrap());
+            keys.push(op.value.to_json()[0].as_i64().unwrap());
             w.completed(1, &op, OpType::Info);
         }
         // Worker 0's process touched key 0 first, so worker 1 brings 19 processes to key 0.
         let reader = w.next_op(0, &mut rng);
-        assert_eq!(reader.value[0], json!(1));
+        assert_eq!(reader.value.to_json()[0], json!(1));
         assert!(keys[..20].iter().all(|&k| k == 0), "{keys:?}");
         assert!(keys[20..].iter().all(|&k| k == 1), "{keys:?}");
     }

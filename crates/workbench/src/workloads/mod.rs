@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::checkers::CheckResult;
-use crate::history::{History, IntSet, Nanos, OpType, NANOS_PER_SEC};
+use crate::history::{History, IntSet, Nanos, OpType, OpValue, NANOS_PER_SEC};
 use crate::Rng;
 
 pub mod broadcast;
@@ -28,38 +28,41 @@ pub struct Invocation {
     /// The operation's function: `echo`, `generate`, `broadcast`, `read`, `add`, ...
     pub f: &'static str,
     /// What the history records as the invocation's value.
-    pub value: Value,
+    pub value: OpValue,
     /// Part of the final phase (Maelstrom's `:final? true`).
     pub is_final: bool,
 }
 
 impl Invocation {
-    pub fn new(f: &'static str, value: Value) -> Invocation {
+    pub fn new(f: &'static str, value: impl Into<OpValue>) -> Invocation {
         Invocation {
             f,
-            value,
+            value: value.into(),
             is_final: false,
         }
     }
 
-    pub fn final_op(f: &'static str, value: Value) -> Invocation {
+    pub fn final_op(f: &'static str, value: impl Into<OpValue>) -> Invocation {
         Invocation {
             f,
-            value,
+            value: value.into(),
             is_final: true,
         }
     }
 }
 
-/// A JSON array's storage with room for `len` values, rounded up to a power of two.
+/// Storage for `len` values that the history keeps (a transaction's micro-ops, a poll's
+/// messages), with room rounded up to a power of two.
 ///
-/// The history keeps every op's value, so these allocations live to the end of the run. The
-/// `mimalloc` crate asks for every block with its alignment, and mimalloc (v3) serves an
-/// aligned block whose size is not a power of two through an over-allocating slow path once
-/// its size class's page is full, which, with nothing freed, is from then on: a 3-value array
-/// (96 bytes, the common case: a micro-op, a kafka send) costs about twice a 128-byte one,
-/// which the fast path serves (and the slow path took a 112-byte block for it anyway).
-pub fn value_vec(len: usize) -> Vec<Value> {
+/// These allocations live to the end of the run. The `mimalloc` crate asks for every block
+/// with its alignment, and mimalloc (v3) serves an aligned block whose size is not a power of
+/// two through an over-allocating slow path once its size class's page is full, which, with
+/// nothing freed, is from then on: a 96-byte block costs about twice a 128-byte one, which
+/// the fast path serves. With elements of a power-of-two size (a [`MicroOp`] is 32 bytes),
+/// the block's size is one too.
+///
+/// [`MicroOp`]: crate::history::MicroOp
+pub fn pow2_vec<T>(len: usize) -> Vec<T> {
     Vec::with_capacity(if len <= 1 {
         len
     } else {
@@ -67,18 +70,11 @@ pub fn value_vec(len: usize) -> Vec<Value> {
     })
 }
 
-/// `[a, b, c]`, with its storage from [`value_vec`].
-pub fn array3(a: Value, b: Value, c: Value) -> Value {
-    let mut items = value_vec(3);
-    items.extend([a, b, c]);
-    Value::Array(items)
-}
-
 /// How an operation ended: what the history records as its completion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     pub kind: OpType,
-    pub value: Value,
+    pub value: OpValue,
     pub error: Option<Value>,
     /// An ok read of the workload's [`Workload::set_valued_f`] already made a set: the
     /// history keeps it as such (`value` is then null).
@@ -86,10 +82,10 @@ pub struct Completion {
 }
 
 impl Completion {
-    pub fn ok(value: Value) -> Completion {
+    pub fn ok(value: impl Into<OpValue>) -> Completion {
         Completion {
             kind: OpType::Ok,
-            value,
+            value: value.into(),
             error: None,
             set: None,
         }
@@ -99,15 +95,15 @@ impl Completion {
     pub fn ok_set(set: IntSet) -> Completion {
         Completion {
             set: Some(set),
-            ..Completion::ok(Value::Null)
+            ..Completion::ok(OpValue::NULL)
         }
     }
 
     /// A failed or indeterminate outcome.
-    pub fn failed(kind: OpType, value: Value, error: Value) -> Completion {
+    pub fn failed(kind: OpType, value: impl Into<OpValue>, error: Value) -> Completion {
         Completion {
             kind,
-            value,
+            value: value.into(),
             error: Some(error),
             set: None,
         }

@@ -11,13 +11,12 @@ use serde_json::{Map, Value};
 
 use super::compact::Compact;
 use super::{
-    array3, closed_schema, value_vec, Completion, Invocation, ReplyText, Request, Step, Workload,
+    closed_schema, pow2_vec, Completion, Invocation, ReplyText, Request, Step, Workload,
     WorkloadOptions,
 };
 use crate::checkers::txn::{self, Flavor};
 use crate::checkers::CheckResult;
-use crate::history::History;
-use crate::net::push_u64;
+use crate::history::{History, MicroF, MicroOp, MicroValue, OpValue};
 use crate::Rng;
 
 /// How many keys one final-read transaction reads.
@@ -62,10 +61,10 @@ impl Txn {
         })
     }
 
-    fn write_f(&self) -> &'static str {
+    fn write_f(&self) -> MicroF {
         match self.flavor {
-            Flavor::RwRegister => "w",
-            Flavor::ListAppend => "append",
+            Flavor::RwRegister => MicroF::Write,
+            Flavor::ListAppend => MicroF::Append,
         }
     }
 
@@ -90,16 +89,15 @@ impl Workload for Txn {
     /// fresh key after `--max-writes-per-key` writes.
     fn next_op(&mut self, _worker: usize, rng: &mut Rng) -> Invocation {
         let len = rng.gen_range(1..=self.max_txn_length);
-        let mut mops = value_vec(len);
+        let mut mops = pow2_vec(len);
         for _ in 0..len {
             let slot = self.slot(rng);
             let key = self.slots[slot];
-            // Built directly: `json!` serializes each element through serde.
             if rng.gen_bool(0.5) {
-                mops.push(micro_op("r", key, Value::Null));
+                mops.push(micro_op(MicroF::Read, key, MicroValue::Nil));
             } else {
                 self.writes[slot] += 1;
-                let value = Value::from(self.writes[slot] as u64);
+                let value = MicroValue::Int(self.writes[slot] as i64);
                 mops.push(micro_op(self.write_f(), key, value));
                 // A key is written only through its slot, 1, 2, 3, ...: note it on the first.
                 if self.writes[slot] == 1 {
@@ -112,7 +110,7 @@ impl Workload for Txn {
                 }
             }
         }
-        Invocation::new("txn", Value::Array(mops))
+        Invocation::new("txn", OpValue::Txn(mops))
     }
 
     fn has_final_phase(&self) -> bool {
@@ -124,18 +122,20 @@ impl Workload for Txn {
         let keys: Vec<i64> = self.written.iter().copied().collect();
         keys.chunks(FINAL_READ_CHUNK)
             .map(|chunk| {
-                let mops = chunk
-                    .iter()
-                    .map(|&k| micro_op("r", k, Value::Null))
-                    .collect();
-                Invocation::final_op("txn", Value::Array(mops))
+                let mut mops = pow2_vec(chunk.len());
+                mops.extend(
+                    chunk
+                        .iter()
+                        .map(|&k| micro_op(MicroF::Read, k, MicroValue::Nil)),
+                );
+                Invocation::final_op("txn", OpValue::Txn(mops))
             })
             .collect()
     }
 
     fn request(&self, op: &Invocation) -> Request {
         Request::writer("txn")
-            .field_with("txn", |out| write_txn(out, &op.value))
+            .field_with("txn", |out| op.value.write_json(out))
             .finish()
     }
 
@@ -154,7 +154,7 @@ impl Workload for Txn {
             .closed("txn_ok", ["txn"])
             .and_then(|[txn]| self.read_txn(op, txn));
         match txn {
-            Some(txn) => Step::Done(Completion::ok(txn)),
+            Some(txn) => Step::Done(Completion::ok(OpValue::Txn(txn))),
             None => self.on_owned_reply(worker, op, reply.to_map()),
         }
     }
@@ -169,50 +169,52 @@ impl Workload for Txn {
 }
 
 impl Txn {
-    /// A `txn_ok`'s `txn` read from its text against the request's micro-ops: the value
-    /// [`Workload::response`] returns for it, when the text is compact and the reply well
-    /// formed; `None` for anything else (the map's way then judges it).
-    fn read_txn(&self, op: &Invocation, text: &[u8]) -> Option<Value> {
-        let sent = op.value.as_array()?;
+    /// A `txn_ok`'s `txn` read from its text against the request's micro-ops: the micro-ops
+    /// [`Workload::response`] returns for it (as JSON), when the text is compact and the
+    /// reply well formed; `None` for anything else (the map's way then judges it).
+    fn read_txn(&self, op: &Invocation, text: &[u8]) -> Option<Vec<MicroOp>> {
+        let OpValue::Txn(sent) = &op.value else {
+            return None;
+        };
         let mut text = Compact::new(text);
         text.eat(b'[')?;
-        let mut mops = value_vec(sent.len());
+        let mut mops = pow2_vec(sent.len());
         for (i, s) in sent.iter().enumerate() {
             if i > 0 {
                 text.eat(b',')?;
             }
-            let [f, key, value] = s.as_array()?.as_slice() else {
-                return None;
-            };
-            // The request's names are plain (no escapes): the reply must repeat each.
-            let f = f.as_str()?;
+            // The reply must repeat the request's name and key.
             text.eat(b'[')?;
             text.eat(b'"')?;
-            (text.eat_literal(f.as_bytes()) && text.eat(b'"').is_some()).then_some(())?;
+            (text.eat_literal(s.f.name().as_bytes()) && text.eat(b'"').is_some()).then_some(())?;
             text.eat(b',')?;
-            let key = text.int().filter(|got| Some(*got) == key.as_u64())?;
+            text.int().filter(|&got| i64::try_from(got) == Ok(s.key))?;
             text.eat(b',')?;
-            let got = if f != "r" {
-                text.int().filter(|got| Some(*got) == value.as_u64())?;
-                value.clone()
+            let value = if s.f != MicroF::Read {
+                let MicroValue::Int(sent) = s.value else {
+                    return None;
+                };
+                text.int().filter(|&got| i64::try_from(got) == Ok(sent))?;
+                MicroValue::Int(sent)
             } else if text.eat_literal(b"null") {
-                Value::Null
+                MicroValue::Nil
             } else {
                 match self.flavor {
-                    Flavor::RwRegister => Value::from(text.int()?),
-                    Flavor::ListAppend => text.int_array()?,
+                    Flavor::RwRegister => MicroValue::Int(text.int()? as i64),
+                    Flavor::ListAppend => MicroValue::List(Box::new(text.int_array()?)),
                 }
             };
             text.eat(b']')?;
-            mops.push(micro_op(f, key as i64, got));
+            mops.push(micro_op(s.f, s.key, value));
         }
         text.eat(b']')?;
-        text.at_end().then_some(Value::Array(mops))
+        text.at_end().then_some(mops)
     }
 
     /// The reply's micro-ops against the request's (see [`Workload::response`]).
     fn check_txn(&self, op: &Invocation, got: &Value) -> Result<(), String> {
-        let sent = op.value.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let sent = op.value.to_json();
+        let sent = sent.as_array().map(Vec::as_slice).unwrap_or(&[]);
         let got = got.as_array().ok_or("`txn` must be a list of micro-ops")?;
         if got.len() != sent.len() {
             return Err(format!(
@@ -251,56 +253,14 @@ impl Txn {
 }
 
 /// A micro-op `[f, key, value]`.
-fn micro_op(f: &str, key: i64, value: Value) -> Value {
-    array3(Value::String(f.to_owned()), Value::from(key), value)
-}
-
-/// Writes a transaction as serde_json would, without going through the serializer for the
-/// common shape (micro-ops of a plain name, integers and null); anything else is serialized.
-fn write_txn(out: &mut Vec<u8>, txn: &Value) {
-    let Some(mops) = txn.as_array() else {
-        return serde_json::to_writer(out, txn).expect("a txn serializes");
-    };
-    out.push(b'[');
-    for (i, mop) in mops.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        match mop.as_array() {
-            Some(parts) => {
-                out.push(b'[');
-                for (j, part) in parts.iter().enumerate() {
-                    if j > 0 {
-                        out.push(b',');
-                    }
-                    write_plain(out, part);
-                }
-                out.push(b']');
-            }
-            None => serde_json::to_writer(&mut *out, mop).expect("a micro-op serializes"),
-        }
-    }
-    out.push(b']');
-}
-
-/// A micro-op's part: null, a non-negative integer or a name without escapes written
-/// directly, anything else serialized.
-fn write_plain(out: &mut Vec<u8>, part: &Value) {
-    match part {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Number(n) if n.is_u64() => push_u64(out, n.as_u64().unwrap_or(0)),
-        Value::String(s) if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        }
-        _ => serde_json::to_writer(out, part).expect("a micro-op part serializes"),
-    }
+fn micro_op(f: MicroF, key: i64, value: MicroValue) -> MicroOp {
+    MicroOp { key, value, f }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::build::txn as txn_value;
     use rand::SeedableRng;
     use serde_json::json;
 
@@ -333,7 +293,8 @@ mod tests {
         let mut per_key: std::collections::BTreeMap<i64, usize> = Default::default();
         for _ in 0..20_000 {
             let op = w.next_op(0, &mut rng);
-            let mops = op.value.as_array().unwrap();
+            let value = op.value.to_json();
+            let mops = value.as_array().unwrap();
             lens[mops.len()] += 1;
             for m in mops {
                 let k = m[1].as_i64().unwrap();
@@ -358,7 +319,7 @@ mod tests {
         let finals = w.final_ops();
         let read_keys: usize = finals
             .iter()
-            .map(|f| f.value.as_array().unwrap().len())
+            .map(|f| f.value.to_json().as_array().unwrap().len())
             .sum();
         assert_eq!(read_keys, per_key.len());
         assert!(finals.iter().all(|f| f.is_final));
@@ -375,13 +336,17 @@ mod tests {
     #[test]
     fn txn_read_from_text_is_what_the_map_records() {
         let rw = workload(Flavor::RwRegister, "read-committed").unwrap();
-        let op = Invocation::new("txn", json!([["r", 1, null], ["w", 2, 3], ["r", 2, null]]));
+        let op = Invocation::new(
+            "txn",
+            txn_value(json!([["r", 1, null], ["w", 2, 3], ["r", 2, null]])),
+        );
         for text in [
             r#"[["r",1,null],["w",2,3],["r",2,3]]"#,
             r#"[["r",1,9223372036854775807],["w",2,3],["r",2,null]]"#,
         ] {
             let parsed: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(rw.read_txn(&op, text.as_bytes()), Some(parsed), "{text}");
+            let read = rw.read_txn(&op, text.as_bytes()).map(OpValue::Txn);
+            assert_eq!(read.unwrap(), parsed, "{text}");
         }
         // Malformed or unusual replies are left to the map's way.
         for text in [
@@ -397,17 +362,18 @@ mod tests {
             assert_eq!(rw.read_txn(&op, text.as_bytes()), None, "{text}");
         }
         let la = workload(Flavor::ListAppend, "read-committed").unwrap();
-        let op = Invocation::new("txn", json!([["r", 1, null], ["append", 2, 3]]));
+        let op = Invocation::new("txn", txn_value(json!([["r", 1, null], ["append", 2, 3]])));
         let text = r#"[["r",1,[1,2]],["append",2,3]]"#;
         let parsed: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(la.read_txn(&op, text.as_bytes()), Some(parsed));
+        let read = la.read_txn(&op, text.as_bytes()).map(OpValue::Txn);
+        assert_eq!(read.unwrap(), parsed);
         assert_eq!(la.read_txn(&op, br#"[["r",1,2],["append",2,3]]"#), None);
     }
 
     #[test]
     fn txn_ok_schema_is_closed() {
         let w = workload(Flavor::RwRegister, "read-committed").unwrap();
-        let op = Invocation::new("txn", json!([["r", 1, null], ["w", 2, 3]]));
+        let op = Invocation::new("txn", txn_value(json!([["r", 1, null], ["w", 2, 3]])));
         assert_eq!(
             w.request(&op).to_value(),
             json!({"type": "txn", "txn": [["r", 1, null], ["w", 2, 3]]})
@@ -417,6 +383,9 @@ mod tests {
         };
         let ok = reply(json!([["r", 1, 5], ["w", 2, 3]]));
         assert_eq!(w.response(&op, &ok), Ok(json!([["r", 1, 5], ["w", 2, 3]])));
+        // A request from a typed transaction is the one its JSON form writes.
+        let json_op = Invocation::new("txn", op.value.to_json().into_owned());
+        assert_eq!(w.request(&op), w.request(&json_op));
         assert!(w
             .response(&op, &reply(json!([["r", 1, null], ["w", 2, 3]])))
             .is_ok());
@@ -437,7 +406,7 @@ mod tests {
         extra.insert("x".into(), json!(1));
         assert!(w.response(&op, &extra).is_err());
         let la = workload(Flavor::ListAppend, "read-committed").unwrap();
-        let op = Invocation::new("txn", json!([["r", 1, null], ["append", 2, 3]]));
+        let op = Invocation::new("txn", txn_value(json!([["r", 1, null], ["append", 2, 3]])));
         assert!(la
             .response(&op, &reply(json!([["r", 1, [1, 2]], ["append", 2, 3]])))
             .is_ok());

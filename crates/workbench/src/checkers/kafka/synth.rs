@@ -37,7 +37,7 @@ pub fn history(ops: usize, processes: usize, seed: u64) -> History {
             kind,
             process: Process::Client(p as u64),
             f: f.into(),
-            value,
+            value: value.into(),
             error: None,
             is_final: false,
         });

@@ -2,8 +2,8 @@ use serde_json::{json, Value};
 
 use super::check_kafka;
 use crate::checkers::{CheckResult, Validity};
-use crate::history::build::{history, op};
-use crate::history::{Op, OpType};
+use crate::history::build::{history, op, typed_history};
+use crate::history::{History, Op, OpType};
 
 /// Invoke and ok of a send at times t, t+1 (ms).
 fn send(p: u64, key: &str, msg: i64, offset: i64, t: u64) -> Vec<Op> {
@@ -41,7 +41,17 @@ fn assign(p: u64, keys: Value, committed: Value, t: u64) -> Vec<Op> {
 }
 
 fn check(parts: Vec<Vec<Op>>) -> CheckResult {
-    check_kafka(&history(parts.into_iter().flatten().collect()))
+    same_when_typed(&history(parts.into_iter().flatten().collect()))
+}
+
+/// Checks the history, and checks that its values in the typed form the workload records
+/// give the same result.
+fn same_when_typed(h: &History) -> CheckResult {
+    let result = check_kafka(h);
+    let typed = typed_history(h);
+    let debug = |r: &CheckResult| format!("{r:?}");
+    assert_eq!(debug(&check_kafka(&typed)), debug(&result));
+    result
 }
 
 fn types(r: &CheckResult) -> Vec<String> {
@@ -67,7 +77,14 @@ fn a_correct_log_is_valid() {
 
 #[test]
 fn a_synthetic_history_is_valid() {
-    let r = check_kafka(&super::synth::history(20_000, 6, 1));
+    let h = super::synth::history(20_000, 6, 1);
+    // Every send and poll is typed (assigns stay JSON, as the workload records them).
+    let typed = typed_history(&h);
+    assert!(typed
+        .ops
+        .iter()
+        .all(|op| (op.f == "assign") == op.value.as_json().is_some()));
+    let r = same_when_typed(&h);
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.figures["errors"]);
     assert!(r.figures["ok_sends"].as_u64().unwrap() > 5_000);
 }

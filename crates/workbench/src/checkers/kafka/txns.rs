@@ -11,13 +11,17 @@
 //! | `crash` | `null` | — (always info) |
 //!
 //! An ok poll's op also committed, inside the same op, the highest offset it polled per key.
+//!
+//! The workload keeps sends and polls typed ([`OpValue::KafkaSend`] and the like); a history
+//! read back from JSON holds them as JSON. Both read alike: a typed value is read as directly as the JSON value
+//! it stands for would be.
 
 use crate::checkers::fast_hash::FastMap;
 use crate::checkers::int_table::IntTable;
 
 use serde_json::Value;
 
-use crate::history::{History, Nanos, OpType};
+use crate::history::{History, Nanos, OpType, OpValue};
 
 /// A key, interned: index into [`Txns::keys`].
 pub type KeyId = u32;
@@ -122,6 +126,21 @@ impl Txns {
         id
     }
 
+    /// [`Txns::intern`] of the key named by `n`'s decimal form.
+    fn intern_number(&mut self, n: u64) -> KeyId {
+        if n >= DECIMAL_LIMIT {
+            return self.intern(itoa::Buffer::new().format(n));
+        }
+        let n = n as i64;
+        if let Some(&id) = self.numbered_keys.get(n) {
+            return id;
+        }
+        let id = self.keys.len() as KeyId;
+        self.keys.push(n.to_string());
+        self.numbered_keys.get_or_insert_with(n, || id);
+        id
+    }
+
     /// Pairs every client invocation with its completion and parses both values.
     pub fn parse(history: &History) -> Txns {
         let mut out = Txns::default();
@@ -167,7 +186,7 @@ impl Txns {
             let parsed = match op.f.as_str() {
                 "send" => out.parse_send_ok(&op.value),
                 "poll" => out.parse_poll_ok(&op.value),
-                "assign" => out.parse_assign_ok(&op.value),
+                "assign" => out.parse_assign_ok(&op.value.to_json()),
                 _ => Some(Body::Other),
             };
             match parsed {
@@ -180,7 +199,19 @@ impl Txns {
     }
 
     /// `[["send", key, msg]]`
-    fn parse_send_invoke(&mut self, value: &Value) -> Option<Body> {
+    fn parse_send_invoke(&mut self, value: &OpValue) -> Option<Body> {
+        match value {
+            &OpValue::KafkaSend { key, msg } => Some(Body::Send {
+                key: self.intern_number(key),
+                msg,
+                offset: None,
+            }),
+            OpValue::Json(value) => self.parse_send_invoke_json(value),
+            typed => self.parse_send_invoke_json(&typed.to_json()),
+        }
+    }
+
+    fn parse_send_invoke_json(&mut self, value: &Value) -> Option<Body> {
         let mop = single_mop(value, "send")?;
         let key = self.intern(mop.get(1)?.as_str()?);
         let msg = mop.get(2)?.as_i64()?;
@@ -192,7 +223,19 @@ impl Txns {
     }
 
     /// `[["send", key, [offset, msg]]]`
-    fn parse_send_ok(&mut self, value: &Value) -> Option<Body> {
+    fn parse_send_ok(&mut self, value: &OpValue) -> Option<Body> {
+        match value {
+            &OpValue::KafkaSent { key, offset, msg } => Some(Body::Send {
+                key: self.intern_number(key),
+                msg,
+                offset: Some(offset),
+            }),
+            OpValue::Json(value) => self.parse_send_ok_json(value),
+            typed => self.parse_send_ok_json(&typed.to_json()),
+        }
+    }
+
+    fn parse_send_ok_json(&mut self, value: &Value) -> Option<Body> {
         let mop = single_mop(value, "send")?;
         let key = self.intern(mop.get(1)?.as_str()?);
         let (offset, msg) = pair(mop.get(2)?)?;
@@ -204,9 +247,29 @@ impl Txns {
     }
 
     /// `[["poll", {key: [[offset, msg], ...]}]]`
-    fn parse_poll_ok(&mut self, value: &Value) -> Option<Body> {
+    fn parse_poll_ok(&mut self, value: &OpValue) -> Option<Body> {
         let (keys_before, msgs_before) = (self.poll_keys.len(), self.poll_msgs.len());
-        let parsed = self.push_poll(value);
+        let parsed = match value {
+            OpValue::KafkaPolled(keys) => {
+                let start = self.poll_keys.len() as u32;
+                for k in keys {
+                    let key = self.intern_number(k.key);
+                    let msgs_start = self.poll_msgs.len() as u32;
+                    self.poll_msgs.extend_from_slice(&k.msgs);
+                    self.poll_keys.push(PollKey {
+                        key,
+                        start: msgs_start,
+                        end: self.poll_msgs.len() as u32,
+                    });
+                }
+                Some(Body::Poll {
+                    start,
+                    end: self.poll_keys.len() as u32,
+                })
+            }
+            OpValue::Json(value) => self.push_poll(value),
+            typed => self.push_poll(&typed.to_json()),
+        };
         if parsed.is_none() {
             // Leave nothing of a poll that could not be read.
             self.poll_keys.truncate(keys_before);
@@ -262,6 +325,9 @@ fn single_mop<'a>(value: &'a Value, f: &str) -> Option<&'a Vec<Value>> {
     (mops.len() == 1 && mop.first()?.as_str()? == f).then_some(mop)
 }
 
+/// Keys named by numbers below this are looked up by number ([`decimal`]).
+const DECIMAL_LIMIT: u64 = 1_000_000_000;
+
 /// The number a key names when it is written as the decimal form of a number below 10^9
 /// (`"0"`, `"17"`; not `"017"` or `"+1"`, so that one number is one name).
 fn decimal(key: &str) -> Option<i64> {
@@ -312,5 +378,11 @@ mod tests {
         assert_eq!(txns.keys, ["0", "17", "017", "x", "1000000000", "-1", ""]);
         assert_eq!(decimal("999999999"), Some(999_999_999));
         assert_eq!(decimal("07"), None);
+        // Interned by number, a key gets the id its name would.
+        for n in [17, 0, 999_999_999, 1_000_000_000, 1_000_000_000, 5] {
+            let id = txns.intern_number(n);
+            assert_eq!(txns.intern(&n.to_string()), id);
+            assert_eq!(txns.key(id), n.to_string());
+        }
     }
 }

@@ -6,7 +6,7 @@
 use rand::{Rng as _, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::history::{History, Op, OpType, Process};
+use crate::history::{History, Op, OpType, OpValue, Process};
 use crate::Rng;
 
 #[derive(Clone, Debug)]
@@ -86,7 +86,7 @@ fn one_key(params: &GenParams, key: i64, rng: &mut Rng, history: &mut History, t
             kind,
             process: Process::Client(process),
             f: f.to_string(),
-            value,
+            value: OpValue::Json(value),
             error: None,
             is_final: false,
         });

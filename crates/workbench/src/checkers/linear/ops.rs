@@ -105,7 +105,8 @@ pub fn split_by_key(history: &History) -> Split {
         if outcome == OpType::Fail {
             continue;
         }
-        let Some((key, invoked)) = tuple(&pair.invoke.value) else {
+        let invoke_value = pair.invoke.value.to_json();
+        let Some((key, invoked)) = tuple(&invoke_value) else {
             malformed.push(pair.invoke.index);
             continue;
         };
@@ -118,7 +119,10 @@ pub fn split_by_key(history: &History) -> Split {
             .or_insert_with(|| (key.clone(), Values::default(), Vec::new()));
         let action = match (pair.invoke.f.as_str(), outcome) {
             ("read", OpType::Ok) => {
-                let read = pair.completion.and_then(|c| tuple(&c.value));
+                let read = pair
+                    .completion
+                    .and_then(|c| c.value.as_json())
+                    .and_then(tuple);
                 match read {
                     Some((_, v)) => Action::Read(values.intern(v)),
                     None => {

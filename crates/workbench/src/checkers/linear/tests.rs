@@ -320,7 +320,7 @@ fn search_explanation_and_brute_force_agree_on_small_corrupted_histories() {
             .collect();
         if !reads.is_empty() && seed % 3 != 0 {
             let i = reads[rng.gen_range(0..reads.len())];
-            h.ops[i].value = json!([0, rng.gen_range(0..3)]);
+            h.ops[i].value = json!([0, rng.gen_range(0..3)]).into();
         }
         let split = ops::split_by_key(&h);
         for key in &split.keys {

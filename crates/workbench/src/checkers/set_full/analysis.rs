@@ -224,8 +224,9 @@ impl Analysis {
         for (position, op) in client_ops {
             if op.kind == OpType::Invoke {
                 let pending = if op.f == add_f {
+                    let value = op.value.to_json();
                     let element = Element {
-                        value: op.value.clone(),
+                        value: value.clone().into_owned(),
                         add_invoke: op.index,
                         add_ok: None,
                         first_read_after: self.reads.len() as u32,
@@ -235,14 +236,14 @@ impl Analysis {
                         last_present_rank: None,
                         last_absent_rank: None,
                     };
-                    let slot = match interner.get(&op.value) {
+                    let slot = match interner.get(&value) {
                         Some(slot) => {
                             self.elements[slot] = element;
                             slot
                         }
                         None => {
                             self.elements.push(element);
-                            interner.insert(&op.value)
+                            interner.insert(&value)
                         }
                     };
                     Pending::Add(slot)
@@ -326,7 +327,10 @@ impl Analysis {
             };
             // A read the history kept as a set of integers, or a JSON array; any other value
             // (null) reads as the empty set, as in Jepsen. Values never added are ignored.
-            match (history.int_set(completion), completion.value.as_array()) {
+            match (
+                history.int_set(completion),
+                completion.value.as_json().and_then(Value::as_array),
+            ) {
                 (Some(set), _) => {
                     for &(lo, hi) in set.ranges() {
                         match interner.small_range(lo, hi) {

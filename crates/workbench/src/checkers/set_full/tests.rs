@@ -340,17 +340,20 @@ fn naive(h: &History, add_f: &str) -> HashMap<String, (Outcome, Option<u64>, Opt
         if op.kind == OpType::Invoke {
             invocations.insert(op.process, op);
             if op.f == add_f {
-                elements.insert(Key::of(&op.value).text(), El::default());
+                elements.insert(Key::of(&op.value.to_json()).text(), El::default());
             }
             continue;
         }
         let inv = invocations.remove(&op.process).unwrap();
         if op.f == add_f && op.kind == OpType::Ok {
-            let e = elements.get_mut(&Key::of(&op.value).text()).unwrap();
+            let e = elements
+                .get_mut(&Key::of(&op.value.to_json()).text())
+                .unwrap();
             e.known = e.known.or(Some(op));
         } else if op.f == READ_F && op.kind == OpType::Ok {
             let seen: std::collections::HashSet<String> = op
                 .value
+                .to_json()
                 .as_array()
                 .map(|vs| vs.iter().map(|v| Key::of(v).text()).collect())
                 .unwrap_or_default();
@@ -465,7 +468,7 @@ fn random_history(seed: u64) -> History {
                         Value::Array(vs)
                     }
                 } else {
-                    invoke.value.clone()
+                    invoke.value.to_json().into_owned()
                 };
                 let mut done = op(*process, kind, &invoke.f, value, 0);
                 done.time = time;

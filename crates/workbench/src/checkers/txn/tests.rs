@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::history::build::{history, op};
+use crate::history::build::{history, op, typed_history};
 use crate::history::{Op, OpType};
 
 /// Builds a history from (process, kind, value) steps; each step is one op, one ms apart.
@@ -21,11 +21,24 @@ fn models(m: &str) -> Vec<String> {
 }
 
 fn rw(hist: &History, model: &str) -> CheckResult {
-    check(hist, Flavor::RwRegister, &models(model))
+    same_when_typed(hist, Flavor::RwRegister, model)
 }
 
 fn la(hist: &History, model: &str) -> CheckResult {
-    check(hist, Flavor::ListAppend, &models(model))
+    same_when_typed(hist, Flavor::ListAppend, model)
+}
+
+/// Checks the history, and checks that its transactions in the typed form the workload
+/// records give the same result.
+fn same_when_typed(hist: &History, flavor: Flavor, model: &str) -> CheckResult {
+    let result = check(hist, flavor, &models(model));
+    let typed = typed_history(hist);
+    let debug = |r: &CheckResult| format!("{r:?}");
+    assert_eq!(
+        debug(&check(&typed, flavor, &models(model))),
+        debug(&result)
+    );
+    result
 }
 
 fn kinds(r: &CheckResult) -> Vec<String> {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::checkers::fast_hash::FastMap;
-use crate::history::{History, OpType, Process};
+use crate::history::{History, MicroF, MicroOp, MicroValue, OpType, OpValue, Process};
 
 /// The value a read returned, for keys that hold a register.
 pub const NIL: i64 = i64::MIN;
@@ -85,7 +85,11 @@ impl Txns {
         for op in &history.ops {
             if op.kind == OpType::Invoke {
                 ops += 1;
-                mops += op.value.as_array().map_or(0, |m| m.len());
+                mops += match &op.value {
+                    OpValue::Txn(m) => m.len(),
+                    OpValue::Json(Value::Array(m)) => m.len(),
+                    _ => 0,
+                };
             }
         }
         out.txns.reserve_exact(ops);
@@ -166,9 +170,18 @@ impl Txns {
     }
 
     /// Parses `[[f, k, v], ...]` into micro-ops; reads are known only in an ok completion.
-    fn set_mops(&mut self, t: usize, value: &Value, lists: bool, completed: bool, index: usize) {
-        let start = self.mops.len();
-        match self.parse(value, lists, completed) {
+    fn set_mops(&mut self, t: usize, value: &OpValue, lists: bool, completed: bool, index: usize) {
+        let (start, lists_start) = (self.mops.len(), self.lists.len());
+        let parsed = match value {
+            OpValue::Txn(mops) if self.push_typed(mops, lists, completed) => Ok(()),
+            // Anything the typed reading does not take is judged as its JSON form.
+            value => {
+                self.mops.truncate(start);
+                self.lists.truncate(lists_start);
+                self.parse(&value.to_json(), lists, completed)
+            }
+        };
+        match parsed {
             Ok(()) => self.txns[t].mops = (start as u32, self.mops.len() as u32),
             Err(why) => {
                 self.mops.truncate(start);
@@ -176,6 +189,31 @@ impl Txns {
                 self.malformed.push((index, why));
             }
         }
+    }
+
+    /// Pushes a typed transaction's micro-ops, as [`Txns::parse`] reads its JSON form; false
+    /// (some pushed) when it holds what that reading refuses, to have it say why.
+    fn push_typed(&mut self, mops: &[MicroOp], lists: bool, completed: bool) -> bool {
+        for mop in mops {
+            let key = mop.key;
+            let parsed = match (mop.f, lists, &mop.value) {
+                (MicroF::Read, false, _) if !completed => Mop::Read(key, NIL),
+                (MicroF::Read, false, MicroValue::Nil) => Mop::Read(key, NIL),
+                (MicroF::Read, false, &MicroValue::Int(n)) if n != NIL => Mop::Read(key, n),
+                (MicroF::Read, true, _) if !completed => Mop::ReadList(key, None),
+                (MicroF::Read, true, MicroValue::Nil) => Mop::ReadList(key, Some((0, 0))),
+                (MicroF::Read, true, MicroValue::List(items)) => {
+                    let start = self.lists.len() as u32;
+                    self.lists.extend_from_slice(items);
+                    Mop::ReadList(key, Some((start, items.len() as u32)))
+                }
+                (MicroF::Write, false, &MicroValue::Int(n))
+                | (MicroF::Append, true, &MicroValue::Int(n)) => Mop::Write(key, n),
+                _ => return false,
+            };
+            self.mops.push(parsed);
+        }
+        true
     }
 
     fn parse(&mut self, value: &Value, lists: bool, completed: bool) -> Result<(), String> {
