@@ -325,14 +325,40 @@ fn write_escaped_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-/// Appends the decimal digits of `n`.
+/// Appends the decimal digits of `n`. Most numbers a node writes (ids, offsets, keys, seqs)
+/// have at most four digits: those are written without a buffer in between.
+#[inline]
 pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    if n < 10_000 {
+        write_small(out, n as u16);
+    } else {
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+}
+
+/// Appends the decimal digits of `n` (below 10 000).
+#[inline]
+fn write_small(out: &mut Vec<u8>, n: u16) {
+    let digit = |d: u16| b'0' + (d % 10) as u8;
+    if n < 10 {
+        out.push(digit(n));
+    } else if n < 100 {
+        out.extend_from_slice(&[digit(n / 10), digit(n)]);
+    } else if n < 1000 {
+        out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]);
+    } else {
+        out.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)]);
+    }
 }
 
 /// Appends the decimal digits of `n`, with its sign.
+#[inline]
 pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    if (0..10_000).contains(&n) {
+        write_small(out, n as u16);
+    } else {
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
 }
 
 /// Everything after the `src` value: `,"dest":..,"body":{..}}\n`. Truncates `out` back to
@@ -744,6 +770,27 @@ mod tests {
             write_u64(&mut out, n);
             assert_eq!(out, n.to_string().as_bytes());
         }
+    }
+
+    /// The short paths for small numbers write what `to_string` writes, around every
+    /// boundary between digit counts, signs included.
+    #[test]
+    fn integers_are_written_as_to_string_writes_them() {
+        let mut out = b"x".to_vec();
+        let mut expected = "x".to_string();
+        for n in (0..=10_100u64).chain([99_999, 100_000, u64::MAX - 1, u64::MAX]) {
+            write_u64(&mut out, n);
+            expected.push_str(&n.to_string());
+            expected.push(',');
+            out.push(b',');
+        }
+        for n in (-10_100..=10_100i64).chain([i64::MIN, i64::MIN + 1, i64::MAX]) {
+            write_i64(&mut out, n);
+            expected.push_str(&n.to_string());
+            expected.push(',');
+            out.push(b',');
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]

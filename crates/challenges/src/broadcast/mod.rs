@@ -159,7 +159,7 @@ pub enum Request {
 }
 
 /// Sends `{"type":"gossip","seq":S,"values":[..],"relay":[..],"acks":[..]}`, leaving out
-/// what is empty.
+/// what is empty. `values` comes as `cache` renders it.
 fn send_gossip<N: Node>(
     ctx: &mut Ctx<N>,
     peer: &str,
@@ -167,17 +167,67 @@ fn send_gossip<N: Node>(
     values: &[u64],
     relay: &[u64],
     acks: &[u64],
+    cache: &mut ValuesText,
 ) {
     ctx.send_with(peer, "gossip", |body| {
         if let Some(seq) = seq {
             body.field("seq", &seq);
         }
-        for (key, list) in [("values", values), ("relay", relay), ("acks", acks)] {
+        if !values.is_empty() {
+            body.raw("values", cache.render(values));
+        }
+        for (key, list) in [("relay", relay), ("acks", acks)] {
             if !list.is_empty() {
                 body.u64s(key, list.iter().copied());
             }
         }
     });
+}
+
+/// The last few `values` lists sent and their JSON text: a hub's flush sends the same new
+/// values to every leaf (but to the few leaves they came from, which get the list without
+/// their own), so each list is rendered once per flush and copied for the other leaves.
+#[derive(Debug, Default)]
+struct ValuesText {
+    /// (list, text), the most recently rendered at `next - 1`.
+    lists: Vec<(Vec<u64>, String)>,
+    /// The entry the next list not found replaces.
+    next: usize,
+}
+
+impl ValuesText {
+    /// How many lists are kept.
+    const KEPT: usize = 8;
+
+    /// `values` as a JSON array, `[1,2,3]` (what [`glomers_node::Fields::u64s`] writes).
+    fn render(&mut self, values: &[u64]) -> &str {
+        let found = self.lists.iter().position(|(list, _)| list == values);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let at = self.next;
+                self.next = (at + 1) % Self::KEPT;
+                if at == self.lists.len() {
+                    self.lists.push(Default::default());
+                }
+                let (list, text) = &mut self.lists[at];
+                list.clear();
+                list.extend_from_slice(values);
+                text.clear();
+                text.push('[');
+                let mut digits = itoa::Buffer::new();
+                for (i, &value) in values.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(digits.format(value));
+                }
+                text.push(']');
+                at
+            }
+        };
+        &self.lists[at].1
+    }
 }
 
 /// The only timer: flushes, retransmissions and delayed acks.
@@ -277,7 +327,7 @@ impl Link {
     }
 
     /// Sends the queues (if anything is queued) as one new transmission, with every owed ack.
-    fn flush<N: Node>(&mut self, ctx: &mut Ctx<N>, peer: &str) {
+    fn flush<N: Node>(&mut self, ctx: &mut Ctx<N>, peer: &str, cache: &mut ValuesText) {
         if self.queue.is_empty() && self.relay.is_empty() {
             return;
         }
@@ -285,7 +335,7 @@ impl Link {
         self.next_seq += 1;
         let values = std::mem::take(&mut self.queue);
         let relay = std::mem::take(&mut self.relay);
-        send_gossip(ctx, peer, Some(seq), &values, &relay, &self.owed);
+        send_gossip(ctx, peer, Some(seq), &values, &relay, &self.owed, cache);
         self.owed.clear();
         let sent = ctx.now();
         self.inflight.insert(
@@ -299,11 +349,17 @@ impl Link {
     }
 
     /// Sends owed acks bare if they have waited `ack_delay` for a ride.
-    fn flush_acks<N: Node>(&mut self, ctx: &mut Ctx<N>, peer: &str, ack_delay: Duration) {
+    fn flush_acks<N: Node>(
+        &mut self,
+        ctx: &mut Ctx<N>,
+        peer: &str,
+        ack_delay: Duration,
+        cache: &mut ValuesText,
+    ) {
         if self.owed.is_empty() || ctx.now() < self.owed_since + ack_delay {
             return;
         }
-        send_gossip(ctx, peer, None, &[], &[], &self.owed);
+        send_gossip(ctx, peer, None, &[], &[], &self.owed, cache);
         self.owed.clear();
     }
 }
@@ -325,6 +381,8 @@ pub struct Broadcast {
     links: BTreeMap<String, Link>,
     /// Every other node has a link.
     all_links: bool,
+    /// The `values` last sent, rendered.
+    values_text: ValuesText,
 }
 
 impl Broadcast {
@@ -447,9 +505,10 @@ impl Broadcast {
             }
         } else {
             let hub = self.acting_hub().to_string();
-            let link = self.link(&hub);
+            self.link(&hub);
+            let link = self.links.get_mut(&hub).expect("just made");
             link.relay.extend_from_slice(values);
-            link.flush(ctx, &hub);
+            link.flush(ctx, &hub, &mut self.values_text);
         }
     }
 
@@ -506,11 +565,11 @@ impl Broadcast {
                     ),
                     _ => {}
                 }
-                link.flush(ctx, peer);
+                link.flush(ctx, peer, &mut self.values_text);
             } else if !link.down() {
-                link.flush(ctx, peer);
+                link.flush(ctx, peer, &mut self.values_text);
             }
-            link.flush_acks(ctx, peer, cfg.ack_delay);
+            link.flush_acks(ctx, peer, cfg.ack_delay, &mut self.values_text);
         }
         for (peer, values) in reroute {
             self.distribute(ctx, &values, None, Some(&peer));

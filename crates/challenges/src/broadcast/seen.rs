@@ -12,8 +12,8 @@ struct Chunk {
     bits: u64,
     /// `v1,v2,..`, as of the last [`Seen::json`].
     text: String,
-    /// A value joined since `text` was made.
-    stale: bool,
+    /// The bits `text` shows.
+    rendered: u64,
 }
 
 /// Every value this node knows, and `[v1,v2,..]` (sorted) rendered for `read_ok`.
@@ -21,9 +21,9 @@ struct Chunk {
 /// A read answers every value seen, so rendering the set anew for each read would cost a
 /// number's formatting per value and read (most of a node's own work in 3d). Instead the
 /// values are kept in chunks of 64 neighbouring values (a bit each), each chunk's text kept
-/// until a value joins it: between two reads, new values land in few chunks (clients broadcast
-/// increasing values), so a read renders those and copies the rest. The chunks are also the
-/// set itself: an insert is one map lookup and a bit test.
+/// and only changed by the values that join it: each goes into the text at its place (mostly
+/// at the end, as clients broadcast increasing values), so a read formats only the values new
+/// since the last one and copies the rest. The chunks are also the set itself: an insert is one map lookup and a bit test.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
     /// Chunks by `value >> CHUNK_BITS`.
@@ -44,7 +44,6 @@ impl Seen {
             return false;
         }
         chunk.bits |= bit;
-        chunk.stale = true;
         self.changed = true;
         true
     }
@@ -77,15 +76,8 @@ impl Seen {
         self.json.clear();
         self.json.push('[');
         for (&key, chunk) in &mut self.chunks {
-            if chunk.stale {
-                chunk.text.clear();
-                for (i, value) in chunk_values(key, chunk.bits).enumerate() {
-                    if i > 0 {
-                        chunk.text.push(',');
-                    }
-                    push_decimal(&mut chunk.text, value);
-                }
-                chunk.stale = false;
+            if chunk.bits != chunk.rendered {
+                chunk.catch_up(key);
             }
             if chunk.text.is_empty() {
                 continue;
@@ -101,6 +93,68 @@ impl Seen {
     }
 }
 
+impl Chunk {
+    /// At most this many new values go into the middle of a chunk's text one by one (each
+    /// finds its place by counting commas); more, and the chunk is rendered anew.
+    const MAX_INSERTS: u32 = 4;
+
+    /// Brings `text` up to `bits`: values above every shown one are appended; a few others
+    /// are inserted at their places; more than that, and the text is rendered anew.
+    fn catch_up(&mut self, key: u64) {
+        let first = key << CHUNK_BITS;
+        let mut digits = itoa::Buffer::new();
+        let new = self.bits & !self.rendered;
+        // The new values above every shown one, and the others.
+        let top = match self.rendered {
+            0 => new,
+            shown => new & !(u64::MAX >> shown.leading_zeros()),
+        };
+        let inner = new & !top;
+        if inner.count_ones() > Self::MAX_INSERTS {
+            self.text.clear();
+            self.rendered = 0;
+            return self.catch_up(key);
+        }
+        for value in chunk_values(key, inner) {
+            let low = (value - first) as u32;
+            // How many shown values come before this one (a shown value comes after it).
+            let below = (self.rendered & ((1u64 << low) - 1)).count_ones() as usize;
+            let value = digits.format(value);
+            if below == 0 {
+                self.text.insert(0, ',');
+                self.text.insert_str(0, value);
+            } else {
+                // Before the comma that ends the `below`-th value shown.
+                let at = nth_comma(self.text.as_bytes(), below - 1);
+                self.text.insert_str(at, value);
+                self.text.insert(at, ',');
+            }
+            self.rendered |= 1u64 << low;
+        }
+        for value in chunk_values(key, top) {
+            if !self.text.is_empty() {
+                self.text.push(',');
+            }
+            self.text.push_str(digits.format(value));
+        }
+        self.rendered = self.bits;
+    }
+}
+
+/// Where the comma numbered `n` (from 0) of `text` is; it must be there.
+fn nth_comma(text: &[u8], n: usize) -> usize {
+    let mut seen = 0;
+    for (i, &b) in text.iter().enumerate() {
+        if b == b',' {
+            if seen == n {
+                return i;
+            }
+            seen += 1;
+        }
+    }
+    unreachable!("a comma after each shown value but the last")
+}
+
 /// The values of chunk `key` whose bits are set, in increasing order.
 fn chunk_values(key: u64, mut bits: u64) -> impl Iterator<Item = u64> {
     let first = key << CHUNK_BITS;
@@ -112,11 +166,6 @@ fn chunk_values(key: u64, mut bits: u64) -> impl Iterator<Item = u64> {
         bits &= bits - 1;
         Some(first | u64::from(low))
     })
-}
-
-/// Appends the decimal digits of `n` (without `fmt`'s machinery).
-fn push_decimal(out: &mut String, n: u64) {
-    out.push_str(itoa::Buffer::new().format(n));
 }
 
 #[cfg(test)]
@@ -148,5 +197,36 @@ mod tests {
         assert_eq!(fresh.json(), "[1,3]");
         assert!(fresh.contains(&3) && fresh.contains(&1) && !fresh.contains(&2));
         assert!(!fresh.contains(&(3 + 64)));
+    }
+
+    /// Whatever the order values arrive in and reads come between them (appending to a
+    /// chunk's text or rendering it anew), a read is the sorted set as serde writes it.
+    #[test]
+    fn reads_between_random_inserts_are_the_sorted_set() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for round in 0..200 {
+            let mut seen = Seen::default();
+            let mut next = 0u64;
+            for _ in 0..300 {
+                let value = match rng.gen_range(0..4) {
+                    // Mostly increasing, as clients broadcast; sometimes an old or far value.
+                    0 => rng.gen_range(0..next + 1),
+                    1 if round % 2 == 0 => rng.gen(),
+                    _ => {
+                        next += rng.gen_range(1..4);
+                        next
+                    }
+                };
+                seen.insert(value);
+                // Reads now often (values join one by one), now rarely (many at once).
+                if rng.gen_bool(if round % 3 == 0 { 0.02 } else { 0.3 }) {
+                    let expected = serde_json::to_string(&seen.values()).unwrap();
+                    assert_eq!(seen.json(), expected);
+                }
+            }
+            let expected = serde_json::to_string(&seen.values()).unwrap();
+            assert_eq!(seen.json(), expected);
+        }
     }
 }

@@ -642,3 +642,30 @@ fn lost_acks_cause_retransmission_not_duplicates() {
     net.run_for(Duration::from_secs(10));
     net.assert_converged(&[1]);
 }
+
+/// The cached `values` text is what `Fields::u64s` (and serde) would write for the list being
+/// sent, whether the list is one of those kept (hits), new (misses, which evict) or a kept one
+/// changed in place.
+#[test]
+fn cached_values_text_is_the_list_being_sent() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut cache = ValuesText::default();
+    // More lists than the cache keeps, so that some come back after being evicted.
+    let mut pool: Vec<Vec<u64>> = (0..ValuesText::KEPT + 3).map(|i| vec![i as u64]).collect();
+    for _ in 0..5000 {
+        let i = rng.gen_range(0..pool.len());
+        match rng.gen_range(0..4) {
+            0 | 1 => {} // a list as it was
+            2 => pool[i].push(rng.gen_range(0..3000)),
+            _ => {
+                let j = rng.gen_range(0..pool[i].len());
+                pool[i][j] = match rng.gen_bool(0.1) {
+                    true => rng.gen(),
+                    false => pool[i][j] + 1,
+                };
+            }
+        }
+        let values = &pool[i];
+        assert_eq!(cache.render(values), serde_json::to_string(values).unwrap());
+    }
+}

@@ -177,6 +177,29 @@ pub fn execute(replica: &Replica, txn: Vec<MicroOp>) -> (Vec<MicroOp>, BTreeMap<
     (done, writes)
 }
 
+/// [`execute`] without allocating: completes the micro-ops of `txn` in place and leaves the
+/// transaction's last write per key in `writes`, sorted by key (the order [`execute`]'s map
+/// gives). A transaction has a handful of micro-ops: a list searched from the start is cheaper
+/// than a map.
+pub fn execute_in_place(replica: &Replica, txn: &mut [MicroOp], writes: &mut Vec<(i64, i64)>) {
+    writes.clear();
+    for (f, k, v) in txn.iter_mut() {
+        let written = writes.iter_mut().find(|(key, _)| key == k);
+        if *f == Fun::Read {
+            *v = match written {
+                Some((_, value)) => Some(*value),
+                None => replica.get(*k),
+            };
+        } else if let Some(v) = *v {
+            match written {
+                Some((_, value)) => *value = v,
+                None => writes.push((*k, v)),
+            }
+        }
+    }
+    writes.sort_unstable_by_key(|&(k, _)| k);
+}
+
 /// Per peer: writes not yet sent, batches sent but not acknowledged, and the peer's batches
 /// to acknowledge.
 #[derive(Default)]
@@ -199,6 +222,8 @@ pub struct Txn {
     peers: BTreeMap<String, Peer>,
     next_seq: u64,
     serializable: serializable::State,
+    /// The last transaction's writes (kept for its allocation), see [`execute_in_place`].
+    writes: Vec<(i64, i64)>,
 }
 
 impl Txn {
@@ -210,6 +235,7 @@ impl Txn {
             peers: BTreeMap::new(),
             next_seq: 0,
             serializable: Default::default(),
+            writes: Vec::new(),
         }
     }
 
@@ -224,18 +250,20 @@ impl Txn {
         }
     }
 
-    fn run_locally(&mut self, ctx: &mut Ctx<Self>, txn: Vec<MicroOp>, from: ReplyTo) {
-        let (done, writes) = execute(&self.replica, txn);
+    fn run_locally(&mut self, ctx: &mut Ctx<Self>, mut txn: Vec<MicroOp>, from: ReplyTo) {
+        let mut writes = std::mem::take(&mut self.writes);
+        execute_in_place(&self.replica, &mut txn, &mut writes);
         if !writes.is_empty() {
             let version = self.replica.next_version(self.index);
-            for (k, v) in writes {
+            for &(k, v) in &writes {
                 self.replica.apply(k, v, version);
                 for peer in self.peers.values_mut() {
                     peer.unsent.insert(k, (v, version));
                 }
             }
         }
-        wire::reply_txn_ok(ctx, &from, &done);
+        self.writes = writes;
+        wire::reply_txn_ok(ctx, &from, &txn);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {

@@ -89,3 +89,35 @@ fn arguments_choose_the_mode() {
     );
     assert!(Txn::from_args(&["fast".into()]).is_err());
 }
+
+/// The in-place execution completes the same micro-ops and keeps the same last writes, in the
+/// same (key) order, as [`execute`], on random transactions over few keys (so that they read
+/// and overwrite their own writes) against a random replica.
+#[test]
+fn execute_in_place_is_execute() {
+    use glomers_node::rand::{Rng, SeedableRng};
+    let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut writes = Vec::new();
+    for _ in 0..3000 {
+        let mut replica = Replica::default();
+        for _ in 0..rng.gen_range(0..6) {
+            replica.apply(rng.gen_range(-3..6), rng.gen_range(0..100), (1, 0));
+        }
+        let txn: Vec<MicroOp> = (0..rng.gen_range(0..8))
+            .map(|_| {
+                let f = if rng.gen_bool(0.5) {
+                    Fun::Read
+                } else {
+                    Fun::Write
+                };
+                let v = rng.gen_bool(0.8).then(|| rng.gen_range(-50..50));
+                (f, rng.gen_range(-3..6), v)
+            })
+            .collect();
+        let (done, by_map) = execute(&replica, txn.clone());
+        let mut in_place = txn;
+        execute_in_place(&replica, &mut in_place, &mut writes);
+        assert_eq!(in_place, done);
+        assert_eq!(writes, by_map.into_iter().collect::<Vec<_>>());
+    }
+}
