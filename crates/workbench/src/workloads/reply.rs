@@ -30,7 +30,7 @@ pub struct ReplyText<'a> {
 type Field<'a> = (&'a [u8], &'a [u8]);
 
 /// Replies have a handful of fields.
-pub(crate) const KEPT_FIELDS: usize = 6;
+const KEPT_FIELDS: usize = 6;
 
 impl<'a> ReplyText<'a> {
     pub fn new(text: &'a [u8]) -> ReplyText<'a> {
@@ -57,15 +57,15 @@ impl<'a> ReplyText<'a> {
         let Some(scanned) = scanned else {
             return ReplyText::new(text);
         };
-        let fields = scanned.fields.as_ref().map(|(offsets, len)| {
+        let fields = (!scanned.too_many).then(|| {
             let mut kept: [Field<'a>; KEPT_FIELDS] = [(&[], &[]); KEPT_FIELDS];
-            for (slot, &[ks, ke, vs, ve]) in kept.iter_mut().zip(&offsets[..*len]) {
+            for (slot, &[ks, ke, vs, ve]) in kept.iter_mut().zip(&scanned.fields[..scanned.len]) {
                 *slot = (
                     &text[ks as usize..ke as usize],
                     &text[vs as usize..ve as usize],
                 );
             }
-            (kept, *len)
+            (kept, scanned.len)
         });
         ReplyText {
             text,
@@ -234,8 +234,11 @@ pub fn as_i64(text: &[u8]) -> Option<i64> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scanned {
     /// The top-level fields (key start, key end, value start, value end), in the order
-    /// written, as [`ReplyText::new`] finds them; `None` beyond [`KEPT_FIELDS`].
-    pub(crate) fields: Option<([[u32; 4]; KEPT_FIELDS], usize)>,
+    /// written, as [`ReplyText::new`] finds them: the first `len`, unless there were more
+    /// than [`KEPT_FIELDS`] (`too_many`).
+    pub(crate) fields: [[u32; 4]; KEPT_FIELDS],
+    pub(crate) len: usize,
+    pub(crate) too_many: bool,
     /// The arrays of integers directly in the body that were parsed on the way.
     pub(crate) sets: Vec<ScannedSet>,
 }

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
 use crate::workloads::reply::uint_array::{self, LastArray};
-use crate::workloads::reply::{Scanned, ScannedSet, KEPT_FIELDS};
+use crate::workloads::reply::{Scanned, ScannedSet};
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
@@ -57,11 +57,8 @@ pub(super) fn read<'a>(
                     let mut found = Found {
                         base: start,
                         last_array,
-                        fields: [[0; 4]; KEPT_FIELDS],
-                        len: 0,
-                        too_many: false,
+                        scanned: Box::default(),
                         key: [0; 3],
-                        sets: Vec::new(),
                     };
                     p.i = skip_value(line, start, &mut found)?;
                     found.finish(p.i - start)
@@ -161,30 +158,25 @@ impl Finds for Skip {
     fn value_end(&mut self, _: usize) {}
     #[inline]
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
-        uint_array::scan(text, i, |_, _, _| {})
+        uint_array::check(text, i)
     }
 }
 
-/// A reply's fields and sets, as offsets in the line, the body starting at `base`.
+/// A reply's fields and sets, the body starting at `base` in the line.
 struct Found<'c> {
     base: usize,
     last_array: &'c mut LastArray,
-    fields: [[u32; 4]; KEPT_FIELDS],
-    len: usize,
-    too_many: bool,
-    /// The field being read: key start and end, value start.
+    /// Filled in as they are found (offsets in the body).
+    scanned: Box<Scanned>,
+    /// The field being read: key start and end, value start (in the line).
     key: [usize; 3],
-    sets: Vec<ScannedSet>,
 }
 
 impl Found<'_> {
-    /// What was found (offsets in the body, of `len` bytes); `None` if they do not fit.
+    /// What was found, in a body of `len` bytes; `None` if its offsets do not fit.
     fn finish(self, len: usize) -> Option<Box<Scanned>> {
         u32::try_from(len).ok()?;
-        Some(Box::new(Scanned {
-            fields: (!self.too_many).then_some((self.fields, self.len)),
-            sets: self.sets,
-        }))
+        Some(self.scanned)
     }
 
     /// An index in the line as an offset in the body (checked to fit by `finish`).
@@ -208,19 +200,20 @@ impl Finds for Found<'_> {
             self.at(value),
             self.at(end),
         ];
-        match self.fields.get_mut(self.len) {
+        let scanned = &mut *self.scanned;
+        match scanned.fields.get_mut(scanned.len) {
             Some(slot) => {
                 *slot = field;
-                self.len += 1;
+                scanned.len += 1;
             }
-            None => self.too_many = true,
+            None => scanned.too_many = true,
         }
     }
 
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
         let end = self.last_array.scan(text, i)?;
         let (start, end32) = (self.at(i), self.at(end));
-        self.sets.push(ScannedSet {
+        self.scanned.sets.push(ScannedSet {
             start,
             end: end32,
             set: Some(self.last_array.set()).into(),
@@ -313,7 +306,7 @@ fn skip_ws(text: &[u8], mut i: usize) -> usize {
 }
 
 /// [`skip_key`], telling `finds` about a key of the outermost object (at `depth` 1).
-#[inline]
+#[inline(always)]
 fn read_key<F: Finds>(text: &[u8], i: usize, depth: usize, finds: &mut F) -> Option<usize> {
     if F::FIELDS && depth == 1 {
         let end = skip_string(text, i)?;

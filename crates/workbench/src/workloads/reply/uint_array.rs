@@ -42,6 +42,50 @@ pub(crate) fn scan(
     scan_elements(text, i, None, Expected::NOTHING, each_run)
 }
 
+/// Whether the array at `text[start]` is in the simple form [`scan`] reads: the index after
+/// it, exactly when `scan` returns it, without reading the values (a check of a message
+/// between nodes, whose values nobody reads here: often not in order, so no run predicts
+/// them).
+pub(crate) fn check(text: &[u8], start: usize) -> Option<usize> {
+    if text.get(start) != Some(&b'[') {
+        return None;
+    }
+    let mut i = start + 1;
+    if text.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        let digits = match text.get(i..i + 8) {
+            Some(bytes) => {
+                match leading_digits(u64::from_le_bytes(bytes.try_into().expect("eight bytes"))) {
+                    8 => bytewise(text, i)?.1,
+                    n => n,
+                }
+            }
+            None => bytewise(text, i)?.1,
+        };
+        if digits == 0 || (digits > 1 && text[i] == b'0') {
+            return None;
+        }
+        i += digits;
+        match text.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// How many of the eight bytes of `word` (read little-endian) are digits before the first
+/// one that is not (8: all of them).
+#[inline]
+fn leading_digits(word: u64) -> usize {
+    // As in `eight`.
+    let shifted = word ^ ZEROS;
+    let non_digits = (((shifted & LOW_7_BITS) + 0x7676_7676_7676_7676) | shifted) & HIGH_BITS;
+    (non_digits.trailing_zeros() / 8) as usize
+}
+
 /// [`scan`] from the element at `i`, the run so far being `run` (`None` before the first
 /// element) and `next` the text expected after it (see [`Expected`]).
 #[inline]
@@ -493,6 +537,7 @@ mod tests {
         assert_eq!(word_at(text, 10), None);
         assert_eq!(word_at(b"[1,2]", 1), None);
         for text in ["[1,2]", "[12]", "[7,8,9]", "[0]"] {
+            assert_eq!(check(text.as_bytes(), 0), Some(text.len()), "{text}");
             assert_eq!(by_scan(text), by_serde(text), "{text}");
         }
     }
@@ -567,6 +612,7 @@ mod tests {
         ] {
             assert_eq!(by_scan(text), by_serde(text), "{text}");
             assert!(by_scan(text).is_some(), "{text}");
+            assert_eq!(check(text.as_bytes(), 0), Some(text.len()), "{text}");
         }
     }
 
@@ -597,6 +643,7 @@ mod tests {
             "1",
         ] {
             assert_eq!(by_scan(text), None, "{text}");
+            assert_eq!(check(text.as_bytes(), 0), None, "{text}");
         }
     }
 
@@ -626,6 +673,11 @@ mod tests {
                 bytes[at] = alphabet[rng.gen_range(0..alphabet.len())];
             }
             let text = String::from_utf8(bytes).unwrap();
+            assert_eq!(
+                check(text.as_bytes(), 0),
+                scan(text.as_bytes(), 0, |_, _, _| {}),
+                "{text}"
+            );
             if let Some(values) = by_scan(&text) {
                 assert_eq!(Some(values), by_serde(&text), "{text}");
             }
