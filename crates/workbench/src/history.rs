@@ -724,6 +724,14 @@ impl IntSet {
         Some(IntSet { ranges })
     }
 
+    /// The set of `ranges` (inclusive) when they are as [`IntSet::ranges`] gives them:
+    /// ascending, disjoint and non-adjacent; `None` otherwise.
+    pub fn from_ranges(ranges: Vec<(u64, u64)>) -> Option<IntSet> {
+        let ok = ranges.iter().all(|&(lo, hi)| lo <= hi)
+            && ranges.windows(2).all(|w| w[1].0 > w[0].1.saturating_add(1));
+        ok.then_some(IntSet { ranges })
+    }
+
     /// Builds a set from integers pushed in any order (ascending is the fast case).
     pub fn builder() -> IntSetBuilder {
         IntSetBuilder::default()

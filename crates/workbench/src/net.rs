@@ -135,8 +135,10 @@ pub enum Body {
     /// The text of a JSON object a node sent to a client or a service, validated by the wire
     /// check. `--log-net-*` shows it as a parsed map is written (keys ascending, numbers and
     /// strings in serde_json's form), whatever the node's own layout; the journal keeps the
-    /// node's text as it is (see [`Body::write_journal_json`]).
-    Reply(Box<[u8]>),
+    /// node's text as it is (see [`Body::write_journal_json`]). With what the wire check
+    /// found in it on the way, when it did (its fields and parsed sets, see
+    /// [`ReplyText::scanned`](crate::workloads::ReplyText::scanned)).
+    Reply(Box<[u8]>, Option<Box<crate::workloads::reply::Scanned>>),
 }
 
 impl Body {
@@ -144,7 +146,7 @@ impl Body {
     pub fn as_map(&self) -> Cow<'_, Map<String, Value>> {
         match self {
             Body::Map(map) => Cow::Borrowed(map),
-            Body::Raw(text) | Body::Reply(text) => Cow::Owned(parse_raw_object(text)),
+            Body::Raw(text) | Body::Reply(text, _) => Cow::Owned(parse_raw_object(text)),
         }
     }
 
@@ -152,7 +154,7 @@ impl Body {
     pub fn into_map(self) -> Map<String, Value> {
         match self {
             Body::Map(map) => map,
-            Body::Raw(text) | Body::Reply(text) => parse_raw_object(&text),
+            Body::Raw(text) | Body::Reply(text, _) => parse_raw_object(&text),
         }
     }
 
@@ -163,7 +165,7 @@ impl Body {
     pub fn write_journal_json(&self, out: &mut Vec<u8>) {
         match self {
             Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
-            Body::Raw(text) | Body::Reply(text) => out.extend_from_slice(text),
+            Body::Raw(text) | Body::Reply(text, _) => out.extend_from_slice(text),
         }
     }
 
@@ -173,7 +175,7 @@ impl Body {
         match self {
             Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
             Body::Raw(text) => out.extend_from_slice(text),
-            Body::Reply(text) => match parse_value(text) {
+            Body::Reply(text, _) => match parse_value(text) {
                 Ok(value) => serde_json::to_writer(out, &value).expect("a value serializes"),
                 // Not reached: the wire check accepts only what parses as a value.
                 Err(_) => out.extend_from_slice(text),
@@ -257,7 +259,7 @@ impl Message {
     fn body_len_hint(&self) -> usize {
         match &self.body {
             Body::Map(_) => 64,
-            Body::Raw(text) | Body::Reply(text) => text.len(),
+            Body::Raw(text) | Body::Reply(text, _) => text.len(),
         }
     }
 }

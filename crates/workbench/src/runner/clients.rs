@@ -87,11 +87,11 @@ impl Runner<'_> {
     /// error) is read straight from the node's text; anything else goes through the map, as
     /// [`Runner::on_client_map`] says.
     pub(super) fn on_client_message(&mut self, client: u32, src: Addr, body: Body) {
-        let text = match &body {
-            Body::Raw(text) | Body::Reply(text) => text,
+        let reply = match &body {
+            Body::Raw(text) => ReplyText::new(text),
+            Body::Reply(text, scanned) => ReplyText::scanned(text, scanned.as_deref()),
             Body::Map(_) => return self.on_client_map(client, src, body.into_map()),
         };
-        let reply = ReplyText::new(text);
         let header = reply.header();
         let in_reply_to = header.as_ref().and_then(|h| as_u64(h.in_reply_to?));
         let is_error = header.as_ref().and_then(|h| match h.kind {

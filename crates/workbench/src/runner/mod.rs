@@ -268,6 +268,8 @@ struct Runner<'a> {
     diagnostics_dropped: usize,
     error_count: usize,
     aborted: bool,
+    /// The array of integers each node sent last in a reply (see the wire check).
+    last_arrays: Vec<crate::workloads::reply::uint_array::LastArray>,
 }
 
 impl<'a> Runner<'a> {
@@ -326,6 +328,7 @@ impl<'a> Runner<'a> {
             diagnostics_dropped: 0,
             error_count: 0,
             aborted: false,
+            last_arrays: Vec::new(),
         })
     }
 

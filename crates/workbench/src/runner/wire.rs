@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::{Addr, Body};
-use crate::workloads::reply::ReplyText;
+use crate::workloads::reply::uint_array::LastArray;
+use crate::workloads::reply::{ReplyText, Scanned};
 
 mod plain;
 
@@ -39,6 +40,8 @@ enum WireBody {
         /// The exact mode would have parsed it: not read as bound for a server node (a body
         /// for a client or service, or one read before its `dest`).
         parsed_in_exact_mode: bool,
+        /// What the plain lane found in a body it read as not bound for a server node.
+        scanned: Option<Box<Scanned>>,
     },
 }
 
@@ -88,6 +91,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
                         WireBody::Raw {
                             text: Box::<str>::from(text).into_boxed_bytes(),
                             parsed_in_exact_mode: !to_node,
+                            scanned: None,
                         }
                     } else {
                         WireBody::Parsed(map.next_value()?)
@@ -144,7 +148,12 @@ impl Runner<'_> {
     pub(super) fn on_node_line(&mut self, node: u32, line: &[u8]) {
         // Only for diagnostics: formatted when one is needed, never on the happy path.
         let shown = ShownLine(line);
-        let envelope = match parse_envelope(line, self.opts.node_count) {
+        let n = node as usize;
+        if self.last_arrays.len() <= n {
+            self.last_arrays.resize_with(n + 1, LastArray::default);
+        }
+        let last_array = &mut self.last_arrays[n];
+        let envelope = match parse_envelope(line, self.opts.node_count, last_array) {
             Ok(e) => e,
             Err(problem) => {
                 return self.diagnose(
@@ -159,11 +168,12 @@ impl Runner<'_> {
             WireBody::Raw {
                 text,
                 parsed_in_exact_mode,
+                scanned,
             } if text.starts_with(b"{") => {
                 // A body the exact mode parses is shown as a parsed map is written, wherever
                 // it goes (see `Body::Reply`).
                 if parsed_in_exact_mode {
-                    Body::Reply(text)
+                    Body::Reply(text, scanned)
                 } else {
                     Body::Raw(text)
                 }
@@ -328,7 +338,7 @@ pub(super) fn in_reply_to(body: &Body) -> Option<u64> {
     let from_map = |map: &Map<String, Value>| map.get("in_reply_to").and_then(Value::as_u64);
     match body {
         Body::Map(map) => from_map(map),
-        Body::Raw(text) | Body::Reply(text) => ReplyText::new(text)
+        Body::Raw(text) | Body::Reply(text, _) => ReplyText::new(text)
             .in_reply_to()
             .unwrap_or_else(|| from_map(&body.as_map())),
     }
@@ -336,8 +346,13 @@ pub(super) fn in_reply_to(body: &Body) -> Option<u64> {
 
 /// Parses a line into an envelope, or says what is wrong with it: in the fast mode when its
 /// result is the exact mode's, else in the exact mode (see [`EnvelopeSeed`]).
-fn parse_envelope(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, String> {
-    if let Some(envelope) = plain::read(line, node_count) {
+/// `last_array`: the writer's (see [`LastArray`]).
+fn parse_envelope<'a>(
+    line: &'a [u8],
+    node_count: usize,
+    last_array: &mut LastArray,
+) -> Result<WireEnvelope<'a>, String> {
+    if let Some(envelope) = plain::read(line, node_count, last_array) {
         return Ok(envelope);
     }
     let mut de = serde_json::Deserializer::from_slice(line);
@@ -353,6 +368,7 @@ fn parse_envelope(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, St
             WireBody::Raw {
                 text,
                 parsed_in_exact_mode: true,
+                ..
             } if may_differ_as_a_value(text) => parse_envelope_exactly(line, node_count),
             _ => Ok(envelope),
         },
@@ -505,7 +521,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<WireEnvelope<'_>, String> {
-        parse_envelope(line.as_bytes(), 3)
+        parse_envelope(line.as_bytes(), 3, &mut LastArray::default())
     }
 
     /// The body's text and whether the exact mode would have parsed it.
@@ -514,6 +530,7 @@ mod tests {
             WireBody::Raw {
                 text,
                 parsed_in_exact_mode,
+                ..
             } => (
                 String::from_utf8(text.to_vec()).unwrap(),
                 *parsed_in_exact_mode,
@@ -548,7 +565,7 @@ mod tests {
         let text: Box<[u8]> = br#"{"in_reply_to": 1, "a": 2.50}"#.to_vec().into();
         assert_eq!(Body::Raw(text.clone()).into_map()["in_reply_to"], 1);
         let mut shown = Vec::new();
-        Body::Reply(text).write_json(&mut shown);
+        Body::Reply(text, None).write_json(&mut shown);
         assert_eq!(shown, br#"{"a":2.5,"in_reply_to":1}"#);
     }
 

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::reply::{self, ReplyText};
+use super::reply::ReplyText;
 use super::{closed_schema, Completion, Invocation, Request, Step, Workload, WorkloadOptions};
 use crate::checkers::set_full::check_set_full;
 use crate::checkers::CheckResult;
@@ -177,7 +177,7 @@ impl Workload for Broadcast {
         if op.f == "read" {
             let set = reply
                 .closed("read_ok", [self.read_field()])
-                .and_then(|[values]| reply::int_set(values));
+                .and_then(|[values]| reply.int_set(values));
             if let Some(set) = set {
                 return Step::Done(Completion::ok_set(set));
             }

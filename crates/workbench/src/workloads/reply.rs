@@ -8,7 +8,6 @@
 //! what the map-based checks accept, with the same result.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 
@@ -23,6 +22,8 @@ pub struct ReplyText<'a> {
     /// Its top-level fields, found once for the runner and the workload; `None` when there
     /// are more than [`KEPT_FIELDS`] or a key holds an escape (then each asks the text).
     fields: Option<([Field<'a>; KEPT_FIELDS], usize)>,
+    /// The arrays of integers the wire check parsed in it (see [`Scanned`]).
+    sets: &'a [ScannedSet],
 }
 
 /// A top-level field: key, value text.
@@ -46,7 +47,45 @@ impl<'a> ReplyText<'a> {
         ReplyText {
             text,
             fields: ok.then_some((kept, len)),
+            sets: &[],
         }
+    }
+
+    /// The reply with what the wire check found in it (`None`: nothing, so it is read
+    /// here as [`ReplyText::new`] reads it): the same fields, found without reading it again.
+    pub fn scanned(text: &'a [u8], scanned: Option<&'a Scanned>) -> ReplyText<'a> {
+        let Some(scanned) = scanned else {
+            return ReplyText::new(text);
+        };
+        let fields = (!scanned.too_many).then(|| {
+            let mut kept: [Field<'a>; KEPT_FIELDS] = [(&[], &[]); KEPT_FIELDS];
+            for (slot, &[ks, ke, vs, ve]) in kept.iter_mut().zip(&scanned.fields[..scanned.len]) {
+                *slot = (
+                    &text[ks as usize..ke as usize],
+                    &text[vs as usize..ve as usize],
+                );
+            }
+            (kept, scanned.len)
+        });
+        ReplyText {
+            text,
+            fields,
+            sets: &scanned.sets,
+        }
+    }
+
+    /// The set of `values`, one of this reply's field values: what [`int_set`] makes of it,
+    /// taken from the wire check when it already parsed it.
+    pub fn int_set(&self, values: &'a [u8]) -> Option<IntSet> {
+        let at = (values.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        let kept = self
+            .sets
+            .iter()
+            .find(|s| s.start as usize == at && s.end as usize == at + values.len());
+        if let Some(set) = kept.and_then(|s| s.set.borrow_mut().take()) {
+            return Some(set);
+        }
+        int_set(values)
     }
 
     /// Calls `f` for each top-level field (see [`for_each_field`]).
@@ -162,10 +201,22 @@ pub struct Header<'a> {
 
 /// A JSON value's text read as `Value::as_u64` would: a non-negative integer that fits.
 pub fn as_u64(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-        return None;
+    if text.is_empty() || text.len() > 19 {
+        // Twenty digits may not fit: the checked parse below says.
+        if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        return std::str::from_utf8(text).ok()?.parse().ok();
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    let mut n: u64 = 0;
+    for &b in text {
+        let d = b.wrapping_sub(b'0');
+        if d >= 10 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
 }
 
 /// A JSON value's text read as `Value::as_i64` would: an integer that fits (not `-0`, which
@@ -178,34 +229,26 @@ pub fn as_i64(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-thread_local! {
-    /// Arrays the wire check read in replies, with their sets, oldest first, until
-    /// [`int_set`] asks for the same text (see [`scan_and_remember`]).
-    static READ_SETS: RefCell<VecDeque<(Box<[u8]>, IntSet)>> = const { RefCell::new(VecDeque::new()) };
+/// What the wire check found in a reply body it validated, handed on with it (see
+/// [`ReplyText::scanned`]): offsets in the body's text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scanned {
+    /// The top-level fields (key start, key end, value start, value end), in the order
+    /// written, as [`ReplyText::new`] finds them: the first `len`, unless there were more
+    /// than [`KEPT_FIELDS`] (`too_many`).
+    pub(crate) fields: [[u32; 4]; KEPT_FIELDS],
+    pub(crate) len: usize,
+    pub(crate) too_many: bool,
+    /// The arrays of integers directly in the body that were parsed on the way.
+    pub(crate) sets: Vec<ScannedSet>,
 }
 
-/// At most this many sets are kept (a reply lost on the way is never asked for).
-const MAX_REMEMBERED: usize = 64;
-/// Longer arrays are not kept (so the memory held stays small).
-const MAX_REMEMBERED_BYTES: usize = 256 << 10;
-
-/// [`uint_array::scan`] for the wire check of a reply: the set is built on the way and kept,
-/// with the array's text, for the workload's [`int_set`] of the same text when the reply
-/// arrives, so a broadcast read's array is read once. The text is compared whole on lookup,
-/// so the set handed out is always the one of exactly these bytes.
-pub(crate) fn scan_and_remember(text: &[u8], start: usize) -> Option<usize> {
-    let mut set = IntSet::builder();
-    let end = uint_array::scan(text, start, |lo, hi| set.push_range(lo, hi))?;
-    let array = &text[start..end];
-    if array.len() <= MAX_REMEMBERED_BYTES {
-        READ_SETS.with_borrow_mut(|sets| {
-            if sets.len() == MAX_REMEMBERED {
-                sets.pop_front();
-            }
-            sets.push_back((array.into(), set.finish()));
-        });
-    }
-    Some(end)
+/// An array of integers in a reply body and its set (until a workload takes it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScannedSet {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) set: RefCell<Option<IntSet>>,
 }
 
 /// Parses a JSON array of non-negative integers straight into a set (`None` for anything
@@ -215,17 +258,9 @@ pub(crate) fn scan_and_remember(text: &[u8], start: usize) -> Option<usize> {
 /// compact form nodes write goes through `uint_array::scan` (runs of consecutive values at
 /// a few instructions each); anything else through the byte loop below.
 pub fn int_set(text: &[u8]) -> Option<IntSet> {
-    // The wire check may have read this very array already.
-    let remembered = READ_SETS.with_borrow_mut(|sets| {
-        let k = sets.iter().position(|(array, _)| **array == *text)?;
-        sets.remove(k).map(|(_, set)| set)
-    });
-    if remembered.is_some() {
-        return remembered;
-    }
     // The compact form nodes write, eight bytes at a time; anything else byte by byte below.
     let mut set = IntSet::builder();
-    if uint_array::scan(text, 0, |lo, hi| set.push_range(lo, hi)) == Some(text.len()) {
+    if uint_array::scan(text, 0, |lo, hi, _| set.push_range(lo, hi)) == Some(text.len()) {
         return Some(set.finish());
     }
     let mut set = IntSet::builder();
@@ -494,6 +529,35 @@ mod tests {
         assert_eq!(reply(r#"{"type":"x"}"#).in_reply_to(), Some(None));
     }
 
+    /// The digit loop of `as_u64` reads every length as `str::parse` does (which it leaves
+    /// the longest to).
+    #[test]
+    fn integers_of_every_length_read_as_parse_reads_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = crate::Rng::seed_from_u64(5);
+        for _ in 0..20_000 {
+            let len = rng.gen_range(0..=22);
+            let mut text: Vec<u8> = (0..len).map(|_| b'0' + rng.gen_range(0..10)).collect();
+            if len > 0 && rng.gen_bool(0.2) {
+                text[rng.gen_range(0..len)] = *b"-+.e /:a"[rng.gen_range(0..8)..].first().unwrap();
+            }
+            let parsed = std::str::from_utf8(&text).unwrap().parse::<u64>().ok();
+            let digits = !text.is_empty() && text.iter().all(u8::is_ascii_digit);
+            assert_eq!(
+                as_u64(&text),
+                parsed.filter(|_| digits),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        assert_eq!(as_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(as_u64(b"18446744073709551616"), None);
+        assert_eq!(
+            as_u64(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+    }
+
     #[test]
     fn an_int_set_parses_as_the_values_would() {
         for text in ["[]", "[3,1,2,2]", "[ 5 , 6 ]", "[18446744073709551615, 0]"] {
@@ -522,26 +586,5 @@ mod tests {
             vec![1, 2]
         );
         let _ = json!(null);
-    }
-
-    #[test]
-    fn a_set_the_wire_check_read_is_handed_out_for_the_same_text_only() {
-        let body = b"{\"messages\":[3,4,5,9,1]}";
-        let start = 12;
-        let array = &body[start..body.len() - 1];
-        let fresh = int_set(array).unwrap();
-        assert_eq!(scan_and_remember(body, start), Some(body.len() - 1));
-        // Another text is read afresh, the same text gets the kept set (once).
-        assert_eq!(int_set(b"[3,4,5,9]").unwrap().iter().count(), 4);
-        assert!(READ_SETS.with_borrow(|sets| sets.iter().any(|(a, _)| **a == *array)));
-        assert_eq!(int_set(array).unwrap(), fresh);
-        assert!(READ_SETS.with_borrow(|sets| sets.iter().all(|(a, _)| **a != *array)));
-        assert_eq!(int_set(array).unwrap(), fresh);
-        // Only so many are kept.
-        for n in 0..2 * MAX_REMEMBERED {
-            let text = format!("[{n}]");
-            scan_and_remember(text.as_bytes(), 0).unwrap();
-        }
-        assert_eq!(READ_SETS.with_borrow(VecDeque::len), MAX_REMEMBERED);
     }
 }

@@ -14,13 +14,20 @@ use std::borrow::Cow;
 
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
-use crate::workloads::reply::{self, uint_array};
+use crate::workloads::reply::uint_array::{self, LastArray};
+use crate::workloads::reply::{Scanned, ScannedSet};
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
 
-/// The envelope of a plain line, or `None` to let serde read it.
-pub(super) fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
+/// The envelope of a plain line, or `None` to let serde read it. A body for a client or a
+/// service comes with what was found in it on the way ([`Scanned`]); `last_array` is the
+/// array of integers the writer sent last in such a body (see [`LastArray`]).
+pub(super) fn read<'a>(
+    line: &'a [u8],
+    node_count: usize,
+    last_array: &mut LastArray,
+) -> Option<WireEnvelope<'a>> {
     let mut p = Cursor { text: line, i: 0 };
     p.ws();
     p.eat(b'{')?;
@@ -42,11 +49,24 @@ pub(super) fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
                 if p.peek() != Some(b'{') {
                     return None;
                 }
-                // A reply's arrays are kept for its workload (see `scan_and_remember`).
-                p.value(!to_node)?;
+                let scanned = if to_node {
+                    p.i = skip_value(line, start, &mut Skip)?;
+                    None
+                } else {
+                    // A reply's fields and arrays are handed on to the runner and workload.
+                    let mut found = Found {
+                        base: start,
+                        last_array,
+                        scanned: Box::default(),
+                        key: [0; 3],
+                    };
+                    p.i = skip_value(line, start, &mut found)?;
+                    found.finish(p.i - start)
+                };
                 body = Some(WireBody::Raw {
                     text: line[start..p.i].into(),
                     parsed_in_exact_mode: !to_node,
+                    scanned,
                 });
             }
             _ => return None,
@@ -113,23 +133,102 @@ impl<'a> Cursor<'a> {
         self.i = skip_string(self.text, self.i)?;
         Some(())
     }
+}
 
-    /// Any plain value (see the module's documentation), read by [`skip_value`].
-    fn value(&mut self, remember_arrays: bool) -> Option<()> {
-        self.i = skip_value(self.text, self.i, remember_arrays)?;
-        Some(())
+/// What [`skip_value`] tells about the value it reads: the body's own fields (those directly
+/// in the outermost object) and arrays of integers.
+trait Finds {
+    /// Whether [`Finds::key`] and [`Finds::value_end`] want to be called.
+    const FIELDS: bool;
+    /// A field's key, quotes included, at `text[start..end]`; its value starts at `value`.
+    fn key(&mut self, start: usize, end: usize, value: usize);
+    /// The field's value ends at `end`.
+    fn value_end(&mut self, end: usize);
+    /// The compact array of integers at `text[i]` (a field's value): the index after it, or
+    /// `None` to leave it to the general loop.
+    fn array(&mut self, text: &[u8], i: usize) -> Option<usize>;
+}
+
+/// Nothing is wanted (a body for a node).
+struct Skip;
+
+impl Finds for Skip {
+    const FIELDS: bool = false;
+    fn key(&mut self, _: usize, _: usize, _: usize) {}
+    fn value_end(&mut self, _: usize) {}
+    #[inline]
+    fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
+        uint_array::check(text, i)
     }
 }
 
-/// Skips the plain value at `text[i]`; the index after it. `remember_arrays`: the sets of
-/// the compact integer arrays directly in it are kept for the workload (see
-/// [`reply::scan_and_remember`]).
+/// A reply's fields and sets, the body starting at `base` in the line.
+struct Found<'c> {
+    base: usize,
+    last_array: &'c mut LastArray,
+    /// Filled in as they are found (offsets in the body).
+    scanned: Box<Scanned>,
+    /// The field being read: key start and end, value start (in the line).
+    key: [usize; 3],
+}
+
+impl Found<'_> {
+    /// What was found, in a body of `len` bytes; `None` if its offsets do not fit.
+    fn finish(self, len: usize) -> Option<Box<Scanned>> {
+        u32::try_from(len).ok()?;
+        Some(self.scanned)
+    }
+
+    /// An index in the line as an offset in the body (checked to fit by `finish`).
+    fn at(&self, i: usize) -> u32 {
+        (i - self.base) as u32
+    }
+}
+
+impl Finds for Found<'_> {
+    const FIELDS: bool = true;
+
+    fn key(&mut self, start: usize, end: usize, value: usize) {
+        self.key = [start, end, value];
+    }
+
+    fn value_end(&mut self, end: usize) {
+        let [start, key_end, value] = self.key;
+        let field = [
+            self.at(start + 1),
+            self.at(key_end - 1),
+            self.at(value),
+            self.at(end),
+        ];
+        let scanned = &mut *self.scanned;
+        match scanned.fields.get_mut(scanned.len) {
+            Some(slot) => {
+                *slot = field;
+                scanned.len += 1;
+            }
+            None => scanned.too_many = true,
+        }
+    }
+
+    fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
+        let end = self.last_array.scan(text, i)?;
+        let (start, end32) = (self.at(i), self.at(end));
+        self.scanned.sets.push(ScannedSet {
+            start,
+            end: end32,
+            set: Some(self.last_array.set()).into(),
+        });
+        Some(end)
+    }
+}
+
+/// Skips the plain value at `text[i]`; the index after it, telling `finds` about it.
 ///
 /// One loop, no recursion: the open containers are a stack of bits (1 for an object, 0 for
 /// an array), at most [`MAX_NESTING`] of them. Every line a node writes goes through here
 /// (a kafka poll's arrays of pairs, a txn's micro-ops), so it is kept to a few instructions
 /// per byte; what it does not take, the caller leaves to serde.
-fn skip_value(text: &[u8], mut i: usize, remember_arrays: bool) -> Option<usize> {
+fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usize> {
     let mut objects: u64 = 0;
     let mut depth = 0usize;
     loop {
@@ -142,13 +241,7 @@ fn skip_value(text: &[u8], mut i: usize, remember_arrays: bool) -> Option<usize>
                 // The compact arrays of integers nodes write directly in a body (a
                 // broadcast read's whole set): eight bytes at a time.
                 let scanned = match open == b'[' && depth == 1 {
-                    true if text.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                        if remember_arrays {
-                            reply::scan_and_remember(text, i)
-                        } else {
-                            uint_array::scan(text, i, |_, _| {})
-                        }
-                    }
+                    true if text.get(i + 1).is_some_and(u8::is_ascii_digit) => finds.array(text, i),
                     _ => None,
                 };
                 if let Some(end) = scanned {
@@ -163,7 +256,7 @@ fn skip_value(text: &[u8], mut i: usize, remember_arrays: bool) -> Option<usize>
                         let is_object = open == b'{';
                         objects = objects << 1 | u64::from(is_object);
                         if is_object {
-                            i = skip_key(text, i)?;
+                            i = read_key(text, i, depth, finds)?;
                         }
                         continue;
                     }
@@ -181,13 +274,16 @@ fn skip_value(text: &[u8], mut i: usize, remember_arrays: bool) -> Option<usize>
             if depth == 0 {
                 return Some(i);
             }
+            if F::FIELDS && depth == 1 {
+                finds.value_end(i);
+            }
             i = skip_ws(text, i);
             let in_object = objects & 1 == 1;
             match *text.get(i)? {
                 b',' => {
                     i = skip_ws(text, i + 1);
                     if in_object {
-                        i = skip_key(text, i)?;
+                        i = read_key(text, i, depth, finds)?;
                     }
                     break;
                 }
@@ -207,6 +303,28 @@ fn skip_ws(text: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// [`skip_key`], telling `finds` about a key of the outermost object (at `depth` 1).
+#[inline(always)]
+fn read_key<F: Finds>(text: &[u8], i: usize, depth: usize, finds: &mut F) -> Option<usize> {
+    if F::FIELDS && depth == 1 {
+        let end = skip_string(text, i)?;
+        let value = skip_colon(text, end)?;
+        finds.key(i, end, value);
+        return Some(value);
+    }
+    skip_key(text, i)
+}
+
+/// Skips the whitespace, colon and whitespace after a key that ends before `i`.
+#[inline]
+fn skip_colon(text: &[u8], i: usize) -> Option<usize> {
+    let i = skip_ws(text, i);
+    if text.get(i) != Some(&b':') {
+        return None;
+    }
+    Some(skip_ws(text, i + 1))
 }
 
 /// Skips an object's key, its colon and the whitespace up to its value.
@@ -285,6 +403,12 @@ fn skip_literal(text: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    use crate::workloads::reply::{int_set, ReplyText};
+
+    fn read(line: &[u8], node_count: usize) -> Option<WireEnvelope<'_>> {
+        super::read(line, node_count, &mut LastArray::default())
+    }
+
     #[test]
     fn plain_lines_are_read_as_serde_reads_them() {
         let lines = [
@@ -304,6 +428,7 @@ mod tests {
             let WireBody::Raw {
                 text,
                 parsed_in_exact_mode,
+                ..
             } = plain.body
             else {
                 panic!("{line}")
@@ -409,10 +534,26 @@ mod tests {
         }
         let mut rng = crate::Rng::seed_from_u64(17);
         let alphabet = b"[]{},:\"0159-+.eE tnfalsu\\\n\x01\x7f\xc3\xa9";
-        let (mut accepted, mut mutated_accepted) = (0, 0);
+        let (mut accepted, mut mutated_accepted, mut sets) = (0, 0, 0);
+        let mut last_array = LastArray::default();
+        let mut read_set: Vec<u64> = Vec::new();
         for round in 0..20_000 {
             let mut body = String::from(r#"{"type":"x","v":"#);
             value(&mut rng, 0, &mut body, round % 3 == 0);
+            if round % 4 < 2 {
+                // A read's growing set, as a node answers one after another.
+                for _ in 0..rng.gen_range(0..3) {
+                    let v = match rng.gen_range(0..3) {
+                        0 => rng.gen_range(0..500),
+                        _ => read_set.last().map_or(0, |l| l + rng.gen_range(1..3)),
+                    };
+                    if !read_set.contains(&v) {
+                        read_set.push(v);
+                    }
+                }
+                body.push_str(r#","messages":"#);
+                body.push_str(&serde_json::to_string(&read_set).unwrap());
+            }
             body.push('}');
             let dest = ["n1", "c2", "lin-kv"][round % 3];
             let line = format!(r#"{{"src":"n0","dest":"{dest}","body":{body}}}"#);
@@ -432,7 +573,7 @@ mod tests {
                 }
             }
             let shown = String::from_utf8_lossy(&bytes).into_owned();
-            let Some(plain) = read(&bytes, 3) else {
+            let Some(plain) = super::read(&bytes, 3, &mut last_array) else {
                 assert!(mutate, "a plain line refused: {shown}");
                 continue;
             };
@@ -441,9 +582,28 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(&bytes).expect(&shown);
             let exact = super::super::parse_envelope_exactly(&bytes, 3).expect(&shown);
             assert_eq!((&plain.src, &plain.dest), (&exact.src, &exact.dest));
-            let WireBody::Raw { text, .. } = plain.body else {
+            let WireBody::Raw {
+                text,
+                parsed_in_exact_mode,
+                scanned,
+            } = plain.body
+            else {
                 panic!("{shown}")
             };
+            // What was found on the way is what the reply readers find in the text.
+            assert_eq!(scanned.is_some(), parsed_in_exact_mode, "{shown}");
+            if let Some(scanned) = &scanned {
+                let fresh = ReplyText::new(&text);
+                let found = ReplyText::scanned(&text, Some(scanned));
+                assert_eq!(found.fields(), fresh.fields(), "{shown}");
+                for kept in &scanned.sets {
+                    let array = &text[kept.start as usize..kept.end as usize];
+                    sets += 1;
+                    assert_eq!(kept.set.borrow().clone(), int_set(array), "{shown}");
+                    assert!(fresh.fields().unwrap().iter().any(|(_, v)| *v == array));
+                    assert_eq!(found.int_set(array), int_set(array), "{shown}");
+                }
+            }
             match exact.body {
                 WireBody::Raw { text: t, .. } => assert_eq!(text, t, "{shown}"),
                 WireBody::Parsed(v) => {
@@ -453,8 +613,8 @@ mod tests {
         }
         // Both kinds were exercised.
         assert!(
-            accepted > 10_000 && mutated_accepted > 100,
-            "{accepted} {mutated_accepted}"
+            accepted > 10_000 && mutated_accepted > 100 && sets > 1000,
+            "{accepted} {mutated_accepted} {sets}"
         );
     }
 

@@ -8,23 +8,45 @@
 //! and the caller reads the array its general way: this lane only ever says yes to arrays
 //! the general readers accept with the same values, and says nothing otherwise.
 
+use crate::history::IntSet;
+
 /// Eight ASCII zeros, one per byte.
 const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
 const LOW_7_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Reads the array that opens at `text[start]` (which must be `[`), calling `each_run(lo, hi)`
-/// for each run of consecutive values `lo, lo + 1, ..., hi` in order (a run ends where the
-/// next element is not one more than the last); returns the index after its `]`, or `None`
-/// when the array is not in the simple form (then `each_run` may have seen some of its
-/// elements: the caller discards them).
+/// Reads the array that opens at `text[start]` (which must be `[`), calling
+/// `each_run(lo, hi, end)` for each run of consecutive values `lo, lo + 1, ..., hi` in order
+/// (a run ends where the next element is not one more than the last; `end` is the index of the
+/// `,` or `]` after its last element); returns the index after its `]`, or `None` when the
+/// array is not in the simple form (then `each_run` may have seen some of its elements: the
+/// caller discards them).
 ///
 /// A broadcast read is mostly long runs (`[0,1,2,...]`), so the element after `n` is first
 /// compared with the text `n+1,` itself, eight bytes in one go: a match both validates it
 /// and tells its value. Anything else is parsed (eight bytes at a time, or byte by byte near
 /// the end of the text).
 #[inline]
-pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)) -> Option<usize> {
+pub(crate) fn scan(
+    text: &[u8],
+    start: usize,
+    each_run: impl FnMut(u64, u64, usize),
+) -> Option<usize> {
+    if text.get(start) != Some(&b'[') {
+        return None;
+    }
+    let i = start + 1;
+    if text.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    scan_elements(text, i, None, Expected::NOTHING, each_run)
+}
+
+/// Whether the array at `text[start]` is in the simple form [`scan`] reads: the index after
+/// it, exactly when `scan` returns it, without reading the values (a check of a message
+/// between nodes, whose values nobody reads here: often not in order, so no run predicts
+/// them).
+pub(crate) fn check(text: &[u8], start: usize) -> Option<usize> {
     if text.get(start) != Some(&b'[') {
         return None;
     }
@@ -32,9 +54,48 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
     if text.get(i) == Some(&b']') {
         return Some(i + 1);
     }
-    // The run so far (empty before the first element) and the text expected next.
-    let mut run: Option<(u64, u64)> = None;
-    let mut next = Expected::NOTHING;
+    loop {
+        let digits = match text.get(i..i + 8) {
+            Some(bytes) => {
+                match leading_digits(u64::from_le_bytes(bytes.try_into().expect("eight bytes"))) {
+                    8 => bytewise(text, i)?.1,
+                    n => n,
+                }
+            }
+            None => bytewise(text, i)?.1,
+        };
+        if digits == 0 || (digits > 1 && text[i] == b'0') {
+            return None;
+        }
+        i += digits;
+        match text.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// How many of the eight bytes of `word` (read little-endian) are digits before the first
+/// one that is not (8: all of them).
+#[inline]
+fn leading_digits(word: u64) -> usize {
+    // As in `eight`.
+    let shifted = word ^ ZEROS;
+    let non_digits = (((shifted & LOW_7_BITS) + 0x7676_7676_7676_7676) | shifted) & HIGH_BITS;
+    (non_digits.trailing_zeros() / 8) as usize
+}
+
+/// [`scan`] from the element at `i`, the run so far being `run` (`None` before the first
+/// element) and `next` the text expected after it (see [`Expected`]).
+#[inline]
+fn scan_elements(
+    text: &[u8],
+    mut i: usize,
+    mut run: Option<(u64, u64)>,
+    mut next: Expected,
+    mut each_run: impl FnMut(u64, u64, usize),
+) -> Option<usize> {
     loop {
         if let Some((_, hi)) = &mut run {
             // `hi + 1,` as predicted: validated, and its value known. The state is in locals
@@ -85,7 +146,8 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
         run = match run {
             Some((lo, hi)) if value == hi + 1 => Some((lo, value)),
             Some((lo, hi)) => {
-                each_run(lo, hi);
+                // The last element ended at the comma before this one.
+                each_run(lo, hi, i - 1);
                 Some((value, value))
             }
             None => Some((value, value)),
@@ -99,12 +161,140 @@ pub(crate) fn scan(text: &[u8], start: usize, mut each_run: impl FnMut(u64, u64)
             Some(b',') => i += 1,
             Some(b']') => {
                 let (lo, hi) = run.expect("an element was read");
-                each_run(lo, hi);
+                each_run(lo, hi, i);
                 return Some(i + 1);
             }
             _ => return None,
         }
     }
+}
+
+/// The last array a node wrote in its replies, with its runs: a broadcast read returns every
+/// value seen so far, so a node's next read is mostly the same text with a few more values.
+/// [`LastArray::scan`] compares the new array with it (a comparison of bytes costs far less
+/// than parsing them), takes the elements of the text they share as they were read, and scans
+/// only the rest.
+#[derive(Debug, Default)]
+pub(crate) struct LastArray {
+    /// The array's text, `[` to `]` (empty: none).
+    text: Vec<u8>,
+    /// Its runs as [`scan`] reported them, with the index in `text` of the `,` or `]` after
+    /// each run's last element.
+    runs: Vec<(u64, u64, usize)>,
+}
+
+impl LastArray {
+    /// [`scan`] of the array at `text[start]`, with the same result, reading only what
+    /// differs from the last array; the array read becomes the last one (if it is in the
+    /// simple form: then [`LastArray::set`] is its set).
+    pub(crate) fn scan(&mut self, text: &[u8], start: usize) -> Option<usize> {
+        if text.get(start) != Some(&b'[') {
+            return None;
+        }
+        let new = &text[start..];
+        let old = &self.text;
+        if !old.is_empty() {
+            let shared = common_prefix(old, new);
+            if shared == old.len() {
+                // The same array again.
+                return Some(start + old.len());
+            }
+            // The elements before the last comma they share are the same, as is what a scan
+            // knows there: the runs so far and the element after them.
+            if let Some(comma) = memchr::memrchr(b',', &old[..shared]) {
+                let k = self.runs.partition_point(|&(_, _, end)| end < comma);
+                let (lo, run_hi, run_end) = self.runs[k];
+                let hi = if run_end == comma {
+                    run_hi
+                } else {
+                    // An element inside run `k`: its own digits tell it.
+                    let from = memchr::memrchr2(b',', b'[', &old[..comma])
+                        .expect("an element follows `[` or `,`");
+                    digits_value(&old[from + 1..comma])
+                };
+                self.runs.truncate(k);
+                self.text.truncate(comma + 1);
+                let runs = &mut self.runs;
+                let resume = start + comma + 1;
+                let end = scan_elements(
+                    text,
+                    resume,
+                    Some((lo, hi)),
+                    Expected::after(hi),
+                    |lo, hi, end| runs.push((lo, hi, end - start)),
+                );
+                return self.keep(text, resume, end);
+            }
+        }
+        self.text.clear();
+        self.runs.clear();
+        let runs = &mut self.runs;
+        let end = scan(text, start, |lo, hi, end| runs.push((lo, hi, end - start)));
+        self.keep(text, start, end)
+    }
+
+    /// Completes the kept array with `text[from..end]` (its runs are in), or forgets it.
+    fn keep(&mut self, text: &[u8], from: usize, end: Option<usize>) -> Option<usize> {
+        match end {
+            Some(end) => self.text.extend_from_slice(&text[from..end]),
+            None => {
+                self.text.clear();
+                self.runs.clear();
+            }
+        }
+        end
+    }
+
+    /// The set of the last array: what an [`IntSet::builder`] makes of its elements.
+    pub(crate) fn set(&self) -> IntSet {
+        let ranges = self.runs.iter().map(|&(lo, hi, _)| (lo, hi)).collect();
+        IntSet::from_ranges(ranges).unwrap_or_else(|| {
+            // Not ascending: the builder sorts them out.
+            let mut set = IntSet::builder();
+            for &(lo, hi, _) in &self.runs {
+                set.push_range(lo, hi);
+            }
+            set.finish()
+        })
+    }
+}
+
+/// How many bytes `a` and `b` start with in common.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    // Mostly the new text is the old one with more elements before its `]`: one memcmp.
+    if n == a.len() && n > 0 && a[..n - 1] == b[..n - 1] {
+        return if a[n - 1] == b[n - 1] { n } else { n - 1 };
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("eight"));
+    let mut i = 0;
+    while i + 32 <= n {
+        let x = (word(a, i) ^ word(b, i))
+            | (word(a, i + 8) ^ word(b, i + 8))
+            | (word(a, i + 16) ^ word(b, i + 16))
+            | (word(a, i + 24) ^ word(b, i + 24));
+        if x != 0 {
+            break;
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        let x = word(a, i) ^ word(b, i);
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// The value of an element's digits (at most 19, as [`scan`] accepted them).
+fn digits_value(digits: &[u8]) -> u64 {
+    digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0'))
 }
 
 /// The (up to) eight bytes at `i` as a little-endian word (first byte lowest), zeros past the
@@ -306,7 +496,7 @@ mod tests {
 
     fn by_scan(text: &str) -> Option<Vec<u64>> {
         let mut out = Vec::new();
-        let end = scan(text.as_bytes(), 0, |lo, hi| out.extend(lo..=hi))?;
+        let end = scan(text.as_bytes(), 0, |lo, hi, _| out.extend(lo..=hi))?;
         (end == text.len()).then_some(out)
     }
 
@@ -347,6 +537,7 @@ mod tests {
         assert_eq!(word_at(text, 10), None);
         assert_eq!(word_at(b"[1,2]", 1), None);
         for text in ["[1,2]", "[12]", "[7,8,9]", "[0]"] {
+            assert_eq!(check(text.as_bytes(), 0), Some(text.len()), "{text}");
             assert_eq!(by_scan(text), by_serde(text), "{text}");
         }
     }
@@ -356,10 +547,10 @@ mod tests {
         let mut runs = Vec::new();
         let text = b"[4,5,6,9,10,11,3,12,13]";
         assert_eq!(
-            scan(text, 0, |lo, hi| runs.push((lo, hi))),
+            scan(text, 0, |lo, hi, end| runs.push((lo, hi, end))),
             Some(text.len())
         );
-        assert_eq!(runs, [(4, 6), (9, 11), (3, 3), (12, 13)]);
+        assert_eq!(runs, [(4, 6, 6), (9, 11, 14), (3, 3, 16), (12, 13, 22)]);
     }
 
     #[test]
@@ -421,6 +612,7 @@ mod tests {
         ] {
             assert_eq!(by_scan(text), by_serde(text), "{text}");
             assert!(by_scan(text).is_some(), "{text}");
+            assert_eq!(check(text.as_bytes(), 0), Some(text.len()), "{text}");
         }
     }
 
@@ -451,6 +643,7 @@ mod tests {
             "1",
         ] {
             assert_eq!(by_scan(text), None, "{text}");
+            assert_eq!(check(text.as_bytes(), 0), None, "{text}");
         }
     }
 
@@ -480,8 +673,105 @@ mod tests {
                 bytes[at] = alphabet[rng.gen_range(0..alphabet.len())];
             }
             let text = String::from_utf8(bytes).unwrap();
+            assert_eq!(
+                check(text.as_bytes(), 0),
+                scan(text.as_bytes(), 0, |_, _, _| {}),
+                "{text}"
+            );
             if let Some(values) = by_scan(&text) {
                 assert_eq!(Some(values), by_serde(&text), "{text}");
+            }
+        }
+    }
+
+    /// What [`scan`] makes of `text`: its end and the set of its runs.
+    fn full(text: &[u8]) -> (Option<usize>, Option<IntSet>) {
+        let mut set = IntSet::builder();
+        let end = scan(text, 0, |lo, hi, _| set.push_range(lo, hi));
+        (end, end.map(|_| set.finish()))
+    }
+
+    /// A node's successive reads, each mostly the last one with more values (inserted
+    /// anywhere, as a read after a partition heals), sometimes cut, reordered or corrupted:
+    /// the scan that starts from the last array says what the full scan says, every time.
+    #[test]
+    fn the_last_array_reads_every_array_as_a_full_scan_does() {
+        let mut rng = crate::Rng::seed_from_u64(11);
+        let alphabet = b"0123456789,[] -.x";
+        let mut last = LastArray::default();
+        let (mut resumed, mut same) = (0, 0);
+        for round in 0..20 {
+            let mut values: Vec<u64> = Vec::new();
+            for _ in 0..300 {
+                // More values, mostly the next ones, some anywhere.
+                for _ in 0..rng.gen_range(0..4) {
+                    let v = match rng.gen_range(0..4) {
+                        0 => rng.gen_range(0..2000),
+                        1 => 10u64.pow(rng.gen_range(1..8)) - rng.gen_range(0..3),
+                        _ => values.iter().max().map_or(0, |m| m + rng.gen_range(1..3)),
+                    };
+                    if !values.contains(&v) {
+                        let at = if rng.gen_bool(0.8) {
+                            values.len()
+                        } else {
+                            rng.gen_range(0..=values.len())
+                        };
+                        values.insert(at, v);
+                    }
+                }
+                if round % 4 == 0 {
+                    values.sort_unstable();
+                }
+                if rng.gen_bool(0.02) {
+                    values.truncate(rng.gen_range(0..=values.len()));
+                }
+                let mut text = serde_json::to_vec(&values).unwrap();
+                if rng.gen_bool(0.1) {
+                    let at = rng.gen_range(0..text.len());
+                    text[at] = alphabet[rng.gen_range(0..alphabet.len())];
+                }
+                // As in a line: more text after the array, and before it.
+                let mut line = b"{\"messages\":".to_vec();
+                let start = line.len();
+                line.extend_from_slice(&text);
+                line.extend_from_slice(b",\"in_reply_to\":1}");
+                let had = last.text.clone();
+                let end = last.scan(&line, start);
+                let mut expected_set = IntSet::builder();
+                let expected = scan(&line, start, |lo, hi, _| expected_set.push_range(lo, hi));
+                assert_eq!(end, expected, "{}", String::from_utf8_lossy(&text));
+                if let Some(end) = end {
+                    assert_eq!(last.set(), expected_set.finish());
+                    assert_eq!(last.text, &line[start..end]);
+                    let runs = &last.runs;
+                    assert!(runs
+                        .iter()
+                        .all(|&(_, _, e)| matches!(last.text[e], b',' | b']')));
+                    same += usize::from(had == last.text);
+                    resumed += usize::from(!had.is_empty() && had[1..] != last.text[1..]);
+                }
+                // Whatever happened, what is kept is an array and its runs.
+                if !last.text.is_empty() {
+                    let (end, set) = full(&last.text);
+                    assert_eq!(end, Some(last.text.len()));
+                    assert_eq!(set, Some(last.set()));
+                }
+            }
+        }
+        assert!(resumed > 1000 && same > 100, "{resumed} {same}");
+    }
+
+    #[test]
+    fn common_prefixes_are_found_at_every_length() {
+        let a: Vec<u8> = (0..100u8).collect();
+        for n in 0..=100 {
+            for m in n..=100 {
+                let mut b = a[..m].to_vec();
+                if n < m {
+                    b[n] ^= 0x40;
+                }
+                assert_eq!(common_prefix(&a, &b), n, "{n} {m}");
+                assert_eq!(common_prefix(&b, &a), n, "{n} {m}");
             }
         }
     }
