@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use rand::seq::SliceRandom;
 use rand::Rng as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::net::Grudge;
@@ -188,7 +188,7 @@ impl Nemesis {
             let grudge = grudge(shape, self.node_count, rng);
             Action {
                 f: "start-partition",
-                value: json!({"shape": shape.name(), "grudge": grudge_json(&grudge)}),
+                value: start_value(shape, &grudge),
                 grudge,
             }
         };
@@ -211,19 +211,28 @@ impl Nemesis {
     }
 }
 
+/// A start-partition op's value, `{"shape": .., "grudge": ..}`, built in place (`json!` would
+/// copy the grudge's value through a serializer).
+fn start_value(shape: Shape, grudge: &Grudge) -> Value {
+    let mut value = serde_json::Map::new();
+    value.insert("shape".into(), Value::String(shape.name().into()));
+    value.insert("grudge".into(), grudge_json(grudge));
+    Value::Object(value)
+}
+
 /// `{"n1": ["n0", "n2"], ...}`: who drops messages from whom.
 pub fn grudge_json(grudge: &Grudge) -> Value {
-    let map: serde_json::Map<String, Value> = grudge
-        .iter()
-        .map(|(dest, srcs)| {
-            (
-                format!("n{dest}"),
-                srcs.iter()
-                    .map(|s| Value::String(format!("n{s}")))
-                    .collect(),
-            )
-        })
-        .collect();
+    let name = |node: u32| {
+        let mut name = String::with_capacity(11);
+        name.push('n');
+        name.push_str(itoa::Buffer::new().format(node));
+        name
+    };
+    let mut map = serde_json::Map::new();
+    for (&dest, srcs) in grudge {
+        let srcs = srcs.iter().map(|&s| Value::String(name(s))).collect();
+        map.insert(name(dest), Value::Array(srcs));
+    }
     Value::Object(map)
 }
 
@@ -231,6 +240,7 @@ pub fn grudge_json(grudge: &Grudge) -> Value {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn sees(g: &Grudge, a: u32, b: u32) -> bool {
         !g.get(&a).is_some_and(|s| s.contains(&b))
@@ -296,6 +306,25 @@ mod tests {
             }
         }
         assert!(components(&[&[], &[0, 1]]).is_empty());
+    }
+
+    #[test]
+    fn start_partition_values_are_the_json_they_were() {
+        let mut rng = Rng::seed_from_u64(7);
+        for n in [1u32, 2, 5, 25] {
+            for shape in SHAPES {
+                let g = grudge(shape, n, &mut rng);
+                let by_macro = json!({
+                    "shape": shape.name(),
+                    "grudge": g.iter().map(|(dest, srcs)| {
+                        (format!("n{dest}"), srcs.iter().map(|s| format!("n{s}")).collect())
+                    }).collect::<serde_json::Map<String, Value>>(),
+                });
+                let value = start_value(shape, &g);
+                assert_eq!(value, by_macro);
+                assert_eq!(value.to_string(), by_macro.to_string());
+            }
+        }
     }
 
     #[test]
