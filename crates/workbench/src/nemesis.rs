@@ -1,11 +1,11 @@
 //! The partition nemesis (`--nemesis partition`): on Maelstrom's schedule it alternately starts
 //! a partition of one of four shapes and heals everything.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use rand::seq::SliceRandom;
 use rand::Rng as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::history::{Nanos, NANOS_PER_SEC};
 use crate::net::Grudge;
@@ -66,16 +66,17 @@ pub fn grudge(shape: Shape, n: u32, rng: &mut Rng) -> Grudge {
 fn components(parts: &[&[u32]]) -> Grudge {
     let mut grudge = Grudge::new();
     for (i, part) in parts.iter().enumerate() {
+        let others: BTreeSet<u32> = parts
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
         for &node in part.iter() {
-            let others: BTreeSet<u32> = parts
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .flat_map(|(_, p)| p.iter().copied())
-                .collect();
-            if !others.is_empty() {
-                grudge.insert(node, others);
-            }
+            grudge.insert(node, others.clone());
         }
     }
     grudge
@@ -109,33 +110,44 @@ fn majorities_ring(ring: &[u32]) -> Grudge {
 /// random order) to the least-connected node it does not see yet, until every node sees a
 /// majority. Links are symmetric; a node may end up seeing more than a majority.
 fn majorities_graph(nodes: &[u32], rng: &mut Rng) -> Grudge {
-    let majority = nodes.len() / 2 + 1;
-    let mut sees: BTreeMap<u32, BTreeSet<u32>> =
-        nodes.iter().map(|&n| (n, BTreeSet::from([n]))).collect();
+    // Nodes are 0..n in some order: who sees whom is an n x n table, with each node's count.
+    let n = nodes.len();
+    let majority = n / 2 + 1;
+    let mut sees = vec![false; n * n];
+    let mut count = vec![1usize; n];
+    for i in 0..n {
+        sees[i * n + i] = true;
+    }
+    let mut order: Vec<u32> = nodes.to_vec();
     loop {
-        let mut order: Vec<u32> = nodes.to_vec();
+        order.copy_from_slice(nodes);
         order.shuffle(rng);
-        order.sort_by_key(|n| sees[n].len()); // stable: ties stay shuffled
-        let a = order[0];
-        if sees[&a].len() >= majority {
+        // The first node of the shuffled order sorted (stably) by count, and the first one
+        // in that sorted order it does not see yet: least count, earliest in `order`.
+        let least = |candidates: &mut dyn Iterator<Item = u32>| {
+            candidates.fold(None, |best: Option<u32>, node| match best {
+                Some(b) if count[b as usize] <= count[node as usize] => Some(b),
+                _ => Some(node),
+            })
+        };
+        let a = least(&mut order.iter().copied()).expect("nodes") as usize;
+        if count[a] >= majority {
             break;
         }
-        let b = *order
-            .iter()
-            .find(|b| !sees[&a].contains(b))
-            .expect("a node short of a majority does not see everyone");
-        sees.get_mut(&a).expect("a node").insert(b);
-        sees.get_mut(&b).expect("a node").insert(a);
+        let b = least(&mut order.iter().copied().filter(|&b| !sees[a * n + b as usize]))
+            .expect("a node short of a majority does not see everyone") as usize;
+        sees[a * n + b] = true;
+        sees[b * n + a] = true;
+        count[a] += 1;
+        count[b] += 1;
     }
     let mut grudge = Grudge::new();
-    for (&node, visible) in &sees {
-        let dropped: BTreeSet<u32> = nodes
-            .iter()
-            .copied()
-            .filter(|n| !visible.contains(n))
+    for node in 0..n {
+        let dropped: BTreeSet<u32> = (0..n as u32)
+            .filter(|&other| !sees[node * n + other as usize])
             .collect();
         if !dropped.is_empty() {
-            grudge.insert(node, dropped);
+            grudge.insert(node as u32, dropped);
         }
     }
     grudge
@@ -176,7 +188,7 @@ impl Nemesis {
             let grudge = grudge(shape, self.node_count, rng);
             Action {
                 f: "start-partition",
-                value: json!({"shape": shape.name(), "grudge": grudge_json(&grudge)}),
+                value: start_value(shape, &grudge),
                 grudge,
             }
         };
@@ -199,19 +211,28 @@ impl Nemesis {
     }
 }
 
+/// A start-partition op's value, `{"shape": .., "grudge": ..}`, built in place (`json!` would
+/// copy the grudge's value through a serializer).
+fn start_value(shape: Shape, grudge: &Grudge) -> Value {
+    let mut value = serde_json::Map::new();
+    value.insert("shape".into(), Value::String(shape.name().into()));
+    value.insert("grudge".into(), grudge_json(grudge));
+    Value::Object(value)
+}
+
 /// `{"n1": ["n0", "n2"], ...}`: who drops messages from whom.
 pub fn grudge_json(grudge: &Grudge) -> Value {
-    let map: serde_json::Map<String, Value> = grudge
-        .iter()
-        .map(|(dest, srcs)| {
-            (
-                format!("n{dest}"),
-                srcs.iter()
-                    .map(|s| Value::String(format!("n{s}")))
-                    .collect(),
-            )
-        })
-        .collect();
+    let name = |node: u32| {
+        let mut name = String::with_capacity(11);
+        name.push('n');
+        name.push_str(itoa::Buffer::new().format(node));
+        name
+    };
+    let mut map = serde_json::Map::new();
+    for (&dest, srcs) in grudge {
+        let srcs = srcs.iter().map(|&s| Value::String(name(s))).collect();
+        map.insert(name(dest), Value::Array(srcs));
+    }
     Value::Object(map)
 }
 
@@ -219,9 +240,91 @@ pub fn grudge_json(grudge: &Grudge) -> Value {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn sees(g: &Grudge, a: u32, b: u32) -> bool {
         !g.get(&a).is_some_and(|s| s.contains(&b))
+    }
+
+    /// The construction as first written (sorting the shuffled nodes by how many they see,
+    /// sets in maps): the reference for `majorities_graph`.
+    fn majorities_graph_by_sorting(nodes: &[u32], rng: &mut Rng) -> Grudge {
+        use std::collections::BTreeMap;
+        let majority = nodes.len() / 2 + 1;
+        let mut sees: BTreeMap<u32, BTreeSet<u32>> =
+            nodes.iter().map(|&n| (n, BTreeSet::from([n]))).collect();
+        loop {
+            let mut order: Vec<u32> = nodes.to_vec();
+            order.shuffle(rng);
+            order.sort_by_key(|n| sees[n].len()); // stable: ties stay shuffled
+            let a = order[0];
+            if sees[&a].len() >= majority {
+                break;
+            }
+            let b = *order.iter().find(|b| !sees[&a].contains(b)).unwrap();
+            sees.get_mut(&a).unwrap().insert(b);
+            sees.get_mut(&b).unwrap().insert(a);
+        }
+        let mut grudge = Grudge::new();
+        for (&node, visible) in &sees {
+            let dropped: BTreeSet<u32> = nodes
+                .iter()
+                .copied()
+                .filter(|n| !visible.contains(n))
+                .collect();
+            if !dropped.is_empty() {
+                grudge.insert(node, dropped);
+            }
+        }
+        grudge
+    }
+
+    #[test]
+    fn majorities_graph_matches_the_sorting_construction_draw_for_draw() {
+        for seed in 0..120u64 {
+            let n = 6 + (seed % 30) as u32;
+            let mut nodes: Vec<u32> = (0..n).collect();
+            let mut rng = Rng::seed_from_u64(seed);
+            nodes.shuffle(&mut rng);
+            let mut fast_rng = rng.clone();
+            let fast = majorities_graph(&nodes, &mut fast_rng);
+            let reference = majorities_graph_by_sorting(&nodes, &mut rng);
+            assert_eq!(fast, reference, "seed {seed}, n {n}");
+            // The same numbers were drawn: the generators go on alike.
+            assert_eq!(fast_rng.gen::<u64>(), rng.gen::<u64>(), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn components_cut_every_pair_across_parts() {
+        let g = components(&[&[3, 0], &[1], &[4, 2]]);
+        for a in 0..5u32 {
+            for b in 0..5u32 {
+                let same = [[0, 3].contains(&a), a == 1, [2, 4].contains(&a)]
+                    == [[0, 3].contains(&b), b == 1, [2, 4].contains(&b)];
+                assert_eq!(sees(&g, a, b), same, "{a} {b}");
+            }
+        }
+        assert!(components(&[&[], &[0, 1]]).is_empty());
+    }
+
+    #[test]
+    fn start_partition_values_are_the_json_they_were() {
+        let mut rng = Rng::seed_from_u64(7);
+        for n in [1u32, 2, 5, 25] {
+            for shape in SHAPES {
+                let g = grudge(shape, n, &mut rng);
+                let by_macro = json!({
+                    "shape": shape.name(),
+                    "grudge": g.iter().map(|(dest, srcs)| {
+                        (format!("n{dest}"), srcs.iter().map(|s| format!("n{s}")).collect())
+                    }).collect::<serde_json::Map<String, Value>>(),
+                });
+                let value = start_value(shape, &g);
+                assert_eq!(value, by_macro);
+                assert_eq!(value.to_string(), by_macro.to_string());
+            }
+        }
     }
 
     #[test]

@@ -113,11 +113,12 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
 /// that moves it a few (not a scan of every node, as with 25 broadcast nodes).
 struct Deadlines {
     leaves: usize,
-    tree: Vec<(Nanos, usize)>,
+    /// Entries as `deadline << 64 | node`: one integer comparison orders by deadline, then node.
+    tree: Vec<u128>,
 }
 
-/// An entry for no deadline: after every real one (whose node index is never `usize::MAX`).
-const NO_DEADLINE: (Nanos, usize) = (Nanos::MAX, usize::MAX);
+/// An entry for no deadline: after every real one (whose node index is never `u64::MAX`).
+const NO_DEADLINE: u128 = u128::MAX;
 
 impl Deadlines {
     fn new(deadlines: Vec<Option<Nanos>>) -> Deadlines {
@@ -134,25 +135,27 @@ impl Deadlines {
 
     fn set(&mut self, node: usize, deadline: Option<Nanos>) {
         let mut k = self.leaves + node;
-        let entry = deadline.map_or(NO_DEADLINE, |d| (d, node));
+        let entry = deadline.map_or(NO_DEADLINE, |d| (u128::from(d) << 64) | node as u128);
         if self.tree[k] == entry {
             return;
         }
         self.tree[k] = entry;
+        let mut current = entry;
         while k > 1 {
+            // The parent holds the least of this entry and its sibling.
+            current = current.min(self.tree[k ^ 1]);
             k /= 2;
-            let least = self.tree[2 * k].min(self.tree[2 * k + 1]);
-            if self.tree[k] == least {
+            if self.tree[k] == current {
                 return;
             }
-            self.tree[k] = least;
+            self.tree[k] = current;
         }
     }
 
     /// The earliest deadline and its node (ties: the lowest node index).
     fn earliest(&self) -> Option<(Nanos, usize)> {
         let root = self.tree[1];
-        (root != NO_DEADLINE).then_some(root)
+        (root != NO_DEADLINE).then_some(((root >> 64) as Nanos, root as u64 as usize))
     }
 }
 

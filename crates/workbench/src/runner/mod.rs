@@ -289,6 +289,7 @@ impl<'a> Runner<'a> {
             net = net.with_journal(journal);
         }
         let mut history = History::default();
+        history.ops.reserve(expected_ops(opts));
         if let Some(f) = workload.set_valued_f() {
             history.keep_reads_as_sets(f);
         }
@@ -591,6 +592,16 @@ impl<'a> Runner<'a> {
             message,
         });
     }
+}
+
+/// About how many ops a test's history gets (an invocation and a completion per operation at
+/// the requested rate, a few more for the final phase and the nemesis), so that the history
+/// is allocated once rather than copied as it grows; capped, as the rate is only an upper
+/// bound.
+fn expected_ops(opts: &TestOptions) -> usize {
+    const MAX_RESERVED_OPS: f64 = (1 << 17) as f64;
+    let operations = (opts.rate * opts.time_limit_secs).clamp(0.0, MAX_RESERVED_OPS);
+    2 * operations as usize + 2 * opts.concurrency.min(1 << 12) + 256
 }
 
 pub(super) fn into_map(value: Value) -> Map<String, Value> {

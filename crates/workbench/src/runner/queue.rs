@@ -1,6 +1,6 @@
 //! The runner's time-ordered event queue.
 
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
 use crate::history::Nanos;
@@ -12,13 +12,50 @@ use crate::history::Nanos;
 /// they are most of the queue (one per request, long after its reply), and a FIFO keeps them
 /// without a heap's sifting. Taking the earlier head of the two gives exactly the heap's order.
 pub(super) struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<(Nanos, u64, E)>>,
-    /// Non-decreasing in time and sequence.
-    fifo: VecDeque<(Nanos, u64, E)>,
+    heap: BinaryHeap<Entry<E>>,
+    /// Non-decreasing in key.
+    fifo: VecDeque<Entry<E>>,
     sequence: u64,
 }
 
-impl<E: Ord + Copy> EventQueue<E> {
+/// An event under its key: the time in the high half, the scheduling sequence number in the
+/// low one, so that one integer comparison orders by time, then by scheduling order (and the
+/// heap never compares events).
+struct Entry<E> {
+    key: u128,
+    event: E,
+}
+
+fn key(at: Nanos, sequence: u64) -> u128 {
+    (u128::from(at) << 64) | u128::from(sequence)
+}
+
+fn time_of(key: u128) -> Nanos {
+    (key >> 64) as Nanos
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<E> Eq for Entry<E> {}
+
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E> Ord for Entry<E> {
+    /// Reversed: the std heap is a max-heap, the queue wants the least key first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+impl<E: Copy> EventQueue<E> {
     pub(super) fn new() -> EventQueue<E> {
         EventQueue {
             heap: BinaryHeap::new(),
@@ -31,40 +68,43 @@ impl<E: Ord + Copy> EventQueue<E> {
     /// non-decreasing times (a hint; an earlier one still goes in the right place).
     pub(super) fn push(&mut self, at: Nanos, event: E, in_time_order: bool) {
         self.sequence += 1;
-        let entry = (at, self.sequence, event);
-        if in_time_order && self.fifo.back().is_none_or(|&(last, _, _)| last <= at) {
+        let entry = Entry {
+            key: key(at, self.sequence),
+            event,
+        };
+        if in_time_order && self.fifo.back().is_none_or(|last| last.key <= entry.key) {
             self.fifo.push_back(entry);
         } else {
-            self.heap.push(Reverse(entry));
+            self.heap.push(entry);
         }
     }
 
     /// The time of the next event.
     pub(super) fn next_time(&self) -> Option<Nanos> {
-        self.head().map(|(at, _)| at)
+        self.head().map(|(key, _)| time_of(key))
     }
 
     /// Removes and returns the next event if it is due at `now` or before.
     pub(super) fn pop_due(&mut self, now: Nanos) -> Option<E> {
-        let (at, from_fifo) = self.head()?;
-        if at > now {
+        let (key, from_fifo) = self.head()?;
+        if time_of(key) > now {
             return None;
         }
         if from_fifo {
-            self.fifo.pop_front().map(|(_, _, e)| e)
+            self.fifo.pop_front().map(|entry| entry.event)
         } else {
-            self.heap.pop().map(|Reverse((_, _, e))| e)
+            self.heap.pop().map(|entry| entry.event)
         }
     }
 
-    /// The earlier head of the two: its time, and whether it is the FIFO's.
-    fn head(&self) -> Option<(Nanos, bool)> {
-        let heap = self.heap.peek().map(|Reverse((at, seq, _))| (*at, *seq));
-        let fifo = self.fifo.front().map(|&(at, seq, _)| (at, seq));
+    /// The earlier head of the two: its key, and whether it is the FIFO's.
+    fn head(&self) -> Option<(u128, bool)> {
+        let heap = self.heap.peek().map(|entry| entry.key);
+        let fifo = self.fifo.front().map(|entry| entry.key);
         match (heap, fifo) {
-            (Some(h), Some(f)) => Some(if f < h { (f.0, true) } else { (h.0, false) }),
-            (Some(h), None) => Some((h.0, false)),
-            (None, Some(f)) => Some((f.0, true)),
+            (Some(h), Some(f)) => Some(if f < h { (f, true) } else { (h, false) }),
+            (Some(h), None) => Some((h, false)),
+            (None, Some(f)) => Some((f, true)),
             (None, None) => None,
         }
     }
@@ -74,6 +114,7 @@ impl<E: Ord + Copy> EventQueue<E> {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+    use std::cmp::Reverse;
 
     #[test]
     fn events_come_out_as_from_a_single_heap() {

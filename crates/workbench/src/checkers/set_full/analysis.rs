@@ -2,10 +2,11 @@
 //! order), one over the ok reads, and each element's verdict.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use super::values::{cmp_values, Interner, NO_SLOT};
 use super::READ_F;
-use crate::history::{History, Nanos, OpType, Process, NANOS_PER_MS};
+use crate::history::{History, Nanos, OpType, Process, SmallKeyHasher, NANOS_PER_MS};
 use serde_json::Value;
 
 /// A read invocation (ok or not). Reads are numbered (`u32` ids) in invocation order.
@@ -195,17 +196,29 @@ pub(super) struct Analysis {
     pub(super) reads: Vec<Read>,
     /// Ids of the ok reads, ascending (so in invocation order).
     pub(super) ok_reads: Vec<u32>,
+    /// Whether the reads were painted (see [`super::paint`]) rather than walked.
+    pub(super) painted: bool,
 }
 
 impl Analysis {
     pub(super) fn of(history: &History, add_f: &str) -> Analysis {
+        Analysis::of_with(history, add_f, true)
+    }
+
+    /// [`Analysis::of`], painting (see [`super::paint`]) when `paint` and the history allows,
+    /// otherwise walking every read's elements.
+    pub(super) fn of_with(history: &History, add_f: &str, paint: bool) -> Analysis {
         let mut analysis = Analysis {
             elements: Vec::new(),
             reads: Vec::new(),
             ok_reads: Vec::new(),
+            painted: false,
         };
         let interner = analysis.pair_ops(history, add_f);
-        analysis.apply_reads(history, &interner);
+        analysis.painted = paint && super::paint::apply_reads(&mut analysis, history, &interner);
+        if !analysis.painted {
+            analysis.apply_reads(history, &interner);
+        }
         analysis
     }
 
@@ -214,7 +227,8 @@ impl Analysis {
     /// were in flight at that moment.
     fn pair_ops(&mut self, history: &History, add_f: &str) -> Interner {
         let mut interner = Interner::default();
-        let mut open: HashMap<Process, Pending> = HashMap::new();
+        let mut open: HashMap<Process, Pending, BuildHasherDefault<SmallKeyHasher>> =
+            HashMap::default();
         let mut reads_in_flight: Vec<u32> = Vec::new();
         let client_ops = history
             .ops

@@ -33,6 +33,7 @@ use crate::checkers::CheckResult;
 use crate::history::History;
 
 mod analysis;
+mod paint;
 mod report;
 mod values;
 

@@ -553,3 +553,124 @@ fn agrees_with_jepsens_reduction_on_random_histories() {
     // The histories cover every verdict, stale ones included.
     assert!(seen.iter().all(|&n| n > 20), "{seen:?}");
 }
+
+/// What the pass over the reads leaves in each element, by value.
+fn read_pass(analysis: &Analysis) -> HashMap<String, ElementReads> {
+    analysis
+        .elements
+        .iter()
+        .map(|e| {
+            (
+                Key::of(&e.value).text(),
+                (e.first_seen, e.last_present_rank, e.last_absent_rank),
+            )
+        })
+        .collect()
+}
+
+type ElementReads = (Option<(usize, Nanos)>, Option<usize>, Option<usize>);
+
+/// Painting (see `paint`) leaves every element as walking every read does.
+fn paints_as_it_walks(h: &History, add_f: &str, context: &str) -> bool {
+    let painted = Analysis::of_with(h, add_f, true);
+    let walked = Analysis::of_with(h, add_f, false);
+    assert!(!walked.painted);
+    assert_eq!(read_pass(&painted), read_pass(&walked), "{context}");
+    painted.painted
+}
+
+#[test]
+fn painting_agrees_with_walking_on_random_histories() {
+    let mut painted = 0;
+    for seed in 0..1000 {
+        let h = random_history(seed);
+        painted += paints_as_it_walks(&h, "add", &format!("seed {seed}")) as usize;
+        painted +=
+            paints_as_it_walks(&compacted(&h), "add", &format!("seed {seed}, sets")) as usize;
+    }
+    assert!(painted > 1900, "{painted}");
+}
+
+/// A broadcast-like history: `nodes` concurrent processes add 0, 1, 2, ... and read what their
+/// node has seen, nodes learning of each value at random later times, sometimes forgetting
+/// one, some reads failing; reads kept as sets or not.
+fn spreading_history(seed: u64, nodes: usize, values: u64, as_sets: bool) -> History {
+    use rand::{Rng as _, SeedableRng};
+    let mut rng = crate::Rng::seed_from_u64(seed);
+    // When each node learns of each value (ms), u64::MAX for never.
+    let learns: Vec<Vec<u64>> = (0..nodes)
+        .map(|_| {
+            (0..values)
+                .map(|v| {
+                    if rng.gen_bool(0.01) {
+                        u64::MAX
+                    } else {
+                        10 * v + rng.gen_range(0..200)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut ops = Vec::new();
+    let mut pending: Vec<Option<Op>> = vec![None; nodes];
+    let mut next = 0u64;
+    let mut time = 0u64;
+    while next < values || pending.iter().any(Option::is_some) {
+        time += rng.gen_range(0..4);
+        let node = rng.gen_range(0..nodes);
+        if let Some(mut done) = pending[node].take() {
+            done.time = time * NANOS_PER_MS;
+            ops.push(done);
+            continue;
+        }
+        if next == values {
+            continue; // winding down
+        }
+        pending[node] = Some(if rng.gen_bool(0.4) {
+            ops.push(op(node as u64, OpType::Invoke, ADD, json!(next), time));
+            next += 1;
+            op(node as u64, OpType::Ok, ADD, json!(next - 1), 0)
+        } else {
+            ops.push(op(node as u64, OpType::Invoke, READ_F, Value::Null, time));
+            if rng.gen_bool(0.05) {
+                op(node as u64, OpType::Fail, READ_F, Value::Null, 0)
+            } else {
+                let seen: Vec<u64> = (0..values)
+                    .filter(|&v| learns[node][v as usize] <= time && !rng.gen_bool(0.002))
+                    .collect();
+                op(node as u64, OpType::Ok, READ_F, json!(seen), 0)
+            }
+        });
+    }
+    let h = history(ops);
+    if as_sets {
+        compacted(&h)
+    } else {
+        h
+    }
+}
+
+#[test]
+fn painting_agrees_with_walking_on_spreading_histories() {
+    for seed in 0..40 {
+        let h = spreading_history(seed, 1 + seed as usize % 7, 50 + 10 * seed, seed % 2 == 0);
+        assert!(paints_as_it_walks(&h, ADD, &format!("seed {seed}")));
+    }
+}
+
+#[test]
+fn sparse_or_non_integer_elements_are_walked() {
+    let sparse = history([add(0, 1 << 20, 0, 1), read(1, json!([1 << 20]), 2, 3)].concat());
+    assert!(!paints_as_it_walks(&sparse, ADD, "sparse"));
+    let text = history(
+        [
+            vec![
+                op(0, OpType::Invoke, ADD, json!("a"), 0),
+                op(0, OpType::Ok, ADD, json!("a"), 1),
+            ],
+            read(1, json!(["a"]), 2, 3),
+        ]
+        .concat(),
+    );
+    assert!(!paints_as_it_walks(&text, ADD, "text"));
+}

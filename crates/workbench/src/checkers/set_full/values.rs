@@ -107,6 +107,11 @@ impl Interner {
         self.other.get(&key).map(|&s| s as usize)
     }
 
+    /// Whether every interned value is a small integer (in [`Interner::small_slots`]).
+    pub(super) fn only_small(&self) -> bool {
+        self.other.is_empty()
+    }
+
     /// The slot of every small integer (index: the integer), [`NO_SLOT`] for those never added.
     pub(super) fn small_slots(&self) -> &[u32] {
         &self.small
