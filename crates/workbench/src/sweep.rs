@@ -98,13 +98,12 @@ pub struct SeedOutcome {
 }
 
 /// Runs `run_seed` for the plan's seeds on `plan.jobs` threads, calling `on_done` as each
-/// finishes, and returns the outcomes in seed order. `run_seed` is told whether the seed is the
-/// plan's last one (nothing of the sweep runs after it). Without `keep_going` (and without a
+/// finishes, and returns the outcomes in seed order. Without `keep_going` (and without a
 /// shard) it stops at the first seed that is not valid, in seed order, and drops any later
 /// seed a thread had already run, so the result equals a one-thread sweep's.
 pub fn run<F, D>(plan: &Plan, run_seed: F, on_done: D) -> anyhow::Result<Vec<SeedOutcome>>
 where
-    F: Fn(u64, bool) -> anyhow::Result<Validity> + Sync,
+    F: Fn(u64) -> anyhow::Result<Validity> + Sync,
     D: Fn(&SeedOutcome) + Sync,
 {
     let seeds = plan.seed_list();
@@ -118,7 +117,7 @@ where
             return;
         }
         let seed = seeds.get(i);
-        let result = run_seed(seed, i + 1 == seeds.len);
+        let result = run_seed(seed);
         let failed = match &result {
             Ok(valid) => {
                 on_done(&SeedOutcome {
@@ -346,31 +345,6 @@ mod tests {
         })
     }
 
-    /// [`verdict`] as `run` calls it.
-    fn verdict_of(seed: u64, _last: bool) -> anyhow::Result<Validity> {
-        verdict(seed)
-    }
-
-    #[test]
-    fn only_the_last_seed_is_called_last() {
-        for jobs in [1, 3] {
-            let lasts = std::sync::Mutex::new(Vec::new());
-            let outcomes = run(
-                &plan(4..40, jobs, true),
-                |seed, last| {
-                    if last {
-                        lasts.lock().unwrap().push(seed);
-                    }
-                    Ok(Validity::Valid)
-                },
-                |_| {},
-            )
-            .unwrap();
-            assert_eq!(outcomes.len(), 36);
-            assert_eq!(lasts.into_inner().unwrap(), [39], "{jobs} jobs");
-        }
-    }
-
     #[test]
     fn shards_split_a_range_into_disjoint_interleaved_slices() {
         let range = 10..23;
@@ -394,9 +368,9 @@ mod tests {
 
     #[test]
     fn many_threads_stop_at_the_same_first_failure_as_one() {
-        let one = run(&plan(1..200, 1, false), verdict_of, |_| {}).unwrap();
+        let one = run(&plan(1..200, 1, false), verdict, |_| {}).unwrap();
         for jobs in [2, 3, 8] {
-            let many = run(&plan(1..200, jobs, false), verdict_of, |_| {}).unwrap();
+            let many = run(&plan(1..200, jobs, false), verdict, |_| {}).unwrap();
             assert_eq!(many, one, "{jobs} jobs");
         }
         assert_eq!(one.last().unwrap().seed, 7);
@@ -405,8 +379,8 @@ mod tests {
 
     #[test]
     fn keep_going_runs_every_seed_on_any_number_of_threads() {
-        let one = run(&plan(0..100, 1, true), verdict_of, |_| {}).unwrap();
-        let many = run(&plan(0..100, 4, true), verdict_of, |_| {}).unwrap();
+        let one = run(&plan(0..100, 1, true), verdict, |_| {}).unwrap();
+        let many = run(&plan(0..100, 4, true), verdict, |_| {}).unwrap();
         assert_eq!(one, many);
         assert_eq!(one.len(), 100);
     }
@@ -414,7 +388,7 @@ mod tests {
     #[test]
     fn merged_shards_equal_the_whole_sweep() {
         let whole_plan = plan(0..50, 2, true);
-        let whole = run(&whole_plan, verdict_of, |_| {}).unwrap();
+        let whole = run(&whole_plan, verdict, |_| {}).unwrap();
         let replay = |s: u64| format!("glomers sim --seed {s}");
         let whole = Summary::new("sim".into(), &whole_plan, &whole, replay, 0.0);
         let parts: Vec<Summary> = (1..=3)
@@ -423,7 +397,7 @@ mod tests {
                     shard: Some(Shard { index: k, count: 3 }),
                     ..plan(0..50, 1, false)
                 };
-                let outcomes = run(&p, verdict_of, |_| {}).unwrap();
+                let outcomes = run(&p, verdict, |_| {}).unwrap();
                 Summary::new("sim".into(), &p, &outcomes, replay, 0.0)
             })
             .collect();
@@ -448,7 +422,7 @@ mod tests {
     fn an_error_stops_the_sweep_and_names_its_seed() {
         let err = run(
             &plan(0..100, 3, true),
-            |s, _| {
+            |s| {
                 if s == 5 {
                     anyhow::bail!("boom")
                 }

@@ -135,19 +135,15 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     note_ignored_options(&args.workload);
     let Some(seeds) = &args.seeds else {
         let first_seed = opts.seed;
-        let count = args.workload.test_count;
-        return repeat(count, |i| {
+        return repeat(args.workload.test_count, |i| {
             opts.seed = first_seed.wrapping_add(u64::from(i));
-            let mut f = run_one(&opts, Some(&args.store))?;
+            let f = run_one(&opts, Some(&args.store))?;
             print_and_store(&f);
             eprintln!(
                 "simulated {:.1} s in {:.3} s of wall time",
                 f.run.end_time as f64 / 1e9,
                 f.wall_secs
             );
-            if i + 1 == count {
-                leave_history_to_exit(&mut f);
-            }
             Ok(f.results.valid)
         });
     };
@@ -177,16 +173,12 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
     let failures = std::sync::atomic::AtomicUsize::new(0);
     let outcomes = sweep::run(
         &plan,
-        |seed, last| {
+        |seed| {
             let opts = TestOptions {
                 seed,
                 ..opts.clone()
             };
-            let mut f = run_one(&opts, None)?;
-            if last {
-                leave_history_to_exit(&mut f);
-            }
-            Ok(f.results.valid)
+            Ok(run_one(&opts, None)?.results.valid)
         },
         |outcome| {
             bar.inc(1);
@@ -239,14 +231,6 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<Validity> {
         println!("{}", verdict_line(Validity::Valid));
     }
     Ok(sweep_summary.verdict())
-}
-
-/// Leaves the history of the last run of the process unfreed, to the process's exit: freeing
-/// its ops one by one (every value a tree of small allocations) costs some 3% of a kafka
-/// run's instructions, for memory the exit hands back anyway. Only for a run after which
-/// nothing else runs (a sweep's first failure, stored after it, runs on fresh memory).
-fn leave_history_to_exit(f: &mut Finished) {
-    std::mem::forget(std::mem::take(&mut f.run.history));
 }
 
 /// This invocation's command line without the sweep's options (`--seeds`, `--seed`,
