@@ -141,7 +141,13 @@ pub(super) fn apply_reads(analysis: &mut Analysis, history: &History, interner: 
     for &id in ok_reads {
         let read = &reads[id as usize];
         let completion = &history.ops[read.ok_at.expect("ok read")];
-        let set = match (history.int_set(completion), completion.value.as_array()) {
+        let set = match (
+            history.int_set(completion),
+            completion
+                .value
+                .as_json()
+                .and_then(serde_json::Value::as_array),
+        ) {
             (Some(set), _) => Cow::Borrowed(set.ranges()),
             (None, Some(values)) => {
                 // Only small integers can be elements; the rest are ignored.
