@@ -624,7 +624,7 @@ mod queue_tests {
             let mut seq = 0;
             for _ in 0..300 {
                 match rng.gen_range(0..6) {
-                    0 | 1 | 2 => {
+                    0..=2 => {
                         seq += 1;
                         let key = (Duration::from_millis(rng.gen_range(0..50)), seq);
                         let value = rng.gen::<u64>();
