@@ -107,6 +107,48 @@ pub(crate) type RepeatedAction<N> = Box<dyn FnMut(&mut N, &mut Ctx<N>)>;
 /// Makes the next payload of a periodic timer from the last.
 type Refill<T> = fn(&T) -> T;
 
+/// Timers and RPC deadlines by key (deadline, creation order), earliest first: a deque kept
+/// sorted. A node has a few events at a time, mostly queued after all the others and taken
+/// from the front, where a deque costs a copy and a `BTreeMap` a walk and an allocation.
+pub(crate) struct EventQueue<N: Node> {
+    events: VecDeque<((Duration, u64), Event<N>)>,
+}
+
+impl<N: Node> Default for EventQueue<N> {
+    fn default() -> Self {
+        EventQueue {
+            events: VecDeque::new(),
+        }
+    }
+}
+
+impl<N: Node> EventQueue<N> {
+    /// Queues `event` at `key`, which must not be queued (creation numbers are unique).
+    pub(crate) fn insert(&mut self, key: (Duration, u64), event: Event<N>) {
+        let at = match self.events.back() {
+            Some((last, _)) if *last > key => self.events.partition_point(|(k, _)| *k < key),
+            _ => self.events.len(),
+        };
+        self.events.insert(at, (key, event));
+    }
+
+    /// Takes the event at `key` out of the queue, if it is there.
+    pub(crate) fn remove(&mut self, key: &(Duration, u64)) -> Option<Event<N>> {
+        let at = self.events.binary_search_by(|(k, _)| k.cmp(key)).ok()?;
+        self.events.remove(at).map(|(_, event)| event)
+    }
+
+    /// The earliest event.
+    pub(crate) fn first_key_value(&self) -> Option<(&(Duration, u64), &Event<N>)> {
+        self.events.front().map(|(key, event)| (key, event))
+    }
+
+    /// Takes the earliest event out of the queue.
+    pub(crate) fn pop_first(&mut self) -> Option<((Duration, u64), Event<N>)> {
+        self.events.pop_front()
+    }
+}
+
 pub(crate) enum Event<N: Node> {
     Timer {
         id: u64,
@@ -145,7 +187,7 @@ pub struct Ctx<N: Node> {
     pub(crate) next_msg_id: u64,
     next_seq: u64,
     /// Timers and RPC deadlines by (deadline, creation order).
-    pub(crate) queue: BTreeMap<(Duration, u64), Event<N>>,
+    pub(crate) queue: EventQueue<N>,
     /// Live timers: id -> key in `queue`.
     pub(crate) timers: BTreeMap<u64, (Duration, u64)>,
     /// Outstanding RPCs by msg_id.
@@ -173,7 +215,7 @@ impl<N: Node> Ctx<N> {
             src_prefix: Vec::new(),
             next_msg_id: 1,
             next_seq: 0,
-            queue: BTreeMap::new(),
+            queue: EventQueue::default(),
             timers: BTreeMap::new(),
             pending: BTreeMap::new(),
             default_timeout: crate::kv::DEFAULT_TIMEOUT,
@@ -550,5 +592,73 @@ impl<N: Node> AnyEngine for Engine<N> {
 
     fn logs(&mut self) -> &mut Vec<u8> {
         Engine::logs(self)
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    struct Idle;
+
+    impl Node for Idle {
+        type Request<'de> = serde::de::IgnoredAny;
+        type Timer = u64;
+
+        fn on_request(&mut self, _: &mut Ctx<Self>, _: serde::de::IgnoredAny, _: ReplyTo) {}
+    }
+
+    /// The event queue gives what a `BTreeMap` by key gives, whatever the order of inserts,
+    /// removals and pops.
+    #[test]
+    fn the_event_queue_orders_as_a_map_by_key() {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let payload = |event: &Event<Idle>| match event {
+            Event::Timer { payload, .. } => *payload,
+            _ => unreachable!(),
+        };
+        for _ in 0..200 {
+            let mut queue = EventQueue::<Idle>::default();
+            let mut map = BTreeMap::new();
+            let mut seq = 0;
+            for _ in 0..300 {
+                match rng.gen_range(0..6) {
+                    0..=2 => {
+                        seq += 1;
+                        let key = (Duration::from_millis(rng.gen_range(0..50)), seq);
+                        let value = rng.gen::<u64>();
+                        let timer = Event::Timer {
+                            id: seq,
+                            period: None,
+                            payload: value,
+                        };
+                        queue.insert(key, timer);
+                        map.insert(key, value);
+                    }
+                    3 => {
+                        let key = match map.keys().nth(rng.gen_range(0..map.len().max(1))) {
+                            Some(&key) if rng.gen_bool(0.8) => key,
+                            _ => (
+                                Duration::from_millis(rng.gen_range(0..50)),
+                                rng.gen_range(0..seq + 2),
+                            ),
+                        };
+                        let got = queue.remove(&key).map(|event| payload(&event));
+                        assert_eq!(got, map.remove(&key));
+                    }
+                    4 => {
+                        let got = queue.pop_first().map(|(key, event)| (key, payload(&event)));
+                        assert_eq!(got, map.pop_first());
+                    }
+                    _ => {}
+                }
+                let first = queue
+                    .first_key_value()
+                    .map(|(key, event)| (*key, payload(event)));
+                assert_eq!(first, map.first_key_value().map(|(k, v)| (*k, *v)));
+                assert_eq!(queue.events.len(), map.len());
+            }
+        }
     }
 }

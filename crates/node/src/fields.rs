@@ -13,6 +13,9 @@ use crate::engine::{Ctx, Node};
 use crate::protocol::{write_i64, write_json_str, write_u64, WriteError};
 use crate::reply_to::ReplyTo;
 
+/// The longest key [`Fields`] writes in one copy.
+const KEY_ROOM: usize = 28;
+
 /// The fields of a body being written, after its `type`; see [`Ctx::reply_with`].
 ///
 /// Keys are written as given: they must not repeat, and must not be `type`, `msg_id` or
@@ -34,7 +37,21 @@ impl Fields<'_> {
             !self.top || !matches!(key, "type" | "msg_id" | "in_reply_to"),
             "the runtime writes the reserved field {key:?} itself"
         );
-        if !std::mem::take(&mut self.first) {
+        let comma = !std::mem::take(&mut self.first);
+        let bytes = key.as_bytes();
+        // A short plain key (all of ours) goes in as one copy: `,"key":`.
+        if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
+            let mut text = [0u8; KEY_ROOM + 4];
+            text[0] = b',';
+            text[1] = b'"';
+            text[2..2 + bytes.len()].copy_from_slice(bytes);
+            text[2 + bytes.len()] = b'"';
+            text[3 + bytes.len()] = b':';
+            let from = usize::from(!comma);
+            self.out.extend_from_slice(&text[from..4 + bytes.len()]);
+            return;
+        }
+        if comma {
             self.out.push(b',');
         }
         write_json_str(self.out, key);
@@ -336,5 +353,40 @@ impl<N: Node> Ctx<N> {
         }
         out.extend_from_slice(b"}}\n");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys, short or long, plain or needing escapes, are written as serde writes them.
+    #[test]
+    fn keys_are_written_as_serde_writes_them() {
+        let long = "k".repeat(KEY_ROOM);
+        let longer = "k".repeat(KEY_ROOM + 1);
+        let sets: [Vec<&str>; 4] = [
+            vec!["a"],
+            vec!["", "seq", "in\"quote", "back\\slash"],
+            vec![&long, &longer, "tab\t", "é🦀", "x"],
+            vec!["\u{1}", &longer, "y"],
+        ];
+        for keys in sets {
+            let mut out = Vec::new();
+            let mut error = None;
+            write_object(&mut out, &mut error, |f| {
+                for (i, key) in keys.iter().enumerate() {
+                    f.u64(key, i as u64);
+                }
+            });
+            let fields: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| format!("{}:{i}", serde_json::to_string(key).unwrap()))
+                .collect();
+            let expected = format!("{{{}}}", fields.join(","));
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+            assert!(error.is_none());
+        }
     }
 }

@@ -174,6 +174,62 @@ impl<'a> BodyReader<'a> {
         }
     }
 
+    /// An array of non-negative integers that fit a `u64` (`[1,22,333]`), appended to `out`
+    /// in order; `None` on anything else, as [`BodyReader::u64`] (what was read before stays
+    /// in `out`). Elements written plainly (digits then `,` or `]`) are read in one tight
+    /// loop; anything else (whitespace, a sign, a fraction) by the general path.
+    pub fn u64s(&mut self, out: &mut Vec<u64>) -> Option<()> {
+        self.array()?;
+        let b = self.s.b;
+        // Room for as many elements as the text up to the first `]` can hold (a hint only).
+        let span = memchr::memchr(b']', &b[self.s.i..]).unwrap_or(0);
+        out.reserve(span / 2 + 1);
+        let mut i = self.s.i;
+        // Where the general path resumes: after the last element taken (before its
+        // separator), or right after `[`.
+        let mut resume = i;
+        while let Some(&first) = b.get(i) {
+            if !first.is_ascii_digit() {
+                break;
+            }
+            let mut n = u64::from(first - b'0');
+            let mut j = i + 1;
+            if first != b'0' {
+                while let Some(&d) = b.get(j) {
+                    if !d.is_ascii_digit() {
+                        break;
+                    }
+                    n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+                    j += 1;
+                }
+            }
+            match b.get(j) {
+                Some(b',') => {
+                    out.push(n);
+                    resume = j;
+                    i = j + 1;
+                }
+                Some(b']') => {
+                    out.push(n);
+                    self.s.i = j + 1;
+                    self.depth -= 1;
+                    self.first = false;
+                    return Some(());
+                }
+                _ => break,
+            }
+        }
+        if resume != self.s.i {
+            // At the comma after the last element taken.
+            self.s.i = resume;
+            self.first = false;
+        }
+        while self.more()? {
+            out.push(self.u64()?);
+        }
+        Some(())
+    }
+
     /// `null` (true, consumed) or anything else (false, left for the next read).
     #[inline]
     pub fn null(&mut self) -> Option<bool> {
@@ -411,6 +467,88 @@ mod tests {
         assert_eq!(r.more().and_then(|_| r.opt_i64()), Some(Some(-7)));
         assert_eq!(r.more(), Some(false));
         assert_eq!(r.end(), Some(()));
+    }
+
+    /// `u64s` reads an array as serde reads a `Vec<u64>`, or refuses it; plain arrays are
+    /// always read (random arrays, then random bytes changed in them).
+    #[test]
+    fn integer_arrays_read_as_serde_reads_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let read = |text: &str| {
+            let mut out = vec![99];
+            let mut r = BodyReader::new(text);
+            r.u64s(&mut out)?;
+            r.end()?;
+            Some(out.split_off(1))
+        };
+        for round in 0..4000 {
+            let len = rng.gen_range(0..8);
+            let values: Vec<u64> = (0..len)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => rng.gen_range(0..10),
+                    1 => rng.gen(),
+                    _ => rng.gen_range(0..100_000),
+                })
+                .collect();
+            let mut text = serde_json::to_string(&values).unwrap().into_bytes();
+            let plain = round % 2 == 0;
+            if !plain {
+                for _ in 0..rng.gen_range(1..3) {
+                    if text.is_empty() {
+                        break;
+                    }
+                    let at = rng.gen_range(0..text.len());
+                    let bytes = b" ,]0123456789-.e[x\n";
+                    let byte = bytes[rng.gen_range(0..bytes.len())];
+                    match rng.gen_range(0..3) {
+                        0 => text[at] = byte,
+                        1 => text.insert(at, byte),
+                        _ => {
+                            text.remove(at);
+                        }
+                    }
+                }
+            }
+            let text = String::from_utf8(text).unwrap();
+            let serde = serde_json::from_str::<Vec<u64>>(&text).ok();
+            let got = read(&text);
+            if plain {
+                assert_eq!(got, Some(values), "{text}");
+            }
+            if got.is_some() {
+                assert_eq!(got, serde, "{text}");
+            }
+        }
+        for text in [
+            "[ 1 , 2 ]",
+            "[1, 2]",
+            "[1 ,2]",
+            "[ ]",
+            "[0,0]",
+            "[18446744073709551615]",
+        ] {
+            assert_eq!(
+                read(text),
+                serde_json::from_str::<Vec<u64>>(text).ok(),
+                "{text}"
+            );
+            assert!(read(text).is_some(), "{text}");
+        }
+        for text in [
+            "[1,]",
+            "[,1]",
+            "[1,,2]",
+            "[01]",
+            "[1 2]",
+            "[-1]",
+            "[1.0]",
+            "[18446744073709551616]",
+            "[1",
+            "[1,2",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
     }
 
     #[test]

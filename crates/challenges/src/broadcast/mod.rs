@@ -333,8 +333,12 @@ impl Link {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let values = std::mem::take(&mut self.queue);
-        let relay = std::mem::take(&mut self.relay);
+        // Copied out at their exact size: the queues keep their room for the next flush
+        // (taking them would grow a fresh queue element by element every period).
+        let values = self.queue.clone();
+        let relay = self.relay.clone();
+        self.queue.clear();
+        self.relay.clear();
         send_gossip(ctx, peer, Some(seq), &values, &relay, &self.owed, cache);
         self.owed.clear();
         let sent = ctx.now();

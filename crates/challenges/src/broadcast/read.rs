@@ -63,11 +63,7 @@ fn read_gossip(r: &mut BodyReader<'_>) -> Option<Request> {
 
 /// `[1,2,3]`.
 fn numbers(r: &mut BodyReader<'_>, out: &mut Vec<u64>) -> Option<()> {
-    r.array()?;
-    while r.more()? {
-        out.push(r.u64()?);
-    }
-    Some(())
+    r.u64s(out)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ struct Chunk {
     text: String,
     /// The bits `text` shows.
     rendered: u64,
+    /// Where `text` starts in [`Seen::json`]'s text, as of the last [`Seen::json`].
+    at: usize,
 }
 
 /// Every value this node knows, and `[v1,v2,..]` (sorted) rendered for `read_ok`.
@@ -30,8 +32,9 @@ pub struct Seen {
     chunks: BTreeMap<u64, Chunk>,
     /// The whole array as of the last [`Seen::json`].
     json: String,
-    /// Some chunk changed since `json` was made.
-    changed: bool,
+    /// The least key of a chunk changed (or made) since `json` was made: `json` is still
+    /// right up to the chunk before it.
+    dirty: Option<u64>,
 }
 
 impl Seen {
@@ -44,7 +47,7 @@ impl Seen {
             return false;
         }
         chunk.bits |= bit;
-        self.changed = true;
+        self.dirty = Some(self.dirty.map_or(key, |dirty| dirty.min(key)));
         true
     }
 
@@ -69,13 +72,27 @@ impl Seen {
     }
 
     /// The values as a JSON array, sorted.
+    ///
+    /// Only the chunks from the least changed one on are copied in again: the text before
+    /// them stands.
     pub fn json(&mut self) -> &str {
-        if !self.changed && !self.json.is_empty() {
-            return &self.json;
+        let from = match (self.dirty.take(), self.json.is_empty()) {
+            (_, true) => 0,
+            (Some(from), false) => from,
+            (None, false) => return &self.json,
+        };
+        // The text up to the end of the last chunk before `from` stands.
+        let keep = match self.chunks.range(..from).next_back() {
+            Some((_, before)) => before.at + before.text.len(),
+            None => 0,
+        };
+        if keep == 0 {
+            self.json.clear();
+            self.json.push('[');
+        } else {
+            self.json.truncate(keep);
         }
-        self.json.clear();
-        self.json.push('[');
-        for (&key, chunk) in &mut self.chunks {
+        for (&key, chunk) in self.chunks.range_mut(from..) {
             if chunk.bits != chunk.rendered {
                 chunk.catch_up(key);
             }
@@ -85,10 +102,10 @@ impl Seen {
             if self.json.len() > 1 {
                 self.json.push(',');
             }
+            chunk.at = self.json.len();
             self.json.push_str(&chunk.text);
         }
         self.json.push(']');
-        self.changed = false;
         &self.json
     }
 }
@@ -102,6 +119,14 @@ impl Chunk {
     /// are inserted at their places; more than that, and the text is rendered anew.
     fn catch_up(&mut self, key: u64) {
         let first = key << CHUNK_BITS;
+        if self.text.capacity() == 0 {
+            // Room for the whole chunk at once, rather than growing value by value.
+            let widest = (first | ((1 << CHUNK_BITS) - 1))
+                .checked_ilog10()
+                .unwrap_or(0) as usize
+                + 2;
+            self.text.reserve(widest << CHUNK_BITS);
+        }
         let mut digits = itoa::Buffer::new();
         let new = self.bits & !self.rendered;
         // The new values above every shown one, and the others.
