@@ -335,6 +335,7 @@ fn skip_colon(text: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Skips an object's key, its colon and the whitespace up to its value.
+#[inline(always)]
 fn skip_key(text: &[u8], i: usize) -> Option<usize> {
     let i = skip_ws(text, skip_string(text, i)?);
     if text.get(i) != Some(&b':') {
