@@ -233,19 +233,27 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 
 /// Appends an address as a JSON string (ids never need escaping).
 fn push_addr(out: &mut Vec<u8>, addr: Addr) {
-    out.push(b'"');
-    match addr {
-        Addr::Node(i) => {
-            out.push(b'n');
-            push_u64(out, i.into());
+    let (kind, i) = match addr {
+        Addr::Node(i) => (b'n', i),
+        Addr::Client(i) => (b'c', i),
+        Addr::Service(i) => {
+            out.push(b'"');
+            out.extend_from_slice(crate::services::NAMES[i as usize].as_bytes());
+            out.push(b'"');
+            return;
         }
-        Addr::Client(i) => {
-            out.push(b'c');
+    };
+    // Ids are mostly one or two digits: written in one go.
+    let digit = |d: u32| b'0' + d as u8;
+    match i {
+        0..=9 => out.extend_from_slice(&[b'"', kind, digit(i), b'"']),
+        10..=99 => out.extend_from_slice(&[b'"', kind, digit(i / 10), digit(i % 10), b'"']),
+        _ => {
+            out.extend_from_slice(&[b'"', kind]);
             push_u64(out, i.into());
+            out.push(b'"');
         }
-        Addr::Service(i) => out.extend_from_slice(crate::services::NAMES[i as usize].as_bytes()),
     }
-    out.push(b'"');
 }
 
 /// A message in flight.
@@ -699,6 +707,28 @@ mod tests {
             Network::new(Latency::new(ms, dist).unwrap()),
             Rng::seed_from_u64(7),
         )
+    }
+
+    /// An address is written as its id in a JSON string, whatever its number of digits.
+    #[test]
+    fn addresses_are_written_as_json_strings_of_their_ids() {
+        let mut ids: Vec<Addr> = (0..300)
+            .flat_map(|i| [Addr::Node(i), Addr::Client(i)])
+            .collect();
+        ids.extend([
+            Addr::Client(u32::MAX),
+            Addr::Node(123_456),
+            Addr::Service(0),
+            Addr::Service(1),
+        ]);
+        for addr in ids {
+            let mut out = b"x".to_vec();
+            push_addr(&mut out, addr);
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::to_string(&addr).unwrap()).into_bytes()
+            );
+        }
     }
 
     /// The short path of `Addr::parse_bytes` reads ids as `Addr::parse` does.
