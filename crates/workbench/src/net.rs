@@ -56,6 +56,24 @@ impl Addr {
             .map(|i| Addr::Service(i as u8))
     }
 
+    /// [`Addr::parse`] of an id's bytes: a short path for `n` or `c` and one or two digits,
+    /// [`Addr::parse`] itself for anything else; `None` for bytes that are not UTF-8.
+    #[inline]
+    pub fn parse_bytes(id: &[u8], node_count: usize) -> Option<Addr> {
+        let n = match id {
+            [b'n' | b'c', d @ b'0'..=b'9'] => Some(u32::from(d - b'0')),
+            [b'n' | b'c', d1 @ b'1'..=b'9', d2 @ b'0'..=b'9'] => {
+                Some(u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0'))
+            }
+            _ => None,
+        };
+        match (n, id.first()) {
+            (Some(n), Some(b'n')) => ((n as usize) < node_count).then_some(Addr::Node(n)),
+            (Some(n), _) => Some(Addr::Client(n)),
+            (None, _) => Addr::parse(std::str::from_utf8(id).ok()?, node_count),
+        }
+    }
+
     pub fn is_client(self) -> bool {
         matches!(self, Addr::Client(_))
     }
@@ -215,19 +233,27 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
 
 /// Appends an address as a JSON string (ids never need escaping).
 fn push_addr(out: &mut Vec<u8>, addr: Addr) {
-    out.push(b'"');
-    match addr {
-        Addr::Node(i) => {
-            out.push(b'n');
-            push_u64(out, i.into());
+    let (kind, i) = match addr {
+        Addr::Node(i) => (b'n', i),
+        Addr::Client(i) => (b'c', i),
+        Addr::Service(i) => {
+            out.push(b'"');
+            out.extend_from_slice(crate::services::NAMES[i as usize].as_bytes());
+            out.push(b'"');
+            return;
         }
-        Addr::Client(i) => {
-            out.push(b'c');
+    };
+    // Ids are mostly one or two digits: written in one go.
+    let digit = |d: u32| b'0' + d as u8;
+    match i {
+        0..=9 => out.extend_from_slice(&[b'"', kind, digit(i), b'"']),
+        10..=99 => out.extend_from_slice(&[b'"', kind, digit(i / 10), digit(i % 10), b'"']),
+        _ => {
+            out.extend_from_slice(&[b'"', kind]);
             push_u64(out, i.into());
+            out.push(b'"');
         }
-        Addr::Service(i) => out.extend_from_slice(crate::services::NAMES[i as usize].as_bytes()),
     }
-    out.push(b'"');
 }
 
 /// A message in flight.
@@ -681,6 +707,73 @@ mod tests {
             Network::new(Latency::new(ms, dist).unwrap()),
             Rng::seed_from_u64(7),
         )
+    }
+
+    /// An address is written as its id in a JSON string, whatever its number of digits.
+    #[test]
+    fn addresses_are_written_as_json_strings_of_their_ids() {
+        let mut ids: Vec<Addr> = (0..300)
+            .flat_map(|i| [Addr::Node(i), Addr::Client(i)])
+            .collect();
+        ids.extend([
+            Addr::Client(u32::MAX),
+            Addr::Node(123_456),
+            Addr::Service(0),
+            Addr::Service(1),
+        ]);
+        for addr in ids {
+            let mut out = b"x".to_vec();
+            push_addr(&mut out, addr);
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::to_string(&addr).unwrap()).into_bytes()
+            );
+        }
+    }
+
+    /// The short path of `Addr::parse_bytes` reads ids as `Addr::parse` does.
+    #[test]
+    fn addresses_are_parsed_from_bytes_as_from_text() {
+        use rand::Rng as _;
+        let mut rng = Rng::seed_from_u64(3);
+        let mut ids: Vec<Vec<u8>> = [
+            "n0",
+            "n24",
+            "n25",
+            "c0",
+            "c01",
+            "n+1",
+            "c4294967295",
+            "c4294967296",
+            "c999999999",
+            "n",
+            "c",
+            "",
+            "lin-kv",
+            "seq-kv",
+            "n٣",
+            "x1",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let alphabet = b"nc0123456789+-x";
+        for _ in 0..20_000 {
+            let len = rng.gen_range(0..12);
+            ids.push(
+                (0..len)
+                    .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                    .collect(),
+            );
+        }
+        ids.push(vec![b'n', 0xff]);
+        for id in &ids {
+            for node_count in [0, 1, 3, 25] {
+                let text = std::str::from_utf8(id).ok();
+                let expected = text.and_then(|t| Addr::parse(t, node_count));
+                assert_eq!(Addr::parse_bytes(id, node_count), expected, "{id:?}");
+            }
+        }
     }
 
     #[test]

@@ -23,11 +23,23 @@ const MAX_DEPTH: usize = 1000;
 /// and an optional integer `id`).
 #[derive(Debug)]
 pub(super) struct WireEnvelope<'a> {
-    src: Cow<'a, str>,
-    dest: Cow<'a, str>,
+    /// The `src` string's contents (UTF-8).
+    src: Cow<'a, [u8]>,
+    /// The `dest` string's contents (UTF-8).
+    dest: Cow<'a, [u8]>,
     body: WireBody,
     /// Must be an integer when present (checked, then unused: the network numbers messages).
     id: Option<Value>,
+    /// `src` and `dest` as [`Addr::parse`] reads them, when the reader did that already.
+    addrs: Option<[Option<Addr>; 2]>,
+}
+
+/// A string's contents as bytes.
+fn utf8_bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
 }
 
 /// The body as the wire check read it: validated but kept as text ([`WireBody::Raw`]), or, in
@@ -110,10 +122,11 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
             }
         }
         Ok(WireEnvelope {
-            src: src.ok_or_else(|| de::Error::missing_field("src"))?,
-            dest: dest.ok_or_else(|| de::Error::missing_field("dest"))?,
+            src: utf8_bytes(src.ok_or_else(|| de::Error::missing_field("src"))?),
+            dest: utf8_bytes(dest.ok_or_else(|| de::Error::missing_field("dest"))?),
             body: body.ok_or_else(|| de::Error::missing_field("body"))?,
             id: id.flatten(),
+            addrs: None,
         })
     }
 }
@@ -207,7 +220,14 @@ impl Runner<'_> {
                 format!("n{node} sent a message whose top-level `id` is not an integer: {shown}"),
             );
         }
-        let src = match Addr::parse(&envelope.src, self.opts.node_count) {
+        let node_count = self.opts.node_count;
+        let [src_addr, dest_addr] = envelope.addrs.unwrap_or_else(|| {
+            [
+                Addr::parse_bytes(&envelope.src, node_count),
+                Addr::parse_bytes(&envelope.dest, node_count),
+            ]
+        });
+        let src = match src_addr {
             Some(Addr::Node(n)) if n == node => Addr::Node(n),
             // Maelstrom routes a message sent in another node's name; so do we, but say so.
             Some(Addr::Node(other)) => {
@@ -226,19 +246,19 @@ impl Runner<'_> {
                     "bad-src",
                     format!(
                         "n{node} sent a message with src {:?}; a node must send as its own id (was init handled?): {shown}",
-                        envelope.src
+                        String::from_utf8_lossy(&envelope.src)
                     ),
                 )
             }
         };
-        let Some(dest) = Addr::parse(&envelope.dest, self.opts.node_count) else {
+        let Some(dest) = dest_addr else {
             return self.diagnose(
                 Severity::Error,
                 Some(node),
                 "bad-dest",
                 format!(
                     "n{node} sent a message to {:?}, which is not a node, client or service of this test: {shown}",
-                    envelope.dest
+                    String::from_utf8_lossy(&envelope.dest)
                 ),
             );
         };

@@ -33,18 +33,22 @@ pub(super) fn read<'a>(
     p.eat(b'{')?;
     p.ws();
     let (mut src, mut dest, mut body) = (None, None, None);
+    // `dest` as `Addr::parse` reads it, once read.
+    let mut dest_addr = None;
     loop {
         let key = p.string_bytes()?;
         p.ws();
         p.eat(b':')?;
         p.ws();
         match key {
-            b"src" if src.is_none() => src = Some(p.string()?),
-            b"dest" if dest.is_none() => dest = Some(p.string()?),
+            b"src" if src.is_none() => src = Some(p.string_bytes()?),
+            b"dest" if dest.is_none() => {
+                let d = p.string_bytes()?;
+                dest = Some(d);
+                dest_addr = Some(Addr::parse_bytes(d, node_count));
+            }
             b"body" if body.is_none() => {
-                let to_node = dest
-                    .and_then(|d| Addr::parse(d, node_count))
-                    .is_some_and(|d| matches!(d, Addr::Node(_)));
+                let to_node = matches!(dest_addr, Some(Some(Addr::Node(_))));
                 let start = p.i;
                 if p.peek() != Some(b'{') {
                     return None;
@@ -82,11 +86,13 @@ pub(super) fn read<'a>(
     if p.i != line.len() {
         return None;
     }
+    let (src, dest) = (src?, dest?);
     Some(WireEnvelope {
-        src: Cow::Borrowed(src?),
-        dest: Cow::Borrowed(dest?),
+        src: Cow::Borrowed(src),
+        dest: Cow::Borrowed(dest),
         body: body?,
         id: None,
+        addrs: Some([Addr::parse_bytes(src, node_count), dest_addr?]),
     })
 }
 
@@ -96,20 +102,24 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.get(self.i).copied()
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.i += 1;
         Some(b)
     }
 
+    #[inline(always)]
     fn eat(&mut self, b: u8) -> Option<()> {
         (self.next()? == b).then_some(())
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.i += 1;
@@ -117,11 +127,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string of printable ASCII without escapes; its contents.
-    fn string(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.string_bytes()?).ok()
-    }
-
-    /// [`Cursor::string`] as bytes (printable ASCII).
+    #[inline(always)]
     fn string_bytes(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
         self.skip_string()?;
@@ -129,6 +135,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips a string of printable ASCII without escapes.
+    #[inline(always)]
     fn skip_string(&mut self) -> Option<()> {
         self.i = skip_string(self.text, self.i)?;
         Some(())
@@ -328,6 +335,7 @@ fn skip_colon(text: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Skips an object's key, its colon and the whitespace up to its value.
+#[inline(always)]
 fn skip_key(text: &[u8], i: usize) -> Option<usize> {
     let i = skip_ws(text, skip_string(text, i)?);
     if text.get(i) != Some(&b':') {
@@ -338,6 +346,7 @@ fn skip_key(text: &[u8], i: usize) -> Option<usize> {
 
 /// Skips a string of printable ASCII without escapes. Strings are short (a type, a key): a
 /// word of eight bytes at a time finds the first byte that ends or spoils one.
+#[inline(always)]
 fn skip_string(text: &[u8], i: usize) -> Option<usize> {
     if text.get(i) != Some(&b'"') {
         return None;
@@ -582,6 +591,8 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(&bytes).expect(&shown);
             let exact = super::super::parse_envelope_exactly(&bytes, 3).expect(&shown);
             assert_eq!((&plain.src, &plain.dest), (&exact.src, &exact.dest));
+            let addr = |id: &[u8]| Addr::parse(std::str::from_utf8(id).unwrap(), 3);
+            assert_eq!(plain.addrs, Some([addr(&exact.src), addr(&exact.dest)]));
             let WireBody::Raw {
                 text,
                 parsed_in_exact_mode,
