@@ -213,19 +213,26 @@ impl KeptMessages {
             self.journal = JournalBuilder::default();
             return;
         }
-        fn text(bytes: &[u8]) -> Option<&str> {
-            std::str::from_utf8(bytes).ok()
-        }
-        match (text(event.src), text(event.dest), event.body.map(text)) {
-            (Some(src), Some(dest), None | Some(Some(_))) => self.journal.push_event(
-                event.time,
-                event.kind,
-                event.id,
-                src,
-                dest,
-                event.body.and_then(text),
-            ),
-            _ => self.journal.push_line(&String::from_utf8_lossy(line)),
+        let added = match event.kind {
+            "recv" | "drop" => {
+                self.journal
+                    .push_fate(event.time, event.kind == "recv", event.id);
+                true
+            }
+            "send" => match event.body.map(std::str::from_utf8) {
+                Some(Err(_)) => false,
+                body => self.journal.push_send(
+                    event.time,
+                    event.id,
+                    event.src,
+                    event.dest,
+                    body.and_then(Result::ok),
+                ),
+            },
+            _ => false,
+        };
+        if !added {
+            self.journal.push_line(&String::from_utf8_lossy(line));
         }
     }
 
@@ -437,12 +444,12 @@ mod tests {
         feed(&mut kept);
         let messages = kept.finish().expect("under the limit");
         assert_eq!(messages.len(), 2);
-        assert_eq!(messages[0].msg_id, Some(4));
+        assert_eq!(messages[0].msg_id(), Some(4));
         assert_eq!(
             messages[0].fate,
             crate::report_html::stored::Fate::Delivered(2)
         );
-        assert_eq!(messages[1].in_reply_to, Some(4));
+        assert_eq!(messages[1].in_reply_to(), Some(4));
         assert_eq!(messages[1].kind(), "read_ok");
         let mut kept = KeptMessages {
             read: KeptMessages::MAX_BYTES,

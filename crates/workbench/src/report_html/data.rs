@@ -1,17 +1,19 @@
 //! The data the page's script draws from, as one JSON value of parallel arrays (compact: a
 //! 25-node run has tens of thousands of messages). Times are in microseconds.
+//!
+//! The value is written straight into the page's text ([`PageData::write_json`]), exactly as
+//! serde_json writes the struct it used to be built as (fields in alphabetical order, as the
+//! page has always had them: they were a JSON map); the tests keep that struct to check it.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-
-use super::html::{json_text, process_text};
+use super::html::json_text;
+use super::json_out::JsonOut;
 use super::plots::Period;
 use super::stored::{is_client, Fate, StoredRun};
 use super::trails::Trail;
 use super::HistoryText;
-use crate::history::{IntSet, Nanos, Op, OpType, SmallKeyHasher};
+use crate::history::{IntSet, Nanos, Op, OpType, Pair, Process, SmallKeyHasher};
 
 type Fast = std::hash::BuildHasherDefault<SmallKeyHasher>;
 
@@ -25,26 +27,11 @@ fn us(t: Nanos) -> u64 {
     t / 1_000
 }
 
-fn cut(s: &str, max: usize) -> String {
-    cut_borrowed(s, max).into_owned()
-}
-
-/// [`cut`], borrowing a text that is short enough (most bodies are).
-fn cut_borrowed(s: &str, max: usize) -> Cow<'_, str> {
-    if s.len() <= max {
-        return Cow::Borrowed(s);
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len()))
-}
-
 /// [`cut`] of the JSON array of a read kept as a set, written only as far as it is shown: the
 /// length of the rest is counted from its ranges.
 fn cut_set(set: &IntSet, max: usize) -> String {
-    let mut text = String::from("[");
+    let mut text = String::with_capacity(max + 32);
+    text.push('[');
     for (i, n) in set.iter().enumerate() {
         if text.len() > max {
             break;
@@ -88,13 +75,13 @@ fn digits_in(lo: u64, hi: u64) -> u64 {
 
 /// Orders participants into the diagram's lanes: each server node, with the clients that talk
 /// to it on a lane just above it, then the services. Returns (lane names, lane of each part).
-fn lanes(parts: &[String], home: &HashMap<usize, usize>) -> (Vec<String>, Vec<usize>) {
+fn lanes(parts: &[&str], home: &HashMap<usize, usize>) -> (Vec<String>, Vec<usize>) {
     let mut nodes: Vec<usize> = (0..parts.len())
-        .filter(|&i| !is_client(&parts[i]) && node_number(&parts[i]).is_some())
+        .filter(|&i| !is_client(parts[i]) && node_number(parts[i]).is_some())
         .collect();
-    nodes.sort_by_key(|&i| node_number(&parts[i]));
+    nodes.sort_by_key(|&i| node_number(parts[i]));
     let services: Vec<usize> = (0..parts.len())
-        .filter(|&i| !is_client(&parts[i]) && node_number(&parts[i]).is_none())
+        .filter(|&i| !is_client(parts[i]) && node_number(parts[i]).is_none())
         .collect();
     let mut names = Vec::new();
     let mut lane_of = vec![usize::MAX; parts.len()];
@@ -105,11 +92,11 @@ fn lanes(parts: &[String], home: &HashMap<usize, usize>) -> (Vec<String>, Vec<us
             names.push(format!("clients→{}", parts[n]));
         }
         lane_of[n] = names.len();
-        names.push(parts[n].clone());
+        names.push(parts[n].to_string());
     }
     for &s in &services {
         lane_of[s] = names.len();
-        names.push(parts[s].clone());
+        names.push(parts[s].to_string());
     }
     let mut stray = None;
     for (i, lane) in lane_of.iter_mut().enumerate() {
@@ -131,35 +118,59 @@ fn node_number(id: &str) -> Option<u64> {
     id.strip_prefix('n')?.parse().ok()
 }
 
+/// Numbers for names, in first-seen order.
+#[derive(Default)]
+struct Interner<'a> {
+    index: HashMap<&'a str, u32, Fast>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> Interner<'a> {
+    fn get(&mut self, name: &'a str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name);
+        self.index.insert(name, i);
+        i
+    }
+}
+
+/// The page's data: what is worth computing before it is written (the participants, the
+/// message types and the diagram's lanes); the rest is written as it is read from the run.
+pub struct PageData<'a> {
+    run: &'a StoredRun<'a>,
+    end: Nanos,
+    periods: &'a [Period],
+    op_messages: &'a HashMap<usize, Vec<usize>>,
+    trails: &'a [Trail],
+    history_txt: Option<&'a HistoryText>,
+    /// Participants in first-seen order, and whether each is a client.
+    parts: Vec<&'a str>,
+    client: Vec<bool>,
+    types: Vec<&'a str>,
+    lane_of: Vec<usize>,
+    lane_names: Vec<String>,
+    /// Per message: its participants' and type's numbers.
+    src: Vec<u32>,
+    dst: Vec<u32>,
+    kind: Vec<u32>,
+}
+
 pub fn page_data<'a>(
     run: &'a StoredRun<'_>,
     end: Nanos,
     periods: &'a [Period],
     op_messages: &'a HashMap<usize, Vec<usize>>,
     trails: &'a [Trail],
-    history_txt: Option<&HistoryText>,
+    history_txt: Option<&'a HistoryText>,
 ) -> PageData<'a> {
-    // An op's value or error as JSON text: from history.txt when it was just written.
-    let value_text = |op: &Op| match history_txt.and_then(|h| h.value(op)) {
-        Some(text) => cut(text, MAX_VALUE),
-        None => cut(&json_text(&op.value.to_json()), MAX_VALUE),
-    };
-    let error_text = |op: &Op| match history_txt.and_then(|h| h.error(op)) {
-        Some(text) => text.map(str::to_string),
-        None => op.error.as_ref().map(json_text),
-    };
-    // Names are short: a multiply per byte hashes them faster than SipHash.
-    let mut part_index: HashMap<&str, usize, Fast> = HashMap::default();
-    let mut parts: Vec<String> = Vec::new();
-    let mut type_index: HashMap<&str, usize, Fast> = HashMap::default();
-    let mut types: Vec<String> = Vec::new();
     let n = run.messages.len();
-    let (mut src, mut dst, mut t0, mut t1, mut state, mut kind, mut ids, mut bodies) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+    let mut parts = Interner::default();
+    let mut client: Vec<bool> = Vec::new();
+    let mut types = Interner::default();
+    let (mut src, mut dst, mut kind) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -167,258 +178,469 @@ pub fn page_data<'a>(
     // A client's home: the first server it talks to.
     let mut home: HashMap<usize, usize> = HashMap::new();
     for m in &run.messages {
-        let mut part = |p: &'a str| -> usize {
-            if let Some(&i) = part_index.get(p) {
-                return i;
+        let mut part = |name: &'a str| -> usize {
+            let i = parts.get(name) as usize;
+            if i == client.len() {
+                client.push(is_client(name));
             }
-            parts.push(p.to_string());
-            part_index.insert(p, parts.len() - 1);
-            parts.len() - 1
+            i
         };
         let (s, d) = (part(&m.src), part(&m.dest));
-        if is_client(&m.src) {
+        if client[s] {
             home.entry(s).or_insert(d);
-        } else if is_client(&m.dest) {
+        } else if client[d] {
             home.entry(d).or_insert(s);
         }
-        let k = m.kind();
-        let ty = match type_index.get(k) {
-            Some(&i) => i,
-            None => {
-                types.push(k.to_string());
-                type_index.insert(k, types.len() - 1);
-                types.len() - 1
-            }
-        };
-        src.push(s);
-        dst.push(d);
-        t0.push(us(m.sent));
-        let (end_t, st) = match m.fate {
-            Fate::Delivered(t) => (us(t), 0),
-            Fate::Dropped(t) => (us(t), 1),
-            Fate::InFlight => (us(end), 2),
-        };
-        t1.push(end_t);
-        state.push(st);
-        kind.push(ty);
-        ids.push(m.id);
-        bodies.push(cut_borrowed(
-            m.body(),
-            if m.is_client_traffic() {
-                MAX_CLIENT_BODY
-            } else {
-                MAX_BODY
-            },
-        ));
+        src.push(s as u32);
+        dst.push(d as u32);
+        kind.push(types.get(m.kind()));
     }
-    let (lane_names, lane_of) = lanes(&parts, &home);
-
-    let pairs = run.history.pairs();
-    let mut ops = Ops::default();
-    for p in &pairs {
-        let i = p.invoke;
-        ops.i.push(i.index);
-        ops.c.push(p.completion.map(|c| c.index));
-        ops.p.push(process_text(i.process));
-        ops.f.push(&i.f);
-        ops.t0.push(us(i.time));
-        ops.t1.push(p.completion.map(|c| us(c.time)));
-        ops.o.push(match p.outcome() {
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            _ => "info",
-        });
-        ops.v.push(value_text(i));
-        ops.r
-            .push(p.completion.map(|c| match run.history.int_set(c) {
-                Some(set) => cut_set(set, MAX_VALUE),
-                None => value_text(c),
-            }));
-        ops.e.push(p.completion.and_then(error_text));
-        ops.fin.push(u8::from(i.is_final));
-        ops.m
-            .push(op_messages.get(&i.index).map_or(&[], Vec::as_slice));
-    }
+    let (lane_names, lane_of) = lanes(&parts.names, &home);
     PageData {
-        end: us(end),
-        journal: run.has_journal,
-        lane: lane_of,
-        lanes: lane_names,
-        m: Messages {
-            b: bodies,
-            d: dst,
-            id: ids,
-            s: src,
-            st: state,
-            t0,
-            t1,
-            ty: kind,
-        },
-        ops,
-        parts,
-        periods: periods
-            .iter()
-            .map(|p| {
-                (
-                    (p.start * 1e6) as u64,
-                    (p.end * 1e6) as u64,
-                    p.label.as_str(),
-                )
-            })
-            .collect(),
-        trails: trails
-            .iter()
-            .map(|t| {
-                (
-                    t.id.as_str(),
-                    TrailData {
-                        m: &t.messages,
-                        o: &t.ops,
-                        v: t.value.as_deref(),
-                    },
-                )
-            })
-            .collect(),
-        types,
+        run,
+        end,
+        periods,
+        op_messages,
+        trails,
+        history_txt,
+        parts: parts.names,
+        client,
+        types: types.names,
+        lane_of,
+        lane_names,
+        src,
+        dst,
+        kind,
     }
-}
-
-/// The page's data (see [`page_data`]). Fields are in alphabetical order, as the page has
-/// always had them (they were a JSON map).
-#[derive(Serialize)]
-pub struct PageData<'a> {
-    end: u64,
-    journal: bool,
-    lane: Vec<usize>,
-    lanes: Vec<String>,
-    m: Messages<'a>,
-    ops: Ops<'a>,
-    parts: Vec<String>,
-    periods: Vec<(u64, u64, &'a str)>,
-    trails: BTreeMap<&'a str, TrailData<'a>>,
-    types: Vec<String>,
 }
 
 impl PageData<'_> {
-    /// The page data's JSON text, exactly as serde writes it (compact, fields in order), but
-    /// for the message bodies: they are most of the page, have a quote every few bytes, and
-    /// are escaped here in one pass ([`push_json_string`]) rather than by serde's writer.
+    /// The page data's JSON text.
     pub fn to_json(&self) -> String {
-        let bodies: usize = self.m.b.iter().map(|b| b.len() + b.len() / 4 + 3).sum();
-        let mut out = Vec::with_capacity(bodies + 64 * self.ops.i.len() + 4096);
-        out.extend_from_slice(b"{\"end\":");
-        push_value(&mut out, &self.end);
-        push_field(&mut out, "journal", &self.journal);
-        push_field(&mut out, "lane", &self.lane);
-        push_field(&mut out, "lanes", &self.lanes);
-        out.extend_from_slice(b",\"m\":{\"b\":[");
-        for (i, body) in self.m.b.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_string(&mut out, body);
-        }
-        out.push(b']');
-        push_field(&mut out, "d", &self.m.d);
-        push_field(&mut out, "id", &self.m.id);
-        push_field(&mut out, "s", &self.m.s);
-        push_field(&mut out, "st", &self.m.st);
-        push_field(&mut out, "t0", &self.m.t0);
-        push_field(&mut out, "t1", &self.m.t1);
-        push_field(&mut out, "ty", &self.m.ty);
-        out.push(b'}');
-        push_field(&mut out, "ops", &self.ops);
-        push_field(&mut out, "parts", &self.parts);
-        push_field(&mut out, "periods", &self.periods);
-        push_field(&mut out, "trails", &self.trails);
-        push_field(&mut out, "types", &self.types);
-        out.push(b'}');
+        let mut out = Vec::new();
+        self.write_json(&mut out);
         String::from_utf8(out).expect("JSON text is UTF-8")
     }
-}
 
-/// Appends `,"name":` and the value's JSON.
-fn push_field<T: Serialize + ?Sized>(out: &mut Vec<u8>, name: &str, value: &T) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
-    push_value(out, value);
-}
-
-fn push_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    serde_json::to_writer(out, value).expect("page data serializes");
-}
-
-/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it: `"` and `\\`
-/// with a backslash, `\b \t \n \f \r` by name, other control characters as `\u00xx`,
-/// everything else as it is.
-pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + s.len() / 4 + 2);
-    out.push(b'"');
-    for &b in s.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x20.. => out.push(b),
-            0x08 => out.extend_from_slice(b"\\b"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 15)],
-            ]),
+    /// Appends the page data's JSON text (UTF-8): what serde_json writes for the struct the
+    /// tests keep (`SerdePageData`), compact, fields in order.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.reserve(self.size_hint());
+        let json = &mut JsonOut::new(out);
+        let messages = &self.run.messages;
+        let pairs = self.run.history.pairs();
+        json.raw(b"{\"end\":");
+        json.u64(us(self.end));
+        json.raw(if self.run.has_journal {
+            b",\"journal\":true"
+        } else {
+            b",\"journal\":false"
+        });
+        json.raw(b",\"lane\":");
+        json.array(&self.lane_of, |j, &l| j.u64(l as u64));
+        json.raw(b",\"lanes\":");
+        json.array(&self.lane_names, |j, s| j.string(s));
+        json.raw(b",\"m\":{\"b\":[");
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                json.byte(b',');
+            }
+            let client = self.client[self.src[i] as usize] || self.client[self.dst[i] as usize];
+            json.cut_string(m.body(), if client { MAX_CLIENT_BODY } else { MAX_BODY });
         }
+        json.raw(b"],\"d\":");
+        json.array(&self.dst, |j, &d| j.u64(d.into()));
+        json.raw(b",\"id\":");
+        json.array(messages, |j, m| j.u64(m.id));
+        json.raw(b",\"s\":");
+        json.array(&self.src, |j, &s| j.u64(s.into()));
+        json.raw(b",\"st\":");
+        json.array(messages, |j, m| {
+            j.byte(match m.fate {
+                Fate::Delivered(_) => b'0',
+                Fate::Dropped(_) => b'1',
+                Fate::InFlight => b'2',
+            })
+        });
+        json.raw(b",\"t0\":");
+        json.array(messages, |j, m| j.u64(us(m.sent)));
+        json.raw(b",\"t1\":");
+        json.array(messages, |j, m| {
+            j.u64(match m.fate {
+                Fate::Delivered(t) | Fate::Dropped(t) => us(t),
+                Fate::InFlight => us(self.end),
+            })
+        });
+        json.raw(b",\"ty\":");
+        json.array(&self.kind, |j, &k| j.u64(k.into()));
+        json.byte(b'}');
+        self.write_ops(json, &pairs);
+        json.raw(b",\"parts\":");
+        json.array(&self.parts, |j, s| j.string(s));
+        json.raw(b",\"periods\":");
+        json.array(self.periods, |j, p| {
+            j.byte(b'[');
+            j.u64((p.start * 1e6) as u64);
+            j.byte(b',');
+            j.u64((p.end * 1e6) as u64);
+            j.byte(b',');
+            j.string(&p.label);
+            j.byte(b']');
+        });
+        json.raw(b",\"trails\":{");
+        // By id (a later trail with an id already seen takes its place, as in a map).
+        let by_id: BTreeMap<&str, &Trail> =
+            self.trails.iter().map(|t| (t.id.as_str(), t)).collect();
+        for (i, (id, t)) in by_id.into_iter().enumerate() {
+            if i > 0 {
+                json.byte(b',');
+            }
+            json.string(id);
+            json.raw(b":{\"m\":");
+            json.array(&t.messages, |j, &m| j.u64(m as u64));
+            json.raw(b",\"o\":");
+            json.array(&t.ops, |j, &o| j.u64(o as u64));
+            json.raw(b",\"v\":");
+            match &t.value {
+                Some(v) => json.string(v),
+                None => json.raw(b"null"),
+            }
+            json.byte(b'}');
+        }
+        json.raw(b"},\"types\":");
+        json.array(&self.types, |j, s| j.string(s));
+        json.byte(b'}');
     }
-    out.push(b'"');
+
+    /// The client ops as parallel arrays (`ops`).
+    fn write_ops(&self, json: &mut JsonOut<'_>, pairs: &[Pair<'_>]) {
+        let history_txt = self.history_txt;
+        // An op's value as JSON text, cut: from history.txt when it was just written.
+        let value = |j: &mut JsonOut<'_>, op: &Op| match history_txt.and_then(|h| h.value(op)) {
+            Some(text) => j.cut_string(text, MAX_VALUE),
+            None => j.cut_string(&json_text(&op.value.to_json()), MAX_VALUE),
+        };
+        let null_or = |j: &mut JsonOut<'_>, n: Option<u64>| match n {
+            Some(n) => j.u64(n),
+            None => j.raw(b"null"),
+        };
+        json.raw(b",\"ops\":{\"c\":");
+        json.array(pairs, |j, p| {
+            null_or(j, p.completion.map(|c| c.index as u64))
+        });
+        json.raw(b",\"e\":");
+        json.array(pairs, |j, p| {
+            let Some(c) = p.completion else {
+                return j.raw(b"null");
+            };
+            match history_txt.and_then(|h| h.error(c)) {
+                Some(Some(text)) => j.string(text),
+                Some(None) => j.raw(b"null"),
+                None => match &c.error {
+                    Some(e) => j.string(&json_text(e)),
+                    None => j.raw(b"null"),
+                },
+            }
+        });
+        json.raw(b",\"f\":");
+        json.array(pairs, |j, p| j.string(&p.invoke.f));
+        json.raw(b",\"fin\":");
+        json.array(pairs, |j, p| {
+            j.byte(if p.invoke.is_final { b'1' } else { b'0' })
+        });
+        json.raw(b",\"i\":");
+        json.array(pairs, |j, p| j.u64(p.invoke.index as u64));
+        json.raw(b",\"m\":");
+        json.array(pairs, |j, p| {
+            let mine = self.op_messages.get(&p.invoke.index);
+            j.array(mine.map_or(&[][..], Vec::as_slice), |j, &m| j.u64(m as u64))
+        });
+        json.raw(b",\"o\":");
+        json.array(pairs, |j, p| {
+            j.raw(match p.outcome() {
+                OpType::Ok => b"\"ok\"",
+                OpType::Fail => b"\"fail\"",
+                _ => b"\"info\"",
+            })
+        });
+        json.raw(b",\"p\":");
+        json.array(pairs, |j, p| match p.invoke.process {
+            Process::Client(n) => {
+                j.byte(b'"');
+                j.u64(n);
+                j.byte(b'"');
+            }
+            Process::Nemesis(_) => j.raw(b"\"nemesis\""),
+        });
+        json.raw(b",\"r\":");
+        json.array(pairs, |j, p| match p.completion {
+            Some(c) => match self.run.history.int_set(c) {
+                Some(set) => j.string(&cut_set(set, MAX_VALUE)),
+                None => value(j, c),
+            },
+            None => j.raw(b"null"),
+        });
+        json.raw(b",\"t0\":");
+        json.array(pairs, |j, p| j.u64(us(p.invoke.time)));
+        json.raw(b",\"t1\":");
+        json.array(pairs, |j, p| null_or(j, p.completion.map(|c| us(c.time))));
+        json.raw(b",\"v\":");
+        json.array(pairs, |j, p| value(j, p.invoke));
+        json.byte(b'}');
+    }
+
+    /// About the length of the JSON text (reserved at once, so that the page is not copied as
+    /// it grows).
+    pub fn size_hint(&self) -> usize {
+        let bodies: usize = (self.run.messages.iter().zip(&self.src).zip(&self.dst))
+            .map(|((m, &s), &d)| {
+                let client = self.client[s as usize] || self.client[d as usize];
+                let max = if client { MAX_CLIENT_BODY } else { MAX_BODY };
+                m.body().len().min(max + 24) * 9 / 8 + 48
+            })
+            .sum();
+        bodies + self.run.history.ops.len() * 128 + 4096
+    }
 }
 
-/// The journal's messages as parallel arrays.
-#[derive(Serialize)]
-struct Messages<'a> {
-    b: Vec<Cow<'a, str>>,
-    d: Vec<usize>,
-    id: Vec<u64>,
-    s: Vec<usize>,
-    st: Vec<u8>,
-    t0: Vec<u64>,
-    t1: Vec<u64>,
-    ty: Vec<usize>,
-}
-
-/// The client ops as parallel arrays.
-#[derive(Serialize, Default)]
-struct Ops<'a> {
-    c: Vec<Option<usize>>,
-    e: Vec<Option<String>>,
-    f: Vec<&'a str>,
-    fin: Vec<u8>,
-    i: Vec<usize>,
-    m: Vec<&'a [usize]>,
-    o: Vec<&'static str>,
-    p: Vec<String>,
-    r: Vec<Option<String>>,
-    t0: Vec<u64>,
-    t1: Vec<Option<u64>>,
-    v: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct TrailData<'a> {
-    m: &'a [usize],
-    o: &'a [usize],
-    v: Option<&'a str>,
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it (see
+/// [`JsonOut::escaped`]).
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    JsonOut::new(out).string(s);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::borrow::Cow;
+
+    use serde::Serialize;
+
+    use super::super::html::process_text;
+
+    fn cut(s: &str, max: usize) -> String {
+        cut_borrowed(s, max).into_owned()
+    }
+
+    /// [`cut`], borrowing a text that is short enough (most bodies are).
+    fn cut_borrowed(s: &str, max: usize) -> Cow<'_, str> {
+        if s.len() <= max {
+            return Cow::Borrowed(s);
+        }
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len()))
+    }
+
+    /// The page data as it was built before it was written directly: serde's text of this is
+    /// what [`PageData::write_json`] must write.
+    fn serde_page_data<'a>(
+        run: &'a StoredRun<'_>,
+        end: Nanos,
+        periods: &'a [Period],
+        op_messages: &'a HashMap<usize, Vec<usize>>,
+        trails: &'a [Trail],
+        history_txt: Option<&HistoryText>,
+    ) -> SerdePageData<'a> {
+        // An op's value or error as JSON text: from history.txt when it was just written.
+        let value_text = |op: &Op| match history_txt.and_then(|h| h.value(op)) {
+            Some(text) => cut(text, MAX_VALUE),
+            None => cut(&json_text(&op.value), MAX_VALUE),
+        };
+        let error_text = |op: &Op| match history_txt.and_then(|h| h.error(op)) {
+            Some(text) => text.map(str::to_string),
+            None => op.error.as_ref().map(json_text),
+        };
+        // Names are short: a multiply per byte hashes them faster than SipHash.
+        let mut part_index: HashMap<&str, usize, Fast> = HashMap::default();
+        let mut parts: Vec<String> = Vec::new();
+        let mut type_index: HashMap<&str, usize, Fast> = HashMap::default();
+        let mut types: Vec<String> = Vec::new();
+        let n = run.messages.len();
+        let (mut src, mut dst, mut t0, mut t1, mut state, mut kind, mut ids, mut bodies) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        // A client's home: the first server it talks to.
+        let mut home: HashMap<usize, usize> = HashMap::new();
+        for m in &run.messages {
+            let mut part = |p: &'a str| -> usize {
+                if let Some(&i) = part_index.get(p) {
+                    return i;
+                }
+                parts.push(p.to_string());
+                part_index.insert(p, parts.len() - 1);
+                parts.len() - 1
+            };
+            let (s, d) = (part(&m.src), part(&m.dest));
+            if is_client(&m.src) {
+                home.entry(s).or_insert(d);
+            } else if is_client(&m.dest) {
+                home.entry(d).or_insert(s);
+            }
+            let k = m.kind();
+            let ty = match type_index.get(k) {
+                Some(&i) => i,
+                None => {
+                    types.push(k.to_string());
+                    type_index.insert(k, types.len() - 1);
+                    types.len() - 1
+                }
+            };
+            src.push(s);
+            dst.push(d);
+            t0.push(us(m.sent));
+            let (end_t, st) = match m.fate {
+                Fate::Delivered(t) => (us(t), 0),
+                Fate::Dropped(t) => (us(t), 1),
+                Fate::InFlight => (us(end), 2),
+            };
+            t1.push(end_t);
+            state.push(st);
+            kind.push(ty);
+            ids.push(m.id);
+            bodies.push(cut_borrowed(
+                m.body(),
+                if m.is_client_traffic() {
+                    MAX_CLIENT_BODY
+                } else {
+                    MAX_BODY
+                },
+            ));
+        }
+        let part_names: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let (lane_names, lane_of) = lanes(&part_names, &home);
+
+        let pairs = run.history.pairs();
+        let mut ops = Ops::default();
+        for p in &pairs {
+            let i = p.invoke;
+            ops.i.push(i.index);
+            ops.c.push(p.completion.map(|c| c.index));
+            ops.p.push(process_text(i.process));
+            ops.f.push(&i.f);
+            ops.t0.push(us(i.time));
+            ops.t1.push(p.completion.map(|c| us(c.time)));
+            ops.o.push(match p.outcome() {
+                OpType::Ok => "ok",
+                OpType::Fail => "fail",
+                _ => "info",
+            });
+            ops.v.push(value_text(i));
+            ops.r
+                .push(p.completion.map(|c| match run.history.int_set(c) {
+                    Some(set) => cut_set(set, MAX_VALUE),
+                    None => value_text(c),
+                }));
+            ops.e.push(p.completion.and_then(error_text));
+            ops.fin.push(u8::from(i.is_final));
+            ops.m
+                .push(op_messages.get(&i.index).map_or(&[], Vec::as_slice));
+        }
+        SerdePageData {
+            end: us(end),
+            journal: run.has_journal,
+            lane: lane_of,
+            lanes: lane_names,
+            m: Messages {
+                b: bodies,
+                d: dst,
+                id: ids,
+                s: src,
+                st: state,
+                t0,
+                t1,
+                ty: kind,
+            },
+            ops,
+            parts,
+            periods: periods
+                .iter()
+                .map(|p| {
+                    (
+                        (p.start * 1e6) as u64,
+                        (p.end * 1e6) as u64,
+                        p.label.as_str(),
+                    )
+                })
+                .collect(),
+            trails: trails
+                .iter()
+                .map(|t| {
+                    (
+                        t.id.as_str(),
+                        TrailData {
+                            m: &t.messages,
+                            o: &t.ops,
+                            v: t.value.as_deref(),
+                        },
+                    )
+                })
+                .collect(),
+            types,
+        }
+    }
+
+    /// The page's data as it was built (see [`serde_page_data`]).
+    #[derive(Serialize)]
+    struct SerdePageData<'a> {
+        end: u64,
+        journal: bool,
+        lane: Vec<usize>,
+        lanes: Vec<String>,
+        m: Messages<'a>,
+        ops: Ops<'a>,
+        parts: Vec<String>,
+        periods: Vec<(u64, u64, &'a str)>,
+        trails: BTreeMap<&'a str, TrailData<'a>>,
+        types: Vec<String>,
+    }
+
+    /// The journal's messages as parallel arrays.
+    #[derive(Serialize)]
+    struct Messages<'a> {
+        b: Vec<Cow<'a, str>>,
+        d: Vec<usize>,
+        id: Vec<u64>,
+        s: Vec<usize>,
+        st: Vec<u8>,
+        t0: Vec<u64>,
+        t1: Vec<u64>,
+        ty: Vec<usize>,
+    }
+
+    /// The client ops as parallel arrays.
+    #[derive(Serialize, Default)]
+    struct Ops<'a> {
+        c: Vec<Option<usize>>,
+        e: Vec<Option<String>>,
+        f: Vec<&'a str>,
+        fin: Vec<u8>,
+        i: Vec<usize>,
+        m: Vec<&'a [usize]>,
+        o: Vec<&'static str>,
+        p: Vec<String>,
+        r: Vec<Option<String>>,
+        t0: Vec<u64>,
+        t1: Vec<Option<u64>>,
+        v: Vec<String>,
+    }
+
+    #[derive(Serialize)]
+    struct TrailData<'a> {
+        m: &'a [usize],
+        o: &'a [usize],
+        v: Option<&'a str>,
+    }
 
     /// Strings are escaped as serde_json escapes them, and the page data is serde's text.
     #[test]
@@ -435,6 +657,173 @@ mod tests {
                 serde_json::to_string(s).unwrap()
             );
         }
+        // Random texts: escapes at every offset of the eight-byte words, and between them.
+        let mut rng = Lcg(7);
+        for _ in 0..2_000 {
+            let len = rng.below(40) as usize;
+            let s = rng.text(len);
+            let mut out = b"x".to_vec();
+            push_json_string(&mut out, &s);
+            assert_eq!(
+                out[1..],
+                *serde_json::to_string(&s).unwrap().as_bytes(),
+                "{s:?}"
+            );
+        }
+    }
+
+    /// A small deterministic generator for the random tests.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 >> 33
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        /// `len` characters, most plain, some to escape, some of several bytes.
+        fn text(&mut self, len: usize) -> String {
+            const PICK: [char; 12] = [
+                '"', '\\', '\n', '\t', '\u{1}', '\u{1f}', '\u{7f}', 'é', '€', '😀', '<', '/',
+            ];
+            (0..len)
+                .map(|_| match self.below(4) {
+                    0 => PICK[self.below(PICK.len() as u64) as usize],
+                    _ => char::from(b' ' + self.below(95) as u8),
+                })
+                .collect()
+        }
+    }
+
+    /// The page data written directly is serde's text of the struct it was built as, on a run
+    /// with bodies to escape and to cut (inside a character too), every fate, ops without a
+    /// completion, errors, final ops, reads kept as sets, periods and trails (one id twice).
+    #[test]
+    fn page_data_is_serdes_text() {
+        use crate::history::History;
+        use crate::report_html::stored::JournalBuilder;
+
+        let dir = std::env::temp_dir().join(format!("glomers-page-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lines = [
+            r#"{"index":0,"time":0,"type":"invoke","process":1,"f":"read","value":null,"client":"c1","msg_ids":[1]}"#,
+            r#"{"index":1,"time":5,"type":"info","process":"nemesis","f":"start-partition","value":{"shape":"ring"}}"#,
+            r#"{"index":2,"time":1000,"type":"ok","process":1,"f":"read","value":[3,1,2,2]}"#,
+            r#"{"index":3,"time":2000,"type":"invoke","process":2,"f":"broadcast","value":"a\"b</c>","client":"c2","msg_ids":[1]}"#,
+            r#"{"index":4,"time":3000,"type":"fail","process":2,"f":"broadcast","value":"a\"b</c>","error":["crash","x\ty"]}"#,
+            r#"{"index":5,"time":4000,"type":"invoke","process":3,"f":"write","value":[1,"é"],"final":true}"#,
+            r#"{"index":6,"time":4500,"type":"invoke","process":4,"f":"read","value":null}"#,
+            r#"{"index":7,"time":4600,"type":"info","process":4,"f":"read","value":null,"error":"net-timeout"}"#,
+        ];
+        let mut long = String::from(r#"{"type":"read_ok","in_reply_to":1,"messages":["#);
+        while long.len() < 3_000 {
+            long.push_str("12345,");
+        }
+        long.push_str("1]}");
+        let mut rng = Lcg(11);
+        let parsed = History::from_jsonl(&lines.join("\n")).unwrap();
+        let mut history = History::default();
+        history.keep_reads_as_sets("read");
+        for op in parsed.ops {
+            history.push(op);
+        }
+        for (invoke, client) in [(0, "c1"), (3, "c2")] {
+            history.note_request(invoke, client, 1);
+        }
+        let mut journal = JournalBuilder::default();
+        let mut t = 0;
+        let mut send =
+            |journal: &mut JournalBuilder, id: u64, src: &str, dest: &str, body: &str| {
+                t += 1_234;
+                journal.push_event(t, "send", id, src, dest, Some(body));
+            };
+        send(&mut journal, 0, "c1", "n0", r#"{"type":"read","msg_id":1}"#);
+        send(&mut journal, 1, "n0", "c1", &long);
+        send(
+            &mut journal,
+            2,
+            "c2",
+            "n1",
+            r#"{"type":"broadcast","message":"a\"b</c>","msg_id":1}"#,
+        );
+        send(
+            &mut journal,
+            3,
+            "n1",
+            "n0",
+            &format!(r#"{{"type":"gossip","x":"{}"}}"#, "é".repeat(1_200)),
+        );
+        send(&mut journal, 4, "n1", "lin-kv", "{\"type\":\t\"cas\"}");
+        for id in 5..60 {
+            let len = rng.below(2_200) as usize;
+            let body = rng.text(len);
+            let (src, dest) =
+                [("n0", "n1"), ("n2", "c9"), ("c3", "n2"), ("lin-kv", "n1")][id as usize % 4];
+            send(&mut journal, id, src, dest, &body);
+        }
+        for id in 0..60 {
+            match id % 3 {
+                0 => journal.push_event(t + id, "recv", id, "", "", None),
+                1 => journal.push_event(t + id, "drop", id, "", "", None),
+                _ => {}
+            }
+        }
+        let run = StoredRun {
+            dir: dir.clone(),
+            results: serde_json::json!({}),
+            history: std::borrow::Cow::Owned(history),
+            messages: journal.finish("test"),
+            has_journal: true,
+        };
+        let history_txt = super::super::write_history_txt(&run).unwrap();
+        let periods = [
+            Period {
+                start: 0.5,
+                end: 1.25,
+                label: "partition (\"ring\")".into(),
+            },
+            Period {
+                start: 2.0,
+                end: 3.000_001,
+                label: "kill".into(),
+            },
+        ];
+        let op_messages = super::super::stored::op_messages(&run.history, &run.messages);
+        let trail = |id: &str, value: Option<&str>| Trail {
+            id: id.into(),
+            html: String::new(),
+            messages: vec![1, 3],
+            ops: vec![0, 2],
+            value: value.map(str::to_string),
+            finding: None,
+        };
+        let trails = [
+            trail("trail-b", Some("</x>")),
+            trail("trail-a", None),
+            trail("trail-b", Some("2")),
+        ];
+        let end = 90_000;
+        for txt in [Some(&history_txt), None] {
+            let direct = page_data(&run, end, &periods, &op_messages, &trails, txt).to_json();
+            let serde = serde_json::to_string(&serde_page_data(
+                &run,
+                end,
+                &periods,
+                &op_messages,
+                &trails,
+                txt,
+            ))
+            .unwrap();
+            assert_eq!(direct, serde);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A read kept as a set is shown as its whole JSON text would be cut.

@@ -4,28 +4,150 @@
 //! (a read reply of a big run holds thousands). Anything unusual (an escaped key, a repeated
 //! key, a value of the wrong kind) answers `None`, and the caller parses the body as before.
 
-use crate::workloads::reply::{as_u64, for_each_field};
+use crate::workloads::reply::as_u64;
 
 /// The raw text of each named top-level field of `object` (`None` for an absent one), or
-/// `None` when `object` is not an object or when a key has an escape or appears twice. The
-/// walk over the fields is the one replies are read with ([`for_each_field`]).
+/// `None` when `object` is not an object or when a key has an escape or appears twice. Values
+/// are skipped a word at a time ([`skip_value`]): a journal's bodies are most of its bytes.
+#[inline]
 pub fn top_level_fields<'a, const N: usize>(
     object: &'a str,
     names: [&str; N],
 ) -> Option<[Option<&'a str>; N]> {
-    let mut found: [Option<&'a [u8]>; N] = [None; N];
-    let ok = for_each_field(object.as_bytes(), |key, value| {
-        match names.iter().position(|n| n.as_bytes() == key) {
-            // A named key twice: left to a parser (the map keeps the last one).
-            Some(slot) => found[slot].replace(value).is_none(),
-            None => true,
-        }
-    });
-    if !ok {
+    let bytes = object.as_bytes();
+    let mut found: [Option<&'a str>; N] = [None; N];
+    let mut at = skip_ws(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    // Field texts are whole JSON values cut at ASCII delimiters: still UTF-8.
-    Some(found.map(|v| v.and_then(|v| std::str::from_utf8(v).ok())))
+    at = skip_ws(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(found);
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, escaped) = skip_string_escaped(bytes, at + 1)?;
+        // An escaped key: left to a parser.
+        if escaped {
+            return None;
+        }
+        let key = &bytes[at + 1..key_end - 1];
+        at = skip_ws(bytes, key_end);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(bytes, at + 1);
+        let end = skip_value(bytes, start)?;
+        for (slot, name) in names.iter().enumerate() {
+            if name.len() == key.len() && name.as_bytes() == key {
+                // A named key twice: left to a parser (the map keeps the last one).
+                if found[slot].replace(object.get(start..end)?).is_some() {
+                    return None;
+                }
+                break;
+            }
+        }
+        at = skip_ws(bytes, end);
+        match bytes.get(at) {
+            Some(b',') => at = skip_ws(bytes, at + 1),
+            Some(b'}') => return Some(found),
+            _ => return None,
+        }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes of `bytes` from `at` as a word (first byte lowest), if there are eight.
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    let eight = bytes.get(at..at + 8)?;
+    Some(u64::from_le_bytes(eight.try_into().expect("eight bytes")))
+}
+
+/// High bits set at bytes of `w` equal to `b`: exactly at the first such byte, maybe at some
+/// after it (a borrow), never before; so the lowest set bit of an `|` of these marks the first
+/// byte equal to any of theirs.
+fn equal_bytes(w: u64, b: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// The index of the first of `a`, `b`, `c` in `bytes` from `at`: a word at a time nearby (most
+/// strings and arrays of a body are short), by memchr past that (a read reply's long array).
+fn find3(bytes: &[u8], mut at: usize, a: u8, b: u8, c: u8) -> Option<usize> {
+    const NEAR: usize = 64;
+    let near = at + NEAR;
+    while at < near {
+        let Some(w) = word(bytes, at) else {
+            break;
+        };
+        let hits = equal_bytes(w, a) | equal_bytes(w, b) | equal_bytes(w, c);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    Some(at + memchr::memchr3(a, b, c, bytes.get(at..)?)?)
+}
+
+/// From just after a string's opening quote: the index just past its closing quote.
+fn skip_string_rest(bytes: &[u8], at: usize) -> Option<usize> {
+    Some(skip_string_escaped(bytes, at)?.0)
+}
+
+/// [`skip_string_rest`], and whether the string holds an escape.
+fn skip_string_escaped(bytes: &[u8], mut at: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    loop {
+        at = find3(bytes, at, b'"', b'\\', b'"')?;
+        if bytes[at] == b'"' {
+            return Some((at + 1, escaped));
+        }
+        escaped = true;
+        at += 2;
+    }
+}
+
+/// From the first byte of a value: the index just past it.
+fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'"' => skip_string_rest(bytes, at + 1),
+        b'[' => skip_nested(bytes, at, b'[', b']'),
+        b'{' => skip_nested(bytes, at, b'{', b'}'),
+        _ => {
+            let len = bytes[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(bytes.len() - at);
+            Some(at + len)
+        }
+    }
+}
+
+/// Skips an array or object from its opening bracket: in valid JSON only its own kind of
+/// bracket needs counting (the other kind nests in balanced pairs inside it), strings aside.
+fn skip_nested(bytes: &[u8], mut at: usize, open: u8, close: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        at = find3(bytes, at, b'"', open, close)?;
+        match bytes[at] {
+            b'"' => at = skip_string_rest(bytes, at + 1)?,
+            b if b == open => {
+                depth += 1;
+                at += 1;
+            }
+            _ => {
+                depth = depth.checked_sub(1)?;
+                at += 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
+    }
 }
 
 /// A field's raw text as an optional `u64`, as serde reads an `Option<u64>`: `null` is
@@ -131,43 +253,35 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
 fn walk_value(bytes: &[u8], mut at: usize, found: &mut impl FnMut(u64)) -> Option<usize> {
     let mut depth = 0usize;
     loop {
-        match *bytes.get(at)? {
-            b'[' | b'{' => {
-                depth += 1;
-                at += 1;
-            }
-            b']' | b'}' => {
-                depth = depth.checked_sub(1)?;
-                at += 1;
-            }
-            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => at += 1,
-            b'"' => {
-                at += 1;
-                loop {
-                    match *bytes.get(at)? {
-                        b'"' => break,
-                        b'\\' => at += 2,
-                        _ => at += 1,
-                    }
-                }
-                at += 1;
-            }
+        let c = *bytes.get(at)?;
+        at += 1;
+        match c {
             b'0'..=b'9' => {
-                let start = at;
-                let mut n: Option<u64> = Some(0);
-                while let Some(&d) = bytes.get(at).filter(|d| d.is_ascii_digit()) {
-                    n = n
-                        .and_then(|n| n.checked_mul(10))
-                        .and_then(|n| n.checked_add(u64::from(d - b'0')));
+                let start = at - 1;
+                let mut n = u64::from(c - b'0');
+                while let Some(d) = bytes
+                    .get(at)
+                    .map(|d| d.wrapping_sub(b'0'))
+                    .filter(|&d| d < 10)
+                {
+                    n = n.wrapping_mul(10).wrapping_add(u64::from(d));
                     at += 1;
                 }
                 if matches!(bytes.get(at), Some(b'.' | b'e' | b'E')) {
                     at = skip_number(bytes, at);
-                } else if let Some(n) = n.filter(|_| at > start) {
+                } else if at - start < 20 || as_u64(&bytes[start..at]).is_some() {
+                    // Up to 19 digits always fit (then `n` did not wrap).
                     found(n);
                 }
             }
-            b'-' => at = skip_number(bytes, at + 1),
+            b'"' => at = skip_string_rest(bytes, at)?,
+            b'[' | b'{' => {
+                depth += 1;
+                continue;
+            }
+            b']' | b'}' => depth = depth.checked_sub(1)?,
+            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'-' => at = skip_number(bytes, at),
             b't' | b'f' | b'n' => {
                 while bytes.get(at).is_some_and(u8::is_ascii_lowercase) {
                     at += 1;
@@ -193,8 +307,163 @@ fn skip_number(bytes: &[u8], mut at: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::workloads::reply::for_each_field;
+
+    /// [`top_level_fields`] as it was: by the walk over the fields replies are read with.
+    fn top_level_fields_by_reply_walk<'a, const N: usize>(
+        object: &'a str,
+        names: [&str; N],
+    ) -> Option<[Option<&'a str>; N]> {
+        let mut found: [Option<&'a [u8]>; N] = [None; N];
+        let ok = for_each_field(object.as_bytes(), |key, value| {
+            match names.iter().position(|n| n.as_bytes() == key) {
+                // A named key twice: left to a parser (the map keeps the last one).
+                Some(slot) => found[slot].replace(value).is_none(),
+                None => true,
+            }
+        });
+        if !ok {
+            return None;
+        }
+        // Field texts are whole JSON values cut at ASCII delimiters: still UTF-8.
+        Some(found.map(|v| v.and_then(|v| std::str::from_utf8(v).ok())))
+    }
+
+    /// A small deterministic generator of JSON texts for the random tests (objects with
+    /// repeated keys unless `unique`).
+    pub(crate) struct Gen(pub u64, pub bool);
+
+    impl Gen {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+
+        fn ws(&mut self, out: &mut String) {
+            if self.below(6) == 0 {
+                out.push_str([" ", "\t", "\n ", "\r\n"][self.below(4) as usize]);
+            }
+        }
+
+        pub(crate) fn string(&mut self, out: &mut String) {
+            const PARTS: [&str; 12] = [
+                "a", "type", "\\\"", "\\\\", "]", "[", "{", "}", ",", ":", "é", "\\u0041",
+            ];
+            out.push('"');
+            for _ in 0..self.below(12) {
+                out.push_str(PARTS[self.below(PARTS.len() as u64) as usize]);
+            }
+            out.push('"');
+        }
+
+        /// A value nested at most `depth` deep; arrays are sometimes long (past a word scan).
+        pub(crate) fn value(&mut self, out: &mut String, depth: u32) {
+            match self.below(if depth == 0 { 6 } else { 9 }) {
+                0 => out.push_str(
+                    ["0", "7", "18446744073709551615", "123456789"][self.below(4) as usize],
+                ),
+                1 => out.push_str(
+                    ["-1", "2.5", "1e3", "-0", "18446744073709551616", "3E-2"]
+                        [self.below(6) as usize],
+                ),
+                2 => out.push_str(["true", "false", "null"][self.below(3) as usize]),
+                3..=5 => self.string(out),
+                6 | 7 => {
+                    out.push('[');
+                    let n = if self.below(4) == 0 {
+                        60
+                    } else {
+                        self.below(5)
+                    };
+                    for i in 0..n {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        self.ws(out);
+                        self.value(out, depth - 1);
+                        self.ws(out);
+                    }
+                    out.push(']');
+                }
+                _ => self.object(out, depth - 1),
+            }
+        }
+
+        /// An object whose keys are often the envelope's, sometimes twice or escaped.
+        pub(crate) fn object(&mut self, out: &mut String, depth: u32) {
+            const KEYS: [&str; 9] = [
+                "type",
+                "msg_id",
+                "in_reply_to",
+                "x",
+                "typ",
+                "msg_idx",
+                "typ\\u0065",
+                "a\\\"b",
+                "relay",
+            ];
+            out.push('{');
+            self.ws(out);
+            let mut used = [false; KEYS.len()];
+            let mut written = 0;
+            for _ in 0..self.below(6) {
+                let key = self.below(KEYS.len() as u64) as usize;
+                // `typ\u0065` is `type` once read.
+                let read_as = if key == 6 { 0 } else { key };
+                if self.1 && std::mem::replace(&mut used[read_as], true) {
+                    continue;
+                }
+                written += 1;
+                if written > 1 {
+                    out.push(',');
+                    self.ws(out);
+                }
+                out.push('"');
+                out.push_str(KEYS[key]);
+                out.push('"');
+                self.ws(out);
+                out.push(':');
+                self.ws(out);
+                self.value(out, depth);
+                self.ws(out);
+            }
+            out.push('}');
+        }
+    }
+
+    /// The fields found a word at a time are those the reply walk finds, on random objects.
+    #[test]
+    fn top_level_fields_are_those_of_the_reply_walk() {
+        let mut gen = Gen(5, false);
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            gen.ws(&mut text);
+            gen.object(&mut text, 3);
+            gen.ws(&mut text);
+            serde_json::from_str::<serde_json::Value>(&text).expect(&text);
+            let names = ["type", "msg_id", "in_reply_to"];
+            assert_eq!(
+                top_level_fields(&text, names),
+                top_level_fields_by_reply_walk(&text, names),
+                "{text}"
+            );
+            // Cut short: not an object any more.
+            for cut in [text.len() / 2, text.len().saturating_sub(2)] {
+                if let Some(short) = text.get(..cut) {
+                    assert_eq!(
+                        top_level_fields(short, names),
+                        top_level_fields_by_reply_walk(short, names),
+                        "{short}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn finds_top_level_fields_only() {
@@ -279,6 +548,19 @@ mod tests {
         }
         // An escaped top-level key is left to a parser.
         assert!(unsigned_leaves(r#"{"typ\u0065":1}"#, &["type"], |_| {}).is_none());
+        // Random objects.
+        let mut gen = Gen(9, true);
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            gen.object(&mut text, 3);
+            let mut leaves = Vec::new();
+            if unsigned_leaves(&text, &["msg_id", "type"], |n| leaves.push(n)).is_some() {
+                leaves.sort_unstable();
+                assert_eq!(leaves, parsed(&text), "{text}");
+            } else {
+                assert!(text.contains(r#"\""#) || text.contains(r#"\u"#), "{text}");
+            }
+        }
     }
 
     #[test]

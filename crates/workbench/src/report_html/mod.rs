@@ -18,6 +18,7 @@ pub mod anomaly_trails;
 pub mod data;
 pub mod findings;
 pub mod html;
+mod json_out;
 mod json_scan;
 pub mod kafka_trails;
 pub mod opgraph;
@@ -235,14 +236,15 @@ pub fn fault_periods(run: &StoredRun<'_>, end: u64) -> Vec<plots::Period> {
 
 /// The whole page.
 pub fn render(run: &StoredRun<'_>) -> anyhow::Result<String> {
-    render_with(run, None)
+    Ok(String::from_utf8(render_with(run, None)?).expect("the page is UTF-8"))
 }
 
-/// [`render`], taking the ops' value texts from `history.txt` as it was just written.
+/// [`render`] as bytes (UTF-8), taking the ops' value texts from `history.txt` as it was just
+/// written.
 pub fn render_with(
     run: &StoredRun<'_>,
     history_txt: Option<&HistoryText>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Vec<u8>> {
     let end = run.end_time();
     let periods = fault_periods(run, end);
     let op_messages = stored::op_messages(&run.history, &run.messages);
@@ -277,7 +279,17 @@ pub fn render_with(
             .unwrap_or_default(),
         validity_word(valid)
     );
-    let mut p = String::with_capacity(64 * 1024);
+    // Sized at once for all of it (the data is most of it).
+    let mut p = String::with_capacity(
+        64 * 1024
+            + CSS.len()
+            + SCRIPT.len()
+            + trails.iter().map(|t| t.html.len()).sum::<usize>()
+            + raw.len()
+            + quantiles.len()
+            + rate.len()
+            + data.size_hint(),
+    );
     let _ = write!(
         p,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -375,12 +387,21 @@ pub fn render_with(
          <div id=\"tip\" hidden></div>\
          <div id=\"selfcheck\" data-status=\"pending\" data-errors=\"0\"></div>",
     );
-    let _ = write!(
-        p,
-        "<script type=\"application/json\" id=\"data\">{}</script><script>{SCRIPT}</script></body></html>",
-        script_text(data.to_json())
-    );
-    Ok(p)
+    // The data is written in place, the largest part of the page by far; the page is sized
+    // for it at once.
+    p.push_str("<script type=\"application/json\" id=\"data\">");
+    let mut page = p.into_bytes();
+    page.reserve(data.size_hint() + SCRIPT.len() + 64);
+    let at = page.len();
+    data.write_json(&mut page);
+    if memchr::memmem::find(&page[at..], b"</").is_some() {
+        let text = String::from_utf8(page.split_off(at)).expect("JSON text is UTF-8");
+        page.extend_from_slice(script_text(text).as_bytes());
+    }
+    page.extend_from_slice(b"</script><script>");
+    page.extend_from_slice(SCRIPT.as_bytes());
+    page.extend_from_slice(b"</script></body></html>");
+    Ok(page)
 }
 
 fn verdict_sentence(valid: &Value) -> &'static str {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -27,17 +28,17 @@ pub enum Fate {
 }
 
 /// One message of the journal: its send, and its delivery or drop.
+///
+/// Names (participants, types) are shared between the messages: a run journals tens of
+/// thousands of messages between a few dozen participants.
 #[derive(Clone, Debug)]
 pub struct JournalMessage {
     pub id: u64,
-    pub src: String,
-    pub dest: String,
+    pub src: Arc<str>,
+    pub dest: Arc<str>,
     pub sent: Nanos,
     /// The body's `type`.
-    pub kind: String,
-    /// The body's `msg_id` and `in_reply_to` (None when absent or not an integer).
-    pub msg_id: Option<u64>,
-    pub in_reply_to: Option<u64>,
+    pub kind: Arc<str>,
     /// The body's JSON text as it was journaled (kept as text: a read reply of a big run holds
     /// thousands of values, and only a few bodies are ever looked into).
     pub body: Box<str>,
@@ -52,6 +53,17 @@ impl JournalMessage {
     /// The body's JSON text.
     pub fn body(&self) -> &str {
         &self.body
+    }
+
+    /// The body's `msg_id` (None when absent or not an integer), read from the body when asked
+    /// (only client traffic's are: a run's journal is mostly server messages).
+    pub fn msg_id(&self) -> Option<u64> {
+        envelope(&self.body).msg_id
+    }
+
+    /// The body's `in_reply_to` (None when absent or not an integer), as [`Self::msg_id`].
+    pub fn in_reply_to(&self) -> Option<u64> {
+        envelope(&self.body).in_reply_to
     }
 
     /// The body parsed (an empty map if it is not an object).
@@ -252,8 +264,11 @@ pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
 #[derive(Default)]
 pub struct JournalBuilder {
     messages: Vec<JournalMessage>,
-    /// Message id → its index in `messages`.
-    by_id: HashMap<u64, usize, BuildHasherDefault<SmallKeyHasher>>,
+    /// Message id → its index in `messages`, once the ids are not the indices (the network
+    /// numbers its messages from 0 in send order, so a journal it wrote never needs this).
+    by_id: Option<HashMap<u64, usize, BuildHasherDefault<SmallKeyHasher>>>,
+    /// The names seen (participants, types), by their text.
+    names: HashMap<Box<[u8]>, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
     /// Lines that were not a send, recv or drop of a known message.
     bad: usize,
 }
@@ -292,37 +307,91 @@ impl JournalBuilder {
         });
     }
 
+    /// [`JournalBuilder::push_event`] of a send whose addresses are bytes (as the network
+    /// writes them); false, with nothing added, when one is not UTF-8.
+    pub fn push_send(
+        &mut self,
+        time: Nanos,
+        id: u64,
+        src: &[u8],
+        dest: &[u8],
+        body: Option<&str>,
+    ) -> bool {
+        let (Some(src), Some(dest)) = (self.name(src), self.name(dest)) else {
+            return false;
+        };
+        self.send(time, id, src, dest, body);
+        true
+    }
+
+    /// A delivery (`recv`) or a drop of the message `id`.
+    pub fn push_fate(&mut self, time: Nanos, delivered: bool, id: u64) {
+        let index = match &self.by_id {
+            None => usize::try_from(id)
+                .ok()
+                .filter(|&i| i < self.messages.len()),
+            Some(by_id) => by_id.get(&id).copied(),
+        };
+        let Some(i) = index else {
+            self.bad += 1;
+            return;
+        };
+        self.messages[i].fate = if delivered {
+            Fate::Delivered(time)
+        } else {
+            Fate::Dropped(time)
+        };
+    }
+
     fn push(&mut self, event: JournalLine<'_>) {
         match &*event.kind {
             "send" => {
-                self.by_id.insert(event.id, self.messages.len());
-                let body = event.body.unwrap_or("{}");
-                let (kind, envelope) = body_fields(body);
-                self.messages.push(JournalMessage {
-                    id: event.id,
-                    src: event.src.into_owned(),
-                    dest: event.dest.into_owned(),
-                    sent: event.time,
-                    kind: kind.unwrap_or_else(|| "?".into()),
-                    msg_id: envelope.msg_id,
-                    in_reply_to: envelope.in_reply_to,
-                    body: body.into(),
-                    fate: Fate::InFlight,
-                });
+                let src = self.name(event.src.as_bytes()).expect("a str");
+                let dest = self.name(event.dest.as_bytes()).expect("a str");
+                self.send(event.time, event.id, src, dest, event.body);
             }
-            "recv" | "drop" => {
-                let Some(&i) = self.by_id.get(&event.id) else {
-                    self.bad += 1;
-                    return;
-                };
-                self.messages[i].fate = if event.kind == "recv" {
-                    Fate::Delivered(event.time)
-                } else {
-                    Fate::Dropped(event.time)
-                };
-            }
+            "recv" | "drop" => self.push_fate(event.time, event.kind == "recv", event.id),
             _ => self.bad += 1,
         }
+    }
+
+    fn send(&mut self, time: Nanos, id: u64, src: Arc<str>, dest: Arc<str>, body: Option<&str>) {
+        let index = self.messages.len();
+        match &mut self.by_id {
+            None if id == index as u64 => {}
+            None => {
+                let mut by_id: HashMap<u64, usize, _> = (0..index).map(|i| (i as u64, i)).collect();
+                by_id.insert(id, index);
+                self.by_id = Some(by_id);
+            }
+            Some(by_id) => {
+                by_id.insert(id, index);
+            }
+        }
+        let body = body.unwrap_or("{}");
+        let kind = match body_kind(body) {
+            Some(kind) => self.name(kind.as_bytes()).expect("a str"),
+            None => self.name(b"?").expect("a str"),
+        };
+        self.messages.push(JournalMessage {
+            id,
+            src,
+            dest,
+            sent: time,
+            kind,
+            body: body.into(),
+            fate: Fate::InFlight,
+        });
+    }
+
+    /// The shared name of this text (None when it is not UTF-8).
+    fn name(&mut self, text: &[u8]) -> Option<Arc<str>> {
+        if let Some(name) = self.names.get(text) {
+            return Some(name.clone());
+        }
+        let name: Arc<str> = std::str::from_utf8(text).ok()?.into();
+        self.names.insert(text.into(), name.clone());
+        Some(name)
     }
 
     /// The messages in send order; skipped lines are noted on stderr, naming `source`.
@@ -338,24 +407,69 @@ impl JournalBuilder {
     }
 }
 
-/// A body's `type` (when it is a string) and its envelope's numbers, in one walk over its
-/// top-level fields; anything unusual is left to serde.
-fn body_fields(body: &str) -> (Option<String>, Envelope) {
-    let fields = json_scan::top_level_fields(body, ["type", "msg_id", "in_reply_to"]);
-    let kind = match fields.and_then(|[kind, ..]| json_scan::as_optional_plain_str(kind)) {
-        Some(kind) => kind.map(str::to_string),
+/// The top-level fields a body's envelope is read from (a repeated one is left to serde).
+const ENVELOPE_FIELDS: [&str; 3] = ["type", "msg_id", "in_reply_to"];
+
+/// A body's `type` (when it is a string), from the walk over its top-level fields; anything
+/// unusual is left to serde. A body as nodes write them, `type` first, is read at once (see
+/// [`leading_type`]).
+fn body_kind(body: &str) -> Option<Cow<'_, str>> {
+    if let Some(kind) = leading_type(body) {
+        return Some(Cow::Borrowed(kind));
+    }
+    let fields = json_scan::top_level_fields(body, ENVELOPE_FIELDS);
+    match fields.and_then(|[kind, ..]| json_scan::as_optional_plain_str(kind)) {
+        Some(kind) => kind.map(Cow::Borrowed),
         None => serde_json::from_str::<BodyType>(body)
             .ok()
-            .and_then(|b| b.kind),
-    };
+            .and_then(|b| b.kind)
+            .map(Cow::Owned),
+    }
+}
+
+/// The `type` of a body that begins `{"type":"` (as nodes write them) or ends `"type":"…"}`
+/// (as the workbench does, keys in order), when that is surely its only `type`: no escape
+/// anywhere in it (so every quote opens or closes a string, and no key is `type` written
+/// another way) and no other `"type"` in its text. A body is a JSON object, so such a first or
+/// last field is a top-level one.
+fn leading_type(body: &str) -> Option<&str> {
+    static TYPE_KEY: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    const KEY: &str = "\"type\":";
+    let bytes = body.as_bytes();
+    if memchr::memchr(b'\\', bytes).is_some() {
+        return None;
+    }
+    let finder = TYPE_KEY.get_or_init(|| memchr::memmem::Finder::new(b"\"type\""));
+    if let Some(rest) = body.strip_prefix("{\"type\":\"") {
+        let end = memchr::memchr(b'"', rest.as_bytes())?;
+        if finder.find(&rest.as_bytes()[end..]).is_some() {
+            return None;
+        }
+        return Some(&rest[..end]);
+    }
+    let inner = body.strip_suffix("\"}")?;
+    let open = memchr::memrchr(b'"', inner.as_bytes())?;
+    let key_at = inner[..open].strip_suffix(KEY)?.len();
+    if !matches!(bytes.get(key_at.checked_sub(1)?), Some(b',' | b'{'))
+        || finder.find(bytes) != Some(key_at)
+    {
+        return None;
+    }
+    Some(&inner[open + 1..])
+}
+
+/// A body's envelope numbers, from the walk over its top-level fields; anything unusual is
+/// left to serde.
+fn envelope(body: &str) -> Envelope {
+    let fields = json_scan::top_level_fields(body, ENVELOPE_FIELDS);
     let scanned = fields.and_then(|[_, msg_id, in_reply_to]| {
         Some(Envelope {
             msg_id: json_scan::as_optional_u64(msg_id)?,
             in_reply_to: json_scan::as_optional_u64(in_reply_to)?,
         })
     });
-    let envelope = scanned.unwrap_or_else(|| serde_json::from_str(body).unwrap_or_default());
-    (kind, envelope)
+    scanned.unwrap_or_else(|| serde_json::from_str(body).unwrap_or_default())
 }
 
 /// For each client op (by the history index of its invocation), the journal messages that
@@ -385,11 +499,11 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
         let mut replies: Vec<(ClientMsg, usize)> = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             if is_client(&m.src) {
-                if let Some(k) = m.msg_id.and_then(|id| client_msg(&m.src, id)) {
+                if let Some(k) = m.msg_id().and_then(|id| client_msg(&m.src, id)) {
                     requests.insert(k, i);
                 }
             } else if is_client(&m.dest) {
-                if let Some(k) = m.in_reply_to.and_then(|id| client_msg(&m.dest, id)) {
+                if let Some(k) = m.in_reply_to().and_then(|id| client_msg(&m.dest, id)) {
                     replies.push((k, i));
                 }
             }
@@ -450,14 +564,14 @@ fn op_messages_by_time(
         if is_client(&m.src) {
             requests_at.entry(m.sent).or_default().push(i);
         }
-        let client = if is_client(&m.src) {
+        let client: &str = if is_client(&m.src) {
             &m.src
         } else if is_client(&m.dest) {
             &m.dest
         } else {
             continue;
         };
-        by_client.entry(client.as_str()).or_default().push(i);
+        by_client.entry(client).or_default().push(i);
     }
     let mut claimed = vec![false; messages.len()];
     let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -470,7 +584,7 @@ fn op_messages_by_time(
             continue;
         };
         claimed[first] = true;
-        let client = messages[first].src.as_str();
+        let client = &*messages[first].src;
         let until = pair.completion.map(|c| c.time);
         let mut mine = Vec::new();
         for &i in &by_client[client] {
@@ -498,7 +612,7 @@ pub fn serving_node(
     invoke_index: usize,
 ) -> Option<String> {
     let first = *op_messages.get(&invoke_index)?.first()?;
-    Some(messages[first].dest.clone())
+    Some(messages[first].dest.to_string())
 }
 
 #[cfg(test)]
@@ -520,18 +634,72 @@ mod tests {
     }
 
     fn message(src: &str, dest: &str, sent: Nanos, body: &str) -> JournalMessage {
-        let (_, envelope) = body_fields(body);
         JournalMessage {
             id: 0,
             src: src.into(),
             dest: dest.into(),
             sent,
             kind: "read".into(),
-            msg_id: envelope.msg_id,
-            in_reply_to: envelope.in_reply_to,
             body: body.into(),
             fate: Fate::Delivered(sent + 1),
         }
+    }
+
+    /// A body's type read at once (`type` first) is the one the walk over its fields, or serde,
+    /// reads: on random bodies, and on ones made to mislead a quick look.
+    #[test]
+    fn body_types_read_at_once_are_those_of_the_walk() {
+        fn walked(body: &str) -> Option<String> {
+            let fields = json_scan::top_level_fields(body, ENVELOPE_FIELDS);
+            match fields.and_then(|[kind, ..]| json_scan::as_optional_plain_str(kind)) {
+                Some(kind) => kind.map(str::to_string),
+                None => serde_json::from_str::<BodyType>(body)
+                    .ok()
+                    .and_then(|b| b.kind),
+            }
+        }
+        let mut bodies: Vec<String> = [
+            r#"{"type":"gossip","relay":[1,2]}"#,
+            r#"{"type":"a","x":{"type":"b"}}"#,
+            r#"{"type":"a","type":"b"}"#,
+            r#"{"type":"a","typ\u0065":"b"}"#,
+            r#"{"type":"a\"b"}"#,
+            r#"{"type":"a","s":"type"}"#,
+            r#"{"type":"","msg_id":1,"msg_id":2}"#,
+            r#"{"type":"read_ok","messages":[1,2,3],"in_reply_to":4}"#,
+            r#"{"type":7}"#,
+            r#"{"msg_id":1,"type":"read"}"#,
+            r#"{"type":"x"}"#,
+            r#"{"a":{"type":"x"},"type":"y"}"#,
+            r#"{"a":["type","x"],"type":"y"}"#,
+            r#"{"a":"\"type\":\"x","type":"y"}"#,
+            r#"{"a":1, "type":"y"}"#,
+            r#"{"a":{"type":"y"}}"#,
+            r#"{"type":"x","type":"y"}"#,
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut gen = json_scan::tests::Gen(17, false);
+        for _ in 0..20_000 {
+            let mut kind = String::new();
+            gen.string(&mut kind);
+            let mut rest = String::new();
+            gen.object(&mut rest, 2);
+            let fields = rest[1..rest.len() - 1].trim();
+            let sep = if fields.is_empty() { "" } else { "," };
+            // `type` first, and last.
+            bodies.push(format!("{{\"type\":{kind}{sep}{fields}}}"));
+            bodies.push(format!("{{{fields}{sep}\"type\":{kind}}}"));
+        }
+        for body in &bodies {
+            serde_json::from_str::<Value>(body).expect(body);
+            assert_eq!(body_kind(body).map(Cow::into_owned), walked(body), "{body}");
+        }
+        // The quick look does answer for bodies as nodes and the workbench write them.
+        assert_eq!(leading_type(&bodies[0]), Some("gossip"));
+        assert_eq!(leading_type(&bodies[7]), Some("read_ok"));
+        assert_eq!(leading_type(&bodies[9]), Some("read"));
+        assert_eq!(leading_type(&bodies[10]), Some("x"));
     }
 
     /// A journal line read as written is what serde reads; other lines are left to serde.

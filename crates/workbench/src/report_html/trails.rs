@@ -147,7 +147,7 @@ fn node_names(run: &StoredRun<'_>) -> Vec<String> {
             .iter()
             .flat_map(|m| [&m.src, &m.dest])
             .filter(|p| p.starts_with('n'))
-            .cloned()
+            .map(|p| p.to_string())
             .collect();
         seen.sort_by_key(|n| (n.len(), n.clone()));
         seen.dedup();
@@ -185,13 +185,21 @@ impl Slots {
 
     fn get(&self, k: &ValueKey) -> Option<usize> {
         match k {
-            ValueKey::Unsigned(n) => self
-                .ints
-                .binary_search_by_key(n, |&(v, _)| v)
-                .ok()
-                .map(|i| self.ints[i].1),
+            ValueKey::Unsigned(n) => self.get_unsigned(*n),
             k => self.others.get(k).copied(),
         }
+    }
+
+    /// [`Slots::get`] of an unsigned integer.
+    #[inline]
+    fn get_unsigned(&self, n: u64) -> Option<usize> {
+        // Most integers of a body are no wanted one, and out of their range.
+        let (&(lo, _), &(hi, _)) = (self.ints.first()?, self.ints.last()?);
+        if n < lo || n > hi {
+            return None;
+        }
+        let i = self.ints.binary_search_by_key(&n, |&(v, _)| v).ok()?;
+        Some(self.ints[i].1)
     }
 
     /// Calls `found` with the slot of each wanted integer in `set`, ascending (each looked up
@@ -373,7 +381,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
         hit.clear();
         let scanned = slot.only_unsigned()
             && json_scan::unsigned_leaves(m.body(), &ENVELOPE, |n| {
-                hit.extend(slot.get(&ValueKey::Unsigned(n)));
+                hit.extend(slot.get_unsigned(n));
             })
             .is_some();
         if !scanned {
@@ -456,7 +464,7 @@ fn set_trail(
         .iter()
         .filter(|p| p.invoke.f != "read" && ValueKey::of(&p.invoke.value.to_json()) == value_key)
         .collect();
-    let mut learned: BTreeMap<String, Nanos> = BTreeMap::new();
+    let mut learned: BTreeMap<&str, Nanos> = BTreeMap::new();
     let mut known_at: Option<Nanos> = None;
     html.push_str("<ol class=\"steps\">");
     if adds.is_empty() {
@@ -485,7 +493,7 @@ fn set_trail(
                     msg_ref(m, r)
                 );
                 if let Fate::Delivered(t) = m.fate {
-                    learned.entry(m.dest.clone()).or_insert(t);
+                    learned.entry(&m.dest).or_insert(t);
                 }
                 // The reply too.
                 trail_msgs.extend(cx.op_messages[&add.invoke.index].iter().skip(1));
@@ -557,7 +565,7 @@ fn set_trail(
     for &i in carriers {
         trail_msgs.push(i);
         if let Fate::Delivered(t) = messages[i].fate {
-            let e = learned.entry(messages[i].dest.clone()).or_insert(t);
+            let e = learned.entry(&messages[i].dest).or_insert(t);
             *e = (*e).min(t);
         }
     }
@@ -566,7 +574,7 @@ fn set_trail(
         .iter()
         .filter_map(|n| {
             learned
-                .get(n)
+                .get(n.as_str())
                 .map(|t| format!("{} ({})", escape(n), secs(*t)))
         })
         .collect();
@@ -581,14 +589,17 @@ fn set_trail(
             reached.join(", ")
         }
     );
-    let missing: Vec<&String> = nodes.iter().filter(|n| !learned.contains_key(*n)).collect();
+    let missing: Vec<&String> = nodes
+        .iter()
+        .filter(|n| !learned.contains_key(n.as_str()))
+        .collect();
     if !missing.is_empty() {
         html.push_str("<li class=\"stop\"><b>Where the trail stopped:</b><ul>");
         for n in missing {
             let to_it: Vec<usize> = carriers
                 .iter()
                 .copied()
-                .filter(|&i| &messages[i].dest == n)
+                .filter(|&i| *messages[i].dest == **n)
                 .collect();
             let drops: Vec<String> = to_it
                 .iter()
@@ -603,7 +614,7 @@ fn set_trail(
                 })
                 .collect();
             let why = if to_it.is_empty() {
-                let holders: Vec<&str> = learned.keys().map(String::as_str).collect();
+                let holders: Vec<&str> = learned.keys().copied().collect();
                 format!(
                     "no node ever sent it to {} (it was held by {})",
                     escape(n),
@@ -661,7 +672,7 @@ fn set_trail(
     );
     let stopped: Vec<&str> = nodes
         .iter()
-        .filter(|n| !learned.contains_key(*n))
+        .filter(|n| !learned.contains_key(n.as_str()))
         .map(String::as_str)
         .collect();
     let header = format!(
@@ -883,8 +894,6 @@ mod tests {
             dest: "n2".into(),
             sent: 0,
             kind: "gossip".into(),
-            msg_id: None,
-            in_reply_to: None,
             body: "{}".into(),
             fate: Fate::InFlight,
         };
