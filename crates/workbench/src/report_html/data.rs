@@ -448,7 +448,7 @@ mod tests {
         // An op's value or error as JSON text: from history.txt when it was just written.
         let value_text = |op: &Op| match history_txt.and_then(|h| h.value(op)) {
             Some(text) => cut(text, MAX_VALUE),
-            None => cut(&json_text(&op.value), MAX_VALUE),
+            None => cut(&json_text(&op.value.to_json()), MAX_VALUE),
         };
         let error_text = |op: &Op| match history_txt.and_then(|h| h.error(op)) {
             Some(text) => text.map(str::to_string),
