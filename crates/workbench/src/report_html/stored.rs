@@ -112,7 +112,7 @@ impl<'a> JournalLine<'a> {
     /// A journal line: as the network writes them (its fields in its order, no escapes but in
     /// the body) read directly, the body only checked to be JSON; any other line by serde.
     fn parse(line: &'a str) -> Option<JournalLine<'a>> {
-        JournalLine::parse_as_written(line.trim_end(), true).or_else(|| {
+        JournalLine::parse_as_written(line.trim_end()).or_else(|| {
             let l = serde_json::from_str::<SerdeJournalLine>(line).ok()?;
             Some(JournalLine {
                 time: l.time,
@@ -125,10 +125,9 @@ impl<'a> JournalLine<'a> {
         })
     }
 
-    /// A line in the network's layout; `check_body`: whether to check that the body is JSON
-    /// (a line the network has just written holds a body the wire check validated or the
-    /// workbench wrote, and is not checked again).
-    fn parse_as_written(line: &'a str, check_body: bool) -> Option<JournalLine<'a>> {
+    /// A line in the network's layout (`messages.jsonl` as the network writes it), its body
+    /// checked to be JSON; any other layout answers `None` and is left to serde.
+    fn parse_as_written(line: &'a str) -> Option<JournalLine<'a>> {
         let rest = line.strip_prefix("{\"time\":")?;
         let (time, rest) = json_scan::leading_u64(rest)?;
         let (kind, rest) = json_scan::leading_plain_str(rest.strip_prefix(",\"type\":")?)?;
@@ -139,9 +138,7 @@ impl<'a> JournalLine<'a> {
             "}" => None,
             _ => {
                 let text = rest.strip_prefix(",\"body\":")?.strip_suffix('}')?;
-                if check_body {
-                    serde_json::from_str::<&RawValue>(text).ok()?;
-                }
+                serde_json::from_str::<&RawValue>(text).ok()?;
                 Some(text)
             }
         };
@@ -722,7 +719,7 @@ mod tests {
             r#"{"time":5,"type":"send","id":3,"src":"n1","dest":"n2","body":{"a":"}\"{","b":[1,{"c":[]}]}}"#,
         ];
         for line in as_written {
-            let fast = JournalLine::parse_as_written(line, true).expect(line);
+            let fast = JournalLine::parse_as_written(line).expect(line);
             // A leading space leaves the line to serde.
             let spaced = format!(" {line}");
             let slow = JournalLine::parse(&spaced).unwrap();
@@ -737,10 +734,7 @@ mod tests {
             r#" {"time":0,"type":"send","id":0,"src":"c0","dest":"n0","body":{} }"#,
         ];
         for line in for_serde {
-            assert!(
-                JournalLine::parse_as_written(line, true).is_none(),
-                "{line}"
-            );
+            assert!(JournalLine::parse_as_written(line).is_none(), "{line}");
             let both = JournalLine::parse(line).map(|l| fields(&l));
             let slow = serde_json::from_str::<SerdeJournalLine>(line)
                 .ok()
