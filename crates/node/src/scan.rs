@@ -103,24 +103,20 @@ pub(crate) struct Unscanned<'a> {
 /// caller then takes [`scan`]). Nothing here is checked past the start of the body.
 pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
     let mut s = Scanner::new(text);
-    s.ws();
-    s.eat(b'{')?;
     let (mut src, mut dest) = (None, None);
-    loop {
+    // The shape Maelstrom and the simulator write, `{"id":..,"src":..,"dest":..,"body":`,
+    // matched without reading its keys; anything else by the general loop.
+    if s.eat_all(b"{\"id\":").is_some() {
+        s.skip_value(1)?;
+        s.eat_all(b",\"src\":")?;
+        src = Some(s.plain_str()?);
+        s.eat_all(b",\"dest\":")?;
+        dest = Some(s.plain_str()?);
+        s.eat_all(b",\"body\":")?;
+    } else {
         s.ws();
-        let key = s.plain_str()?;
-        s.ws();
-        s.eat(b':')?;
-        s.ws();
-        match key {
-            "src" if src.is_none() => src = Some(s.plain_str()?),
-            "dest" if dest.is_none() => dest = Some(s.plain_str()?),
-            "body" => break,
-            "src" | "dest" => return None,
-            _ => s.skip_value(1)?,
-        }
-        s.ws();
-        s.eat(b',')?;
+        s.eat(b'{')?;
+        envelope_until_body(&mut s, &mut src, &mut dest)?;
     }
     let b = s.b;
     let start = s.i;
@@ -151,6 +147,30 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
     })
 }
 
+/// The envelope's members up to `"body":` (the cursor after its colon and whitespace).
+fn envelope_until_body<'a>(
+    s: &mut Scanner<'a>,
+    src: &mut Option<&'a str>,
+    dest: &mut Option<&'a str>,
+) -> Option<()> {
+    loop {
+        s.ws();
+        let key = s.plain_str()?;
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        match key {
+            "src" if src.is_none() => *src = Some(s.plain_str()?),
+            "dest" if dest.is_none() => *dest = Some(s.plain_str()?),
+            "body" => return Some(()),
+            "src" | "dest" => return None,
+            _ => s.skip_value(1)?,
+        }
+        s.ws();
+        s.eat(b',')?;
+    }
+}
+
 /// The plain string `type` of an object written `{"type":"..",..}` or `{..,"type":".."}`,
 /// and where its value starts; only a guess until a walk of the object confirms it.
 fn end_type(body: &str) -> Option<(&str, usize)> {
@@ -168,7 +188,8 @@ fn end_type(body: &str) -> Option<(&str, usize)> {
     if b[close] != b'"' {
         return None;
     }
-    let open = memchr::memrchr(b'"', &b[..close])?;
+    // Types are short: a plain loop beats memrchr's setup.
+    let open = b[..close].iter().rposition(|&c| c == b'"')?;
     let ty = &body[open + 1..close];
     let before = &b[..open];
     let plain = string_run(ty.as_bytes()) == ty.len();
