@@ -96,7 +96,7 @@ impl<N: Node> Engine<N> {
         let Some(req) = N::read_request(msg.ty, &mut reader) else {
             return false;
         };
-        let Some(msg_id) = reader.request_header(msg.ty_at) else {
+        let Some(msg_id) = reader.request_header(msg.ty, msg.ty_at) else {
             return false;
         };
         self.deliver(req, msg.src, msg_id);

@@ -164,17 +164,23 @@ impl<'a> BodyReader<'a> {
     }
 
     /// After a node's reader took a request body found by [`crate::scan::scan_request`]
-    /// (`type` at `ty_at`): its `msg_id`, if the reader walked the whole body, every
-    /// top-level key with [`BodyReader::key`], and found the header [`crate::scan::scan`]
-    /// would accept for a request (one plain `type`, the one at `ty_at`; no `in_reply_to`;
-    /// at most one `msg_id`, `null` or an integer). `None` otherwise.
-    pub(crate) fn request_header(&mut self, ty_at: usize) -> Option<Option<u64>> {
+    /// (`type` `ty` at `ty_at`): its `msg_id`, if the reader walked the whole body and the
+    /// header is one [`crate::scan::scan`] would accept for a request (one plain `type`, the
+    /// one at `ty_at`; no `in_reply_to`; at most one `msg_id`, `null` or an integer), as seen
+    /// by [`BodyReader::key`] or, if the reader skipped the body whole, read again. `None`
+    /// otherwise.
+    pub(crate) fn request_header(&mut self, ty: &str, ty_at: usize) -> Option<Option<u64>> {
+        if !self.walked_all() {
+            return None;
+        }
         let top = self.top;
-        let plain = self.walked_all()
-            && top.closed
-            && top.ty == (1, ty_at)
-            && !top.in_reply_to
-            && top.msg_id.0 <= 1;
+        if !top.closed {
+            // The reader took the body whole (`skip`, which validated it), not key by key:
+            // the header is read from it as `scan` reads it.
+            let (found, msg_id, in_reply_to) = crate::scan::body_header(self.s.text)?;
+            return (found == Some(ty) && in_reply_to.is_none()).then_some(msg_id);
+        }
+        let plain = top.ty == (1, ty_at) && !top.in_reply_to && top.msg_id.0 <= 1;
         if !plain {
             return None;
         }
@@ -619,12 +625,20 @@ mod tests {
             return None;
         }
         let mut r = BodyReader::new(msg.body);
-        let body = read_any(&mut r)?;
+        let body = read_request(ty, &mut r)?;
         if !(r.walked_all() || crate::scan::valid_body(msg.body)) {
             return None;
         }
         let (src, dest) = (msg.src.into(), msg.dest.into());
         Some((src, dest, ty.into(), msg.msg_id, body))
+    }
+
+    /// A request reader: key by key ([`read_any`]), or for type `t2`, the body whole.
+    fn read_request(ty: &str, r: &mut BodyReader<'_>) -> Option<Value> {
+        match ty {
+            "t2" => serde_json::from_str(r.raw()?).ok(),
+            _ => read_any(r),
+        }
     }
 
     /// The unscanned path: the envelope up to the body, the reader, then the header check.
@@ -634,8 +648,8 @@ mod tests {
             return None;
         }
         let mut r = BodyReader::new(msg.body);
-        let body = read_any(&mut r)?;
-        let msg_id = r.request_header(msg.ty_at)?;
+        let body = read_request(msg.ty, &mut r)?;
+        let msg_id = r.request_header(msg.ty, msg.ty_at)?;
         let (src, dest) = (msg.src.into(), msg.dest.into());
         Some((src, dest, msg.ty.into(), msg_id, body))
     }
@@ -647,11 +661,38 @@ mod tests {
         use rand::seq::SliceRandom;
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let keys = ["type", "msg_id", "in_reply_to", "key", "offsets", "ty\\u0070e", "t"];
-        let types = [r#""send""#, r#""poll_ok""#, r#""init""#, "null", "5", r#""a\"b""#, r#""""#];
+        let keys = [
+            "type",
+            "msg_id",
+            "in_reply_to",
+            "key",
+            "offsets",
+            "ty\\u0070e",
+            "t",
+        ];
+        let types = [
+            r#""t2""#,
+            r#""poll_ok""#,
+            r#""init""#,
+            "null",
+            "5",
+            r#""a\"b""#,
+            r#""""#,
+        ];
         let values = [
-            "1", "0", "-3", "1.5", "null", "true", r#""x""#, r#""}\"{""#, "[]", "{}",
-            r#"[1,[2,"]"],{"type":"y"}]"#, r#"{"msg_id":4,"k":[null]}"#, "18446744073709551616",
+            "1",
+            "0",
+            "-3",
+            "1.5",
+            "null",
+            "true",
+            r#""x""#,
+            r#""}\"{""#,
+            "[]",
+            "{}",
+            r#"[1,[2,"]"],{"type":"y"}]"#,
+            r#"{"msg_id":4,"k":[null]}"#,
+            "18446744073709551616",
         ];
         let (mut taken, mut plain_total) = (0, 0);
         for round in 0..30_000 {

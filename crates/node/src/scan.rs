@@ -194,8 +194,18 @@ fn end_type(body: &str) -> Option<(&str, usize)> {
     let before = &b[..open];
     let plain = string_run(ty.as_bytes()) == ty.len();
     let keyed = before.ends_with(KEY)
-        && matches!(before.len().checked_sub(KEY.len() + 1).map(|i| b[i]), Some(b'{' | b','));
+        && matches!(
+            before.len().checked_sub(KEY.len() + 1).map(|i| b[i]),
+            Some(b'{' | b',')
+        );
     (plain && keyed).then_some((ty, open))
+}
+
+/// The reserved fields (`type`, `msg_id`, `in_reply_to`) of `body`, a JSON object, as [`scan`]
+/// reads them; `None` where [`scan`] would refuse them.
+pub(crate) fn body_header(body: &str) -> Option<(Option<&str>, Option<u64>, Option<u64>)> {
+    let (header, _) = Scanner::new(body).body()?;
+    Some((header.ty, header.msg_id, header.in_reply_to))
 }
 
 /// Whether `body`, a JSON object delimited by [`scan`] (which only skipped its fields), is
