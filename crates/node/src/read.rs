@@ -721,7 +721,7 @@ mod tests {
                 }
             }
             let body = format!("{{{}}}", members.join(","));
-            let mut envelope = vec![
+            let mut envelope = [
                 format!(r#""id":{}"#, rng.gen_range(0..100)),
                 r#""src":"c1""#.to_string(),
                 r#""dest":"n1""#.to_string(),
