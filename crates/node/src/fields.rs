@@ -13,7 +13,7 @@ use crate::engine::{Ctx, Node};
 use crate::protocol::{write_i64, write_json_str, write_u64, WriteError};
 use crate::reply_to::ReplyTo;
 
-/// The longest key [`Fields`] writes in one copy.
+/// The longest key [`Fields`] writes by its short path (longer ones: [`write_json_str`]).
 const KEY_ROOM: usize = 28;
 
 /// The fields of a body being written, after its `type`; see [`Ctx::reply_with`].
@@ -39,16 +39,16 @@ impl Fields<'_> {
         );
         let comma = !std::mem::take(&mut self.first);
         let bytes = key.as_bytes();
-        // A short plain key (all of ours) goes in as one copy: `,"key":`.
+        // A short plain key (all of ours): room made once, then `,"`, the key (the one copy
+        // of variable length) and `":`.
         if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
-            let mut text = [0u8; KEY_ROOM + 4];
-            text[0] = b',';
-            text[1] = b'"';
-            text[2..2 + bytes.len()].copy_from_slice(bytes);
-            text[2 + bytes.len()] = b'"';
-            text[3 + bytes.len()] = b':';
-            let from = usize::from(!comma);
-            self.out.extend_from_slice(&text[from..4 + bytes.len()]);
+            self.out.reserve(bytes.len() + 4);
+            if comma {
+                self.out.push(b',');
+            }
+            self.out.push(b'"');
+            self.out.extend_from_slice(bytes);
+            self.out.extend_from_slice(b"\":");
             return;
         }
         if comma {

@@ -67,11 +67,40 @@ impl<N: Node> Engine<N> {
                 return;
             }
         };
+        if self.ctx.initialized && self.deliver_unscanned(text) {
+            return;
+        }
         match crate::scan::scan(text) {
             Some(msg) if msg.body_checked => self.dispatch(line, msg, false),
             Some(msg) => self.dispatch_unchecked(line, text, msg),
             None => self.handle_unusual(line, text),
         }
+    }
+
+    /// The fastest path, for a request of the plain shape: the envelope is read up to the
+    /// body, the body's `type` found at either end of it, and the node's hand reader walks the
+    /// body (the only walk over it); then what the reader saw of the body's top-level keys
+    /// confirms the header. Whether the request was delivered: when not, nothing happened
+    /// (the reader's result is dropped) and the line takes [`crate::scan::scan`].
+    #[inline]
+    fn deliver_unscanned(&mut self, text: &str) -> bool {
+        let Some(msg) = crate::scan::scan_request(text) else {
+            return false;
+        };
+        // Replies (`*_ok`, `error`) carry `in_reply_to`: not worth a walk that would be
+        // refused.
+        if msg.ty == "init" || msg.ty == "error" || msg.ty.ends_with("_ok") {
+            return false;
+        }
+        let mut reader = BodyReader::new(msg.body);
+        let Some(req) = N::read_request(msg.ty, &mut reader) else {
+            return false;
+        };
+        let Some(msg_id) = reader.request_header(msg.ty, msg.ty_at) else {
+            return false;
+        };
+        self.deliver(req, msg.src, msg_id);
+        true
     }
 
     /// A line whose body the scanner only skipped: a request the node's hand-written reader

@@ -140,6 +140,7 @@ struct ReadmeDoctest;
 mod body;
 mod call;
 mod chains;
+mod digits;
 mod engine;
 mod fields;
 mod incoming;

@@ -17,6 +17,8 @@ use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+pub(crate) use crate::digits::{write_i64, write_u64};
+
 /// One message as it appears on the wire, borrowing from the input line.
 ///
 /// Unknown top-level fields (Maelstrom's `id`) are ignored.
@@ -323,42 +325,6 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
 fn write_escaped_str(out: &mut Vec<u8>, s: &str) {
     // Writing into a Vec cannot fail, and a str always serializes.
     let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// Appends the decimal digits of `n`. Most numbers a node writes (ids, offsets, keys, seqs)
-/// have at most four digits: those are written without a buffer in between.
-#[inline]
-pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
-    if n < 10_000 {
-        write_small(out, n as u16);
-    } else {
-        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    }
-}
-
-/// Appends the decimal digits of `n` (below 10 000).
-#[inline]
-fn write_small(out: &mut Vec<u8>, n: u16) {
-    let digit = |d: u16| b'0' + (d % 10) as u8;
-    if n < 10 {
-        out.push(digit(n));
-    } else if n < 100 {
-        out.extend_from_slice(&[digit(n / 10), digit(n)]);
-    } else if n < 1000 {
-        out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]);
-    } else {
-        out.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)]);
-    }
-}
-
-/// Appends the decimal digits of `n`, with its sign.
-#[inline]
-pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
-    if (0..10_000).contains(&n) {
-        write_small(out, n as u16);
-    } else {
-        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    }
 }
 
 /// Everything after the `src` value: `,"dest":..,"body":{..}}\n`. Truncates `out` back to

@@ -62,6 +62,22 @@ pub struct BodyReader<'a> {
     depth: u32,
     /// The cursor is right after an opening `{` or `[` (no separator expected).
     first: bool,
+    /// What [`BodyReader::key`] saw of the reserved fields at the top level.
+    top: TopFields,
+}
+
+/// The reserved fields among the keys of the outermost object, as [`BodyReader::key`] read
+/// them: lets the engine hand a body to the node's reader before reading its header (see
+/// [`crate::scan::scan_request`]) and check the header afterwards.
+#[derive(Clone, Copy, Default)]
+struct TopFields {
+    /// How many `type` keys, and where the value of the last starts.
+    ty: (u32, usize),
+    /// How many `msg_id` keys, and where the value of the last starts.
+    msg_id: (u32, usize),
+    in_reply_to: bool,
+    /// The outermost object was left by [`BodyReader::key`]: it read all the keys.
+    closed: bool,
 }
 
 impl<'a> BodyReader<'a> {
@@ -71,6 +87,7 @@ impl<'a> BodyReader<'a> {
             s: Scanner::new(text),
             depth: 0,
             first: false,
+            top: TopFields::default(),
         }
     }
 
@@ -121,13 +138,59 @@ impl<'a> BodyReader<'a> {
     #[inline]
     pub fn key(&mut self) -> Option<Option<&'a str>> {
         if !self.go_on(b'}')? {
+            self.top.closed |= self.depth == 0;
             return Some(None);
         }
         self.s.ws();
         let key = self.s.plain_str()?;
         self.s.ws();
         self.s.eat(b':')?;
+        if self.depth == 1 {
+            self.note_top_key(key);
+        }
         Some(Some(key))
+    }
+
+    /// Records a reserved key of the outermost object, the cursor after its colon.
+    #[inline]
+    fn note_top_key(&mut self, key: &str) {
+        let at = self.s.i;
+        match key.len() {
+            4 if key == "type" => self.top.ty = (self.top.ty.0 + 1, at),
+            6 if key == "msg_id" => self.top.msg_id = (self.top.msg_id.0 + 1, at),
+            11 if key == "in_reply_to" => self.top.in_reply_to = true,
+            _ => {}
+        }
+    }
+
+    /// After a node's reader took a request body found by [`crate::scan::scan_request`]
+    /// (`type` `ty` at `ty_at`): its `msg_id`, if the reader walked the whole body and the
+    /// header is one [`crate::scan::scan`] would accept for a request (one plain `type`, the
+    /// one at `ty_at`; no `in_reply_to`; at most one `msg_id`, `null` or an integer), as seen
+    /// by [`BodyReader::key`] or, if the reader skipped the body whole, read again. `None`
+    /// otherwise.
+    pub(crate) fn request_header(&mut self, ty: &str, ty_at: usize) -> Option<Option<u64>> {
+        if !self.walked_all() {
+            return None;
+        }
+        let top = self.top;
+        if !top.closed {
+            // The reader took the body whole (`skip`, which validated it), not key by key:
+            // the header is read from it as `scan` reads it.
+            let (found, msg_id, in_reply_to) = crate::scan::body_header(self.s.text)?;
+            return (found == Some(ty) && in_reply_to.is_none()).then_some(msg_id);
+        }
+        let plain = top.ty == (1, ty_at) && !top.in_reply_to && top.msg_id.0 <= 1;
+        if !plain {
+            return None;
+        }
+        if top.msg_id.0 == 0 {
+            return Some(None);
+        }
+        let mut s = Scanner::new(self.s.text);
+        s.i = top.msg_id.1;
+        s.ws();
+        s.optional_u64()
     }
 
     /// Whether the current array has another element (the cursor then before it); at the end
@@ -549,6 +612,153 @@ mod tests {
         ] {
             assert_eq!(read(text), None, "{text}");
         }
+    }
+
+    /// (src, dest, type, msg_id, body as read), as the engine would deliver a request.
+    type Delivered = (String, String, String, Option<u64>, Value);
+
+    /// The engine's usual path: [`crate::scan::scan`], then the reader over the body.
+    fn delivered_after_scan(line: &str) -> Option<Delivered> {
+        let msg = crate::scan::scan(line)?;
+        let ty = msg.ty?;
+        if msg.in_reply_to.is_some() || ty == "init" {
+            return None;
+        }
+        let mut r = BodyReader::new(msg.body);
+        let body = read_request(ty, &mut r)?;
+        if !(r.walked_all() || crate::scan::valid_body(msg.body)) {
+            return None;
+        }
+        let (src, dest) = (msg.src.into(), msg.dest.into());
+        Some((src, dest, ty.into(), msg.msg_id, body))
+    }
+
+    /// A request reader: key by key ([`read_any`]), or for type `t2`, the body whole.
+    fn read_request(ty: &str, r: &mut BodyReader<'_>) -> Option<Value> {
+        match ty {
+            "t2" => serde_json::from_str(r.raw()?).ok(),
+            _ => read_any(r),
+        }
+    }
+
+    /// The unscanned path: the envelope up to the body, the reader, then the header check.
+    fn delivered_unscanned(line: &str) -> Option<Delivered> {
+        let msg = crate::scan::scan_request(line)?;
+        if msg.ty == "init" {
+            return None;
+        }
+        let mut r = BodyReader::new(msg.body);
+        let body = read_request(msg.ty, &mut r)?;
+        let msg_id = r.request_header(msg.ty, msg.ty_at)?;
+        let (src, dest) = (msg.src.into(), msg.dest.into());
+        Some((src, dest, msg.ty.into(), msg_id, body))
+    }
+
+    /// Random lines, plain and then damaged: whatever the unscanned path delivers, the usual
+    /// path delivers the same way; and it takes the plain request lines it was made for.
+    #[test]
+    fn unscanned_requests_read_as_scanned_ones() {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let keys = [
+            "type",
+            "msg_id",
+            "in_reply_to",
+            "key",
+            "offsets",
+            "ty\\u0070e",
+            "t",
+        ];
+        let types = [
+            r#""t2""#,
+            r#""poll_ok""#,
+            r#""init""#,
+            "null",
+            "5",
+            r#""a\"b""#,
+            r#""""#,
+        ];
+        let values = [
+            "1",
+            "0",
+            "-3",
+            "1.5",
+            "null",
+            "true",
+            r#""x""#,
+            r#""}\"{""#,
+            "[]",
+            "{}",
+            r#"[1,[2,"]"],{"type":"y"}]"#,
+            r#"{"msg_id":4,"k":[null]}"#,
+            "18446744073709551616",
+        ];
+        let (mut taken, mut plain_total) = (0, 0);
+        for round in 0..30_000 {
+            let mut members = Vec::new();
+            let plain = round % 3 == 0;
+            if plain {
+                members.push(format!(r#""msg_id":{}"#, rng.gen_range(0..5000)));
+                members.push(format!(r#""k":{}"#, values.choose(&mut rng).unwrap()));
+                members.shuffle(&mut rng);
+                let ty = format!(r#""type":"t{}""#, rng.gen_range(0..3));
+                match rng.gen_bool(0.5) {
+                    true => members.insert(0, ty),
+                    false => members.push(ty),
+                }
+            } else {
+                for _ in 0..rng.gen_range(0..5) {
+                    let key = *keys.choose(&mut rng).unwrap();
+                    let value = match key {
+                        "type" => types.choose(&mut rng).unwrap().to_string(),
+                        "msg_id" | "in_reply_to" if rng.gen_bool(0.7) => {
+                            rng.gen_range(0..100).to_string()
+                        }
+                        _ => values.choose(&mut rng).unwrap().to_string(),
+                    };
+                    members.push(format!(r#""{key}":{value}"#));
+                }
+            }
+            let body = format!("{{{}}}", members.join(","));
+            let mut envelope = [
+                format!(r#""id":{}"#, rng.gen_range(0..100)),
+                r#""src":"c1""#.to_string(),
+                r#""dest":"n1""#.to_string(),
+                format!(r#""body":{body}"#),
+            ];
+            if !plain && rng.gen_bool(0.3) {
+                envelope.shuffle(&mut rng);
+            }
+            let mut line = format!("{{{}}}", envelope.join(",")).into_bytes();
+            if !plain {
+                for _ in 0..rng.gen_range(0..3) {
+                    let at = rng.gen_range(0..line.len());
+                    let bytes = br#" ,:]}[{"0123456789-.\nx"#;
+                    let byte = bytes[rng.gen_range(0..bytes.len())];
+                    match rng.gen_range(0..3) {
+                        0 => line[at] = byte,
+                        1 => line.insert(at, byte),
+                        _ => {
+                            line.remove(at);
+                        }
+                    }
+                }
+            }
+            let Ok(line) = String::from_utf8(line) else {
+                continue;
+            };
+            let fast = delivered_unscanned(&line);
+            if fast.is_some() {
+                taken += 1;
+                assert_eq!(fast, delivered_after_scan(&line), "{line}");
+            }
+            if plain {
+                plain_total += 1;
+                assert!(fast.is_some(), "{line}");
+            }
+        }
+        assert!(taken > plain_total, "{taken} {plain_total}");
     }
 
     #[test]

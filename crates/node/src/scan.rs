@@ -81,6 +81,133 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
     })
 }
 
+/// A request line read only up to its body ([`scan_request`]): the body is left for the
+/// node's hand reader to walk, once, and the engine checks afterwards (with what the reader
+/// saw of the body's top-level keys, [`crate::BodyReader`]'s `request_header`) that the line
+/// is what [`scan`] would have read, or reads it again with [`scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unscanned<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) dest: &'a str,
+    /// Everything between `"body":` and the line's closing brace (whitespace trimmed): the
+    /// body if it is the envelope's last member, which the reader's walk confirms.
+    pub(crate) body: &'a str,
+    /// The body's `type`, found without walking the body: its first or last member.
+    pub(crate) ty: &'a str,
+    /// Where the `type` value starts in `body` (its opening quote).
+    pub(crate) ty_at: usize,
+}
+
+/// Reads the envelope of a line up to the body (`src` and `dest` must come before it) and
+/// finds the body's `type` at either end of it; `None` when that is not the shape (the
+/// caller then takes [`scan`]). Nothing here is checked past the start of the body.
+pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
+    let mut s = Scanner::new(text);
+    let (mut src, mut dest) = (None, None);
+    // The shape Maelstrom and the simulator write, `{"id":..,"src":..,"dest":..,"body":`,
+    // matched without reading its keys; anything else by the general loop.
+    if s.eat_all(b"{\"id\":").is_some() {
+        s.skip_value(1)?;
+        s.eat_all(b",\"src\":")?;
+        src = Some(s.plain_str()?);
+        s.eat_all(b",\"dest\":")?;
+        dest = Some(s.plain_str()?);
+        s.eat_all(b",\"body\":")?;
+    } else {
+        s.ws();
+        s.eat(b'{')?;
+        envelope_until_body(&mut s, &mut src, &mut dest)?;
+    }
+    let b = s.b;
+    let start = s.i;
+    let is_ws = |c: u8| matches!(c, b' ' | b'\n' | b'\t' | b'\r');
+    let mut end = b.len();
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    // The envelope's closing brace, then the body's.
+    if end <= start || b[end - 1] != b'}' {
+        return None;
+    }
+    end -= 1;
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    if end < start + 2 || b[start] != b'{' || b[end - 1] != b'}' {
+        return None;
+    }
+    let body = &text[start..end];
+    let (ty, ty_at) = end_type(body)?;
+    Some(Unscanned {
+        src: src?,
+        dest: dest?,
+        body,
+        ty,
+        ty_at,
+    })
+}
+
+/// The envelope's members up to `"body":` (the cursor after its colon and whitespace).
+fn envelope_until_body<'a>(
+    s: &mut Scanner<'a>,
+    src: &mut Option<&'a str>,
+    dest: &mut Option<&'a str>,
+) -> Option<()> {
+    loop {
+        s.ws();
+        let key = s.plain_str()?;
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        match key {
+            "src" if src.is_none() => *src = Some(s.plain_str()?),
+            "dest" if dest.is_none() => *dest = Some(s.plain_str()?),
+            "body" => return Some(()),
+            "src" | "dest" => return None,
+            _ => s.skip_value(1)?,
+        }
+        s.ws();
+        s.eat(b',')?;
+    }
+}
+
+/// The plain string `type` of an object written `{"type":"..",..}` or `{..,"type":".."}`,
+/// and where its value starts; only a guess until a walk of the object confirms it.
+fn end_type(body: &str) -> Option<(&str, usize)> {
+    const KEY: &[u8] = b"\"type\":";
+    let b = body.as_bytes();
+    if b.get(1..1 + KEY.len()) == Some(KEY) {
+        let at = 1 + KEY.len();
+        let mut s = Scanner::new(body);
+        s.i = at;
+        let ty = s.plain_str()?;
+        return matches!(s.peek()?, b',' | b'}').then_some((ty, at));
+    }
+    // `"}` at the end: the value's quotes, the key before them, `{` or `,` before that.
+    let close = b.len().checked_sub(2)?;
+    if b[close] != b'"' {
+        return None;
+    }
+    // Types are short: a plain loop beats memrchr's setup.
+    let open = b[..close].iter().rposition(|&c| c == b'"')?;
+    let ty = &body[open + 1..close];
+    let before = &b[..open];
+    let plain = string_run(ty.as_bytes()) == ty.len();
+    let keyed = before.ends_with(KEY)
+        && matches!(
+            before.len().checked_sub(KEY.len() + 1).map(|i| b[i]),
+            Some(b'{' | b',')
+        );
+    (plain && keyed).then_some((ty, open))
+}
+
+/// The reserved fields (`type`, `msg_id`, `in_reply_to`) of `body`, a JSON object, as [`scan`]
+/// reads them; `None` where [`scan`] would refuse them.
+pub(crate) fn body_header(body: &str) -> Option<(Option<&str>, Option<u64>, Option<u64>)> {
+    let (header, _) = Scanner::new(body).body()?;
+    Some((header.ty, header.msg_id, header.in_reply_to))
+}
+
 /// Whether `body`, a JSON object delimited by [`scan`] (which only skipped its fields), is
 /// valid: as strict as the validating scan, with the same depth limit.
 pub(crate) fn valid_body(body: &str) -> bool {
