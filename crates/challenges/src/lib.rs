@@ -4,6 +4,7 @@
 //! [`glomers_node::Engine`]).
 
 pub mod broadcast;
+mod compact;
 pub mod counter;
 pub mod echo;
 pub mod kafka;

@@ -355,6 +355,20 @@ impl<'a> BodyReader<'a> {
         serde_json::from_str(self.raw()?).ok()
     }
 
+    /// The text from the cursor on, for a caller that reads the next value itself (a fast
+    /// path for a shape of its own) and then steps over it with [`BodyReader::advance`].
+    pub fn rest(&self) -> &'a str {
+        &self.s.text[self.s.i..]
+    }
+
+    /// Moves the cursor `n` bytes on, past one whole value the caller read from
+    /// [`BodyReader::rest`]: it must have checked that those bytes are exactly one valid
+    /// JSON value (the reader does not look at them).
+    pub fn advance(&mut self, n: usize) {
+        self.s.i += n;
+        self.first = false;
+    }
+
     /// Checks that the text ends here (whitespace aside), all objects and arrays closed.
     pub fn end(&mut self) -> Option<()> {
         self.s.ws();

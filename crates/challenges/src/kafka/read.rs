@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use glomers_node::{BodyReader, FieldSet};
 
+use crate::compact::compact_i64;
+
 use super::wire::{EntryIn, KeyOffsets, Name, SyncIn};
 use super::Request;
 
@@ -64,14 +66,55 @@ fn read_offsets_field<'a>(r: &mut BodyReader<'a>) -> Option<KeyOffsets<'a>> {
 }
 
 /// `{"k1": 3, "k2": 0}`, in the order the message lists them (repeated keys included, as
-/// [`KeyOffsets`] reads them).
+/// [`KeyOffsets`] reads them). Written compactly as the clients write it, read in one pass
+/// over the bytes ([`compact_offsets`]); in any other form, field by field.
 fn offsets_object<'a>(r: &mut BodyReader<'a>) -> Option<KeyOffsets<'a>> {
+    if let Some((offsets, used)) = compact_offsets(r.rest()) {
+        r.advance(used);
+        return Some(offsets);
+    }
     let mut list = Vec::new();
     r.object()?;
     while let Some(key) = r.key()? {
         list.push((Name(Cow::Borrowed(key)), r.i64()?));
     }
     Some(KeyOffsets(list))
+}
+
+/// `{"k1":3,"k2":-1}` without whitespace at the start of `text`, keys without escapes or
+/// control characters, each offset as [`BodyReader::i64`] takes it, and how many bytes it
+/// takes; `None` for anything else. (Valid JSON by construction: nothing to validate.)
+fn compact_offsets(text: &str) -> Option<(KeyOffsets<'_>, usize)> {
+    let b = text.as_bytes();
+    let mut list = Vec::new();
+    if b.starts_with(b"{}") {
+        return Some((KeyOffsets(list), 2));
+    }
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        // At the key's opening quote.
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let len = b[start..].iter().position(|&c| c == b'"')?;
+        let key = &b[start..start + len];
+        if key.iter().any(|&c| c == b'\\' || c < 0x20) || b.get(start + len + 1) != Some(&b':') {
+            return None;
+        }
+        let (offset, used) = compact_i64(&b[start + len + 2..])?;
+        // Quotes and ASCII around it: a boundary of the text's characters.
+        list.push((Name(Cow::Borrowed(&text[start..start + len])), offset));
+        i = start + len + 2 + used;
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some((KeyOffsets(list), i + 1)),
+            _ => return None,
+        }
+    }
 }
 
 fn read_list_committed<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
@@ -215,5 +258,81 @@ mod tests {
         assert!(
             glomers_node::parse_request::<Request>("send", r#"{"key":"k\"1","msg":1}"#).is_ok()
         );
+    }
+
+    /// The one-pass reader of compact offsets reads what serde reads, and leaves alone
+    /// (`None`) what serde refuses: on random objects written compactly or with spaces, and
+    /// on those texts with a byte changed.
+    #[test]
+    fn compact_offsets_read_as_serde_reads_them() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let edges = [0, -1, 1, i64::MIN, i64::MAX, 9, 10, -10];
+        let names = ["0", "17", "k", "", "é", "a b", "x\\\"y"];
+        let bytes = b"{}\":,\\-0123456789 x.e";
+        for _ in 0..5000 {
+            let list: Vec<(String, i64)> = (0..rng.gen_range(0..5))
+                .map(|_| {
+                    let name = names[rng.gen_range(0..names.len())].to_string();
+                    let offset = match rng.gen_range(0..3) {
+                        0 => edges[rng.gen_range(0..edges.len())],
+                        1 => rng.gen_range(-1000..1000),
+                        _ => rng.gen(),
+                    };
+                    (name, offset)
+                })
+                .collect();
+            let text = format!(
+                "{{{}}}",
+                list.iter()
+                    .map(|(k, o)| format!("{}:{o}", serde_json::to_string(k).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let plain = !text.contains('\\');
+            if plain {
+                let (read, used) = compact_offsets(&text).expect(&text);
+                assert_eq!(used, text.len());
+                let read: Vec<(String, i64)> =
+                    read.0.iter().map(|(k, o)| (k.to_string(), *o)).collect();
+                assert_eq!(read, list, "{text}");
+            }
+            for body in [
+                format!(r#"{{"type":"poll","offsets":{text},"msg_id":1}}"#),
+                format!(r#"{{"offsets": {}}}"#, text.replace(',', " , ")),
+            ] {
+                if plain {
+                    assert_reads_as_serde(read, "poll", &body);
+                } else {
+                    assert_left_to_serde(read, "poll", &body);
+                }
+            }
+            let mut changed = text.clone().into_bytes();
+            for _ in 0..rng.gen_range(1..3) {
+                let i = rng.gen_range(0..changed.len());
+                changed[i] = bytes[rng.gen_range(0..bytes.len())];
+            }
+            let Ok(changed) = String::from_utf8(changed) else {
+                continue;
+            };
+            if let Some((offsets, used)) = compact_offsets(&changed) {
+                let by_serde = serde_json::from_str(&changed[..used]).ok();
+                assert_eq!(Some(offsets), by_serde, "{changed}");
+            }
+            let body = format!(r#"{{"offsets":{changed}}}"#);
+            if read("commit_offsets", &mut BodyReader::new(&body)).is_some() {
+                assert_reads_as_serde(read, "commit_offsets", &body);
+            }
+        }
+        assert_eq!(compact_offsets("{}}").map(|(_, used)| used), Some(2));
+        for text in [
+            "{",
+            r#"{"a":1"#,
+            r#"{"a":01}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":1,}"#,
+        ] {
+            assert_eq!(compact_offsets(text), None, "{text}");
+        }
     }
 }

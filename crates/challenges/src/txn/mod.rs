@@ -117,26 +117,65 @@ pub enum Request {
 /// A last-writer-wins replica: key → (value, version).
 #[derive(Default)]
 pub struct Replica {
-    data: BTreeMap<i64, (i64, Version)>,
+    data: Registers,
     /// The largest counter seen, ours or a peer's.
     clock: u64,
 }
 
+/// Keys below this (and not negative) are kept in a vector indexed by key: the workloads'
+/// keys are small integers, and every micro-op and replicated write looks one up, which a
+/// map searched by comparisons made a good part of the node's work.
+const DENSE_KEYS: i64 = 1 << 16;
+
+/// key → (value, version): small keys by index, any other in a map. Never iterated, so how
+/// a key is kept cannot show in what the node sends.
+#[derive(Default)]
+struct Registers {
+    dense: Vec<Option<(i64, Version)>>,
+    /// The other keys (a slot is never left empty).
+    sparse: BTreeMap<i64, Option<(i64, Version)>>,
+}
+
+impl Registers {
+    fn get(&self, key: i64) -> Option<&(i64, Version)> {
+        if (0..DENSE_KEYS).contains(&key) {
+            self.dense.get(key as usize)?.as_ref()
+        } else {
+            self.sparse.get(&key)?.as_ref()
+        }
+    }
+
+    /// Installs `(value, version)` unless the key holds a version at least as new; true
+    /// if it did.
+    fn install(&mut self, key: i64, value: i64, version: Version) -> bool {
+        let slot = if (0..DENSE_KEYS).contains(&key) {
+            let i = key as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, None);
+            }
+            &mut self.dense[i]
+        } else {
+            self.sparse.entry(key).or_insert(None)
+        };
+        match slot {
+            Some((_, current)) if *current >= version => false,
+            _ => {
+                *slot = Some((value, version));
+                true
+            }
+        }
+    }
+}
+
 impl Replica {
     pub fn get(&self, key: i64) -> Option<i64> {
-        self.data.get(&key).map(|(v, _)| *v)
+        self.data.get(key).map(|(v, _)| *v)
     }
 
     /// Installs a write unless the replica holds a newer version of the key; true if it did.
     pub fn apply(&mut self, key: i64, value: i64, version: Version) -> bool {
         self.clock = self.clock.max(version.0);
-        match self.data.get(&key) {
-            Some((_, current)) if *current >= version => false,
-            _ => {
-                self.data.insert(key, (value, version));
-                true
-            }
-        }
+        self.data.install(key, value, version)
     }
 
     /// A version newer than everything this replica has seen.
@@ -224,6 +263,8 @@ pub struct Txn {
     serializable: serializable::State,
     /// The last transaction's writes (kept for its allocation), see [`execute_in_place`].
     writes: Vec<(i64, i64)>,
+    /// The last `txn_ok`'s array (kept for its allocation), see [`wire::reply_txn_ok`].
+    reply: String,
 }
 
 impl Txn {
@@ -236,6 +277,7 @@ impl Txn {
             next_seq: 0,
             serializable: Default::default(),
             writes: Vec::new(),
+            reply: String::new(),
         }
     }
 
@@ -263,7 +305,7 @@ impl Txn {
             }
         }
         self.writes = writes;
-        wire::reply_txn_ok(ctx, &from, &txn);
+        wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {

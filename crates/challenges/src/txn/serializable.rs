@@ -58,14 +58,17 @@ pub fn begin(node: &mut Txn, ctx: &mut Ctx<Txn>, txn: Vec<MicroOp>, from: ReplyT
             node.serializable.cache.insert(key, lock.value().copied());
             lock.commit(ctx, writes.slot());
         }
-        writes.then_ok(ctx, move |_, ctx, written: Result<Vec<()>, KvError>| {
-            if let Err(e) = written {
-                log!(ctx, "committing a transaction failed: {e}");
-                let text = "the transaction's outcome is unknown";
-                return ctx.reply_error(&from, ErrorCode::Crash, text);
-            }
-            super::wire::reply_txn_ok(ctx, &from, &done)
-        });
+        writes.then_ok(
+            ctx,
+            move |node: &mut Txn, ctx, written: Result<Vec<()>, KvError>| {
+                if let Err(e) = written {
+                    log!(ctx, "committing a transaction failed: {e}");
+                    let text = "the transaction's outcome is unknown";
+                    return ctx.reply_error(&from, ErrorCode::Crash, text);
+                }
+                super::wire::reply_txn_ok(ctx, &from, &done, &mut node.reply)
+            },
+        );
     });
 }
 

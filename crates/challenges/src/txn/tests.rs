@@ -121,3 +121,43 @@ fn execute_in_place_is_execute() {
         assert_eq!(writes, by_map.into_iter().collect::<Vec<_>>());
     }
 }
+
+/// The replica (small keys in a vector, others in a map) keeps what a plain map of the newest
+/// version per key keeps, on random writes over small, negative and large keys.
+#[test]
+fn replica_is_a_map_of_newest_versions() {
+    use glomers_node::rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+    let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let keys = [
+        -5,
+        -1,
+        0,
+        1,
+        2,
+        700,
+        DENSE_KEYS - 1,
+        DENSE_KEYS,
+        i64::MIN,
+        i64::MAX,
+    ];
+    for _ in 0..200 {
+        let mut replica = Replica::default();
+        let mut model: BTreeMap<i64, (i64, Version)> = BTreeMap::new();
+        for _ in 0..rng.gen_range(0..40) {
+            let key = keys[rng.gen_range(0..keys.len())];
+            let (value, version) = (
+                rng.gen_range(0..100),
+                (rng.gen_range(0..5), rng.gen_range(0..2)),
+            );
+            let newer = model.get(&key).is_none_or(|(_, v)| *v < version);
+            if newer {
+                model.insert(key, (value, version));
+            }
+            assert_eq!(replica.apply(key, value, version), newer);
+            for key in keys {
+                assert_eq!(replica.get(key), model.get(&key).map(|(v, _)| *v));
+            }
+        }
+    }
+}

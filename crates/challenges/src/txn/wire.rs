@@ -6,6 +6,7 @@
 use glomers_node::{BodyReader, Ctx, FieldSet, Node, ReplyTo};
 
 use super::{Fun, MicroOp, Request, Update};
+use crate::compact::compact_i64;
 
 /// Reads a `txn` or `replicate` body; `None` leaves it to serde.
 pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
@@ -23,7 +24,7 @@ fn read_txn(r: &mut BodyReader<'_>) -> Option<Request> {
     r.object()?;
     while let Some(key) = r.key()? {
         match key {
-            "txn" if txn.is_none() => txn = Some(list(r, micro_op)?),
+            "txn" if txn.is_none() => txn = Some(micro_ops(r)?),
             "txn" => return None,
             _ => r.skip()?,
         }
@@ -64,6 +65,58 @@ fn list<'a, T>(
     Some(out)
 }
 
+/// A transaction's micro-ops: written compactly as the clients write them
+/// (`[["r",1,null],["w",2,3]]`), read in one pass over the bytes, with no validation to
+/// repeat (the compact form is valid JSON by construction); in any other form, element by
+/// element with [`micro_op`].
+fn micro_ops(r: &mut BodyReader<'_>) -> Option<Vec<MicroOp>> {
+    if let Some((ops, used)) = compact_micro_ops(r.rest().as_bytes()) {
+        r.advance(used);
+        return Some(ops);
+    }
+    list(r, micro_op)
+}
+
+/// `[["r",1,null],["w",2,3]]` without whitespace at the start of `b`, each integer as
+/// [`BodyReader::i64`] takes it, and how many bytes it takes; `None` for anything else.
+fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
+    let mut ops = Vec::new();
+    if b.starts_with(b"[]") {
+        return Some((ops, 2));
+    }
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        let f = match b.get(i..i + 5)? {
+            b"[\"r\"," => Fun::Read,
+            b"[\"w\"," => Fun::Write,
+            _ => return None,
+        };
+        let (key, used) = compact_i64(&b[i + 5..])?;
+        i += 5 + used;
+        if b.get(i) != Some(&b',') {
+            return None;
+        }
+        i += 1;
+        let value = if b[i..].starts_with(b"null") {
+            i += 4;
+            None
+        } else {
+            let (v, used) = compact_i64(&b[i..])?;
+            i += used;
+            Some(v)
+        };
+        ops.push((f, key, value));
+        match b.get(i..i + 2)? {
+            b"]," => i += 2,
+            b"]]" => return Some((ops, i + 2)),
+            _ => return None,
+        }
+    }
+}
+
 /// `["r", 1, null]` or `["w", 2, 3]`: exactly three elements.
 fn micro_op(r: &mut BodyReader<'_>) -> Option<MicroOp> {
     r.array()?;
@@ -97,21 +150,42 @@ fn update(r: &mut BodyReader<'_>) -> Option<Update> {
     (!r.more()?).then_some((key, value, (counter, node)))
 }
 
-/// Answers `{"type":"txn_ok","txn":[["r",1,null],["w",2,3]]}`.
-pub fn reply_txn_ok<N: Node>(ctx: &mut Ctx<N>, from: &ReplyTo, done: &[MicroOp]) {
+/// Answers `{"type":"txn_ok","txn":[["r",1,null],["w",2,3]]}`. The array is rendered into
+/// `scratch` (kept by the node for its allocation) and copied in at once: cheaper than
+/// writing it element by element through [`glomers_node::Array`].
+pub fn reply_txn_ok<N: Node>(
+    ctx: &mut Ctx<N>,
+    from: &ReplyTo,
+    done: &[MicroOp],
+    scratch: &mut String,
+) {
+    render_txn(done, scratch);
     ctx.reply_with(from, "txn_ok", |body| {
-        body.array("txn", |ops| {
-            for &(f, key, value) in done {
-                ops.array(|op| {
-                    op.str(f.as_str()).i64(key);
-                    match value {
-                        Some(v) => op.i64(v),
-                        None => op.null(),
-                    };
-                });
-            }
-        });
+        body.raw("txn", scratch);
     });
+}
+
+/// `done` as JSON, `[["r",1,null],["w",2,3]]`, into `out` (cleared first).
+pub fn render_txn(done: &[MicroOp], out: &mut String) {
+    out.clear();
+    out.push('[');
+    let mut digits = itoa::Buffer::new();
+    for (i, &(f, key, value)) in done.iter().enumerate() {
+        out.push_str(match (i, f) {
+            (0, Fun::Read) => "[\"r\",",
+            (0, Fun::Write) => "[\"w\",",
+            (_, Fun::Read) => ",[\"r\",",
+            (_, Fun::Write) => ",[\"w\",",
+        });
+        out.push_str(digits.format(key));
+        out.push(',');
+        match value {
+            Some(v) => out.push_str(digits.format(v)),
+            None => out.push_str("null"),
+        }
+        out.push(']');
+    }
+    out.push(']');
 }
 
 #[cfg(test)]
@@ -175,5 +249,105 @@ mod tests {
         assert!(
             glomers_node::parse_request::<Request>("txn", r#"{"txn":[["\u0072",1,null]]}"#).is_ok()
         );
+    }
+
+    /// The rendered array is what serde writes, on random micro-ops (extreme values too).
+    #[test]
+    fn txn_renders_as_serde_writes_it() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        let mut out = String::new();
+        let edges = [0, -1, 1, i64::MIN, i64::MAX, 9, 10, -10];
+        let int = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng| match rng.gen_range(0..3) {
+            0 => edges[rng.gen_range(0..edges.len())],
+            1 => rng.gen_range(-1000..1000),
+            _ => rng.gen(),
+        };
+        for _ in 0..2000 {
+            let done: Vec<MicroOp> = (0..rng.gen_range(0..6))
+                .map(|_| {
+                    let f = if rng.gen_bool(0.5) {
+                        Fun::Read
+                    } else {
+                        Fun::Write
+                    };
+                    let key = int(&mut rng);
+                    let value = rng.gen_bool(0.7).then(|| int(&mut rng));
+                    (f, key, value)
+                })
+                .collect();
+            render_txn(&done, &mut out);
+            assert_eq!(out, serde_json::to_string(&done).unwrap());
+        }
+    }
+
+    /// The one-pass reader of compact micro-ops reads what serde reads, and leaves alone
+    /// (`None`) what serde refuses: on random transactions written compactly or with spaces,
+    /// and on those texts with a byte changed.
+    #[test]
+    fn compact_micro_ops_read_as_serde_reads_them() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        let edges = [0, -1, 1, i64::MIN, i64::MAX, 9, 10, -10];
+        let int = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng| match rng.gen_range(0..3) {
+            0 => edges[rng.gen_range(0..edges.len())],
+            1 => rng.gen_range(-1000..1000),
+            _ => rng.gen(),
+        };
+        let mut out = String::new();
+        let bytes = b"[]\",rwnul-0123456789 x.e";
+        for _ in 0..5000 {
+            let done: Vec<MicroOp> = (0..rng.gen_range(0..5))
+                .map(|_| {
+                    let f = if rng.gen_bool(0.5) {
+                        Fun::Read
+                    } else {
+                        Fun::Write
+                    };
+                    let key = int(&mut rng);
+                    let value = rng.gen_bool(0.7).then(|| int(&mut rng));
+                    (f, key, value)
+                })
+                .collect();
+            render_txn(&done, &mut out);
+            assert_eq!(
+                compact_micro_ops(out.as_bytes()),
+                Some((done.clone(), out.len())),
+                "{out}"
+            );
+            let body = format!(r#"{{"type":"txn","msg_id":1,"txn":{out}}}"#);
+            assert_reads_as_serde(read, "txn", &body);
+            let spaced = format!(r#"{{"txn": {}}}"#, out.replace(',', " , "));
+            assert_reads_as_serde(read, "txn", &spaced);
+            let mut text = out.clone().into_bytes();
+            for _ in 0..rng.gen_range(1..3) {
+                let i = rng.gen_range(0..text.len());
+                text[i] = bytes[rng.gen_range(0..bytes.len())];
+            }
+            let text = String::from_utf8(text).unwrap();
+            if let Some((ops, used)) = compact_micro_ops(text.as_bytes()) {
+                let by_serde = serde_json::from_str(&text[..used]).ok();
+                assert_eq!(Some(ops), by_serde, "{text}");
+            }
+            let body = format!(r#"{{"txn":{text}}}"#);
+            if read("txn", &mut BodyReader::new(&body)).is_some() {
+                assert_reads_as_serde(read, "txn", &body);
+            }
+        }
+        assert_eq!(compact_micro_ops(b"[]]"), Some((vec![], 2)));
+        for text in [
+            "[",
+            "[[\"r\",1,null]",
+            "[[\"r\",01,null]]",
+            "[[\"r\",-0,null]]",
+        ] {
+            assert_eq!(compact_micro_ops(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(
+            compact_micro_ops(b"[[\"w\",-9223372036854775808,9223372036854775807]]"),
+            Some((vec![(Fun::Write, i64::MIN, Some(i64::MAX))], 48))
+        );
+        assert_eq!(compact_micro_ops(b"[[\"w\",1,9223372036854775808]]"), None);
+        assert_eq!(compact_micro_ops(b"[[\"w\",1,-9223372036854775809]]"), None);
     }
 }
