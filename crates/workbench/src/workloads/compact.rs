@@ -50,7 +50,8 @@ impl<'a> Compact<'a> {
     /// A non-negative integer no larger than `i64::MAX` (so `Value::as_u64` and
     /// `Value::as_i64` both read it as this number); `None` for anything else (a sign, a
     /// fraction, an exponent or more digits are left to serde).
-    #[inline]
+    // Always inlined: called once or twice per micro-op or message, and small.
+    #[inline(always)]
     pub fn int(&mut self) -> Option<u64> {
         let rest = &self.text[self.at..];
         let mut n: u64 = 0;
@@ -136,7 +137,11 @@ mod tests {
     fn int_simple(text: &[u8]) -> Option<(u64, usize)> {
         let mut at = 0;
         let mut n: u64 = 0;
-        while let Some(d) = text.get(at).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+        while let Some(d) = text
+            .get(at)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+        {
             n = n.checked_mul(10)?.checked_add(u64::from(d))?;
             at += 1;
         }
@@ -157,7 +162,12 @@ mod tests {
                 .collect();
             let mut c = Compact::new(&text);
             let fast = c.int().map(|n| (n, c.at));
-            assert_eq!(fast, int_simple(&text), "{:?}", String::from_utf8_lossy(&text));
+            assert_eq!(
+                fast,
+                int_simple(&text),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
         }
         for n in [0, 9, 10, i64::MAX as u64 - 1, i64::MAX as u64, u64::MAX] {
             for tail in ["", ",", ".", "e"] {

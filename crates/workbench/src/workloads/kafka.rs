@@ -316,12 +316,7 @@ impl Workload for Kafka {
     /// An assign's committed offsets move from the reply into the op's value (a copy of the
     /// map, of every key's offset, would cost as much as reading it); the rest is
     /// [`Workload::on_reply`]'s.
-    fn on_owned_reply(
-        &mut self,
-        w: usize,
-        op: &Invocation,
-        mut reply: Map<String, Value>,
-    ) -> Step {
+    fn on_owned_reply(&mut self, w: usize, op: &Invocation, mut reply: Map<String, Value>) -> Step {
         if op.f == "assign" {
             if let Ok(keys) = self.assign_positions(w, op, &reply) {
                 let committed = reply.remove("offsets").unwrap_or_default();
@@ -366,10 +361,12 @@ impl Workload for Kafka {
         if let Some(op) = self.worker(w).queued.pop_front() {
             return FinalStep::Op(op);
         }
-        let caught_up = self
-            .highest
-            .iter()
-            .all(|(k, h)| self.workers[w].final_read.get(k).is_some_and(|&r| r >= h.seen));
+        let caught_up = self.highest.iter().all(|(k, h)| {
+            self.workers[w]
+                .final_read
+                .get(k)
+                .is_some_and(|&r| r >= h.seen)
+        });
         if caught_up {
             return FinalStep::Done;
         }

@@ -159,20 +159,13 @@ impl RequestWriter<'_> {
 
 /// Writes a string as serde_json does: directly when no character in it needs an escape.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Checked and copied in one pass, byte by byte: the strings (types, keys) are a few
-    // bytes, for which a call to memcpy costs more.
-    let start = out.len();
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    for &b in s.as_bytes() {
-        if b < 0x20 || b == b'"' || b == b'\\' {
-            out.truncate(start);
-            serde_json::to_writer(out, s).expect("a string serializes");
-            return;
-        }
-        out.push(b);
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a string serializes");
     }
-    out.push(b'"');
 }
 
 /// `a > b` for keys of a few bytes (as `str`'s order, without a call to memcmp).
@@ -214,7 +207,9 @@ mod tests {
 
     #[test]
     fn keys_are_ordered_as_strs_are() {
-        let keys = ["", "a", "key", "msg", "msg_id", "msg_ie", "msgs", "type", "typ", "z", "ü"];
+        let keys = [
+            "", "a", "key", "msg", "msg_id", "msg_ie", "msgs", "type", "typ", "z", "ü",
+        ];
         for a in keys {
             for b in keys {
                 assert_eq!(key_after(a, b), a > b, "{a:?} {b:?}");

@@ -198,11 +198,14 @@ impl Txn {
             if i > 0 {
                 text.eat(b',')?;
             }
-            // The reply must repeat the request's name and key.
-            text.eat(b'[')?;
-            text.eat(b'"')?;
-            (text.eat_literal(s.f.name().as_bytes()) && text.eat(b'"').is_some()).then_some(())?;
-            text.eat(b',')?;
+            // The reply must repeat the request's name and key. (A literal of known length
+            // per name is compared in place; one of either length would call memcmp.)
+            let named = match s.f {
+                MicroF::Read => text.eat_literal(b"[\"r\","),
+                MicroF::Write => text.eat_literal(b"[\"w\","),
+                MicroF::Append => text.eat_literal(b"[\"append\","),
+            };
+            named.then_some(())?;
             text.int().filter(|&got| i64::try_from(got) == Ok(s.key))?;
             text.eat(b',')?;
             let value = if s.f != MicroF::Read {
@@ -394,6 +397,10 @@ mod tests {
             r#"[["r",1,[1]],["w",2,3],["r",2,3]]"#,
             r#"[["r",3,null],["w",2,3],["r",2,3]]"#,
             r#"[["r", 1,null],["w",2,3],["r",2,3]]"#,
+            r#"[["w",1,null],["w",2,3],["r",2,3]]"#,
+            r#"[["r",1,null],["r",2,3],["r",2,3]]"#,
+            r#"[["r",1,null],["append",2,3],["r",2,3]]"#,
+            r#"[["r",1,null],["w,2,3],["r",2,3]]"#,
         ] {
             assert_eq!(rw.read_txn(&op, text.as_bytes()), None, "{text}");
         }
