@@ -2,6 +2,7 @@
 //! operations, in the order they happened. Checkers read it; `history.jsonl` stores it.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
@@ -203,11 +204,22 @@ impl History {
 
     /// Records a request sent for the op invoked at history index `invoke`.
     pub fn note_request(&mut self, invoke: usize, client: &str, msg_id: u64) {
-        let entry = self.requests.entry(invoke).or_default();
-        if entry.client.is_empty() {
-            entry.client = client.to_owned();
+        match self.requests.entry(invoke) {
+            // Most ops send one request: its entry is made with room for just that one.
+            Entry::Vacant(entry) => {
+                entry.insert(OpRequests {
+                    client: client.to_owned(),
+                    msg_ids: vec![msg_id],
+                });
+            }
+            Entry::Occupied(mut entry) => {
+                let entry = entry.get_mut();
+                if entry.client.is_empty() {
+                    entry.client = client.to_owned();
+                }
+                entry.msg_ids.push(msg_id);
+            }
         }
-        entry.msg_ids.push(msg_id);
     }
 
     /// The requests of the op invoked at history index `invoke`, if they were recorded (a

@@ -220,11 +220,12 @@ impl OpValue {
                     if i > 0 {
                         out.push(b',');
                     }
-                    out.extend_from_slice(match m.f {
-                        MicroF::Read => b"[\"r\",",
-                        MicroF::Write => b"[\"w\",",
-                        MicroF::Append => b"[\"append\",",
-                    });
+                    // One copy of a known length per name (not a copy of either length).
+                    match m.f {
+                        MicroF::Read => out.extend_from_slice(b"[\"r\","),
+                        MicroF::Write => out.extend_from_slice(b"[\"w\","),
+                        MicroF::Append => out.extend_from_slice(b"[\"append\","),
+                    }
                     push_i64(out, m.key);
                     out.push(b',');
                     match &m.value {
@@ -307,7 +308,12 @@ impl<'de> Deserialize<'de> for OpValue {
 
 /// Appends an integer as serde_json writes it.
 fn push_i64(out: &mut Vec<u8>, n: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    // Most keys and values in a transaction are small: their digits directly.
+    match n {
+        0..=9 => out.push(b'0' + n as u8),
+        10..=99 => out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]),
+        _ => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+    }
 }
 
 /// Appends a kafka key: its integer as a JSON string.
@@ -332,6 +338,22 @@ fn push_i64_list(out: &mut Vec<u8>, items: impl IntoIterator<Item = i64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_itoa_writes_them() {
+        let mut n = 1i64;
+        let mut cases = vec![0, 9, 10, 99, 100, -1, -10, i64::MIN, i64::MAX];
+        while let Some(m) = n.checked_mul(3) {
+            cases.extend([n, n + 1, -n]);
+            n = m;
+        }
+        cases.extend(0..1000);
+        for n in cases {
+            let mut out = b"x".to_vec();
+            push_i64(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 
     /// Random typed values, of every form, with keys that need escapes and extreme integers.
     fn random_typed(rng: &mut crate::Rng) -> OpValue {

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 
-use rand::seq::IteratorRandom;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
@@ -186,10 +185,10 @@ impl Runner<'_> {
         }
     }
 
+    /// A free worker drawn at random, with exactly the draws of rand 0.8's
+    /// `IteratorRandom::choose` over the free workers (see [`choose_free`]).
     pub(super) fn free_worker(&mut self) -> Option<usize> {
-        (0..self.workers.len())
-            .filter(|&w| self.workers[w].outstanding.is_none())
-            .choose(&mut self.rng)
+        choose_free(&self.workers, &mut self.rng)
     }
 
     /// Issues the due main-phase op to a free worker, if one is free, and schedules the next.
@@ -426,6 +425,23 @@ pub(super) fn failure_outcome(workload: &dyn Workload, f: &str, definite: bool) 
     }
 }
 
+/// `(0..workers.len()).filter(free).choose(rng)` without the iterator adapters: a filter's
+/// size is unknown, so `choose` (rand 0.8) draws `gen_range(0..k)` for the k-th free worker,
+/// the first included, and takes it when the draw is 0.
+fn choose_free(workers: &[Worker], rng: &mut crate::Rng) -> Option<usize> {
+    let mut chosen = None;
+    let mut seen = 0u32;
+    for (w, worker) in workers.iter().enumerate() {
+        if worker.outstanding.is_none() {
+            seen += 1;
+            if rng.gen_range(0..seen) == 0 {
+                chosen = Some(w);
+            }
+        }
+    }
+    chosen
+}
+
 /// `topology` -> `topology_ok`.
 pub(super) fn setup_reply_type(request: &Request) -> String {
     let request = request.to_value();
@@ -433,4 +449,44 @@ pub(super) fn setup_reply_type(request: &Request) -> String {
         "{}_ok",
         request.get("type").and_then(Value::as_str).unwrap_or("")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::seq::IteratorRandom;
+    use rand::SeedableRng;
+
+    fn worker(busy: bool) -> Worker {
+        Worker {
+            process: 0,
+            client: None,
+            outstanding: busy.then(|| Outstanding {
+                msg_id: 1,
+                op: Invocation::new("read", OpValue::NULL),
+            }),
+            retiring_client: false,
+            invoke_index: 0,
+            final_ops: VecDeque::new(),
+            final_paused: false,
+            final_done: false,
+        }
+    }
+
+    /// The same choices, and the generator left in the same state, as `choose`.
+    #[test]
+    fn free_workers_are_chosen_as_iterator_choose_does() {
+        let mut pick = crate::Rng::seed_from_u64(3);
+        let mut fast = crate::Rng::seed_from_u64(9);
+        let mut simple = fast.clone();
+        for _ in 0..5_000 {
+            let n = pick.gen_range(0..9);
+            let workers: Vec<Worker> = (0..n).map(|_| worker(pick.gen_bool(0.4))).collect();
+            let expected = (0..workers.len())
+                .filter(|&w| workers[w].outstanding.is_none())
+                .choose(&mut simple);
+            assert_eq!(choose_free(&workers, &mut fast), expected);
+            assert_eq!(fast.gen::<u64>(), simple.gen::<u64>());
+        }
+    }
 }

@@ -21,16 +21,19 @@ impl<'a> Compact<'a> {
     }
 
     /// The next byte, without taking it.
+    #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.text.get(self.at).copied()
     }
 
     /// Takes `byte` if it comes next.
+    #[inline]
     pub fn eat(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
     /// Takes `literal` if it comes next.
+    #[inline]
     pub fn eat_literal(&mut self, literal: &[u8]) -> bool {
         let found = self.text[self.at..].starts_with(literal);
         if found {
@@ -47,21 +50,32 @@ impl<'a> Compact<'a> {
     /// A non-negative integer no larger than `i64::MAX` (so `Value::as_u64` and
     /// `Value::as_i64` both read it as this number); `None` for anything else (a sign, a
     /// fraction, an exponent or more digits are left to serde).
+    // Always inlined: called once or twice per micro-op or message, and small.
+    #[inline(always)]
     pub fn int(&mut self) -> Option<u64> {
-        let start = self.at;
+        let rest = &self.text[self.at..];
         let mut n: u64 = 0;
-        while let Some(d) = self
-            .peek()
-            .map(|b| b.wrapping_sub(b'0'))
-            .filter(|d| *d < 10)
-        {
-            n = n.checked_mul(10)?.checked_add(u64::from(d))?;
-            self.at += 1;
+        let mut digits = 0;
+        while let Some(&b) = rest.get(digits) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            // 19 digits never overflow a u64; a 20th is past i64::MAX.
+            if digits == 19 {
+                return None;
+            }
+            n = n * 10 + u64::from(d);
+            digits += 1;
         }
-        let digits = self.at - start;
-        let plain = digits > 0 && (digits == 1 || self.text[start] != b'0');
-        let ends = !matches!(self.peek(), Some(b'.' | b'e' | b'E'));
-        (plain && ends && n <= i64::MAX as u64).then_some(n)
+        if digits == 0 || (digits > 1 && rest[0] == b'0') {
+            return None;
+        }
+        if matches!(rest.get(digits), Some(b'.' | b'e' | b'E')) || n > i64::MAX as u64 {
+            return None;
+        }
+        self.at += digits;
+        Some(n)
     }
 
     /// A string without escapes, as its text between the quotes.
@@ -115,6 +129,53 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(Compact::new(text.as_bytes()).int(), expected, "{text}");
+        }
+    }
+
+    /// The digit-at-a-time reading [`Compact::int`] replaced: its result and where it leaves
+    /// the cursor when it succeeds.
+    fn int_simple(text: &[u8]) -> Option<(u64, usize)> {
+        let mut at = 0;
+        let mut n: u64 = 0;
+        while let Some(d) = text
+            .get(at)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+        {
+            n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+            at += 1;
+        }
+        let plain = at > 0 && (at == 1 || text[0] != b'0');
+        let ends = !matches!(text.get(at), Some(b'.' | b'e' | b'E'));
+        (plain && ends && n <= i64::MAX as u64).then_some((n, at))
+    }
+
+    #[test]
+    fn integers_read_as_the_digit_at_a_time_reading_did() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = crate::Rng::seed_from_u64(5);
+        let alphabet = b"0123456789000999.eE,]-x";
+        for _ in 0..50_000 {
+            let len = rng.gen_range(0..25);
+            let text: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            let mut c = Compact::new(&text);
+            let fast = c.int().map(|n| (n, c.at));
+            assert_eq!(
+                fast,
+                int_simple(&text),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        for n in [0, 9, 10, i64::MAX as u64 - 1, i64::MAX as u64, u64::MAX] {
+            for tail in ["", ",", ".", "e"] {
+                let text = format!("{n}{tail}");
+                let mut c = Compact::new(text.as_bytes());
+                let fast = c.int().map(|n| (n, c.at));
+                assert_eq!(fast, int_simple(text.as_bytes()), "{text}");
+            }
         }
     }
 

@@ -72,8 +72,9 @@ pub struct Kafka {
     /// Per key, the highest offset any send or poll reported, and the highest any poll read.
     /// Hashed: every send and polled key looks them up, and a run retires hundreds of keys
     /// (read in key order only for the final phase's assign).
-    highest_seen: FastMap<String, i64>,
-    highest_polled: FastMap<String, i64>,
+    /// In one map: a poll's key is seen and polled in one look-up, and the unpolled keys are
+    /// found without a look-up per key.
+    highest: FastMap<String, Highest>,
     workers: Vec<Worker>,
     /// Mean seconds between crashes: 30 / concurrency.
     crash_mean: f64,
@@ -90,8 +91,7 @@ impl Kafka {
             slots: (0..key_count as u64).collect(),
             largest_key: key_count as u64 - 1,
             writes: BTreeMap::new(),
-            highest_seen: FastMap::default(),
-            highest_polled: FastMap::default(),
+            highest: FastMap::default(),
             workers: (0..opts.concurrency).map(|_| Worker::default()).collect(),
             crash_mean: 30.0 / opts.concurrency.max(1) as f64,
             next_crash: None,
@@ -121,19 +121,36 @@ impl Kafka {
 
     /// Keys with messages sent but not yet polled by anyone, in no particular order.
     fn unpolled_keys(&self) -> Vec<String> {
-        self.highest_seen
+        self.highest
             .iter()
-            .filter(|(k, &o)| !matches!(self.highest_polled.get(*k), Some(&p) if p >= o))
+            .filter(|(_, h)| !matches!(h.polled, Some(p) if p >= h.seen))
             .map(|(k, _)| k.clone())
             .collect()
     }
 
     fn see(&mut self, key: &str, offset: i64, polled: bool) {
-        raise(&mut self.highest_seen, key, offset);
-        if polled {
-            raise(&mut self.highest_polled, key, offset);
+        let polled = polled.then_some(offset);
+        match self.highest.get_mut(key) {
+            Some(h) => {
+                h.seen = h.seen.max(offset);
+                h.polled = h.polled.max(polled);
+            }
+            None => {
+                let h = Highest {
+                    seen: offset,
+                    polled,
+                };
+                self.highest.insert(key.to_string(), h);
+            }
         }
     }
+}
+
+/// A key's highest offset any send or poll reported, and the highest any poll read.
+#[derive(Clone, Copy, Debug)]
+struct Highest {
+    seen: i64,
+    polled: Option<i64>,
 }
 
 /// Raises `map[key]` to at least `value` (inserting it), allocating the key only when new.
@@ -177,6 +194,18 @@ fn poll_value(polled: Value) -> OpValue {
         "poll".into(),
         polled,
     ])]))
+}
+
+/// An ok assign's value: `{"keys": keys, "committed": committed}`, as `json!` makes it
+/// (without serializing `committed` again).
+fn assign_value(keys: Vec<String>, committed: Value) -> Value {
+    let mut value = Map::new();
+    value.insert(
+        "keys".into(),
+        Value::Array(keys.into_iter().map(Value::String).collect()),
+    );
+    value.insert("committed".into(), committed);
+    Value::Object(value)
 }
 
 /// `[["send", key, msg]]`.
@@ -284,6 +313,19 @@ impl Workload for Kafka {
         })
     }
 
+    /// An assign's committed offsets move from the reply into the op's value (a copy of the
+    /// map, of every key's offset, would cost as much as reading it); the rest is
+    /// [`Workload::on_reply`]'s.
+    fn on_owned_reply(&mut self, w: usize, op: &Invocation, mut reply: Map<String, Value>) -> Step {
+        if op.f == "assign" {
+            if let Ok(keys) = self.assign_positions(w, op, &reply) {
+                let committed = reply.remove("offsets").unwrap_or_default();
+                return Step::Done(Completion::ok(assign_value(keys, committed)));
+            }
+        }
+        self.on_reply(w, op, &reply)
+    }
+
     /// Sends and polls, read straight from the text when they are well formed (see
     /// [`Kafka::fast_reply`]); anything else goes the map's way.
     fn on_reply_text(&mut self, w: usize, op: &Invocation, reply: ReplyText<'_>) -> Step {
@@ -306,7 +348,7 @@ impl Workload for Kafka {
     fn next_final_op(&mut self, w: usize, rng: &mut Rng) -> FinalStep {
         if !self.worker(w).final_started {
             self.worker(w).final_started = true;
-            let mut keys: Vec<String> = self.highest_seen.keys().cloned().collect();
+            let mut keys: Vec<String> = self.highest.keys().cloned().collect();
             keys.sort_unstable();
             let worker = self.worker(w);
             worker.queued.clear();
@@ -319,10 +361,12 @@ impl Workload for Kafka {
         if let Some(op) = self.worker(w).queued.pop_front() {
             return FinalStep::Op(op);
         }
-        let caught_up = self
-            .highest_seen
-            .iter()
-            .all(|(k, &o)| self.workers[w].final_read.get(k).is_some_and(|&r| r >= o));
+        let caught_up = self.highest.iter().all(|(k, h)| {
+            self.workers[w]
+                .final_read
+                .get(k)
+                .is_some_and(|&r| r >= h.seen)
+        });
         if caught_up {
             return FinalStep::Done;
         }
@@ -455,6 +499,19 @@ impl Kafka {
         op: &Invocation,
         reply: &Map<String, Value>,
     ) -> Result<Step, String> {
+        let keys = self.assign_positions(w, op, reply)?;
+        let committed = reply["offsets"].clone();
+        Ok(Step::Done(Completion::ok(assign_value(keys, committed))))
+    }
+
+    /// An assign's reply checked against its schema: sets the worker's positions and returns
+    /// the assigned keys (nothing is changed when the reply is malformed).
+    fn assign_positions(
+        &mut self,
+        w: usize,
+        op: &Invocation,
+        reply: &Map<String, Value>,
+    ) -> Result<Vec<String>, String> {
         closed_schema(reply, "list_committed_offsets_ok", &["offsets"])?;
         let committed = reply["offsets"]
             .as_object()
@@ -488,10 +545,7 @@ impl Kafka {
             positions.insert(key.clone(), position);
         }
         worker.positions = positions;
-        Ok(Step::Done(Completion::ok(json!({
-            "keys": keys,
-            "committed": committed,
-        }))))
+        Ok(keys)
     }
 
     /// The poll's reply, then its commit's.
@@ -610,17 +664,19 @@ fn write_offsets<K>(
 /// [`OpValue::kafka_polled`]). `None` for anything else (the map's way judges it).
 fn read_msgs(text: &[u8]) -> Option<Vec<PolledKey>> {
     let mut text = Compact::new(text);
-    let mut keys = Vec::new();
     text.eat(b'{')?;
     if text.eat(b'}').is_some() {
-        return text.at_end().then_some(keys);
+        return text.at_end().then_some(Vec::new());
     }
+    // The room the first push would make (4), without growing through the slow path.
+    let mut keys = Vec::with_capacity(4);
     loop {
         let key = kafka_key(text.plain_str()?)?;
         text.eat(b':')?;
         text.eat(b'[')?;
         let mut msgs = Vec::new();
         if text.eat(b']').is_none() {
+            msgs = Vec::with_capacity(4);
             loop {
                 text.eat(b'[')?;
                 let offset = text.int()? as i64;
@@ -673,6 +729,39 @@ mod tests {
                 send_value(&json, 41).to_json().into_owned()
             );
         }
+    }
+
+    /// An assign's reply moved into its value is what the borrowed map's way records, and
+    /// leaves the same positions; a malformed one is named the same way.
+    #[test]
+    fn an_owned_assign_reply_is_recorded_as_the_borrowed_one() {
+        let op = Invocation::new("assign", json!({"keys": ["1", "2", "7"]}));
+        for reply in [
+            json!({"type": "list_committed_offsets_ok", "in_reply_to": 1,
+                   "offsets": {"1": 4, "7": 0, "9": 3}}),
+            json!({"type": "list_committed_offsets_ok", "in_reply_to": 1, "offsets": {}}),
+            json!({"type": "list_committed_offsets_ok", "in_reply_to": 1,
+                   "offsets": {"1": 4.5}}),
+            json!({"type": "list_committed_offsets_ok", "in_reply_to": 1, "offsets": [1]}),
+            json!({"type": "list_committed_offsets_ok", "in_reply_to": 1}),
+        ] {
+            let Value::Object(reply) = reply else {
+                unreachable!()
+            };
+            let mut owned = Kafka::new(&WorkloadOptions::new(2));
+            let mut borrowed = Kafka::new(&WorkloadOptions::new(2));
+            for w in [&mut owned, &mut borrowed] {
+                w.worker(0).positions.insert("2".into(), 8);
+            }
+            let step = owned.on_owned_reply(0, &op, reply.clone());
+            assert_eq!(step, borrowed.on_reply(0, &op, &reply), "{reply:?}");
+            assert_eq!(owned.workers[0].positions, borrowed.workers[0].positions);
+        }
+        let committed = json!({"1": 4, "10": 0});
+        assert_eq!(
+            assign_value(vec!["1".into(), "10".into()], committed.clone()),
+            json!({"keys": ["1", "10"], "committed": committed})
+        );
     }
 
     #[test]

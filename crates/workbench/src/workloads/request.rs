@@ -5,10 +5,19 @@
 //! field), leaving the place where the client's `msg_id` goes; [`Request::from`] a
 //! [`Value`] keeps the map for requests that are rare (init, setup) or hand-built (tests).
 
+use std::cell::Cell;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::net::Body;
+
+thread_local! {
+    /// The buffer requests are written in, kept from one request to the next (see
+    /// [`Request::into_body`]): writing one then never regrows its buffer, and its body is
+    /// one allocation of the exact size.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 /// A request body without its `msg_id` (the client adds it when it sends the request).
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +37,9 @@ impl Request {
     /// Starts a request of type `kind`: add its other fields with [`RequestWriter::field`],
     /// in ascending key order.
     pub fn writer(kind: &str) -> RequestWriter<'_> {
-        let mut text = Vec::with_capacity(64);
+        let mut text = SCRATCH.take();
+        text.clear();
+        text.reserve(256);
         text.push(b'{');
         RequestWriter {
             text,
@@ -45,23 +56,20 @@ impl Request {
                 map.insert("msg_id".into(), msg_id.into());
                 Body::Map(map)
             }
-            Repr::Text {
-                mut text,
-                msg_id_at,
-            } => {
-                // Inserted in place: the writer's buffer has room, so no second buffer.
+            Repr::Text { text, msg_id_at } => {
+                // The body gets its exact size at once; the text's buffer goes back to
+                // `SCRATCH` for the next request.
                 let mut digits = itoa::Buffer::new();
                 let digits = digits.format(msg_id).as_bytes();
                 const KEY: &[u8] = b"\"msg_id\":";
-                let len = KEY.len() + digits.len() + 1;
-                let end = text.len();
-                text.resize(end + len, 0);
-                text.copy_within(msg_id_at..end, msg_id_at + len);
-                let field = &mut text[msg_id_at..msg_id_at + len];
-                field[..KEY.len()].copy_from_slice(KEY);
-                field[KEY.len()..len - 1].copy_from_slice(digits);
-                field[len - 1] = b',';
-                Body::Raw(text.into_boxed_slice())
+                let mut body = Vec::with_capacity(text.len() + KEY.len() + digits.len() + 1);
+                body.extend_from_slice(&text[..msg_id_at]);
+                body.extend_from_slice(KEY);
+                body.extend_from_slice(digits);
+                body.push(b',');
+                body.extend_from_slice(&text[msg_id_at..]);
+                SCRATCH.set(text);
+                Body::Raw(body.into_boxed_slice())
             }
         }
     }
@@ -137,10 +145,10 @@ impl RequestWriter<'_> {
 
     /// Places `msg_id` and writes `type` where they go before `key` (`None`: the end).
     fn before(&mut self, key: Option<&str>) {
-        if self.msg_id_at.is_none() && key.is_none_or(|k| k > "msg_id") {
+        if self.msg_id_at.is_none() && key.is_none_or(|k| key_after(k, "msg_id")) {
             self.msg_id_at = Some(self.text.len());
         }
-        if !self.kind_written && key.is_none_or(|k| k > "type") {
+        if !self.kind_written && key.is_none_or(|k| key_after(k, "type")) {
             self.kind_written = true;
             self.key("type");
             push_json_str(&mut self.text, self.kind);
@@ -158,6 +166,17 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     } else {
         serde_json::to_writer(out, s).expect("a string serializes");
     }
+}
+
+/// `a > b` for keys of a few bytes (as `str`'s order, without a call to memcmp).
+fn key_after(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x > y;
+        }
+    }
+    a.len() > b.len()
 }
 
 #[cfg(test)]
@@ -178,6 +197,23 @@ mod tests {
             let mut out = Vec::new();
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+            // After other text, which an escape found partway must leave as it was.
+            let mut out = b"{\"k\":".to_vec();
+            push_json_str(&mut out, s);
+            assert_eq!(out[5..], serde_json::to_vec(s).unwrap(), "{s:?}");
+            assert_eq!(out[..5], *b"{\"k\":");
+        }
+    }
+
+    #[test]
+    fn keys_are_ordered_as_strs_are() {
+        let keys = [
+            "", "a", "key", "msg", "msg_id", "msg_ie", "msgs", "type", "typ", "z", "ü",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(key_after(a, b), a > b, "{a:?} {b:?}");
+            }
         }
     }
 
