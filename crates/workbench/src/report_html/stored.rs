@@ -2,7 +2,7 @@
 //! journal `messages.jsonl`, each optional (a hand-written history has no journal).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -493,9 +493,66 @@ fn leading_type(body: &str) -> Option<&str> {
     Some(&inner[open + 1..])
 }
 
-/// A body's envelope numbers, from the walk over its top-level fields; anything unusual is
-/// left to serde.
+/// A body's envelope numbers: at once for a body as nodes and the workbench write them (see
+/// [`quick_envelope`]), else from the walk over its top-level fields; anything unusual is left
+/// to serde.
 fn envelope(body: &str) -> Envelope {
+    quick_envelope(body).unwrap_or_else(|| walked_envelope(body))
+}
+
+/// The envelope's numbers when each of `msg_id` and `in_reply_to` is surely absent or surely
+/// a top-level integer, from one pass over the body for its escapes and underscores (rare in a
+/// body but in these keys and in a few `type`s): the body is an object without an escape (so
+/// every quote opens or closes a string, a `"key"` followed by `:` is a key, and no key is
+/// written another way), and each key's text appears nowhere, or exactly once as the object's
+/// first field or its last (a number just before the object's closing brace is a top-level
+/// value). Replies end `"in_reply_to":N}`; requests, keys in order, often begin
+/// `{"msg_id":N,`. `None`: left to the walk (a read reply's long array of arrays is skipped
+/// bracket by bracket there).
+fn quick_envelope(body: &str) -> Option<Envelope> {
+    // Each key's text, how far its first underscore is into it, and where it was (the
+    // opening quote) and how often.
+    const KEYS: [(&[u8], usize); 2] = [(b"\"msg_id\"", 4), (b"\"in_reply_to\"", 3)];
+    let bytes = body.as_bytes();
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let mut found = [(0usize, 0u32); 2];
+    for at in memchr::memchr2_iter(b'\\', b'_', bytes) {
+        if bytes[at] == b'\\' {
+            return None;
+        }
+        for (&(key, underscore), (start, count)) in KEYS.iter().zip(&mut found) {
+            if at >= underscore
+                && bytes.get(at - underscore..at - underscore + key.len()) == Some(key)
+            {
+                *start = at - underscore;
+                *count += 1;
+            }
+        }
+    }
+    // A key's number: `Some(None)` when absent, `None` when left to the walk.
+    let field = |k: usize| -> Option<Option<u64>> {
+        let ((key, _), (at, count)) = (KEYS[k], found[k]);
+        match count {
+            0 => Some(None),
+            1 => {
+                let (n, rest) = json_scan::leading_u64(body[at + key.len()..].strip_prefix(':')?)?;
+                let first = at == 1 && rest.starts_with(',');
+                let last = rest == "}" && matches!(bytes[at - 1], b',' | b'{');
+                (first || last).then_some(Some(n))
+            }
+            _ => None,
+        }
+    };
+    Some(Envelope {
+        msg_id: field(0)?,
+        in_reply_to: field(1)?,
+    })
+}
+
+/// [`envelope`] by the walk over the top-level fields (or serde).
+fn walked_envelope(body: &str) -> Envelope {
     let fields = json_scan::top_level_fields(body, ENVELOPE_FIELDS);
     let scanned = fields.and_then(|[_, msg_id, in_reply_to]| {
         Some(Envelope {
@@ -580,7 +637,7 @@ fn client_msg(client: &str, msg_id: u64) -> Option<ClientMsg> {
 }
 
 /// The envelope's numbers of a client message.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq, Eq)]
 struct Envelope {
     msg_id: Option<u64>,
     in_reply_to: Option<u64>,
@@ -591,13 +648,22 @@ fn op_messages_by_time(
     pairs: &[crate::history::Pair<'_>],
     messages: &[JournalMessage],
 ) -> HashMap<usize, Vec<usize>> {
-    // Client requests by send time.
+    // Client requests by send time, and client messages by client: only those that are looked
+    // up, at the instants these ops were invoked and of the clients that sent a request then
+    // (these ops are usually a few of a big run's).
+    type Fast = BuildHasherDefault<SmallKeyHasher>;
+    let times: HashSet<Nanos, Fast> = pairs.iter().map(|p| p.invoke.time).collect();
     let mut requests_at: HashMap<Nanos, Vec<usize>> = HashMap::new();
-    let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
-        if is_client(&m.src) {
+        if times.contains(&m.sent) && is_client(&m.src) {
             requests_at.entry(m.sent).or_default().push(i);
         }
+    }
+    let clients: HashSet<&str, Fast> = (requests_at.values().flatten())
+        .map(|&i| &*messages[i].src)
+        .collect();
+    let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
         let client: &str = if is_client(&m.src) {
             &m.src
         } else if is_client(&m.dest) {
@@ -605,7 +671,9 @@ fn op_messages_by_time(
         } else {
             continue;
         };
-        by_client.entry(client).or_default().push(i);
+        if clients.contains(client) {
+            by_client.entry(client).or_default().push(i);
+        }
     }
     let mut claimed = vec![false; messages.len()];
     let mut out: HashMap<usize, Vec<usize>> = HashMap::new();

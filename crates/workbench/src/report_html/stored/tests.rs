@@ -241,3 +241,156 @@ fn names_are_shared_by_text() {
     }
     assert!(builder.name(b"\xff").is_none());
 }
+
+/// The envelope read at once is the one the walk over the fields (or serde) reads: on random
+/// bodies with the envelope's keys first, last and elsewhere, and on bodies made to mislead a
+/// quick look.
+#[test]
+fn envelopes_read_at_once_are_those_of_the_walk() {
+    let mut bodies: Vec<String> = [
+        r#"{"type":"read_ok","messages":[1,2],"in_reply_to":4}"#,
+        r#"{"msg_id":3,"type":"read"}"#,
+        r#"{"type":"poll_ok","msgs":{"k_1":[[1,2],[3,4]]},"in_reply_to":7}"#,
+        r#"{"key":"7","msg":2,"msg_id":6,"type":"send"}"#,
+        r#"{"msg_id":3,"in_reply_to":5}"#,
+        r#"{"msg_id":3,"x":{"in_reply_to":5}}"#,
+        r#"{"x":{"in_reply_to":5},"in_reply_to":6}"#,
+        r#"{"msg_id":3,"msg_id":4}"#,
+        r#"{"in_reply_to":3,"in_reply_to":4}"#,
+        r#"{"msg_id":"3","in_reply_to":4}"#,
+        r#"{"msg_id":1.5,"in_reply_to":4}"#,
+        r#"{"msg_id":-1,"in_reply_to":4}"#,
+        r#"{"msg_id":18446744073709551616,"in_reply_to":4}"#,
+        r#"{"msg_id":18446744073709551615,"in_reply_to":4}"#,
+        r#"{"a":"msg_id","in_reply_to":4}"#,
+        r#"{"a":["msg_id"],"in_reply_to":4}"#,
+        r#"{"msg_id_x":1,"in_reply_to":4}"#,
+        r#"{"x_msg_id":1,"in_reply_to":4}"#,
+        r#"{"msg_i\u0064":3,"in_reply_to":4}"#,
+        r#"{"in_reply_to":4 }"#,
+        r#" {"in_reply_to":4}"#,
+        r#"{"in_reply_to":null}"#,
+        r#"{"in_reply_to":4,"msg_id":5}"#,
+        r#"{"x":{"msg_id":1}}"#,
+        r#"{"x":[{"msg_id":1}]}"#,
+        r#"[3,4]"#,
+        r#"{}"#,
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut gen = json_scan::tests::Gen(23, false);
+    for i in 0..20_000 {
+        let mut rest = String::new();
+        gen.object(&mut rest, 2);
+        let fields = rest[1..rest.len() - 1].trim();
+        let sep = if fields.is_empty() { "" } else { "," };
+        let key = ["msg_id", "in_reply_to"][i % 2];
+        let mut n = String::new();
+        gen.value(&mut n, 0);
+        bodies.push(rest.clone());
+        bodies.push(format!("{{\"{key}\":{n}{sep}{fields}}}"));
+        bodies.push(format!("{{{fields}{sep}\"{key}\":{n}}}"));
+        bodies.push(format!("{{\"{key}\":{i}{sep}{fields}}}"));
+        bodies.push(format!("{{{fields}{sep}\"{key}\":{i}}}"));
+    }
+    let mut quick = 0;
+    for body in &bodies {
+        serde_json::from_str::<Value>(body).expect(body);
+        quick += usize::from(quick_envelope(body).is_some());
+        assert_eq!(envelope(body), walked_envelope(body), "{body}");
+    }
+    // The quick look answers for many of them, and for bodies as nodes and the workbench
+    // write them.
+    assert!(quick > bodies.len() / 10, "{quick} of {}", bodies.len());
+    for body in &bodies[..3] {
+        assert!(quick_envelope(body).is_some(), "{body}");
+    }
+}
+
+/// Ops matched by time find what they did when every client message was indexed (the index is
+/// now built only for the instants and clients looked up): on random journals of a few clients
+/// (one sometimes writing to another) and servers, with requests at shared instants.
+#[test]
+fn ops_matched_by_time_find_what_they_did_with_a_full_index() {
+    fn by_time_full_index(
+        pairs: &[crate::history::Pair<'_>],
+        messages: &[JournalMessage],
+    ) -> HashMap<usize, Vec<usize>> {
+        let mut requests_at: HashMap<Nanos, Vec<usize>> = HashMap::new();
+        let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, m) in messages.iter().enumerate() {
+            if is_client(&m.src) {
+                requests_at.entry(m.sent).or_default().push(i);
+            }
+            let client: &str = if is_client(&m.src) {
+                &m.src
+            } else if is_client(&m.dest) {
+                &m.dest
+            } else {
+                continue;
+            };
+            by_client.entry(client).or_default().push(i);
+        }
+        let mut claimed = vec![false; messages.len()];
+        let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
+        for pair in pairs {
+            let invoke = pair.invoke;
+            let Some(candidates) = requests_at.get(&invoke.time) else {
+                continue;
+            };
+            let Some(&first) = candidates.iter().find(|&&i| !claimed[i]) else {
+                continue;
+            };
+            claimed[first] = true;
+            let client = &*messages[first].src;
+            let until = pair.completion.map(|c| c.time);
+            let mut mine = Vec::new();
+            for &i in &by_client[client] {
+                let m = &messages[i];
+                if m.sent < invoke.time || until.is_some_and(|t| m.sent > t) {
+                    continue;
+                }
+                if i != first && claimed[i] && is_client(&m.src) {
+                    continue;
+                }
+                if is_client(&m.src) {
+                    claimed[i] = true;
+                }
+                mine.push(i);
+            }
+            out.insert(invoke.index, mine);
+        }
+        out
+    }
+    let mut state = 11u64;
+    let mut below = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    const PARTS: [&str; 6] = ["c1", "c2", "c3", "n0", "n1", "lin-kv"];
+    for _ in 0..300 {
+        let mut h = History::default();
+        let mut journal = Vec::new();
+        for t in 0..30 {
+            // Ops invoked at a few shared instants.
+            if below(3) == 0 {
+                let process = below(3);
+                h.push(op(process, OpType::Invoke, t / 3 * 3));
+                if below(4) != 0 {
+                    h.push(op(process, OpType::Ok, t / 3 * 3 + below(6)));
+                }
+            }
+            for _ in 0..below(3) {
+                let (src, dest) = (PARTS[below(6) as usize], PARTS[below(6) as usize]);
+                journal.push(message(src, dest, t / 2 * 2, "{}"));
+            }
+        }
+        let pairs = h.pairs();
+        assert_eq!(
+            op_messages_by_time(&pairs, &journal),
+            by_time_full_index(&pairs, &journal)
+        );
+    }
+}
