@@ -504,11 +504,11 @@ fn envelope(body: &str) -> Envelope {
 /// a top-level integer, from one pass over the body for its escapes and underscores (rare in a
 /// body but in these keys and in a few `type`s): the body is an object without an escape (so
 /// every quote opens or closes a string, a `"key"` followed by `:` is a key, and no key is
-/// written another way), and each key's text appears nowhere, or exactly once as the object's
-/// first field or its last (a number just before the object's closing brace is a top-level
-/// value). Replies end `"in_reply_to":N}`; requests, keys in order, often begin
-/// `{"msg_id":N,`. `None`: left to the walk (a read reply's long array of arrays is skipped
-/// bracket by bracket there).
+/// written another way), and each key's text appears nowhere, or exactly once as a field with
+/// no bracket before it or as the object's last (a number just before the object's closing
+/// brace is a top-level value). Replies end `"in_reply_to":N}`; requests, keys in order, have
+/// `"msg_id":N` first or after a few scalars. `None`: left to the walk (a read reply's long
+/// array of arrays is skipped bracket by bracket there).
 fn quick_envelope(body: &str) -> Option<Envelope> {
     // Each key's text, how far its first underscore is into it, and where it was (the
     // opening quote) and how often.
@@ -538,9 +538,12 @@ fn quick_envelope(body: &str) -> Option<Envelope> {
             0 => Some(None),
             1 => {
                 let (n, rest) = json_scan::leading_u64(body[at + key.len()..].strip_prefix(':')?)?;
-                let first = at == 1 && rest.starts_with(',');
+                // No bracket before it: every field before is a scalar, so it is a top-level
+                // one (a bracket in a string before it only leaves the body to the walk).
+                let flat = memchr::memchr2(b'[', b'{', &bytes[1..at]).is_none()
+                    && (rest.starts_with(',') || rest == "}");
                 let last = rest == "}" && matches!(bytes[at - 1], b',' | b'{');
-                (first || last).then_some(Some(n))
+                (flat || last).then_some(Some(n))
             }
             _ => None,
         }

@@ -252,6 +252,11 @@ fn envelopes_read_at_once_are_those_of_the_walk() {
         r#"{"msg_id":3,"type":"read"}"#,
         r#"{"type":"poll_ok","msgs":{"k_1":[[1,2],[3,4]]},"in_reply_to":7}"#,
         r#"{"key":"7","msg":2,"msg_id":6,"type":"send"}"#,
+        r#"{"key":"[","msg":2,"msg_id":6,"type":"send"}"#,
+        r#"{"a":[1],"msg_id":6,"type":"send"}"#,
+        r#"{"a":{"msg_id":5},"msg_id":6}"#,
+        r#"{"a":1,"msg_id":6 ,"type":"send"}"#,
+        r#"{"a":1,"msg_id":6}"#,
         r#"{"msg_id":3,"in_reply_to":5}"#,
         r#"{"msg_id":3,"x":{"in_reply_to":5}}"#,
         r#"{"x":{"in_reply_to":5},"in_reply_to":6}"#,
@@ -292,6 +297,8 @@ fn envelopes_read_at_once_are_those_of_the_walk() {
         bodies.push(format!("{{{fields}{sep}\"{key}\":{n}}}"));
         bodies.push(format!("{{\"{key}\":{i}{sep}{fields}}}"));
         bodies.push(format!("{{{fields}{sep}\"{key}\":{i}}}"));
+        // In the middle, after scalars or not.
+        bodies.push(format!("{{\"a\":{n},\"{key}\":{i}{sep}{fields}}}"));
     }
     let mut quick = 0;
     for body in &bodies {
@@ -302,7 +309,7 @@ fn envelopes_read_at_once_are_those_of_the_walk() {
     // The quick look answers for many of them, and for bodies as nodes and the workbench
     // write them.
     assert!(quick > bodies.len() / 10, "{quick} of {}", bodies.len());
-    for body in &bodies[..3] {
+    for body in &bodies[..4] {
         assert!(quick_envelope(body).is_some(), "{body}");
     }
 }
