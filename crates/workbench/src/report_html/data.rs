@@ -6,6 +6,7 @@
 //! page has always had them: they were a JSON map); the tests keep that struct to check it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::html::json_text;
 use super::json_out::JsonOut;
@@ -122,10 +123,24 @@ fn node_number(id: &str) -> Option<u64> {
 #[derive(Default)]
 struct Interner<'a> {
     index: HashMap<&'a str, u32, Fast>,
+    /// A name's number by the address of its shared text: the journal's messages share one
+    /// `Arc` per name, so most are found without hashing their text.
+    by_address: HashMap<usize, u32, Fast>,
     names: Vec<&'a str>,
 }
 
 impl<'a> Interner<'a> {
+    /// [`Interner::get`] of a shared name.
+    fn get_shared(&mut self, name: &'a Arc<str>) -> u32 {
+        let address = Arc::as_ptr(name).cast::<u8>() as usize;
+        if let Some(&i) = self.by_address.get(&address) {
+            return i;
+        }
+        let i = self.get(name);
+        self.by_address.insert(address, i);
+        i
+    }
+
     fn get(&mut self, name: &'a str) -> u32 {
         if let Some(&i) = self.index.get(name) {
             return i;
@@ -178,8 +193,8 @@ pub fn page_data<'a>(
     // A client's home: the first server it talks to.
     let mut home: HashMap<usize, usize> = HashMap::new();
     for m in &run.messages {
-        let mut part = |name: &'a str| -> usize {
-            let i = parts.get(name) as usize;
+        let mut part = |name: &'a Arc<str>| -> usize {
+            let i = parts.get_shared(name) as usize;
             if i == client.len() {
                 client.push(is_client(name));
             }
@@ -193,7 +208,7 @@ pub fn page_data<'a>(
         }
         src.push(s as u32);
         dst.push(d as u32);
-        kind.push(types.get(m.kind()));
+        kind.push(types.get_shared(&m.kind));
     }
     let (lane_names, lane_of) = lanes(&parts.names, &home);
     PageData {

@@ -8,17 +8,28 @@ use crate::history::Process;
 
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    push_escaped(&mut out, s);
     out
+}
+
+/// Appends [`escape`] of `s`: the runs between the characters to escape (all ASCII, so no
+/// byte of a longer character is one) are copied whole.
+pub fn push_escaped(out: &mut String, s: &str) {
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        out.push_str(escaped);
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
 }
 
 /// Turns every `op N` in (already escaped) text into a link to that op.
@@ -118,6 +129,38 @@ pub fn push_secs(out: &mut String, t: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Escaping by runs is escaping character by character.
+    #[test]
+    fn escapes_as_character_by_character() {
+        fn by_chars(s: &str) -> String {
+            let mut out = String::new();
+            for c in s.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    '\'' => out.push_str("&#39;"),
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        const PICK: [char; 10] = ['&', '<', '>', '"', '\'', 'a', ' ', 'é', '€', '😀'];
+        let mut state = 5u64;
+        for len in 0..400 {
+            let s: String = (0..len % 40)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    PICK[(state >> 33) as usize % PICK.len()]
+                })
+                .collect();
+            assert_eq!(escape(&s), by_chars(&s), "{s:?}");
+        }
+    }
 
     #[test]
     fn links_ops_in_text() {

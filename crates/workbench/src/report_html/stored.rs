@@ -2,7 +2,7 @@
 //! journal `messages.jsonl`, each optional (a hand-written history has no journal).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -264,7 +264,9 @@ pub struct JournalBuilder {
     /// Message id → its index in `messages`, once the ids are not the indices (the network
     /// numbers its messages from 0 in send order, so a journal it wrote never needs this).
     by_id: Option<HashMap<u64, usize, BuildHasherDefault<SmallKeyHasher>>>,
-    /// The names seen (participants, types), by their text.
+    /// The names seen (participants, types), by their text: most are short, and found by
+    /// their text packed into a number (hashed and compared at once, see [`ShortName`]).
+    short_names: HashMap<ShortName, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
     names: HashMap<Box<[u8]>, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
     /// Lines that were not a send, recv or drop of a known message.
     bad: usize,
@@ -383,6 +385,14 @@ impl JournalBuilder {
 
     /// The shared name of this text (None when it is not UTF-8).
     fn name(&mut self, text: &[u8]) -> Option<Arc<str>> {
+        if let Some(key) = ShortName::of(text) {
+            if let Some(name) = self.short_names.get(&key) {
+                return Some(name.clone());
+            }
+            let name: Arc<str> = std::str::from_utf8(text).ok()?.into();
+            self.short_names.insert(key, name.clone());
+            return Some(name);
+        }
         if let Some(name) = self.names.get(text) {
             return Some(name.clone());
         }
@@ -401,6 +411,29 @@ impl JournalBuilder {
             );
         }
         self.messages
+    }
+}
+
+/// A text of at most 15 bytes packed into a number: its bytes, zeros, and its length in the
+/// last byte (so that texts that differ in length differ).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortName(u128);
+
+impl ShortName {
+    fn of(text: &[u8]) -> Option<ShortName> {
+        if text.len() > 15 {
+            return None;
+        }
+        let mut packed = [0u8; 16];
+        packed[..text.len()].copy_from_slice(text);
+        packed[15] = text.len() as u8;
+        Some(ShortName(u128::from_le_bytes(packed)))
+    }
+}
+
+impl std::hash::Hash for ShortName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 as u64 ^ (self.0 >> 64) as u64);
     }
 }
 
@@ -430,17 +463,23 @@ fn body_kind(body: &str) -> Option<Cow<'_, str>> {
 /// another way) and no other `"type"` in its text. A body is a JSON object, so such a first or
 /// last field is a top-level one.
 fn leading_type(body: &str) -> Option<&str> {
-    static TYPE_KEY: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
     const KEY: &str = "\"type\":";
     let bytes = body.as_bytes();
-    if memchr::memchr(b'\\', bytes).is_some() {
-        return None;
+    // One pass for both: an escape anywhere, and where `"type"` is (first and last).
+    let (mut first, mut last) = (None, None);
+    for at in memchr::memchr2_iter(b'\\', b'y', bytes) {
+        if bytes[at] == b'\\' {
+            return None;
+        }
+        if at >= 2 && bytes.get(at - 2..at + 4) == Some(&b"\"type\""[..]) {
+            first.get_or_insert(at - 2);
+            last = Some(at - 2);
+        }
     }
-    let finder = TYPE_KEY.get_or_init(|| memchr::memmem::Finder::new(b"\"type\""));
     if let Some(rest) = body.strip_prefix("{\"type\":\"") {
         let end = memchr::memchr(b'"', rest.as_bytes())?;
-        if finder.find(&rest.as_bytes()[end..]).is_some() {
+        // None from the value's closing quote on.
+        if last.is_some_and(|l| l >= body.len() - rest.len() + end) {
             return None;
         }
         return Some(&rest[..end]);
@@ -448,17 +487,75 @@ fn leading_type(body: &str) -> Option<&str> {
     let inner = body.strip_suffix("\"}")?;
     let open = memchr::memrchr(b'"', inner.as_bytes())?;
     let key_at = inner[..open].strip_suffix(KEY)?.len();
-    if !matches!(bytes.get(key_at.checked_sub(1)?), Some(b',' | b'{'))
-        || finder.find(bytes) != Some(key_at)
-    {
+    if !matches!(bytes.get(key_at.checked_sub(1)?), Some(b',' | b'{')) || first != Some(key_at) {
         return None;
     }
     Some(&inner[open + 1..])
 }
 
-/// A body's envelope numbers, from the walk over its top-level fields; anything unusual is
-/// left to serde.
+/// A body's envelope numbers: at once for a body as nodes and the workbench write them (see
+/// [`quick_envelope`]), else from the walk over its top-level fields; anything unusual is left
+/// to serde.
 fn envelope(body: &str) -> Envelope {
+    quick_envelope(body).unwrap_or_else(|| walked_envelope(body))
+}
+
+/// The envelope's numbers when each of `msg_id` and `in_reply_to` is surely absent or surely
+/// a top-level integer, from one pass over the body for its escapes and underscores (rare in a
+/// body but in these keys and in a few `type`s): the body is an object without an escape (so
+/// every quote opens or closes a string, a `"key"` followed by `:` is a key, and no key is
+/// written another way), and each key's text appears nowhere, or exactly once as a field with
+/// no bracket before it or as the object's last (a number just before the object's closing
+/// brace is a top-level value). Replies end `"in_reply_to":N}`; requests, keys in order, have
+/// `"msg_id":N` first or after a few scalars. `None`: left to the walk (a read reply's long
+/// array of arrays is skipped bracket by bracket there).
+fn quick_envelope(body: &str) -> Option<Envelope> {
+    // Each key's text, how far its first underscore is into it, and where it was (the
+    // opening quote) and how often.
+    const KEYS: [(&[u8], usize); 2] = [(b"\"msg_id\"", 4), (b"\"in_reply_to\"", 3)];
+    let bytes = body.as_bytes();
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let mut found = [(0usize, 0u32); 2];
+    for at in memchr::memchr2_iter(b'\\', b'_', bytes) {
+        if bytes[at] == b'\\' {
+            return None;
+        }
+        for (&(key, underscore), (start, count)) in KEYS.iter().zip(&mut found) {
+            if at >= underscore
+                && bytes.get(at - underscore..at - underscore + key.len()) == Some(key)
+            {
+                *start = at - underscore;
+                *count += 1;
+            }
+        }
+    }
+    // A key's number: `Some(None)` when absent, `None` when left to the walk.
+    let field = |k: usize| -> Option<Option<u64>> {
+        let ((key, _), (at, count)) = (KEYS[k], found[k]);
+        match count {
+            0 => Some(None),
+            1 => {
+                let (n, rest) = json_scan::leading_u64(body[at + key.len()..].strip_prefix(':')?)?;
+                // No bracket before it: every field before is a scalar, so it is a top-level
+                // one (a bracket in a string before it only leaves the body to the walk).
+                let flat = memchr::memchr2(b'[', b'{', &bytes[1..at]).is_none()
+                    && (rest.starts_with(',') || rest == "}");
+                let last = rest == "}" && matches!(bytes[at - 1], b',' | b'{');
+                (flat || last).then_some(Some(n))
+            }
+            _ => None,
+        }
+    };
+    Some(Envelope {
+        msg_id: field(0)?,
+        in_reply_to: field(1)?,
+    })
+}
+
+/// [`envelope`] by the walk over the top-level fields (or serde).
+fn walked_envelope(body: &str) -> Envelope {
     let fields = json_scan::top_level_fields(body, ENVELOPE_FIELDS);
     let scanned = fields.and_then(|[_, msg_id, in_reply_to]| {
         Some(Envelope {
@@ -543,7 +640,7 @@ fn client_msg(client: &str, msg_id: u64) -> Option<ClientMsg> {
 }
 
 /// The envelope's numbers of a client message.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq, Eq)]
 struct Envelope {
     msg_id: Option<u64>,
     in_reply_to: Option<u64>,
@@ -554,13 +651,22 @@ fn op_messages_by_time(
     pairs: &[crate::history::Pair<'_>],
     messages: &[JournalMessage],
 ) -> HashMap<usize, Vec<usize>> {
-    // Client requests by send time.
+    // Client requests by send time, and client messages by client: only those that are looked
+    // up, at the instants these ops were invoked and of the clients that sent a request then
+    // (these ops are usually a few of a big run's).
+    type Fast = BuildHasherDefault<SmallKeyHasher>;
+    let times: HashSet<Nanos, Fast> = pairs.iter().map(|p| p.invoke.time).collect();
     let mut requests_at: HashMap<Nanos, Vec<usize>> = HashMap::new();
-    let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
-        if is_client(&m.src) {
+        if times.contains(&m.sent) && is_client(&m.src) {
             requests_at.entry(m.sent).or_default().push(i);
         }
+    }
+    let clients: HashSet<&str, Fast> = (requests_at.values().flatten())
+        .map(|&i| &*messages[i].src)
+        .collect();
+    let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
         let client: &str = if is_client(&m.src) {
             &m.src
         } else if is_client(&m.dest) {
@@ -568,7 +674,9 @@ fn op_messages_by_time(
         } else {
             continue;
         };
-        by_client.entry(client).or_default().push(i);
+        if clients.contains(client) {
+            by_client.entry(client).or_default().push(i);
+        }
     }
     let mut claimed = vec![false; messages.len()];
     let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -613,186 +721,4 @@ pub fn serving_node(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::history::{Op, OpType, Process};
-
-    fn op(process: u64, kind: OpType, time: Nanos) -> Op {
-        Op {
-            index: 0,
-            time,
-            kind,
-            process: Process::Client(process),
-            f: "read".into(),
-            value: Value::Null.into(),
-            error: None,
-            is_final: false,
-        }
-    }
-
-    fn message(src: &str, dest: &str, sent: Nanos, body: &str) -> JournalMessage {
-        JournalMessage {
-            id: 0,
-            src: src.into(),
-            dest: dest.into(),
-            sent,
-            kind: "read".into(),
-            body: body.into(),
-            fate: Fate::Delivered(sent + 1),
-        }
-    }
-
-    /// A body's type read at once (`type` first) is the one the walk over its fields, or serde,
-    /// reads: on random bodies, and on ones made to mislead a quick look.
-    #[test]
-    fn body_types_read_at_once_are_those_of_the_walk() {
-        fn walked(body: &str) -> Option<String> {
-            let fields = json_scan::top_level_fields(body, ENVELOPE_FIELDS);
-            match fields.and_then(|[kind, ..]| json_scan::as_optional_plain_str(kind)) {
-                Some(kind) => kind.map(str::to_string),
-                None => serde_json::from_str::<BodyType>(body)
-                    .ok()
-                    .and_then(|b| b.kind),
-            }
-        }
-        let mut bodies: Vec<String> = [
-            r#"{"type":"gossip","relay":[1,2]}"#,
-            r#"{"type":"a","x":{"type":"b"}}"#,
-            r#"{"type":"a","type":"b"}"#,
-            r#"{"type":"a","typ\u0065":"b"}"#,
-            r#"{"type":"a\"b"}"#,
-            r#"{"type":"a","s":"type"}"#,
-            r#"{"type":"","msg_id":1,"msg_id":2}"#,
-            r#"{"type":"read_ok","messages":[1,2,3],"in_reply_to":4}"#,
-            r#"{"type":7}"#,
-            r#"{"msg_id":1,"type":"read"}"#,
-            r#"{"type":"x"}"#,
-            r#"{"a":{"type":"x"},"type":"y"}"#,
-            r#"{"a":["type","x"],"type":"y"}"#,
-            r#"{"a":"\"type\":\"x","type":"y"}"#,
-            r#"{"a":1, "type":"y"}"#,
-            r#"{"a":{"type":"y"}}"#,
-            r#"{"type":"x","type":"y"}"#,
-        ]
-        .map(String::from)
-        .to_vec();
-        let mut gen = json_scan::tests::Gen(17, false);
-        for _ in 0..20_000 {
-            let mut kind = String::new();
-            gen.string(&mut kind);
-            let mut rest = String::new();
-            gen.object(&mut rest, 2);
-            let fields = rest[1..rest.len() - 1].trim();
-            let sep = if fields.is_empty() { "" } else { "," };
-            // `type` first, and last.
-            bodies.push(format!("{{\"type\":{kind}{sep}{fields}}}"));
-            bodies.push(format!("{{{fields}{sep}\"type\":{kind}}}"));
-        }
-        for body in &bodies {
-            serde_json::from_str::<Value>(body).expect(body);
-            assert_eq!(body_kind(body).map(Cow::into_owned), walked(body), "{body}");
-        }
-        // The quick look does answer for bodies as nodes and the workbench write them.
-        assert_eq!(leading_type(&bodies[0]), Some("gossip"));
-        assert_eq!(leading_type(&bodies[7]), Some("read_ok"));
-        assert_eq!(leading_type(&bodies[9]), Some("read"));
-        assert_eq!(leading_type(&bodies[10]), Some("x"));
-    }
-
-    /// A journal line read as written is what serde reads; other lines are left to serde.
-    #[test]
-    fn journal_lines_read_as_serde_reads_them() {
-        type Fields = (Nanos, String, u64, String, String, Option<String>);
-        let fields = |l: &JournalLine<'_>| -> Fields {
-            (
-                l.time,
-                l.kind.to_string(),
-                l.id,
-                l.src.to_string(),
-                l.dest.to_string(),
-                l.body.map(str::to_string),
-            )
-        };
-        let as_written = [
-            r#"{"time":0,"type":"send","id":0,"src":"c0","dest":"n0","body":{"type":"init","msg_id":1}}"#,
-            r#"{"time":12,"type":"recv","id":7,"src":"n1","dest":"lin-kv"}"#,
-            r#"{"time":5,"type":"send","id":3,"src":"n1","dest":"n2","body":{"a":"}\"{","b":[1,{"c":[]}]}}"#,
-        ];
-        for line in as_written {
-            let fast = JournalLine::parse_as_written(line).expect(line);
-            // A leading space leaves the line to serde.
-            let spaced = format!(" {line}");
-            let slow = JournalLine::parse(&spaced).unwrap();
-            assert_eq!(fields(&fast), fields(&slow), "{line}");
-        }
-        let for_serde = [
-            r#"{"type":"send","time":0,"id":0,"src":"c0","dest":"n0","body":{}}"#,
-            r#"{"time":0,"type":"send","id":0,"src":"c\u0030","dest":"n0","body":{}}"#,
-            r#"{"time":01,"type":"send","id":0,"src":"c0","dest":"n0","body":{}}"#,
-            r#"{"time":0,"type":"send","id":0,"src":"c0","dest":"n0","body":{"a":}}"#,
-            r#"{"time":0,"type":"send","id":0,"src":"c0","dest":"n0","body":{}} x"#,
-            r#" {"time":0,"type":"send","id":0,"src":"c0","dest":"n0","body":{} }"#,
-        ];
-        for line in for_serde {
-            assert!(JournalLine::parse_as_written(line).is_none(), "{line}");
-            let both = JournalLine::parse(line).map(|l| fields(&l));
-            let slow = serde_json::from_str::<SerdeJournalLine>(line)
-                .ok()
-                .map(|l| {
-                    (
-                        l.time,
-                        l.kind.to_string(),
-                        l.id,
-                        l.src.to_string(),
-                        l.dest.to_string(),
-                        l.body.map(|b| b.get().to_string()),
-                    )
-                });
-            assert_eq!(both, slow, "{line}");
-        }
-    }
-
-    /// Two ops invoked at one instant: timing cannot tell their requests apart, the recorded
-    /// msg_ids do; and they survive history.jsonl.
-    #[test]
-    fn ops_find_their_messages_by_msg_id() {
-        let mut h = History::default();
-        let a = h.push(op(0, OpType::Invoke, 10));
-        let b = h.push(op(1, OpType::Invoke, 10));
-        h.note_request(a, "c7", 3);
-        h.note_request(b, "c6", 1);
-        h.push(op(1, OpType::Ok, 20));
-        h.push(op(0, OpType::Ok, 30));
-        let journal = [
-            message("c6", "n0", 10, r#"{"type":"read","msg_id":1}"#),
-            message("c7", "n1", 10, r#"{"type":"read","msg_id":3}"#),
-            message("n0", "c6", 20, r#"{"type":"read_ok","in_reply_to":1}"#),
-            message("n1", "c7", 30, r#"{"type":"read_ok","in_reply_to":3}"#),
-        ];
-        let stored = History::from_jsonl(&h.to_jsonl()).unwrap();
-        assert_eq!(stored.requests(a), h.requests(a));
-        assert_eq!(stored.requests(b).unwrap().msg_ids, vec![1]);
-        let exact = op_messages(&stored, &journal);
-        assert_eq!(exact[&a], vec![1, 3]);
-        assert_eq!(exact[&b], vec![0, 2]);
-        // An older history (no msg_ids): matched by time, here wrongly, which is why they are
-        // recorded.
-        let old = History::from_jsonl(
-            &h.to_jsonl()
-                .lines()
-                .map(|l| {
-                    l.split(",\"client\"")
-                        .next()
-                        .unwrap()
-                        .trim_end_matches('}')
-                        .to_string()
-                        + "}\n"
-                })
-                .collect::<String>(),
-        )
-        .unwrap();
-        assert!(old.requests(a).is_none());
-        let by_time = op_messages(&old, &journal);
-        assert_eq!(by_time[&a], vec![0, 2]);
-    }
-}
+mod tests;

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::html::{escape, push_secs, secs};
+use super::html::{escape, push_escaped, push_secs, secs};
 use super::json_scan;
 use super::stored::{serving_node, Fate, JournalMessage, StoredRun};
 use crate::history::{IntSet, Nanos, Op, OpType, Pair};
@@ -128,11 +128,12 @@ pub(super) fn msg_ref(m: &JournalMessage, index: usize) -> String {
 
 /// Appends [`msg_ref`] (a table of carriers has hundreds).
 fn push_msg_ref(out: &mut String, m: &JournalMessage, index: usize) {
-    let index = itoa::Buffer::new().format(index).to_owned();
+    let mut digits = itoa::Buffer::new();
+    let index = digits.format(index);
     out.push_str("<a class=\"msg\" href=\"#msg-");
-    out.push_str(&index);
+    out.push_str(index);
     out.push_str("\" data-msg=\"");
-    out.push_str(&index);
+    out.push_str(index);
     out.push_str("\">#");
     out.push_str(itoa::Buffer::new().format(m.id));
     out.push_str("</a>");
@@ -532,11 +533,11 @@ fn set_trail(
             html.push_str("</td><td>");
             push_secs(&mut html, m.sent);
             html.push_str("</td><td>");
-            html.push_str(&escape(&m.src));
+            push_escaped(&mut html, &m.src);
             html.push_str(" → ");
-            html.push_str(&escape(&m.dest));
+            push_escaped(&mut html, &m.dest);
             html.push_str("</td><td>");
-            html.push_str(&escape(m.kind()));
+            push_escaped(&mut html, m.kind());
             html.push_str("</td><td>");
             match m.fate {
                 Fate::Delivered(t) => {
