@@ -38,6 +38,7 @@ pub(super) fn read<'a>(
         (src, dest) = (Some(s), Some(d));
         dest_addr = Some(Addr::parse_bytes(d, node_count));
         p.i = at;
+        p.ws();
         body = Some(read_body(&mut p, dest_addr, last_array)?);
     } else {
         p.ws();
@@ -94,19 +95,20 @@ fn compact_head(line: &[u8]) -> Option<(&[u8], &[u8], usize)> {
     if !line.starts_with(SRC) {
         return None;
     }
+    // Each string ends after its closing quote.
     let src_end = skip_string_contents(line, SRC.len())?;
-    if !line[src_end - 1..].starts_with(DEST) {
+    if !line[src_end..].starts_with(DEST) {
         return None;
     }
-    let dest_start = src_end - 1 + DEST.len();
+    let dest_start = src_end + DEST.len();
     let dest_end = skip_string_contents(line, dest_start)?;
-    if !line[dest_end - 1..].starts_with(BODY) {
+    if !line[dest_end..].starts_with(BODY) {
         return None;
     }
     Some((
         &line[SRC.len()..src_end - 1],
         &line[dest_start..dest_end - 1],
-        dest_end - 1 + BODY.len(),
+        dest_end + BODY.len(),
     ))
 }
 
@@ -695,6 +697,8 @@ mod tests {
                 }
             }
             let shown = String::from_utf8_lossy(&bytes).into_owned();
+            // Lines as nodes write them take the fast path.
+            assert!(mutate || compact_head(&bytes).is_some(), "{shown}");
             // A leading space keeps the line from the compact head's fast path: both paths
             // read a line the same way.
             let spaced = [&b" "[..], &bytes].concat();
