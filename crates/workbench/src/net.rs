@@ -269,17 +269,23 @@ impl Message {
     /// The line a node reads on stdin (Maelstrom adds the top-level `id`):
     /// `{"id":..,"src":..,"dest":..,"body":..}`, written as serde_json writes that struct.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = Vec::with_capacity(64 + self.body_len_hint());
-        line.extend_from_slice(b"{\"id\":");
-        push_u64(&mut line, self.id);
-        line.extend_from_slice(b",\"src\":");
-        push_addr(&mut line, self.src);
-        line.extend_from_slice(b",\"dest\":");
-        push_addr(&mut line, self.dest);
-        line.extend_from_slice(b",\"body\":");
-        self.body.write_json(&mut line);
-        line.push(b'}');
+        let mut line = Vec::new();
+        self.write_line(&mut line);
         line
+    }
+
+    /// Appends [`Message::to_line`]'s line to `line`.
+    pub fn write_line(&self, line: &mut Vec<u8>) {
+        line.reserve(64 + self.body_len_hint());
+        line.extend_from_slice(b"{\"id\":");
+        push_u64(line, self.id);
+        line.extend_from_slice(b",\"src\":");
+        push_addr(line, self.src);
+        line.extend_from_slice(b",\"dest\":");
+        push_addr(line, self.dest);
+        line.extend_from_slice(b",\"body\":");
+        self.body.write_json(line);
+        line.push(b'}');
     }
 
     fn body_len_hint(&self) -> usize {
@@ -357,42 +363,47 @@ pub enum Fate {
 /// delayed messages); the partition check still applies at delivery.
 pub type FaultRule = Box<dyn FnMut(Nanos, &Message) -> Fate>;
 
-/// A message waiting in a recipient's queue, ordered by (deadline, send order): equal
-/// deadlines stay FIFO.
-struct Queued {
-    deadline: Nanos,
-    message: Message,
+/// A recipient's messages waiting for the delivery slot, in order of (deadline, send order):
+/// equal deadlines stay FIFO. The heap holds small keys (deadline, id, where the message is
+/// kept), so that sifting moves no messages.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<(Nanos, u64, u32)>>,
+    /// The messages, at the indices their keys name; `None` where a slot is free.
+    kept: Vec<Option<Message>>,
+    /// Free indices in `kept`.
+    free: Vec<u32>,
 }
 
-impl Queued {
-    fn key(&self) -> (Nanos, u64) {
-        (self.deadline, self.message.id)
+impl Queue {
+    fn push(&mut self, deadline: Nanos, message: Message) {
+        let id = message.id;
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.kept[at as usize] = Some(message);
+                at
+            }
+            None => {
+                self.kept.push(Some(message));
+                (self.kept.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse((deadline, id, at)));
     }
-}
 
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Queued {}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
+    /// The earliest message and its deadline.
+    fn pop(&mut self) -> Option<(Nanos, Message)> {
+        let Reverse((deadline, _, at)) = self.heap.pop()?;
+        self.free.push(at);
+        let message = self.kept[at as usize].take().expect("a kept message");
+        Some((deadline, message))
     }
 }
 
 #[derive(Default)]
 struct Mailbox {
-    queue: BinaryHeap<Reverse<Queued>>,
+    /// Empty whenever the slot is (a message goes to the slot as soon as it is free).
+    queue: Queue,
     /// The message in the delivery slot, if any.
     in_slot: Option<Message>,
 }
@@ -573,15 +584,16 @@ impl Network {
                 return None;
             }
         };
+        let deadline = now + latency;
         let mailbox = self.mailboxes.get_or_insert(dest);
-        mailbox.queue.push(Reverse(Queued {
-            deadline: now + latency,
-            message,
-        }));
         if mailbox.in_slot.is_some() {
+            mailbox.queue.push(deadline, message);
             return None;
         }
-        self.fill_slot(now, dest)
+        // The slot is free, so the queue is empty: it would hand this message straight
+        // back to `fill_slot`, which is done here without it.
+        debug_assert!(mailbox.queue.heap.is_empty());
+        self.take_into_slot(now, dest, deadline, message)
     }
 
     /// Takes the message in `dest`'s delivery slot (its deadline has come), and refills the slot.
@@ -600,15 +612,29 @@ impl Network {
     fn fill_slot(&mut self, now: Nanos, dest: Addr) -> Option<Nanos> {
         loop {
             let mailbox = self.mailboxes.get_mut(dest)?;
-            let Reverse(Queued { deadline, message }) = mailbox.queue.pop()?;
-            if self.partitioned(&message) {
-                self.stats.dropped += 1;
-                self.journal_event(now, "drop", &message, false);
-                continue;
+            let (deadline, message) = mailbox.queue.pop()?;
+            if let Some(at) = self.take_into_slot(now, dest, deadline, message) {
+                return Some(at);
             }
-            self.mailboxes.get_mut(dest).expect("mailbox").in_slot = Some(message);
-            return Some(deadline.max(now));
         }
+    }
+
+    /// Puts `message` (the earliest for `dest`) into `dest`'s free slot, or drops it for good
+    /// if a partition forbids it right now (`None`). When to deliver it.
+    fn take_into_slot(
+        &mut self,
+        now: Nanos,
+        dest: Addr,
+        deadline: Nanos,
+        message: Message,
+    ) -> Option<Nanos> {
+        if self.partitioned(&message) {
+            self.stats.dropped += 1;
+            self.journal_event(now, "drop", &message, false);
+            return None;
+        }
+        self.mailboxes.get_mut(dest).expect("mailbox").in_slot = Some(message);
+        Some(deadline.max(now))
     }
 
     fn partitioned(&self, m: &Message) -> bool {
@@ -695,6 +721,40 @@ fn log_line(now: Nanos, kind: &str, m: &Message) {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// The queue of keys over kept messages hands them out as one heap of whole messages
+    /// ordered by (deadline, id) would.
+    #[test]
+    fn queued_messages_come_out_in_deadline_then_send_order() {
+        use rand::Rng as _;
+        let mut rng = Rng::seed_from_u64(9);
+        let mut queue = Queue::default();
+        let mut reference = BinaryHeap::new();
+        let mut most_waiting = 0;
+        for id in 0..5000u64 {
+            let deadline = rng.gen_range(0..50);
+            let message = Message {
+                id,
+                src: Addr::Node(0),
+                dest: Addr::Node(1),
+                body: Body::Raw(b"{}".to_vec().into()),
+            };
+            queue.push(deadline, message);
+            reference.push(Reverse((deadline, id)));
+            most_waiting = most_waiting.max(reference.len());
+            while rng.gen_bool(0.45) {
+                let expected = reference.pop().map(|Reverse(key)| key);
+                let got = queue.pop().map(|(deadline, m)| (deadline, m.id));
+                assert_eq!(got, expected);
+            }
+        }
+        // Freed places are taken again: no more are kept than were ever waiting at once.
+        assert_eq!(queue.kept.len(), most_waiting);
+        while let Some(Reverse(key)) = reference.pop() {
+            assert_eq!(queue.pop().map(|(deadline, m)| (deadline, m.id)), Some(key));
+        }
+        assert!(queue.pop().is_none() && queue.kept.iter().all(Option::is_none));
+    }
 
     fn body(n: u64) -> Map<String, Value> {
         let mut m = Map::new();

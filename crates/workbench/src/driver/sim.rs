@@ -170,8 +170,12 @@ pub fn node_seed(seed: u64, index: u64) -> u64 {
 
 impl<E: AnyEngine + ?Sized> Cluster for SimCluster<E> {
     fn deliver(&mut self, node: u32, line: Vec<u8>, now: Nanos) {
+        self.deliver_line(node, &line, now);
+    }
+
+    fn deliver_line(&mut self, node: u32, line: &[u8], now: Nanos) {
         self.now = self.now.max(now);
-        self.nodes[node as usize].handle_line(&line, Duration::from_nanos(self.now));
+        self.nodes[node as usize].handle_line(line, Duration::from_nanos(self.now));
         self.collect(node as usize);
     }
 

@@ -106,6 +106,12 @@ pub trait Cluster {
     /// Hands a message (one JSON line, no newline) to server node `node` at test time `now`.
     fn deliver(&mut self, node: u32, line: Vec<u8>, now: Nanos);
 
+    /// [`Cluster::deliver`] of a borrowed line (the runner writes every line into the same
+    /// buffer); a cluster that only reads the line takes it without a copy.
+    fn deliver_line(&mut self, node: u32, line: &[u8], now: Nanos) {
+        self.deliver(node, line.to_vec(), now);
+    }
+
     /// Waits until test time `deadline` or until some node writes something, whichever comes
     /// first; pushes what the nodes wrote into `out` and returns the current test time.
     fn wait(&mut self, deadline: Nanos, out: &mut Vec<NodeOutput>) -> Nanos;
@@ -270,6 +276,8 @@ struct Runner<'a> {
     aborted: bool,
     /// The array of integers each node sent last in a reply (see the wire check).
     last_arrays: Vec<crate::workloads::reply::uint_array::LastArray>,
+    /// The line of the message being delivered to a node (kept to reuse its allocation).
+    line_buffer: Vec<u8>,
 }
 
 impl<'a> Runner<'a> {
@@ -330,6 +338,7 @@ impl<'a> Runner<'a> {
             error_count: 0,
             aborted: false,
             last_arrays: Vec::new(),
+            line_buffer: Vec::new(),
         })
     }
 
@@ -523,7 +532,12 @@ impl<'a> Runner<'a> {
         }
         let Some(message) = message else { return };
         match dest {
-            Addr::Node(node) => cluster.deliver(node, message.to_line(), self.now),
+            Addr::Node(node) => {
+                let line = &mut self.line_buffer;
+                line.clear();
+                message.write_line(line);
+                cluster.deliver_line(node, line, self.now);
+            }
             Addr::Service(index) => {
                 let service = &mut self.services[index as usize];
                 let body = message.body.as_map();

@@ -29,52 +29,41 @@ pub(super) fn read<'a>(
     last_array: &mut LastArray,
 ) -> Option<WireEnvelope<'a>> {
     let mut p = Cursor { text: line, i: 0 };
-    p.ws();
-    p.eat(b'{')?;
-    p.ws();
     let (mut src, mut dest, mut body) = (None, None, None);
     // `dest` as `Addr::parse` reads it, once read.
     let mut dest_addr = None;
+    // The head as nodes write it, read straight through; else key by key below.
+    let head = compact_head(line);
+    if let Some((s, d, at)) = head {
+        (src, dest) = (Some(s), Some(d));
+        dest_addr = Some(Addr::parse_bytes(d, node_count));
+        p.i = at;
+        p.ws();
+        body = Some(read_body(&mut p, dest_addr, last_array)?);
+    } else {
+        p.ws();
+        p.eat(b'{')?;
+        p.ws();
+    }
+    let mut after_value = head.is_some();
     loop {
-        let key = p.string_bytes()?;
-        p.ws();
-        p.eat(b':')?;
-        p.ws();
-        match key {
-            b"src" if src.is_none() => src = Some(p.string_bytes()?),
-            b"dest" if dest.is_none() => {
-                let d = p.string_bytes()?;
-                dest = Some(d);
-                dest_addr = Some(Addr::parse_bytes(d, node_count));
-            }
-            b"body" if body.is_none() => {
-                let to_node = matches!(dest_addr, Some(Some(Addr::Node(_))));
-                let start = p.i;
-                if p.peek() != Some(b'{') {
-                    return None;
+        if !after_value {
+            let key = p.string_bytes()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            match key {
+                b"src" if src.is_none() => src = Some(p.string_bytes()?),
+                b"dest" if dest.is_none() => {
+                    let d = p.string_bytes()?;
+                    dest = Some(d);
+                    dest_addr = Some(Addr::parse_bytes(d, node_count));
                 }
-                let scanned = if to_node {
-                    p.i = skip_value(line, start, &mut Skip)?;
-                    None
-                } else {
-                    // A reply's fields and arrays are handed on to the runner and workload.
-                    let mut found = Found {
-                        base: start,
-                        last_array,
-                        scanned: Box::default(),
-                        key: [0; 3],
-                    };
-                    p.i = skip_value(line, start, &mut found)?;
-                    found.finish(p.i - start)
-                };
-                body = Some(WireBody::Raw {
-                    text: line[start..p.i].into(),
-                    parsed_in_exact_mode: !to_node,
-                    scanned,
-                });
+                b"body" if body.is_none() => body = Some(read_body(&mut p, dest_addr, last_array)?),
+                _ => return None,
             }
-            _ => return None,
         }
+        after_value = false;
         p.ws();
         match p.next()? {
             b',' => p.ws(),
@@ -93,6 +82,67 @@ pub(super) fn read<'a>(
         body: body?,
         id: None,
         addrs: Some([Addr::parse_bytes(src, node_count), dest_addr?]),
+    })
+}
+
+/// `{"src":"..","dest":"..","body":` exactly (the head nodes write): `src`, `dest` and where
+/// the body starts; `None` for anything else (read key by key, as the same).
+#[inline]
+fn compact_head(line: &[u8]) -> Option<(&[u8], &[u8], usize)> {
+    const SRC: &[u8] = br#"{"src":""#;
+    const DEST: &[u8] = br#","dest":""#;
+    const BODY: &[u8] = br#","body":"#;
+    if !line.starts_with(SRC) {
+        return None;
+    }
+    // Each string ends after its closing quote.
+    let src_end = skip_string_contents(line, SRC.len())?;
+    if !line[src_end..].starts_with(DEST) {
+        return None;
+    }
+    let dest_start = src_end + DEST.len();
+    let dest_end = skip_string_contents(line, dest_start)?;
+    if !line[dest_end..].starts_with(BODY) {
+        return None;
+    }
+    Some((
+        &line[SRC.len()..src_end - 1],
+        &line[dest_start..dest_end - 1],
+        dest_end + BODY.len(),
+    ))
+}
+
+/// Reads the body object at the cursor, bound for `dest_addr` (if `dest` was read before).
+#[inline(always)]
+fn read_body(
+    p: &mut Cursor<'_>,
+    dest_addr: Option<Option<Addr>>,
+    last_array: &mut LastArray,
+) -> Option<WireBody> {
+    let line = p.text;
+    let to_node = matches!(dest_addr, Some(Some(Addr::Node(_))));
+    let start = p.i;
+    if p.peek() != Some(b'{') {
+        return None;
+    }
+    let scanned = if to_node {
+        p.i = skip_value(line, start, &mut Skip)?;
+        None
+    } else {
+        // A reply's fields and arrays are handed on to the runner and workload.
+        let mut found = Found {
+            base: start,
+            last_array,
+            scanned: Box::default(),
+            key: [0; 3],
+        };
+        p.i = skip_value(line, start, &mut found)?;
+        found.finish(p.i - start)
+    };
+    Some(WireBody::Raw {
+        text: line[start..p.i].into(),
+        parsed_in_exact_mode: !to_node,
+        scanned,
     })
 }
 
@@ -234,13 +284,18 @@ impl Finds for Found<'_> {
 /// One loop, no recursion: the open containers are a stack of bits (1 for an object, 0 for
 /// an array), at most [`MAX_NESTING`] of them. Every line a node writes goes through here
 /// (a kafka poll's arrays of pairs, a txn's micro-ops), so it is kept to a few instructions
-/// per byte; what it does not take, the caller leaves to serde.
+/// per byte: the byte after a value or separator is matched directly, whitespace (which
+/// nodes rarely write) only looked for when it is not what was expected. What it does not
+/// take, the caller leaves to serde.
 fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usize> {
     let mut objects: u64 = 0;
     let mut depth = 0usize;
-    loop {
+    'value: loop {
         // A value starts at `i`.
         match *text.get(i)? {
+            b'"' => i = skip_string_contents(text, i + 1)?,
+            b'0'..=b'9' => i = skip_digits(text, i)?,
+            b'-' => i = skip_digits(text, i + 1)?,
             open @ (b'{' | b'[') => {
                 if depth >= MAX_NESTING {
                     return None;
@@ -269,8 +324,6 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
                     }
                 }
             }
-            b'"' => i = skip_string(text, i)?,
-            b'-' | b'0'..=b'9' => i = skip_integer(text, i)?,
             b't' => i = skip_literal(text, i, b"true")?,
             b'f' => i = skip_literal(text, i, b"false")?,
             b'n' => i = skip_literal(text, i, b"null")?,
@@ -284,19 +337,22 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
             if F::FIELDS && depth == 1 {
                 finds.value_end(i);
             }
-            i = skip_ws(text, i);
+            let mut b = *text.get(i)?;
+            if b <= b' ' {
+                i = skip_ws(text, i);
+                b = *text.get(i)?;
+            }
             let in_object = objects & 1 == 1;
-            match *text.get(i)? {
-                b',' => {
-                    i = skip_ws(text, i + 1);
-                    if in_object {
-                        i = read_key(text, i, depth, finds)?;
-                    }
-                    break;
+            if b == b',' {
+                i = skip_ws(text, i + 1);
+                if in_object {
+                    i = read_key(text, i, depth, finds)?;
                 }
-                b'}' if in_object => {}
-                b']' if !in_object => {}
-                _ => return None,
+                continue 'value;
+            }
+            // `}` closes an object, `]` an array.
+            if b != if in_object { b'}' } else { b']' } {
+                return None;
             }
             i += 1;
             depth -= 1;
@@ -305,7 +361,17 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
     }
 }
 
-fn skip_ws(text: &[u8], mut i: usize) -> usize {
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws(text: &[u8], i: usize) -> usize {
+    match text.get(i) {
+        Some(&b) if b > b' ' => i,
+        _ => skip_ws_slowly(text, i),
+    }
+}
+
+#[inline(never)]
+fn skip_ws_slowly(text: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = text.get(i) {
         i += 1;
     }
@@ -325,8 +391,11 @@ fn read_key<F: Finds>(text: &[u8], i: usize, depth: usize, finds: &mut F) -> Opt
 }
 
 /// Skips the whitespace, colon and whitespace after a key that ends before `i`.
-#[inline]
+#[inline(always)]
 fn skip_colon(text: &[u8], i: usize) -> Option<usize> {
+    if text.get(i) == Some(&b':') {
+        return Some(skip_ws(text, i + 1));
+    }
     let i = skip_ws(text, i);
     if text.get(i) != Some(&b':') {
         return None;
@@ -337,21 +406,34 @@ fn skip_colon(text: &[u8], i: usize) -> Option<usize> {
 /// Skips an object's key, its colon and the whitespace up to its value.
 #[inline(always)]
 fn skip_key(text: &[u8], i: usize) -> Option<usize> {
-    let i = skip_ws(text, skip_string(text, i)?);
-    if text.get(i) != Some(&b':') {
-        return None;
-    }
-    Some(skip_ws(text, i + 1))
+    skip_colon(text, skip_string(text, i)?)
 }
 
-/// Skips a string of printable ASCII without escapes. Strings are short (a type, a key): a
-/// word of eight bytes at a time finds the first byte that ends or spoils one.
+/// Skips a string of printable ASCII without escapes.
 #[inline(always)]
 fn skip_string(text: &[u8], i: usize) -> Option<usize> {
     if text.get(i) != Some(&b'"') {
         return None;
     }
-    let mut i = i + 1;
+    skip_string_contents(text, i + 1)
+}
+
+/// Skips the rest of a string whose contents start at `i`: the index after its closing
+/// quote. Strings are short (a type, a key): sixteen bytes at a time (eight where SSE2 is
+/// not there, and byte by byte at the end of the line) find the first byte that ends or
+/// spoils one.
+#[inline(always)]
+fn skip_string_contents(text: &[u8], mut i: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while i + 16 <= text.len() {
+        // SAFETY: the sixteen bytes at `i` are in `text` (checked just above).
+        let special = unsafe { not_plain_string_bytes_16(text.as_ptr().add(i)) };
+        if special != 0 {
+            let at = i + special.trailing_zeros() as usize;
+            return (text[at] == b'"').then_some(at + 1);
+        }
+        i += 16;
+    }
     while let Some(bytes) = text.get(i..i + 8) {
         let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
         let special = not_plain_string_bytes(word);
@@ -368,6 +450,29 @@ fn skip_string(text: &[u8], i: usize) -> Option<usize> {
             _ => i += 1,
         }
     }
+}
+
+/// A bit for each of the sixteen bytes at `p` that is not a plain string byte: a quote, a
+/// backslash, a control character, DEL or not ASCII.
+///
+/// # Safety
+/// The sixteen bytes at `p` must be readable.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+unsafe fn not_plain_string_bytes_16(p: *const u8) -> u32 {
+    use std::arch::x86_64::*;
+    let v = _mm_loadu_si128(p.cast());
+    let splat = |b: u8| _mm_set1_epi8(b as i8);
+    // Signed bytes: those of 0x80 and more are negative, so below 0x20 too.
+    let below_space = _mm_cmplt_epi8(v, splat(0x20));
+    let quote = _mm_cmpeq_epi8(v, splat(b'"'));
+    let backslash = _mm_cmpeq_epi8(v, splat(b'\\'));
+    let del = _mm_cmpeq_epi8(v, splat(0x7f));
+    let special = _mm_or_si128(
+        _mm_or_si128(below_space, quote),
+        _mm_or_si128(backslash, del),
+    );
+    _mm_movemask_epi8(special) as u32
 }
 
 /// One byte of each of eight.
@@ -389,19 +494,29 @@ fn not_plain_string_bytes(word: u64) -> u64 {
     (word & HIGH) | below_space | del | quote | backslash
 }
 
-/// Skips an integer of at most 19 digits without a leading zero. A fraction or exponent
-/// after it is refused by whatever reads on (it expects `,`, `]`, `}` or whitespace).
-fn skip_integer(text: &[u8], i: usize) -> Option<usize> {
-    let start = if text[i] == b'-' { i + 1 } else { i };
-    let mut end = start;
-    while text.get(end).is_some_and(u8::is_ascii_digit) {
-        end += 1;
+/// Skips the digits of an integer starting at `start` (after its sign, if any): at least one
+/// and at most 19, without a leading zero. A fraction or exponent after it is refused by
+/// whatever reads on (it expects `,`, `]`, `}` or whitespace).
+#[inline(always)]
+fn skip_digits(text: &[u8], start: usize) -> Option<usize> {
+    match *text.get(start)? {
+        // A zero is the whole integer: no digit may follow it.
+        b'0' => match text.get(start + 1) {
+            Some(b) if b.is_ascii_digit() => None,
+            _ => Some(start + 1),
+        },
+        b'1'..=b'9' => {
+            let mut end = start + 1;
+            while let Some(&b) = text.get(end) {
+                if b.wrapping_sub(b'0') >= 10 {
+                    break;
+                }
+                end += 1;
+            }
+            (end - start <= 19).then_some(end)
+        }
+        _ => None,
     }
-    let digits = end - start;
-    if digits == 0 || digits > 19 || (digits > 1 && text[start] == b'0') {
-        return None;
-    }
-    Some(end)
 }
 
 fn skip_literal(text: &[u8], i: usize, word: &[u8]) -> Option<usize> {
@@ -582,10 +697,48 @@ mod tests {
                 }
             }
             let shown = String::from_utf8_lossy(&bytes).into_owned();
+            // Lines as nodes write them take the fast path.
+            assert!(mutate || compact_head(&bytes).is_some(), "{shown}");
+            // A leading space keeps the line from the compact head's fast path: both paths
+            // read a line the same way.
+            let spaced = [&b" "[..], &bytes].concat();
+            let slow = super::read(&spaced, 3, &mut LastArray::default());
             let Some(plain) = super::read(&bytes, 3, &mut last_array) else {
                 assert!(mutate, "a plain line refused: {shown}");
+                assert!(slow.is_none(), "{shown}");
                 continue;
             };
+            let slow = slow.expect(&shown);
+            assert_eq!(
+                (&plain.src, &plain.dest),
+                (&slow.src, &slow.dest),
+                "{shown}"
+            );
+            assert_eq!(plain.addrs, slow.addrs, "{shown}");
+            match (&plain.body, &slow.body) {
+                (
+                    WireBody::Raw {
+                        text,
+                        parsed_in_exact_mode,
+                        scanned,
+                    },
+                    WireBody::Raw {
+                        text: t,
+                        parsed_in_exact_mode: p,
+                        scanned: s,
+                    },
+                ) => {
+                    assert_eq!((text, parsed_in_exact_mode), (t, p), "{shown}");
+                    let parts = |s: &Option<Box<Scanned>>| {
+                        s.as_ref().map(|s| {
+                            let sets: Vec<_> = s.sets.iter().map(|k| (k.start, k.end)).collect();
+                            (s.fields, s.len, s.too_many, sets)
+                        })
+                    };
+                    assert_eq!(parts(scanned), parts(s), "{shown}");
+                }
+                _ => panic!("{shown}"),
+            }
             accepted += 1;
             mutated_accepted += usize::from(mutate);
             serde_json::from_slice::<serde_json::Value>(&bytes).expect(&shown);
@@ -639,6 +792,18 @@ mod tests {
                 bytes[lane] = b;
                 let found = not_plain_string_bytes(u64::from_le_bytes(bytes));
                 let expected = if plain { 0 } else { 0x80 << (8 * lane) };
+                assert_eq!(found, expected, "{b:#x} in lane {lane}");
+            }
+        }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        for b in 0..=255u8 {
+            let plain = !matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f..=0xff);
+            for lane in 0..16 {
+                let mut bytes = [b'a'; 16];
+                bytes[lane] = b;
+                // SAFETY: sixteen bytes.
+                let found = unsafe { not_plain_string_bytes_16(bytes.as_ptr()) };
+                let expected = if plain { 0 } else { 1 << lane };
                 assert_eq!(found, expected, "{b:#x} in lane {lane}");
             }
         }
