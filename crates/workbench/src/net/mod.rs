@@ -10,91 +10,21 @@
 //! The network does not keep time itself: [`Network::send`] and [`Network::deliver`] return the
 //! time at which the caller must call `deliver` for that recipient next.
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
-use std::fmt;
 use std::io::Write;
 
 use rand::Rng as _;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::history::{Nanos, NANOS_PER_MS};
 use crate::Rng;
 
-/// A participant's address. Server nodes are `n0..`, clients `c0..`, services by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Addr {
-    Node(u32),
-    Client(u32),
-    /// Index into [`crate::services::NAMES`].
-    Service(u8),
-}
+mod message;
 
-impl Addr {
-    /// Parses an id as the workbench knows it; `None` for anything that is not a participant
-    /// of a test with `node_count` server nodes (clients are checked by the caller).
-    pub fn parse(id: &str, node_count: usize) -> Option<Addr> {
-        let number = |rest: &str| -> Option<u32> {
-            if rest.is_empty() || (rest.len() > 1 && rest.starts_with('0')) {
-                return None;
-            }
-            rest.parse().ok()
-        };
-        if let Some(rest) = id.strip_prefix('n') {
-            return number(rest)
-                .filter(|&i| (i as usize) < node_count)
-                .map(Addr::Node);
-        }
-        if let Some(rest) = id.strip_prefix('c') {
-            return number(rest).map(Addr::Client);
-        }
-        crate::services::NAMES
-            .iter()
-            .position(|name| *name == id)
-            .map(|i| Addr::Service(i as u8))
-    }
-
-    /// [`Addr::parse`] of an id's bytes: a short path for `n` or `c` and one or two digits,
-    /// [`Addr::parse`] itself for anything else; `None` for bytes that are not UTF-8.
-    #[inline]
-    pub fn parse_bytes(id: &[u8], node_count: usize) -> Option<Addr> {
-        let n = match id {
-            [b'n' | b'c', d @ b'0'..=b'9'] => Some(u32::from(d - b'0')),
-            [b'n' | b'c', d1 @ b'1'..=b'9', d2 @ b'0'..=b'9'] => {
-                Some(u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0'))
-            }
-            _ => None,
-        };
-        match (n, id.first()) {
-            (Some(n), Some(b'n')) => ((n as usize) < node_count).then_some(Addr::Node(n)),
-            (Some(n), _) => Some(Addr::Client(n)),
-            (None, _) => Addr::parse(std::str::from_utf8(id).ok()?, node_count),
-        }
-    }
-
-    pub fn is_client(self) -> bool {
-        matches!(self, Addr::Client(_))
-    }
-}
-
-/// Serialized as its id string, formatted straight into the output (no temporary `String`).
-impl Serialize for Addr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl fmt::Display for Addr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Addr::Node(i) => write!(f, "n{i}"),
-            Addr::Client(i) => write!(f, "c{i}"),
-            Addr::Service(i) => f.write_str(crate::services::NAMES[*i as usize]),
-        }
-    }
-}
+use message::push_addr;
+pub(crate) use message::{parse_value, push_u64};
+pub use message::{Addr, Body, Message};
 
 /// `--latency-dist`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -134,165 +64,6 @@ impl Latency {
             }
         };
         ms * NANOS_PER_MS
-    }
-}
-
-/// A message's body: parsed, or JSON object text passed on as it is.
-///
-/// Messages between server nodes are the bulk of the traffic and the workbench never looks
-/// inside them, so the wire check keeps them [`Body::Raw`] and the recipient reads the sender's
-/// text. A node's body for a client or a service is [`Body::Reply`]: the workbench reads what
-/// it needs straight from the text. Requests the workbench writes are [`Body::Raw`] too
-/// (written as a map is, keys ascending), or [`Body::Map`].
-#[derive(Clone, Debug)]
-pub enum Body {
-    Map(Map<String, Value>),
-    /// The text of a JSON object (validated by the wire check, or written by the workbench),
-    /// journaled and delivered as it is.
-    Raw(Box<[u8]>),
-    /// The text of a JSON object a node sent to a client or a service, validated by the wire
-    /// check. `--log-net-*` shows it as a parsed map is written (keys ascending, numbers and
-    /// strings in serde_json's form), whatever the node's own layout; the journal keeps the
-    /// node's text as it is (see [`Body::write_journal_json`]). With what the wire check
-    /// found in it on the way, when it did (its fields and parsed sets, see
-    /// [`ReplyText::scanned`](crate::workloads::ReplyText::scanned)).
-    Reply(Box<[u8]>, Option<Box<crate::workloads::reply::Scanned>>),
-}
-
-impl Body {
-    /// The body as a map, parsing the text if need be.
-    pub fn as_map(&self) -> Cow<'_, Map<String, Value>> {
-        match self {
-            Body::Map(map) => Cow::Borrowed(map),
-            Body::Raw(text) | Body::Reply(text, _) => Cow::Owned(parse_raw_object(text)),
-        }
-    }
-
-    /// The body as a map, parsing the text if need be.
-    pub fn into_map(self) -> Map<String, Value> {
-        match self {
-            Body::Map(map) => map,
-            Body::Raw(text) | Body::Reply(text, _) => parse_raw_object(&text),
-        }
-    }
-
-    /// Appends the body's JSON as `messages.jsonl` keeps it: a text body exactly as it was
-    /// sent (one line of JSON the wire check validated, or the workbench wrote), a map as
-    /// serde_json writes it. Parsing a reply only to write it again cost more than the rest of
-    /// the journal (a broadcast read reply holds every value seen).
-    pub fn write_journal_json(&self, out: &mut Vec<u8>) {
-        match self {
-            Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
-            Body::Raw(text) | Body::Reply(text, _) => out.extend_from_slice(text),
-        }
-    }
-
-    /// Appends the body's JSON as a node reads it and `--log-net-*` shows it (see
-    /// [`Body::Reply`]).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        match self {
-            Body::Map(map) => serde_json::to_writer(out, map).expect("a map serializes"),
-            Body::Raw(text) => out.extend_from_slice(text),
-            Body::Reply(text, _) => match parse_value(text) {
-                Ok(value) => serde_json::to_writer(out, &value).expect("a value serializes"),
-                // Not reached: the wire check accepts only what parses as a value.
-                Err(_) => out.extend_from_slice(text),
-            },
-        }
-    }
-}
-
-/// Parses JSON text as a value (nesting as deep as the wire check accepts).
-pub(crate) fn parse_value(text: &[u8]) -> serde_json::Result<Value> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    // The wire check accepts nesting deeper than serde_json's default.
-    de.disable_recursion_limit();
-    let value = serde::Deserialize::deserialize(&mut de)?;
-    de.end().map(|()| value)
-}
-
-/// A body's text is a JSON object the wire check validated (or the workbench wrote), so this
-/// parse does not fail (an empty map if it ever did, rather than a panic).
-fn parse_raw_object(text: &[u8]) -> Map<String, Value> {
-    match parse_value(text) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    }
-}
-
-impl From<Map<String, Value>> for Body {
-    fn from(map: Map<String, Value>) -> Body {
-        Body::Map(map)
-    }
-}
-
-/// Appends the decimal digits of `n` (what serde_json writes for an integer).
-pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-}
-
-/// Appends an address as a JSON string (ids never need escaping).
-fn push_addr(out: &mut Vec<u8>, addr: Addr) {
-    let (kind, i) = match addr {
-        Addr::Node(i) => (b'n', i),
-        Addr::Client(i) => (b'c', i),
-        Addr::Service(i) => {
-            out.push(b'"');
-            out.extend_from_slice(crate::services::NAMES[i as usize].as_bytes());
-            out.push(b'"');
-            return;
-        }
-    };
-    // Ids are mostly one or two digits: written in one go.
-    let digit = |d: u32| b'0' + d as u8;
-    match i {
-        0..=9 => out.extend_from_slice(&[b'"', kind, digit(i), b'"']),
-        10..=99 => out.extend_from_slice(&[b'"', kind, digit(i / 10), digit(i % 10), b'"']),
-        _ => {
-            out.extend_from_slice(&[b'"', kind]);
-            push_u64(out, i.into());
-            out.push(b'"');
-        }
-    }
-}
-
-/// A message in flight.
-#[derive(Clone, Debug)]
-pub struct Message {
-    pub id: u64,
-    pub src: Addr,
-    pub dest: Addr,
-    pub body: Body,
-}
-
-impl Message {
-    /// The line a node reads on stdin (Maelstrom adds the top-level `id`):
-    /// `{"id":..,"src":..,"dest":..,"body":..}`, written as serde_json writes that struct.
-    pub fn to_line(&self) -> Vec<u8> {
-        let mut line = Vec::new();
-        self.write_line(&mut line);
-        line
-    }
-
-    /// Appends [`Message::to_line`]'s line to `line`.
-    pub fn write_line(&self, line: &mut Vec<u8>) {
-        line.reserve(64 + self.body_len_hint());
-        line.extend_from_slice(b"{\"id\":");
-        push_u64(line, self.id);
-        line.extend_from_slice(b",\"src\":");
-        push_addr(line, self.src);
-        line.extend_from_slice(b",\"dest\":");
-        push_addr(line, self.dest);
-        line.extend_from_slice(b",\"body\":");
-        self.body.write_json(line);
-        line.push(b'}');
-    }
-
-    fn body_len_hint(&self) -> usize {
-        match &self.body {
-            Body::Map(_) => 64,
-            Body::Raw(text) | Body::Reply(text, _) => text.len(),
-        }
     }
 }
 
@@ -721,6 +492,7 @@ fn log_line(now: Nanos, kind: &str, m: &Message) {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use serde_json::{Map, Value};
 
     /// The queue of keys over kept messages hands them out as one heap of whole messages
     /// ordered by (deadline, id) would.
