@@ -252,30 +252,39 @@ mod tests {
     }
 
     /// The rendered array is what serde writes, on random micro-ops (extreme values too).
-    #[test]
-    fn txn_renders_as_serde_writes_it() {
-        use glomers_node::rand::{Rng, SeedableRng};
-        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(6);
-        let mut out = String::new();
+    /// Fewer than `max` random micro-ops, keys and values often at the integer edges.
+    fn random_micro_ops(
+        rng: &mut glomers_node::rand_chacha::ChaCha8Rng,
+        max: usize,
+    ) -> Vec<MicroOp> {
+        use glomers_node::rand::Rng;
         let edges = [0, -1, 1, i64::MIN, i64::MAX, 9, 10, -10];
         let int = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng| match rng.gen_range(0..3) {
             0 => edges[rng.gen_range(0..edges.len())],
             1 => rng.gen_range(-1000..1000),
             _ => rng.gen(),
         };
+        (0..rng.gen_range(0..max))
+            .map(|_| {
+                let f = if rng.gen_bool(0.5) {
+                    Fun::Read
+                } else {
+                    Fun::Write
+                };
+                let key = int(rng);
+                let value = rng.gen_bool(0.7).then(|| int(rng));
+                (f, key, value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn txn_renders_as_serde_writes_it() {
+        use glomers_node::rand::SeedableRng;
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        let mut out = String::new();
         for _ in 0..2000 {
-            let done: Vec<MicroOp> = (0..rng.gen_range(0..6))
-                .map(|_| {
-                    let f = if rng.gen_bool(0.5) {
-                        Fun::Read
-                    } else {
-                        Fun::Write
-                    };
-                    let key = int(&mut rng);
-                    let value = rng.gen_bool(0.7).then(|| int(&mut rng));
-                    (f, key, value)
-                })
-                .collect();
+            let done = random_micro_ops(&mut rng, 6);
             render_txn(&done, &mut out);
             assert_eq!(out, serde_json::to_string(&done).unwrap());
         }
@@ -288,27 +297,10 @@ mod tests {
     fn compact_micro_ops_read_as_serde_reads_them() {
         use glomers_node::rand::{Rng, SeedableRng};
         let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let edges = [0, -1, 1, i64::MIN, i64::MAX, 9, 10, -10];
-        let int = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng| match rng.gen_range(0..3) {
-            0 => edges[rng.gen_range(0..edges.len())],
-            1 => rng.gen_range(-1000..1000),
-            _ => rng.gen(),
-        };
         let mut out = String::new();
         let bytes = b"[]\",rwnul-0123456789 x.e";
         for _ in 0..5000 {
-            let done: Vec<MicroOp> = (0..rng.gen_range(0..5))
-                .map(|_| {
-                    let f = if rng.gen_bool(0.5) {
-                        Fun::Read
-                    } else {
-                        Fun::Write
-                    };
-                    let key = int(&mut rng);
-                    let value = rng.gen_bool(0.7).then(|| int(&mut rng));
-                    (f, key, value)
-                })
-                .collect();
+            let done = random_micro_ops(&mut rng, 5);
             render_txn(&done, &mut out);
             assert_eq!(
                 compact_micro_ops(out.as_bytes()),
