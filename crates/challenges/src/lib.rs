@@ -4,7 +4,6 @@
 //! [`glomers_node::Engine`]).
 
 pub mod broadcast;
-mod compact;
 pub mod counter;
 pub mod echo;
 pub mod kafka;

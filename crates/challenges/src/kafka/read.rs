@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use glomers_node::{BodyReader, FieldSet};
 
-use crate::compact::compact_i64;
+use glomers_node::plain_i64;
 
 use super::wire::{EntryIn, KeyOffsets, Name, SyncIn};
 use super::Request;
@@ -105,7 +105,7 @@ fn compact_offsets(text: &str) -> Option<(KeyOffsets<'_>, usize)> {
         if key.iter().any(|&c| c == b'\\' || c < 0x20) || b.get(start + len + 1) != Some(&b':') {
             return None;
         }
-        let (offset, used) = compact_i64(&b[start + len + 2..])?;
+        let (offset, used) = plain_i64(&b[start + len + 2..])?;
         // Quotes and ASCII around it: a boundary of the text's characters.
         list.push((Name(Cow::Borrowed(&text[start..start + len])), offset));
         i = start + len + 2 + used;

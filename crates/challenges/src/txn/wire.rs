@@ -6,7 +6,7 @@
 use glomers_node::{BodyReader, Ctx, FieldSet, Node, ReplyTo};
 
 use super::{Fun, MicroOp, Request, Update};
-use crate::compact::compact_i64;
+use glomers_node::plain_i64;
 
 /// Reads a `txn` or `replicate` body; `None` leaves it to serde.
 pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
@@ -94,7 +94,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             b"[\"w\"," => Fun::Write,
             _ => return None,
         };
-        let (key, used) = compact_i64(&b[i + 5..])?;
+        let (key, used) = plain_i64(&b[i + 5..])?;
         i += 5 + used;
         if b.get(i) != Some(&b',') {
             return None;
@@ -104,7 +104,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             i += 4;
             None
         } else {
-            let (v, used) = compact_i64(&b[i..])?;
+            let (v, used) = plain_i64(&b[i..])?;
             i += used;
             Some(v)
         };
