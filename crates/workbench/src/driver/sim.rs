@@ -98,12 +98,10 @@ impl<E: AnyEngine + ?Sized> SimCluster<E> {
         // The lines stay where the node wrote them, until `hand_out` has shown them to the
         // runner and clears the buffer (which keeps its capacity for the node's next output).
         let out = node.output();
+        // One search per line: none after a final newline.
         let mut start = self.taken[i];
-        let new = &out[start..];
-        for end in memchr::memchr_iter(b'\n', new)
-            .map(|at| self.taken[i] + at)
-            .chain([out.len()])
-        {
+        while start < out.len() {
+            let end = memchr::memchr(b'\n', &out[start..]).map_or(out.len(), |at| start + at);
             if end > start {
                 self.pending.push(Line {
                     node: i as u32,
@@ -201,6 +199,7 @@ impl Deadlines {
         tree
     }
 
+    #[inline]
     fn set(&mut self, node: usize, deadline: Option<Nanos>) {
         let mut k = self.leaves + node;
         let entry = deadline.map_or(NO_DEADLINE, |d| (u128::from(d) << 64) | node as u128);
