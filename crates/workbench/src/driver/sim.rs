@@ -299,6 +299,9 @@ mod tests {
         }
     }
 
+    /// The lines engines wrote, as (node, line), shared by the engines of one test.
+    type Notes = std::rc::Rc<std::cell::RefCell<Vec<(u32, Vec<u8>)>>>;
+
     /// An engine that writes random lines (some empty, some without their newline) when it
     /// reads a line or a timer fires, and notes each step's lines as the cluster must hand
     /// them out: split at newlines, empty ones left out.
@@ -308,7 +311,7 @@ mod tests {
         out: Vec<u8>,
         logs: Vec<u8>,
         deadline: Option<Duration>,
-        expected: std::rc::Rc<std::cell::RefCell<Vec<(u32, Vec<u8>)>>>,
+        expected: Notes,
     }
 
     impl Scribbler {
@@ -366,7 +369,7 @@ mod tests {
             let mut handed = Vec::new();
             let mut expected = Vec::new();
             for borrowed in [false, true] {
-                let notes = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+                let notes = Notes::default();
                 let nodes = 1 + seed as usize % 4;
                 let engines: Vec<Box<dyn AnyEngine>> = (0..nodes)
                     .map(|i| {
