@@ -23,7 +23,7 @@ mod queue;
 mod wire;
 
 use clients::{setup_reply_type, Client, Role, Worker};
-use queue::EventQueue;
+use queue::{EventQueue, Order};
 
 /// Everything that shapes a test, as `glomers test` / `glomers sim` take it.
 #[derive(Clone, Debug)]
@@ -115,6 +115,20 @@ pub trait Cluster {
     /// Waits until test time `deadline` or until some node writes something, whichever comes
     /// first; pushes what the nodes wrote into `out` and returns the current test time.
     fn wait(&mut self, deadline: Nanos, out: &mut Vec<NodeOutput>) -> Nanos;
+
+    /// [`Cluster::wait`], showing the lines the nodes wrote to `on_line` (with the test time
+    /// `wait` returns) instead of pushing them into `out`, so that a cluster that holds them in
+    /// its own buffers need not copy each into a `Vec`. Whatever goes into `out` comes after
+    /// those lines. By default everything goes into `out`.
+    fn wait_lines(
+        &mut self,
+        deadline: Nanos,
+        out: &mut Vec<NodeOutput>,
+        on_line: &mut dyn FnMut(Nanos, u32, &[u8]),
+    ) -> Nanos {
+        let _ = on_line;
+        self.wait(deadline, out)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -343,9 +357,13 @@ impl<'a> Runner<'a> {
     }
 
     fn schedule(&mut self, at: Nanos, event: Event) {
-        // Client timeouts are always the same delay after now: in time order.
-        let in_time_order = matches!(event, Event::ClientTimeout { .. });
-        self.queue.push(at, event, in_time_order);
+        let order = match event {
+            // Client timeouts are always the same delay after now: in time order.
+            Event::ClientTimeout { .. } => Order::Rising,
+            _ if at == self.now => Order::Now,
+            _ => Order::Any,
+        };
+        self.queue.push(at, event, order);
     }
 
     fn run(&mut self, cluster: &mut dyn Cluster, progress: Option<&dyn Progress>) {
@@ -357,7 +375,10 @@ impl<'a> Runner<'a> {
                 // Nothing can happen any more (cannot occur while a phase waits on a deadline).
                 break;
             };
-            let now = cluster.wait(next, &mut outputs);
+            let now = cluster.wait_lines(next, &mut outputs, &mut |now, node, line| {
+                self.now = self.now.max(now);
+                self.on_node_line(node, line);
+            });
             self.now = self.now.max(now);
             for output in outputs.drain(..) {
                 self.on_node_output(output);

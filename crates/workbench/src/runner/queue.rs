@@ -10,12 +10,28 @@ use crate::history::Nanos;
 /// Most events go through a binary heap. Those the caller schedules at times that never go
 /// down (a client's timeout, always the same delay after now) wait in a plain FIFO instead:
 /// they are most of the queue (one per request, long after its reply), and a FIFO keeps them
-/// without a heap's sifting. Taking the earlier head of the two gives exactly the heap's order.
+/// without a heap's sifting. So do events scheduled for the current time (deliveries without
+/// latency: all client traffic, and all traffic of a test without `--latency`), in a second
+/// FIFO. Taking the earliest head of the three gives exactly the heap's order.
 pub(super) struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
     /// Non-decreasing in key.
     fifo: VecDeque<Entry<E>>,
+    /// Non-decreasing in key: events scheduled at the time of scheduling.
+    due_now: VecDeque<Entry<E>>,
     sequence: u64,
+}
+
+/// Where the caller expects an event to stand among those it schedules (a hint: an event that
+/// does not fit its lane still goes in the right place).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Order {
+    /// At a time that never goes down from one such event to the next.
+    Rising,
+    /// At the current time (that of the latest event taken, or later).
+    Now,
+    /// Anywhere.
+    Any,
 }
 
 /// An event under its key: the time in the high half, the scheduling sequence number in the
@@ -33,6 +49,9 @@ fn key(at: Nanos, sequence: u64) -> u128 {
 fn time_of(key: u128) -> Nanos {
     (key >> 64) as Nanos
 }
+
+/// Above every key (the sequence never reaches `u64::MAX`).
+const NO_KEY: u128 = u128::MAX;
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
@@ -55,58 +74,72 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Lane {
+    Heap,
+    Fifo,
+    DueNow,
+}
+
 impl<E: Copy> EventQueue<E> {
     pub(super) fn new() -> EventQueue<E> {
         EventQueue {
             heap: BinaryHeap::new(),
             fifo: VecDeque::new(),
+            due_now: VecDeque::new(),
             sequence: 0,
         }
     }
 
-    /// Schedules `event` at `at`. `in_time_order`: the caller expects such events to come at
-    /// non-decreasing times (a hint; an earlier one still goes in the right place).
-    pub(super) fn push(&mut self, at: Nanos, event: E, in_time_order: bool) {
+    /// Schedules `event` at `at`, which the caller expects to stand as `order` says.
+    pub(super) fn push(&mut self, at: Nanos, event: E, order: Order) {
         self.sequence += 1;
         let entry = Entry {
             key: key(at, self.sequence),
             event,
         };
-        if in_time_order && self.fifo.back().is_none_or(|last| last.key <= entry.key) {
-            self.fifo.push_back(entry);
-        } else {
-            self.heap.push(entry);
+        let fits = |lane: &VecDeque<Entry<E>>| lane.back().is_none_or(|last| last.key <= entry.key);
+        match order {
+            Order::Rising if fits(&self.fifo) => self.fifo.push_back(entry),
+            Order::Now if fits(&self.due_now) => self.due_now.push_back(entry),
+            _ => self.heap.push(entry),
         }
     }
 
     /// The time of the next event.
     pub(super) fn next_time(&self) -> Option<Nanos> {
-        self.head().map(|(key, _)| time_of(key))
+        let (key, _) = self.head();
+        (key != NO_KEY).then(|| time_of(key))
     }
 
     /// Removes and returns the next event if it is due at `now` or before.
     pub(super) fn pop_due(&mut self, now: Nanos) -> Option<E> {
-        let (key, from_fifo) = self.head()?;
-        if time_of(key) > now {
+        let (key, lane) = self.head();
+        if key == NO_KEY || time_of(key) > now {
             return None;
         }
-        if from_fifo {
-            self.fifo.pop_front().map(|entry| entry.event)
-        } else {
-            self.heap.pop().map(|entry| entry.event)
+        match lane {
+            Lane::Heap => self.heap.pop(),
+            Lane::Fifo => self.fifo.pop_front(),
+            Lane::DueNow => self.due_now.pop_front(),
         }
+        .map(|entry| entry.event)
     }
 
-    /// The earlier head of the two: its key, and whether it is the FIFO's.
-    fn head(&self) -> Option<(u128, bool)> {
-        let heap = self.heap.peek().map(|entry| entry.key);
-        let fifo = self.fifo.front().map(|entry| entry.key);
-        match (heap, fifo) {
-            (Some(h), Some(f)) => Some(if f < h { (f, true) } else { (h, false) }),
-            (Some(h), None) => Some((h, false)),
-            (None, Some(f)) => Some((f, true)),
-            (None, None) => None,
+    /// The earliest head of the three: its key ([`NO_KEY`] if all are empty), and whose it is.
+    #[inline]
+    fn head(&self) -> (u128, Lane) {
+        let key = |entry: Option<&Entry<E>>| entry.map_or(NO_KEY, |entry| entry.key);
+        let mut head = (key(self.heap.peek()), Lane::Heap);
+        let fifo = key(self.fifo.front());
+        if fifo < head.0 {
+            head = (fifo, Lane::Fifo);
         }
+        let due_now = key(self.due_now.front());
+        if due_now < head.0 {
+            head = (due_now, Lane::DueNow);
+        }
+        head
     }
 }
 
@@ -136,7 +169,8 @@ mod tests {
             } else {
                 now + rng.gen_range(0..10)
             };
-            queue.push(at, event, ordered);
+            let order = if ordered { Order::Rising } else { Order::Any };
+            queue.push(at, event, order);
             sequence += 1;
             reference.push(Reverse((at, sequence, event)));
             if rng.gen_bool(0.4) {
@@ -158,5 +192,61 @@ mod tests {
                 reference.peek().map(|Reverse((at, _, _))| *at)
             );
         }
+    }
+
+    /// Events scheduled at the current time (most deliveries without latency) take their own
+    /// lane; the order is still the single heap's, whatever the hints.
+    #[test]
+    fn events_due_at_once_come_out_as_from_a_single_heap() {
+        let mut rng = crate::Rng::seed_from_u64(4);
+        let mut queue = EventQueue::new();
+        let mut reference = BinaryHeap::new();
+        let (mut now, mut sequence, mut ordered_at) = (0u64, 0u64, 0u64);
+        let mut used_due_now = false;
+        for event in 0..20_000u32 {
+            if rng.gen_bool(0.2) {
+                now += rng.gen_range(0..3);
+            }
+            let at = match rng.gen_range(0..10) {
+                // Client timeouts, in time order.
+                0 => {
+                    ordered_at = ordered_at.max(now) + rng.gen_range(0..20);
+                    ordered_at
+                }
+                // Later events, or ones at a time the queue was not asked about.
+                1 | 2 => now + rng.gen_range(0..6),
+                _ => now,
+            };
+            // Hints as the runner gives them, and some wrong ones.
+            let order = match rng.gen_range(0..10) {
+                0 => Order::Any,
+                1 => Order::Now,
+                _ if at == ordered_at => Order::Rising,
+                _ if at == now => Order::Now,
+                _ => Order::Any,
+            };
+            queue.push(at, event, order);
+            used_due_now |= !queue.due_now.is_empty();
+            sequence += 1;
+            reference.push(Reverse((at, sequence, event)));
+            if rng.gen_bool(0.5) {
+                loop {
+                    let expected = match reference.peek() {
+                        Some(&Reverse((at, _, e))) if at <= now => Some(e),
+                        _ => None,
+                    };
+                    assert_eq!(queue.pop_due(now), expected);
+                    match expected {
+                        Some(_) => reference.pop(),
+                        None => break,
+                    };
+                }
+            }
+            assert_eq!(
+                queue.next_time(),
+                reference.peek().map(|Reverse((at, _, _))| *at)
+            );
+        }
+        assert!(used_due_now, "the lane was taken");
     }
 }
