@@ -16,6 +16,10 @@ use crate::reply_to::ReplyTo;
 /// The longest key [`Fields`] writes by its short path (longer ones: [`write_json_str`]).
 const KEY_ROOM: usize = 28;
 
+/// Room for a message's fixed text around its src, dest and type, `in_reply_to` and `msg_id`
+/// included, and a few fields after the type: [`Ctx::emit_with`] reserves it at once.
+const HEADER_ROOM: usize = 96;
+
 /// The fields of a body being written, after its `type`; see [`Ctx::reply_with`].
 ///
 /// Keys are written as given: they must not repeat, and must not be `type`, `msg_id` or
@@ -39,14 +43,12 @@ impl Fields<'_> {
         );
         let comma = !std::mem::take(&mut self.first);
         let bytes = key.as_bytes();
-        // A short plain key (all of ours): room made once, then `,"`, the key (the one copy
-        // of variable length) and `":`.
+        // A short plain key (all of ours): room made once, then `,"` (or `"`), the key (the
+        // one copy of variable length) and `":`.
         if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
             self.out.reserve(bytes.len() + 4);
-            if comma {
-                self.out.push(b',');
-            }
-            self.out.push(b'"');
+            let open: &[u8] = if comma { b",\"" } else { b"\"" };
+            self.out.extend_from_slice(open);
             self.out.extend_from_slice(bytes);
             self.out.extend_from_slice(b"\":");
             return;
@@ -321,16 +323,29 @@ impl<N: Node> Ctx<N> {
     ) -> Result<(), WriteError> {
         let (out, src_prefix, node_id) = self.output_parts();
         let start = out.len();
-        if src_prefix.is_empty() {
-            out.extend_from_slice(b"{\"src\":");
-            write_json_str(out, node_id);
-        } else {
+        let plain = |s: &[u8]| crate::scan::string_run(s) == s.len();
+        if !src_prefix.is_empty() && plain(dest.as_bytes()) && plain(ty.as_bytes()) {
+            // The usual header, `{"src":"n1","dest":"c2","body":{"type":"t"`, from its pieces
+            // with room made once.
+            out.reserve(src_prefix.len() + dest.len() + ty.len() + HEADER_ROOM);
             out.extend_from_slice(src_prefix);
+            out.extend_from_slice(b",\"dest\":\"");
+            out.extend_from_slice(dest.as_bytes());
+            out.extend_from_slice(b"\",\"body\":{\"type\":\"");
+            out.extend_from_slice(ty.as_bytes());
+            out.push(b'"');
+        } else {
+            if src_prefix.is_empty() {
+                out.extend_from_slice(b"{\"src\":");
+                write_json_str(out, node_id);
+            } else {
+                out.extend_from_slice(src_prefix);
+            }
+            out.extend_from_slice(b",\"dest\":");
+            write_json_str(out, dest);
+            out.extend_from_slice(b",\"body\":{\"type\":");
+            write_json_str(out, ty);
         }
-        out.extend_from_slice(b",\"dest\":");
-        write_json_str(out, dest);
-        out.extend_from_slice(b",\"body\":{\"type\":");
-        write_json_str(out, ty);
         let mut error = None;
         fill(&mut Fields {
             out: &mut *out,

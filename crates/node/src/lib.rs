@@ -149,6 +149,7 @@ mod lockstep;
 pub mod protocol;
 mod read;
 mod reply_to;
+mod runs;
 mod runtime;
 mod salvage;
 mod scan;

@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use crate::scan::{Scanner, MAX_DEPTH};
+use crate::scan::{string_run, Scanner, MAX_DEPTH};
 
 /// A cursor over a JSON request body, for [`crate::Node::read_request`].
 ///
@@ -137,6 +137,31 @@ impl<'a> BodyReader<'a> {
     /// `Some(None)` at the end of the object, which it leaves.
     #[inline]
     pub fn key(&mut self) -> Option<Option<&'a str>> {
+        // The plain shape, `,"key":` (`"key":` right after `{`), read in one go; anything
+        // else (whitespace, the end of the object, an escape) by the general path.
+        let b = self.s.b;
+        let mut i = self.s.i;
+        if !self.first && b.get(i) == Some(&b',') {
+            i += 1;
+        }
+        if (self.first || i > self.s.i) && b.get(i) == Some(&b'"') {
+            let start = i + 1;
+            let end = start + string_run(&b[start..]);
+            if b.get(end..end + 2) == Some(&b"\":"[..]) {
+                let key = self.s.text.get(start..end)?;
+                self.s.i = end + 2;
+                self.first = false;
+                if self.depth == 1 {
+                    self.note_top_key(key);
+                }
+                return Some(Some(key));
+            }
+        }
+        self.key_slowly()
+    }
+
+    /// [`BodyReader::key`] for any shape.
+    pub(crate) fn key_slowly(&mut self) -> Option<Option<&'a str>> {
         if !self.go_on(b'}')? {
             self.top.closed |= self.depth == 0;
             return Some(None);

@@ -16,6 +16,9 @@
 //! twice. [`Scanned::body_checked`] says whether the body still needs [`valid_body`] before
 //! anything else relies on it being valid JSON (see the engine's dispatch).
 
+pub(crate) use crate::runs::string_run;
+use crate::runs::structure_run;
+
 /// What [`scan`] found: the envelope and the body's reserved fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Scanned<'a> {
@@ -107,7 +110,7 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
     // The shape Maelstrom and the simulator write, `{"id":..,"src":..,"dest":..,"body":`,
     // matched without reading its keys; anything else by the general loop.
     if s.eat_all(b"{\"id\":").is_some() {
-        s.skip_value(1)?;
+        s.skip_id()?;
         s.eat_all(b",\"src\":")?;
         src = Some(s.plain_str()?);
         s.eat_all(b",\"dest\":")?;
@@ -120,23 +123,16 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
     }
     let b = s.b;
     let start = s.i;
-    let is_ws = |c: u8| matches!(c, b' ' | b'\n' | b'\t' | b'\r');
-    let mut end = b.len();
-    while end > start && is_ws(b[end - 1]) {
-        end -= 1;
-    }
-    // The envelope's closing brace, then the body's.
-    if end <= start || b[end - 1] != b'}' {
+    // The envelope's closing brace, then the body's: the line's last bytes, as peers write
+    // it, or found past whitespace.
+    let end = match b.len().checked_sub(2) {
+        Some(end) if end >= start && b[end..] == *b"}}" => end + 1,
+        _ => body_end(b, start)?,
+    };
+    if end < start + 2 || b[start] != b'{' {
         return None;
     }
-    end -= 1;
-    while end > start && is_ws(b[end - 1]) {
-        end -= 1;
-    }
-    if end < start + 2 || b[start] != b'{' || b[end - 1] != b'}' {
-        return None;
-    }
-    let body = &text[start..end];
+    let body = text.get(start..end)?;
     let (ty, ty_at) = end_type(body)?;
     Some(Unscanned {
         src: src?,
@@ -145,6 +141,24 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
         ty,
         ty_at,
     })
+}
+
+/// Where the body that starts at `start` ends (after its closing brace) when the envelope's
+/// closing brace ends the line, whitespace aside.
+fn body_end(b: &[u8], start: usize) -> Option<usize> {
+    let is_ws = |c: u8| matches!(c, b' ' | b'\n' | b'\t' | b'\r');
+    let mut end = b.len();
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    if end <= start || b[end - 1] != b'}' {
+        return None;
+    }
+    end -= 1;
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    (end > start && b[end - 1] == b'}').then_some(end)
 }
 
 /// The envelope's members up to `"body":` (the cursor after its colon and whitespace).
@@ -361,6 +375,21 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Skips the envelope's `id` (any value; a plain integer followed by `,` without a call).
+    #[inline]
+    fn skip_id(&mut self) -> Option<()> {
+        let rest = &self.b[self.i..];
+        let digits = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits > 0 && (rest[0] != b'0' || digits == 1) && rest.get(digits) == Some(&b',') {
+            self.i += digits;
+            return Some(());
+        }
+        self.skip_value(1)
+    }
+
     /// Validates and skips one JSON value (strictly as RFC 8259 has it).
     pub(crate) fn skip_value(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
@@ -548,47 +577,6 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 }
-
-/// How many bytes at the start of `b` may stand inside a string as they are: everything up to
-/// the first quote, backslash or control character (or the end), found in one tight loop.
-#[inline]
-pub(crate) fn string_run(b: &[u8]) -> usize {
-    b.iter()
-        .position(|&c| ENDS_STRING_RUN[usize::from(c)])
-        .unwrap_or(b.len())
-}
-
-/// How many bytes at the start of `b` are neither a quote nor a bracket.
-#[inline]
-fn structure_run(b: &[u8]) -> usize {
-    b.iter()
-        .position(|&c| ENDS_STRUCTURE_RUN[usize::from(c)])
-        .unwrap_or(b.len())
-}
-
-/// The bytes [`structure_run`] stops at.
-static ENDS_STRUCTURE_RUN: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b'"' as usize] = true;
-    table[b'{' as usize] = true;
-    table[b'}' as usize] = true;
-    table[b'[' as usize] = true;
-    table[b']' as usize] = true;
-    table
-};
-
-/// The bytes [`string_run`] stops at, as a table (one load per byte instead of three tests).
-static ENDS_STRING_RUN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        table[c] = true;
-        c += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 #[cfg(test)]
 mod tests {
