@@ -43,12 +43,14 @@ impl Fields<'_> {
         );
         let comma = !std::mem::take(&mut self.first);
         let bytes = key.as_bytes();
-        // A short plain key (all of ours): room made once, then `,"` (or `"`), the key (the
-        // one copy of variable length) and `":`.
+        // A short plain key (all of ours): room made once, then `,"`, the key (the one copy
+        // of variable length) and `":`.
         if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
             self.out.reserve(bytes.len() + 4);
-            let open: &[u8] = if comma { b",\"" } else { b"\"" };
-            self.out.extend_from_slice(open);
+            if comma {
+                self.out.push(b',');
+            }
+            self.out.push(b'"');
             self.out.extend_from_slice(bytes);
             self.out.extend_from_slice(b"\":");
             return;
@@ -321,6 +323,28 @@ impl<N: Node> Ctx<N> {
         in_reply_to: Option<u64>,
         msg_id: Option<u64>,
     ) -> Result<(), WriteError> {
+        // Only `fill` is generic: the header and the tail are written by one copy of their
+        // code, whatever the number of call sites.
+        let start = self.write_header(dest, ty);
+        let out = &mut self.out;
+        let mut error = None;
+        fill(&mut Fields {
+            out: &mut *out,
+            error: &mut error,
+            first: false,
+            top: true,
+        });
+        if let Some(e) = error {
+            out.truncate(start);
+            return Err(WriteError::Serialize(e));
+        }
+        write_tail(out, in_reply_to, msg_id);
+        Ok(())
+    }
+
+    /// `{"src":..,"dest":..,"body":{"type":..`; where the message starts in the output.
+    #[inline(never)]
+    fn write_header(&mut self, dest: &str, ty: &str) -> usize {
         let (out, src_prefix, node_id) = self.output_parts();
         let start = out.len();
         let plain = |s: &[u8]| crate::scan::string_run(s) == s.len();
@@ -334,41 +358,35 @@ impl<N: Node> Ctx<N> {
             out.extend_from_slice(b"\",\"body\":{\"type\":\"");
             out.extend_from_slice(ty.as_bytes());
             out.push(b'"');
+            return start;
+        }
+        if src_prefix.is_empty() {
+            out.extend_from_slice(b"{\"src\":");
+            write_json_str(out, node_id);
         } else {
-            if src_prefix.is_empty() {
-                out.extend_from_slice(b"{\"src\":");
-                write_json_str(out, node_id);
-            } else {
-                out.extend_from_slice(src_prefix);
-            }
-            out.extend_from_slice(b",\"dest\":");
-            write_json_str(out, dest);
-            out.extend_from_slice(b",\"body\":{\"type\":");
-            write_json_str(out, ty);
+            out.extend_from_slice(src_prefix);
         }
-        let mut error = None;
-        fill(&mut Fields {
-            out: &mut *out,
-            error: &mut error,
-            first: false,
-            top: true,
-        });
-        if let Some(e) = error {
-            out.truncate(start);
-            return Err(WriteError::Serialize(e));
-        }
-        for (key, value) in [
-            (&b",\"in_reply_to\":"[..], in_reply_to),
-            (b",\"msg_id\":", msg_id),
-        ] {
-            if let Some(value) = value {
-                out.extend_from_slice(key);
-                write_u64(out, value);
-            }
-        }
-        out.extend_from_slice(b"}}\n");
-        Ok(())
+        out.extend_from_slice(b",\"dest\":");
+        write_json_str(out, dest);
+        out.extend_from_slice(b",\"body\":{\"type\":");
+        write_json_str(out, ty);
+        start
     }
+}
+
+/// The end of a message after its body's fields: the reserved fields the runtime writes, the
+/// closing braces, the newline.
+#[inline(never)]
+fn write_tail(out: &mut Vec<u8>, in_reply_to: Option<u64>, msg_id: Option<u64>) {
+    if let Some(value) = in_reply_to {
+        out.extend_from_slice(b",\"in_reply_to\":");
+        write_u64(out, value);
+    }
+    if let Some(value) = msg_id {
+        out.extend_from_slice(b",\"msg_id\":");
+        write_u64(out, value);
+    }
+    out.extend_from_slice(b"}}\n");
 }
 
 #[cfg(test)]

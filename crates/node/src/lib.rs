@@ -149,7 +149,6 @@ mod lockstep;
 pub mod protocol;
 mod read;
 mod reply_to;
-mod runs;
 mod runtime;
 mod salvage;
 mod scan;

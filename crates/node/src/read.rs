@@ -177,7 +177,7 @@ impl<'a> BodyReader<'a> {
     }
 
     /// Records a reserved key of the outermost object, the cursor after its colon.
-    #[inline]
+    #[inline(always)]
     fn note_top_key(&mut self, key: &str) {
         let at = self.s.i;
         match key.len() {
