@@ -199,17 +199,25 @@ fn end_type(body: &str) -> Option<(&str, usize)> {
     if b[close] != b'"' {
         return None;
     }
-    // Types are short: a plain loop beats memrchr's setup.
-    let open = b[..close].iter().rposition(|&c| c == b'"')?;
-    let ty = &body[open + 1..close];
+    // Back to the opening quote, in one plain loop (types are short) that also checks that
+    // the type needs no escape (no other byte that ends a string run on the way).
+    let mut open = close;
+    loop {
+        open = open.checked_sub(1)?;
+        match b[open] {
+            b'"' => break,
+            c if ENDS_STRING_RUN[usize::from(c)] => return None,
+            _ => {}
+        }
+    }
+    let ty = body.get(open + 1..close)?;
     let before = &b[..open];
-    let plain = string_run(ty.as_bytes()) == ty.len();
     let keyed = before.ends_with(KEY)
         && matches!(
             before.len().checked_sub(KEY.len() + 1).map(|i| b[i]),
             Some(b'{' | b',')
         );
-    (plain && keyed).then_some((ty, open))
+    keyed.then_some((ty, open))
 }
 
 /// The reserved fields (`type`, `msg_id`, `in_reply_to`) of `body`, a JSON object, as [`scan`]

@@ -342,3 +342,62 @@ fn keys_read_in_one_go_as_the_general_path_reads_them() {
     }
     assert!(read > rounds / 4, "{read} of {rounds}");
 }
+
+/// `BodyReader::skip` steps over plain strings and integers by itself: on random values,
+/// plain and damaged, it accepts and refuses what the scanner's walk does, and leaves the
+/// cursor at the same place.
+#[test]
+fn skip_steps_over_values_as_the_scanner_does() {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let values = [
+        "\"send\"",
+        "\"\"",
+        "\"a\\\"b\"",
+        "\"é\"",
+        "0",
+        "7",
+        "1234567",
+        "18446744073709551616",
+        "-3",
+        "1.5",
+        "2e3",
+        "01",
+        "1E+2",
+        "null",
+        "true",
+        "[1,2]",
+        "{\"a\":1}",
+    ];
+    let tails = ["", ",", "}", " ", ".", "e", "0", "\"", "x", ",\"k\":1}"];
+    for _ in 0..20_000 {
+        let mut text = format!(
+            "{}{}",
+            values.choose(&mut rng).unwrap(),
+            tails.choose(&mut rng).unwrap()
+        )
+        .into_bytes();
+        if rng.gen_bool(0.3) {
+            let at = rng.gen_range(0..text.len());
+            let bytes = b" 0123456789.eE-\"\\\n,]}";
+            let byte = *bytes.choose(&mut rng).unwrap();
+            match rng.gen_range(0..3) {
+                0 => text[at] = byte,
+                1 => text.insert(at, byte),
+                _ => {
+                    text.remove(at);
+                }
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else {
+            continue;
+        };
+        let walk = |fast: bool| {
+            let mut r = BodyReader::new(&text);
+            let done = if fast { r.skip() } else { r.skip_slowly() };
+            done.map(|()| r.rest().len())
+        };
+        assert_eq!(walk(true), walk(false), "{text:?}");
+    }
+}
