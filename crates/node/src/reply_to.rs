@@ -2,7 +2,7 @@
 //! methods of [`Ctx`], and the book of requests that still await their answer (so that a
 //! request answered twice, or never, is noticed).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
@@ -367,6 +367,7 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn answers_in_any_order_and_catches_seconds() {
