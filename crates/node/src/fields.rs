@@ -299,7 +299,8 @@ impl<N: Node> Ctx<N> {
         let Some(msg_id) = self.claim_answer(to) else {
             return;
         };
-        if let Err(e) = self.emit_with(to.src(), ty, fill, Some(msg_id), None) {
+        // The sender's id as stored (it was a `str`): no second check that it is UTF-8.
+        if let Err(e) = self.emit_with(to.src.as_bytes(), ty, fill, Some(msg_id), None) {
             self.log(format_args!(
                 "reply to {} (in_reply_to {msg_id}) not sent: {e}",
                 to.src()
@@ -309,15 +310,16 @@ impl<N: Node> Ctx<N> {
 
     /// Sends a message that expects no reply, written like [`Ctx::reply_with`].
     pub fn send_with(&mut self, dest: &str, ty: &str, fill: impl FnOnce(&mut Fields)) {
-        if let Err(e) = self.emit_with(dest, ty, fill, None, None) {
+        if let Err(e) = self.emit_with(dest.as_bytes(), ty, fill, None, None) {
             self.log(format_args!("send to {dest} not sent: {e}"));
         }
     }
 
-    /// Appends one message whose body `fill` writes; nothing on error.
+    /// Appends one message whose body `fill` writes; nothing on error. `dest` is the text of
+    /// a `str`.
     pub(crate) fn emit_with(
         &mut self,
-        dest: &str,
+        dest: &[u8],
         ty: &str,
         fill: impl FnOnce(&mut Fields),
         in_reply_to: Option<u64>,
@@ -344,17 +346,17 @@ impl<N: Node> Ctx<N> {
 
     /// `{"src":..,"dest":..,"body":{"type":..`; where the message starts in the output.
     #[inline(never)]
-    fn write_header(&mut self, dest: &str, ty: &str) -> usize {
+    fn write_header(&mut self, dest: &[u8], ty: &str) -> usize {
         let (out, src_prefix, node_id) = self.output_parts();
         let start = out.len();
         let plain = |s: &[u8]| crate::scan::string_run(s) == s.len();
-        if !src_prefix.is_empty() && plain(dest.as_bytes()) && plain(ty.as_bytes()) {
+        if !src_prefix.is_empty() && plain(dest) && plain(ty.as_bytes()) {
             // The usual header, `{"src":"n1","dest":"c2","body":{"type":"t"`, from its pieces
             // with room made once.
             out.reserve(src_prefix.len() + dest.len() + ty.len() + HEADER_ROOM);
             out.extend_from_slice(src_prefix);
             out.extend_from_slice(b",\"dest\":\"");
-            out.extend_from_slice(dest.as_bytes());
+            out.extend_from_slice(dest);
             out.extend_from_slice(b"\",\"body\":{\"type\":\"");
             out.extend_from_slice(ty.as_bytes());
             out.push(b'"');
@@ -367,7 +369,7 @@ impl<N: Node> Ctx<N> {
             out.extend_from_slice(src_prefix);
         }
         out.extend_from_slice(b",\"dest\":");
-        write_json_str(out, dest);
+        write_json_str(out, std::str::from_utf8(dest).unwrap_or_default());
         out.extend_from_slice(b",\"body\":{\"type\":");
         write_json_str(out, ty);
         start

@@ -200,6 +200,15 @@ impl Name {
         }
     }
 
+    /// The id's bytes (those of a `str`), without checking them again.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Inline { len, bytes } => &bytes[..*len as usize],
+            Name::Shared(s) => s.as_bytes(),
+        }
+    }
+
     #[inline]
     pub(crate) fn as_str(&self) -> &str {
         match self {
