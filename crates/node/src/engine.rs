@@ -125,11 +125,13 @@ impl<N: Node> Default for EventQueue<N> {
 impl<N: Node> EventQueue<N> {
     /// Queues `event` at `key`, which must not be queued (creation numbers are unique).
     pub(crate) fn insert(&mut self, key: (Duration, u64), event: Event<N>) {
-        let at = match self.events.back() {
-            Some((last, _)) if *last > key => self.events.partition_point(|(k, _)| *k < key),
-            _ => self.events.len(),
-        };
-        self.events.insert(at, (key, event));
+        match self.events.back() {
+            Some((last, _)) if *last > key => {
+                let at = self.events.partition_point(|(k, _)| *k < key);
+                self.events.insert(at, (key, event));
+            }
+            _ => self.events.push_back((key, event)),
+        }
     }
 
     /// Takes the event at `key` out of the queue, if it is there.

@@ -16,6 +16,10 @@ use crate::reply_to::ReplyTo;
 /// The longest key [`Fields`] writes by its short path (longer ones: [`write_json_str`]).
 const KEY_ROOM: usize = 28;
 
+/// Room for a message's fixed text around its src, dest and type, `in_reply_to` and `msg_id`
+/// included, and a few fields after the type: [`Ctx::emit_with`] reserves it at once.
+const HEADER_ROOM: usize = 96;
+
 /// The fields of a body being written, after its `type`; see [`Ctx::reply_with`].
 ///
 /// Keys are written as given: they must not repeat, and must not be `type`, `msg_id` or
@@ -295,7 +299,8 @@ impl<N: Node> Ctx<N> {
         let Some(msg_id) = self.claim_answer(to) else {
             return;
         };
-        if let Err(e) = self.emit_with(to.src(), ty, fill, Some(msg_id), None) {
+        // The sender's id as stored (it was a `str`): no second check that it is UTF-8.
+        if let Err(e) = self.emit_with(to.src.as_bytes(), ty, fill, Some(msg_id), None) {
             self.log(format_args!(
                 "reply to {} (in_reply_to {msg_id}) not sent: {e}",
                 to.src()
@@ -305,32 +310,25 @@ impl<N: Node> Ctx<N> {
 
     /// Sends a message that expects no reply, written like [`Ctx::reply_with`].
     pub fn send_with(&mut self, dest: &str, ty: &str, fill: impl FnOnce(&mut Fields)) {
-        if let Err(e) = self.emit_with(dest, ty, fill, None, None) {
+        if let Err(e) = self.emit_with(dest.as_bytes(), ty, fill, None, None) {
             self.log(format_args!("send to {dest} not sent: {e}"));
         }
     }
 
-    /// Appends one message whose body `fill` writes; nothing on error.
+    /// Appends one message whose body `fill` writes; nothing on error. `dest` is the text of
+    /// a `str`.
     pub(crate) fn emit_with(
         &mut self,
-        dest: &str,
+        dest: &[u8],
         ty: &str,
         fill: impl FnOnce(&mut Fields),
         in_reply_to: Option<u64>,
         msg_id: Option<u64>,
     ) -> Result<(), WriteError> {
-        let (out, src_prefix, node_id) = self.output_parts();
-        let start = out.len();
-        if src_prefix.is_empty() {
-            out.extend_from_slice(b"{\"src\":");
-            write_json_str(out, node_id);
-        } else {
-            out.extend_from_slice(src_prefix);
-        }
-        out.extend_from_slice(b",\"dest\":");
-        write_json_str(out, dest);
-        out.extend_from_slice(b",\"body\":{\"type\":");
-        write_json_str(out, ty);
+        // Only `fill` is generic: the header and the tail are written by one copy of their
+        // code, whatever the number of call sites.
+        let start = self.write_header(dest, ty);
+        let out = &mut self.out;
         let mut error = None;
         fill(&mut Fields {
             out: &mut *out,
@@ -342,18 +340,55 @@ impl<N: Node> Ctx<N> {
             out.truncate(start);
             return Err(WriteError::Serialize(e));
         }
-        for (key, value) in [
-            (&b",\"in_reply_to\":"[..], in_reply_to),
-            (b",\"msg_id\":", msg_id),
-        ] {
-            if let Some(value) = value {
-                out.extend_from_slice(key);
-                write_u64(out, value);
-            }
-        }
-        out.extend_from_slice(b"}}\n");
+        write_tail(out, in_reply_to, msg_id);
         Ok(())
     }
+
+    /// `{"src":..,"dest":..,"body":{"type":..`; where the message starts in the output.
+    #[inline(never)]
+    fn write_header(&mut self, dest: &[u8], ty: &str) -> usize {
+        let (out, src_prefix, node_id) = self.output_parts();
+        let start = out.len();
+        let plain = |s: &[u8]| crate::scan::string_run(s) == s.len();
+        if !src_prefix.is_empty() && plain(dest) && plain(ty.as_bytes()) {
+            // The usual header, `{"src":"n1","dest":"c2","body":{"type":"t"`, from its pieces
+            // with room made once.
+            out.reserve(src_prefix.len() + dest.len() + ty.len() + HEADER_ROOM);
+            out.extend_from_slice(src_prefix);
+            out.extend_from_slice(b",\"dest\":\"");
+            out.extend_from_slice(dest);
+            out.extend_from_slice(b"\",\"body\":{\"type\":\"");
+            out.extend_from_slice(ty.as_bytes());
+            out.push(b'"');
+            return start;
+        }
+        if src_prefix.is_empty() {
+            out.extend_from_slice(b"{\"src\":");
+            write_json_str(out, node_id);
+        } else {
+            out.extend_from_slice(src_prefix);
+        }
+        out.extend_from_slice(b",\"dest\":");
+        write_json_str(out, std::str::from_utf8(dest).unwrap_or_default());
+        out.extend_from_slice(b",\"body\":{\"type\":");
+        write_json_str(out, ty);
+        start
+    }
+}
+
+/// The end of a message after its body's fields: the reserved fields the runtime writes, the
+/// closing braces, the newline.
+#[inline(never)]
+fn write_tail(out: &mut Vec<u8>, in_reply_to: Option<u64>, msg_id: Option<u64>) {
+    if let Some(value) = in_reply_to {
+        out.extend_from_slice(b",\"in_reply_to\":");
+        write_u64(out, value);
+    }
+    if let Some(value) = msg_id {
+        out.extend_from_slice(b",\"msg_id\":");
+        write_u64(out, value);
+    }
+    out.extend_from_slice(b"}}\n");
 }
 
 #[cfg(test)]

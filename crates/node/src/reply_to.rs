@@ -2,7 +2,7 @@
 //! methods of [`Ctx`], and the book of requests that still await their answer (so that a
 //! request answered twice, or never, is noticed).
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
@@ -200,6 +200,15 @@ impl Name {
         }
     }
 
+    /// The id's bytes (those of a `str`), without checking them again.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Inline { len, bytes } => &bytes[..*len as usize],
+            Name::Shared(s) => s.as_bytes(),
+        }
+    }
+
     #[inline]
     pub(crate) fn as_str(&self) -> &str {
         match self {
@@ -240,8 +249,14 @@ pub(crate) struct Answers {
     next: u64,
     /// The newest request, while it is open.
     current: Option<(u64, Open)>,
-    /// Older open requests.
-    parked: BTreeMap<u64, Open>,
+    /// Older requests by number, increasing: parking is a push at the back, an answer a
+    /// binary search that leaves a hole (`None`). Holes at the front are dropped at once, the
+    /// others when they outnumber the open requests.
+    parked: VecDeque<(u64, Option<Open>)>,
+    /// How many of `parked` are open.
+    parked_open: usize,
+    /// How many open requests are remembered one by one (beyond: only counted).
+    remembered: usize,
     /// Open requests dropped from `parked` (too many): counted, and answers to numbers below
     /// `forgotten_below` are not checked.
     forgotten: u64,
@@ -253,7 +268,9 @@ impl Default for Answers {
         Answers {
             next: 1,
             current: None,
-            parked: BTreeMap::new(),
+            parked: VecDeque::new(),
+            parked_open: 0,
+            remembered: REMEMBERED,
             forgotten: 0,
             forgotten_below: 0,
         }
@@ -278,12 +295,19 @@ impl Answers {
 
     #[cold]
     fn park(&mut self, number: u64, open: Open) {
-        self.parked.insert(number, open);
-        if self.parked.len() > REMEMBERED {
-            if let Some((oldest, _)) = self.parked.pop_first() {
-                self.forgotten += 1;
-                self.forgotten_below = oldest + 1;
+        self.parked.push_back((number, Some(open)));
+        self.parked_open += 1;
+        if self.parked_open > self.remembered {
+            // Forget the oldest open request.
+            while let Some((oldest, open)) = self.parked.pop_front() {
+                if open.is_some() {
+                    self.parked_open -= 1;
+                    self.forgotten += 1;
+                    self.forgotten_below = oldest + 1;
+                    break;
+                }
             }
+            self.drop_holes();
         }
     }
 
@@ -304,10 +328,29 @@ impl Answers {
 
     #[cold]
     fn answer_parked(&mut self, number: u64) -> Answer {
-        if self.parked.remove(&number).is_some() || number < self.forgotten_below {
+        let found = match self.parked.binary_search_by_key(&number, |(n, _)| *n) {
+            Ok(at) => self.parked[at].1.take().is_some(),
+            Err(_) => false,
+        };
+        if found {
+            self.parked_open -= 1;
+            self.drop_holes();
+        }
+        if found || number < self.forgotten_below {
             Answer::First
         } else {
             Answer::Again
+        }
+    }
+
+    /// Drops the holes at the front of `parked`, and all of them once they outnumber the open
+    /// requests (so that one request never answered does not keep every later one's hole).
+    fn drop_holes(&mut self) {
+        while let Some((_, None)) = self.parked.front() {
+            self.parked.pop_front();
+        }
+        if self.parked.len() > 2 * self.parked_open + 64 {
+            self.parked.retain(|(_, open)| open.is_some());
         }
     }
 
@@ -316,7 +359,8 @@ impl Answers {
     pub(crate) fn open_requests(&self) -> (Vec<(String, u64)>, u64) {
         let list = self
             .parked
-            .values()
+            .iter()
+            .filter_map(|(_, open)| open.as_ref())
             .chain(self.current.iter().map(|(_, open)| open))
             .map(|open| (open.src.as_str().to_string(), open.msg_id))
             .collect();
@@ -325,13 +369,14 @@ impl Answers {
 
     /// How many requests are open.
     pub(crate) fn open_count(&self) -> u64 {
-        self.parked.len() as u64 + u64::from(self.current.is_some()) + self.forgotten
+        self.parked_open as u64 + u64::from(self.current.is_some()) + self.forgotten
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn answers_in_any_order_and_catches_seconds() {
@@ -362,10 +407,54 @@ mod tests {
             let id = a.open(&n, m);
             assert_eq!(a.answer(id), Answer::First);
         }
-        assert_eq!(a.parked.len(), 1);
+        assert_eq!(a.parked_open, 1);
         assert_eq!(a.open_count(), 1);
         assert_eq!(a.answer(first), Answer::First);
         assert_eq!(a.answer(first), Answer::Again);
         assert_eq!(a.open_count(), 0);
+    }
+
+    /// The book gives what a plain map of open requests gives (forgetting the oldest beyond
+    /// its limit), whatever the order of deliveries and answers, first or repeated.
+    #[test]
+    fn the_book_answers_as_a_map_of_open_requests() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        for _ in 0..300 {
+            let mut book = Answers {
+                remembered: rng.gen_range(1..40),
+                ..Answers::default()
+            };
+            let mut open = BTreeMap::new();
+            let (mut forgotten, mut forgotten_below, mut issued) = (0u64, 0u64, Vec::new());
+            for _ in 0..400 {
+                if issued.is_empty() || rng.gen_bool(0.45) {
+                    let msg_id = rng.gen_range(0..1000);
+                    let number = book.open(&Name::new("c1"), msg_id);
+                    open.insert(number, msg_id);
+                    issued.push(number);
+                    // The newest is never forgotten; the oldest parked ones are, beyond the limit.
+                    while open.len() - 1 > book.remembered {
+                        let (oldest, _) = open.pop_first().unwrap();
+                        forgotten += 1;
+                        forgotten_below = oldest + 1;
+                    }
+                } else {
+                    let number = match rng.gen_range(0..4) {
+                        0 => rng.gen_range(0..issued.len() as u64 + 3),
+                        _ => issued[rng.gen_range(0..issued.len())],
+                    };
+                    let first =
+                        number == 0 || open.remove(&number).is_some() || number < forgotten_below;
+                    let expected = if first { Answer::First } else { Answer::Again };
+                    assert_eq!(book.answer(number), expected, "{number}");
+                }
+                let list: Vec<(String, u64)> =
+                    open.values().map(|&m| ("c1".to_string(), m)).collect();
+                assert_eq!(book.open_requests(), (list, forgotten));
+                assert_eq!(book.open_count(), open.len() as u64 + forgotten);
+                assert!(book.parked.len() <= 2 * book.parked_open + 64);
+            }
+        }
     }
 }

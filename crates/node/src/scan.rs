@@ -107,7 +107,7 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
     // The shape Maelstrom and the simulator write, `{"id":..,"src":..,"dest":..,"body":`,
     // matched without reading its keys; anything else by the general loop.
     if s.eat_all(b"{\"id\":").is_some() {
-        s.skip_value(1)?;
+        s.skip_id()?;
         s.eat_all(b",\"src\":")?;
         src = Some(s.plain_str()?);
         s.eat_all(b",\"dest\":")?;
@@ -120,23 +120,16 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
     }
     let b = s.b;
     let start = s.i;
-    let is_ws = |c: u8| matches!(c, b' ' | b'\n' | b'\t' | b'\r');
-    let mut end = b.len();
-    while end > start && is_ws(b[end - 1]) {
-        end -= 1;
-    }
-    // The envelope's closing brace, then the body's.
-    if end <= start || b[end - 1] != b'}' {
+    // The envelope's closing brace, then the body's: the line's last bytes, as peers write
+    // it, or found past whitespace.
+    let end = match b.len().checked_sub(2) {
+        Some(end) if end >= start && b[end..] == *b"}}" => end + 1,
+        _ => body_end(b, start)?,
+    };
+    if end < start + 2 || b[start] != b'{' {
         return None;
     }
-    end -= 1;
-    while end > start && is_ws(b[end - 1]) {
-        end -= 1;
-    }
-    if end < start + 2 || b[start] != b'{' || b[end - 1] != b'}' {
-        return None;
-    }
-    let body = &text[start..end];
+    let body = text.get(start..end)?;
     let (ty, ty_at) = end_type(body)?;
     Some(Unscanned {
         src: src?,
@@ -145,6 +138,24 @@ pub(crate) fn scan_request(text: &str) -> Option<Unscanned<'_>> {
         ty,
         ty_at,
     })
+}
+
+/// Where the body that starts at `start` ends (after its closing brace) when the envelope's
+/// closing brace ends the line, whitespace aside.
+fn body_end(b: &[u8], start: usize) -> Option<usize> {
+    let is_ws = |c: u8| matches!(c, b' ' | b'\n' | b'\t' | b'\r');
+    let mut end = b.len();
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    if end <= start || b[end - 1] != b'}' {
+        return None;
+    }
+    end -= 1;
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    (end > start && b[end - 1] == b'}').then_some(end)
 }
 
 /// The envelope's members up to `"body":` (the cursor after its colon and whitespace).
@@ -188,17 +199,25 @@ fn end_type(body: &str) -> Option<(&str, usize)> {
     if b[close] != b'"' {
         return None;
     }
-    // Types are short: a plain loop beats memrchr's setup.
-    let open = b[..close].iter().rposition(|&c| c == b'"')?;
-    let ty = &body[open + 1..close];
+    // Back to the opening quote, in one plain loop (types are short) that also checks that
+    // the type needs no escape (no other byte that ends a string run on the way).
+    let mut open = close;
+    loop {
+        open = open.checked_sub(1)?;
+        match b[open] {
+            b'"' => break,
+            c if ENDS_STRING_RUN[usize::from(c)] => return None,
+            _ => {}
+        }
+    }
+    let ty = body.get(open + 1..close)?;
     let before = &b[..open];
-    let plain = string_run(ty.as_bytes()) == ty.len();
     let keyed = before.ends_with(KEY)
         && matches!(
             before.len().checked_sub(KEY.len() + 1).map(|i| b[i]),
             Some(b'{' | b',')
         );
-    (plain && keyed).then_some((ty, open))
+    keyed.then_some((ty, open))
 }
 
 /// The reserved fields (`type`, `msg_id`, `in_reply_to`) of `body`, a JSON object, as [`scan`]
@@ -359,6 +378,21 @@ impl<'a> Scanner<'a> {
             Some(b'0'..=b'9' | b'.' | b'e' | b'E') => None,
             _ => Some(Some(n)),
         }
+    }
+
+    /// Skips the envelope's `id` (any value; a plain integer followed by `,` without a call).
+    #[inline]
+    fn skip_id(&mut self) -> Option<()> {
+        let rest = &self.b[self.i..];
+        let digits = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits > 0 && (rest[0] != b'0' || digits == 1) && rest.get(digits) == Some(&b',') {
+            self.i += digits;
+            return Some(());
+        }
+        self.skip_value(1)
     }
 
     /// Validates and skips one JSON value (strictly as RFC 8259 has it).

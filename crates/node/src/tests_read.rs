@@ -240,3 +240,164 @@ fn a_reader_that_stops_early_still_gets_only_valid_bodies() {
     assert!(take_lines(&mut e).is_empty());
     assert!(take_logs(&mut e).contains("not a message envelope"));
 }
+
+/// A whole value read with the reader's public steps, keys by `key` (its one-go path for
+/// plain keys) or only by `key_slowly` (the general path).
+fn read_any(r: &mut BodyReader<'_>, fast: bool) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match r.rest().trim_start().as_bytes().first()? {
+        b'{' => {
+            r.object()?;
+            let mut map = serde_json::Map::new();
+            loop {
+                let key = if fast { r.key()? } else { r.key_slowly()? };
+                let Some(key) = key else { break };
+                map.insert(key.to_string(), read_any(r, fast)?);
+            }
+            Some(Value::Object(map))
+        }
+        b'[' => {
+            r.array()?;
+            let mut list = Vec::new();
+            while r.more()? {
+                list.push(read_any(r, fast)?);
+            }
+            Some(Value::Array(list))
+        }
+        _ => r.value(),
+    }
+}
+
+/// `BodyReader::key` reads keys as its general path does, on random objects, plain and then
+/// damaged (whitespace, escapes, missing or doubled separators): the same values, the same
+/// refusals; and what it reads is what serde reads.
+#[test]
+fn keys_read_in_one_go_as_the_general_path_reads_them() {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+    let keys = [
+        "type",
+        "msg_id",
+        "k",
+        "offsets",
+        "a\\\"b",
+        "é",
+        "",
+        "in_reply_to",
+    ];
+    let values = [
+        "1",
+        "\"x\"",
+        "[1,2]",
+        "{\"k1\":3,\"k2\":4}",
+        "null",
+        "{}",
+        "[]",
+    ];
+    let (mut read, mut rounds) = (0, 0);
+    for _ in 0..20_000 {
+        let members: Vec<String> = (0..rng.gen_range(0..5))
+            .map(|_| {
+                let key = keys.choose(&mut rng).unwrap();
+                let value = values.choose(&mut rng).unwrap();
+                format!("\"{key}\":{value}")
+            })
+            .collect();
+        let mut text = format!("{{{}}}", members.join(",")).into_bytes();
+        for _ in 0..rng.gen_range(0..3) {
+            let at = rng.gen_range(0..text.len());
+            let bytes = b" ,:}{\"\\\n";
+            let byte = *bytes.choose(&mut rng).unwrap();
+            match rng.gen_range(0..3) {
+                0 => text[at] = byte,
+                1 => text.insert(at, byte),
+                _ => {
+                    text.remove(at);
+                }
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else {
+            continue;
+        };
+        let whole = |fast: bool| {
+            let mut r = BodyReader::new(&text);
+            let value = read_any(&mut r, fast)?;
+            r.end()?;
+            Some(value)
+        };
+        let fast = whole(true);
+        rounds += 1;
+        assert_eq!(fast, whole(false), "{text}");
+        if let Some(value) = &fast {
+            read += 1;
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .as_ref(),
+                Some(value),
+                "{text}"
+            );
+        }
+    }
+    assert!(read > rounds / 4, "{read} of {rounds}");
+}
+
+/// `BodyReader::skip` steps over plain strings and integers by itself: on random values,
+/// plain and damaged, it accepts and refuses what the scanner's walk does, and leaves the
+/// cursor at the same place.
+#[test]
+fn skip_steps_over_values_as_the_scanner_does() {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let values = [
+        "\"send\"",
+        "\"\"",
+        "\"a\\\"b\"",
+        "\"é\"",
+        "0",
+        "7",
+        "1234567",
+        "18446744073709551616",
+        "-3",
+        "1.5",
+        "2e3",
+        "01",
+        "1E+2",
+        "null",
+        "true",
+        "[1,2]",
+        "{\"a\":1}",
+    ];
+    let tails = ["", ",", "}", " ", ".", "e", "0", "\"", "x", ",\"k\":1}"];
+    for _ in 0..20_000 {
+        let mut text = format!(
+            "{}{}",
+            values.choose(&mut rng).unwrap(),
+            tails.choose(&mut rng).unwrap()
+        )
+        .into_bytes();
+        if rng.gen_bool(0.3) {
+            let at = rng.gen_range(0..text.len());
+            let bytes = b" 0123456789.eE-\"\\\n,]}";
+            let byte = *bytes.choose(&mut rng).unwrap();
+            match rng.gen_range(0..3) {
+                0 => text[at] = byte,
+                1 => text.insert(at, byte),
+                _ => {
+                    text.remove(at);
+                }
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else {
+            continue;
+        };
+        let walk = |fast: bool| {
+            let mut r = BodyReader::new(&text);
+            let done = if fast { r.skip() } else { r.skip_slowly() };
+            done.map(|()| r.rest().len())
+        };
+        assert_eq!(walk(true), walk(false), "{text:?}");
+    }
+}
