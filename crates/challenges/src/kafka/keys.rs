@@ -37,15 +37,43 @@ pub struct KeyLog {
 /// Every key this node met, by name and by id.
 #[derive(Debug, Default)]
 pub struct Keys {
-    /// Looked up only, never iterated: its order cannot leak into what the node sends.
+    /// The ids of keys named by a small number ([`small_number`]: the workloads' keys), by
+    /// that number: a lookup is a few digits read and an index, rather than a hash and a
+    /// comparison of names.
+    numbered: Vec<Option<KeyId>>,
+    /// The ids of the other keys. Looked up only, never iterated: its order cannot leak into
+    /// what the node sends.
     ids: HashMap<Box<str>, KeyId, BuildHasherDefault<Fnv>>,
     logs: Vec<KeyLog>,
+}
+
+/// Keys named by a number below this are found by index ([`Keys::numbered`]).
+const NUMBERED: usize = 1 << 16;
+
+/// The number `name` writes in decimal, if it is below [`NUMBERED`] and written the one way
+/// (no sign, no leading zero): then no other name gives the same number.
+fn small_number(name: &str) -> Option<usize> {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() > 5 || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    let mut n = 0;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + usize::from(d - b'0');
+    }
+    (n < NUMBERED).then_some(n)
 }
 
 impl Keys {
     /// The id of a key met before.
     pub fn get(&self, name: &str) -> Option<KeyId> {
-        self.ids.get(name).copied()
+        match small_number(name) {
+            Some(n) => self.numbered.get(n).copied().flatten(),
+            None => self.ids.get(name).copied(),
+        }
     }
 
     /// The id of `name`, met now for the first time if need be (then `owner` names its owner).
@@ -61,7 +89,17 @@ impl Keys {
             durable: 0,
             committed: None,
         });
-        self.ids.insert(name.into(), id);
+        match small_number(name) {
+            Some(n) => {
+                if n >= self.numbered.len() {
+                    self.numbered.resize(n + 1, None);
+                }
+                self.numbered[n] = Some(id);
+            }
+            None => {
+                self.ids.insert(name.into(), id);
+            }
+        }
         id
     }
 
@@ -132,5 +170,37 @@ mod tests {
         assert!(!keys.commit(a, 2));
         assert!(!keys.commit(a, 3));
         assert_eq!(keys[a].committed, Some(3));
+    }
+
+    /// Names that are small numbers (found by index) and others (found by hash), mixed at
+    /// random: each name keeps the one id it was given, and distinct names get distinct ids.
+    #[test]
+    fn numbered_and_other_names_intern_as_a_map_would() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut keys = Keys::default();
+        let mut model: HashMap<String, KeyId> = HashMap::new();
+        let fixed = [
+            "0", "00", "01", "-1", "65535", "65536", "99999", "100000", "", "k", "1a",
+        ];
+        for _ in 0..20_000 {
+            let name = match rng.gen_range(0..4) {
+                0 => fixed[rng.gen_range(0..fixed.len())].to_string(),
+                1 => rng.gen_range(0..700).to_string(),
+                2 => format!("0{}", rng.gen_range(0..50)),
+                _ => rng.gen_range(0..200_000u32).to_string(),
+            };
+            let expected = model.get(&name).copied();
+            assert_eq!(keys.get(&name), expected, "{name:?}");
+            let id = keys.intern(&name, |_| Owner::Me);
+            assert_eq!(*model.entry(name.clone()).or_insert(id), id, "{name:?}");
+            assert_eq!(&*keys[id].name, name);
+        }
+        assert_eq!(keys.logs.len(), model.len());
+        assert_eq!(small_number("65535"), Some(65535));
+        assert_eq!(small_number("0"), Some(0));
+        for name in ["", "00", "01", "65536", "-1", "1 ", r"\u0031"] {
+            assert_eq!(small_number(name), None, "{name:?}");
+        }
     }
 }

@@ -86,13 +86,15 @@ fn offsets_object<'a>(r: &mut BodyReader<'a>) -> Option<KeyOffsets<'a>> {
 /// takes; `None` for anything else. (Valid JSON by construction: nothing to validate.)
 fn compact_offsets(text: &str) -> Option<(KeyOffsets<'_>, usize)> {
     let b = text.as_bytes();
-    let mut list = Vec::new();
     if b.starts_with(b"{}") {
-        return Some((KeyOffsets(list), 2));
+        return Some((KeyOffsets(Vec::new()), 2));
     }
     if b.first() != Some(&b'{') {
         return None;
     }
+    // Room for the usual handful of keys at once (growing from empty costs more than the
+    // allocation itself).
+    let mut list = Vec::with_capacity(8);
     let mut i = 1;
     loop {
         // At the key's opening quote.
@@ -148,7 +150,7 @@ fn read_sync<'a>(r: &mut BodyReader<'a>) -> Option<SyncIn<'a>> {
             "entries" if seen.first(2) => {
                 r.array()?;
                 while r.more()? {
-                    sync.entries.push(entry(r)?);
+                    push_roomy(&mut sync.entries, entry(r)?);
                 }
             }
             "forwards" if seen.first(3) => {
@@ -159,7 +161,7 @@ fn read_sync<'a>(r: &mut BodyReader<'a>) -> Option<SyncIn<'a>> {
                     let key = r.more()?.then(|| name(r))??;
                     let msg = r.more()?.then(|| r.value())??;
                     (!r.more()?).then_some(())?;
-                    sync.forwards.push((id, key, msg));
+                    push_roomy(&mut sync.forwards, (id, key, msg));
                 }
             }
             "commits" if seen.first(4) => sync.commits = offsets_object(r)?,
@@ -173,6 +175,14 @@ fn read_sync<'a>(r: &mut BodyReader<'a>) -> Option<SyncIn<'a>> {
     }
     // `ack` is the one field without a default.
     seen.has(0).then_some(sync)
+}
+
+/// Pushes `item`, making room for four at the first (cheaper than growing from empty).
+fn push_roomy<T>(list: &mut Vec<T>, item: T) {
+    if list.capacity() == 0 {
+        *list = Vec::with_capacity(4);
+    }
+    list.push(item);
 }
 
 /// `[key, offset, msg, [origin, forward id] or null]`.

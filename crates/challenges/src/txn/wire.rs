@@ -80,13 +80,15 @@ fn micro_ops(r: &mut BodyReader<'_>) -> Option<Vec<MicroOp>> {
 /// `[["r",1,null],["w",2,3]]` without whitespace at the start of `b`, each integer as
 /// [`BodyReader::i64`] takes it, and how many bytes it takes; `None` for anything else.
 fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
-    let mut ops = Vec::new();
     if b.starts_with(b"[]") {
-        return Some((ops, 2));
+        return Some((Vec::new(), 2));
     }
     if b.first() != Some(&b'[') {
         return None;
     }
+    // Room for the usual transaction at once (growing from empty costs more than the
+    // allocation itself).
+    let mut ops = Vec::with_capacity(4);
     let mut i = 1;
     loop {
         let f = match b.get(i..i + 5)? {
