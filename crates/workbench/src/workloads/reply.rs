@@ -222,11 +222,21 @@ pub fn as_u64(text: &[u8]) -> Option<u64> {
 /// A JSON value's text read as `Value::as_i64` would: an integer that fits (not `-0`, which
 /// serde_json reads as a float).
 pub fn as_i64(text: &[u8]) -> Option<i64> {
-    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let (negative, digits) = match text.strip_prefix(b"-") {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || text.starts_with(b"-0") {
         return None;
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    if digits.len() > 18 {
+        // Nineteen digits may not fit: the checked parse says.
+        return std::str::from_utf8(text).ok()?.parse().ok();
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+    Some(if negative { -n } else { n })
 }
 
 /// What the wire check found in a reply body it validated, handed on with it (see
@@ -549,8 +559,25 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&text)
             );
+            // The same digits, maybe negative, as `as_i64` reads them (`-0...` is a float).
+            let signed = [&b"-"[..rng.gen_range(0..2)], &text].concat();
+            let parsed = std::str::from_utf8(&signed).unwrap().parse::<i64>().ok();
+            let unsigned = signed.strip_prefix(b"-").unwrap_or(&signed);
+            let integer = !unsigned.is_empty() && unsigned.iter().all(u8::is_ascii_digit);
+            assert_eq!(
+                as_i64(&signed),
+                parsed.filter(|_| integer && !signed.starts_with(b"-0")),
+                "{}",
+                String::from_utf8_lossy(&signed)
+            );
         }
         assert_eq!(as_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(as_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(as_i64(b"9223372036854775808"), None);
+        assert_eq!(
+            as_i64(b"-999999999999999999"),
+            Some(-999_999_999_999_999_999)
+        );
         assert_eq!(as_u64(b"18446744073709551616"), None);
         assert_eq!(
             as_u64(b"9999999999999999999"),

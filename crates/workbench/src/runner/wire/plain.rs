@@ -23,6 +23,7 @@ const MAX_NESTING: usize = 64;
 /// The envelope of a plain line, or `None` to let serde read it. A body for a client or a
 /// service comes with what was found in it on the way ([`Scanned`]); `last_array` is the
 /// array of integers the writer sent last in such a body (see [`LastArray`]).
+#[inline(always)]
 pub(super) fn read<'a>(
     line: &'a [u8],
     node_count: usize,
@@ -225,8 +226,8 @@ struct Found<'c> {
     last_array: &'c mut LastArray,
     /// Filled in as they are found (offsets in the body).
     scanned: Box<Scanned>,
-    /// The field being read: key start and end, value start (in the line).
-    key: [usize; 3],
+    /// The field being read: key start and end (quotes excluded), value start (in the body).
+    key: [u32; 3],
 }
 
 impl Found<'_> {
@@ -246,17 +247,12 @@ impl Finds for Found<'_> {
     const FIELDS: bool = true;
 
     fn key(&mut self, start: usize, end: usize, value: usize) {
-        self.key = [start, end, value];
+        self.key = [self.at(start + 1), self.at(end - 1), self.at(value)];
     }
 
     fn value_end(&mut self, end: usize) {
-        let [start, key_end, value] = self.key;
-        let field = [
-            self.at(start + 1),
-            self.at(key_end - 1),
-            self.at(value),
-            self.at(end),
-        ];
+        let [key_start, key_end, value] = self.key;
+        let field = [key_start, key_end, value, self.at(end)];
         let scanned = &mut *self.scanned;
         match scanned.fields.get_mut(scanned.len) {
             Some(slot) => {
@@ -506,6 +502,14 @@ fn skip_digits(text: &[u8], start: usize) -> Option<usize> {
             _ => Some(start + 1),
         },
         b'1'..=b'9' => {
+            // Eight bytes at a time: integers are short (ids, offsets), mostly one word.
+            if let Some(bytes) = text.get(start..start + 8) {
+                let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+                let digits = uint_array::leading_digits(word);
+                if digits < 8 {
+                    return Some(start + digits);
+                }
+            }
             let mut end = start + 1;
             while let Some(&b) = text.get(end) {
                 if b.wrapping_sub(b'0') >= 10 {
