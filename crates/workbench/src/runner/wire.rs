@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::{Addr, Body};
 use crate::workloads::reply::uint_array::LastArray;
-use crate::workloads::reply::{ReplyText, Scanned};
+use crate::workloads::reply::{ReplyText, ScannedBox};
 
 mod plain;
 
@@ -53,7 +53,7 @@ enum WireBody {
         /// for a client or service, or one read before its `dest`).
         parsed_in_exact_mode: bool,
         /// What the plain lane found in a body it read as not bound for a server node.
-        scanned: Option<Box<Scanned>>,
+        scanned: Option<ScannedBox>,
     },
 }
 
