@@ -149,7 +149,7 @@ mod tests {
             }
             // What follows an array in a line, long enough or not for a last chunk.
             let pad = rng.gen_range(0..20);
-            bytes.extend(std::iter::repeat(b'}').take(pad));
+            bytes.extend(std::iter::repeat_n(b'}', pad));
             let shown = String::from_utf8_lossy(&bytes).into_owned();
             let end = check(&bytes, 0);
             assert_eq!(end, bytewise(&bytes), "{shown}");
