@@ -98,7 +98,7 @@ pub enum Body {
     /// node's text as it is (see [`Body::write_journal_json`]). With what the wire check
     /// found in it on the way, when it did (its fields and parsed sets, see
     /// [`ReplyText::scanned`](crate::workloads::ReplyText::scanned)).
-    Reply(Box<[u8]>, Option<Box<crate::workloads::reply::Scanned>>),
+    Reply(Box<[u8]>, Option<crate::workloads::reply::ScannedBox>),
 }
 
 impl Body {

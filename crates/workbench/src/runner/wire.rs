@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::{NodeOutput, Phase, Role, Runner, Severity};
 use crate::net::{Addr, Body};
 use crate::workloads::reply::uint_array::LastArray;
-use crate::workloads::reply::{ReplyText, Scanned};
+use crate::workloads::reply::{ReplyText, ScannedBox};
 
 mod plain;
 
@@ -53,7 +53,7 @@ enum WireBody {
         /// for a client or service, or one read before its `dest`).
         parsed_in_exact_mode: bool,
         /// What the plain lane found in a body it read as not bound for a server node.
-        scanned: Option<Box<Scanned>>,
+        scanned: Option<ScannedBox>,
     },
 }
 
@@ -367,14 +367,22 @@ pub(super) fn in_reply_to(body: &Body) -> Option<u64> {
 /// Parses a line into an envelope, or says what is wrong with it: in the fast mode when its
 /// result is the exact mode's, else in the exact mode (see [`EnvelopeSeed`]).
 /// `last_array`: the writer's (see [`LastArray`]).
+#[inline(always)]
 fn parse_envelope<'a>(
     line: &'a [u8],
     node_count: usize,
     last_array: &mut LastArray,
 ) -> Result<WireEnvelope<'a>, String> {
-    if let Some(envelope) = plain::read(line, node_count, last_array) {
-        return Ok(envelope);
+    // Inlined, so that the envelope is built where it is used instead of copied out twice.
+    match plain::read(line, node_count, last_array) {
+        Some(envelope) => Ok(envelope),
+        None => parse_envelope_with_serde(line, node_count),
     }
+}
+
+/// [`parse_envelope`] of a line the plain lane leaves to serde.
+#[inline(never)]
+fn parse_envelope_with_serde(line: &[u8], node_count: usize) -> Result<WireEnvelope<'_>, String> {
     let mut de = serde_json::Deserializer::from_slice(line);
     de.disable_recursion_limit();
     let fast = EnvelopeSeed {

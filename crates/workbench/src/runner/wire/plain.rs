@@ -15,14 +15,15 @@ use std::borrow::Cow;
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
 use crate::workloads::reply::uint_array::{self, LastArray};
-use crate::workloads::reply::{Scanned, ScannedSet};
+use crate::workloads::reply::{ScannedBox, ScannedSet};
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
 
 /// The envelope of a plain line, or `None` to let serde read it. A body for a client or a
-/// service comes with what was found in it on the way ([`Scanned`]); `last_array` is the
+/// service comes with what was found in it on the way ([`ScannedBox`]); `last_array` is the
 /// array of integers the writer sent last in such a body (see [`LastArray`]).
+#[inline(always)]
 pub(super) fn read<'a>(
     line: &'a [u8],
     node_count: usize,
@@ -133,7 +134,7 @@ fn read_body(
         let mut found = Found {
             base: start,
             last_array,
-            scanned: Box::default(),
+            scanned: ScannedBox::new(),
             key: [0; 3],
         };
         p.i = skip_value(line, start, &mut found)?;
@@ -197,6 +198,8 @@ impl<'a> Cursor<'a> {
 trait Finds {
     /// Whether [`Finds::key`] and [`Finds::value_end`] want to be called.
     const FIELDS: bool;
+    /// Whether arrays of scalars are read by [`skip_flat_array`] (the tests compare).
+    const FLAT_ARRAYS: bool = true;
     /// A field's key, quotes included, at `text[start..end]`; its value starts at `value`.
     fn key(&mut self, start: usize, end: usize, value: usize);
     /// The field's value ends at `end`.
@@ -224,14 +227,14 @@ struct Found<'c> {
     base: usize,
     last_array: &'c mut LastArray,
     /// Filled in as they are found (offsets in the body).
-    scanned: Box<Scanned>,
-    /// The field being read: key start and end, value start (in the line).
-    key: [usize; 3],
+    scanned: ScannedBox,
+    /// The field being read: key start and end (quotes excluded), value start (in the body).
+    key: [u32; 3],
 }
 
 impl Found<'_> {
     /// What was found, in a body of `len` bytes; `None` if its offsets do not fit.
-    fn finish(self, len: usize) -> Option<Box<Scanned>> {
+    fn finish(self, len: usize) -> Option<ScannedBox> {
         u32::try_from(len).ok()?;
         Some(self.scanned)
     }
@@ -246,17 +249,12 @@ impl Finds for Found<'_> {
     const FIELDS: bool = true;
 
     fn key(&mut self, start: usize, end: usize, value: usize) {
-        self.key = [start, end, value];
+        self.key = [self.at(start + 1), self.at(end - 1), self.at(value)];
     }
 
     fn value_end(&mut self, end: usize) {
-        let [start, key_end, value] = self.key;
-        let field = [
-            self.at(start + 1),
-            self.at(key_end - 1),
-            self.at(value),
-            self.at(end),
-        ];
+        let [key_start, key_end, value] = self.key;
+        let field = [key_start, key_end, value, self.at(end)];
         let scanned = &mut *self.scanned;
         match scanned.fields.get_mut(scanned.len) {
             Some(slot) => {
@@ -301,10 +299,15 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
                     return None;
                 }
                 // The compact arrays of integers nodes write directly in a body (a
-                // broadcast read's whole set): eight bytes at a time.
-                let scanned = match open == b'[' && depth == 1 {
-                    true if text.get(i + 1).is_some_and(u8::is_ascii_digit) => finds.array(text, i),
-                    _ => None,
+                // broadcast read's whole set): eight bytes at a time. Other arrays of
+                // scalars written compactly (a txn's micro-ops, a kafka message) in a loop
+                // of their own.
+                let scanned = match open == b'[' {
+                    true if depth == 1 && text.get(i + 1).is_some_and(u8::is_ascii_digit) => finds
+                        .array(text, i)
+                        .or_else(|| skip_flat_array::<F>(text, i)),
+                    true => skip_flat_array::<F>(text, i),
+                    false => None,
                 };
                 if let Some(end) = scanned {
                     i = end;
@@ -357,6 +360,37 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
             i += 1;
             depth -= 1;
             objects >>= 1;
+        }
+    }
+}
+
+/// Skips the array at `text[i]` if it holds only scalars and no whitespace: the index after
+/// its `]`, or `None` to leave it to [`skip_value`]'s general loop (a nested value,
+/// whitespace, a bad element), which reads such an array the same way: the same elements,
+/// each followed by a `,` or the `]`.
+#[inline(always)]
+fn skip_flat_array<F: Finds>(text: &[u8], mut i: usize) -> Option<usize> {
+    if !F::FLAT_ARRAYS {
+        return None;
+    }
+    i += 1;
+    if text.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        i = match *text.get(i)? {
+            b'"' => skip_string_contents(text, i + 1)?,
+            b'0'..=b'9' => skip_digits(text, i)?,
+            b'-' => skip_digits(text, i + 1)?,
+            b't' => skip_literal(text, i, b"true")?,
+            b'f' => skip_literal(text, i, b"false")?,
+            b'n' => skip_literal(text, i, b"null")?,
+            _ => return None,
+        };
+        match *text.get(i)? {
+            b',' => i += 1,
+            b']' => return Some(i + 1),
+            _ => return None,
         }
     }
 }
@@ -506,6 +540,14 @@ fn skip_digits(text: &[u8], start: usize) -> Option<usize> {
             _ => Some(start + 1),
         },
         b'1'..=b'9' => {
+            // Eight bytes at a time: integers are short (ids, offsets), mostly one word.
+            if let Some(bytes) = text.get(start..start + 8) {
+                let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+                let digits = uint_array::leading_digits(word);
+                if digits < 8 {
+                    return Some(start + digits);
+                }
+            }
             let mut end = start + 1;
             while let Some(&b) = text.get(end) {
                 if b.wrapping_sub(b'0') >= 10 {
@@ -729,7 +771,7 @@ mod tests {
                     },
                 ) => {
                     assert_eq!((text, parsed_in_exact_mode), (t, p), "{shown}");
-                    let parts = |s: &Option<Box<Scanned>>| {
+                    let parts = |s: &Option<ScannedBox>| {
                         s.as_ref().map(|s| {
                             let sets: Vec<_> = s.sets.iter().map(|k| (k.start, k.end)).collect();
                             (s.fields, s.len, s.too_many, sets)
@@ -758,7 +800,7 @@ mod tests {
             assert_eq!(scanned.is_some(), parsed_in_exact_mode, "{shown}");
             if let Some(scanned) = &scanned {
                 let fresh = ReplyText::new(&text);
-                let found = ReplyText::scanned(&text, Some(scanned));
+                let found = ReplyText::scanned(&text, Some(&**scanned));
                 assert_eq!(found.fields(), fresh.fields(), "{shown}");
                 for kept in &scanned.sets {
                     let array = &text[kept.start as usize..kept.end as usize];
@@ -780,6 +822,82 @@ mod tests {
             accepted > 10_000 && mutated_accepted > 100 && sets > 1000,
             "{accepted} {mutated_accepted} {sets}"
         );
+    }
+
+    /// [`skip_value`] without [`skip_flat_array`]: nothing found, every array read by the
+    /// general loop.
+    struct General;
+
+    impl Finds for General {
+        const FIELDS: bool = false;
+        const FLAT_ARRAYS: bool = false;
+        fn key(&mut self, _: usize, _: usize, _: usize) {}
+        fn value_end(&mut self, _: usize) {}
+        fn array(&mut self, _: &[u8], _: usize) -> Option<usize> {
+            None
+        }
+    }
+
+    /// Random arrays of scalars and arrays of them (as txn micro-ops and kafka messages are
+    /// written), compact or spaced, then damaged: the loop for arrays of scalars ends where
+    /// the general loop ends, or refuses where it refuses.
+    #[test]
+    fn arrays_of_scalars_are_read_as_the_general_loop_reads_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = crate::Rng::seed_from_u64(29);
+        let scalars = [
+            "\"r\"",
+            "\"w\"",
+            "\"\"",
+            "0",
+            "-1",
+            "12",
+            "1234567890123456789",
+            "12345678901234567890",
+            "true",
+            "false",
+            "null",
+            "1.5",
+            "01",
+            "\"a\\\"b\"",
+        ];
+        let alphabet = b"[]{},:\" 0-9tnf.e";
+        let (mut accepted, mut flat) = (0, 0);
+        for round in 0..40_000 {
+            let spaced = round % 5 == 0;
+            let sep = if spaced { ", " } else { "," };
+            let mut text = String::from("{\"txn\":[");
+            for k in 0..rng.gen_range(0..4) {
+                if k > 0 {
+                    text.push_str(sep);
+                }
+                let inner: Vec<&str> = (0..rng.gen_range(0..4))
+                    .map(|_| scalars[rng.gen_range(0..scalars.len())])
+                    .collect();
+                text.push_str(&format!("[{}]", inner.join(sep)));
+            }
+            text.push_str("]}");
+            let mut bytes = text.into_bytes();
+            if round % 2 == 1 {
+                let at = rng.gen_range(0..bytes.len());
+                bytes[at] = alphabet[rng.gen_range(0..alphabet.len())];
+            }
+            let shown = String::from_utf8_lossy(&bytes).into_owned();
+            let end = skip_value(&bytes, 0, &mut Skip);
+            assert_eq!(end, skip_value(&bytes, 0, &mut General), "{shown}");
+            if let Some(end) = end {
+                accepted += 1;
+                serde_json::from_slice::<serde_json::Value>(&bytes[..end]).expect(&shown);
+            }
+            let inner = bytes.iter().position(|&b| b == b'[').and_then(|i| {
+                let j = i + 1 + bytes[i + 1..].iter().position(|&b| b == b'[')?;
+                Some(j)
+            });
+            if let Some(j) = inner {
+                flat += usize::from(skip_flat_array::<Skip>(&bytes, j).is_some());
+            }
+        }
+        assert!(accepted > 15_000 && flat > 10_000, "{accepted} {flat}");
     }
 
     /// The word-wide test of string bytes is the byte-wise one, for every byte in every lane.

@@ -10,6 +10,8 @@
 
 use crate::history::IntSet;
 
+mod wide;
+
 /// Eight ASCII zeros, one per byte.
 const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
 const LOW_7_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -50,10 +52,20 @@ pub(crate) fn check(text: &[u8], start: usize) -> Option<usize> {
     if text.get(start) != Some(&b'[') {
         return None;
     }
-    let mut i = start + 1;
+    let i = start + 1;
     if text.get(i) == Some(&b']') {
         return Some(i + 1);
     }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    let i = match wide::check(text, i) {
+        Ok(end) => return end,
+        Err(at) => at,
+    };
+    check_from(text, i)
+}
+
+/// [`check`] from the element at `i`, element by element.
+fn check_from(text: &[u8], mut i: usize) -> Option<usize> {
     loop {
         let digits = match text.get(i..i + 8) {
             Some(bytes) => {
@@ -79,7 +91,7 @@ pub(crate) fn check(text: &[u8], start: usize) -> Option<usize> {
 /// How many of the eight bytes of `word` (read little-endian) are digits before the first
 /// one that is not (8: all of them).
 #[inline]
-fn leading_digits(word: u64) -> usize {
+pub(crate) fn leading_digits(word: u64) -> usize {
     // As in `eight`.
     let shifted = word ^ ZEROS;
     let non_digits = (((shifted & LOW_7_BITS) + 0x7676_7676_7676_7676) | shifted) & HIGH_BITS;
