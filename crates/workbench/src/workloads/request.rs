@@ -10,6 +10,7 @@ use std::cell::Cell;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::history::push_u64;
 use crate::net::Body;
 
 thread_local! {
@@ -59,13 +60,20 @@ impl Request {
             Repr::Text { text, msg_id_at } => {
                 // The body gets its exact size at once; the text's buffer goes back to
                 // `SCRATCH` for the next request.
-                let mut digits = itoa::Buffer::new();
-                let digits = digits.format(msg_id).as_bytes();
                 const KEY: &[u8] = b"\"msg_id\":";
-                let mut body = Vec::with_capacity(text.len() + KEY.len() + digits.len() + 1);
+                let digits = match msg_id {
+                    0..=9 => 1,
+                    10..=99 => 2,
+                    100..=999 => 3,
+                    1000..=9999 => 4,
+                    _ => itoa::Buffer::new().format(msg_id).len(),
+                };
+                // Exactly the body's size (a boxed slice of a vector with room to spare
+                // would be moved again).
+                let mut body = Vec::with_capacity(text.len() + KEY.len() + digits + 1);
                 body.extend_from_slice(&text[..msg_id_at]);
                 body.extend_from_slice(KEY);
-                body.extend_from_slice(digits);
+                push_u64(&mut body, msg_id);
                 body.push(b',');
                 body.extend_from_slice(&text[msg_id_at..]);
                 SCRATCH.set(text);
