@@ -113,3 +113,31 @@ impl<'de> Deserialize<'de> for OpF {
         String::deserialize(d).map(OpF::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Borrowed or owned, a name reads, compares, orders and serializes as its text.
+    #[test]
+    fn names_are_their_text() {
+        let names = ["read", "txn", "", "start-partition", "ü\"\n"];
+        for a in names {
+            for b in names {
+                let (x, y) = (OpF::new(a), OpF::from(b));
+                assert_eq!(x == y, a == b);
+                assert_eq!(x.cmp(&y), a.cmp(b));
+                assert_eq!(x == b, a == b);
+                assert_eq!(b == x, a == b);
+            }
+            let f = OpF::new(a);
+            assert_eq!(f.as_str(), a);
+            assert_eq!(f.to_string(), a);
+            assert_eq!(format!("{f:?}"), format!("{a:?}"));
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, serde_json::to_string(a).unwrap());
+            assert_eq!(serde_json::from_str::<OpF>(&json).unwrap(), f);
+            assert_eq!(String::from(f.clone()), a);
+        }
+    }
+}
