@@ -130,27 +130,34 @@ impl Requests {
         }
     }
 
-    /// The entry of the op invoked at `invoke`, looked for at `hint` first (a caller going
-    /// through the ops in order passes the place after the last one found).
-    fn find(&self, invoke: usize, hint: usize) -> Option<usize> {
-        match self.entries.get(hint) {
-            Some(e) if e.invoke == invoke => Some(hint),
-            _ => {
-                let at = self.entries.partition_point(|e| e.invoke < invoke);
-                (self.entries.get(at)?.invoke == invoke).then_some(at)
+    pub(super) fn get(&self, invoke: usize) -> Option<OpRequests<'_>> {
+        let at = self.entries.partition_point(|e| e.invoke < invoke);
+        let found = self.entries.get(at).is_some_and(|e| e.invoke == invoke);
+        found.then(|| self.view(at))
+    }
+
+    /// [`Requests::get`] for ops visited in index order: `cursor` keeps the place (the first
+    /// entry not passed yet), so an op without requests (a completion) is answered without
+    /// a search; ops out of order are searched for.
+    pub(super) fn get_in_order(&self, invoke: usize, cursor: &mut usize) -> Option<OpRequests<'_>> {
+        // A cursor past an entry at `invoke` or later: out of order, search.
+        let in_order = *cursor == 0 || self.entries[*cursor - 1].invoke < invoke;
+        if in_order {
+            match self.entries.get(*cursor) {
+                Some(e) if e.invoke == invoke => {
+                    *cursor += 1;
+                    return Some(self.view(*cursor - 1));
+                }
+                // An op without requests (a completion): no search.
+                Some(e) if e.invoke > invoke => return None,
+                None => return None,
+                Some(_) => {}
             }
         }
-    }
-
-    pub(super) fn get(&self, invoke: usize) -> Option<OpRequests<'_>> {
-        self.find(invoke, self.entries.len()).map(|i| self.view(i))
-    }
-
-    /// [`Requests::get`] for ops visited in index order: `cursor` keeps the place.
-    pub(super) fn get_in_order(&self, invoke: usize, cursor: &mut usize) -> Option<OpRequests<'_>> {
-        let i = self.find(invoke, *cursor)?;
-        *cursor = i + 1;
-        Some(self.view(i))
+        let at = self.entries.partition_point(|e| e.invoke < invoke);
+        let found = self.entries.get(at).is_some_and(|e| e.invoke == invoke);
+        *cursor = if found { at + 1 } else { at };
+        found.then(|| self.view(at))
     }
 
     fn view(&self, i: usize) -> OpRequests<'_> {
@@ -199,7 +206,16 @@ mod tests {
                 entry.1.push(msg_id);
             }
             let mut cursor = 0;
-            for invoke in 0..=newest + 1 {
+            let mut visits: Vec<usize> = (0..=newest + 1).collect();
+            if rng.gen_bool(0.3) {
+                // Out of order now and then (a history whose indices are not its order).
+                let (a, b) = (
+                    rng.gen_range(0..visits.len()),
+                    rng.gen_range(0..visits.len()),
+                );
+                visits.swap(a, b);
+            }
+            for invoke in visits {
                 let expected = simple
                     .get(&invoke)
                     .map(|(client, msg_ids)| OpRequests { client, msg_ids });
