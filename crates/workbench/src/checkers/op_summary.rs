@@ -102,7 +102,7 @@ mod tests {
         let mut by_f: BTreeMap<String, (Counts, Vec<Nanos>)> = BTreeMap::new();
         for pair in h.pairs() {
             total.add(pair.outcome());
-            let entry = by_f.entry(pair.invoke.f.clone()).or_default();
+            let entry = by_f.entry(pair.invoke.f.as_str().to_owned()).or_default();
             entry.0.add(pair.outcome());
             if pair.outcome() == OpType::Ok {
                 entry.1.extend(pair.latency());

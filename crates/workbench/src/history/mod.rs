@@ -2,7 +2,6 @@
 //! operations, in the order they happened. Checkers read it; `history.jsonl` stores it.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
@@ -10,12 +9,19 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod digits;
 mod int_set;
+mod op_f;
 mod op_value;
+mod requests;
 
+pub use digits::{push_i64, push_u64};
 use int_set::Counting;
 pub use int_set::{IntSet, IntSetBuilder};
+pub use op_f::OpF;
 pub use op_value::{kafka_key, MicroF, MicroOp, MicroValue, OpValue, PolledKey};
+pub use requests::{ClientName, OpRequests};
+use requests::{Requests, StoredRequests};
 
 /// Test time in nanoseconds since the test started (virtual time in the simulator).
 pub type Nanos = u64;
@@ -67,7 +73,7 @@ pub struct Op {
     #[serde(rename = "type")]
     pub kind: OpType,
     pub process: Process,
-    pub f: String,
+    pub f: OpF,
     pub value: OpValue,
     /// The error of a failed or indeterminate op: `"net-timeout"`, `["name", "text"]`, or a
     /// description of a malformed response.
@@ -113,7 +119,7 @@ pub struct History {
     /// null. Read it through [`History::value`] or [`History::int_set`].
     sets: IndexMap<IntSet>,
     /// Invocation index → the client messages the op sent (see [`OpRequests`]).
-    requests: IndexMap<OpRequests>,
+    requests: Requests,
 }
 
 /// A map keyed by op index (looked up for every op written or checked).
@@ -143,16 +149,6 @@ impl Hasher for SmallKeyHasher {
     fn write_usize(&mut self, n: usize) {
         self.write_u64(n as u64);
     }
-}
-
-/// Which client sent an op's requests and their `msg_id`s, in order (a kafka op may take
-/// several): stored on the invocation's line of `history.jsonl` as `client` and `msg_ids`.
-/// With them the journal's messages of an op are found exactly: its requests are the client's
-/// messages with those `msg_id`s, its replies those with that `in_reply_to`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpRequests {
-    pub client: String,
-    pub msg_ids: Vec<u64>,
 }
 
 impl History {
@@ -204,28 +200,25 @@ impl History {
 
     /// Records a request sent for the op invoked at history index `invoke`.
     pub fn note_request(&mut self, invoke: usize, client: &str, msg_id: u64) {
-        match self.requests.entry(invoke) {
-            // Most ops send one request: its entry is made with room for just that one.
-            Entry::Vacant(entry) => {
-                entry.insert(OpRequests {
-                    client: client.to_owned(),
-                    msg_ids: vec![msg_id],
-                });
-            }
-            Entry::Occupied(mut entry) => {
-                let entry = entry.get_mut();
-                if entry.client.is_empty() {
-                    entry.client = client.to_owned();
-                }
-                entry.msg_ids.push(msg_id);
-            }
-        }
+        let client = self.requests.client(client);
+        self.requests.note(invoke, client, msg_id);
+    }
+
+    /// How the history names the client called `name` (for [`History::note_client_request`]:
+    /// a client's name is then stored once, not once per op).
+    pub fn client(&mut self, name: &str) -> ClientName {
+        self.requests.client(name)
+    }
+
+    /// [`History::note_request`] for a client named by [`History::client`].
+    pub fn note_client_request(&mut self, invoke: usize, client: ClientName, msg_id: u64) {
+        self.requests.note(invoke, client, msg_id);
     }
 
     /// The requests of the op invoked at history index `invoke`, if they were recorded (a
     /// hand-written or older history has none).
-    pub fn requests(&self, invoke: usize) -> Option<&OpRequests> {
-        self.requests.get(&invoke)
+    pub fn requests(&self, invoke: usize) -> Option<OpRequests<'_>> {
+        self.requests.get(invoke)
     }
 
     /// The op's value as JSON (a read kept as a set is expanded, a typed value rendered).
@@ -283,9 +276,11 @@ impl History {
     pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(1024);
         let mut counting = Counting::default();
+        let mut requests_at = 0;
         for op in &self.ops {
             line.clear();
-            self.write_line(op, &mut line, &mut counting)?;
+            let requests = self.requests.get_in_order(op.index, &mut requests_at);
+            self.write_line(op, requests, &mut line, &mut counting)?;
             out.write_all(&line)?;
         }
         out.flush()
@@ -295,6 +290,7 @@ impl History {
     fn write_line(
         &self,
         op: &Op,
+        requests: Option<OpRequests<'_>>,
         line: &mut Vec<u8>,
         counting: &mut Counting,
     ) -> serde_json::Result<()> {
@@ -326,9 +322,9 @@ impl History {
         if op.is_final {
             line.extend_from_slice(b",\"final\":true");
         }
-        if let Some(requests) = self.requests.get(&op.index) {
+        if let Some(requests) = requests {
             line.extend_from_slice(b",\"client\":");
-            serde_json::to_writer(&mut *line, &requests.client)?;
+            serde_json::to_writer(&mut *line, requests.client)?;
             line.extend_from_slice(b",\"msg_ids\":[");
             for (i, &id) in requests.msg_ids.iter().enumerate() {
                 if i > 0 {
@@ -351,7 +347,7 @@ impl History {
 
     pub fn from_jsonl(text: &str) -> anyhow::Result<History> {
         let mut ops: Vec<Op> = Vec::new();
-        let mut requests = IndexMap::default();
+        let mut requests = Requests::default();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -360,8 +356,9 @@ impl History {
                 .map_err(|e| anyhow::anyhow!("history line {}: {e}", i + 1))?;
             // Only invocation lines carry requests, and they are short: read them again.
             if line.contains("\"msg_ids\"") {
-                if let Ok(r) = serde_json::from_str::<OpRequests>(line) {
-                    requests.insert(op.index, r);
+                if let Ok(r) = serde_json::from_str::<StoredRequests>(line) {
+                    let client = requests.client(&r.client);
+                    requests.set(op.index, client, r.msg_ids);
                 }
             }
             ops.push(op);
@@ -371,11 +368,6 @@ impl History {
             ..History::from_ops(ops)
         })
     }
-}
-
-/// Appends the decimal digits of `n` (what serde_json writes for an integer).
-fn push_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Helpers for building histories in checker tests.
@@ -389,7 +381,7 @@ pub mod build {
             time: time_ms * NANOS_PER_MS,
             kind,
             process: Process::Client(process),
-            f: f.to_string(),
+            f: f.into(),
             value: value.into(),
             error: None,
             is_final: false,
@@ -533,7 +525,7 @@ mod tests {
             #[serde(flatten)]
             op: &'a Op,
             #[serde(flatten)]
-            requests: Option<&'a OpRequests>,
+            requests: Option<OpRequests<'a>>,
         }
         let mut op = op.clone();
         if let Some(set) = h.int_set(&op) {

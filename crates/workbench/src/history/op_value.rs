@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::push_u64;
+use super::{push_i64, push_u64};
 
 /// An op's value. Most workloads record JSON; the two that record a structured value for
 /// every op (txn's micro-ops, kafka's sends and polls) keep it typed: no tree of JSON values
@@ -303,16 +303,6 @@ impl Serialize for OpValue {
 impl<'de> Deserialize<'de> for OpValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OpValue, D::Error> {
         Value::deserialize(d).map(OpValue::Json)
-    }
-}
-
-/// Appends an integer as serde_json writes it.
-fn push_i64(out: &mut Vec<u8>, n: i64) {
-    // Most keys and values in a transaction are small: their digits directly.
-    match n {
-        0..=9 => out.push(b'0' + n as u8),
-        10..=99 => out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]),
-        _ => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
     }
 }
 

@@ -47,7 +47,7 @@ fn colours(pairs: &[Pair<'_>]) -> BTreeMap<String, RGBColor> {
     let mut out = BTreeMap::new();
     for pair in pairs {
         let n = out.len();
-        out.entry(pair.invoke.f.clone())
+        out.entry(pair.invoke.f.as_str().to_owned())
             .or_insert(PALETTE[n % PALETTE.len()]);
     }
     out

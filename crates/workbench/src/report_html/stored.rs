@@ -606,7 +606,7 @@ pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<us
         out.reserve(exact.len());
         for (invoke, r) in exact {
             let mut mine = Vec::new();
-            for k in r.msg_ids.iter().filter_map(|&id| client_msg(&r.client, id)) {
+            for k in r.msg_ids.iter().filter_map(|&id| client_msg(r.client, id)) {
                 mine.extend(requests.get(&k));
                 let first = replies.partition_point(|&(key, _)| key < k);
                 mine.extend(

@@ -7,7 +7,7 @@ use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
 use super::{Event, Phase, Runner, Severity};
-use crate::history::{Nanos, Op, OpType, OpValue, Process, NANOS_PER_SEC};
+use crate::history::{ClientName, Nanos, Op, OpF, OpType, OpValue, Process, NANOS_PER_SEC};
 use crate::net::{Addr, Body};
 use crate::workloads::reply::as_u64;
 use crate::workloads::{
@@ -31,8 +31,8 @@ pub(super) struct Client {
     pub(super) awaiting: Option<u64>,
     /// `msg_id` of the last request answered (0: none), to name a second reply to it.
     pub(super) last_answered: u64,
-    /// The client's address as text (`c3`), for the history's request notes.
-    pub(super) name: String,
+    /// The client's address as text (`c3`), as the history names it in its request notes.
+    pub(super) name: ClientName,
 }
 
 /// The request in flight and its op. While the op waits for the reply, its value is parked in
@@ -60,7 +60,9 @@ pub(super) struct Worker {
 
 impl Runner<'_> {
     pub(super) fn open_client(&mut self, role: Role) -> u32 {
-        let name = Addr::Client(self.clients.len() as u32).to_string();
+        let name = self
+            .history
+            .client(&Addr::Client(self.clients.len() as u32).to_string());
         self.clients.push(Client {
             role,
             open: true,
@@ -262,7 +264,7 @@ impl Runner<'_> {
             time: self.now,
             kind: OpType::Invoke,
             process: Process::Client(self.workers[w].process),
-            f: op.f.to_string(),
+            f: OpF::new(op.f),
             // The op's value is moved here when it waits for a reply or completes (see
             // `park_value`), not copied now: a transaction's micro-ops are many small values.
             value: OpValue::NULL,
@@ -294,7 +296,9 @@ impl Runner<'_> {
     /// those of ops still outstanding when the run ends, without a copy.
     fn park_value(&mut self, w: usize, op: &mut Invocation) {
         let invoke = self.workers[w].invoke_index;
-        self.history.ops[invoke].value = std::mem::take(&mut op.value);
+        // Swapped, not taken: the history's place holds null, which the op then holds (no
+        // drop of a value here).
+        std::mem::swap(&mut self.history.ops[invoke].value, &mut op.value);
     }
 
     /// The worker's outstanding op, with its value back from the history (see
@@ -302,7 +306,7 @@ impl Runner<'_> {
     fn take_outstanding(&mut self, w: usize) -> Option<Invocation> {
         let Outstanding { mut op, .. } = self.workers[w].outstanding.take()?;
         let invoke = self.workers[w].invoke_index;
-        op.value = std::mem::take(&mut self.history.ops[invoke].value);
+        std::mem::swap(&mut op.value, &mut self.history.ops[invoke].value);
         Some(op)
     }
 
@@ -315,8 +319,8 @@ impl Runner<'_> {
                 let node = (w % self.opts.node_count) as u32;
                 let msg_id = self.client_send(client, Addr::Node(node), body);
                 let invoke = self.workers[w].invoke_index;
-                let name = &self.clients[client as usize].name;
-                self.history.note_request(invoke, name, msg_id);
+                let name = self.clients[client as usize].name;
+                self.history.note_client_request(invoke, name, msg_id);
                 self.workers[w].outstanding = Some(Outstanding { msg_id, op });
                 let timeout = self.workload.timeout();
                 self.schedule(self.now + timeout, Event::ClientTimeout { client, msg_id });
@@ -383,7 +387,7 @@ impl Runner<'_> {
             time: self.now,
             kind: completion.kind,
             process: Process::Client(worker.process),
-            f: op.f.to_string(),
+            f: OpF::new(op.f),
             value: completion.value,
             error: completion.error,
             is_final: op.is_final,

@@ -598,7 +598,7 @@ impl<'a> Runner<'a> {
             time: self.now,
             kind: OpType::Info,
             process: Process::NEMESIS,
-            f: f.to_string(),
+            f: f.into(),
             value: value.into(),
             error: None,
             is_final: false,

@@ -37,10 +37,13 @@ use crate::checkers::fast_hash::FastMap;
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{
-    kafka_key, History, Nanos, OpType, OpValue, PolledKey, NANOS_PER_MS, NANOS_PER_SEC,
+    kafka_key, push_u64, History, Nanos, OpType, OpValue, PolledKey, NANOS_PER_MS, NANOS_PER_SEC,
 };
-use crate::net::push_u64;
+
 use crate::Rng;
+
+mod positions;
+use positions::Positions;
 
 /// The final phase's bound.
 const FINAL_PHASE_LIMIT: Nanos = 10 * NANOS_PER_SEC;
@@ -50,7 +53,7 @@ const FINAL_POLL_GAP: Nanos = 400 * NANOS_PER_MS;
 #[derive(Default)]
 struct Worker {
     /// Consumer positions: the next offset to poll per assigned key.
-    positions: BTreeMap<String, i64>,
+    positions: Positions,
     /// Ops the generator queued for this worker (the op an assign came before).
     queued: VecDeque<Invocation>,
     /// A poll waiting for its commit: its ok value, what it polled.
@@ -167,16 +170,6 @@ trait OffsetMap {
     fn insert_offset(&mut self, key: String, offset: i64);
 }
 
-impl OffsetMap for BTreeMap<String, i64> {
-    fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
-        self.get_mut(key)
-    }
-
-    fn insert_offset(&mut self, key: String, offset: i64) {
-        self.insert(key, offset);
-    }
-}
-
 impl OffsetMap for FastMap<String, i64> {
     fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
         self.get_mut(key)
@@ -288,12 +281,10 @@ impl Workload for Kafka {
             "poll" => {
                 let worker = self.worker(w);
                 worker.polled = None;
-                let positions = worker.positions.iter().map(|(k, &o)| (k.as_str(), o));
+                let offsets = worker.positions.text();
                 Step::Send(
                     Request::writer("poll")
-                        .field_with("offsets", |out| {
-                            write_offsets(out, positions, push_json_str)
-                        })
+                        .field_with("offsets", |out| out.extend_from_slice(offsets))
                         .finish(),
                 )
             }
@@ -530,21 +521,22 @@ impl Kafka {
             })
             .unwrap_or_default();
         let worker = self.worker(w);
-        let mut positions = BTreeMap::new();
-        for key in &keys {
+        let positions = keys.iter().map(|key| {
             let position = if op.is_final {
                 0
             } else {
                 worker
                     .positions
                     .get(key)
-                    .copied()
                     .or_else(|| committed.get(key).and_then(Value::as_i64))
                     .unwrap_or(0)
             };
-            positions.insert(key.clone(), position);
-        }
-        worker.positions = positions;
+            (key.clone(), position)
+        });
+        // Built at once (the keys come sorted: a final assign has hundreds), the last of
+        // equal keys kept as inserting them one by one would.
+        let positions: BTreeMap<String, i64> = positions.collect();
+        worker.positions.replace(positions);
         Ok(keys)
     }
 
@@ -599,8 +591,11 @@ impl Kafka {
         self.see(key, max, true);
         let worker = self.worker(w);
         // A new position starts from 0, then moves past what was read.
-        raise(&mut worker.positions, key, (max + 1).max(0));
-        raise(&mut worker.final_read, key, max);
+        worker.positions.raise(key, (max + 1).max(0));
+        // Only the final phase reads these, and it starts them afresh.
+        if worker.final_started {
+            raise(&mut worker.final_read, key, max);
+        }
     }
 
     /// After a well-formed poll whose ok value is `polled`: done if there is nothing to
@@ -751,11 +746,14 @@ mod tests {
             let mut owned = Kafka::new(&WorkloadOptions::new(2));
             let mut borrowed = Kafka::new(&WorkloadOptions::new(2));
             for w in [&mut owned, &mut borrowed] {
-                w.worker(0).positions.insert("2".into(), 8);
+                w.worker(0).positions.raise("2", 8);
             }
             let step = owned.on_owned_reply(0, &op, reply.clone());
             assert_eq!(step, borrowed.on_reply(0, &op, &reply), "{reply:?}");
-            assert_eq!(owned.workers[0].positions, borrowed.workers[0].positions);
+            assert_eq!(
+                owned.workers[0].positions.map(),
+                borrowed.workers[0].positions.map()
+            );
         }
         let committed = json!({"1": 4, "10": 0});
         assert_eq!(

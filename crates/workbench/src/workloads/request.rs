@@ -10,6 +10,7 @@ use std::cell::Cell;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::history::push_u64;
 use crate::net::Body;
 
 thread_local! {
@@ -36,6 +37,7 @@ enum Repr {
 impl Request {
     /// Starts a request of type `kind`: add its other fields with [`RequestWriter::field`],
     /// in ascending key order.
+    #[inline(always)]
     pub fn writer(kind: &str) -> RequestWriter<'_> {
         let mut text = SCRATCH.take();
         text.clear();
@@ -59,13 +61,20 @@ impl Request {
             Repr::Text { text, msg_id_at } => {
                 // The body gets its exact size at once; the text's buffer goes back to
                 // `SCRATCH` for the next request.
-                let mut digits = itoa::Buffer::new();
-                let digits = digits.format(msg_id).as_bytes();
                 const KEY: &[u8] = b"\"msg_id\":";
-                let mut body = Vec::with_capacity(text.len() + KEY.len() + digits.len() + 1);
+                let digits = match msg_id {
+                    0..=9 => 1,
+                    10..=99 => 2,
+                    100..=999 => 3,
+                    1000..=9999 => 4,
+                    _ => itoa::Buffer::new().format(msg_id).len(),
+                };
+                // Exactly the body's size (a boxed slice of a vector with room to spare
+                // would be moved again).
+                let mut body = Vec::with_capacity(text.len() + KEY.len() + digits + 1);
                 body.extend_from_slice(&text[..msg_id_at]);
                 body.extend_from_slice(KEY);
-                body.extend_from_slice(digits);
+                push_u64(&mut body, msg_id);
                 body.push(b',');
                 body.extend_from_slice(&text[msg_id_at..]);
                 SCRATCH.set(text);
@@ -98,6 +107,10 @@ impl From<Value> for Request {
 }
 
 /// Writes a request's text (see [`Request::writer`]).
+///
+/// Its steps are always inlined: callers name the type and keys as literals, so the key
+/// order checks and the escape check of the type fold away and the keys are copied as
+/// constants.
 pub struct RequestWriter<'k> {
     text: Vec<u8>,
     kind: &'k str,
@@ -118,6 +131,7 @@ impl RequestWriter<'_> {
     }
 
     /// Adds a field whose value is JSON text written by `write`.
+    #[inline(always)]
     pub fn field_with(mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> Self {
         debug_assert!(key != "type" && key != "msg_id" && !key.contains(['"', '\\']));
         self.before(Some(key));
@@ -127,6 +141,7 @@ impl RequestWriter<'_> {
         self
     }
 
+    #[inline(always)]
     pub fn finish(mut self) -> Request {
         self.before(None);
         // Every field ends with a comma; the last one's closes the object.
@@ -137,6 +152,7 @@ impl RequestWriter<'_> {
         })
     }
 
+    #[inline(always)]
     fn key(&mut self, key: &str) {
         self.text.push(b'"');
         self.text.extend_from_slice(key.as_bytes());
@@ -144,6 +160,7 @@ impl RequestWriter<'_> {
     }
 
     /// Places `msg_id` and writes `type` where they go before `key` (`None`: the end).
+    #[inline(always)]
     fn before(&mut self, key: Option<&str>) {
         if self.msg_id_at.is_none() && key.is_none_or(|k| key_after(k, "msg_id")) {
             self.msg_id_at = Some(self.text.len());
@@ -158,6 +175,7 @@ impl RequestWriter<'_> {
 }
 
 /// Writes a string as serde_json does: directly when no character in it needs an escape.
+#[inline(always)]
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
@@ -169,6 +187,7 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// `a > b` for keys of a few bytes (as `str`'s order, without a call to memcmp).
+#[inline(always)]
 fn key_after(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     for (x, y) in a.iter().zip(b) {

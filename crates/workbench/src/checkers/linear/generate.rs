@@ -85,7 +85,7 @@ fn one_key(params: &GenParams, key: i64, rng: &mut Rng, history: &mut History, t
             time: *time,
             kind,
             process: Process::Client(process),
-            f: f.to_string(),
+            f: f.into(),
             value: OpValue::Json(value),
             error: None,
             is_final: false,
