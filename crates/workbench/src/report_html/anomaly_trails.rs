@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::html::{escape, op_links_in, secs};
 use super::opgraph::{self, Arrow, OpBox};
-use super::stored::StoredRun;
+use super::stored::{OpMessages, StoredRun};
 use super::trails::{msg_ref, process, Trail};
 use crate::history::{OpType, Pair};
 
@@ -36,7 +36,7 @@ pub struct OpIndex<'a> {
 
 impl<'a> OpIndex<'a> {
     pub fn new(run: &'a StoredRun<'a>) -> OpIndex<'a> {
-        let pairs = run.history.pairs();
+        let pairs = run.pairs();
         let mut at = HashMap::new();
         for (k, p) in pairs.iter().enumerate() {
             at.insert(p.invoke.index, k);
@@ -87,7 +87,7 @@ pub fn cut(s: &str, max: usize) -> String {
 /// Adds the messages to `msgs`.
 pub fn ops_and_messages(
     run: &StoredRun<'_>,
-    op_messages: &HashMap<usize, Vec<usize>>,
+    op_messages: &OpMessages,
     pairs: &[&Pair<'_>],
     msgs: &mut Vec<usize>,
 ) -> String {
@@ -182,7 +182,7 @@ pub fn trail_section(
 }
 
 /// The trails of the `workload` checker's findings, for the txn and kafka workloads.
-pub fn trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+pub fn trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let workload = run.results["test"]["workload"].as_str().unwrap_or("");
     let anomalies = run.results["workload"]["anomalies"]
         .as_array()
@@ -336,7 +336,7 @@ fn txn_box(p: &Pair<'_>, named: bool) -> OpBox {
 
 fn txn_trail(
     run: &StoredRun<'_>,
-    op_messages: &HashMap<usize, Vec<usize>>,
+    op_messages: &OpMessages,
     index: &OpIndex<'_>,
     a: &Value,
     id: &str,

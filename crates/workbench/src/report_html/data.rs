@@ -11,12 +11,15 @@ use std::sync::Arc;
 use super::html::json_text;
 use super::json_out::JsonOut;
 use super::plots::Period;
-use super::stored::{is_client, Fate, StoredRun};
+use super::stored::{is_client, Fate, OpMessages, StoredRun};
 use super::trails::Trail;
 use super::HistoryText;
 use crate::history::{IntSet, Nanos, Op, OpType, Pair, Process, SmallKeyHasher};
 
 type Fast = std::hash::BuildHasherDefault<SmallKeyHasher>;
+
+mod interner;
+use interner::Interner;
 
 /// Bodies and op values longer than this are cut for display (the files have them whole):
 /// server messages, client traffic (read replies of a big run are long), op values.
@@ -119,46 +122,13 @@ fn node_number(id: &str) -> Option<u64> {
     id.strip_prefix('n')?.parse().ok()
 }
 
-/// Numbers for names, in first-seen order.
-#[derive(Default)]
-struct Interner<'a> {
-    index: HashMap<&'a str, u32, Fast>,
-    /// A name's number by the address of its shared text: the journal's messages share one
-    /// `Arc` per name, so most are found without hashing their text.
-    by_address: HashMap<usize, u32, Fast>,
-    names: Vec<&'a str>,
-}
-
-impl<'a> Interner<'a> {
-    /// [`Interner::get`] of a shared name.
-    fn get_shared(&mut self, name: &'a Arc<str>) -> u32 {
-        let address = Arc::as_ptr(name).cast::<u8>() as usize;
-        if let Some(&i) = self.by_address.get(&address) {
-            return i;
-        }
-        let i = self.get(name);
-        self.by_address.insert(address, i);
-        i
-    }
-
-    fn get(&mut self, name: &'a str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name);
-        self.index.insert(name, i);
-        i
-    }
-}
-
 /// The page's data: what is worth computing before it is written (the participants, the
 /// message types and the diagram's lanes); the rest is written as it is read from the run.
 pub struct PageData<'a> {
     run: &'a StoredRun<'a>,
     end: Nanos,
     periods: &'a [Period],
-    op_messages: &'a HashMap<usize, Vec<usize>>,
+    op_messages: &'a OpMessages,
     trails: &'a [Trail],
     history_txt: Option<&'a HistoryText>,
     /// Participants in first-seen order, and whether each is a client.
@@ -171,13 +141,15 @@ pub struct PageData<'a> {
     src: Vec<u32>,
     dst: Vec<u32>,
     kind: Vec<u32>,
+    /// [`PageData::size_hint`], found once (the page is sized by it too).
+    size_hint: usize,
 }
 
 pub fn page_data<'a>(
     run: &'a StoredRun<'_>,
     end: Nanos,
     periods: &'a [Period],
-    op_messages: &'a HashMap<usize, Vec<usize>>,
+    op_messages: &'a OpMessages,
     trails: &'a [Trail],
     history_txt: Option<&'a HistoryText>,
 ) -> PageData<'a> {
@@ -211,7 +183,7 @@ pub fn page_data<'a>(
         kind.push(types.get_shared(&m.kind));
     }
     let (lane_names, lane_of) = lanes(&parts.names, &home);
-    PageData {
+    let mut data = PageData {
         run,
         end,
         periods,
@@ -226,7 +198,10 @@ pub fn page_data<'a>(
         src,
         dst,
         kind,
-    }
+        size_hint: 0,
+    };
+    data.size_hint = data.find_size_hint();
+    data
 }
 
 impl PageData<'_> {
@@ -243,7 +218,7 @@ impl PageData<'_> {
         out.reserve(self.size_hint());
         let json = &mut JsonOut::new(out);
         let messages = &self.run.messages;
-        let pairs = self.run.history.pairs();
+        let pairs = self.run.pairs();
         json.raw(b"{\"end\":");
         json.u64(us(self.end));
         json.raw(if self.run.has_journal {
@@ -407,6 +382,10 @@ impl PageData<'_> {
     /// About the length of the JSON text (reserved at once, so that the page is not copied as
     /// it grows).
     pub fn size_hint(&self) -> usize {
+        self.size_hint
+    }
+
+    fn find_size_hint(&self) -> usize {
         let bodies: usize = (self.run.messages.iter().zip(&self.src).zip(&self.dst))
             .map(|((m, &s), &d)| {
                 let client = self.client[s as usize] || self.client[d as usize];
@@ -456,7 +435,7 @@ mod tests {
         run: &'a StoredRun<'_>,
         end: Nanos,
         periods: &'a [Period],
-        op_messages: &'a HashMap<usize, Vec<usize>>,
+        op_messages: &'a OpMessages,
         trails: &'a [Trail],
         history_txt: Option<&HistoryText>,
     ) -> SerdePageData<'a> {
@@ -796,6 +775,7 @@ mod tests {
             history: std::borrow::Cow::Owned(history),
             messages: journal.finish("test"),
             has_journal: true,
+            pair_positions: Default::default(),
         };
         let history_txt = super::super::write_history_txt(&run).unwrap();
         let periods = [

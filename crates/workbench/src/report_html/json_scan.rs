@@ -215,6 +215,9 @@ pub fn unsigned_leaves(object: &str, skip: &[&str], mut found: impl FnMut(u64)) 
     if bytes.get(at) != Some(&b'{') {
         return Some(());
     }
+    if memchr::memchr(b'\\', bytes).is_none() {
+        return unsigned_leaves_flat(bytes, at + 1, skip, &mut found);
+    }
     at = skip_ws(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
         return Some(());
@@ -239,6 +242,67 @@ pub fn unsigned_leaves(object: &str, skip: &[&str], mut found: impl FnMut(u64)) 
             _ => return None,
         }
     }
+}
+
+/// [`unsigned_leaves`] of an object without a backslash, from just past its `{`, in one flat
+/// pass rather than value by value: without escapes a string ends at its next quote, and a
+/// string at the object's own level followed by `:` is one of its keys (whose value's leaves
+/// are skipped or not until the next key).
+fn unsigned_leaves_flat(
+    bytes: &[u8],
+    mut at: usize,
+    skip: &[&str],
+    found: &mut impl FnMut(u64),
+) -> Option<()> {
+    let len = bytes.len();
+    let mut depth = 1usize;
+    let mut skipping = false;
+    while at < len {
+        let c = bytes[at];
+        at += 1;
+        match c {
+            b'0'..=b'9' => {
+                let start = at - 1;
+                let mut n = u64::from(c - b'0');
+                while at < len && bytes[at].is_ascii_digit() {
+                    n = n.wrapping_mul(10).wrapping_add(u64::from(bytes[at] - b'0'));
+                    at += 1;
+                }
+                if at < len && matches!(bytes[at], b'.' | b'e' | b'E') {
+                    at = skip_number(bytes, at);
+                } else if !skipping && (at - start < 20 || as_u64(&bytes[start..at]).is_some()) {
+                    // Up to 19 digits always fit (then `n` did not wrap).
+                    found(n);
+                }
+            }
+            b'"' => {
+                let start = at;
+                while at < len && bytes[at] != b'"' {
+                    at += 1;
+                }
+                let text = bytes.get(start..at)?;
+                at += 1;
+                if depth == 1 {
+                    let next = skip_ws(bytes, at);
+                    if bytes.get(next) == Some(&b':') {
+                        skipping = skip.iter().any(|k| k.as_bytes() == text);
+                        at = next + 1;
+                    }
+                }
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(());
+                }
+            }
+            b'-' => at = skip_number(bytes, at),
+            // Separators, white space, and the letters of `true`, `false` and `null`.
+            _ => {}
+        }
+    }
+    None
 }
 
 fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
@@ -560,6 +624,70 @@ pub(crate) mod tests {
             } else {
                 assert!(text.contains(r#"\""#) || text.contains(r#"\u"#), "{text}");
             }
+        }
+    }
+
+    /// The flat pass finds the leaves the walk value by value finds, in the same order.
+    #[test]
+    fn flat_leaves_are_those_of_the_walk() {
+        fn walked(text: &str, skip: &[&str]) -> Option<Vec<u64>> {
+            let bytes = text.as_bytes();
+            let mut leaves = Vec::new();
+            let mut at = skip_ws(bytes, 0);
+            if bytes.get(at) != Some(&b'{') {
+                return Some(leaves);
+            }
+            at = skip_ws(bytes, at + 1);
+            if bytes.get(at) == Some(&b'}') {
+                return Some(leaves);
+            }
+            loop {
+                let (key, rest) = leading_plain_str(text.get(at..)?)?;
+                at = skip_ws(bytes, bytes.len() - rest.len());
+                if bytes.get(at) != Some(&b':') {
+                    return None;
+                }
+                at = skip_ws(bytes, at + 1);
+                let kept = !skip.contains(&key);
+                at = walk_value(bytes, at, &mut |n| {
+                    if kept {
+                        leaves.push(n)
+                    }
+                })?;
+                at = skip_ws(bytes, at);
+                match bytes.get(at) {
+                    Some(b',') => at = skip_ws(bytes, at + 1),
+                    Some(b'}') => return Some(leaves),
+                    _ => return None,
+                }
+            }
+        }
+        let skip = ["msg_id", "type", "in_reply_to"];
+        let mut texts: Vec<String> = [
+            r#"{"type":"gossip","msg_id":3,"seq":0,"relay":[0,1,[22,{"msg_id":4}]]}"#,
+            r#" { "a" : [ 1 , -2 , 3.5 , 4e2 , 5E-1 , -0 , 0 , true , false , null , "7" ] } "#,
+            r#"{"k":{"x:y":[18446744073709551615,18446744073709551616,99999999999999999999]}}"#,
+            r#"{}"#,
+            r#"{"type":7,"in_reply_to":8,"s":"msg_id","msg_id":[1,{"a":2}],"t":"type"}"#,
+            r#"{"a":"b","type":{"c":"d","e":5},"f":[["g",6],{"h":{"type":7}}]}"#,
+        ]
+        .map(String::from)
+        .into();
+        let mut gen = Gen(5, false);
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            gen.object(&mut text, 3);
+            if !text.contains('\\') {
+                texts.push(text);
+            }
+        }
+        assert!(texts.len() > 1_000);
+        for text in &texts {
+            let mut flat = Vec::new();
+            let bytes = text.as_bytes();
+            let at = skip_ws(bytes, 0) + 1;
+            let done = unsigned_leaves_flat(bytes, at, &skip, &mut |n| flat.push(n));
+            assert_eq!(done.map(|()| flat), walked(text, &skip), "{text}");
         }
     }
 

@@ -5,7 +5,7 @@
 //! that read its offset or skipped it, and every op's client messages; for a lost or unseen
 //! write also the server messages that carried the message, as far as the journal tells.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::anomaly_trails::{op_box, ops_and_messages, trail_section, OpIndex};
 use super::html::{escape, op_links_in, secs};
 use super::opgraph::{self, Arrow, OpBox};
-use super::stored::StoredRun;
+use super::stored::{OpMessages, StoredRun};
 use super::trails::{msg_ref, Trail};
 use crate::history::{OpType, Pair};
 
@@ -133,7 +133,7 @@ fn kafka_box(p: &Pair<'_>, key: &str, named: bool, focus: (i64, i64)) -> OpBox {
 
 pub fn trail(
     run: &StoredRun<'_>,
-    op_messages: &HashMap<usize, Vec<usize>>,
+    op_messages: &OpMessages,
     index: &OpIndex<'_>,
     a: &Value,
     id: &str,

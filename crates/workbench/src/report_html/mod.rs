@@ -247,7 +247,7 @@ pub fn render_with(
 ) -> anyhow::Result<Vec<u8>> {
     let end = run.end_time();
     let periods = fault_periods(run, end);
-    let op_messages = stored::op_messages(&run.history, &run.messages);
+    let op_messages = stored::op_messages_of(&run.history, &run.pairs(), &run.messages);
     let trails = trails::trails(run, &op_messages);
     let mut trail_of_op: HashMap<usize, String> = HashMap::new();
     let mut trail_of_finding: HashMap<String, String> = HashMap::new();
@@ -263,7 +263,7 @@ pub fn render_with(
             }
         }
     }
-    let [raw, quantiles, rate] = plots::plots(&run.history, end, &periods)?;
+    let [raw, quantiles, rate] = plots::plots(&run.pairs(), end, &periods)?;
     let data = data::page_data(run, end, &periods, &op_messages, &trails, history_txt);
 
     let results = &run.results;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json_scan;
-use crate::history::{History, Nanos, SmallKeyHasher};
+use crate::history::{History, Nanos, OpType, Pair, Process, SmallKeyHasher};
+use short_name::{ShortName, RECENT};
 
 /// What became of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +171,8 @@ pub struct StoredRun<'h> {
     /// Messages in send order (empty without a journal).
     pub messages: Vec<JournalMessage>,
     pub has_journal: bool,
+    /// The history's pairs as positions in its ops, found once (see [`StoredRun::pairs`]).
+    pub(super) pair_positions: OnceLock<Vec<(usize, Option<usize>)>>,
 }
 
 impl<'h> StoredRun<'h> {
@@ -213,7 +216,23 @@ impl<'h> StoredRun<'h> {
             history,
             messages,
             has_journal,
+            pair_positions: OnceLock::new(),
         })
+    }
+
+    /// [`History::pairs`] of the run's history: found once, as positions, for the report's
+    /// parts that each walk them (the op messages, the trails, the plots and the data).
+    pub fn pairs(&self) -> Vec<Pair<'_>> {
+        let ops = &self.history.ops;
+        let at = self
+            .pair_positions
+            .get_or_init(|| pair_positions(&self.history));
+        at.iter()
+            .map(|&(invoke, completion)| Pair {
+                invoke: &ops[invoke],
+                completion: completion.map(|c| &ops[c]),
+            })
+            .collect()
     }
 
     /// Test time at the end of the run: `perf.test_time_s`, else the last event seen.
@@ -233,6 +252,24 @@ impl<'h> StoredRun<'h> {
             .unwrap_or(0);
         last_op.max(last_msg)
     }
+}
+
+/// [`History::pairs`] as positions in the history's ops (the same walk).
+fn pair_positions(history: &History) -> Vec<(usize, Option<usize>)> {
+    let mut open: HashMap<Process, usize, BuildHasherDefault<SmallKeyHasher>> = HashMap::default();
+    let mut pairs = Vec::new();
+    for (i, op) in history.ops.iter().enumerate() {
+        if !op.is_client() {
+            continue;
+        }
+        if op.kind == OpType::Invoke {
+            open.insert(op.process, pairs.len());
+            pairs.push((i, None));
+        } else if let Some(k) = open.remove(&op.process) {
+            pairs[k].1 = Some(i);
+        }
+    }
+    pairs
 }
 
 /// Reads `messages.jsonl`; a line that does not parse is skipped with a note on stderr.
@@ -268,6 +305,8 @@ pub struct JournalBuilder {
     /// their text packed into a number (hashed and compared at once, see [`ShortName`]).
     short_names: HashMap<ShortName, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
     names: HashMap<Box<[u8]>, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
+    /// The short names found last, by a few bits of their packed text (empty until the first).
+    recent: Vec<(ShortName, Option<Arc<str>>)>,
     /// Lines that were not a send, recv or drop of a known message.
     bad: usize,
 }
@@ -383,14 +422,27 @@ impl JournalBuilder {
         });
     }
 
-    /// The shared name of this text (None when it is not UTF-8).
+    /// The shared name of this text (None when it is not UTF-8). A short one is looked for
+    /// first in [`JournalBuilder::recent`] (a journal names a few dozen participants, over and
+    /// over).
     fn name(&mut self, text: &[u8]) -> Option<Arc<str>> {
         if let Some(key) = ShortName::of(text) {
-            if let Some(name) = self.short_names.get(&key) {
-                return Some(name.clone());
+            if self.recent.is_empty() {
+                self.recent = vec![(ShortName::NONE, None); RECENT];
             }
-            let name: Arc<str> = std::str::from_utf8(text).ok()?.into();
-            self.short_names.insert(key, name.clone());
+            let slot = &self.recent[key.slot()];
+            if slot.0 == key {
+                return slot.1.clone();
+            }
+            let name = match self.short_names.get(&key) {
+                Some(name) => name.clone(),
+                None => {
+                    let name: Arc<str> = std::str::from_utf8(text).ok()?.into();
+                    self.short_names.insert(key, name.clone());
+                    name
+                }
+            };
+            self.recent[key.slot()] = (key, Some(name.clone()));
             return Some(name);
         }
         if let Some(name) = self.names.get(text) {
@@ -411,29 +463,6 @@ impl JournalBuilder {
             );
         }
         self.messages
-    }
-}
-
-/// A text of at most 15 bytes packed into a number: its bytes, zeros, and its length in the
-/// last byte (so that texts that differ in length differ).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ShortName(u128);
-
-impl ShortName {
-    fn of(text: &[u8]) -> Option<ShortName> {
-        if text.len() > 15 {
-            return None;
-        }
-        let mut packed = [0u8; 16];
-        packed[..text.len()].copy_from_slice(text);
-        packed[15] = text.len() as u8;
-        Some(ShortName(u128::from_le_bytes(packed)))
-    }
-}
-
-impl std::hash::Hash for ShortName {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0 as u64 ^ (self.0 >> 64) as u64);
     }
 }
 
@@ -566,6 +595,10 @@ fn walked_envelope(body: &str) -> Envelope {
     scanned.unwrap_or_else(|| serde_json::from_str(body).unwrap_or_default())
 }
 
+/// The journal messages of each client op, by the history index of its invocation (see
+/// [`op_messages`]).
+pub type OpMessages = HashMap<usize, Vec<usize>, BuildHasherDefault<SmallKeyHasher>>;
+
 /// For each client op (by the history index of its invocation), the journal messages that
 /// belong to it: its requests and the replies to them, in send order.
 ///
@@ -574,12 +607,20 @@ fn walked_envelope(body: &str) -> Envelope {
 /// stored before they were recorded, or written by hand) is matched by time instead: an op's
 /// first request leaves its client at the invocation's instant (client traffic has no
 /// latency), and a process keeps its client until it is discarded.
-pub fn op_messages(history: &History, messages: &[JournalMessage]) -> HashMap<usize, Vec<usize>> {
-    let pairs = history.pairs();
-    let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
+pub fn op_messages(history: &History, messages: &[JournalMessage]) -> OpMessages {
+    op_messages_of(history, &history.pairs(), messages)
+}
+
+/// [`op_messages`], given the history's pairs.
+pub fn op_messages_of(
+    history: &History,
+    pairs: &[Pair<'_>],
+    messages: &[JournalMessage],
+) -> OpMessages {
+    let mut out: OpMessages = OpMessages::default();
     let mut inferred = Vec::new();
     let mut exact = Vec::new();
-    for pair in &pairs {
+    for pair in pairs {
         match history.requests(pair.invoke.index) {
             Some(r) => exact.push((pair.invoke.index, r)),
             None => inferred.push(*pair),
@@ -650,7 +691,7 @@ struct Envelope {
 fn op_messages_by_time(
     pairs: &[crate::history::Pair<'_>],
     messages: &[JournalMessage],
-) -> HashMap<usize, Vec<usize>> {
+) -> OpMessages {
     // Client requests by send time, and client messages by client: only those that are looked
     // up, at the instants these ops were invoked and of the clients that sent a request then
     // (these ops are usually a few of a big run's).
@@ -679,7 +720,7 @@ fn op_messages_by_time(
         }
     }
     let mut claimed = vec![false; messages.len()];
-    let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut out: OpMessages = OpMessages::default();
     for pair in pairs {
         let invoke = pair.invoke;
         let Some(candidates) = requests_at.get(&invoke.time) else {
@@ -712,7 +753,7 @@ fn op_messages_by_time(
 
 /// The node that served an op: the destination of its first request.
 pub fn serving_node(
-    op_messages: &HashMap<usize, Vec<usize>>,
+    op_messages: &OpMessages,
     messages: &[JournalMessage],
     invoke_index: usize,
 ) -> Option<String> {
@@ -720,5 +761,6 @@ pub fn serving_node(
     Some(messages[first].dest.to_string())
 }
 
+mod short_name;
 #[cfg(test)]
 mod tests;

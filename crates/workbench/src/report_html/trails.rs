@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::html::{escape, push_escaped, push_secs, secs};
 use super::json_scan;
-use super::stored::{serving_node, Fate, JournalMessage, StoredRun};
+use super::stored::{serving_node, Fate, JournalMessage, OpMessages, StoredRun};
 use crate::history::{IntSet, Nanos, Op, OpType, Pair};
 
 /// Lost elements that get a trail each (the rest are listed by `results.json`).
@@ -41,7 +41,7 @@ pub struct Trail {
     pub finding: Option<String>,
 }
 
-pub fn trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+pub fn trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let workload = &run.results["workload"];
     let mut out: Vec<Trail> = Vec::new();
     if workload.get("lost").is_some() && workload.get("stale").is_some() {
@@ -84,7 +84,7 @@ impl ValueKey {
 
 struct Context<'a> {
     run: &'a StoredRun<'a>,
-    op_messages: &'a HashMap<usize, Vec<usize>>,
+    op_messages: &'a OpMessages,
     pairs: Vec<Pair<'a>>,
 }
 
@@ -348,7 +348,7 @@ impl serde::de::Visitor<'_> for EnvelopeKey {
     }
 }
 
-fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let workload = &run.results["workload"];
     let mut wanted: Vec<(Value, &'static str)> = Vec::new();
     for v in workload["lost"]
@@ -368,7 +368,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> 
     let cx = Context {
         run,
         op_messages,
-        pairs: run.history.pairs(),
+        pairs: run.pairs(),
     };
     let slot = Slots::new(wanted.iter().map(|(v, _)| v));
     // Server messages carrying each wanted value.
@@ -710,11 +710,11 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-fn counter_trails(run: &StoredRun<'_>, op_messages: &HashMap<usize, Vec<usize>>) -> Vec<Trail> {
+fn counter_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let cx = Context {
         run,
         op_messages,
-        pairs: run.history.pairs(),
+        pairs: run.pairs(),
     };
     let acked: Vec<(&Pair<'_>, i64)> = cx
         .pairs

@@ -242,6 +242,78 @@ fn names_are_shared_by_text() {
     assert!(builder.name(b"\xff").is_none());
 }
 
+/// A short name packed a few bytes at a time is the one packed byte by byte, at every length
+/// and with any bytes; and names found through the recent slots stay shared by text when
+/// many names take turns in them.
+#[test]
+fn short_names_pack_as_byte_by_byte() {
+    let mut seed = 11u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as u8
+    };
+    for len in 0..=20 {
+        for _ in 0..200 {
+            let text: Vec<u8> = (0..len).map(|_| next()).collect();
+            let (fast, simple) = (ShortName::of(&text), ShortName::of_simply(&text));
+            assert_eq!(fast.map(|n| n.0), simple.map(|n| n.0), "{text:?}");
+        }
+    }
+    let mut builder = JournalBuilder::default();
+    let names: Vec<String> = (0..500).map(|i| format!("c{i}")).collect();
+    let first: Vec<Arc<str>> = names
+        .iter()
+        .map(|n| builder.name(n.as_bytes()).unwrap())
+        .collect();
+    for round in 0..3 {
+        for (i, n) in names.iter().enumerate().rev() {
+            let again = builder.name(n.as_bytes()).unwrap();
+            assert!(Arc::ptr_eq(&again, &first[i]), "{n} {round}");
+        }
+    }
+}
+
+/// The run's pairs, found once as positions, are the history's.
+#[test]
+fn a_runs_pairs_are_its_historys() {
+    let mut h = History::default();
+    h.push(op(0, OpType::Invoke, 10));
+    h.push(op(1, OpType::Invoke, 10));
+    let mut nemesis = op(0, OpType::Info, 12);
+    nemesis.process = Process::NEMESIS;
+    nemesis.f = "start-partition".into();
+    h.push(nemesis);
+    h.push(op(1, OpType::Ok, 20));
+    h.push(op(0, OpType::Info, 30));
+    h.push(op(0, OpType::Invoke, 40));
+    h.push(op(2, OpType::Fail, 45));
+    h.push(op(2, OpType::Invoke, 50));
+    let run = StoredRun {
+        dir: PathBuf::new(),
+        results: Value::Null,
+        history: Cow::Borrowed(&h),
+        messages: Vec::new(),
+        has_journal: false,
+        pair_positions: OnceLock::new(),
+    };
+    let same = |a: &[Pair<'_>], b: &[Pair<'_>]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                std::ptr::eq(x.invoke, y.invoke)
+                    && match (x.completion, y.completion) {
+                        (Some(x), Some(y)) => std::ptr::eq(x, y),
+                        (x, y) => x.is_none() && y.is_none(),
+                    }
+            })
+    };
+    let expected = h.pairs();
+    assert_eq!(expected.len(), 4);
+    assert!(same(&run.pairs(), &expected));
+    assert!(same(&run.pairs(), &expected));
+}
+
 /// The envelope read at once is the one the walk over the fields (or serde) reads: on random
 /// bodies with the envelope's keys first, last and elsewhere, and on bodies made to mislead a
 /// quick look.
@@ -322,7 +394,7 @@ fn ops_matched_by_time_find_what_they_did_with_a_full_index() {
     fn by_time_full_index(
         pairs: &[crate::history::Pair<'_>],
         messages: &[JournalMessage],
-    ) -> HashMap<usize, Vec<usize>> {
+    ) -> OpMessages {
         let mut requests_at: HashMap<Nanos, Vec<usize>> = HashMap::new();
         let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, m) in messages.iter().enumerate() {
@@ -339,7 +411,7 @@ fn ops_matched_by_time_find_what_they_did_with_a_full_index() {
             by_client.entry(client).or_default().push(i);
         }
         let mut claimed = vec![false; messages.len()];
-        let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut out: OpMessages = OpMessages::default();
         for pair in pairs {
             let invoke = pair.invoke;
             let Some(candidates) = requests_at.get(&invoke.time) else {
