@@ -206,6 +206,10 @@ impl Graph {
         }
         let mut adj = Adjacency::new(self.nodes, &self.edges, mask);
         let components = adj.components(&self.edges);
+        if components.is_empty() {
+            // No cycle at all (the common case): nothing to search.
+            return (Vec::new(), false);
+        }
         let mut state = BfsState::new(self.nodes);
         let mut cycles = Vec::new();
         let mut spent = 0u64;
@@ -278,16 +282,15 @@ impl Adjacency {
         }
         let mut fill = start.clone();
         let mut list = vec![0u32; start[nodes] as usize];
-        for (i, e) in edges.iter().enumerate() {
-            if e.kind & mask != 0 {
-                list[fill[e.from as usize] as usize] = i as u32;
-                fill[e.from as usize] += 1;
-            }
-        }
-        for n in 0..nodes {
-            let out = &mut list[start[n] as usize..start[n + 1] as usize];
-            if !out.is_sorted_by_key(|&i| edges[i as usize].kind) {
-                out.sort_by_key(|&i| edges[i as usize].kind);
+        // One pass per kind, in kind order: each node's list comes out sorted by kind, and by
+        // edge index within a kind (a stable sort by kind, without sorting).
+        debug_assert!(edges.iter().all(|e| e.kind.is_power_of_two()));
+        for kind in (0..8).map(|bit| 1u8 << bit).filter(|k| k & mask != 0) {
+            for (i, e) in edges.iter().enumerate() {
+                if e.kind == kind {
+                    list[fill[e.from as usize] as usize] = i as u32;
+                    fill[e.from as usize] += 1;
+                }
             }
         }
         Adjacency {
@@ -473,6 +476,40 @@ mod tests {
         // Read committed does not look for G-single.
         let (cycles, _) = g.find_cycles(&|c| c == "G0" || c == "G1c");
         assert_eq!(cycles.len(), 1);
+    }
+
+    /// Each node's out-edges come sorted by kind, then by edge index (as a stable sort).
+    #[test]
+    fn out_edges_are_sorted_by_kind() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let kinds = [WW, WR, RW, PROCESS, REALTIME];
+        for _ in 0..100 {
+            let nodes = rng.gen_range(1..20u32);
+            let mut g = Graph::new(nodes as usize);
+            for _ in 0..rng.gen_range(0..4 * nodes) {
+                let kind = kinds[rng.gen_range(0..kinds.len())];
+                g.add(
+                    rng.gen_range(0..nodes),
+                    rng.gen_range(0..nodes),
+                    kind,
+                    0,
+                    0,
+                    0,
+                );
+            }
+            let mask = rng.gen_range(0..32u8);
+            let adj = Adjacency::new(nodes as usize, &g.edges, mask);
+            for n in 0..nodes {
+                let mut expected: Vec<u32> = (0..g.edges.len() as u32)
+                    .filter(|&i| {
+                        g.edges[i as usize].from == n && g.edges[i as usize].kind & mask != 0
+                    })
+                    .collect();
+                expected.sort_by_key(|&i| g.edges[i as usize].kind);
+                assert_eq!(adj.out(n), expected);
+            }
+        }
     }
 
     #[test]
