@@ -27,12 +27,11 @@ struct ProcessState {
     sent: Vec<Option<Mark>>,
 }
 
-/// Sets `key`'s mark, returning the previous one. The first mark sizes the vector for every
-/// key (`keys` of them), not for the keys so far: it grows once, not key after key.
-fn replace(marks: &mut Vec<Option<Mark>>, keys: usize, key: KeyId, mark: Mark) -> Option<Mark> {
+/// Sets `key`'s mark, returning the previous one.
+fn replace(marks: &mut Vec<Option<Mark>>, key: KeyId, mark: Mark) -> Option<Mark> {
     let key = key as usize;
     if marks.len() <= key {
-        marks.resize(keys.max(key + 1), None);
+        marks.resize(key + 1, None);
     }
     marks[key].replace(mark)
 }
@@ -64,7 +63,7 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                     offset: *offset,
                     op: txn.invoke_index,
                 };
-                if let Some(prev) = replace(&mut state.sent, txns.keys.len(), *key, mark) {
+                if let Some(prev) = replace(&mut state.sent, *key, mark) {
                     if mark.index <= prev.index {
                         findings.add("nonmonotonic-send", || Example {
                             message: format!(
@@ -126,7 +125,7 @@ pub fn check_order(txns: &Txns, logs: &Logs, findings: &mut Findings) {
                         offset: last.0,
                         op,
                     };
-                    if let Some(prev) = replace(&mut state.polled, txns.keys.len(), key, mark) {
+                    if let Some(prev) = replace(&mut state.polled, key, mark) {
                         if first_index <= prev.index {
                             findings.add("nonmonotonic-poll", || Example {
                                 message: format!(
