@@ -27,6 +27,15 @@ impl<V> Default for IntTable<V> {
 const SLACK: usize = 16;
 
 impl<V> IntTable<V> {
+    /// A table whose vector holds keys `0..n` without growing (many small tables would
+    /// otherwise each grow several times).
+    pub fn with_capacity(n: usize) -> Self {
+        IntTable {
+            dense: Vec::with_capacity(n),
+            ..IntTable::default()
+        }
+    }
+
     #[inline]
     pub fn get(&self, i: i64) -> Option<&V> {
         match usize::try_from(i) {

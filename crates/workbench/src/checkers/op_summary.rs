@@ -49,7 +49,10 @@ impl<'a> OpSummary<'a> {
                         None => {
                             by_f.push(FSummary {
                                 f,
-                                ..FSummary::default()
+                                counts: Counts::default(),
+                                // Room for every op being of this `f`: growing the vector
+                                // copied it again and again.
+                                ok_latencies: Vec::with_capacity(history.ops.len() / 2),
                             });
                             by_f.len() - 1
                         }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::txns::{Body, Msg, Offset, Txns};
+use super::txns::{Body, Msg, Offset, Txn, Txns};
 use crate::history::{Nanos, OpType};
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -24,9 +24,8 @@ pub struct Lag {
 
 pub fn worst_realtime_lag(txns: &Txns) -> Lag {
     // Per key: ok sends by offset, with the earliest acknowledgement among later offsets.
-    let mut acks: Vec<Vec<(Offset, Nanos)>> = vec![Vec::new(); txns.keys.len()];
-    for txn in &txns.txns {
-        if let (
+    let acked = |txn: &Txn| match (&txn.body, txn.outcome, txn.complete_time) {
+        (
             Body::Send {
                 key,
                 offset: Some(offset),
@@ -34,10 +33,18 @@ pub fn worst_realtime_lag(txns: &Txns) -> Lag {
             },
             OpType::Ok,
             Some(done),
-        ) = (&txn.body, txn.outcome, txn.complete_time)
-        {
-            acks[*key as usize].push((*offset, done));
-        }
+        ) => Some((*key, *offset, done)),
+        _ => None,
+    };
+    // Sized first: many keys' lists would each grow several times.
+    let mut counts = vec![0usize; txns.keys.len()];
+    for (key, _, _) in txns.txns.iter().filter_map(acked) {
+        counts[key as usize] += 1;
+    }
+    let mut acks: Vec<Vec<(Offset, Nanos)>> =
+        counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for (key, offset, done) in txns.txns.iter().filter_map(acked) {
+        acks[key as usize].push((offset, done));
     }
     for list in &mut acks {
         list.sort_unstable();

@@ -139,10 +139,24 @@ impl Logs {
 /// Gathers the logs and checks every message.
 pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
     let key_count = txns.keys.len();
+    // A key's messages are its sends' (numbered 1, 2, ...), at as many offsets (0, 1, ...):
+    // size its tables for those at once.
+    let mut sends = vec![0usize; key_count];
+    for txn in &txns.txns {
+        if let Body::Send { key, .. } = txn.body {
+            sends[key as usize] += 1;
+        }
+    }
     let mut logs = Logs {
-        offsets: vec![Vec::new(); key_count],
+        offsets: sends.iter().map(|&n| Vec::with_capacity(n)).collect(),
         max_polled: vec![None; key_count],
-        keys: (0..key_count).map(|_| KeyLog::default()).collect(),
+        keys: sends
+            .iter()
+            .map(|&n| KeyLog {
+                at_offset: IntTable::with_capacity(n),
+                of_msg: IntTable::with_capacity(n + 1),
+            })
+            .collect(),
     };
     let mut conflicts = Conflicts::default();
     for (t, txn) in txns.txns.iter().enumerate() {

@@ -146,6 +146,18 @@ impl Txns {
         let mut out = Txns::default();
         // At most one txn per two ops: growing the vector would copy it a dozen times.
         out.txns.reserve(history.ops.len().div_ceil(2));
+        out.completed.reserve(history.ops.len().div_ceil(2));
+        // Polls return most of the history's messages, again and again: size their vectors
+        // once (growing them copied megabytes).
+        let (mut poll_keys, mut poll_msgs) = (0, 0);
+        for op in &history.ops {
+            if let OpValue::KafkaPolled(keys) = &op.value {
+                poll_keys += keys.len();
+                poll_msgs += keys.iter().map(|k| k.msgs.len()).sum::<usize>();
+            }
+        }
+        out.poll_keys.reserve_exact(poll_keys);
+        out.poll_msgs.reserve_exact(poll_msgs);
         // Process -> its open txn. Process numbers are small and dense: a table.
         let mut open: IntTable<Option<usize>> = IntTable::default();
         for op in &history.ops {

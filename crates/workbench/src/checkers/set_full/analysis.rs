@@ -1,12 +1,10 @@
 //! The analysis: one pass pairing the ops (an element per add, the reads numbered in invocation
 //! order), one over the ok reads, and each element's verdict.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use super::values::{cmp_values, Interner, NO_SLOT};
 use super::READ_F;
-use crate::history::{History, Nanos, OpType, Process, SmallKeyHasher, NANOS_PER_MS};
+use crate::checkers::int_table::IntTable;
+use crate::history::{History, Nanos, OpType, Process, NANOS_PER_MS};
 use serde_json::Value;
 
 /// A read invocation (ok or not). Reads are numbered (`u32` ids) in invocation order.
@@ -227,8 +225,12 @@ impl Analysis {
     /// were in flight at that moment.
     fn pair_ops(&mut self, history: &History, add_f: &str) -> Interner {
         let mut interner = Interner::default();
-        let mut open: HashMap<Process, Pending, BuildHasherDefault<SmallKeyHasher>> =
-            HashMap::default();
+        // By process number (small and dense: a table, not a hash map).
+        let mut open: IntTable<Option<Pending>> = IntTable::default();
+        let number = |process: Process| match process {
+            Process::Client(n) => n as i64,
+            Process::Nemesis(_) => unreachable!("only client ops"),
+        };
         let mut reads_in_flight: Vec<u32> = Vec::new();
         let client_ops = history
             .ops
@@ -273,10 +275,10 @@ impl Analysis {
                 } else {
                     Pending::Other
                 };
-                open.insert(op.process, pending);
+                *open.get_or_insert_with(number(op.process), || None) = Some(pending);
                 continue;
             }
-            match open.remove(&op.process) {
+            match open.get_mut(number(op.process)).and_then(Option::take) {
                 Some(Pending::Add(slot)) if op.kind == OpType::Ok => {
                     self.elements[slot]
                         .add_ok

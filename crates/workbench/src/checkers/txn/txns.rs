@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::checkers::fast_hash::FastMap;
+use crate::checkers::int_table::IntTable;
 use crate::history::{History, MicroF, MicroOp, MicroValue, OpType, OpValue, Process};
 
 /// The value a read returned, for keys that hold a register.
@@ -95,8 +95,11 @@ impl Txns {
         out.txns.reserve_exact(ops);
         out.mops.reserve_exact(mops);
         // Open invocations by process: (txn index, position of the invocation in the history).
-        let mut open: FastMap<u64, (usize, usize)> = FastMap::default();
-        let mut last_ok_of_process: FastMap<u64, u32> = FastMap::default();
+        // Process numbers are small and dense: tables, not hash maps; `processes` lists them
+        // in the order first seen, for the invocations left open at the end.
+        let mut open: IntTable<Option<(usize, usize)>> = IntTable::default();
+        let mut processes: Vec<u64> = Vec::new();
+        let mut last_ok_of_process: IntTable<u32> = IntTable::default();
         // Real-time order: the frontier of recently completed ok txns, and each txn's
         // predecessors (the frontier when it was invoked): `preds[pred_range[t]]`.
         let mut frontier: Vec<u32> = Vec::new();
@@ -120,10 +123,14 @@ impl Txns {
                     is_final: op.is_final,
                     mops: (0, 0),
                 });
-                open.insert(process, (t, position));
+                let slot = open.get_or_insert_with(process as i64, || {
+                    processes.push(process);
+                    None
+                });
+                *slot = Some((t, position));
                 continue;
             }
-            let Some((t, invoked_at)) = open.remove(&process) else {
+            let Some((t, invoked_at)) = open.get_mut(process as i64).and_then(Option::take) else {
                 continue;
             };
             let outcome = match op.kind {
@@ -146,9 +153,11 @@ impl Txns {
             }
             out.set_mops(t, &op.value, lists, true, op.index);
             if order {
-                if let Some(prev) = last_ok_of_process.insert(process, t as u32) {
-                    out.process.push((prev, t as u32));
+                let last = last_ok_of_process.get_or_insert_with(process as i64, || u32::MAX);
+                if *last != u32::MAX {
+                    out.process.push((*last, t as u32));
                 }
+                *last = t as u32;
                 let (a, b) = pred_range[t];
                 let mine = &preds[a as usize..b as usize];
                 frontier.retain(|f| !mine.iter().any(|(p, _)| p == f));
@@ -156,7 +165,10 @@ impl Txns {
             }
         }
         // Invocations that never completed: indeterminate, with the invocation's micro-ops.
-        for (_, (t, invoked_at)) in open {
+        let still_open = processes
+            .iter()
+            .filter_map(|&p| open.get(p as i64).copied().flatten());
+        for (t, invoked_at) in still_open {
             let invocation = &history.ops[invoked_at];
             out.set_mops(t, &invocation.value, lists, false, invocation.index);
         }
