@@ -49,7 +49,10 @@ fn colours(pairs: &[Pair<'_>]) -> BTreeMap<String, RGBColor> {
         // Looked up first: an `f` is copied once, not once per op.
         if !out.contains_key(pair.invoke.f.as_str()) {
             let n = out.len();
-            out.insert(pair.invoke.f.as_str().to_owned(), PALETTE[n % PALETTE.len()]);
+            out.insert(
+                pair.invoke.f.as_str().to_owned(),
+                PALETTE[n % PALETTE.len()],
+            );
         }
     }
     out
