@@ -36,16 +36,19 @@ pub struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// Inlined into the callers (and they into the node's code) so that a literal key, known
+    /// at compile time, has its check folded away and its copy turned into a few stores; the
+    /// rest (a long key, one needing escapes) out of line.
+    #[inline(always)]
     fn key(&mut self, key: &str) {
         debug_assert!(
             !self.top || !matches!(key, "type" | "msg_id" | "in_reply_to"),
             "the runtime writes the reserved field {key:?} itself"
         );
-        let comma = !std::mem::take(&mut self.first);
         let bytes = key.as_bytes();
-        // A short plain key (all of ours): room made once, then `,"`, the key (the one copy
-        // of variable length) and `":`.
+        // A short plain key (all of ours): room made once, then `,"`, the key and `":`.
         if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
+            let comma = !std::mem::take(&mut self.first);
             self.out.reserve(bytes.len() + 4);
             if comma {
                 self.out.push(b',');
@@ -55,7 +58,13 @@ impl Fields<'_> {
             self.out.extend_from_slice(b"\":");
             return;
         }
-        if comma {
+        self.key_slowly(key);
+    }
+
+    /// [`Fields::key`] for any key.
+    #[inline(never)]
+    fn key_slowly(&mut self, key: &str) {
+        if !std::mem::take(&mut self.first) {
             self.out.push(b',');
         }
         write_json_str(self.out, key);
@@ -63,6 +72,7 @@ impl Fields<'_> {
     }
 
     /// A field whose value is an unsigned integer.
+    #[inline]
     pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
         self.key(key);
         write_u64(self.out, value);
@@ -70,6 +80,7 @@ impl Fields<'_> {
     }
 
     /// A field whose value is a signed integer.
+    #[inline]
     pub fn i64(&mut self, key: &str, value: i64) -> &mut Self {
         self.key(key);
         write_i64(self.out, value);
@@ -77,6 +88,7 @@ impl Fields<'_> {
     }
 
     /// A field whose value is a string.
+    #[inline]
     pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
         self.key(key);
         write_json_str(self.out, value);
@@ -86,6 +98,7 @@ impl Fields<'_> {
     /// A field whose value is an array that `fill` writes, element by element:
     /// `body.array("txn", |ops| { ops.array(|op| { op.str("r").i64(1).null(); }); })` writes
     /// `"txn":[["r",1,null]]`.
+    #[inline]
     pub fn array(&mut self, key: &str, fill: impl FnOnce(&mut Array)) -> &mut Self {
         self.key(key);
         write_array(self.out, self.error, fill);
@@ -94,6 +107,7 @@ impl Fields<'_> {
 
     /// A field whose value is an object that `fill` writes, field by field (no reserved
     /// names there: any key goes).
+    #[inline]
     pub fn object(&mut self, key: &str, fill: impl FnOnce(&mut Fields)) -> &mut Self {
         self.key(key);
         write_object(self.out, self.error, fill);
@@ -101,6 +115,7 @@ impl Fields<'_> {
     }
 
     /// A field with any serializable value, serialized compactly.
+    #[inline]
     pub fn field(&mut self, key: &str, value: &(impl Serialize + ?Sized)) -> &mut Self {
         if self.error.is_none() {
             self.key(key);
@@ -146,6 +161,7 @@ impl Fields<'_> {
 
     /// A field whose value is an array of unsigned integers (faster than [`Fields::field`]
     /// on a `Vec<u64>` or a `BTreeSet<u64>`).
+    #[inline]
     pub fn u64s(&mut self, key: &str, values: impl IntoIterator<Item = u64>) -> &mut Self {
         self.key(key);
         self.out.push(b'[');
@@ -162,6 +178,7 @@ impl Fields<'_> {
     /// A field whose value is JSON text the node rendered itself (and keeps, to send again),
     /// copied as it is. It must be one valid JSON value; line breaks in it (whitespace, in
     /// valid JSON) are turned into spaces so that the message stays on one line.
+    #[inline]
     pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
         self.key(key);
         let start = self.out.len();
@@ -185,6 +202,9 @@ pub struct Array<'a> {
 }
 
 impl Array<'_> {
+    // Inlined into the node's code, as the methods of `Fields` are: most arrays are long lists
+    // of small numbers, where a call per element is most of the cost.
+    #[inline]
     fn comma(&mut self) {
         if !std::mem::take(&mut self.first) {
             self.out.push(b',');
@@ -192,6 +212,7 @@ impl Array<'_> {
     }
 
     /// An unsigned integer.
+    #[inline]
     pub fn u64(&mut self, value: u64) -> &mut Self {
         self.comma();
         write_u64(self.out, value);
@@ -199,6 +220,7 @@ impl Array<'_> {
     }
 
     /// A signed integer.
+    #[inline]
     pub fn i64(&mut self, value: i64) -> &mut Self {
         self.comma();
         write_i64(self.out, value);
@@ -206,6 +228,7 @@ impl Array<'_> {
     }
 
     /// A string.
+    #[inline]
     pub fn str(&mut self, value: &str) -> &mut Self {
         self.comma();
         write_json_str(self.out, value);
@@ -213,6 +236,7 @@ impl Array<'_> {
     }
 
     /// `null`.
+    #[inline]
     pub fn null(&mut self) -> &mut Self {
         self.comma();
         self.out.extend_from_slice(b"null");
@@ -295,6 +319,7 @@ impl<N: Node> Ctx<N> {
     /// }
     /// # }
     /// ```
+    #[inline]
     pub fn reply_with(&mut self, to: &ReplyTo, ty: &str, fill: impl FnOnce(&mut Fields)) {
         let Some(msg_id) = self.claim_answer(to) else {
             return;
@@ -309,6 +334,7 @@ impl<N: Node> Ctx<N> {
     }
 
     /// Sends a message that expects no reply, written like [`Ctx::reply_with`].
+    #[inline]
     pub fn send_with(&mut self, dest: &str, ty: &str, fill: impl FnOnce(&mut Fields)) {
         if let Err(e) = self.emit_with(dest.as_bytes(), ty, fill, None, None) {
             self.log(format_args!("send to {dest} not sent: {e}"));
@@ -317,6 +343,7 @@ impl<N: Node> Ctx<N> {
 
     /// Appends one message whose body `fill` writes; nothing on error. `dest` is the text of
     /// a `str`.
+    #[inline]
     pub(crate) fn emit_with(
         &mut self,
         dest: &[u8],
@@ -327,8 +354,10 @@ impl<N: Node> Ctx<N> {
     ) -> Result<(), WriteError> {
         // Only `fill` is generic: the header and the tail are written by one copy of their
         // code, whatever the number of call sites.
-        let start = self.write_header(dest, ty);
+        let start = self.write_header(dest, ty.len());
         let out = &mut self.out;
+        // Here, where a literal type is known at compile time (its check folded away).
+        write_json_str(out, ty);
         let mut error = None;
         fill(&mut Fields {
             out: &mut *out,
@@ -344,22 +373,20 @@ impl<N: Node> Ctx<N> {
         Ok(())
     }
 
-    /// `{"src":..,"dest":..,"body":{"type":..`; where the message starts in the output.
+    /// `{"src":..,"dest":..,"body":{"type":` (`ty_len`: room to make for the type that
+    /// follows); where the message starts in the output.
     #[inline(never)]
-    fn write_header(&mut self, dest: &[u8], ty: &str) -> usize {
+    fn write_header(&mut self, dest: &[u8], ty_len: usize) -> usize {
         let (out, src_prefix, node_id) = self.output_parts();
         let start = out.len();
-        let plain = |s: &[u8]| crate::scan::string_run(s) == s.len();
-        if !src_prefix.is_empty() && plain(dest) && plain(ty.as_bytes()) {
-            // The usual header, `{"src":"n1","dest":"c2","body":{"type":"t"`, from its pieces
+        if !src_prefix.is_empty() && crate::scan::string_run(dest) == dest.len() {
+            // The usual header, `{"src":"n1","dest":"c2","body":{"type":`, from its pieces
             // with room made once.
-            out.reserve(src_prefix.len() + dest.len() + ty.len() + HEADER_ROOM);
+            out.reserve(src_prefix.len() + dest.len() + ty_len + HEADER_ROOM);
             out.extend_from_slice(src_prefix);
             out.extend_from_slice(b",\"dest\":\"");
             out.extend_from_slice(dest);
-            out.extend_from_slice(b"\",\"body\":{\"type\":\"");
-            out.extend_from_slice(ty.as_bytes());
-            out.push(b'"');
+            out.extend_from_slice(b"\",\"body\":{\"type\":");
             return start;
         }
         if src_prefix.is_empty() {
@@ -371,7 +398,6 @@ impl<N: Node> Ctx<N> {
         out.extend_from_slice(b",\"dest\":");
         write_json_str(out, std::str::from_utf8(dest).unwrap_or_default());
         out.extend_from_slice(b",\"body\":{\"type\":");
-        write_json_str(out, ty);
         start
     }
 }
@@ -421,6 +447,56 @@ mod tests {
                 .collect();
             let expected = format!("{{{}}}", fields.join(","));
             assert_eq!(String::from_utf8(out).unwrap(), expected);
+            assert!(error.is_none());
+        }
+    }
+
+    /// Random keys (short or long, plain or not, known only at run time) through the inlined
+    /// fast path and its slow path, as serde writes them.
+    #[test]
+    fn random_keys_are_written_as_serde_writes_them() {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        let pieces = [
+            "k", "ey", "offsets", "é", "🦀", "\"", "\\", "\n", "\u{1}", "\u{1f}", " ", "_",
+        ];
+        for _ in 0..3000 {
+            let keys: Vec<String> = (0..rng.gen_range(0..5))
+                .map(|_| {
+                    let parts = rng.gen_range(0..12);
+                    (0..parts)
+                        .map(|_| *pieces.choose(&mut rng).unwrap())
+                        .collect()
+                })
+                .collect();
+            let mut out = Vec::new();
+            let mut error = None;
+            write_object(&mut out, &mut error, |f| {
+                for (i, key) in keys.iter().enumerate() {
+                    match i % 3 {
+                        0 => f.u64(key, i as u64),
+                        1 => f.str(key, "v"),
+                        _ => f.array(key, |_| {}),
+                    };
+                }
+            });
+            let fields: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| {
+                    let value = match i % 3 {
+                        0 => i.to_string(),
+                        1 => "\"v\"".to_string(),
+                        _ => "[]".to_string(),
+                    };
+                    format!("{}:{value}", serde_json::to_string(key).unwrap())
+                })
+                .collect();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{{{}}}", fields.join(","))
+            );
             assert!(error.is_none());
         }
     }
