@@ -171,6 +171,14 @@ impl History {
         self.set_reads_of = Some(f);
     }
 
+    /// Makes room for about `ops` ops (invocations and completions) and their requests, so
+    /// that a run's history is allocated once rather than copied as it grows.
+    pub fn reserve(&mut self, ops: usize) {
+        self.ops.reserve(ops);
+        // One entry per invocation: about half the ops.
+        self.requests.reserve(ops / 2);
+    }
+
     /// Appends an op, assigning its index.
     pub fn push(&mut self, mut op: Op) -> usize {
         let index = self.ops.len();

@@ -84,6 +84,11 @@ impl Requests {
         ClientName(i)
     }
 
+    /// Makes room for `ops` more ops' entries.
+    pub(super) fn reserve(&mut self, ops: usize) {
+        self.entries.reserve(ops);
+    }
+
     /// Records a request sent for the op invoked at history index `invoke`.
     pub(super) fn note(&mut self, invoke: usize, client: ClientName, msg_id: u64) {
         let at = match self.entries.last() {
