@@ -297,6 +297,10 @@ pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
 /// not read `messages.jsonl` back (see `report::RunDir::journal`).
 #[derive(Default)]
 pub struct JournalBuilder {
+    /// The messages: the full chunks of [`JournalBuilder::CHUNK`], then the last one. A run's
+    /// tens of thousands of messages are not grown into one vector as they come (each large
+    /// realloc copies all of them again): the chunks are joined once, by `finish`.
+    full: Vec<Vec<JournalMessage>>,
     messages: Vec<JournalMessage>,
     /// Message id → its index in `messages`, once the ids are not the indices (the network
     /// numbers its messages from 0 in send order, so a journal it wrote never needs this).
@@ -312,6 +316,23 @@ pub struct JournalBuilder {
 }
 
 impl JournalBuilder {
+    /// Messages per chunk (about 100 kB).
+    const CHUNK: usize = 1024;
+
+    /// The number of messages so far.
+    fn len(&self) -> usize {
+        self.full.len() * JournalBuilder::CHUNK + self.messages.len()
+    }
+
+    /// The message at `index` (below [`JournalBuilder::len`]).
+    fn message_mut(&mut self, index: usize) -> &mut JournalMessage {
+        let (chunk, at) = (index / JournalBuilder::CHUNK, index % JournalBuilder::CHUNK);
+        match self.full.get_mut(chunk) {
+            Some(full) => &mut full[at],
+            None => &mut self.messages[at],
+        }
+    }
+
     /// Adds a line of `messages.jsonl` (any layout serde reads).
     pub fn push_line(&mut self, line: &str) {
         if line.trim().is_empty() {
@@ -365,16 +386,14 @@ impl JournalBuilder {
     /// A delivery (`recv`) or a drop of the message `id`.
     pub fn push_fate(&mut self, time: Nanos, delivered: bool, id: u64) {
         let index = match &self.by_id {
-            None => usize::try_from(id)
-                .ok()
-                .filter(|&i| i < self.messages.len()),
+            None => usize::try_from(id).ok().filter(|&i| i < self.len()),
             Some(by_id) => by_id.get(&id).copied(),
         };
         let Some(i) = index else {
             self.bad += 1;
             return;
         };
-        self.messages[i].fate = if delivered {
+        self.message_mut(i).fate = if delivered {
             Fate::Delivered(time)
         } else {
             Fate::Dropped(time)
@@ -394,7 +413,7 @@ impl JournalBuilder {
     }
 
     fn send(&mut self, time: Nanos, id: u64, src: Arc<str>, dest: Arc<str>, body: Option<&str>) {
-        let index = self.messages.len();
+        let index = self.len();
         match &mut self.by_id {
             None if id == index as u64 => {}
             None => {
@@ -411,6 +430,13 @@ impl JournalBuilder {
             Some(kind) => self.name(kind.as_bytes()).expect("a str"),
             None => self.name(b"?").expect("a str"),
         };
+        if self.messages.len() == JournalBuilder::CHUNK {
+            let full = std::mem::replace(
+                &mut self.messages,
+                Vec::with_capacity(JournalBuilder::CHUNK),
+            );
+            self.full.push(full);
+        }
         self.messages.push(JournalMessage {
             id,
             src,
@@ -462,7 +488,15 @@ impl JournalBuilder {
                 self.bad
             );
         }
-        self.messages
+        if self.full.is_empty() {
+            return self.messages;
+        }
+        let mut all = Vec::with_capacity(self.len());
+        for chunk in self.full {
+            all.extend(chunk);
+        }
+        all.extend(self.messages);
+        all
     }
 }
 

@@ -473,3 +473,45 @@ fn ops_matched_by_time_find_what_they_did_with_a_full_index() {
         );
     }
 }
+
+/// Messages kept in chunks come out whole and in order, each with its fate, whether the ids
+/// are the indices or not (then found through the map), on both sides of chunk boundaries.
+#[test]
+fn chunked_messages_keep_order_and_fates() {
+    for (count, id_of) in [
+        (0, (|i| i) as fn(u64) -> u64),
+        (JournalBuilder::CHUNK as u64, |i| i),
+        (2 * JournalBuilder::CHUNK as u64 + 5, |i| i),
+        (2 * JournalBuilder::CHUNK as u64 + 5, |i| 3 * i + 7),
+    ] {
+        let mut builder = JournalBuilder::default();
+        for i in 0..count {
+            let body = format!("{{\"type\":\"t{}\",\"msg_id\":{i}}}", i % 3);
+            assert!(builder.push_send(i, id_of(i), b"n1", b"c2", Some(&body)));
+            // Fates come later, some for messages of earlier chunks.
+            if i % 7 == 0 {
+                let back = i.saturating_sub(JournalBuilder::CHUNK as u64 + 3);
+                builder.push_fate(10 * i, back % 2 == 0, id_of(back));
+            }
+        }
+        let messages = builder.finish("test");
+        assert_eq!(messages.len() as u64, count);
+        let mut expected = vec![Fate::InFlight; count as usize];
+        for i in (0..count).filter(|i| i % 7 == 0) {
+            let back = i.saturating_sub(JournalBuilder::CHUNK as u64 + 3);
+            expected[back as usize] = if back % 2 == 0 {
+                Fate::Delivered(10 * i)
+            } else {
+                Fate::Dropped(10 * i)
+            };
+        }
+        for (i, m) in messages.iter().enumerate() {
+            let i64 = i as u64;
+            assert_eq!(
+                (m.id, m.sent, m.kind()),
+                (id_of(i64), i64, &*format!("t{}", i % 3))
+            );
+            assert_eq!(m.fate, expected[i], "{i}");
+        }
+    }
+}
