@@ -1,10 +1,11 @@
 //! Integers as JSON digits: written with short paths for the small numbers most messages
 //! carry, and read plainly for hand readers' own loops.
 
-/// Appends the decimal digits of `n`. Most numbers a node writes (ids, offsets, keys, seqs)
-/// have at most four digits: those are written without a buffer in between.
+/// Appends the decimal digits of `n` (what serde_json and itoa write). Most numbers a node
+/// writes (ids, offsets, keys, seqs) have at most four digits: those are written without a
+/// buffer in between. Public for hand writers (the workbench writes its history with it).
 #[inline]
-pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+pub fn write_u64(out: &mut Vec<u8>, n: u64) {
     if n < 10_000 {
         write_small(out, n as u16);
     } else {
@@ -47,9 +48,9 @@ static DIGIT_PAIRS: [u8; 200] = {
     table
 };
 
-/// Appends the decimal digits of `n`, with its sign.
+/// Appends the decimal digits of `n`, with its sign (as [`write_u64`]).
 #[inline]
-pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
     if (0..10_000).contains(&n) {
         write_small(out, n as u16);
     } else {
@@ -126,5 +127,35 @@ mod tests {
         }
         assert_eq!(plain_i64(b"12,3"), Some((12, 2)));
         assert_eq!(plain_i64(b"-4]"), Some((-4, 2)));
+    }
+
+    /// Writes exactly what itoa (and so serde_json) writes, around every length boundary.
+    #[test]
+    fn digits_are_what_itoa_writes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let check = |n: i64| {
+            let mut out = b"x".to_vec();
+            write_i64(&mut out, n);
+            assert_eq!(out[1..], *itoa::Buffer::new().format(n).as_bytes(), "{n}");
+            if let Ok(u) = u64::try_from(n) {
+                let mut out = b"x".to_vec();
+                write_u64(&mut out, u);
+                assert_eq!(out[1..], *itoa::Buffer::new().format(u).as_bytes(), "{u}");
+            }
+        };
+        for n in -20_100..20_100 {
+            check(n);
+        }
+        for _ in 0..100_000 {
+            let bits = rng.gen_range(0..64);
+            check(rng.gen::<i64>() >> bits);
+        }
+        for n in [i64::MIN, i64::MAX, 99_999, 100_000] {
+            check(n);
+        }
+        let mut out = Vec::new();
+        write_u64(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string().as_bytes());
     }
 }

@@ -495,5 +495,4 @@ where
 }
 
 #[cfg(test)]
-#[path = "read_tests.rs"]
 mod tests;

@@ -9,13 +9,13 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-mod digits;
 mod int_set;
 mod op_f;
 mod op_value;
 mod requests;
 
-pub use digits::{push_i64, push_u64};
+// Integers as JSON digits: the node runtime's writers (short paths for small numbers).
+pub use glomers_node::{write_i64 as push_i64, write_u64 as push_u64};
 use int_set::Counting;
 pub use int_set::{IntSet, IntSetBuilder};
 pub use op_f::OpF;
