@@ -309,13 +309,7 @@ fn keys_read_in_one_go_as_the_general_path_reads_them() {
             let at = rng.gen_range(0..text.len());
             let bytes = b" ,:}{\"\\\n";
             let byte = *bytes.choose(&mut rng).unwrap();
-            match rng.gen_range(0..3) {
-                0 => text[at] = byte,
-                1 => text.insert(at, byte),
-                _ => {
-                    text.remove(at);
-                }
-            }
+            crate::tests::damage(&mut text, at, byte, rng.gen_range(0..3));
         }
         let Ok(text) = String::from_utf8(text) else {
             continue;
@@ -382,13 +376,7 @@ fn skip_steps_over_values_as_the_scanner_does() {
             let at = rng.gen_range(0..text.len());
             let bytes = b" 0123456789.eE-\"\\\n,]}";
             let byte = *bytes.choose(&mut rng).unwrap();
-            match rng.gen_range(0..3) {
-                0 => text[at] = byte,
-                1 => text.insert(at, byte),
-                _ => {
-                    text.remove(at);
-                }
-            }
+            crate::tests::damage(&mut text, at, byte, rng.gen_range(0..3));
         }
         let Ok(text) = String::from_utf8(text) else {
             continue;

@@ -25,6 +25,8 @@ pub mod serve;
 pub mod services;
 pub mod signals;
 pub mod sweep;
+#[cfg(test)]
+mod test_util;
 pub mod testing;
 pub mod workloads;
 

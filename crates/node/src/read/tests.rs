@@ -140,13 +140,7 @@ fn integer_arrays_read_as_serde_reads_them() {
                 let at = rng.gen_range(0..text.len());
                 let bytes = b" ,]0123456789-.e[x\n";
                 let byte = bytes[rng.gen_range(0..bytes.len())];
-                match rng.gen_range(0..3) {
-                    0 => text[at] = byte,
-                    1 => text.insert(at, byte),
-                    _ => {
-                        text.remove(at);
-                    }
-                }
+                crate::tests::damage(&mut text, at, byte, rng.gen_range(0..3));
             }
         }
         let text = String::from_utf8(text).unwrap();
@@ -312,13 +306,7 @@ fn unscanned_requests_read_as_scanned_ones() {
                 let at = rng.gen_range(0..line.len());
                 let bytes = br#" ,:]}[{"0123456789-.\nx"#;
                 let byte = bytes[rng.gen_range(0..bytes.len())];
-                match rng.gen_range(0..3) {
-                    0 => line[at] = byte,
-                    1 => line.insert(at, byte),
-                    _ => {
-                        line.remove(at);
-                    }
-                }
+                crate::tests::damage(&mut line, at, byte, rng.gen_range(0..3));
             }
         }
         let Ok(line) = String::from_utf8(line) else {

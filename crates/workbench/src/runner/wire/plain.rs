@@ -729,13 +729,7 @@ mod tests {
                 for _ in 0..rng.gen_range(1..3) {
                     let at = rng.gen_range(0..bytes.len());
                     let b = alphabet[rng.gen_range(0..alphabet.len())];
-                    match rng.gen_range(0..3) {
-                        0 => bytes[at] = b,
-                        1 => bytes.insert(at, b),
-                        _ => {
-                            bytes.remove(at);
-                        }
-                    }
+                    crate::test_util::damage(&mut bytes, at, b, rng.gen_range(0..3));
                 }
             }
             let shown = String::from_utf8_lossy(&bytes).into_owned();

@@ -138,13 +138,7 @@ mod tests {
                 for _ in 0..rng.gen_range(1..3) {
                     let at = rng.gen_range(0..bytes.len());
                     let b = alphabet[rng.gen_range(0..alphabet.len())];
-                    match rng.gen_range(0..3) {
-                        0 => bytes[at] = b,
-                        1 => bytes.insert(at, b),
-                        _ => {
-                            bytes.remove(at);
-                        }
-                    }
+                    crate::test_util::damage(&mut bytes, at, b, rng.gen_range(0..3));
                 }
             }
             // What follows an array in a line, long enough or not for a last chunk.
