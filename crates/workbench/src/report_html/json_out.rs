@@ -429,28 +429,22 @@ mod tests {
         const PICK: [char; 12] = [
             '"', '\\', '\n', '\t', '\u{1}', '\u{1f}', '\u{7f}', 'é', '€', '😀', '<', '/',
         ];
+        // Up to `max_len` characters, one in `special_one_in` picked from PICK.
+        let mut random_text = |max_len: u64, special_one_in: u64| -> String {
+            let len = below(max_len);
+            (0..len)
+                .map(|_| match below(special_one_in) {
+                    0 => PICK[below(PICK.len() as u64) as usize],
+                    _ => char::from(b' ' + below(95) as u8),
+                })
+                .collect()
+        };
         for _ in 0..3_000 {
-            let len = below(60);
-            texts.push(
-                (0..len)
-                    .map(|_| match below(4) {
-                        0 => PICK[below(PICK.len() as u64) as usize],
-                        _ => char::from(b' ' + below(95) as u8),
-                    })
-                    .collect(),
-            );
+            texts.push(random_text(60, 4));
         }
         // Longer ones, mostly plain (whole sixteen-byte steps), escapes here and there.
         for _ in 0..600 {
-            let len = below(700);
-            texts.push(
-                (0..len)
-                    .map(|_| match below(40) {
-                        0 => PICK[below(PICK.len() as u64) as usize],
-                        _ => char::from(b' ' + below(95) as u8),
-                    })
-                    .collect(),
-            );
+            texts.push(random_text(700, 40));
         }
         let mut expected = String::new();
         let all = written(|j| {

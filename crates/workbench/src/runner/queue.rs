@@ -149,6 +149,24 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use std::cmp::Reverse;
 
+    /// The reference: one heap of (time, sequence, event), the order the queue must keep.
+    type Reference = BinaryHeap<Reverse<(Nanos, u64, u32)>>;
+
+    /// Pops every event due by `due` from both, asserting the same events in the same order.
+    fn drain_due(queue: &mut EventQueue<u32>, reference: &mut Reference, due: Nanos) {
+        loop {
+            let expected = match reference.peek() {
+                Some(&Reverse((at, _, e))) if at <= due => Some(e),
+                _ => None,
+            };
+            assert_eq!(queue.pop_due(due), expected);
+            if expected.is_none() {
+                break;
+            }
+            reference.pop();
+        }
+    }
+
     #[test]
     fn events_come_out_as_from_a_single_heap() {
         let mut rng = crate::Rng::seed_from_u64(3);
@@ -175,17 +193,7 @@ mod tests {
             reference.push(Reverse((at, sequence, event)));
             if rng.gen_bool(0.4) {
                 let due = now + rng.gen_range(0..5);
-                loop {
-                    let expected = match reference.peek() {
-                        Some(&Reverse((at, _, e))) if at <= due => Some(e),
-                        _ => None,
-                    };
-                    assert_eq!(queue.pop_due(due), expected);
-                    match expected {
-                        Some(_) => reference.pop(),
-                        None => break,
-                    };
-                }
+                drain_due(&mut queue, &mut reference, due);
             }
             assert_eq!(
                 queue.next_time(),
@@ -230,17 +238,7 @@ mod tests {
             sequence += 1;
             reference.push(Reverse((at, sequence, event)));
             if rng.gen_bool(0.5) {
-                loop {
-                    let expected = match reference.peek() {
-                        Some(&Reverse((at, _, e))) if at <= now => Some(e),
-                        _ => None,
-                    };
-                    assert_eq!(queue.pop_due(now), expected);
-                    match expected {
-                        Some(_) => reference.pop(),
-                        None => break,
-                    };
-                }
+                drain_due(&mut queue, &mut reference, now);
             }
             assert_eq!(
                 queue.next_time(),
