@@ -152,11 +152,7 @@ impl Workload for Txn {
 
     fn request(&self, op: &Invocation) -> Request {
         Request::writer("txn")
-            .field_with("txn", |out| match &op.value {
-                // The same text as `write_json`'s, in one loop of its own.
-                OpValue::Txn(mops) if text::write(mops, out) => {}
-                value => value.write_json(out),
-            })
+            .field_with("txn", |out| op.value.write_json(out))
             .finish()
     }
 

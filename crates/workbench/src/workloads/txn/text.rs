@@ -1,78 +1,10 @@
-//! A rw-register transaction's text, both ways, in one plain loop each: the request's
-//! micro-ops written, and the `txn_ok`'s read back against them. Every op goes through both,
-//! and the general paths ([`OpValue::write_json`], the [`Compact`] cursor of
-//! `Txn::read_txn_compact`) cost several times more per micro-op, in calls and bounds checks.
+//! A rw-register `txn_ok`'s micro-ops read back against the request's in one plain loop
+//! (every op's reply goes through it), rather than through the general [`Compact`] cursor
+//! of `Txn::read_txn_compact`.
 //!
-//! [`OpValue::write_json`]: crate::history::OpValue::write_json
 //! [`Compact`]: crate::workloads::compact::Compact
 
 use crate::history::{MicroF, MicroOp, MicroValue};
-
-/// Writes `mops` as [`OpValue::write_json`](crate::history::OpValue::write_json) writes them
-/// (`[["r",1,null],["w",2,3]]`); false (nothing written) if a value is a list, which only
-/// replies carry. Each micro-op is put together in a small array and copied at once.
-pub fn write(mops: &[MicroOp], out: &mut Vec<u8>) -> bool {
-    // `,["append",` and two integers of at most 20 bytes, `]`.
-    const MAX: usize = 11 + 20 + 1 + 20 + 1;
-    let start = out.len();
-    out.reserve(2 + 16 * mops.len());
-    out.push(b'[');
-    for (n, m) in mops.iter().enumerate() {
-        let mut buf = [0u8; MAX];
-        let head: &[u8] = match m.f {
-            MicroF::Read => b",[\"r\",",
-            MicroF::Write => b",[\"w\",",
-            MicroF::Append => b",[\"append\",",
-        };
-        // The separator only between micro-ops.
-        let head = &head[usize::from(n == 0)..];
-        buf[..head.len()].copy_from_slice(head);
-        let mut at = head.len();
-        at = put_i64(&mut buf, at, m.key);
-        buf[at] = b',';
-        at += 1;
-        match m.value {
-            MicroValue::Nil => {
-                buf[at..at + 4].copy_from_slice(b"null");
-                at += 4;
-            }
-            MicroValue::Int(v) => at = put_i64(&mut buf, at, v),
-            MicroValue::List(_) => {
-                out.truncate(start);
-                return false;
-            }
-        }
-        buf[at] = b']';
-        out.extend_from_slice(&buf[..at + 1]);
-    }
-    out.push(b']');
-    true
-}
-
-/// Writes `v`'s digits (as itoa) into `buf` at `at`; the index after them.
-#[inline(always)]
-fn put_i64(buf: &mut [u8], at: usize, v: i64) -> usize {
-    if (0..10_000).contains(&v) {
-        // Keys and values are small: the digits from the last, no buffer in between.
-        let len = match v {
-            0..=9 => 1,
-            10..=99 => 2,
-            100..=999 => 3,
-            _ => 4,
-        };
-        let mut x = v as u32;
-        for k in (at..at + len).rev() {
-            buf[k] = b'0' + (x % 10) as u8;
-            x /= 10;
-        }
-        at + len
-    } else {
-        let mut digits = itoa::Buffer::new();
-        let d = digits.format(v).as_bytes();
-        buf[at..at + d.len()].copy_from_slice(d);
-        at + d.len()
-    }
-}
 
 /// The reply's micro-ops (`[["r",1,null],["w",2,3]]`, compact) against those `sent`, for
 /// rw-register: each `[f, k, v]` with the sent f and k, writes (and appends) echoing the sent value, reads
@@ -209,28 +141,6 @@ mod tests {
                 }
             })
             .collect()
-    }
-
-    #[test]
-    fn written_as_write_json_writes() {
-        let mut rng = Rng::seed_from_u64(17);
-        let all = [MicroF::Read, MicroF::Write, MicroF::Append];
-        let mut lists = 0;
-        for _ in 0..5000 {
-            let mops = micro_ops(&mut rng, &all);
-            let mut out = b"{\"txn\":".to_vec();
-            let value = OpValue::Txn(mops.clone());
-            if write(&mops, &mut out) {
-                let mut expected = b"{\"txn\":".to_vec();
-                value.write_json(&mut expected);
-                assert_eq!(out, expected, "{}", String::from_utf8_lossy(&expected));
-            } else {
-                lists += 1;
-                assert!(mops.iter().any(|m| matches!(m.value, MicroValue::List(_))));
-                assert_eq!(out, b"{\"txn\":");
-            }
-        }
-        assert!(lists > 100, "{lists}");
     }
 
     /// On random transactions, their replies as a node writes them, and those replies with
