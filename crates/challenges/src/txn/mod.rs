@@ -307,6 +307,7 @@ impl Txn {
         }
         self.writes = writes;
         wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
+        wire::recycle(txn);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {
