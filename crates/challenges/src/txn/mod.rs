@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub mod serializable;
 #[cfg(test)]
 mod tests;
+mod unsent;
 pub mod wire;
 
 /// How often a node sends its new writes (and its acks) to its peers.
@@ -243,7 +244,7 @@ pub fn execute_in_place(replica: &Replica, txn: &mut [MicroOp], writes: &mut Vec
 /// to acknowledge.
 #[derive(Default)]
 struct Peer {
-    unsent: BTreeMap<i64, (i64, Version)>,
+    unsent: unsent::Unsent,
     in_flight: BTreeMap<u64, (Duration, Vec<Update>)>,
     to_ack: Vec<u64>,
 }
@@ -306,6 +307,7 @@ impl Txn {
         }
         self.writes = writes;
         wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
+        wire::recycle(txn);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {
@@ -322,7 +324,7 @@ impl Txn {
             for seq in expired {
                 let (_, updates) = peer.in_flight.remove(&seq).expect("listed");
                 for (k, v, version) in updates {
-                    let newer = peer.unsent.get(&k).is_some_and(|(_, u)| *u >= version);
+                    let newer = peer.unsent.get(k).is_some_and(|(_, u)| *u >= version);
                     if !newer {
                         peer.unsent.insert(k, (v, version));
                     }
@@ -331,10 +333,7 @@ impl Txn {
             if peer.unsent.is_empty() && peer.to_ack.is_empty() {
                 continue;
             }
-            let updates: Vec<Update> = std::mem::take(&mut peer.unsent)
-                .into_iter()
-                .map(|(k, (v, version))| (k, v, version))
-                .collect();
+            let updates: Vec<Update> = peer.unsent.take();
             let acks = std::mem::take(&mut peer.to_ack);
             let seq = (!updates.is_empty()).then(|| {
                 self.next_seq += 1;

@@ -3,10 +3,12 @@
 //! walk over the body, several times cheaper than serde's derived deserializers, anything
 //! unusual left to serde), and `txn_ok` written field by field.
 
+use std::cell::Cell;
+
 use glomers_node::{BodyReader, Ctx, FieldSet, Node, ReplyTo};
 
 use super::{Fun, MicroOp, Request, Update};
-use glomers_node::plain_i64;
+use glomers_node::{plain_i64, write_i64};
 
 /// Reads a `txn` or `replicate` body; `None` leaves it to serde.
 pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
@@ -86,9 +88,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
     if b.first() != Some(&b'[') {
         return None;
     }
-    // Room for the usual transaction at once (growing from empty costs more than the
-    // allocation itself).
-    let mut ops = Vec::with_capacity(4);
+    let mut ops = spare_ops();
     let mut i = 1;
     loop {
         let f = match b.get(i..i + 5)? {
@@ -96,7 +96,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             b"[\"w\"," => Fun::Write,
             _ => return None,
         };
-        let (key, used) = plain_i64(&b[i + 5..])?;
+        let (key, used) = int(&b[i + 5..])?;
         i += 5 + used;
         if b.get(i) != Some(&b',') {
             return None;
@@ -106,7 +106,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             i += 4;
             None
         } else {
-            let (v, used) = plain_i64(&b[i..])?;
+            let (v, used) = int(&b[i..])?;
             i += used;
             Some(v)
         };
@@ -117,6 +117,50 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             _ => return None,
         }
     }
+}
+
+/// The integer at the start of `b` as [`plain_i64`] reads it: positive ones of up to 18
+/// digits (keys and values, which never overflow) in a loop inlined here, anything else by
+/// the call.
+#[inline(always)]
+fn int(b: &[u8]) -> Option<(i64, usize)> {
+    let Some(&first @ b'1'..=b'9') = b.first() else {
+        return plain_i64(b);
+    };
+    let mut n = i64::from(first - b'0');
+    let mut i = 1;
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i == 18 {
+            return plain_i64(b);
+        }
+        n = n * 10 + i64::from(d);
+        i += 1;
+    }
+    Some((n, i))
+}
+
+thread_local! {
+    /// The micro-ops of the last transaction answered, handed back by [`recycle`] for the
+    /// next request's: an allocation and a free less per transaction.
+    static SPARE: Cell<Vec<MicroOp>> = const { Cell::new(Vec::new()) };
+}
+
+/// An empty vector for a request's micro-ops, with room for the usual transaction (growing
+/// from empty costs more than the allocation itself).
+fn spare_ops() -> Vec<MicroOp> {
+    let mut ops = SPARE.take();
+    ops.clear();
+    ops.reserve(4);
+    ops
+}
+
+/// Hands a transaction's micro-ops back (after its reply) for the next request to fill.
+pub fn recycle(ops: Vec<MicroOp>) {
+    SPARE.set(ops);
 }
 
 /// `["r", 1, null]` or `["w", 2, 3]`: exactly three elements.
@@ -167,27 +211,36 @@ pub fn reply_txn_ok<N: Node>(
     });
 }
 
-/// `done` as JSON, `[["r",1,null],["w",2,3]]`, into `out` (cleared first).
+/// `done` as JSON, `[["r",1,null],["w",2,3]]`, into `out` (cleared first). Room for the
+/// longest micro-op is made at once and integers are written by [`write_i64`] (small ones
+/// without itoa's buffer): pushing each piece as a `str` cost a copy call per piece.
 pub fn render_txn(done: &[MicroOp], out: &mut String) {
+    // `,["w",` and two integers of at most 20 bytes each, `,` and `]`.
+    const MAX: usize = 6 + 20 + 1 + 20 + 1;
+    // SAFETY: only ASCII bytes are written (brackets, quotes, letters, digits, signs), so the
+    // string stays valid UTF-8.
+    let out = unsafe { out.as_mut_vec() };
     out.clear();
-    out.push('[');
-    let mut digits = itoa::Buffer::new();
+    out.reserve(2 + MAX * done.len());
+    out.push(b'[');
     for (i, &(f, key, value)) in done.iter().enumerate() {
-        out.push_str(match (i, f) {
-            (0, Fun::Read) => "[\"r\",",
-            (0, Fun::Write) => "[\"w\",",
-            (_, Fun::Read) => ",[\"r\",",
-            (_, Fun::Write) => ",[\"w\",",
-        });
-        out.push_str(digits.format(key));
-        out.push(',');
-        match value {
-            Some(v) => out.push_str(digits.format(v)),
-            None => out.push_str("null"),
+        if i > 0 {
+            out.push(b',');
         }
-        out.push(']');
+        // A copy of known length (not of either of two lengths, a call to memcpy).
+        out.extend_from_slice(match f {
+            Fun::Read => b"[\"r\",",
+            Fun::Write => b"[\"w\",",
+        });
+        write_i64(out, key);
+        out.push(b',');
+        match value {
+            Some(v) => write_i64(out, v),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b']');
     }
-    out.push(']');
+    out.push(b']');
 }
 
 #[cfg(test)]
@@ -304,11 +357,10 @@ mod tests {
         for _ in 0..5000 {
             let done = random_micro_ops(&mut rng, 5);
             render_txn(&done, &mut out);
-            assert_eq!(
-                compact_micro_ops(out.as_bytes()),
-                Some((done.clone(), out.len())),
-                "{out}"
-            );
+            let ops = compact_micro_ops(out.as_bytes());
+            assert_eq!(ops, Some((done.clone(), out.len())), "{out}");
+            // The next read fills this vector again (it must come back empty).
+            recycle(ops.expect("read").0);
             let body = format!(r#"{{"type":"txn","msg_id":1,"txn":{out}}}"#);
             assert_reads_as_serde(read, "txn", &body);
             let spaced = format!(r#"{{"txn": {}}}"#, out.replace(',', " , "));
@@ -342,6 +394,19 @@ mod tests {
             Some((vec![(Fun::Write, i64::MIN, Some(i64::MAX))], 48))
         );
         assert_eq!(compact_micro_ops(b"[[\"w\",1,9223372036854775808]]"), None);
+        // Around the inlined loop's 18 digits.
+        for text in [
+            "999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "0",
+            "00",
+            "-5",
+            "12x",
+        ] {
+            assert_eq!(int(text.as_bytes()), plain_i64(text.as_bytes()), "{text}");
+        }
         assert_eq!(compact_micro_ops(b"[[\"w\",1,-9223372036854775809]]"), None);
     }
 }

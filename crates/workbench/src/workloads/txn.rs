@@ -19,6 +19,8 @@ use crate::checkers::CheckResult;
 use crate::history::{History, MicroF, MicroOp, MicroValue, OpValue};
 use crate::Rng;
 
+mod text;
+
 /// How many keys one final-read transaction reads.
 const FINAL_READ_CHUNK: usize = 64;
 
@@ -191,6 +193,15 @@ impl Txn {
         let OpValue::Txn(sent) = &op.value else {
             return None;
         };
+        match self.flavor {
+            Flavor::RwRegister => text::read_rw(sent, text),
+            Flavor::ListAppend => self.read_txn_compact(sent, text),
+        }
+    }
+
+    /// [`Txn::read_txn`] through the [`Compact`] cursor, for either flavor (rw-register's
+    /// replies take [`text::read_rw`], which reads the same in one loop).
+    fn read_txn_compact(&self, sent: &[MicroOp], text: &[u8]) -> Option<Vec<MicroOp>> {
         let mut text = Compact::new(text);
         text.eat(b'[')?;
         let mut mops = pow2_vec(sent.len());
