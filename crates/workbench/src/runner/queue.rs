@@ -112,18 +112,23 @@ impl<E: Copy> EventQueue<E> {
         (key != NO_KEY).then(|| time_of(key))
     }
 
-    /// Removes and returns the next event if it is due at `now` or before.
-    pub(super) fn pop_due(&mut self, now: Nanos) -> Option<E> {
+    /// Removes and returns the next event if it is due at `now` or before; else the time of
+    /// the next event (what [`EventQueue::next_time`] says, from the same look at the lanes:
+    /// the runner's loop asks for it each time nothing more is due).
+    pub(super) fn pop_due(&mut self, now: Nanos) -> Result<E, Option<Nanos>> {
         let (key, lane) = self.head();
-        if key == NO_KEY || time_of(key) > now {
-            return None;
+        if key == NO_KEY {
+            return Err(None);
         }
-        match lane {
+        if time_of(key) > now {
+            return Err(Some(time_of(key)));
+        }
+        let entry = match lane {
             Lane::Heap => self.heap.pop(),
             Lane::Fifo => self.fifo.pop_front(),
             Lane::DueNow => self.due_now.pop_front(),
-        }
-        .map(|entry| entry.event)
+        };
+        Ok(entry.expect("the head's lane holds it").event)
     }
 
     /// The earliest head of the three: its key ([`NO_KEY`] if all are empty), and whose it is.
@@ -156,11 +161,12 @@ mod tests {
     fn drain_due(queue: &mut EventQueue<u32>, reference: &mut Reference, due: Nanos) {
         loop {
             let expected = match reference.peek() {
-                Some(&Reverse((at, _, e))) if at <= due => Some(e),
-                _ => None,
+                Some(&Reverse((at, _, e))) if at <= due => Ok(e),
+                // Nothing due: the next event's time, if any.
+                next => Err(next.map(|&Reverse((at, _, _))| at)),
             };
             assert_eq!(queue.pop_due(due), expected);
-            if expected.is_none() {
+            if expected.is_err() {
                 break;
             }
             reference.pop();
