@@ -370,12 +370,14 @@ impl<'a> Runner<'a> {
         self.start_init();
         let mut outputs = Vec::new();
         let mut last_progress = 0;
+        // The next event's time: the queue says it when nothing more is due.
+        let mut next = self.queue.next_time();
         while self.phase != Phase::Done {
-            let Some(next) = self.queue.next_time() else {
+            let Some(at) = next else {
                 // Nothing can happen any more (cannot occur while a phase waits on a deadline).
                 break;
             };
-            let now = cluster.wait_lines(next, &mut outputs, &mut |now, node, line| {
+            let now = cluster.wait_lines(at, &mut outputs, &mut |now, node, line| {
                 self.now = self.now.max(now);
                 self.on_node_line(node, line);
             });
@@ -383,12 +385,15 @@ impl<'a> Runner<'a> {
             for output in outputs.drain(..) {
                 self.on_node_output(output);
             }
-            while self.phase != Phase::Done {
-                let Some(event) = self.queue.pop_due(self.now) else {
-                    break;
-                };
-                self.on_event(event, cluster);
-            }
+            next = loop {
+                if self.phase == Phase::Done {
+                    break None;
+                }
+                match self.queue.pop_due(self.now) {
+                    Ok(event) => self.on_event(event, cluster),
+                    Err(next) => break next,
+                }
+            };
             if let Some(p) = progress {
                 if self.now >= last_progress + NANOS_PER_SEC / 10 {
                     last_progress = self.now;

@@ -20,6 +20,10 @@ pub(super) struct EventQueue<E> {
     /// Non-decreasing in key: events scheduled at the time of scheduling.
     due_now: VecDeque<Entry<E>>,
     sequence: u64,
+    /// The earliest head of the three lanes (see [`EventQueue::head`]), kept up to date by
+    /// every push and pop: asking for the next event's time (once per step of the runner's
+    /// loop, when nothing more is due) costs no look at the lanes.
+    first: (u128, Lane),
 }
 
 /// Where the caller expects an event to stand among those it schedules (a hint: an event that
@@ -88,6 +92,7 @@ impl<E: Copy> EventQueue<E> {
             fifo: VecDeque::new(),
             due_now: VecDeque::new(),
             sequence: 0,
+            first: (NO_KEY, Lane::Heap),
         }
     }
 
@@ -98,32 +103,52 @@ impl<E: Copy> EventQueue<E> {
             key: key(at, self.sequence),
             event,
         };
-        let fits = |lane: &VecDeque<Entry<E>>| lane.back().is_none_or(|last| last.key <= entry.key);
-        match order {
-            Order::Rising if fits(&self.fifo) => self.fifo.push_back(entry),
-            Order::Now if fits(&self.due_now) => self.due_now.push_back(entry),
-            _ => self.heap.push(entry),
+        let key = entry.key;
+        let fits = |lane: &VecDeque<Entry<E>>| lane.back().is_none_or(|last| last.key <= key);
+        let lane = match order {
+            Order::Rising if fits(&self.fifo) => {
+                self.fifo.push_back(entry);
+                Lane::Fifo
+            }
+            Order::Now if fits(&self.due_now) => {
+                self.due_now.push_back(entry);
+                Lane::DueNow
+            }
+            _ => {
+                self.heap.push(entry);
+                Lane::Heap
+            }
+        };
+        // Keys are unique: an event before the first is first, and first in its own lane.
+        if key < self.first.0 {
+            self.first = (key, lane);
         }
     }
 
     /// The time of the next event.
     pub(super) fn next_time(&self) -> Option<Nanos> {
-        let (key, _) = self.head();
+        let (key, _) = self.first;
         (key != NO_KEY).then(|| time_of(key))
     }
 
-    /// Removes and returns the next event if it is due at `now` or before.
-    pub(super) fn pop_due(&mut self, now: Nanos) -> Option<E> {
-        let (key, lane) = self.head();
-        if key == NO_KEY || time_of(key) > now {
-            return None;
+    /// Removes and returns the next event if it is due at `now` or before; else the time of
+    /// the next event (what [`EventQueue::next_time`] says: the runner's loop asks for it
+    /// each time nothing more is due).
+    pub(super) fn pop_due(&mut self, now: Nanos) -> Result<E, Option<Nanos>> {
+        let (key, lane) = self.first;
+        if key == NO_KEY {
+            return Err(None);
         }
-        match lane {
+        if time_of(key) > now {
+            return Err(Some(time_of(key)));
+        }
+        let entry = match lane {
             Lane::Heap => self.heap.pop(),
             Lane::Fifo => self.fifo.pop_front(),
             Lane::DueNow => self.due_now.pop_front(),
-        }
-        .map(|entry| entry.event)
+        };
+        self.first = self.head();
+        Ok(entry.expect("the head's lane holds it").event)
     }
 
     /// The earliest head of the three: its key ([`NO_KEY`] if all are empty), and whose it is.
@@ -156,11 +181,12 @@ mod tests {
     fn drain_due(queue: &mut EventQueue<u32>, reference: &mut Reference, due: Nanos) {
         loop {
             let expected = match reference.peek() {
-                Some(&Reverse((at, _, e))) if at <= due => Some(e),
-                _ => None,
+                Some(&Reverse((at, _, e))) if at <= due => Ok(e),
+                // Nothing due: the next event's time, if any.
+                next => Err(next.map(|&Reverse((at, _, _))| at)),
             };
             assert_eq!(queue.pop_due(due), expected);
-            if expected.is_none() {
+            if expected.is_err() {
                 break;
             }
             reference.pop();

@@ -268,7 +268,17 @@ mod tests {
         ];
         for (written, value) in cases {
             assert_eq!(written.to_value(), value);
-            assert_eq!(sent(written), sent(Request::from(value)));
+            assert_eq!(sent(written.clone()), sent(Request::from(value.clone())));
+            // The `msg_id` spliced into the text, of every length, as the map writes it.
+            for msg_id in [0, 9, 10, 99, 100, 12_345, 1 << 40, u64::MAX - 1, u64::MAX] {
+                let mut text = Vec::new();
+                written.clone().into_body(msg_id).write_json(&mut text);
+                let mut map = Vec::new();
+                Request::from(value.clone())
+                    .into_body(msg_id)
+                    .write_json(&mut map);
+                assert_eq!(text, map, "{msg_id}");
+            }
         }
     }
 }
