@@ -78,6 +78,9 @@ struct TopFields {
     in_reply_to: bool,
     /// The outermost object was left by [`BodyReader::key`]: it read all the keys.
     closed: bool,
+    /// Where the last `msg_id` value starts and the value, when [`BodyReader::skip`] read it:
+    /// [`BodyReader::request_header`] does not read it again.
+    msg_id_skipped: Option<(usize, u64)>,
 }
 
 impl<'a> BodyReader<'a> {
@@ -212,6 +215,11 @@ impl<'a> BodyReader<'a> {
         }
         if top.msg_id.0 == 0 {
             return Some(None);
+        }
+        if let Some((at, msg_id)) = top.msg_id_skipped {
+            if at == top.msg_id.1 {
+                return Some(Some(msg_id));
+            }
         }
         let mut s = Scanner::new(self.s.text);
         s.i = top.msg_id.1;
@@ -361,6 +369,9 @@ impl<'a> BodyReader<'a> {
                 let end = i + 1 + string_run(&b[i + 1..]);
                 (b.get(end) == Some(&b'"')).then_some(end + 1)
             }
+            Some(b'1'..=b'9') if i == self.top.msg_id.1 && self.depth == 1 => {
+                return self.skip_msg_id();
+            }
             Some(b'1'..=b'9') => {
                 let end = i + b[i..]
                     .iter()
@@ -380,8 +391,47 @@ impl<'a> BodyReader<'a> {
         }
     }
 
-    /// [`BodyReader::skip`] of any value, by the scanner.
+    /// Skips the top-level `msg_id` (the cursor at its first digit), read as
+    /// [`BodyReader::request_header`] would read it and kept for it.
+    #[inline(never)]
+    fn skip_msg_id(&mut self) -> Option<()> {
+        let (b, start) = (self.s.b, self.s.i);
+        let (mut end, mut msg_id) = (start, 0u64);
+        while let Some(&d) = b.get(end) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            msg_id = msg_id.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            end += 1;
+        }
+        // Up to 19 digits always fit a u64; more, or a fraction, by the general path.
+        if end - start > 19 || matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+            return self.skip_slowly();
+        }
+        self.top.msg_id_skipped = Some((start, msg_id));
+        self.s.i = end;
+        self.first = false;
+        Some(())
+    }
+
+    /// Skips the object at the cursor key by key ([`BodyReader::key`], [`BodyReader::skip`]).
+    #[inline(never)]
+    fn skip_members(&mut self) -> Option<()> {
+        self.object()?;
+        while self.key()?.is_some() {
+            self.skip()?;
+        }
+        Some(())
+    }
+
+    /// [`BodyReader::skip`] of any value, by the scanner; a body skipped whole (a request
+    /// without fields of its own) member by member, so that the keys are noted and the
+    /// header needs no second walk.
     pub(crate) fn skip_slowly(&mut self) -> Option<()> {
+        self.s.ws();
+        if self.depth == 0 && self.s.peek() == Some(b'{') {
+            return self.skip_members();
+        }
         self.raw().map(|_| ())
     }
 

@@ -363,6 +363,7 @@ fn skip_steps_over_values_as_the_scanner_does() {
         "true",
         "[1,2]",
         "{\"a\":1}",
+        "{ \"msg_id\" : 12 , \"k\":[{}]}",
     ];
     let tails = ["", ",", "}", " ", ".", "e", "0", "\"", "x", ",\"k\":1}"];
     for _ in 0..20_000 {
@@ -383,7 +384,8 @@ fn skip_steps_over_values_as_the_scanner_does() {
         };
         let walk = |fast: bool| {
             let mut r = BodyReader::new(&text);
-            let done = if fast { r.skip() } else { r.skip_slowly() };
+            // The scanner's walk itself (`skip_slowly` walks a body key by key).
+            let done = if fast { r.skip() } else { r.raw().map(|_| ()) };
             done.map(|()| r.rest().len())
         };
         assert_eq!(walk(true), walk(false), "{text:?}");

@@ -203,10 +203,21 @@ fn delivered_after_scan(line: &str) -> Option<Delivered> {
     Some((src, dest, ty.into(), msg.msg_id, body))
 }
 
-/// A request reader: key by key ([`read_any`]), or for type `t2`, the body whole.
+/// A request reader: key by key ([`read_any`]); for type `t1`, key by key skipping every
+/// value; for `t2`, the body whole; for `t3`, the body skipped whole.
 fn read_request(ty: &str, r: &mut BodyReader<'_>) -> Option<Value> {
     match ty {
+        "t1" => {
+            let mut keys = Vec::new();
+            r.object()?;
+            while let Some(key) = r.key()? {
+                keys.push(Value::from(key));
+                r.skip()?;
+            }
+            Some(Value::Array(keys))
+        }
         "t2" => serde_json::from_str(r.raw()?).ok(),
+        "t3" => r.skip().map(|()| Value::Null),
         _ => read_any(r),
     }
 }
@@ -242,6 +253,8 @@ fn unscanned_requests_read_as_scanned_ones() {
     ];
     let types = [
         r#""t2""#,
+        r#""t1""#,
+        r#""t3""#,
         r#""poll_ok""#,
         r#""init""#,
         "null",
@@ -272,7 +285,7 @@ fn unscanned_requests_read_as_scanned_ones() {
             members.push(format!(r#""msg_id":{}"#, rng.gen_range(0..5000)));
             members.push(format!(r#""k":{}"#, values.choose(&mut rng).unwrap()));
             members.shuffle(&mut rng);
-            let ty = format!(r#""type":"t{}""#, rng.gen_range(0..3));
+            let ty = format!(r#""type":"t{}""#, rng.gen_range(0..4));
             match rng.gen_bool(0.5) {
                 true => members.insert(0, ty),
                 false => members.push(ty),
