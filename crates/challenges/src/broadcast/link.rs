@@ -1,6 +1,6 @@
 //! Our end of a reliable link to one peer ([`Link`]), and the node's links by peer ([`Links`]).
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use glomers_node::{Ctx, Node};
@@ -22,8 +22,9 @@ pub(super) struct Link {
     pub queue: Vec<u64>,
     /// Values for the peer to keep and distribute (we use it as our hub), sent at once.
     pub relay: Vec<u64>,
-    /// Transmissions not acknowledged yet, by seq (so the first is the oldest).
-    inflight: BTreeMap<u64, Batch>,
+    /// Transmissions not acknowledged yet, with their seqs, in the order sent (seqs grow: the
+    /// first is the oldest, and a seq is found by binary search).
+    inflight: VecDeque<(u64, Batch)>,
     next_seq: u64,
     /// Seqs of the peer's transmissions that we have to acknowledge.
     pub owed: Vec<u64>,
@@ -51,7 +52,7 @@ impl Link {
         let mut link = Link {
             queue: Vec::new(),
             relay: Vec::new(),
-            inflight: BTreeMap::new(),
+            inflight: VecDeque::new(),
             next_seq: 0,
             owed: Vec::new(),
             owed_since: Duration::ZERO,
@@ -102,7 +103,7 @@ impl Link {
     }
 
     pub fn timed_out(&self, now: Duration) -> bool {
-        match self.inflight.first_key_value() {
+        match self.inflight.front() {
             Some((_, oldest)) => now >= oldest.sent + self.rto,
             None => false,
         }
@@ -112,7 +113,7 @@ impl Link {
     /// its queues: the oldest transmission times out, or owed acks are due to go bare
     /// (`Duration::MAX` if neither can happen).
     pub fn deadline(&self, ack_delay: Duration) -> Duration {
-        let timeout = match self.inflight.first_key_value() {
+        let timeout = match self.inflight.front() {
             Some((_, oldest)) => oldest.sent + self.rto,
             None => Duration::MAX,
         };
@@ -123,9 +124,10 @@ impl Link {
     }
 
     pub fn on_ack(&mut self, seq: u64, now: Duration, cfg: &Config) {
-        let Some(batch) = self.inflight.remove(&seq) else {
+        let Ok(at) = self.inflight.binary_search_by_key(&seq, |(seq, _)| *seq) else {
             return; // Already acknowledged, or requeued after a timeout.
         };
+        let (_, batch) = self.inflight.remove(at).expect("found");
         self.timeouts = 0;
         let sample = now.saturating_sub(batch.sent);
         self.rtt = Some(match self.rtt {
@@ -156,7 +158,7 @@ impl Link {
     /// Puts everything unacknowledged back in the queues, to go out again in one transmission.
     fn requeue(&mut self) {
         let (mut values, mut relay) = (Vec::new(), Vec::new());
-        for batch in std::mem::take(&mut self.inflight).into_values() {
+        for (_, batch) in std::mem::take(&mut self.inflight) {
             values.extend(batch.values);
             relay.extend(batch.relay);
         }
@@ -178,14 +180,15 @@ impl Link {
         send_gossip(ctx, peer, Some(seq), &values, &relay, &self.owed, cache);
         self.owed.clear();
         let sent = ctx.now();
-        self.inflight.insert(
+        // After every seq in flight: the order stays sorted.
+        self.inflight.push_back((
             seq,
             Batch {
                 sent,
                 values,
                 relay,
             },
-        );
+        ));
     }
 
     /// Sends owed acks bare if they have waited `ack_delay` for a ride.
@@ -308,7 +311,9 @@ mod tests {
         for (name, k) in [("n0", Some(0)), ("n7", Some(7)), ("n24", Some(24))] {
             assert_eq!(node_number(name), k);
         }
-        for name in ["n", "n01", "n00", "c1", "n1a", "nn", "n-1", "n99999", "", "n4096"] {
+        for name in [
+            "n", "n01", "n00", "c1", "n1a", "nn", "n-1", "n99999", "", "n4096",
+        ] {
             assert_eq!(node_number(name), None, "{name}");
         }
         assert_eq!(node_number("n4095"), Some(4095));

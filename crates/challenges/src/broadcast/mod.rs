@@ -336,7 +336,10 @@ impl Broadcast {
     /// order whose link is not suspect (perhaps this node itself).
     pub fn acting_hub(&self) -> &str {
         for node in &self.nodes {
-            let suspect = self.links.find(node).is_some_and(|i| self.links.get(i).suspect());
+            let suspect = self
+                .links
+                .find(node)
+                .is_some_and(|i| self.links.get(i).suspect());
             if *node == self.me || !suspect {
                 return node;
             }
@@ -459,11 +462,7 @@ impl Broadcast {
                         // Our hub does not answer: hand its relaying to the next one too.
                         reroute.push((peer.to_string(), link.relay.clone()));
                     }
-                    2 => log!(
-                        ctx,
-                        "link to {peer} down; probing every {:?}",
-                        link.rto()
-                    ),
+                    2 => log!(ctx, "link to {peer} down; probing every {:?}", link.rto()),
                     _ => {}
                 }
                 link.flush(ctx, peer, &mut self.values_text);
