@@ -202,7 +202,12 @@ impl ValuesText {
 
     /// `values` as a JSON array, `[1,2,3]` (what [`glomers_node::Fields::u64s`] writes).
     fn render(&mut self, values: &[u64]) -> &str {
-        let found = self.lists.iter().position(|(list, _)| list == values);
+        // The list rendered last first: a hub's flush sends most leaves the same one.
+        let last = (self.next + Self::KEPT - 1) % Self::KEPT;
+        let found = match self.lists.get(last) {
+            Some((list, _)) if list == values => Some(last),
+            _ => self.lists.iter().position(|(list, _)| list == values),
+        };
         let at = match found {
             Some(at) => at,
             None => {
@@ -380,7 +385,8 @@ impl Broadcast {
         if values.is_empty() {
             return;
         }
-        if self.acting_hub() == self.me {
+        let hub = self.acting_hub();
+        if hub == self.me {
             if !self.all_links {
                 // Made here rather than at init: a leaf's every tick looks at each of its links.
                 for i in 0..self.nodes.len() {
@@ -400,7 +406,6 @@ impl Broadcast {
             }
             self.flush_due = true;
         } else {
-            let hub = self.acting_hub();
             let i = match self.links.find(hub) {
                 Some(i) => i,
                 None => {
