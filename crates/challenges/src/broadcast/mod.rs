@@ -67,17 +67,18 @@
 //! Everything that decides what is sent, and in which order, iterates `BTreeMap`s and `Vec`s,
 //! and time comes from `ctx.now()`, so the node replays exactly in the simulator.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use glomers_node::{log, BodyReader, Ctx, Node, ReplyTo};
 use serde::Deserialize;
 
+mod link;
 mod read;
 mod seen;
 #[cfg(test)]
 mod tests;
 
+use link::{Link, Links};
 pub use seen::Seen;
 
 /// How the node trades messages for latency.
@@ -201,7 +202,12 @@ impl ValuesText {
 
     /// `values` as a JSON array, `[1,2,3]` (what [`glomers_node::Fields::u64s`] writes).
     fn render(&mut self, values: &[u64]) -> &str {
-        let found = self.lists.iter().position(|(list, _)| list == values);
+        // The list rendered last first: a hub's flush sends most leaves the same one.
+        let last = (self.next + Self::KEPT - 1) % Self::KEPT;
+        let found = match self.lists.get(last) {
+            Some((list, _)) if list == values => Some(last),
+            _ => self.lists.iter().position(|(list, _)| list == values),
+        };
         let at = match found {
             Some(at) => at,
             None => {
@@ -234,140 +240,6 @@ impl ValuesText {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tick;
 
-/// One transmission awaiting its ack.
-#[derive(Debug)]
-struct Batch {
-    sent: Duration,
-    values: Vec<u64>,
-    relay: Vec<u64>,
-}
-
-/// Our end of a reliable link to one peer.
-#[derive(Debug, Default)]
-struct Link {
-    /// Values for the peer to keep, sent with the next tick's flush.
-    queue: Vec<u64>,
-    /// Values for the peer to keep and distribute (we use it as our hub), sent at once.
-    relay: Vec<u64>,
-    /// Transmissions not acknowledged yet, by seq (so the first is the oldest).
-    inflight: BTreeMap<u64, Batch>,
-    next_seq: u64,
-    /// Seqs of the peer's transmissions that we have to acknowledge.
-    owed: Vec<u64>,
-    /// When the oldest owed ack was incurred.
-    owed_since: Duration,
-    /// The peer is one of the cluster's nodes (a link to anyone else only answers).
-    member: bool,
-    /// Consecutive retransmission timeouts without an ack in between.
-    timeouts: u32,
-    /// Smoothed ack round trip and its variation, once measured.
-    rtt: Option<(Duration, Duration)>,
-}
-
-impl Link {
-    /// Suspect: a timeout without an ack since. We stop using the peer as a hub.
-    fn suspect(&self) -> bool {
-        self.timeouts >= 1
-    }
-
-    /// Down: two timeouts in a row. Then only probes go out.
-    fn down(&self) -> bool {
-        self.timeouts >= 2
-    }
-
-    fn is_idle(&self) -> bool {
-        self.queue.is_empty()
-            && self.relay.is_empty()
-            && self.inflight.is_empty()
-            && self.owed.is_empty()
-    }
-
-    fn rto(&self, cfg: &Config) -> Duration {
-        let base = match self.rtt {
-            Some((srtt, rttvar)) => cfg.min_rto.max(srtt + 4 * rttvar),
-            None => cfg.min_rto,
-        };
-        let cap = cfg.max_rto.max(base);
-        base.saturating_mul(1 << self.timeouts.min(8)).min(cap)
-    }
-
-    fn timed_out(&self, now: Duration, cfg: &Config) -> bool {
-        match self.inflight.first_key_value() {
-            Some((_, oldest)) => now >= oldest.sent + self.rto(cfg),
-            None => false,
-        }
-    }
-
-    fn on_ack(&mut self, seq: u64, now: Duration) {
-        let Some(batch) = self.inflight.remove(&seq) else {
-            return; // Already acknowledged, or requeued after a timeout.
-        };
-        self.timeouts = 0;
-        let sample = now.saturating_sub(batch.sent);
-        self.rtt = Some(match self.rtt {
-            None => (sample, sample / 2),
-            Some((srtt, rttvar)) => {
-                let err = srtt.abs_diff(sample);
-                (srtt * 7 / 8 + sample / 8, rttvar * 3 / 4 + err / 4)
-            }
-        });
-    }
-
-    /// Puts everything unacknowledged back in the queues, to go out again in one transmission.
-    fn requeue(&mut self) {
-        let (mut values, mut relay) = (Vec::new(), Vec::new());
-        for batch in std::mem::take(&mut self.inflight).into_values() {
-            values.extend(batch.values);
-            relay.extend(batch.relay);
-        }
-        values.append(&mut self.queue);
-        relay.append(&mut self.relay);
-        self.queue = values;
-        self.relay = relay;
-    }
-
-    /// Sends the queues (if anything is queued) as one new transmission, with every owed ack.
-    fn flush<N: Node>(&mut self, ctx: &mut Ctx<N>, peer: &str, cache: &mut ValuesText) {
-        if self.queue.is_empty() && self.relay.is_empty() {
-            return;
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        // Copied out at their exact size: the queues keep their room for the next flush
-        // (taking them would grow a fresh queue element by element every period).
-        let values = self.queue.clone();
-        let relay = self.relay.clone();
-        self.queue.clear();
-        self.relay.clear();
-        send_gossip(ctx, peer, Some(seq), &values, &relay, &self.owed, cache);
-        self.owed.clear();
-        let sent = ctx.now();
-        self.inflight.insert(
-            seq,
-            Batch {
-                sent,
-                values,
-                relay,
-            },
-        );
-    }
-
-    /// Sends owed acks bare if they have waited `ack_delay` for a ride.
-    fn flush_acks<N: Node>(
-        &mut self,
-        ctx: &mut Ctx<N>,
-        peer: &str,
-        ack_delay: Duration,
-        cache: &mut ValuesText,
-    ) {
-        if self.owed.is_empty() || ctx.now() < self.owed_since + ack_delay {
-            return;
-        }
-        send_gossip(ctx, peer, None, &[], &[], &self.owed, cache);
-        self.owed.clear();
-    }
-}
-
 /// The broadcast node. See the module docs for the design.
 #[derive(Debug, Default)]
 pub struct Broadcast {
@@ -382,11 +254,21 @@ pub struct Broadcast {
     seen: Seen,
     /// Our links, by peer, made on first use (to every other node at once the first time
     /// this node acts as the hub).
-    links: BTreeMap<String, Link>,
+    links: Links,
     /// Every other node has a link.
     all_links: bool,
     /// The `values` last sent, rendered.
     values_text: ValuesText,
+    /// A link that is not down may have something queued: the next tick flushes.
+    flush_due: bool,
+    /// No link's [`Link::deadline`] comes before this: until then, a tick without
+    /// `flush_due` has nothing to do (most ticks of most nodes). Kept a lower bound: lowered
+    /// whenever a link changes outside a tick, set exactly by each tick that looks at the
+    /// links.
+    quiet_until: Duration,
+    /// Every tick looks at every link (to test the shortcut against).
+    #[cfg(test)]
+    scan_every_tick: bool,
 }
 
 impl Broadcast {
@@ -459,23 +341,35 @@ impl Broadcast {
     /// order whose link is not suspect (perhaps this node itself).
     pub fn acting_hub(&self) -> &str {
         for node in &self.nodes {
-            if *node == self.me || !self.links.get(node).is_some_and(Link::suspect) {
+            let suspect = self
+                .links
+                .find(node)
+                .is_some_and(|i| self.links.get(i).suspect());
+            if *node == self.me || !suspect {
                 return node;
             }
         }
         &self.me
     }
 
-    /// Our link to `peer`, made now if need be.
-    fn link(&mut self, peer: &str) -> &mut Link {
-        if !self.links.contains_key(peer) {
-            let link = Link {
-                member: self.nodes.iter().any(|n| n == peer),
-                ..Link::default()
-            };
-            self.links.insert(peer.to_string(), link);
+    /// The index of our link to `peer`, made now if need be.
+    fn link(&mut self, peer: &str) -> usize {
+        match self.links.find(peer) {
+            Some(i) => i,
+            None => {
+                let member = self.nodes.iter().any(|n| n == peer);
+                self.links.insert(peer, Link::new(member, &self.cfg))
+            }
         }
-        self.links.get_mut(peer).expect("just made")
+    }
+
+    /// Takes note of a change to link `i` made outside a tick, for the tick's shortcut.
+    fn touched(&mut self, i: usize) {
+        let link = self.links.get(i);
+        if link.has_queued() && !link.down() {
+            self.flush_due = true;
+        }
+        self.quiet_until = self.quiet_until.min(link.deadline(self.cfg.ack_delay));
     }
 
     /// Sees to it that every node gets `values`: as the acting hub, by queueing them for
@@ -491,7 +385,8 @@ impl Broadcast {
         if values.is_empty() {
             return;
         }
-        if self.acting_hub() == self.me {
+        let hub = self.acting_hub();
+        if hub == self.me {
             if !self.all_links {
                 // Made here rather than at init: a leaf's every tick looks at each of its links.
                 for i in 0..self.nodes.len() {
@@ -502,17 +397,26 @@ impl Broadcast {
                 }
                 self.all_links = true;
             }
-            for (peer, link) in &mut self.links {
-                if link.member && Some(peer.as_str()) != from && Some(peer.as_str()) != skip {
+            let from = from.and_then(|peer| self.links.find(peer));
+            let skip = skip.and_then(|peer| self.links.find(peer));
+            for (i, (_, link)) in self.links.iter_mut().enumerate() {
+                if link.member && Some(i) != from && Some(i) != skip {
                     link.queue.extend_from_slice(values);
                 }
             }
+            self.flush_due = true;
         } else {
-            let hub = self.acting_hub().to_string();
-            self.link(&hub);
-            let link = self.links.get_mut(&hub).expect("just made");
+            let i = match self.links.find(hub) {
+                Some(i) => i,
+                None => {
+                    let hub = hub.to_string();
+                    self.link(&hub)
+                }
+            };
+            let (hub, link) = self.links.get_mut(i);
             link.relay.extend_from_slice(values);
-            link.flush(ctx, &hub, &mut self.values_text);
+            link.flush(ctx, hub, &mut self.values_text);
+            self.touched(i);
         }
     }
 
@@ -522,13 +426,14 @@ impl Broadcast {
         peer: &str,
         seq: Option<u64>,
         values: &[u64],
-        relay: &[u64],
+        mut relay: Vec<u64>,
         acks: &[u64],
     ) {
         let now = ctx.now();
-        let link = self.link(peer);
+        let i = self.link(peer);
+        let (_, link) = self.links.get_mut(i);
         for &ack in acks {
-            link.on_ack(ack, now);
+            link.on_ack(ack, now, &self.cfg);
         }
         if let Some(seq) = seq {
             if link.owed.is_empty() {
@@ -536,37 +441,33 @@ impl Broadcast {
             }
             link.owed.push(seq);
         }
-        for &value in values {
-            self.seen.insert(value);
-        }
+        self.touched(i);
+        self.seen.extend(values);
         // Values that come to be relayed are distributed by whoever learns them first that
         // way; a plain value came from a hub that sends it to everyone itself.
-        let fresh: Vec<u64> = relay
-            .iter()
-            .copied()
-            .filter(|v| self.seen.insert(*v))
-            .collect();
-        self.distribute(ctx, &fresh, Some(peer), None);
+        relay.retain(|&v| self.seen.insert(v));
+        self.distribute(ctx, &relay, Some(peer), None);
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
         let cfg = &self.cfg;
         let now = ctx.now();
+        let idle = !self.flush_due && now < self.quiet_until;
+        #[cfg(test)]
+        let idle = idle && !self.scan_every_tick;
+        if idle {
+            return;
+        }
         let mut reroute = Vec::new();
-        for (peer, link) in &mut self.links {
-            if link.timed_out(now, cfg) {
-                link.requeue();
-                link.timeouts += 1;
-                match link.timeouts {
+        let mut quiet_until = Duration::MAX;
+        for (peer, link) in self.links.iter_mut() {
+            if link.timed_out(now) {
+                match link.time_out(cfg) {
                     1 if !link.relay.is_empty() => {
                         // Our hub does not answer: hand its relaying to the next one too.
-                        reroute.push((peer.clone(), link.relay.clone()));
+                        reroute.push((peer.to_string(), link.relay.clone()));
                     }
-                    2 => log!(
-                        ctx,
-                        "link to {peer} down; probing every {:?}",
-                        link.rto(cfg)
-                    ),
+                    2 => log!(ctx, "link to {peer} down; probing every {:?}", link.rto()),
                     _ => {}
                 }
                 link.flush(ctx, peer, &mut self.values_text);
@@ -574,7 +475,12 @@ impl Broadcast {
                 link.flush(ctx, peer, &mut self.values_text);
             }
             link.flush_acks(ctx, peer, cfg.ack_delay, &mut self.values_text);
+            quiet_until = quiet_until.min(link.deadline(cfg.ack_delay));
         }
+        // Every link that is not down has flushed its queues (what `reroute` queues is
+        // noted by `distribute`).
+        self.flush_due = false;
+        self.quiet_until = quiet_until;
         for (peer, values) in reroute {
             self.distribute(ctx, &values, None, Some(&peer));
             log!(
@@ -628,7 +534,7 @@ impl Node for Broadcast {
                 values,
                 relay,
                 acks,
-            } => self.on_gossip(ctx, from.src(), seq, &values, &relay, &acks),
+            } => self.on_gossip(ctx, from.src(), seq, &values, relay, &acks),
         }
     }
 

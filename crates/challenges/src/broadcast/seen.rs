@@ -67,6 +67,31 @@ impl Seen {
         true
     }
 
+    /// Adds every value of `values`, as [`Seen::insert`] would one by one (without the call
+    /// and the update of `dirty` per value: a gossip message brings hundreds).
+    pub fn extend(&mut self, values: &[u64]) {
+        let mut least = u64::MAX;
+        for &value in values {
+            let key = value >> CHUNK_BITS;
+            let bit = 1u64 << (value & ((1 << CHUNK_BITS) - 1));
+            // `dense` holds keys below DENSE_KEYS only.
+            match self.dense.get_mut(key as usize) {
+                Some(chunk) => {
+                    if chunk.bits & bit == 0 {
+                        chunk.bits |= bit;
+                        least = least.min(key);
+                    }
+                }
+                None => {
+                    self.insert(value);
+                }
+            }
+        }
+        if least != u64::MAX {
+            self.dirty = Some(self.dirty.map_or(least, |dirty| dirty.min(least)));
+        }
+    }
+
     /// Whether `value` was seen.
     pub fn contains(&self, &value: &u64) -> bool {
         let key = value >> CHUNK_BITS;
@@ -182,7 +207,7 @@ impl Chunk {
                 self.text.insert_str(0, value);
             } else {
                 // Before the comma that ends the `below`-th value shown.
-                let at = nth_comma(self.text.as_bytes(), below - 1);
+                let at = comma_after(self.text.as_bytes(), first, below - 1);
                 self.text.insert_str(at, value);
                 self.text.insert(at, ',');
             }
@@ -195,6 +220,19 @@ impl Chunk {
             self.text.push_str(digits.format(value));
         }
         self.rendered = self.bits;
+    }
+}
+
+/// Where the comma after shown value number `n` (from 0) is in the text of the chunk whose
+/// least value is `first`: found by counting when the chunk's values all have as many digits
+/// (most chunks), by looking for it otherwise.
+fn comma_after(text: &[u8], first: u64, n: usize) -> usize {
+    let width = |v: u64| v.checked_ilog10().unwrap_or(0) as usize + 1;
+    let digits = width(first);
+    if digits == width(first | ((1 << CHUNK_BITS) - 1)) {
+        n * (digits + 1) + digits
+    } else {
+        nth_comma(text, n)
     }
 }
 
@@ -254,6 +292,59 @@ mod tests {
         assert_eq!(fresh.json(), "[1,3]");
         assert!(fresh.contains(&3) && fresh.contains(&1) && !fresh.contains(&2));
         assert!(!fresh.contains(&(3 + 64)));
+    }
+
+    /// Where a value goes in a chunk's text, counted from the digits (most chunks) or found
+    /// (chunks whose values have different widths): the comma the text has there.
+    #[test]
+    fn the_comma_after_a_value_is_where_the_text_has_it() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        for key in (0..200).chain([1 << 20, (u64::MAX >> CHUNK_BITS) - 1]) {
+            let first = key << CHUNK_BITS;
+            for _ in 0..20 {
+                let bits: u64 = rng.gen::<u64>() | 1 << rng.gen_range(0..64);
+                let text: Vec<String> = chunk_values(key, bits).map(|v| v.to_string()).collect();
+                let text = text.join(",");
+                let n = rng.gen_range(0..bits.count_ones() as usize);
+                if n + 1 == bits.count_ones() as usize {
+                    continue; // No comma after the last value.
+                }
+                let at = comma_after(text.as_bytes(), first, n);
+                assert_eq!(at, nth_comma(text.as_bytes(), n), "{text} {n}");
+                assert_eq!(text.as_bytes()[at], b',');
+            }
+        }
+    }
+
+    /// Many values at once ([`Seen::extend`]) leave the set and its text as inserting them one
+    /// by one does.
+    #[test]
+    fn extend_is_insert_one_by_one() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let (mut one, mut many) = (Seen::default(), Seen::default());
+        for round in 0..300 {
+            let len = rng.gen_range(0..40);
+            let base = rng.gen_range(0..3000);
+            let values: Vec<u64> = (0..len)
+                .map(|_| match rng.gen_range(0..10) {
+                    0 => rng.gen(),
+                    1 => rng.gen_range(65_000..70_000),
+                    _ => base + rng.gen_range(0..100),
+                })
+                .collect();
+            for &v in &values {
+                one.insert(v);
+            }
+            many.extend(&values);
+            assert_eq!(one.dirty, many.dirty);
+            if round % 3 == 0 {
+                assert_eq!(one.json(), many.json());
+            }
+            assert_eq!(one.values(), many.values());
+        }
+        assert_eq!(one.json(), many.json());
     }
 
     /// Chunks with nothing in them between others, small values (kept by index) and large

@@ -60,6 +60,8 @@ struct Net {
     spread_times: Vec<Duration>,
     /// Where and when each value was broadcast.
     origins: BTreeMap<u64, (usize, Duration)>,
+    /// Every node's output and logs, in order: (node, time, output, logs).
+    trace: Vec<(usize, Duration, Vec<u8>, Vec<u8>)>,
 }
 
 impl Net {
@@ -81,6 +83,7 @@ impl Net {
             spreading: BTreeMap::new(),
             spread_times: Vec::new(),
             origins: BTreeMap::new(),
+            trace: Vec::new(),
         };
         for (i, id) in ids.iter().enumerate() {
             let mut engine = Engine::new(make(), seed.wrapping_add(i as u64));
@@ -114,6 +117,10 @@ impl Net {
     /// Routes node `i`'s output: replies to clients aside, node messages onto the wire.
     fn collect(&mut self, i: usize) {
         let out = std::mem::take(self.nodes[i].output());
+        let logs = std::mem::take(self.nodes[i].logs());
+        if !out.is_empty() || !logs.is_empty() {
+            self.trace.push((i, self.now, out.clone(), logs.clone()));
+        }
         for msg in lines(&out) {
             let dest = msg["dest"].as_str().unwrap().to_string();
             assert_eq!(msg["src"], self.ids[i].as_str());
@@ -136,7 +143,6 @@ impl Net {
             self.wire
                 .insert((at, self.order), (j, serde_json::to_vec(&msg).unwrap()));
         }
-        let logs = std::mem::take(self.nodes[i].logs());
         assert!(
             !String::from_utf8_lossy(&logs).contains("bad input"),
             "{}",
@@ -667,5 +673,47 @@ fn cached_values_text_is_the_list_being_sent() {
         }
         let values = &pool[i];
         assert_eq!(cache.render(values), serde_json::to_string(values).unwrap());
+    }
+}
+
+/// A tick that finds no link due and nothing queued returns at once (`quiet_until`,
+/// `flush_due`); a node that looks at every link on every tick sends and logs exactly the
+/// same, through partitions, timeouts, failovers and recoveries.
+#[test]
+fn idle_ticks_skipped_change_nothing() {
+    for seed in 0..6 {
+        let n = [5, 25, 3][seed as usize % 3];
+        let run = |scan_every_tick: bool| {
+            let mut net = Net::new(n, Latency::Exponential(100.0), seed, || {
+                let mut node = Broadcast::new([Mode::Default, Mode::Frugal][seed as usize % 2]);
+                node.scan_every_tick = scan_every_tick;
+                node
+            });
+            let mut values = Vec::new();
+            for round in 0..3 {
+                match (seed + round) % 3 {
+                    0 => {
+                        let node = net.rng.gen_range(0..n);
+                        net.isolate(node)
+                    }
+                    1 => net.split(),
+                    _ => net.isolate(0),
+                }
+                let secs = net.rng.gen_range(1..8);
+                values.extend(net.workload(secs, 50.0, values.len() as u64));
+                net.heal();
+                let secs = net.rng.gen_range(0..4);
+                values.extend(net.workload(secs, 50.0, values.len() as u64));
+            }
+            net.run_for(Duration::from_secs(10));
+            net.assert_converged(&values);
+            net.trace
+        };
+        let (fast, slow) = (run(false), run(true));
+        assert!(fast.len() > 100);
+        assert_eq!(fast.len(), slow.len(), "seed {seed}");
+        for (a, b) in fast.iter().zip(&slow) {
+            assert!(a == b, "seed {seed}: {a:?} != {b:?}");
+        }
     }
 }
