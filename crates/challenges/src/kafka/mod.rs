@@ -144,7 +144,7 @@ pub struct Kafka {
     /// Single node: a `lin-kv` batch write is in flight.
     batch_in_flight: bool,
     /// Room for one key's list of a `poll_ok` (kept: it is needed for every poll).
-    poll_text: String,
+    poll_text: Vec<u8>,
 }
 
 impl Kafka {

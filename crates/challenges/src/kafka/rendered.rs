@@ -6,12 +6,14 @@
 
 use std::ops::Range;
 
+use glomers_node::{write_i64, write_u64};
 use serde_json::Value;
 
 /// `[offset,msg]` pairs of a log's first messages, joined by commas, and where each ends.
 #[derive(Debug, Default)]
 pub struct RenderedPairs {
-    text: String,
+    /// UTF-8 (written from integers and serde's text).
+    text: Vec<u8>,
     /// `ends[o]`: the end of pair `o` in `text` (the next pair starts after a comma).
     ends: Vec<usize>,
 }
@@ -19,43 +21,51 @@ pub struct RenderedPairs {
 impl RenderedPairs {
     /// Renders the pairs of `msgs[..end]` not rendered yet.
     pub fn extend(&mut self, msgs: &[Value], end: usize) {
-        for (offset, msg) in msgs.iter().enumerate().take(end).skip(self.ends.len()) {
+        let from = self.ends.len();
+        if end <= from {
+            return;
+        }
+        // Room for small integers' pairs at once.
+        self.text.reserve((end - from) * 12);
+        self.ends.reserve(end - from);
+        for (offset, msg) in msgs[from..end].iter().enumerate() {
+            let offset = from + offset;
             if offset > 0 {
-                self.text.push(',');
+                self.text.push(b',');
             }
-            self.text.push('[');
-            self.text.push_str(itoa::Buffer::new().format(offset));
-            self.text.push(',');
+            self.text.push(b'[');
+            write_u64(&mut self.text, offset as u64);
+            self.text.push(b',');
             push_msg(&mut self.text, msg);
-            self.text.push(']');
+            self.text.push(b']');
             self.ends.push(self.text.len());
         }
     }
 
     /// Appends the JSON array of the pairs of `range` (rendered: see [`RenderedPairs::extend`])
     /// to `out`.
-    pub fn array(&self, range: Range<usize>, out: &mut String) {
-        out.push('[');
+    pub fn array(&self, range: Range<usize>, out: &mut Vec<u8>) {
+        out.push(b'[');
         if !range.is_empty() {
             let start = match range.start {
                 0 => 0,
                 // After the previous pair and its comma.
                 s => self.ends[s - 1] + 1,
             };
-            out.push_str(&self.text[start..self.ends[range.end - 1]]);
+            out.extend_from_slice(&self.text[start..self.ends[range.end - 1]]);
         }
-        out.push(']');
+        out.push(b']');
     }
 }
 
 /// A message as [`super::wire`] writes one: integers by hand, anything else by serde.
-fn push_msg(out: &mut String, msg: &Value) {
+fn push_msg(out: &mut Vec<u8>, msg: &Value) {
     if let Some(n) = msg.as_u64() {
-        out.push_str(itoa::Buffer::new().format(n));
+        write_u64(out, n);
     } else if let Some(n) = msg.as_i64() {
-        out.push_str(itoa::Buffer::new().format(n));
+        write_i64(out, n);
     } else {
-        out.push_str(&msg.to_string());
+        serde_json::to_writer(out, msg).expect("a JSON value serializes");
     }
 }
 
@@ -92,8 +102,9 @@ mod tests {
                 rendered.extend(&msgs, end.max(rendered.ends.len()));
                 let start = rng.gen_range(0..=rendered.ends.len());
                 let end = rng.gen_range(start..=rendered.ends.len());
-                let mut text = "x".to_string();
+                let mut text = b"x".to_vec();
                 rendered.array(start..end, &mut text);
+                let text = String::from_utf8(text).unwrap();
                 let pairs: Vec<Value> = (start..end).map(|o| json!([o, msgs[o]])).collect();
                 assert_eq!(text, format!("x{}", Value::Array(pairs)));
             }

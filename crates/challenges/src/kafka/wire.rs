@@ -209,14 +209,16 @@ pub fn write_poll_ok(
     body: &mut Fields,
     keys: &Keys,
     ranges: &[(KeyId, Range<usize>)],
-    text: &mut String,
+    text: &mut Vec<u8>,
 ) {
     body.object("msgs", |map| {
         for (id, range) in ranges {
             let key = &keys[*id];
             text.clear();
             key.rendered.array(range.clone(), text);
-            map.raw(&key.name, text);
+            // Always UTF-8 (see `RenderedPairs::text`): checked, a word at a time.
+            let json = std::str::from_utf8(text).expect("rendered pairs are UTF-8");
+            map.raw(&key.name, json);
         }
     });
 }
