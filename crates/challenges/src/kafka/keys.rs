@@ -9,6 +9,8 @@ use std::ops::{Index, IndexMut};
 
 use serde_json::Value;
 
+use super::rendered::RenderedPairs;
+
 /// A key's number on this node (the order in which the node met the keys; never sent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyId(u32);
@@ -32,6 +34,8 @@ pub struct KeyLog {
     pub durable: usize,
     /// The highest committed offset this node holds.
     pub committed: Option<i64>,
+    /// The text of the messages polls were served, kept for the next polls.
+    pub rendered: RenderedPairs,
 }
 
 /// Every key this node met, by name and by id.
@@ -88,6 +92,7 @@ impl Keys {
             msgs: Vec::new(),
             durable: 0,
             committed: None,
+            rendered: RenderedPairs::default(),
         });
         match small_number(name) {
             Some(n) => {

@@ -55,6 +55,7 @@ use serde_json::Value;
 
 pub mod keys;
 pub mod read;
+pub mod rendered;
 pub mod replication;
 pub mod ring;
 pub mod wire;
@@ -142,6 +143,8 @@ pub struct Kafka {
     deadline_seq: u64,
     /// Single node: a `lin-kv` batch write is in flight.
     batch_in_flight: bool,
+    /// Room for one key's list of a `poll_ok` (kept: it is needed for every poll).
+    poll_text: Vec<u8>,
 }
 
 impl Kafka {
@@ -242,12 +245,15 @@ impl Kafka {
             let start = (*start).max(0) as usize;
             let end = self.keys[id].durable.min(start.saturating_add(MAX_POLL));
             if start < end {
+                let log = &mut self.keys[id];
+                log.rendered.extend(&log.msgs, end);
                 ranges.push((id, start..end));
             }
         }
         let keys = &self.keys;
+        let text = &mut self.poll_text;
         ctx.reply_with(&from, "poll_ok", |body| {
-            wire::write_poll_ok(body, keys, &ranges)
+            wire::write_poll_ok(body, keys, &ranges, text)
         });
     }
 

@@ -102,9 +102,11 @@ fn compact_offsets(text: &str) -> Option<(KeyOffsets<'_>, usize)> {
             return None;
         }
         let start = i + 1;
-        let len = b[start..].iter().position(|&c| c == b'"')?;
-        let key = &b[start..start + len];
-        if key.iter().any(|&c| c == b'\\' || c < 0x20) || b.get(start + len + 1) != Some(&b':') {
+        // One pass: the first quote, backslash or control character must be the closing quote.
+        let len = b[start..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        if b[start + len] != b'"' || b.get(start + len + 1) != Some(&b':') {
             return None;
         }
         let (offset, used) = plain_i64(&b[start + len + 2..])?;

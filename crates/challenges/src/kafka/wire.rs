@@ -202,19 +202,23 @@ pub fn write_list_committed_ok(body: &mut Fields, keys: &Keys, offsets: &[(KeyId
     write_offsets(body, "offsets", keys, offsets.iter().copied());
 }
 
-/// `poll_ok`'s fields: per key, the messages of a range of offsets, `[[offset, msg], ...]`.
-pub fn write_poll_ok(body: &mut Fields, keys: &Keys, ranges: &[(KeyId, Range<usize>)]) {
+/// `poll_ok`'s fields: per key, the messages of a range of offsets, `[[offset, msg], ...]`,
+/// copied from their text kept in the key's log ([`super::rendered`]: rendered up to the
+/// ranges' ends before); `text` is room for one key's list.
+pub fn write_poll_ok(
+    body: &mut Fields,
+    keys: &Keys,
+    ranges: &[(KeyId, Range<usize>)],
+    text: &mut Vec<u8>,
+) {
     body.object("msgs", |map| {
         for (id, range) in ranges {
             let key = &keys[*id];
-            map.array(&key.name, |list| {
-                for o in range.clone() {
-                    list.array(|pair| {
-                        pair.u64(o as u64);
-                        msg(pair, &key.msgs[o]);
-                    });
-                }
-            });
+            text.clear();
+            key.rendered.array(range.clone(), text);
+            // Always UTF-8 (see `RenderedPairs::text`): checked, a word at a time.
+            let json = std::str::from_utf8(text).expect("rendered pairs are UTF-8");
+            map.raw(&key.name, json);
         }
     });
 }

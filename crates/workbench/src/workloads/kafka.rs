@@ -33,7 +33,6 @@ use super::{
     closed_schema, malformed, Completion, FinalStep, Invocation, Request, Step, Workload,
     WorkloadOptions,
 };
-use crate::checkers::fast_hash::FastMap;
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
 use crate::history::{
@@ -42,7 +41,9 @@ use crate::history::{
 
 use crate::Rng;
 
+mod key_map;
 mod positions;
+use key_map::{Key, KeyMap};
 use positions::Positions;
 
 /// The final phase's bound.
@@ -61,7 +62,7 @@ struct Worker {
     /// Final phase: the crash and assign are done; polls go on until caught up.
     final_started: bool,
     /// Final phase: the highest offset this worker has read per key.
-    final_read: FastMap<String, i64>,
+    final_read: KeyMap<i64>,
 }
 
 pub struct Kafka {
@@ -70,14 +71,14 @@ pub struct Kafka {
     /// Active keys by slot.
     slots: Vec<u64>,
     largest_key: u64,
-    /// Sends generated per key.
-    writes: BTreeMap<u64, u64>,
+    /// Sends generated per key, by key (the generator's keys count up from 0).
+    writes: Vec<u64>,
     /// Per key, the highest offset any send or poll reported, and the highest any poll read.
-    /// Hashed: every send and polled key looks them up, and a run retires hundreds of keys
-    /// (read in key order only for the final phase's assign).
+    /// By key number ([`KeyMap`]): every send and polled key looks them up, and a run retires
+    /// hundreds of keys (read in key order only for the final phase's assign).
     /// In one map: a poll's key is seen and polled in one look-up, and the unpolled keys are
     /// found without a look-up per key.
-    highest: FastMap<String, Highest>,
+    highest: KeyMap<Highest>,
     workers: Vec<Worker>,
     /// Mean seconds between crashes: 30 / concurrency.
     crash_mean: f64,
@@ -93,8 +94,8 @@ impl Kafka {
             max_writes_per_key: opts.max_writes_per_key.max(1) as u64,
             slots: (0..key_count as u64).collect(),
             largest_key: key_count as u64 - 1,
-            writes: BTreeMap::new(),
-            highest: FastMap::default(),
+            writes: Vec::new(),
+            highest: KeyMap::default(),
             workers: (0..opts.concurrency).map(|_| Worker::default()).collect(),
             crash_mean: 30.0 / opts.concurrency.max(1) as f64,
             next_crash: None,
@@ -127,25 +128,18 @@ impl Kafka {
         self.highest
             .iter()
             .filter(|(_, h)| !matches!(h.polled, Some(p) if p >= h.seen))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.name())
             .collect()
     }
 
-    fn see(&mut self, key: &str, offset: i64, polled: bool) {
+    fn see(&mut self, key: Key, offset: i64, polled: bool) {
         let polled = polled.then_some(offset);
-        match self.highest.get_mut(key) {
-            Some(h) => {
-                h.seen = h.seen.max(offset);
-                h.polled = h.polled.max(polled);
-            }
-            None => {
-                let h = Highest {
-                    seen: offset,
-                    polled,
-                };
-                self.highest.insert(key.to_string(), h);
-            }
-        }
+        let h = self.highest.get_or_insert_with(key, || Highest {
+            seen: offset,
+            polled,
+        });
+        h.seen = h.seen.max(offset);
+        h.polled = h.polled.max(polled);
     }
 }
 
@@ -154,30 +148,6 @@ impl Kafka {
 struct Highest {
     seen: i64,
     polled: Option<i64>,
-}
-
-/// Raises `map[key]` to at least `value` (inserting it), allocating the key only when new.
-fn raise(map: &mut impl OffsetMap, key: &str, value: i64) {
-    match map.offset_mut(key) {
-        Some(v) => *v = (*v).max(value),
-        None => map.insert_offset(key.to_string(), value),
-    }
-}
-
-/// The maps of key to offset [`raise`] updates.
-trait OffsetMap {
-    fn offset_mut(&mut self, key: &str) -> Option<&mut i64>;
-    fn insert_offset(&mut self, key: String, offset: i64);
-}
-
-impl OffsetMap for FastMap<String, i64> {
-    fn offset_mut(&mut self, key: &str) -> Option<&mut i64> {
-        self.get_mut(key)
-    }
-
-    fn insert_offset(&mut self, key: String, offset: i64) {
-        self.insert(key, offset);
-    }
 }
 
 /// `[["poll", polled]]`, moving `polled` in (`json!` would copy it): the value of an ok poll
@@ -244,7 +214,10 @@ impl Workload for Kafka {
         let slot = self.pick_slot(rng);
         let key = self.slots[slot];
         let op = if rng.gen_bool(0.5) {
-            let writes = self.writes.entry(key).or_default();
+            if key as usize >= self.writes.len() {
+                self.writes.resize(key as usize + 1, 0);
+            }
+            let writes = &mut self.writes[key as usize];
             *writes += 1;
             let msg = *writes;
             if msg >= self.max_writes_per_key {
@@ -339,7 +312,7 @@ impl Workload for Kafka {
     fn next_final_op(&mut self, w: usize, rng: &mut Rng) -> FinalStep {
         if !self.worker(w).final_started {
             self.worker(w).final_started = true;
-            let mut keys: Vec<String> = self.highest.keys().cloned().collect();
+            let mut keys: Vec<String> = self.highest.iter().map(|(k, _)| k.name()).collect();
             keys.sort_unstable();
             let worker = self.worker(w);
             worker.queued.clear();
@@ -457,7 +430,7 @@ impl Kafka {
                 for k in keys {
                     let max = k.msgs.iter().map(|&(offset, _)| offset).max();
                     if let Some(max) = max {
-                        self.take_key(w, itoa::Buffer::new().format(k.key), max);
+                        self.take_key(w, Key::Number(k.key), max);
                         commits.push((k.key, max));
                     }
                 }
@@ -471,13 +444,11 @@ impl Kafka {
     /// A send's ok value is seen, and ends the op.
     fn sent(&mut self, value: OpValue) -> Step {
         match &value {
-            &OpValue::KafkaSent { key, offset, .. } => {
-                self.see(itoa::Buffer::new().format(key), offset, false)
-            }
+            &OpValue::KafkaSent { key, offset, .. } => self.see(Key::Number(key), offset, false),
             value => {
                 let value = value.to_json();
                 if let (Some(key), Some(offset)) = (value[0][1].as_str(), value[0][2][0].as_i64()) {
-                    self.see(key, offset, false);
+                    self.see(Key::of_name(key), offset, false);
                 }
             }
         }
@@ -580,21 +551,27 @@ impl Kafka {
                 }
             }
             let Some(max) = max else { continue };
-            self.take_key(w, key, max);
+            self.take_key(w, Key::of_name(key), max);
             commits.push((key.as_str(), max));
         }
         Ok(commits)
     }
 
     /// A poll read messages of `key` up to offset `max`.
-    fn take_key(&mut self, w: usize, key: &str, max: i64) {
+    fn take_key(&mut self, w: usize, key: Key, max: i64) {
         self.see(key, max, true);
         let worker = self.worker(w);
+        let mut digits = itoa::Buffer::new();
+        let name = match key {
+            Key::Number(n) => digits.format(n),
+            Key::Name(name) => name,
+        };
         // A new position starts from 0, then moves past what was read.
-        worker.positions.raise(key, (max + 1).max(0));
+        worker.positions.raise(name, (max + 1).max(0));
         // Only the final phase reads these, and it starts them afresh.
         if worker.final_started {
-            raise(&mut worker.final_read, key, max);
+            let read = worker.final_read.get_or_insert_with(key, || max);
+            *read = (*read).max(max);
         }
     }
 

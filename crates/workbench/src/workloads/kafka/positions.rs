@@ -1,5 +1,6 @@
 //! A kafka client's consumer positions, with the text every poll sends of them.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::write_offsets;
@@ -7,41 +8,71 @@ use crate::workloads::request::push_json_str;
 
 /// Consumer positions: the next offset to poll per assigned key. Every poll sends them all
 /// (`offsets`), and most polls return nothing new: the text is kept until they change.
+///
+/// Held as a vector sorted by key name (the order of the text, a map's), each name with its
+/// first 16 bytes packed in an integer ([`prefix`]): a poll's keys are found by binary search
+/// comparing integers (names compared byte by byte only between equal prefixes), where a
+/// map by name compared the strings at every step.
 #[derive(Debug, Default)]
 pub(super) struct Positions {
-    map: BTreeMap<String, i64>,
+    /// `(prefix(name), name, position)`, sorted by name, names distinct.
+    list: Vec<(u128, String, i64)>,
     /// The map as a poll's `offsets` (see [`write_offsets`]), when `text_valid`.
     text: Vec<u8>,
     text_valid: bool,
 }
 
+/// A name's first 16 bytes as a big-endian integer, zeros after its end: names in the order
+/// of their prefixes are in the order of the names, and names with equal prefixes are
+/// ordered by [`by_name`].
+fn prefix(name: &str) -> u128 {
+    let b = name.as_bytes();
+    let mut bytes = [0u8; 16];
+    let n = b.len().min(16);
+    bytes[..n].copy_from_slice(&b[..n]);
+    u128::from_be_bytes(bytes)
+}
+
+/// The order of names, given their prefixes (see [`prefix`]).
+fn by_name(a: (u128, &str), b: (u128, &str)) -> Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
+}
+
 impl Positions {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        let p = prefix(key);
+        self.list
+            .binary_search_by(|(q, name, _)| by_name((*q, name), (p, key)))
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<i64> {
-        self.map.get(key).copied()
+        self.find(key).ok().map(|i| self.list[i].2)
     }
 
     /// Raises `key`'s position to at least `value` (inserting it).
     pub(super) fn raise(&mut self, key: &str, value: i64) {
-        match self.map.get_mut(key) {
-            Some(v) if *v >= value => {}
-            Some(v) => {
-                *v = value;
+        match self.find(key) {
+            Ok(i) if self.list[i].2 >= value => {}
+            Ok(i) => {
+                self.list[i].2 = value;
                 self.text_valid = false;
             }
-            None => {
-                self.map.insert(key.to_string(), value);
+            Err(i) => {
+                self.list.insert(i, (prefix(key), key.to_string(), value));
                 self.text_valid = false;
             }
         }
     }
 
     pub(super) fn replace(&mut self, map: BTreeMap<String, i64>) {
-        self.map = map;
+        // A map's order is the names' order.
+        self.list = map.into_iter().map(|(k, o)| (prefix(&k), k, o)).collect();
         self.text_valid = false;
     }
 
     pub(super) fn clear(&mut self) {
-        self.map.clear();
+        self.list.clear();
         self.text_valid = false;
     }
 
@@ -49,7 +80,7 @@ impl Positions {
     pub(super) fn text(&mut self) -> &[u8] {
         if !self.text_valid {
             self.text.clear();
-            let positions = self.map.iter().map(|(k, &o)| (k.as_str(), o));
+            let positions = self.list.iter().map(|(_, k, o)| (k.as_str(), *o));
             write_offsets(&mut self.text, positions, push_json_str);
             self.text_valid = true;
         }
@@ -57,8 +88,8 @@ impl Positions {
     }
 
     #[cfg(test)]
-    pub(super) fn map(&self) -> &BTreeMap<String, i64> {
-        &self.map
+    pub(super) fn map(&self) -> BTreeMap<String, i64> {
+        self.list.iter().map(|(_, k, o)| (k.clone(), *o)).collect()
     }
 }
 
@@ -81,7 +112,7 @@ mod tests {
                 _ => {}
             }
             let mut expected = Vec::new();
-            let map = positions.map().clone();
+            let map = positions.map();
             write_offsets(
                 &mut expected,
                 map.iter().map(|(k, &o)| (k.as_str(), o)),
@@ -89,6 +120,61 @@ mod tests {
             );
             assert_eq!(positions.text(), expected);
             assert_eq!(expected, serde_json::to_vec(&map).unwrap());
+        }
+    }
+
+    /// Against a map by name, on names that share long prefixes, end in zero bytes or are
+    /// prefixes of one another (where the packed prefixes tie): the same positions, the same
+    /// text, the same order.
+    #[test]
+    fn positions_are_a_map_by_name() {
+        let mut rng = crate::Rng::seed_from_u64(81);
+        let stems = [
+            "",
+            "1",
+            "12",
+            "a",
+            "0123456789abcdef",
+            "0123456789abcdeg",
+            "\u{0}",
+        ];
+        let mut positions = Positions::default();
+        let mut model: BTreeMap<String, i64> = BTreeMap::new();
+        for _ in 0..20_000 {
+            let mut key = stems[rng.gen_range(0..stems.len())].to_string();
+            for _ in 0..rng.gen_range(0..3) {
+                key.push_str(stems[rng.gen_range(0..stems.len())]);
+            }
+            if rng.gen_bool(0.2) {
+                key.push('\0');
+            }
+            let value = rng.gen_range(-2..50);
+            match rng.gen_range(0..20) {
+                0 => {
+                    positions.clear();
+                    model.clear();
+                }
+                1 => {
+                    let map: BTreeMap<String, i64> = model
+                        .iter()
+                        .filter(|_| rng.gen_bool(0.5))
+                        .map(|(k, &o)| (k.clone(), o))
+                        .chain([(key.clone(), value)])
+                        .collect();
+                    positions.replace(map.clone());
+                    model = map;
+                }
+                _ => {
+                    positions.raise(&key, value);
+                    let o = model.entry(key.clone()).or_insert(value);
+                    *o = (*o).max(value);
+                }
+            }
+            assert_eq!(positions.get(&key), model.get(&key).copied(), "{key:?}");
+            if rng.gen_bool(0.1) {
+                assert_eq!(positions.map(), model);
+                assert_eq!(positions.text(), serde_json::to_vec(&model).unwrap());
+            }
         }
     }
 }
