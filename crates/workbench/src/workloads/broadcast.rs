@@ -94,9 +94,11 @@ impl Workload for Broadcast {
 
     fn setup(&self) -> Vec<Value> {
         match self.flavor {
-            Flavor::Broadcast => (0..self.node_count)
-                .map(|_| json!({"type": "topology", "topology": self.topology}))
-                .collect(),
+            // Every node gets the same map: built once, then cloned (a clone copies the
+            // tree as it is; building it again sorted every key into it again).
+            Flavor::Broadcast => {
+                vec![json!({"type": "topology", "topology": self.topology}); self.node_count]
+            }
             Flavor::GSet => Vec::new(),
         }
     }

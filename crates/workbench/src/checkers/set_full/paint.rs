@@ -28,10 +28,14 @@ use crate::history::{History, IntSet};
 /// "None" in the per-value position tables.
 const NONE: u32 = u32::MAX;
 
-/// A set of small integers below a fixed bound, with its size.
+/// A set of small integers below a fixed bound, with its size and the words its members may
+/// be in (`first..=last`, kept narrow so that painting skips the ranges outside: the elements
+/// waiting for a read are mostly a few recent ones).
 struct Bits {
     words: Vec<u64>,
     count: usize,
+    first: usize,
+    last: usize,
 }
 
 impl Bits {
@@ -39,7 +43,20 @@ impl Bits {
         Bits {
             words: vec![0; len.div_ceil(64)],
             count: 0,
+            first: usize::MAX,
+            last: 0,
         }
+    }
+
+    /// Inclusive bounds of the values its members may have, below `bound` (not empty).
+    fn window(&mut self, bound: usize) -> (usize, usize) {
+        while self.words[self.first] == 0 {
+            self.first += 1;
+        }
+        while self.words[self.last] == 0 {
+            self.last -= 1;
+        }
+        (self.first * 64, (self.last * 64 + 63).min(bound - 1))
     }
 
     fn is_empty(&self) -> bool {
@@ -50,6 +67,12 @@ impl Bits {
         let (word, mask) = (&mut self.words[i / 64], 1u64 << (i % 64));
         if *word & mask == 0 {
             *word |= mask;
+            if self.count == 0 {
+                (self.first, self.last) = (i / 64, i / 64);
+            } else {
+                self.first = self.first.min(i / 64);
+                self.last = self.last.max(i / 64);
+            }
             self.count += 1;
         }
     }
@@ -94,17 +117,23 @@ fn contains(ranges: &[(u64, u64)], v: u64) -> bool {
     ranges.get(i).is_some_and(|&(lo, _)| lo <= v)
 }
 
-/// Calls `f` with each part of `0..bound` (bound > 0) that sorted, disjoint `ranges` cover
-/// (`covered`) or leave out (`!covered`), as inclusive bounds.
+/// Calls `f` with each part of `window` (inclusive bounds) that sorted, disjoint `ranges`
+/// cover (`covered`) or leave out (`!covered`), as inclusive bounds.
 #[inline]
-fn parts(ranges: &[(u64, u64)], bound: usize, covered: bool, mut f: impl FnMut(usize, usize)) {
-    let bound = bound as u64;
-    let mut next = 0u64; // the first value not looked at yet
-    for &(lo, hi) in ranges {
-        if lo >= bound {
+fn parts(
+    ranges: &[(u64, u64)],
+    window: (usize, usize),
+    covered: bool,
+    mut f: impl FnMut(usize, usize),
+) {
+    let (from, to) = (window.0 as u64, window.1 as u64);
+    let mut next = from; // the first value not looked at yet
+    let skipped = ranges.partition_point(|&(_, hi)| hi < from);
+    for &(lo, hi) in &ranges[skipped..] {
+        if lo > to {
             break;
         }
-        let hi = hi.min(bound - 1);
+        let (lo, hi) = (lo.max(from), hi.min(to));
         if covered {
             f(lo as usize, hi as usize);
         } else if lo > next {
@@ -112,8 +141,8 @@ fn parts(ranges: &[(u64, u64)], bound: usize, covered: bool, mut f: impl FnMut(u
         }
         next = next.max(hi + 1);
     }
-    if !covered && next < bound {
-        f(next as usize, bound as usize - 1);
+    if !covered && next <= to {
+        f(next as usize, to as usize);
     }
 }
 
@@ -203,7 +232,8 @@ pub(super) fn apply_reads(analysis: &mut Analysis, history: &History, interner: 
         }
         let set = &sets[t][..];
         if !need_present.is_empty() {
-            parts(set, bound, true, |lo, hi| {
+            let window = need_present.window(bound);
+            parts(set, window, true, |lo, hi| {
                 need_present.drain(lo, hi, |v| {
                     present[v] = t as u32;
                     need_absent.insert(v);
@@ -211,7 +241,8 @@ pub(super) fn apply_reads(analysis: &mut Analysis, history: &History, interner: 
             });
         }
         if !need_absent.is_empty() {
-            parts(set, bound, false, |lo, hi| {
+            let window = need_absent.window(bound);
+            parts(set, window, false, |lo, hi| {
                 need_absent.drain(lo, hi, |v| absent[v] = t as u32)
             });
         }
@@ -266,7 +297,8 @@ pub(super) fn apply_reads(analysis: &mut Analysis, history: &History, interner: 
             }
             continue;
         }
-        parts(set, bound, true, |lo, hi| {
+        let window = need_first.window(bound);
+        parts(set, window, true, |lo, hi| {
             need_first.drain(lo, hi, |v| first[v] = t as u32)
         });
     }

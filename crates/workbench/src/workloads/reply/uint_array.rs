@@ -281,6 +281,27 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     }
     let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("eight"));
     let mut i = 0;
+    // Sixty-four bytes a step while they match, then eight at a time to the first difference.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while i + 64 <= n {
+        // SAFETY: the sixty-four bytes at `i` are in `a` and in `b` (both `n` long); SSE2 is
+        // there.
+        let same = unsafe {
+            use std::arch::x86_64::*;
+            let eq = |k: usize| {
+                _mm_cmpeq_epi8(
+                    _mm_loadu_si128(a.as_ptr().add(i + k).cast()),
+                    _mm_loadu_si128(b.as_ptr().add(i + k).cast()),
+                )
+            };
+            let all = _mm_and_si128(_mm_and_si128(eq(0), eq(16)), _mm_and_si128(eq(32), eq(48)));
+            _mm_movemask_epi8(all) == 0xffff
+        };
+        if !same {
+            break;
+        }
+        i += 64;
+    }
     while i + 32 <= n {
         let x = (word(a, i) ^ word(b, i))
             | (word(a, i + 8) ^ word(b, i + 8))
