@@ -601,12 +601,16 @@ fn quick_envelope(body: &str) -> Option<Envelope> {
             0 => Some(None),
             1 => {
                 let (n, rest) = json_scan::leading_u64(body[at + key.len()..].strip_prefix(':')?)?;
-                // No bracket before it: every field before is a scalar, so it is a top-level
-                // one (a bracket in a string before it only leaves the body to the walk).
-                let flat = memchr::memchr2(b'[', b'{', &bytes[1..at]).is_none()
-                    && (rest.starts_with(',') || rest == "}");
+                // The object's last field (looked at first: a read reply's long array before
+                // its `in_reply_to` is then not looked through again), or one with no bracket
+                // before it: every field before is a scalar, so it is a top-level one (a
+                // bracket in a string before it only leaves the body to the walk).
                 let last = rest == "}" && matches!(bytes[at - 1], b',' | b'{');
-                (flat || last).then_some(Some(n))
+                let flat = || {
+                    (rest.starts_with(',') || rest == "}")
+                        && memchr::memchr2(b'[', b'{', &bytes[1..at]).is_none()
+                };
+                (last || flat()).then_some(Some(n))
             }
             _ => None,
         }
