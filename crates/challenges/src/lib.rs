@@ -5,6 +5,7 @@
 
 pub mod broadcast;
 pub mod counter;
+mod decimal;
 pub mod echo;
 pub mod kafka;
 pub mod lin_kv;

@@ -289,17 +289,7 @@ impl Links {
 /// [`Links::NUMBERED`].
 fn node_number(name: &str) -> Option<usize> {
     let digits = name.strip_prefix('n')?.as_bytes();
-    if digits.is_empty() || digits.len() > 4 || (digits[0] == b'0' && digits.len() > 1) {
-        return None;
-    }
-    let mut k = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        k = k * 10 + usize::from(d - b'0');
-    }
-    (k < Links::NUMBERED).then_some(k)
+    crate::decimal::canonical_small(digits, 4).filter(|&k| k < Links::NUMBERED)
 }
 
 #[cfg(test)]

@@ -235,6 +235,30 @@ impl Net {
         self.run_until(until);
     }
 
+    /// `rounds` rounds of a fault (one node cut off, the cluster split in two, or `n0` cut
+    /// off, by `seed` and round) under a workload of 1 to 7 s, then healing under 0 to 3 s
+    /// more; the values broadcast.
+    fn partitioned_workload(&mut self, seed: u64, rounds: u64) -> Vec<u64> {
+        let n = self.nodes.len();
+        let mut values = Vec::new();
+        for round in 0..rounds {
+            match (seed + round) % 3 {
+                0 => {
+                    let node = self.rng.gen_range(0..n);
+                    self.isolate(node)
+                }
+                1 => self.split(),
+                _ => self.isolate(0),
+            }
+            let secs = self.rng.gen_range(1..8);
+            values.extend(self.workload(secs, 50.0, values.len() as u64));
+            self.heal();
+            let secs = self.rng.gen_range(0..4);
+            values.extend(self.workload(secs, 50.0, values.len() as u64));
+        }
+        values
+    }
+
     /// Maelstrom's broadcast workload for `secs`: one op per uniform gap in [0, 2/rate), half
     /// broadcasts of 0, 1, 2... and half reads, each at a random node. Returns the values.
     fn workload(&mut self, secs: u64, rate: f64, first_value: u64) -> Vec<u64> {
@@ -600,22 +624,7 @@ fn random_partitions_with_exponential_latency_lose_nothing() {
             let mut net = Net::new(n, Latency::Exponential(100.0), seed, || {
                 Broadcast::new(mode)
             });
-            let mut values = Vec::new();
-            for round in 0..4 {
-                match (seed + round) % 3 {
-                    0 => {
-                        let node = net.rng.gen_range(0..n);
-                        net.isolate(node)
-                    }
-                    1 => net.split(),
-                    _ => net.isolate(0),
-                }
-                let secs = net.rng.gen_range(1..8);
-                values.extend(net.workload(secs, 50.0, values.len() as u64));
-                net.heal();
-                let secs = net.rng.gen_range(0..4);
-                values.extend(net.workload(secs, 50.0, values.len() as u64));
-            }
+            let values = net.partitioned_workload(seed, 4);
             net.run_for(Duration::from_secs(10));
             net.assert_converged(&values);
             let before = net.sent;
@@ -689,22 +698,7 @@ fn idle_ticks_skipped_change_nothing() {
                 node.scan_every_tick = scan_every_tick;
                 node
             });
-            let mut values = Vec::new();
-            for round in 0..3 {
-                match (seed + round) % 3 {
-                    0 => {
-                        let node = net.rng.gen_range(0..n);
-                        net.isolate(node)
-                    }
-                    1 => net.split(),
-                    _ => net.isolate(0),
-                }
-                let secs = net.rng.gen_range(1..8);
-                values.extend(net.workload(secs, 50.0, values.len() as u64));
-                net.heal();
-                let secs = net.rng.gen_range(0..4);
-                values.extend(net.workload(secs, 50.0, values.len() as u64));
-            }
+            let values = net.partitioned_workload(seed, 3);
             net.run_for(Duration::from_secs(10));
             net.assert_converged(&values);
             net.trace

@@ -57,18 +57,7 @@ const NUMBERED: usize = 1 << 16;
 /// The number `name` writes in decimal, if it is below [`NUMBERED`] and written the one way
 /// (no sign, no leading zero): then no other name gives the same number.
 fn small_number(name: &str) -> Option<usize> {
-    let b = name.as_bytes();
-    if b.is_empty() || b.len() > 5 || (b[0] == b'0' && b.len() > 1) {
-        return None;
-    }
-    let mut n = 0;
-    for &d in b {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + usize::from(d - b'0');
-    }
-    (n < NUMBERED).then_some(n)
+    crate::decimal::canonical_small(name.as_bytes(), 5).filter(|&n| n < NUMBERED)
 }
 
 impl Keys {
