@@ -67,7 +67,11 @@ pub fn read_rw(sent: &[MicroOp], text: &[u8]) -> Option<Vec<MicroOp>> {
 
 /// A non-negative integer at the start of `b` no larger than `i64::MAX`, as the
 /// [`Compact`](crate::workloads::compact::Compact) cursor's `int` takes it (no sign, no
-/// leading zero, no fraction or exponent after it), and how many bytes it takes.
+/// leading zero; the caller checks what follows), and how many bytes it takes.
+///
+/// The same digit loop as `Compact::int`, kept apart on purpose: one shared function, inlined
+/// into both, measured 1.1 M instructions more per 6c run (265.8 M against 264.7 M), the
+/// compiler laying out this reader's hot loop worse.
 #[inline(always)]
 fn uint(b: &[u8]) -> Option<(i64, usize)> {
     let mut n: u64 = 0;
