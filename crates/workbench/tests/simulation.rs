@@ -95,7 +95,9 @@ fn the_same_seed_gives_byte_identical_history_and_messages() {
         let f = run_sim(&opts, entry, &[], Some(&store)).unwrap();
         let dir = f.dir.unwrap();
         let read = |file: &str| std::fs::read(dir.join(file)).unwrap();
-        (read("history.jsonl"), read("messages.jsonl"))
+        let files = (read("history.jsonl"), read("messages.jsonl"));
+        std::fs::remove_dir_all(&store).unwrap();
+        files
     };
     let (h1, m1) = files("a");
     let (h2, m2) = files("b");

@@ -7,12 +7,44 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// A fresh store directory for one test.
-pub fn temp_store(name: &str) -> PathBuf {
+/// A fresh store directory for one test, removed when the test passes. A failing test keeps
+/// it (and says where) so its files can be read.
+pub struct TempStore(PathBuf);
+
+impl std::ops::Deref for TempStore {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempStore {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl AsRef<Path> for TempStore {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test store kept at {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn temp_store(name: &str) -> TempStore {
     let dir = std::env::temp_dir().join(format!("glomers-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempStore(dir)
 }
 
 pub fn node_script(name: &str) -> String {
@@ -33,7 +65,7 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub results: Value,
-    pub store: PathBuf,
+    pub store: TempStore,
 }
 
 /// Runs `glomers <args> --store <store>`; `args` must not end in trailing node arguments
