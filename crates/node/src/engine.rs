@@ -116,10 +116,13 @@ type Refill<T> = fn(&T) -> T;
 /// all on each reply: holes at the front go at once (the front is always an event), the
 /// others when they are as many as the events.
 pub(crate) struct EventQueue<N: Node> {
-    events: VecDeque<((Duration, u64), Option<Event<N>>)>,
+    events: VecDeque<Slot<N>>,
     /// How many entries of `events` are holes (`None`).
     holes: usize,
 }
+
+/// An event by its key, or the hole it left.
+type Slot<N> = ((Duration, u64), Option<Event<N>>);
 
 impl<N: Node> Default for EventQueue<N> {
     fn default() -> Self {
