@@ -15,14 +15,22 @@ pub fn write_u64(out: &mut Vec<u8>, n: u64) {
 
 /// Appends the decimal digits of `n` (below 10 000), two at a time from a table (one
 /// division instead of one per digit).
+///
+/// Room for four digits is checked first and made by a cold call: the writes below then
+/// need no check of their own, and the usual path saves no registers (a quarter of the
+/// instructions of this function, which runs for nearly every number a message carries).
 #[inline]
 fn write_small(out: &mut Vec<u8>, n: u16) {
+    if out.capacity() - out.len() < 4 {
+        return write_small_after_growing(out, n);
+    }
     let pair = |p: u16| {
         let i = usize::from(p % 100) * 2;
         [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
     };
     if n < 10 {
-        out.push(b'0' + n as u8);
+        // Not `push`, whose own check of the room would stay.
+        out.extend_from_slice(&[b'0' + n as u8]);
     } else if n < 100 {
         out.extend_from_slice(&pair(n));
     } else {
@@ -34,6 +42,13 @@ fn write_small(out: &mut Vec<u8>, n: u16) {
             out.extend_from_slice(&[high[0], high[1], low[0], low[1]]);
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn write_small_after_growing(out: &mut Vec<u8>, n: u16) {
+    out.reserve(4);
+    write_small(out, n);
 }
 
 /// `00`, `01`, ... `99`.
@@ -153,6 +168,19 @@ mod tests {
         }
         for n in [i64::MIN, i64::MAX, 99_999, 100_000] {
             check(n);
+        }
+        // Into vectors with no room, some room and room to spare (the grow path and the
+        // usual one).
+        for n in (0..10_000)
+            .step_by(7)
+            .chain([9, 10, 99, 100, 999, 1000, 9999])
+        {
+            for room in 0..6 {
+                let mut out = Vec::with_capacity(8);
+                out.resize(8 - room, b'x');
+                write_u64(&mut out, n);
+                assert_eq!(out[8 - room..], *n.to_string().as_bytes(), "{n} {room}");
+            }
         }
         let mut out = Vec::new();
         write_u64(&mut out, u64::MAX);

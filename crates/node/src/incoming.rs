@@ -92,7 +92,7 @@ impl<N: Node> Engine<N> {
         if msg.ty == "init" || msg.ty == "error" || msg.ty.ends_with("_ok") {
             return false;
         }
-        let mut reader = BodyReader::new(msg.body);
+        let mut reader = BodyReader::with_type_at(msg.body, msg.ty_at, msg.ty);
         let Some(req) = N::read_request(msg.ty, &mut reader) else {
             return false;
         };

@@ -64,6 +64,11 @@ pub struct BodyReader<'a> {
     first: bool,
     /// What [`BodyReader::key`] saw of the reserved fields at the top level.
     top: TopFields,
+    /// Where the value of the outermost object's `type` member starts and ends (its quotes
+    /// included), when [`crate::scan::scan_request`] found it (`"type":"..."`, plain): that
+    /// member's key and value are then stepped over without reading them again;
+    /// `usize::MAX` twice otherwise (no place in a text).
+    type_at: (usize, usize),
 }
 
 /// The reserved fields among the keys of the outermost object, as [`BodyReader::key`] read
@@ -92,6 +97,18 @@ impl<'a> BodyReader<'a> {
             depth: 0,
             first: false,
             top: TopFields::default(),
+            type_at: (usize::MAX, usize::MAX),
+        }
+    }
+
+    /// A reader at the start of `text`, a body whose `type` member `"type":"ty"` has its value
+    /// at `ty_at` (the opening quote), as [`crate::scan::scan_request`] found it: the keys
+    /// and values read are those [`BodyReader::new`]'s reader reads, that member's faster.
+    #[inline]
+    pub(crate) fn with_type_at(text: &'a str, ty_at: usize, ty: &str) -> Self {
+        BodyReader {
+            type_at: (ty_at, ty_at + ty.len() + 2),
+            ..BodyReader::new(text)
         }
     }
 
@@ -149,6 +166,11 @@ impl<'a> BodyReader<'a> {
             i += 1;
         }
         if (self.first || i > self.s.i) && b.get(i) == Some(&b'"') {
+            if self.depth == 1 {
+                if let Some(key) = self.reserved_key(i) {
+                    return Some(Some(key));
+                }
+            }
             let start = i + 1;
             let end = start + string_run(&b[start..]);
             if b.get(end..end + 2) == Some(&b"\":"[..]) {
@@ -162,6 +184,26 @@ impl<'a> BodyReader<'a> {
             }
         }
         self.key_slowly()
+    }
+
+    /// The outermost object's `type` or `msg_id` key when its opening quote is at `i` (the
+    /// cursor is then before its value, as [`BodyReader::key`] leaves it): the `type` that
+    /// [`crate::scan::scan_request`] found is known by its place, `msg_id` by its bytes.
+    #[inline(always)]
+    fn reserved_key(&mut self, i: usize) -> Option<&'static str> {
+        const TYPE: usize = b"\"type\":".len();
+        const MSG_ID: &[u8] = b"\"msg_id\":";
+        let key = if i + TYPE == self.type_at.0 {
+            "type"
+        } else if self.s.b.get(i..i + MSG_ID.len()) == Some(MSG_ID) {
+            "msg_id"
+        } else {
+            return None;
+        };
+        self.s.i = i + key.len() + 3;
+        self.first = false;
+        self.note_top_key(key);
+        Some(key)
     }
 
     /// [`BodyReader::key`] for any shape.
@@ -365,6 +407,8 @@ impl<'a> BodyReader<'a> {
         let b = self.s.b;
         let i = self.s.i;
         let end = match b.get(i) {
+            // The value of the `type` member scan_request found: a plain string.
+            Some(b'"') if i == self.type_at.0 => Some(self.type_at.1),
             Some(b'"') => {
                 let end = i + 1 + string_run(&b[i + 1..]);
                 (b.get(end) == Some(&b'"')).then_some(end + 1)

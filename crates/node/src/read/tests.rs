@@ -222,15 +222,29 @@ fn read_request(ty: &str, r: &mut BodyReader<'_>) -> Option<Value> {
     }
 }
 
-/// The unscanned path: the envelope up to the body, the reader, then the header check.
+/// The unscanned path: the envelope up to the body, the reader (told where the `type` the
+/// envelope's scan found is, as the engine tells it), then the header check. The same reader
+/// without that hint must read the same and check the same header.
 fn delivered_unscanned(line: &str) -> Option<Delivered> {
     let msg = crate::scan::scan_request(line)?;
     if msg.ty == "init" {
         return None;
     }
-    let mut r = BodyReader::new(msg.body);
-    let body = read_request(msg.ty, &mut r)?;
-    let msg_id = r.request_header(msg.ty, msg.ty_at)?;
+    let read = |mut r: BodyReader<'_>| {
+        let body = read_request(msg.ty, &mut r);
+        let header = body.as_ref().map(|_| r.request_header(msg.ty, msg.ty_at));
+        (body, header)
+    };
+    let (body, header) = read(BodyReader::with_type_at(msg.body, msg.ty_at, msg.ty));
+    assert_eq!(
+        (&body, header),
+        (
+            &read(BodyReader::new(msg.body)).0,
+            read(BodyReader::new(msg.body)).1
+        ),
+        "{line}"
+    );
+    let (body, msg_id) = (body?, header??);
     let (src, dest) = (msg.src.into(), msg.dest.into());
     Some((src, dest, msg.ty.into(), msg_id, body))
 }
