@@ -145,6 +145,10 @@ pub struct Kafka {
     batch_in_flight: bool,
     /// Room for one key's list of a `poll_ok` (kept: it is needed for every poll).
     poll_text: Vec<u8>,
+    /// Room for a poll's ranges, and for the ids of the forwards a sync carries (kept: an
+    /// allocation each would cost more than filling them).
+    poll_ranges: Vec<(KeyId, std::ops::Range<usize>)>,
+    forward_ids: Vec<ForwardId>,
 }
 
 impl Kafka {
@@ -237,7 +241,8 @@ impl Kafka {
     }
 
     fn on_poll(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
-        let mut ranges = Vec::with_capacity(offsets.0.len());
+        let mut ranges = std::mem::take(&mut self.poll_ranges);
+        ranges.clear();
         for (key, start) in &offsets.0 {
             let Some(id) = self.keys.get(key) else {
                 continue;
@@ -255,6 +260,7 @@ impl Kafka {
         ctx.reply_with(&from, "poll_ok", |body| {
             wire::write_poll_ok(body, keys, &ranges, text)
         });
+        self.poll_ranges = ranges;
     }
 
     fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
@@ -456,7 +462,8 @@ impl Kafka {
         for p in 0..self.peers.len() {
             let peer = &mut self.peers[p];
             let range = peer.entries_to_send(next, now);
-            let forward_ids = peer.forwards_to_send(now);
+            let forward_ids = &mut self.forward_ids;
+            peer.forwards_to_send(now, forward_ids);
             let commits = peer.commits_to_send(now);
             if range.is_empty() && forward_ids.is_empty() && commits.is_none() && !peer.ack_due {
                 continue;
@@ -471,7 +478,7 @@ impl Kafka {
                 stream: &self.stream,
                 entries: first..first + (range.end - range.start) as usize,
                 from: range.start,
-                forward_ids: &forward_ids,
+                forward_ids,
                 forwards: &peer.forwards,
                 commits: commits.map(|_| &peer.commits),
                 commit_seq: commits.unwrap_or_default(),

@@ -161,7 +161,11 @@ impl Peer {
     /// Whether to send the commits now, and the newest commit number among them: all
     /// unacknowledged ones ([`Peer::commits`]) go, when there is a new one or they have waited
     /// [`RESEND_AFTER`] for an ack.
+    #[inline]
     pub fn commits_to_send(&mut self, now: Duration) -> Option<CommitSeq> {
+        if self.commits.is_empty() {
+            return None;
+        }
         let newest = self.commits.values().map(|&(_, seq)| seq).max()?;
         let resend = now.saturating_sub(self.commits_sent_at) >= RESEND_AFTER;
         if newest <= self.commits_sent && !resend {
@@ -184,9 +188,14 @@ impl Peer {
         }
     }
 
-    /// The ids of forwards never sent, or unanswered for [`RESEND_AFTER`]; marks them sent.
-    pub fn forwards_to_send(&mut self, now: Duration) -> Vec<ForwardId> {
-        let mut out = Vec::new();
+    /// The ids of forwards never sent, or unanswered for [`RESEND_AFTER`], in `out` (cleared
+    /// first); marks them sent.
+    pub fn forwards_to_send(&mut self, now: Duration, out: &mut Vec<ForwardId>) {
+        out.clear();
+        if self.forwards.is_empty() {
+            // Most ticks: not even an iterator over the map.
+            return;
+        }
         for (&id, fwd) in self.forwards.iter_mut() {
             let due = !matches!(fwd.sent_at, Some(at) if now.saturating_sub(at) < RESEND_AFTER);
             if due {
@@ -194,7 +203,6 @@ impl Peer {
                 out.push(id);
             }
         }
-        out
     }
 }
 
