@@ -6,13 +6,14 @@
 //! the `ack` of its own syncs, how many entries of that stream it holds. The owner resends from
 //! the last ack when the ack has not moved for [`RESEND_AFTER`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use glomers_node::ReplyTo;
 use serde_json::Value;
 
 use super::keys::KeyId;
+use super::waiting::SeenIds;
 
 /// How long an unacknowledged entry or forward waits before it is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_millis(1000);
@@ -77,7 +78,7 @@ pub struct Peer {
     /// `applied` moved since we last told the peer.
     pub ack_due: bool,
     /// The peer's forwards we appended, by forward id, so that a resent one is appended once.
-    pub appended_forwards: BTreeSet<ForwardId>,
+    pub appended_forwards: SeenIds,
     // -- sends we forward to this peer, as owner of their keys
     pub forwards: BTreeMap<ForwardId, Forward>,
     // -- our commits, as this peer holds them
