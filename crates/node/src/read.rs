@@ -206,6 +206,35 @@ impl<'a> BodyReader<'a> {
         Some(key)
     }
 
+    /// Whether the next key is `key` (a plain key, as the reader's caller writes it), written
+    /// plainly (`,"key":`, or `"key":` right after `{`): then it is read as [`BodyReader::key`]
+    /// would read it, the cursor before its value; otherwise nothing moves. For readers of
+    /// bodies whose fields usually come in one order: a literal comparison, where `key` finds
+    /// the key's end and the caller compares it with every name it knows.
+    #[inline]
+    pub fn key_is(&mut self, key: &str) -> bool {
+        let k = key.as_bytes();
+        debug_assert!(string_run(k) == k.len(), "not a plain key: {key:?}");
+        let (b, mut at) = (self.s.b, self.s.i);
+        if !self.first {
+            if b.get(at) != Some(&b',') {
+                return false;
+            }
+            at += 1;
+        }
+        let end = at + k.len() + 3;
+        match b.get(at..end) {
+            Some(m) if m[0] == b'"' && &m[1..=k.len()] == k && m[k.len() + 1..] == *b"\":" => {}
+            _ => return false,
+        }
+        self.s.i = end;
+        self.first = false;
+        if self.depth == 1 {
+            self.note_top_key(key);
+        }
+        true
+    }
+
     /// [`BodyReader::key`] for any shape.
     pub(crate) fn key_slowly(&mut self) -> Option<Option<&'a str>> {
         if !self.go_on(b'}')? {

@@ -56,17 +56,25 @@ const NUMBERED: usize = 1 << 16;
 
 /// The number `name` writes in decimal, if it is below [`NUMBERED`] and written the one way
 /// (no sign, no leading zero): then no other name gives the same number.
+#[inline]
 fn small_number(name: &str) -> Option<usize> {
     crate::decimal::canonical_small(name.as_bytes(), 5).filter(|&n| n < NUMBERED)
 }
 
 impl Keys {
-    /// The id of a key met before.
+    /// The id of a key met before. Inlined, the hash map's path aside: it runs for every key
+    /// of every request, and a call cost as much as the lookup of a numbered name.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<KeyId> {
         match small_number(name) {
             Some(n) => self.numbered.get(n).copied().flatten(),
-            None => self.ids.get(name).copied(),
+            None => self.get_named(name),
         }
+    }
+
+    #[inline(never)]
+    fn get_named(&self, name: &str) -> Option<KeyId> {
+        self.ids.get(name).copied()
     }
 
     /// The id of `name`, met now for the first time if need be (then `owner` names its owner).

@@ -46,7 +46,7 @@
 //! or its entries are resent every [`replication::RESEND_AFTER`]) and the client times out: a
 //! send is never acknowledged before it is held twice, and never appended twice.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use glomers_node::{log, BodyReader, Ctx, ErrorCode, Node, ReplyTo};
@@ -58,6 +58,7 @@ pub mod read;
 pub mod rendered;
 pub mod replication;
 pub mod ring;
+pub mod waiting;
 pub mod wire;
 
 #[cfg(test)]
@@ -66,6 +67,7 @@ mod tests;
 use keys::{KeyId, Keys, Owner};
 use replication::{CommitSeq, Entry, Forward, ForwardId, Peer, PeerEntry};
 use ring::Ring;
+use waiting::Waiters;
 use wire::{KeyOffsets, Name, SyncIn, SyncOut};
 
 /// The group-commit period.
@@ -131,13 +133,13 @@ pub struct Kafka {
     /// Clients waiting for a forwarded send, by forward id: answered when the owner's stream
     /// brings the entry back (see "Group commit on a tick" for why this is not a `relay`).
     /// Forward ids grow with time: the first entries are the oldest (see [`Kafka::expire`]).
-    forwarded_clients: BTreeMap<ForwardId, Waiter>,
+    forwarded_clients: Waiters<Waiter>,
     next_forward_id: ForwardId,
     /// The number of our newest commit.
     commit_seq: CommitSeq,
     /// Clients of commits waiting for every peer's ack, by commit number.
     /// Commit numbers grow with time: the first entries are the oldest.
-    commit_waiters: BTreeMap<CommitSeq, Waiter>,
+    commit_waiters: Waiters<Waiter>,
     /// Stream entries numbered below this are answered or were checked against the
     /// client deadline.
     deadline_seq: u64,
@@ -145,6 +147,10 @@ pub struct Kafka {
     batch_in_flight: bool,
     /// Room for one key's list of a `poll_ok` (kept: it is needed for every poll).
     poll_text: Vec<u8>,
+    /// Room for a poll's ranges, and for the ids of the forwards a sync carries (kept: an
+    /// allocation each would cost more than filling them).
+    poll_ranges: Vec<(KeyId, std::ops::Range<usize>)>,
+    forward_ids: Vec<ForwardId>,
 }
 
 impl Kafka {
@@ -237,7 +243,8 @@ impl Kafka {
     }
 
     fn on_poll(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
-        let mut ranges = Vec::with_capacity(offsets.0.len());
+        let mut ranges = std::mem::take(&mut self.poll_ranges);
+        ranges.clear();
         for (key, start) in &offsets.0 {
             let Some(id) = self.keys.get(key) else {
                 continue;
@@ -255,6 +262,7 @@ impl Kafka {
         ctx.reply_with(&from, "poll_ok", |body| {
             wire::write_poll_ok(body, keys, &ranges, text)
         });
+        self.poll_ranges = ranges;
     }
 
     fn on_commit(&mut self, ctx: &mut Ctx<Self>, offsets: KeyOffsets, from: ReplyTo) {
@@ -314,11 +322,12 @@ impl Kafka {
             .map(|p| p.commits_acked)
             .min()
             .unwrap_or(CommitSeq::MAX);
-        while let Some(entry) = self.commit_waiters.first_entry() {
-            if *entry.key() > held_by_all {
+        while let Some((seq, _)) = self.commit_waiters.first() {
+            if seq > held_by_all {
                 break;
             }
-            ctx.reply_with(&entry.remove().client, "commit_offsets_ok", |_| {});
+            let waiter = self.commit_waiters.pop_first().expect("the first waiter");
+            ctx.reply_with(&waiter.client, "commit_offsets_ok", |_| {});
         }
     }
 
@@ -397,7 +406,7 @@ impl Kafka {
         }
         let Some(id) = entry.ours else { return };
         self.peers[p].forwards.remove(&id);
-        if let Some(waiter) = self.forwarded_clients.remove(&id) {
+        if let Some(waiter) = self.forwarded_clients.remove(id) {
             ctx.reply_with(&waiter.client, "send_ok", |body| {
                 body.u64("offset", offset);
             });
@@ -427,11 +436,12 @@ impl Kafka {
             (&mut self.forwarded_clients, NOT_YET_TWICE),
             (&mut self.commit_waiters, NOT_YET_EVERYWHERE),
         ] {
-            while let Some(entry) = waiters.first_entry() {
-                if entry.get().since > since {
+            while let Some((_, waiter)) = waiters.first() {
+                if waiter.since > since {
                     break;
                 }
-                ctx.reply_error(&entry.remove().client, ErrorCode::Timeout, text);
+                let waiter = waiters.pop_first().expect("the first waiter");
+                ctx.reply_error(&waiter.client, ErrorCode::Timeout, text);
             }
         }
     }
@@ -456,7 +466,8 @@ impl Kafka {
         for p in 0..self.peers.len() {
             let peer = &mut self.peers[p];
             let range = peer.entries_to_send(next, now);
-            let forward_ids = peer.forwards_to_send(now);
+            let forward_ids = &mut self.forward_ids;
+            peer.forwards_to_send(now, forward_ids);
             let commits = peer.commits_to_send(now);
             if range.is_empty() && forward_ids.is_empty() && commits.is_none() && !peer.ack_due {
                 continue;
@@ -471,7 +482,7 @@ impl Kafka {
                 stream: &self.stream,
                 entries: first..first + (range.end - range.start) as usize,
                 from: range.start,
-                forward_ids: &forward_ids,
+                forward_ids,
                 forwards: &peer.forwards,
                 commits: commits.map(|_| &peer.commits),
                 commit_seq: commits.unwrap_or_default(),

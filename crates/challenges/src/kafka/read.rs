@@ -2,14 +2,22 @@
 //! the body with [`BodyReader`], several times cheaper than serde's derived deserializers.
 //! Anything unusual (an escaped key, a float offset, a duplicate field) is left to serde,
 //! which reads it as [`Request`]'s derive says or answers with the error.
+//!
+//! Each reader first takes the fields in the order their writers use (the clients write
+//! them sorted, `{"msg_id":1,"offsets":{..},"type":"poll"}`; a sync has its `type` first,
+//! then its fields as [`super::wire::SyncOut`] writes them), each found by
+//! [`BodyReader::key_is`], a literal comparison; then the general loop takes whatever is
+//! left, in any order, exactly as it would have taken those fields (a duplicate of one taken
+//! first is refused there).
 
 use std::borrow::Cow;
 
 use glomers_node::{BodyReader, FieldSet};
 
 use glomers_node::plain_i64;
+use serde_json::Value;
 
-use super::wire::{EntryIn, KeyOffsets, Name, SyncIn};
+use super::wire::{EntryIn, ForwardIn, KeyOffsets, Name, SyncIn};
 use super::Request;
 
 /// Reads a request body of type `ty`; `None` leaves it to serde.
@@ -30,6 +38,18 @@ pub fn read<'a>(ty: &str, r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     Some(request)
 }
 
+/// The clients' `msg_id` and `type` after their fields, when they come in that order.
+#[inline]
+fn skip_header(r: &mut BodyReader<'_>) -> Option<()> {
+    if r.key_is("msg_id") {
+        r.skip()?;
+    }
+    if r.key_is("type") {
+        r.skip()?;
+    }
+    Some(())
+}
+
 fn name<'a>(r: &mut BodyReader<'a>) -> Option<Name<'a>> {
     r.str().map(|s| Name(Cow::Borrowed(s)))
 }
@@ -37,6 +57,13 @@ fn name<'a>(r: &mut BodyReader<'a>) -> Option<Name<'a>> {
 fn read_send<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     let (mut key, mut msg) = (None, None);
     r.object()?;
+    if r.key_is("key") {
+        key = Some(name(r)?);
+    }
+    if r.key_is("msg") {
+        msg = Some(r.value()?);
+    }
+    skip_header(r)?;
     while let Some(field) = r.key()? {
         match field {
             "key" if key.is_none() => key = Some(name(r)?),
@@ -55,6 +82,15 @@ fn read_send<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
 fn read_offsets_field<'a>(r: &mut BodyReader<'a>) -> Option<KeyOffsets<'a>> {
     let mut offsets = None;
     r.object()?;
+    if r.key_is("msg_id") {
+        r.skip()?;
+    }
+    if r.key_is("offsets") {
+        offsets = Some(offsets_object(r)?);
+    }
+    if r.key_is("type") {
+        r.skip()?;
+    }
     while let Some(field) = r.key()? {
         match field {
             "offsets" if offsets.is_none() => offsets = Some(offsets_object(r)?),
@@ -124,16 +160,13 @@ fn compact_offsets(text: &str) -> Option<(KeyOffsets<'_>, usize)> {
 fn read_list_committed<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     let mut keys = None;
     r.object()?;
+    if r.key_is("keys") {
+        keys = Some(names(r)?);
+    }
+    skip_header(r)?;
     while let Some(field) = r.key()? {
         match field {
-            "keys" if keys.is_none() => {
-                let mut list = Vec::new();
-                r.array()?;
-                while r.more()? {
-                    list.push(name(r)?);
-                }
-                keys = Some(list);
-            }
+            "keys" if keys.is_none() => keys = Some(names(r)?),
             "keys" => return None,
             _ => r.skip()?,
         }
@@ -141,42 +174,92 @@ fn read_list_committed<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     Some(Request::ListCommittedOffsets { keys: keys? })
 }
 
+fn names<'a>(r: &mut BodyReader<'a>) -> Option<Vec<Name<'a>>> {
+    let mut list = Vec::new();
+    r.array()?;
+    while r.more()? {
+        list.push(name(r)?);
+    }
+    Some(list)
+}
+
+/// A sync's fields, numbered for [`FieldSet`], in the order [`super::wire::SyncOut`] writes
+/// them.
+const SYNC_FIELDS: [&str; 7] = [
+    "ack",
+    "from",
+    "entries",
+    "forwards",
+    "commits",
+    "commit_seq",
+    "commit_ack",
+];
+
 fn read_sync<'a>(r: &mut BodyReader<'a>) -> Option<SyncIn<'a>> {
     let mut sync = SyncIn::default();
     let mut seen = FieldSet::default();
     r.object()?;
+    if r.key_is("type") {
+        r.skip()?;
+    }
+    // Unrolled (literal keys: `key_is` is then a few comparisons of constants).
+    macro_rules! in_order {
+        ($($n:literal)*) => {$(
+            if r.key_is(SYNC_FIELDS[$n]) {
+                seen.first($n);
+                sync_field(r, &mut sync, $n)?;
+            }
+        )*};
+    }
+    in_order!(0 1 2 3 4 5 6);
     while let Some(field) = r.key()? {
-        match field {
-            "ack" if seen.first(0) => sync.ack = r.u64()?,
-            "from" if seen.first(1) => sync.from = r.u64()?,
-            "entries" if seen.first(2) => {
-                r.array()?;
-                while r.more()? {
-                    push_roomy(&mut sync.entries, entry(r)?);
-                }
-            }
-            "forwards" if seen.first(3) => {
-                r.array()?;
-                while r.more()? {
-                    r.array()?;
-                    let id = r.more()?.then(|| r.u64())??;
-                    let key = r.more()?.then(|| name(r))??;
-                    let msg = r.more()?.then(|| r.value())??;
-                    (!r.more()?).then_some(())?;
-                    push_roomy(&mut sync.forwards, (id, key, msg));
-                }
-            }
-            "commits" if seen.first(4) => sync.commits = offsets_object(r)?,
-            "commit_seq" if seen.first(5) => sync.commit_seq = r.u64()?,
-            "commit_ack" if seen.first(6) => sync.commit_ack = r.u64()?,
-            "ack" | "from" | "entries" | "forwards" | "commits" | "commit_seq" | "commit_ack" => {
-                return None
-            }
-            _ => r.skip()?,
+        match SYNC_FIELDS.iter().position(|f| *f == field) {
+            Some(n) if seen.first(n as u32) => sync_field(r, &mut sync, n)?,
+            Some(_) => return None,
+            None => r.skip()?,
         }
     }
     // `ack` is the one field without a default.
     seen.has(0).then_some(sync)
+}
+
+/// Reads the value of the sync field numbered `n` in [`SYNC_FIELDS`].
+#[inline(always)]
+fn sync_field<'a>(r: &mut BodyReader<'a>, sync: &mut SyncIn<'a>, n: usize) -> Option<()> {
+    match n {
+        0 => sync.ack = r.u64()?,
+        1 => sync.from = r.u64()?,
+        2 => {
+            r.array()?;
+            while r.more()? {
+                let entry = match compact_entry(r.rest()) {
+                    Some((entry, used)) => {
+                        r.advance(used);
+                        entry
+                    }
+                    None => entry(r)?,
+                };
+                push_roomy(&mut sync.entries, entry);
+            }
+        }
+        3 => {
+            r.array()?;
+            while r.more()? {
+                let forward = match compact_forward(r.rest()) {
+                    Some((forward, used)) => {
+                        r.advance(used);
+                        forward
+                    }
+                    None => forward(r)?,
+                };
+                push_roomy(&mut sync.forwards, forward);
+            }
+        }
+        4 => sync.commits = offsets_object(r)?,
+        5 => sync.commit_seq = r.u64()?,
+        _ => sync.commit_ack = r.u64()?,
+    }
+    Some(())
 }
 
 /// Pushes `item`, making room for four at the first (cheaper than growing from empty).
@@ -185,6 +268,15 @@ fn push_roomy<T>(list: &mut Vec<T>, item: T) {
         *list = Vec::with_capacity(4);
     }
     list.push(item);
+}
+
+/// `[forward id, key, msg]`.
+fn forward<'a>(r: &mut BodyReader<'a>) -> Option<ForwardIn<'a>> {
+    r.array()?;
+    let id = r.more()?.then(|| r.u64())??;
+    let key = r.more()?.then(|| name(r))??;
+    let msg = r.more()?.then(|| r.value())??;
+    (!r.more()?).then_some((id, key, msg))
 }
 
 /// `[key, offset, msg, [origin, forward id] or null]`.
@@ -204,6 +296,101 @@ fn entry<'a>(r: &mut BodyReader<'a>) -> Option<EntryIn<'a>> {
         Some((origin, id))
     };
     (!r.more()?).then_some((key, offset, msg, forward))
+}
+
+/// A cursor over JSON text written compactly, as the nodes write their syncs: the entries'
+/// and forwards' one-pass readers ([`compact_entry`], [`compact_forward`]). Strings without
+/// escapes or control characters, integers as [`plain_i64`] takes them; anything else is
+/// `None`, and the caller takes the general path.
+struct Compact<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Compact<'a> {
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.text.as_bytes().get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    #[inline]
+    fn name(&mut self) -> Option<Name<'a>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let b = &self.text.as_bytes()[start..];
+        // The first quote, backslash or control character must be the closing quote.
+        let len = b
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        (b[len] == b'"').then_some(())?;
+        self.i = start + len + 1;
+        // Quotes around it: a boundary of the text's characters.
+        Some(Name(Cow::Borrowed(self.text.get(start..start + len)?)))
+    }
+
+    #[inline]
+    fn i64(&mut self) -> Option<i64> {
+        let (n, used) = plain_i64(&self.text.as_bytes()[self.i..])?;
+        self.i += used;
+        Some(n)
+    }
+
+    /// A non-negative integer (up to `i64::MAX`: larger ones by the general path).
+    #[inline]
+    fn u64(&mut self) -> Option<u64> {
+        u64::try_from(self.i64()?).ok()
+    }
+
+    /// A message that is an integer, as [`BodyReader::value`] makes it.
+    #[inline]
+    fn msg(&mut self) -> Option<Value> {
+        let n = self.i64()?;
+        Some(match u64::try_from(n) {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::from(n),
+        })
+    }
+}
+
+/// An entry, `["k",3,17,null]` or `["k",3,17,["n1",4]]`, written compactly at the start of
+/// `text` with an integer message, and how many bytes it takes; `None` for anything else.
+/// (Valid JSON by construction: every byte is checked.)
+fn compact_entry(text: &str) -> Option<(EntryIn<'_>, usize)> {
+    let mut c = Compact { text, i: 0 };
+    c.eat(b'[')?;
+    let key = c.name()?;
+    c.eat(b',')?;
+    let offset = c.u64()?;
+    c.eat(b',')?;
+    let msg = c.msg()?;
+    c.eat(b',')?;
+    let forward = if text.as_bytes()[c.i..].starts_with(b"null") {
+        c.i += 4;
+        None
+    } else {
+        c.eat(b'[')?;
+        let origin = c.name()?;
+        c.eat(b',')?;
+        let id = c.u64()?;
+        c.eat(b']')?;
+        Some((origin, id))
+    };
+    c.eat(b']')?;
+    Some(((key, offset, msg, forward), c.i))
+}
+
+/// A forward, `[4,"k",17]`, written compactly at the start of `text` with an integer
+/// message, and how many bytes it takes; `None` for anything else.
+fn compact_forward(text: &str) -> Option<(ForwardIn<'_>, usize)> {
+    let mut c = Compact { text, i: 0 };
+    c.eat(b'[')?;
+    let id = c.u64()?;
+    c.eat(b',')?;
+    let key = c.name()?;
+    c.eat(b',')?;
+    let msg = c.msg()?;
+    c.eat(b']')?;
+    Some(((id, key, msg), c.i))
 }
 
 #[cfg(test)]
@@ -346,5 +533,142 @@ mod tests {
         ] {
             assert_eq!(compact_offsets(text), None, "{text}");
         }
+    }
+
+    /// Checks a one-pass reader's result on `text` against the general reader's and serde's
+    /// on the bytes it took; whether it took any.
+    fn same_as_general<'a, T>(
+        compact: fn(&'a str) -> Option<(T, usize)>,
+        general: fn(&mut BodyReader<'a>) -> Option<T>,
+        text: &'a str,
+    ) -> bool
+    where
+        T: PartialEq + std::fmt::Debug + serde::Deserialize<'a>,
+    {
+        let Some((fast, used)) = compact(text) else {
+            return false;
+        };
+        let taken = &text[..used];
+        let mut r = BodyReader::new(taken);
+        assert_eq!(general(&mut r).as_ref(), Some(&fast), "{text}");
+        assert!(r.end().is_some(), "{text}");
+        let by_serde: Option<T> = serde_json::from_str(taken).ok();
+        assert_eq!(by_serde.as_ref(), Some(&fast), "{text}");
+        true
+    }
+
+    /// The one-pass readers of a sync's entries and forwards read what the general reader
+    /// and serde read, take every plain one, and leave alone what they do not take: on
+    /// random entries and forwards, in sync bodies, and with a byte or two changed.
+    #[test]
+    fn compact_entries_and_forwards_read_as_the_general_reader_reads_them() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // (text, plain for a name)
+        let names = [
+            ("0", true),
+            ("17", true),
+            ("k", true),
+            ("", true),
+            ("é", true),
+            ("a b", true),
+            ("n1", true),
+            ("x\\\"y", false),
+            ("\\u0031", false),
+        ];
+        // (text, plain i64, plain non-negative i64)
+        let ints = [
+            ("0", true, true),
+            ("42", true, true),
+            ("-1", true, false),
+            ("9223372036854775807", true, true),
+            ("-9223372036854775808", true, false),
+            ("9223372036854775808", false, false),
+            ("18446744073709551615", false, false),
+            ("-0", false, false),
+            ("01", false, false),
+            ("1.5", false, false),
+            ("1e3", false, false),
+        ];
+        let others = ["\"s\"", "null", "[1]", "{\"a\":1}", "true"];
+        let bytes = b"[]\",:\\-0123456789 nul.e";
+        let (mut taken, mut plain_total) = (0, 0);
+        for _ in 0..20_000 {
+            let mut plain = true;
+            let name = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng, plain: &mut bool| {
+                let (n, p) = names[rng.gen_range(0..names.len())];
+                *plain &= p;
+                format!("\"{n}\"")
+            };
+            let int = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng,
+                       plain: &mut bool,
+                       unsigned: bool| {
+                let (n, signed, non_negative) = ints[rng.gen_range(0..ints.len())];
+                *plain &= if unsigned { non_negative } else { signed };
+                n.to_string()
+            };
+            let is_entry = rng.gen_bool(0.5);
+            let text = if is_entry {
+                let key = name(&mut rng, &mut plain);
+                let offset = int(&mut rng, &mut plain, true);
+                let msg = match rng.gen_bool(0.8) {
+                    true => int(&mut rng, &mut plain, false),
+                    false => {
+                        plain = false;
+                        others[rng.gen_range(0..others.len())].to_string()
+                    }
+                };
+                let forward = match rng.gen_bool(0.5) {
+                    true => "null".to_string(),
+                    false => {
+                        let origin = name(&mut rng, &mut plain);
+                        format!("[{origin},{}]", int(&mut rng, &mut plain, true))
+                    }
+                };
+                format!("[{key},{offset},{msg},{forward}]")
+            } else {
+                let id = int(&mut rng, &mut plain, true);
+                let key = name(&mut rng, &mut plain);
+                let msg = int(&mut rng, &mut plain, false);
+                format!("[{id},{key},{msg}]")
+            };
+            let check = |text: &str| match is_entry {
+                true => same_as_general(compact_entry, entry, text),
+                false => same_as_general(compact_forward, forward, text),
+            };
+            let took = check(&format!("{text},[]"));
+            if plain {
+                plain_total += 1;
+                assert!(took, "{text}");
+                let used = match is_entry {
+                    true => compact_entry(&text).unwrap().1,
+                    false => compact_forward(&text).unwrap().1,
+                };
+                assert_eq!(used, text.len());
+            }
+            taken += usize::from(took);
+            let field = if is_entry { "entries" } else { "forwards" };
+            let body = format!(r#"{{"type":"sync","ack":1,"{field}":[{text},{text}]}}"#);
+            if read("sync", &mut BodyReader::new(&body)).is_some() {
+                assert_reads_as_serde(read, "sync", &body);
+            }
+            let mut changed = text.clone().into_bytes();
+            for _ in 0..rng.gen_range(1..3) {
+                let i = rng.gen_range(0..changed.len());
+                changed[i] = bytes[rng.gen_range(0..bytes.len())];
+            }
+            let Ok(changed) = String::from_utf8(changed) else {
+                continue;
+            };
+            check(&changed);
+            let body = format!(r#"{{"type":"sync","ack":1,"{field}":[{changed}]}}"#);
+            if read("sync", &mut BodyReader::new(&body)).is_some() {
+                assert_reads_as_serde(read, "sync", &body);
+            }
+        }
+        assert!(
+            taken >= plain_total && plain_total > 1000,
+            "{taken} {plain_total}"
+        );
     }
 }

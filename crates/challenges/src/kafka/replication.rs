@@ -6,13 +6,14 @@
 //! the `ack` of its own syncs, how many entries of that stream it holds. The owner resends from
 //! the last ack when the ack has not moved for [`RESEND_AFTER`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use glomers_node::ReplyTo;
 use serde_json::Value;
 
 use super::keys::KeyId;
+use super::waiting::SeenIds;
 
 /// How long an unacknowledged entry or forward waits before it is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_millis(1000);
@@ -77,7 +78,7 @@ pub struct Peer {
     /// `applied` moved since we last told the peer.
     pub ack_due: bool,
     /// The peer's forwards we appended, by forward id, so that a resent one is appended once.
-    pub appended_forwards: BTreeSet<ForwardId>,
+    pub appended_forwards: SeenIds,
     // -- sends we forward to this peer, as owner of their keys
     pub forwards: BTreeMap<ForwardId, Forward>,
     // -- our commits, as this peer holds them
@@ -161,7 +162,11 @@ impl Peer {
     /// Whether to send the commits now, and the newest commit number among them: all
     /// unacknowledged ones ([`Peer::commits`]) go, when there is a new one or they have waited
     /// [`RESEND_AFTER`] for an ack.
+    #[inline]
     pub fn commits_to_send(&mut self, now: Duration) -> Option<CommitSeq> {
+        if self.commits.is_empty() {
+            return None;
+        }
         let newest = self.commits.values().map(|&(_, seq)| seq).max()?;
         let resend = now.saturating_sub(self.commits_sent_at) >= RESEND_AFTER;
         if newest <= self.commits_sent && !resend {
@@ -184,9 +189,14 @@ impl Peer {
         }
     }
 
-    /// The ids of forwards never sent, or unanswered for [`RESEND_AFTER`]; marks them sent.
-    pub fn forwards_to_send(&mut self, now: Duration) -> Vec<ForwardId> {
-        let mut out = Vec::new();
+    /// The ids of forwards never sent, or unanswered for [`RESEND_AFTER`], in `out` (cleared
+    /// first); marks them sent.
+    pub fn forwards_to_send(&mut self, now: Duration, out: &mut Vec<ForwardId>) {
+        out.clear();
+        if self.forwards.is_empty() {
+            // Most ticks: not even an iterator over the map.
+            return;
+        }
         for (&id, fwd) in self.forwards.iter_mut() {
             let due = !matches!(fwd.sent_at, Some(at) if now.saturating_sub(at) < RESEND_AFTER);
             if due {
@@ -194,7 +204,6 @@ impl Peer {
                 out.push(id);
             }
         }
-        out
     }
 }
 

@@ -78,6 +78,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for KeyOffsets<'a> {
 /// its origin and forward id.
 pub type EntryIn<'a> = (Name<'a>, u64, Value, Option<(Name<'a>, ForwardId)>);
 
+/// A forward as it arrives: forward id, key, message.
+pub type ForwardIn<'a> = (ForwardId, Name<'a>, Value);
+
 /// The `sync` message body as it arrives (see [`SyncOut`] for its fields).
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct SyncIn<'a> {
@@ -87,7 +90,7 @@ pub struct SyncIn<'a> {
     #[serde(default, borrow)]
     pub entries: Vec<EntryIn<'a>>,
     #[serde(default, borrow)]
-    pub forwards: Vec<(ForwardId, Name<'a>, Value)>,
+    pub forwards: Vec<ForwardIn<'a>>,
     #[serde(default, borrow)]
     pub commits: KeyOffsets<'a>,
     #[serde(default)]

@@ -204,12 +204,21 @@ fn delivered_after_scan(line: &str) -> Option<Delivered> {
 }
 
 /// A request reader: key by key ([`read_any`]); for type `t1`, key by key skipping every
-/// value; for `t2`, the body whole; for `t3`, the body skipped whole.
+/// value; for `t4` the same, the keys `msg_id`, `k` and `type` first tried in that order by
+/// [`BodyReader::key_is`]; for `t2`, the body whole; for `t3`, the body skipped whole.
 fn read_request(ty: &str, r: &mut BodyReader<'_>) -> Option<Value> {
     match ty {
-        "t1" => {
+        "t1" | "t4" => {
             let mut keys = Vec::new();
             r.object()?;
+            if ty == "t4" {
+                for key in ["msg_id", "k", "type"] {
+                    if r.key_is(key) {
+                        keys.push(Value::from(key));
+                        r.skip()?;
+                    }
+                }
+            }
             while let Some(key) = r.key()? {
                 keys.push(Value::from(key));
                 r.skip()?;
@@ -266,6 +275,7 @@ fn unscanned_requests_read_as_scanned_ones() {
         "t",
     ];
     let types = [
+        r#""t4""#,
         r#""t2""#,
         r#""t1""#,
         r#""t3""#,
@@ -299,7 +309,7 @@ fn unscanned_requests_read_as_scanned_ones() {
             members.push(format!(r#""msg_id":{}"#, rng.gen_range(0..5000)));
             members.push(format!(r#""k":{}"#, values.choose(&mut rng).unwrap()));
             members.shuffle(&mut rng);
-            let ty = format!(r#""type":"t{}""#, rng.gen_range(0..4));
+            let ty = format!(r#""type":"t{}""#, rng.gen_range(0..5));
             match rng.gen_bool(0.5) {
                 true => members.insert(0, ty),
                 false => members.push(ty),
@@ -340,6 +350,12 @@ fn unscanned_requests_read_as_scanned_ones() {
             continue;
         };
         let fast = delivered_unscanned(&line);
+        if let Some((_, _, ty, _, keys)) = fast.as_ref().filter(|f| f.2 == "t4") {
+            // The expected keys read as `key` reads them.
+            let body = crate::scan::scan_request(&line).unwrap().body;
+            let by_key = read_request("t1", &mut BodyReader::new(body));
+            assert_eq!(Some(keys), by_key.as_ref(), "{ty} {line}");
+        }
         if fast.is_some() {
             taken += 1;
             assert_eq!(fast, delivered_after_scan(&line), "{line}");
