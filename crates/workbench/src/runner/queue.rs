@@ -238,15 +238,20 @@ impl<E: Copy> EventQueue<E> {
 
     /// Removes and returns the next event if it is due at `now` or before; else the time of
     /// the next event (what [`EventQueue::next_time`] says: the runner's loop asks for it
-    /// each time nothing more is due).
+    /// each time nothing more is due). Inlined: that answer (a third of the calls) costs two
+    /// comparisons, and only taking an event calls [`EventQueue::pop_first`].
+    #[inline(always)]
     pub(super) fn pop_due(&mut self, now: Nanos) -> Result<E, Option<Nanos>> {
         let (key, lane) = self.first;
-        if key == NO_KEY {
-            return Err(None);
+        // No event (`NO_KEY`) reads as one at the end of time.
+        if time_of(key) > now || key == NO_KEY {
+            return Err((key != NO_KEY).then(|| time_of(key)));
         }
-        if time_of(key) > now {
-            return Err(Some(time_of(key)));
-        }
+        Ok(self.pop_first(lane))
+    }
+
+    /// Removes and returns the first event, at the front of `lane`.
+    fn pop_first(&mut self, lane: Lane) -> E {
         let event = match lane {
             Lane::Heap => self.heap.pop().map(|entry| entry.event),
             Lane::Fifo => {
@@ -257,7 +262,7 @@ impl<E: Copy> EventQueue<E> {
             Lane::DueNow => self.due_now.pop().map(|entry| entry.event),
         };
         self.first = self.head();
-        Ok(event.expect("the head's lane holds it"))
+        event.expect("the head's lane holds it")
     }
 
     /// The earliest head of the three: its key ([`NO_KEY`] if all are empty), and whose it is.
