@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
+use super::queue::Ticket;
 use super::{Event, Phase, Runner, Severity};
 use crate::history::{ClientName, Nanos, Op, OpF, OpType, OpValue, Process, NANOS_PER_SEC};
 use crate::net::{Addr, Body};
@@ -40,6 +41,8 @@ pub(super) struct Client {
 pub(super) struct Outstanding {
     pub(super) msg_id: u64,
     pub(super) op: Invocation,
+    /// The request's timeout in the runner's queue, cancelled once the op is taken back.
+    pub(super) timeout: Option<Ticket>,
 }
 
 pub(super) struct Worker {
@@ -87,6 +90,8 @@ impl Runner<'_> {
     /// A message for a client. The common case (a worker's awaited reply that is not an
     /// error) is read straight from the node's text; anything else goes through the map, as
     /// [`Runner::on_client_map`] says.
+    // `iter().any` on purpose: `contains` calls memchr, which costs more on a few bytes.
+    #[allow(clippy::manual_contains)]
     pub(super) fn on_client_message(&mut self, client: u32, src: Addr, body: Body) {
         let reply = match &body {
             Body::Raw(text) => ReplyText::new(text),
@@ -97,7 +102,7 @@ impl Runner<'_> {
         let in_reply_to = header.as_ref().and_then(|h| as_u64(h.in_reply_to?));
         let is_error = header.as_ref().and_then(|h| match h.kind {
             // An escape in `type`: only the map can say what it is.
-            Some(kind) if kind.contains(&b'\\') => None,
+            Some(kind) if kind.iter().any(|&b| b == b'\\') => None,
             kind => Some(kind == Some(&b"\"error\""[..])),
         });
         let (Some(in_reply_to), Some(false)) = (in_reply_to, is_error) else {
@@ -304,7 +309,14 @@ impl Runner<'_> {
     /// The worker's outstanding op, with its value back from the history (see
     /// [`Runner::park_value`]) while the runner and the workload handle its reply.
     fn take_outstanding(&mut self, w: usize) -> Option<Invocation> {
-        let Outstanding { mut op, .. } = self.workers[w].outstanding.take()?;
+        let Outstanding {
+            mut op, timeout, ..
+        } = self.workers[w].outstanding.take()?;
+        // A timeout that has not fired would come out only to be ignored (the worker's
+        // request is no longer this one): it is taken back.
+        if let Some(ticket) = timeout {
+            self.queue.cancel(ticket);
+        }
         let invoke = self.workers[w].invoke_index;
         std::mem::swap(&mut op.value, &mut self.history.ops[invoke].value);
         Some(op)
@@ -321,9 +333,14 @@ impl Runner<'_> {
                 let invoke = self.workers[w].invoke_index;
                 let name = self.clients[client as usize].name;
                 self.history.note_client_request(invoke, name, msg_id);
-                self.workers[w].outstanding = Some(Outstanding { msg_id, op });
                 let timeout = self.workload.timeout();
-                self.schedule(self.now + timeout, Event::ClientTimeout { client, msg_id });
+                let timeout =
+                    self.schedule(self.now + timeout, Event::ClientTimeout { client, msg_id });
+                self.workers[w].outstanding = Some(Outstanding {
+                    msg_id,
+                    op,
+                    timeout,
+                });
             }
             Step::Done(completion) => self.complete(w, op, completion),
         }
@@ -468,6 +485,7 @@ mod tests {
             outstanding: busy.then(|| Outstanding {
                 msg_id: 1,
                 op: Invocation::new("read", OpValue::NULL),
+                timeout: None,
             }),
             retiring_client: false,
             invoke_index: 0,

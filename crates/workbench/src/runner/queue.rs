@@ -1,7 +1,7 @@
 //! The runner's time-ordered event queue.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use crate::history::Nanos;
 
@@ -13,16 +13,19 @@ use crate::history::Nanos;
 /// without a heap's sifting. So do events scheduled for the current time (deliveries without
 /// latency: all client traffic, and all traffic of a test without `--latency`), in a second
 /// FIFO. Taking the earliest head of the three gives exactly the heap's order.
+///
+/// An event of the first FIFO can be cancelled ([`EventQueue::cancel`]): a timeout whose
+/// request was answered is then dropped unseen, instead of coming out to be ignored.
 pub(super) struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
-    /// Non-decreasing in key.
-    fifo: VecDeque<Entry<E>>,
+    /// Non-decreasing in key; a cancelled event is `None`, and never at the front.
+    fifo: Fifo<Option<E>>,
     /// Non-decreasing in key: events scheduled at the time of scheduling.
-    due_now: VecDeque<Entry<E>>,
+    due_now: Fifo<E>,
     sequence: u64,
     /// The earliest head of the three lanes (see [`EventQueue::head`]), kept up to date by
-    /// every push and pop: asking for the next event's time (once per step of the runner's
-    /// loop, when nothing more is due) costs no look at the lanes.
+    /// every push, pop and cancel: asking for the next event's time (once per step of the
+    /// runner's loop, when nothing more is due) costs no look at the lanes.
     first: (u128, Lane),
 }
 
@@ -38,9 +41,15 @@ pub(super) enum Order {
     Any,
 }
 
+/// What [`EventQueue::cancel`] takes back: the place of an event in the [`Order::Rising`]
+/// lane, counted from the lane's first event ever (never reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Ticket(u64);
+
 /// An event under its key: the time in the high half, the scheduling sequence number in the
 /// low one, so that one integer comparison orders by time, then by scheduling order (and the
 /// heap never compares events).
+#[derive(Clone, Copy)]
 struct Entry<E> {
     key: u128,
     event: E,
@@ -78,6 +87,79 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// A first-in-first-out lane: a vector and the index of its front (no wrapping index as in a
+/// `VecDeque`). Taken entries are dropped from the vector when it empties, or when they are
+/// most of it.
+struct Fifo<T> {
+    items: Vec<Entry<T>>,
+    /// The front's index in `items`.
+    head: usize,
+    /// How many entries were dropped from the front of `items` (so that `dropped + i` names
+    /// `items[i]` for good: see [`Ticket`]).
+    dropped: u64,
+}
+
+/// Taken entries are dropped from a lane's vector only past this many (and half of it).
+const DROP_TAKEN_AT: usize = 1024;
+
+impl<T: Copy> Fifo<T> {
+    fn new() -> Fifo<T> {
+        Fifo {
+            items: Vec::new(),
+            head: 0,
+            dropped: 0,
+        }
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&Entry<T>> {
+        self.items.get(self.head)
+    }
+
+    #[inline]
+    fn back(&self) -> Option<&Entry<T>> {
+        self.items.last().filter(|_| self.head < self.items.len())
+    }
+
+    /// Appends `entry`; its place for good.
+    #[inline]
+    fn push(&mut self, entry: Entry<T>) -> u64 {
+        self.items.push(entry);
+        self.dropped + (self.items.len() - 1) as u64
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<T>> {
+        let entry = *self.items.get(self.head)?;
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.dropped += self.head as u64;
+            self.items.clear();
+            self.head = 0;
+        } else if self.head >= DROP_TAKEN_AT && 2 * self.head >= self.items.len() {
+            self.dropped += self.head as u64;
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
+        Some(entry)
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.head == self.items.len()
+    }
+}
+
+impl<E: Copy> Fifo<Option<E>> {
+    /// Drops cancelled events from the front, so that the front is an event.
+    #[inline]
+    fn skip_cancelled(&mut self) {
+        while self.front().is_some_and(|entry| entry.event.is_none()) {
+            self.pop();
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Lane {
     Heap,
@@ -89,39 +171,62 @@ impl<E: Copy> EventQueue<E> {
     pub(super) fn new() -> EventQueue<E> {
         EventQueue {
             heap: BinaryHeap::new(),
-            fifo: VecDeque::new(),
-            due_now: VecDeque::new(),
+            fifo: Fifo::new(),
+            due_now: Fifo::new(),
             sequence: 0,
             first: (NO_KEY, Lane::Heap),
         }
     }
 
-    /// Schedules `event` at `at`, which the caller expects to stand as `order` says.
-    pub(super) fn push(&mut self, at: Nanos, event: E, order: Order) {
+    /// Schedules `event` at `at`, which the caller expects to stand as `order` says. An event
+    /// that went into the [`Order::Rising`] lane comes with the ticket to cancel it.
+    pub(super) fn push(&mut self, at: Nanos, event: E, order: Order) -> Option<Ticket> {
         self.sequence += 1;
-        let entry = Entry {
-            key: key(at, self.sequence),
-            event,
-        };
-        let key = entry.key;
-        let fits = |lane: &VecDeque<Entry<E>>| lane.back().is_none_or(|last| last.key <= key);
+        let key = key(at, self.sequence);
+        let fits = |last: Option<u128>| last.is_none_or(|last| last <= key);
+        let mut ticket = None;
         let lane = match order {
-            Order::Rising if fits(&self.fifo) => {
-                self.fifo.push_back(entry);
+            Order::Rising if fits(self.fifo.back().map(|e| e.key)) => {
+                let place = self.fifo.push(Entry {
+                    key,
+                    event: Some(event),
+                });
+                ticket = Some(Ticket(place));
                 Lane::Fifo
             }
-            Order::Now if fits(&self.due_now) => {
-                self.due_now.push_back(entry);
+            Order::Now if fits(self.due_now.back().map(|e| e.key)) => {
+                self.due_now.push(Entry { key, event });
                 Lane::DueNow
             }
             _ => {
-                self.heap.push(entry);
+                self.heap.push(Entry { key, event });
                 Lane::Heap
             }
         };
         // Keys are unique: an event before the first is first, and first in its own lane.
         if key < self.first.0 {
             self.first = (key, lane);
+        }
+        ticket
+    }
+
+    /// Takes back an event scheduled in the [`Order::Rising`] lane, if it is still there: it
+    /// never comes out.
+    pub(super) fn cancel(&mut self, ticket: Ticket) {
+        let Some(i) = ticket.0.checked_sub(self.fifo.dropped) else {
+            return;
+        };
+        let i = i as usize;
+        if i < self.fifo.head || i >= self.fifo.items.len() {
+            return;
+        }
+        self.fifo.items[i].event = None;
+        if i == self.fifo.head {
+            self.fifo.skip_cancelled();
+            // Only the lane's front can have been the first event.
+            if matches!(self.first.1, Lane::Fifo) {
+                self.first = self.head();
+            }
         }
     }
 
@@ -133,34 +238,42 @@ impl<E: Copy> EventQueue<E> {
 
     /// Removes and returns the next event if it is due at `now` or before; else the time of
     /// the next event (what [`EventQueue::next_time`] says: the runner's loop asks for it
-    /// each time nothing more is due).
+    /// each time nothing more is due). Inlined: that answer (a third of the calls) costs two
+    /// comparisons, and only taking an event calls [`EventQueue::pop_first`].
+    #[inline(always)]
     pub(super) fn pop_due(&mut self, now: Nanos) -> Result<E, Option<Nanos>> {
         let (key, lane) = self.first;
-        if key == NO_KEY {
-            return Err(None);
+        // No event (`NO_KEY`) reads as one at the end of time.
+        if time_of(key) > now || key == NO_KEY {
+            return Err((key != NO_KEY).then(|| time_of(key)));
         }
-        if time_of(key) > now {
-            return Err(Some(time_of(key)));
-        }
-        let entry = match lane {
-            Lane::Heap => self.heap.pop(),
-            Lane::Fifo => self.fifo.pop_front(),
-            Lane::DueNow => self.due_now.pop_front(),
+        Ok(self.pop_first(lane))
+    }
+
+    /// Removes and returns the first event, at the front of `lane`.
+    fn pop_first(&mut self, lane: Lane) -> E {
+        let event = match lane {
+            Lane::Heap => self.heap.pop().map(|entry| entry.event),
+            Lane::Fifo => {
+                let entry = self.fifo.pop();
+                self.fifo.skip_cancelled();
+                entry.and_then(|entry| entry.event)
+            }
+            Lane::DueNow => self.due_now.pop().map(|entry| entry.event),
         };
         self.first = self.head();
-        Ok(entry.expect("the head's lane holds it").event)
+        event.expect("the head's lane holds it")
     }
 
     /// The earliest head of the three: its key ([`NO_KEY`] if all are empty), and whose it is.
     #[inline]
     fn head(&self) -> (u128, Lane) {
-        let key = |entry: Option<&Entry<E>>| entry.map_or(NO_KEY, |entry| entry.key);
-        let mut head = (key(self.heap.peek()), Lane::Heap);
-        let fifo = key(self.fifo.front());
+        let mut head = (self.heap.peek().map_or(NO_KEY, |e| e.key), Lane::Heap);
+        let fifo = self.fifo.front().map_or(NO_KEY, |e| e.key);
         if fifo < head.0 {
             head = (fifo, Lane::Fifo);
         }
-        let due_now = key(self.due_now.front());
+        let due_now = self.due_now.front().map_or(NO_KEY, |e| e.key);
         if due_now < head.0 {
             head = (due_now, Lane::DueNow);
         }
@@ -226,6 +339,71 @@ mod tests {
                 reference.peek().map(|Reverse((at, _, _))| *at)
             );
         }
+    }
+
+    /// Cancelled events never come out, whenever they are cancelled (also after they came
+    /// out, or twice); the others come out as from a single heap, and the next time is that
+    /// of the next event not cancelled. Timeouts as the runner schedules them, a constant
+    /// delay after now, keep the lane from emptying, so that taken entries are dropped from
+    /// its front.
+    #[test]
+    fn cancelled_events_never_come_out() {
+        use std::collections::BTreeMap;
+        let mut rng = crate::Rng::seed_from_u64(5);
+        let mut queue = EventQueue::new();
+        // The events not cancelled, by (time, sequence).
+        let mut reference: BTreeMap<(Nanos, u64), u32> = BTreeMap::new();
+        let mut tickets = Vec::new();
+        let (mut now, mut sequence, mut ordered_at) = (0u64, 0u64, 0u64);
+        let (mut cancelled, mut last_dropped, mut dropped_from_front) = (0, 0, false);
+        for event in 0..40_000u32 {
+            now += rng.gen_range(0..3);
+            let (at, order) = match rng.gen_range(0..8) {
+                0..=2 => {
+                    ordered_at = ordered_at.max(now + 40) + rng.gen_range(0..2);
+                    // Now and then out of order after all.
+                    let at = ordered_at - rng.gen_range(0..2).min(ordered_at);
+                    (at, Order::Rising)
+                }
+                3..=5 => (now, Order::Now),
+                _ => (now + rng.gen_range(0..60), Order::Any),
+            };
+            sequence += 1;
+            if let Some(ticket) = queue.push(at, event, order) {
+                tickets.push((ticket, (at, sequence)));
+            }
+            reference.insert((at, sequence), event);
+            if !tickets.is_empty() && rng.gen_bool(0.3) {
+                // Mostly the latest (a reply right after its request), else any.
+                let k = match rng.gen_bool(0.7) {
+                    true => tickets.len() - 1,
+                    false => rng.gen_range(0..tickets.len()),
+                };
+                let (ticket, place) = tickets[k];
+                queue.cancel(ticket);
+                cancelled += usize::from(reference.remove(&place).is_some());
+            }
+            while rng.gen_bool(0.6) {
+                let expected = match reference.first_key_value() {
+                    Some((&(at, _), &e)) if at <= now => Ok(e),
+                    next => Err(next.map(|(&(at, _), _)| at)),
+                };
+                assert_eq!(queue.pop_due(now), expected);
+                if expected.is_err() {
+                    break;
+                }
+                reference.pop_first();
+            }
+            assert_eq!(
+                queue.next_time(),
+                reference.first_key_value().map(|(&(at, _), _)| at)
+            );
+            dropped_from_front |= queue.fifo.dropped > last_dropped && !queue.fifo.is_empty();
+            last_dropped = queue.fifo.dropped;
+        }
+        assert!(cancelled > 5000, "{cancelled}");
+        assert!(dropped_from_front);
+        assert!(queue.fifo.items.len() < 4 * DROP_TAKEN_AT);
     }
 
     /// Events scheduled at the current time (most deliveries without latency) take their own
