@@ -327,6 +327,24 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
                 };
                 if let Some(end) = scanned {
                     i = end;
+                } else if F::FLAT_ARRAYS
+                    && open == b'['
+                    && depth >= 1
+                    && depth + 1 < MAX_NESTING
+                    && text.get(i + 1) == Some(&b'[')
+                {
+                    // An array of arrays of scalars (kafka's pairs, a sync's entries): its
+                    // elements in a loop of their own, up to the first it does not take,
+                    // from which the general loop goes on as if it had read them.
+                    match skip_flat_arrays::<F>(text, i) {
+                        Ok(end) => i = end,
+                        Err(element) => {
+                            depth += 1;
+                            objects <<= 1;
+                            i = skip_ws(text, element);
+                            continue;
+                        }
+                    }
                 } else {
                     i = skip_ws(text, i + 1);
                     let close = open + 2; // `}` and `]` follow `{` and `[` by two
@@ -407,6 +425,28 @@ fn skip_flat_array<F: Finds>(text: &[u8], mut i: usize) -> Option<usize> {
             b',' => i += 1,
             b']' => return Some(i + 1),
             _ => return None,
+        }
+    }
+}
+
+/// Skips the array at `text[i]` if its elements are all arrays that [`skip_flat_array`]
+/// takes, with no whitespace: the index after its `]`; else `Err` with the index of the
+/// first element not taken (or of the one before a separator it did not take), where
+/// [`skip_value`]'s general loop, having read the elements before it as the same, goes on.
+#[inline(always)]
+fn skip_flat_arrays<F: Finds>(text: &[u8], i: usize) -> Result<usize, usize> {
+    let mut element = i + 1;
+    loop {
+        if text.get(element) != Some(&b'[') {
+            return Err(element);
+        }
+        let Some(end) = skip_flat_array::<F>(text, element) else {
+            return Err(element);
+        };
+        match text.get(end) {
+            Some(b',') => element = end + 1,
+            Some(b']') => return Ok(end + 1),
+            _ => return Err(element),
         }
     }
 }

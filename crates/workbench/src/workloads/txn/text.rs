@@ -222,9 +222,11 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&text)
             );
-            // What the wire check reads of the same text, compared with the request.
+            // What the wire check reads of the same text (in its line), compared with the
+            // request.
             let mut ops = Vec::new();
-            if text.starts_with(b"[[") && scan(&text, 0, &mut ops) == Some(text.len()) {
+            let line = [&text[..], br#","in_reply_to":1}}"#].concat();
+            if text.starts_with(b"[[") && scan(&line, 0, &mut ops) == Some(text.len()) {
                 assert_eq!(
                     read_rw_ops(&sent, &ops),
                     fast,
