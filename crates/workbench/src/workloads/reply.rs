@@ -13,17 +13,18 @@ use serde_json::{Map, Value};
 
 use crate::history::IntSet;
 
+pub(crate) mod micro_ops;
 pub(crate) mod uint_array;
+
+pub use micro_ops::ScannedOp;
 
 /// A reply body: the text of a JSON object the wire check validated.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplyText<'a> {
     text: &'a [u8],
-    /// Its top-level fields, found once for the runner and the workload; `None` when there
-    /// are more than [`KEPT_FIELDS`] or a key holds an escape (then each asks the text).
-    fields: Option<([Field<'a>; KEPT_FIELDS], usize)>,
-    /// The arrays of integers the wire check parsed in it (see [`Scanned`]).
-    sets: &'a [ScannedSet],
+    /// What the wire check found in it (see [`Scanned`]); `None`: each reader walks the
+    /// text. Borrowed, so that a reply stays small to hand on.
+    scanned: Option<&'a Scanned>,
 }
 
 /// A top-level field: key, value text.
@@ -32,66 +33,91 @@ type Field<'a> = (&'a [u8], &'a [u8]);
 /// Replies have a handful of fields.
 const KEPT_FIELDS: usize = 6;
 
+/// The keys every reply may have, in the order of [`Scanned::reserved`].
+const TYPE: usize = 0;
+const IN_REPLY_TO: usize = 1;
+const MSG_ID: usize = 2;
+
+/// Which of [`TYPE`], [`IN_REPLY_TO`] and [`MSG_ID`] a key is, plus one (0: none of them).
+#[inline(always)]
+pub(crate) fn reserved_key(key: &[u8]) -> u8 {
+    match key {
+        b"type" => TYPE as u8 + 1,
+        b"in_reply_to" => IN_REPLY_TO as u8 + 1,
+        b"msg_id" => MSG_ID as u8 + 1,
+        _ => 0,
+    }
+}
+
 impl<'a> ReplyText<'a> {
+    /// A reply nothing was found in yet: each reader walks its text.
     pub fn new(text: &'a [u8]) -> ReplyText<'a> {
-        let mut kept: [Field<'a>; KEPT_FIELDS] = [(&[], &[]); KEPT_FIELDS];
-        let mut len = 0;
-        let ok = for_each_field(text, |key, value| {
-            let Some(slot) = kept.get_mut(len) else {
-                return false;
-            };
-            *slot = (key, value);
-            len += 1;
-            true
-        });
         ReplyText {
             text,
-            fields: ok.then_some((kept, len)),
-            sets: &[],
+            scanned: None,
         }
     }
 
     /// The reply with what the wire check found in it (`None`: nothing, so it is read
     /// here as [`ReplyText::new`] reads it): the same fields, found without reading it again.
     pub fn scanned(text: &'a [u8], scanned: Option<&'a Scanned>) -> ReplyText<'a> {
-        let Some(scanned) = scanned else {
-            return ReplyText::new(text);
-        };
-        let fields = (!scanned.too_many).then(|| {
-            let mut kept: [Field<'a>; KEPT_FIELDS] = [(&[], &[]); KEPT_FIELDS];
-            for (slot, &[ks, ke, vs, ve]) in kept.iter_mut().zip(&scanned.fields[..scanned.len]) {
-                *slot = (
-                    &text[ks as usize..ke as usize],
-                    &text[vs as usize..ve as usize],
-                );
-            }
-            (kept, scanned.len)
-        });
-        ReplyText {
-            text,
-            fields,
-            sets: &scanned.sets,
-        }
+        ReplyText { text, scanned }
+    }
+
+    /// The fields the wire check found, when it kept them all.
+    #[inline(always)]
+    fn kept(&self) -> Option<&'a Scanned> {
+        self.scanned.filter(|s| !s.too_many)
+    }
+
+    /// A kept field's key and value.
+    #[inline(always)]
+    fn field(&self, [ks, ke, vs, ve]: [u32; 4]) -> Field<'a> {
+        (
+            &self.text[ks as usize..ke as usize],
+            &self.text[vs as usize..ve as usize],
+        )
+    }
+
+    /// The value of reserved key `which` ([`TYPE`] ...) among the kept fields.
+    #[inline(always)]
+    fn reserved(&self, scanned: &Scanned, which: usize) -> Option<&'a [u8]> {
+        let at = usize::from(scanned.reserved[which]).checked_sub(1)?;
+        Some(self.field(scanned.fields[at]).1)
     }
 
     /// The set of `values`, one of this reply's field values: what [`int_set`] makes of it,
     /// taken from the wire check when it already parsed it.
     pub fn int_set(&self, values: &'a [u8]) -> Option<IntSet> {
         let at = (values.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
-        let kept = self
-            .sets
-            .iter()
-            .find(|s| s.start as usize == at && s.end as usize == at + values.len());
+        let kept = self.scanned.and_then(|s| {
+            s.sets
+                .iter()
+                .find(|s| s.start as usize == at && s.end as usize == at + values.len())
+        });
         if let Some(set) = kept.and_then(|s| s.set.borrow_mut().take()) {
             return Some(set);
         }
         int_set(values)
     }
 
+    /// The micro-ops of `values`, one of this reply's field values, when the wire check read
+    /// it as a compact array of micro-ops (see [`micro_ops`]); `None` otherwise (the text
+    /// then says what it holds).
+    pub fn micro_ops(&self, values: &'a [u8]) -> Option<&'a [ScannedOp]> {
+        let scanned = self.scanned?;
+        let [start, end] = scanned.ops_at?;
+        let at = (values.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        (start as usize == at && end as usize == at + values.len()).then_some(&scanned.ops)
+    }
+
     /// Calls `f` for each top-level field (see [`for_each_field`]).
     fn each(&self, mut f: impl FnMut(&'a [u8], &'a [u8]) -> bool) -> bool {
-        match &self.fields {
-            Some((fields, len)) => fields[..*len].iter().all(|&(k, v)| f(k, v)),
+        match self.kept() {
+            Some(scanned) => scanned.fields[..scanned.len].iter().all(|&field| {
+                let (k, v) = self.field(field);
+                f(k, v)
+            }),
             None => for_each_field(self.text, f),
         }
     }
@@ -122,6 +148,12 @@ impl<'a> ReplyText<'a> {
     /// The texts of `type` and `in_reply_to` (the last of each, as the map keeps), or `None`
     /// when a key holds an escape.
     pub fn header(&self) -> Option<Header<'a>> {
+        if let Some(scanned) = self.kept() {
+            return Some(Header {
+                kind: self.reserved(scanned, TYPE),
+                in_reply_to: self.reserved(scanned, IN_REPLY_TO),
+            });
+        }
         let mut header = Header::default();
         let ok = self.each(|key, value| {
             match key {
@@ -137,6 +169,9 @@ impl<'a> ReplyText<'a> {
     /// The reply's `in_reply_to` as the map reads it (`Value::as_u64`), or `None` when the
     /// text cannot tell quickly (an escaped key): the caller asks the map.
     pub fn in_reply_to(&self) -> Option<Option<u64>> {
+        if let Some(scanned) = self.kept() {
+            return Some(self.reserved(scanned, IN_REPLY_TO).and_then(as_u64));
+        }
         let mut found = None;
         let ok = self.each(|key, value| {
             if key == b"in_reply_to" {
@@ -163,12 +198,22 @@ impl<'a> ReplyText<'a> {
             msg_id: None,
             values: [None; N],
         };
-        // The kept fields walked here rather than through `each`, with `take` always inlined
-        // (through `each`, or as a closure, it was a call per field).
-        let ok = match &self.fields {
-            Some((kept, len)) => kept[..*len]
-                .iter()
-                .all(|&(key, value)| found.take(&fields, key, value)),
+        let ok = match self.kept() {
+            // The reserved keys as the wire check filed them; the others by name here.
+            Some(scanned) => {
+                found.kind = self.reserved(scanned, TYPE);
+                found.in_reply_to = self.reserved(scanned, IN_REPLY_TO);
+                found.msg_id = self.reserved(scanned, MSG_ID);
+                // A reserved key twice goes to the slow path (the map keeps the last one).
+                !scanned.twice
+                    && scanned.fields[..scanned.len].iter().zip(&scanned.keys).all(
+                        |(&field, &reserved)| {
+                            let (key, value) = self.field(field);
+                            reserved != 0 || found.take_other(&fields, key, value)
+                        },
+                    )
+            }
+            // `take` always inlined (as a closure, it was a call per field).
             None => for_each_field(self.text, |key, value| found.take(&fields, key, value)),
         };
         if !ok {
@@ -213,13 +258,19 @@ impl<'a, const N: usize> Closed<'a, N> {
             b"type" => &mut self.kind,
             b"in_reply_to" => &mut self.in_reply_to,
             b"msg_id" => &mut self.msg_id,
-            _ => match fields.iter().position(|f| f.as_bytes() == key) {
-                Some(i) => &mut self.values[i],
-                None => return false,
-            },
+            _ => return self.take_other(fields, key, value),
         };
         // A key twice goes to the slow path (the map keeps the last one).
         slot.replace(value).is_none()
+    }
+
+    /// [`Closed::take`] of a key that is not reserved.
+    #[inline(always)]
+    fn take_other(&mut self, fields: &[&str; N], key: &'a [u8], value: &'a [u8]) -> bool {
+        match fields.iter().position(|f| f.as_bytes() == key) {
+            Some(i) => self.values[i].replace(value).is_none(),
+            None => false,
+        }
     }
 }
 
@@ -280,8 +331,37 @@ pub struct Scanned {
     pub(crate) fields: [[u32; 4]; KEPT_FIELDS],
     pub(crate) len: usize,
     pub(crate) too_many: bool,
+    /// For each kept field, [`reserved_key`] of its key.
+    pub(crate) keys: [u8; KEPT_FIELDS],
+    /// Where `type`, `in_reply_to` and `msg_id` are in `fields` (index plus one, the last
+    /// one if written twice; 0: not there), and whether one of them was written twice.
+    pub(crate) reserved: [u8; 3],
+    pub(crate) twice: bool,
     /// The arrays of integers directly in the body that were parsed on the way.
     pub(crate) sets: Vec<ScannedSet>,
+    /// The first compact array of micro-ops directly in the body (start, end), read on the
+    /// way into `ops` (see [`micro_ops`]).
+    pub(crate) ops_at: Option<[u32; 2]>,
+    pub(crate) ops: Vec<ScannedOp>,
+}
+
+impl Scanned {
+    /// Files the next top-level field (key start, key end, value start, value end), whose key
+    /// is `reserved` ([`reserved_key`]).
+    #[inline(always)]
+    pub(crate) fn push_field(&mut self, field: [u32; 4], reserved: u8) {
+        let Some(slot) = self.fields.get_mut(self.len) else {
+            self.too_many = true;
+            return;
+        };
+        *slot = field;
+        self.keys[self.len] = reserved;
+        self.len += 1;
+        if let Some(at) = usize::from(reserved).checked_sub(1) {
+            self.twice |= self.reserved[at] != 0;
+            self.reserved[at] = self.len as u8;
+        }
+    }
 }
 
 /// A boxed [`Scanned`] whose box is kept for the next reply when it is dropped (in a pool per
@@ -309,7 +389,12 @@ impl ScannedBox {
                 scanned.fields = Default::default();
                 scanned.len = 0;
                 scanned.too_many = false;
+                scanned.keys = Default::default();
+                scanned.reserved = Default::default();
+                scanned.twice = false;
                 scanned.sets.clear();
+                scanned.ops_at = None;
+                scanned.ops.clear();
                 scanned
             }
             None => Box::default(),
@@ -554,244 +639,4 @@ fn skip_nested(text: &[u8], i: usize, open: u8, close: u8) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn reply(text: &str) -> ReplyText<'_> {
-        ReplyText::new(text.as_bytes())
-    }
-
-    #[test]
-    fn fields_are_found_whatever_they_hold() {
-        let r = reply(
-            r#" { "a" : [1, [2, {"]": "}"}], "x\"y"], "b":{"c":[{}]} ,"d":-1.5e3,"e":"q\\"} "#,
-        );
-        let fields = r.fields().unwrap();
-        let keys: Vec<_> = fields.iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, [&b"a"[..], b"b", b"d", b"e"]);
-        assert_eq!(fields[0].1, br#"[1, [2, {"]": "}"}], "x\"y"]"#);
-        assert_eq!(fields[1].1, br#"{"c":[{}]}"#);
-        assert_eq!(fields[2].1, b"-1.5e3");
-        assert_eq!(fields[3].1, br#""q\\""#);
-        assert!(reply(r#"{"a\u0062":1}"#).fields().is_none());
-        assert_eq!(reply("{}").fields().unwrap(), vec![]);
-    }
-
-    #[test]
-    fn closed_accepts_only_what_closed_schema_accepts() {
-        let schema = |text: &str| {
-            let map: Map<String, Value> = serde_json::from_str(text).unwrap();
-            crate::workloads::closed_schema(&map, "read_ok", &["messages"]).is_ok()
-        };
-        let ok = r#"{"type":"read_ok","messages":[1,2],"in_reply_to":3,"msg_id":4}"#;
-        assert_eq!(
-            reply(ok).closed("read_ok", ["messages"]),
-            Some([&b"[1,2]"[..]])
-        );
-        assert!(schema(ok));
-        for bad in [
-            r#"{"type":"read_ok","messages":[1],"in_reply_to":3,"x":1}"#,
-            r#"{"type":"read_ok","in_reply_to":3}"#,
-            r#"{"type":"read","messages":[1],"in_reply_to":3}"#,
-            r#"{"type":"read_ok","messages":[1],"in_reply_to":-3}"#,
-            r#"{"type":"read_ok","messages":[1],"in_reply_to":3.0}"#,
-            r#"{"type":"read_ok","messages":[1],"in_reply_to":3,"msg_id":"4"}"#,
-            r#"{"type":"read_ok","messages":[1],"in_reply_to":3,"in_reply_to":"x"}"#,
-            r#"{"type":"read_ok","messages":[1]}"#,
-        ] {
-            assert_eq!(reply(bad).closed("read_ok", ["messages"]), None, "{bad}");
-            assert!(!schema(bad), "{bad}");
-        }
-        // Accepted by the map, left to it here: the fast path only ever says less.
-        for slow in [
-            r#"{"type":"read\u005fok","messages":[1],"in_reply_to":3}"#,
-            r#"{"type":"read_ok","messages":[1],"messages":[2],"in_reply_to":3}"#,
-        ] {
-            assert_eq!(reply(slow).closed("read_ok", ["messages"]), None, "{slow}");
-            assert!(schema(slow), "{slow}");
-        }
-    }
-
-    /// `closed` on random replies, through the kept fields and through the text, against
-    /// the map's way: the schema accepts it, no key is escaped or written twice and `type`
-    /// is written plainly.
-    #[test]
-    fn closed_matches_the_schema_on_random_replies() {
-        use rand::{Rng, SeedableRng};
-        let keys = ["type", "in_reply_to", "msg_id", "txn", "x", "typ\\u0065"];
-        let values = [
-            r#""txn_ok""#,
-            r#""txn""#,
-            r#""txn\u005fok""#,
-            "3",
-            "-3",
-            "3.0",
-            r#""4""#,
-            "18446744073709551615",
-            "18446744073709551616",
-            r#"[["r",1,null]]"#,
-            "{}",
-        ];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let mut accepted = 0;
-        for _ in 0..20_000 {
-            let n = rng.gen_range(0..9);
-            let mut text = String::from("{");
-            for i in 0..n {
-                if i > 0 {
-                    text.push(',');
-                }
-                // Mostly the keys of a good reply in turn, so that some are accepted.
-                let key = match ["type", "in_reply_to", "txn", "msg_id"].get(i) {
-                    Some(&usual) if rng.gen_bool(0.75) => usual,
-                    _ => keys[rng.gen_range(0..keys.len())],
-                };
-                let value = match key {
-                    "type" if rng.gen_bool(0.7) => values[0],
-                    "in_reply_to" | "msg_id" if rng.gen_bool(0.7) => values[3],
-                    _ => values[rng.gen_range(0..values.len())],
-                };
-                text.push_str(&format!("\"{key}\":{value}"));
-            }
-            text.push('}');
-            let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
-            let expected = reply(&text).fields().and_then(|fields| {
-                let unique = fields
-                    .iter()
-                    .enumerate()
-                    .all(|(i, (k, _))| fields[..i].iter().all(|(k2, _)| k2 != k));
-                let get = |name: &str| fields.iter().find(|(k, _)| *k == name.as_bytes());
-                let plain_type = get("type").is_some_and(|(_, v)| *v == br#""txn_ok""#);
-                let ok = unique
-                    && plain_type
-                    && crate::workloads::closed_schema(&map, "txn_ok", &["txn"]).is_ok();
-                ok.then(|| get("txn").map(|(_, v)| [*v])).flatten()
-            });
-            let kept = reply(&text);
-            let unkept = ReplyText {
-                fields: None,
-                ..kept
-            };
-            assert_eq!(kept.closed("txn_ok", ["txn"]), expected, "{text}");
-            assert_eq!(unkept.closed("txn_ok", ["txn"]), expected, "{text}");
-            accepted += usize::from(expected.is_some());
-        }
-        assert!(accepted > 1000, "only {accepted} replies accepted");
-    }
-
-    #[test]
-    fn numbers_read_as_serde_json_values_read_them() {
-        for text in [
-            "0",
-            "7",
-            "18446744073709551615",
-            "18446744073709551616",
-            "-1",
-            "-0",
-            "1.0",
-            "1e2",
-        ] {
-            let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(as_u64(text.as_bytes()), value.as_u64(), "{text}");
-            assert_eq!(as_i64(text.as_bytes()), value.as_i64(), "{text}");
-        }
-        assert_eq!(
-            reply(r#"{"in_reply_to":5,"in_reply_to":6}"#).in_reply_to(),
-            Some(Some(6))
-        );
-        assert_eq!(reply(r#"{"in_reply_to":"5"}"#).in_reply_to(), Some(None));
-        assert_eq!(reply(r#"{"type":"x"}"#).in_reply_to(), Some(None));
-    }
-
-    /// The digit loop of `as_u64` reads every length as `str::parse` does (which it leaves
-    /// the longest to).
-    #[test]
-    fn integers_of_every_length_read_as_parse_reads_them() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = crate::Rng::seed_from_u64(5);
-        for _ in 0..20_000 {
-            let len = rng.gen_range(0..=22);
-            let mut text: Vec<u8> = (0..len).map(|_| b'0' + rng.gen_range(0..10)).collect();
-            if len > 0 && rng.gen_bool(0.2) {
-                text[rng.gen_range(0..len)] = *b"-+.e /:a"[rng.gen_range(0..8)..].first().unwrap();
-            }
-            let parsed = std::str::from_utf8(&text).unwrap().parse::<u64>().ok();
-            let digits = !text.is_empty() && text.iter().all(u8::is_ascii_digit);
-            assert_eq!(
-                as_u64(&text),
-                parsed.filter(|_| digits),
-                "{}",
-                String::from_utf8_lossy(&text)
-            );
-            // The same digits, maybe negative, as `as_i64` reads them (`-0...` is a float).
-            let signed = [&b"-"[..rng.gen_range(0..2)], &text].concat();
-            let parsed = std::str::from_utf8(&signed).unwrap().parse::<i64>().ok();
-            let unsigned = signed.strip_prefix(b"-").unwrap_or(&signed);
-            let integer = !unsigned.is_empty() && unsigned.iter().all(u8::is_ascii_digit);
-            assert_eq!(
-                as_i64(&signed),
-                parsed.filter(|_| integer && !signed.starts_with(b"-0")),
-                "{}",
-                String::from_utf8_lossy(&signed)
-            );
-        }
-        assert_eq!(as_u64(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(as_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(as_i64(b"9223372036854775808"), None);
-        assert_eq!(
-            as_i64(b"-999999999999999999"),
-            Some(-999_999_999_999_999_999)
-        );
-        assert_eq!(as_u64(b"18446744073709551616"), None);
-        assert_eq!(
-            as_u64(b"9999999999999999999"),
-            Some(9_999_999_999_999_999_999)
-        );
-    }
-
-    #[test]
-    fn a_reused_scanned_box_is_as_new() {
-        let mut used = ScannedBox::new();
-        used.fields[0] = [1, 2, 3, 4];
-        used.len = 1;
-        used.too_many = true;
-        used.sets.push(ScannedSet {
-            start: 1,
-            end: 2,
-            set: RefCell::new(None),
-        });
-        drop(used);
-        assert_eq!(*ScannedBox::new(), Scanned::default());
-    }
-
-    #[test]
-    fn an_int_set_parses_as_the_values_would() {
-        for text in ["[]", "[3,1,2,2]", "[ 5 , 6 ]", "[18446744073709551615, 0]"] {
-            let values: Vec<Value> = serde_json::from_str(text).unwrap();
-            assert_eq!(
-                int_set(text.as_bytes()),
-                IntSet::from_values(&values),
-                "{text}"
-            );
-        }
-        for text in [
-            "[-1]",
-            "[1.0]",
-            "[1e2]",
-            "[\"1\"]",
-            "[[1]]",
-            "null",
-            "{}",
-            "[1,]",
-            "[18446744073709551616]",
-        ] {
-            assert_eq!(int_set(text.as_bytes()), None, "{text}");
-        }
-        assert_eq!(
-            int_set(b"[1,2]").unwrap().iter().collect::<Vec<_>>(),
-            vec![1, 2]
-        );
-        let _ = json!(null);
-    }
-}
+mod tests;

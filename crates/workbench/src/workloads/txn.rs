@@ -167,9 +167,13 @@ impl Workload for Txn {
 
     /// A well-formed `txn_ok` read from the text; anything else goes the map's way.
     fn on_reply_text(&mut self, worker: usize, op: &Invocation, reply: ReplyText<'_>) -> Step {
-        let txn = reply
-            .closed("txn_ok", ["txn"])
-            .and_then(|[txn]| self.read_txn(op, txn));
+        let txn = reply.closed("txn_ok", ["txn"]).and_then(|[txn]| {
+            match (self.flavor, reply.micro_ops(txn), &op.value) {
+                // Micro-ops the wire check already read.
+                (Flavor::RwRegister, Some(got), OpValue::Txn(sent)) => text::read_rw_ops(sent, got),
+                _ => self.read_txn(op, txn),
+            }
+        });
         match txn {
             Some(txn) => Step::Done(Completion::ok(OpValue::Txn(txn))),
             None => self.on_owned_reply(worker, op, reply.to_map()),

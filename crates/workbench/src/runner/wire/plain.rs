@@ -14,8 +14,9 @@ use std::borrow::Cow;
 
 use super::{WireBody, WireEnvelope};
 use crate::net::Addr;
+use crate::workloads::reply::micro_ops;
 use crate::workloads::reply::uint_array::{self, LastArray};
-use crate::workloads::reply::{ScannedBox, ScannedSet};
+use crate::workloads::reply::{reserved_key, ScannedBox, ScannedSet};
 
 /// Deeper lines go to serde (whose exact mode refuses more than a thousand levels).
 const MAX_NESTING: usize = 64;
@@ -136,6 +137,7 @@ fn read_body(
             last_array,
             scanned: ScannedBox::new(),
             key: [0; 3],
+            reserved: 0,
         };
         p.i = skip_value(line, start, &mut found)?;
         found.finish(p.i - start)
@@ -201,12 +203,18 @@ trait Finds {
     /// Whether arrays of scalars are read by [`skip_flat_array`] (the tests compare).
     const FLAT_ARRAYS: bool = true;
     /// A field's key, quotes included, at `text[start..end]`; its value starts at `value`.
-    fn key(&mut self, start: usize, end: usize, value: usize);
+    fn key(&mut self, text: &[u8], start: usize, end: usize, value: usize);
     /// The field's value ends at `end`.
     fn value_end(&mut self, end: usize);
     /// The compact array of integers at `text[i]` (a field's value): the index after it, or
     /// `None` to leave it to the general loop.
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize>;
+    /// The compact array of arrays at `text[i]` (a field's value): the index after it, or
+    /// `None` to leave it to the general loop.
+    #[inline(always)]
+    fn arrays(&mut self, _text: &[u8], _i: usize) -> Option<usize> {
+        None
+    }
 }
 
 /// Nothing is wanted (a body for a node).
@@ -214,7 +222,7 @@ struct Skip;
 
 impl Finds for Skip {
     const FIELDS: bool = false;
-    fn key(&mut self, _: usize, _: usize, _: usize) {}
+    fn key(&mut self, _: &[u8], _: usize, _: usize, _: usize) {}
     fn value_end(&mut self, _: usize) {}
     #[inline]
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
@@ -228,8 +236,10 @@ struct Found<'c> {
     last_array: &'c mut LastArray,
     /// Filled in as they are found (offsets in the body).
     scanned: ScannedBox,
-    /// The field being read: key start and end (quotes excluded), value start (in the body).
+    /// The field being read: key start and end (quotes excluded), value start (in the body),
+    /// and which reserved key it is (`reply::reserved_key`).
     key: [u32; 3],
+    reserved: u8,
 }
 
 impl Found<'_> {
@@ -248,21 +258,15 @@ impl Found<'_> {
 impl Finds for Found<'_> {
     const FIELDS: bool = true;
 
-    fn key(&mut self, start: usize, end: usize, value: usize) {
+    fn key(&mut self, text: &[u8], start: usize, end: usize, value: usize) {
         self.key = [self.at(start + 1), self.at(end - 1), self.at(value)];
+        self.reserved = reserved_key(&text[start + 1..end - 1]);
     }
 
     fn value_end(&mut self, end: usize) {
         let [key_start, key_end, value] = self.key;
         let field = [key_start, key_end, value, self.at(end)];
-        let scanned = &mut *self.scanned;
-        match scanned.fields.get_mut(scanned.len) {
-            Some(slot) => {
-                *slot = field;
-                scanned.len += 1;
-            }
-            None => scanned.too_many = true,
-        }
+        self.scanned.push_field(field, self.reserved);
     }
 
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
@@ -273,6 +277,17 @@ impl Finds for Found<'_> {
             end: end32,
             set: Some(self.last_array.set()).into(),
         });
+        Some(end)
+    }
+
+    /// A txn's micro-ops are read here, for the workload (see `reply::micro_ops`).
+    #[inline]
+    fn arrays(&mut self, text: &[u8], i: usize) -> Option<usize> {
+        if self.scanned.ops_at.is_some() {
+            return None;
+        }
+        let end = micro_ops::scan(text, i, &mut self.scanned.ops)?;
+        self.scanned.ops_at = Some([self.at(i), self.at(end)]);
         Some(end)
     }
 }
@@ -306,11 +321,30 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
                     true if depth == 1 && text.get(i + 1).is_some_and(u8::is_ascii_digit) => finds
                         .array(text, i)
                         .or_else(|| skip_flat_array::<F>(text, i)),
+                    true if depth == 1 && text.get(i + 1) == Some(&b'[') => finds.arrays(text, i),
                     true => skip_flat_array::<F>(text, i),
                     false => None,
                 };
                 if let Some(end) = scanned {
                     i = end;
+                } else if F::FLAT_ARRAYS
+                    && open == b'['
+                    && depth >= 1
+                    && depth + 1 < MAX_NESTING
+                    && text.get(i + 1) == Some(&b'[')
+                {
+                    // An array of arrays of scalars (kafka's pairs, a sync's entries): its
+                    // elements in a loop of their own, up to the first it does not take,
+                    // from which the general loop goes on as if it had read them.
+                    match skip_flat_arrays::<F>(text, i) {
+                        Ok(end) => i = end,
+                        Err(element) => {
+                            depth += 1;
+                            objects <<= 1;
+                            i = skip_ws(text, element);
+                            continue;
+                        }
+                    }
                 } else {
                     i = skip_ws(text, i + 1);
                     let close = open + 2; // `}` and `]` follow `{` and `[` by two
@@ -395,6 +429,28 @@ fn skip_flat_array<F: Finds>(text: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
+/// Skips the array at `text[i]` if its elements are all arrays that [`skip_flat_array`]
+/// takes, with no whitespace: the index after its `]`; else `Err` with the index of the
+/// first element not taken (or of the one before a separator it did not take), where
+/// [`skip_value`]'s general loop, having read the elements before it as the same, goes on.
+#[inline(always)]
+fn skip_flat_arrays<F: Finds>(text: &[u8], i: usize) -> Result<usize, usize> {
+    let mut element = i + 1;
+    loop {
+        if text.get(element) != Some(&b'[') {
+            return Err(element);
+        }
+        let Some(end) = skip_flat_array::<F>(text, element) else {
+            return Err(element);
+        };
+        match text.get(end) {
+            Some(b',') => element = end + 1,
+            Some(b']') => return Ok(end + 1),
+            _ => return Err(element),
+        }
+    }
+}
+
 /// The index of the first byte at or after `i` that is not JSON whitespace.
 #[inline(always)]
 fn skip_ws(text: &[u8], i: usize) -> usize {
@@ -418,7 +474,7 @@ fn read_key<F: Finds>(text: &[u8], i: usize, depth: usize, finds: &mut F) -> Opt
     if F::FIELDS && depth == 1 {
         let end = skip_string(text, i)?;
         let value = skip_colon(text, end)?;
-        finds.key(i, end, value);
+        finds.key(text, i, end, value);
         return Some(value);
     }
     skip_key(text, i)

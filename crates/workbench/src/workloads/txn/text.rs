@@ -5,6 +5,35 @@
 //! [`Compact`]: crate::workloads::compact::Compact
 
 use crate::history::{MicroF, MicroOp, MicroValue};
+use crate::workloads::reply::ScannedOp;
+
+/// [`read_rw`] of a reply whose micro-ops the wire check already read (see
+/// `workloads::reply::micro_ops`): the same result, without reading the text again (a test
+/// compares them).
+pub fn read_rw_ops(sent: &[MicroOp], got: &[ScannedOp]) -> Option<Vec<MicroOp>> {
+    if got.len() != sent.len() {
+        return None;
+    }
+    let mut mops = super::pow2_vec(sent.len());
+    for (s, g) in sent.iter().zip(got) {
+        if g.f != s.f || g.key != s.key {
+            return None;
+        }
+        let value = match (s.f, g.value) {
+            (MicroF::Read, None) => MicroValue::Nil,
+            (MicroF::Read, Some(v)) => MicroValue::Int(v),
+            // Writes (and appends) echo the value sent.
+            (_, Some(v)) if s.value == MicroValue::Int(v) => MicroValue::Int(v),
+            _ => return None,
+        };
+        mops.push(MicroOp {
+            key: s.key,
+            value,
+            f: s.f,
+        });
+    }
+    Some(mops)
+}
 
 /// The reply's micro-ops (`[["r",1,null],["w",2,3]]`, compact) against those `sent`, for
 /// rw-register: each `[f, k, v]` with the sent f and k, writes (and appends) echoing the sent value, reads
@@ -99,6 +128,7 @@ mod tests {
     use super::*;
     use crate::checkers::txn::Flavor;
     use crate::history::OpValue;
+    use crate::workloads::reply::micro_ops::scan;
     use crate::workloads::WorkloadOptions;
     use rand::{Rng as _, SeedableRng};
 
@@ -149,7 +179,7 @@ mod tests {
 
     /// On random transactions, their replies as a node writes them, and those replies with
     /// a byte damaged: the one loop reads what the general reader reads, and refuses what
-    /// it refuses.
+    /// it refuses; so does the comparison with the micro-ops the wire check read.
     #[test]
     fn read_as_the_compact_reader_reads() {
         let mut opts = WorkloadOptions::new(2);
@@ -157,7 +187,7 @@ mod tests {
         let w = super::super::Txn::new(&opts, Flavor::RwRegister).unwrap();
         let mut rng = Rng::seed_from_u64(18);
         let bytes = b"[]\",rwnul-0123456789 x.eE";
-        let mut read = 0;
+        let (mut read, mut scanned) = (0, 0);
         for round in 0..20_000 {
             let fs: &[MicroF] = match round % 10 {
                 0 => &[MicroF::Read, MicroF::Write, MicroF::Append],
@@ -192,8 +222,21 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&text)
             );
+            // What the wire check reads of the same text (in its line), compared with the
+            // request.
+            let mut ops = Vec::new();
+            let line = [&text[..], br#","in_reply_to":1}}"#].concat();
+            if text.starts_with(b"[[") && scan(&line, 0, &mut ops) == Some(text.len()) {
+                assert_eq!(
+                    read_rw_ops(&sent, &ops),
+                    fast,
+                    "{}",
+                    String::from_utf8_lossy(&text)
+                );
+                scanned += 1;
+            }
             read += usize::from(fast.is_some_and(|m| !m.is_empty()));
         }
-        assert!(read > 2000, "{read}");
+        assert!(read > 2000 && scanned > 2000, "{read} {scanned}");
     }
 }

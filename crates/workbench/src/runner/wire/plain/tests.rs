@@ -202,7 +202,10 @@ fn random_and_broken_lines_agree_with_serde() {
                 let parts = |s: &Option<ScannedBox>| {
                     s.as_ref().map(|s| {
                         let sets: Vec<_> = s.sets.iter().map(|k| (k.start, k.end)).collect();
-                        (s.fields, s.len, s.too_many, sets)
+                        let ops = (s.ops_at, s.ops.clone());
+                        (
+                            s.fields, s.len, s.too_many, s.keys, s.reserved, s.twice, sets, ops,
+                        )
                     })
                 };
                 assert_eq!(parts(scanned), parts(s), "{shown}");
@@ -230,6 +233,19 @@ fn random_and_broken_lines_agree_with_serde() {
             let fresh = ReplyText::new(&text);
             let found = ReplyText::scanned(&text, Some(&**scanned));
             assert_eq!(found.fields(), fresh.fields(), "{shown}");
+            type Texts<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+            fn header<'a>(r: &ReplyText<'a>) -> Option<Texts<'a>> {
+                r.header().map(|h| (h.kind, h.in_reply_to))
+            }
+            assert_eq!(header(&found), header(&fresh), "{shown}");
+            assert_eq!(found.in_reply_to(), fresh.in_reply_to(), "{shown}");
+            for names in [["v"], ["messages"]] {
+                assert_eq!(
+                    found.closed("x", names),
+                    fresh.closed("x", names),
+                    "{shown}"
+                );
+            }
             for kept in &scanned.sets {
                 let array = &text[kept.start as usize..kept.end as usize];
                 sets += 1;
@@ -259,7 +275,7 @@ struct General;
 impl Finds for General {
     const FIELDS: bool = false;
     const FLAT_ARRAYS: bool = false;
-    fn key(&mut self, _: usize, _: usize, _: usize) {}
+    fn key(&mut self, _: &[u8], _: usize, _: usize, _: usize) {}
     fn value_end(&mut self, _: usize) {}
     fn array(&mut self, _: &[u8], _: usize) -> Option<usize> {
         None
@@ -357,4 +373,133 @@ fn string_bytes_are_classified_eight_at_a_time_as_one_by_one() {
     assert!(read(line, 3).is_none());
     let line = r#"{"src":"n0","dest":"n1","body":{"type":"a_long_type_name","k":"é"}}"#;
     assert!(read(line.as_bytes(), 3).is_none());
+}
+
+/// Replies holding arrays of micro-ops (compact as the txn nodes write them, or not quite:
+/// spaced, negative, too long, lists, other names), then damaged: a reply is read to the
+/// same end, or refused, with and without the micro-op reader, and the micro-ops it read
+/// are those serde reads in the same text.
+#[test]
+fn micro_op_arrays_are_read_as_the_general_loop_reads_them() {
+    use crate::history::MicroF;
+    use rand::{Rng, SeedableRng};
+    let mut rng = crate::Rng::seed_from_u64(31);
+    let names = [
+        "\"r\"",
+        "\"w\"",
+        "\"append\"",
+        "\"x\"",
+        "\"rr\"",
+        "1",
+        "null",
+        "\"r\\u0022\"",
+    ];
+    let ints = [
+        "0",
+        "7",
+        "12",
+        "9223372036854775807",
+        "9223372036854775808",
+        "12345678901234567890",
+        "-1",
+        "01",
+        "1.5",
+        "null",
+        "[1,2]",
+        "\"3\"",
+    ];
+    let alphabet = b"[]{},:\" 0-9nulraw.e";
+    let (mut scanned, mut refused) = (0, 0);
+    for round in 0..30_000 {
+        let sep = if round % 7 == 0 { ", " } else { "," };
+        let mut txn = String::from("[");
+        for k in 0..rng.gen_range(0..5) {
+            if k > 0 {
+                txn.push_str(sep);
+            }
+            let usual = rng.gen_bool(0.8);
+            let name = names[if usual {
+                rng.gen_range(0..3)
+            } else {
+                rng.gen_range(0..8)
+            }];
+            let mut int = || {
+                ints[if usual {
+                    rng.gen_range(0..4)
+                } else {
+                    rng.gen_range(0..12)
+                }]
+            };
+            let (key, value) = (int(), int());
+            txn.push_str(&format!("[{name}{sep}{key}{sep}{value}]"));
+        }
+        txn.push(']');
+        let body = format!(r#"{{"type":"txn_ok","txn":{txn},"in_reply_to":1}}"#);
+        let mut bytes = format!(r#"{{"src":"n0","dest":"c1","body":{body}}}"#).into_bytes();
+        if round % 2 == 1 {
+            let at = rng.gen_range(0..bytes.len());
+            let b = alphabet[rng.gen_range(0..alphabet.len())];
+            crate::test_util::damage(&mut bytes, at, b, rng.gen_range(0..3));
+        }
+        let shown = String::from_utf8_lossy(&bytes).into_owned();
+        // Where the body starts, when the head is as nodes write it, and where the general
+        // loop ends it.
+        let general = compact_head(&bytes).map(|(_, _, at)| {
+            let at = skip_ws(&bytes, at);
+            let body = (bytes.get(at) == Some(&b'{')).then(|| skip_value(&bytes, at, &mut General));
+            (at, body.flatten())
+        });
+        let Some(plain) = read(&bytes, 3) else {
+            // Refused, or left to serde: the general loop did not take the line either.
+            if let Some((_, Some(end))) = general {
+                assert!(end + 1 != bytes.len() || bytes[end] != b'}', "{shown}");
+            }
+            refused += 1;
+            continue;
+        };
+        let WireBody::Raw {
+            text,
+            scanned: Some(found),
+            ..
+        } = plain.body
+        else {
+            // Not a reply after all (the damage hit the head).
+            continue;
+        };
+        if let Some((at, end)) = general {
+            assert_eq!(end, Some(at + text.len()), "{shown}");
+        }
+        serde_json::from_slice::<serde_json::Value>(&bytes).expect(&shown);
+        let Some([start, end]) = found.ops_at else {
+            assert!(found.ops.is_empty(), "{shown}");
+            continue;
+        };
+        let array: Vec<serde_json::Value> =
+            serde_json::from_slice(&text[start as usize..end as usize]).expect(&shown);
+        let expected: Vec<_> = array
+            .iter()
+            .map(|op| {
+                let f = match op[0].as_str().unwrap() {
+                    "r" => MicroF::Read,
+                    "w" => MicroF::Write,
+                    _ => MicroF::Append,
+                };
+                (f, op[1].as_i64().unwrap(), op[2].as_i64())
+            })
+            .collect();
+        let got: Vec<_> = found.ops.iter().map(|o| (o.f, o.key, o.value)).collect();
+        assert_eq!(got, expected, "{shown}");
+        let reply = ReplyText::scanned(&text, Some(&*found));
+        // Handed on with the field it was read in (a damaged key may make that another).
+        let (_, txn) = reply
+            .fields()
+            .unwrap()
+            .into_iter()
+            .find(|(_, v)| v.as_ptr() as usize - text.as_ptr() as usize == start as usize)
+            .expect(&shown);
+        assert_eq!(reply.micro_ops(txn), Some(&found.ops[..]), "{shown}");
+        assert_eq!(reply.micro_ops(&txn[1..]), None);
+        scanned += 1;
+    }
+    assert!(scanned > 5000 && refused > 1000, "{scanned} {refused}");
 }
