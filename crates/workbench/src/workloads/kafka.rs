@@ -21,12 +21,11 @@
 //! History values are listed in [`crate::checkers::kafka::txns`]; the checker is
 //! [`crate::checkers::kafka`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use rand::Rng as _;
 use serde_json::{json, Map, Value};
 
-use super::compact::Compact;
 use super::reply::{self, ReplyText};
 use super::request::push_json_str;
 use super::{
@@ -35,16 +34,17 @@ use super::{
 };
 use crate::checkers::kafka::check_kafka;
 use crate::checkers::CheckResult;
-use crate::history::{
-    kafka_key, push_u64, History, Nanos, OpType, OpValue, PolledKey, NANOS_PER_MS, NANOS_PER_SEC,
-};
+use crate::history::{push_u64, History, Nanos, OpType, OpValue, NANOS_PER_MS, NANOS_PER_SEC};
 
 use crate::Rng;
 
+mod assign;
 mod key_map;
 mod positions;
+mod read;
 use key_map::{Key, KeyMap};
 use positions::Positions;
+use read::read_msgs;
 
 /// The final phase's bound.
 const FINAL_PHASE_LIMIT: Nanos = 10 * NANOS_PER_SEC;
@@ -290,7 +290,7 @@ impl Workload for Kafka {
         self.on_reply(w, op, &reply)
     }
 
-    /// Sends and polls, read straight from the text when they are well formed (see
+    /// Sends, polls and assigns, read straight from the text when they are well formed (see
     /// [`Kafka::fast_reply`]); anything else goes the map's way.
     fn on_reply_text(&mut self, w: usize, op: &Invocation, reply: ReplyText<'_>) -> Step {
         match self.fast_reply(w, op, reply) {
@@ -406,7 +406,7 @@ fn send_value(op: &Invocation, offset: i64) -> OpValue {
 }
 
 impl Kafka {
-    /// A well-formed reply to a send, a poll or its commit, read from the text: the same
+    /// A well-formed reply to a send, a poll or its commit, or an assign, read from the text: the same
     /// outcome as the map's way, which takes everything else (`None`).
     fn fast_reply(&mut self, w: usize, op: &Invocation, reply: ReplyText<'_>) -> Option<Step> {
         match op.f {
@@ -437,6 +437,7 @@ impl Kafka {
                 let commit = commit_request(&commits, push_key);
                 Some(self.after_poll(w, polled, commit))
             }
+            "assign" => self.fast_assign(w, op, reply),
             _ => None,
         }
     }
@@ -464,51 +465,6 @@ impl Kafka {
         let keys = self.assign_positions(w, op, reply)?;
         let committed = reply["offsets"].clone();
         Ok(Step::Done(Completion::ok(assign_value(keys, committed))))
-    }
-
-    /// An assign's reply checked against its schema: sets the worker's positions and returns
-    /// the assigned keys (nothing is changed when the reply is malformed).
-    fn assign_positions(
-        &mut self,
-        w: usize,
-        op: &Invocation,
-        reply: &Map<String, Value>,
-    ) -> Result<Vec<String>, String> {
-        closed_schema(reply, "list_committed_offsets_ok", &["offsets"])?;
-        let committed = reply["offsets"]
-            .as_object()
-            .ok_or("`offsets` must be a map of key to offset")?;
-        for offset in committed.values() {
-            if !offset.is_i64() {
-                return Err(format!("offset {offset} is not an integer"));
-            }
-        }
-        let keys: Vec<String> = op.value.to_json()["keys"]
-            .as_array()
-            .map(|ks| {
-                ks.iter()
-                    .filter_map(|k| k.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let worker = self.worker(w);
-        let positions = keys.iter().map(|key| {
-            let position = if op.is_final {
-                0
-            } else {
-                worker
-                    .positions
-                    .get(key)
-                    .or_else(|| committed.get(key).and_then(Value::as_i64))
-                    .unwrap_or(0)
-            };
-            (key.clone(), position)
-        });
-        // Built at once (the keys come sorted: a final assign has hundreds), the last of
-        // equal keys kept as inserting them one by one would.
-        let positions: BTreeMap<String, i64> = positions.collect();
-        worker.positions.replace(positions);
-        Ok(keys)
     }
 
     /// The poll's reply, then its commit's.
@@ -630,48 +586,10 @@ fn write_offsets<K>(
     out.push(b'}');
 }
 
-/// A poll's `msgs` read from compact text, `{"key": [[offset, msg], ...], ...}` with keys
-/// that are integers ([`kafka_key`]) and plain integers (see [`Compact`]): the map serde
-/// parses from it, key by key as written (a key written twice is refused by
-/// [`OpValue::kafka_polled`]). `None` for anything else (the map's way judges it).
-fn read_msgs(text: &[u8]) -> Option<Vec<PolledKey>> {
-    let mut text = Compact::new(text);
-    text.eat(b'{')?;
-    if text.eat(b'}').is_some() {
-        return text.at_end().then_some(Vec::new());
-    }
-    // The room the first push would make (4), without growing through the slow path.
-    let mut keys = Vec::with_capacity(4);
-    loop {
-        let key = kafka_key(text.plain_str()?)?;
-        text.eat(b':')?;
-        text.eat(b'[')?;
-        let mut msgs = Vec::new();
-        if text.eat(b']').is_none() {
-            msgs = Vec::with_capacity(4);
-            loop {
-                text.eat(b'[')?;
-                let offset = text.int()? as i64;
-                text.eat(b',')?;
-                let msg = text.int()? as i64;
-                text.eat(b']')?;
-                msgs.push((offset, msg));
-                if text.eat(b',').is_none() {
-                    text.eat(b']')?;
-                    break;
-                }
-            }
-        }
-        keys.push(PolledKey { key, msgs });
-        if text.eat(b',').is_none() {
-            text.eat(b'}')?;
-            return text.at_end().then_some(keys);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -737,35 +655,5 @@ mod tests {
             assign_value(vec!["1".into(), "10".into()], committed.clone()),
             json!({"keys": ["1", "10"], "committed": committed})
         );
-    }
-
-    #[test]
-    fn polled_messages_read_from_text_are_what_serde_parses() {
-        for text in [
-            r#"{}"#,
-            r#"{"1":[]}"#,
-            r#"{"1":[[0,5],[1,6]],"22":[[7,1]]}"#,
-            r#"{"3":[[2,9]],"22":[[7,1]],"1":[]}"#,
-        ] {
-            let parsed: Map<String, Value> = serde_json::from_str(text).unwrap();
-            let read = OpValue::kafka_polled(read_msgs(text.as_bytes()).unwrap()).unwrap();
-            let expected = poll_value(Value::Object(parsed));
-            assert_eq!(read.to_json(), expected.to_json(), "{text}");
-            assert_eq!(read.to_string(), expected.to_string(), "{text}");
-        }
-        // Anything else is left to serde and the map's checks.
-        for text in [
-            r#"{"1":[[0,5]],"1":[[1,6]]}"#,
-            r#"{"1": [[0,5]]}"#,
-            r#"{"1":[[0,"x"]]}"#,
-            r#"{"1":[[-1,5]]}"#,
-            r#"{"a\"":[[0,5]]}"#,
-            r#"{"1":[[0,5,6]]}"#,
-            r#"{"01":[[0,5]]}"#,
-            r#"{"a":[[0,5]]}"#,
-        ] {
-            let read = read_msgs(text.as_bytes()).and_then(OpValue::kafka_polled);
-            assert_eq!(read, None, "{text}");
-        }
     }
 }
