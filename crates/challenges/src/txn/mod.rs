@@ -25,6 +25,7 @@ use std::time::Duration;
 use glomers_node::{log, BodyReader, Ctx, Node, ReplyTo};
 use serde::{Deserialize, Serialize};
 
+pub mod compact;
 pub mod serializable;
 #[cfg(test)]
 mod tests;
@@ -101,18 +102,44 @@ pub type Version = (u64, u32);
 pub type Update = (i64, i64, Version);
 
 /// Read by hand ([`wire::read`]), by serde when the body is unusual.
-#[derive(Debug, PartialEq, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Request {
+pub enum Request<'a> {
     Txn {
         txn: Vec<MicroOp>,
     },
+    /// A `txn` whose micro-ops are written as clients write them, run from the text (the
+    /// hand reader's; serde reads [`Request::Txn`]).
+    #[serde(skip)]
+    TxnText(compact::CompactTxn<'a>),
     /// A batch of writes (`seq` set when there are any) and acks of the peer's batches.
     Replicate {
         seq: Option<u64>,
         updates: Vec<Update>,
         acks: Vec<u64>,
     },
+}
+
+/// Requests are equal when they ask the same: a [`Request::TxnText`] equals the
+/// [`Request::Txn`] of its micro-ops (the hand reader and serde read a body alike).
+impl PartialEq for Request<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Request::TxnText(a), Request::TxnText(b)) => a == b,
+            (Request::TxnText(text), Request::Txn { txn })
+            | (Request::Txn { txn }, Request::TxnText(text)) => text.to_vec() == *txn,
+            (Request::Txn { txn: a }, Request::Txn { txn: b }) => a == b,
+            (
+                Request::Replicate { seq, updates, acks },
+                Request::Replicate {
+                    seq: s,
+                    updates: u,
+                    acks: a,
+                },
+            ) => (seq, updates, acks) == (s, u, a),
+            _ => false,
+        }
+    }
 }
 
 /// A last-writer-wins replica: key → (value, version).
@@ -262,7 +289,8 @@ pub struct Txn {
     peers: BTreeMap<String, Peer>,
     next_seq: u64,
     serializable: serializable::State,
-    /// The last transaction's writes (kept for its allocation), see [`execute_in_place`].
+    /// The last transaction's writes (kept for its allocation), see [`execute_in_place`] and
+    /// [`compact::run`].
     writes: Vec<(i64, i64)>,
     /// The last `txn_ok`'s array (kept for its allocation), see [`wire::reply_txn_ok`].
     reply: String,
@@ -294,20 +322,31 @@ impl Txn {
     }
 
     fn run_locally(&mut self, ctx: &mut Ctx<Self>, mut txn: Vec<MicroOp>, from: ReplyTo) {
-        let mut writes = std::mem::take(&mut self.writes);
-        execute_in_place(&self.replica, &mut txn, &mut writes);
-        if !writes.is_empty() {
-            let version = self.replica.next_version(self.index);
-            for &(k, v) in &writes {
-                self.replica.apply(k, v, version);
-                for peer in self.peers.values_mut() {
-                    peer.unsent.insert(k, (v, version));
-                }
+        execute_in_place(&self.replica, &mut txn, &mut self.writes);
+        self.install_writes();
+        wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
+    }
+
+    /// [`Txn::run_locally`] for micro-ops read as text: run and answered from it.
+    fn run_text(&mut self, ctx: &mut Ctx<Self>, txn: compact::CompactTxn<'_>, from: ReplyTo) {
+        compact::run(txn, &self.replica, &mut self.writes, &mut self.reply);
+        self.install_writes();
+        wire::reply_rendered(ctx, &from, &self.reply);
+    }
+
+    /// Installs the transaction's writes (`self.writes`) under one new version, to be sent
+    /// to every peer.
+    fn install_writes(&mut self) {
+        if self.writes.is_empty() {
+            return;
+        }
+        let version = self.replica.next_version(self.index);
+        for &(k, v) in &self.writes {
+            self.replica.apply(k, v, version);
+            for peer in self.peers.values_mut() {
+                peer.unsent.insert(k, (v, version));
             }
         }
-        self.writes = writes;
-        wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
-        wire::recycle(txn);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<Self>) {
@@ -354,10 +393,10 @@ impl Txn {
 }
 
 impl Node for Txn {
-    type Request<'de> = Request;
+    type Request<'de> = Request<'de>;
     type Timer = ();
 
-    fn read_request<'de>(ty: &str, body: &mut BodyReader<'de>) -> Option<Request> {
+    fn read_request<'de>(ty: &str, body: &mut BodyReader<'de>) -> Option<Request<'de>> {
         wire::read(ty, body)
     }
 
@@ -374,8 +413,12 @@ impl Node for Txn {
         }
     }
 
-    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request, from: ReplyTo) {
+    fn on_request(&mut self, ctx: &mut Ctx<Self>, req: Request<'_>, from: ReplyTo) {
         match req {
+            Request::TxnText(txn) => match self.mode {
+                Mode::ReadCommitted => self.run_text(ctx, txn, from),
+                Mode::Serializable => serializable::begin(self, ctx, txn.to_vec(), from),
+            },
             Request::Txn { txn } => match self.mode {
                 Mode::ReadCommitted => self.run_locally(ctx, txn, from),
                 Mode::Serializable => serializable::begin(self, ctx, txn, from),

@@ -3,15 +3,14 @@
 //! walk over the body, several times cheaper than serde's derived deserializers, anything
 //! unusual left to serde), and `txn_ok` written field by field.
 
-use std::cell::Cell;
-
 use glomers_node::{BodyReader, Ctx, FieldSet, Node, ReplyTo};
 
+use super::compact::CompactTxn;
 use super::{Fun, MicroOp, Request, Update};
 use glomers_node::{plain_i64, write_i64};
 
 /// Reads a `txn` or `replicate` body; `None` leaves it to serde.
-pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
+pub fn read<'a>(ty: &str, r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     let request = match ty {
         "txn" => read_txn(r)?,
         "replicate" => read_replicate(r)?,
@@ -21,7 +20,7 @@ pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
     Some(request)
 }
 
-fn read_txn(r: &mut BodyReader<'_>) -> Option<Request> {
+fn read_txn<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     let mut txn = None;
     r.object()?;
     while let Some(key) = r.key()? {
@@ -31,10 +30,10 @@ fn read_txn(r: &mut BodyReader<'_>) -> Option<Request> {
             _ => r.skip()?,
         }
     }
-    Some(Request::Txn { txn: txn? })
+    txn
 }
 
-fn read_replicate(r: &mut BodyReader<'_>) -> Option<Request> {
+fn read_replicate<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
     let (mut seq, mut updates, mut acks) = (None, None, None);
     let mut seen = FieldSet::default();
     r.object()?;
@@ -68,15 +67,20 @@ fn list<'a, T>(
 }
 
 /// A transaction's micro-ops: written compactly as the clients write them
-/// (`[["r",1,null],["w",2,3]]`), read in one pass over the bytes, with no validation to
-/// repeat (the compact form is valid JSON by construction); in any other form, element by
-/// element with [`micro_op`].
-fn micro_ops(r: &mut BodyReader<'_>) -> Option<Vec<MicroOp>> {
-    if let Some((ops, used)) = compact_micro_ops(r.rest().as_bytes()) {
+/// (`[["r",1,null],["w",2,3]]`), checked in one pass over the bytes, with no validation to
+/// repeat (the compact form is valid JSON by construction) and kept as text for the node to
+/// run ([`CompactTxn`]); with longer integers, read in one pass; in any other form, element
+/// by element with [`micro_op`].
+fn micro_ops<'a>(r: &mut BodyReader<'a>) -> Option<Request<'a>> {
+    if let Some((txn, used)) = CompactTxn::read(r.rest()) {
         r.advance(used);
-        return Some(ops);
+        return Some(Request::TxnText(txn));
     }
-    list(r, micro_op)
+    if let Some((txn, used)) = compact_micro_ops(r.rest().as_bytes()) {
+        r.advance(used);
+        return Some(Request::Txn { txn });
+    }
+    list(r, micro_op).map(|txn| Request::Txn { txn })
 }
 
 /// `[["r",1,null],["w",2,3]]` without whitespace at the start of `b`, each integer as
@@ -88,7 +92,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
     if b.first() != Some(&b'[') {
         return None;
     }
-    let mut ops = spare_ops();
+    let mut ops = Vec::new();
     let mut i = 1;
     loop {
         let f = match b.get(i..i + 5)? {
@@ -143,26 +147,6 @@ fn int(b: &[u8]) -> Option<(i64, usize)> {
     Some((n, i))
 }
 
-thread_local! {
-    /// The micro-ops of the last transaction answered, handed back by [`recycle`] for the
-    /// next request's: an allocation and a free less per transaction.
-    static SPARE: Cell<Vec<MicroOp>> = const { Cell::new(Vec::new()) };
-}
-
-/// An empty vector for a request's micro-ops, with room for the usual transaction (growing
-/// from empty costs more than the allocation itself).
-fn spare_ops() -> Vec<MicroOp> {
-    let mut ops = SPARE.take();
-    ops.clear();
-    ops.reserve(4);
-    ops
-}
-
-/// Hands a transaction's micro-ops back (after its reply) for the next request to fill.
-pub fn recycle(ops: Vec<MicroOp>) {
-    SPARE.set(ops);
-}
-
 /// `["r", 1, null]` or `["w", 2, 3]`: exactly three elements.
 fn micro_op(r: &mut BodyReader<'_>) -> Option<MicroOp> {
     r.array()?;
@@ -206,8 +190,13 @@ pub fn reply_txn_ok<N: Node>(
     scratch: &mut String,
 ) {
     render_txn(done, scratch);
+    reply_rendered(ctx, from, scratch);
+}
+
+/// Answers `{"type":"txn_ok","txn":...}` with the array `txn` (written already).
+pub fn reply_rendered<N: Node>(ctx: &mut Ctx<N>, from: &ReplyTo, txn: &str) {
     ctx.reply_with(from, "txn_ok", |body| {
-        body.raw("txn", scratch);
+        body.raw("txn", txn);
     });
 }
 
@@ -359,8 +348,6 @@ mod tests {
             render_txn(&done, &mut out);
             let ops = compact_micro_ops(out.as_bytes());
             assert_eq!(ops, Some((done.clone(), out.len())), "{out}");
-            // The next read fills this vector again (it must come back empty).
-            recycle(ops.expect("read").0);
             let body = format!(r#"{{"type":"txn","msg_id":1,"txn":{out}}}"#);
             assert_reads_as_serde(read, "txn", &body);
             let spaced = format!(r#"{{"txn": {}}}"#, out.replace(',', " , "));
