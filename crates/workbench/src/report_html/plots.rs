@@ -116,6 +116,9 @@ macro_rules! legend {
     };
 }
 
+/// A series' points: (time in s, latency in ms).
+type Points = Vec<(f64, f64)>;
+
 /// The distinct `f`s with their colours, by `f` (see [`colours`]).
 type Colours = BTreeMap<String, RGBColor>;
 
@@ -177,7 +180,7 @@ fn latency_raw(
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         shade!(chart, periods, (0.01, y_max));
         // The points shown, by f and outcome (in one pass, in the history's order).
-        let mut groups: Vec<((&str, OpType), Vec<(f64, f64)>)> = Vec::new();
+        let mut groups: Vec<((&str, OpType), Points)> = Vec::new();
         for p in completed.iter().step_by(step) {
             let latency = p.latency().map_or(0.0, ms).max(0.01);
             slot(&mut groups, (p.invoke.f.as_str(), p.outcome()), Vec::new)
