@@ -60,33 +60,61 @@ impl<'a> JsonOut<'a> {
         self.len += bytes.len();
     }
 
-    /// An unsigned integer's digits.
-    #[inline]
-    pub fn u64(&mut self, mut n: u64) {
+    /// An unsigned integer's digits: below 10^8 here (most of the page's numbers), else out of
+    /// line. Always inlined: the page writes a hundred thousand numbers, most in loops of their
+    /// own.
+    #[inline(always)]
+    pub fn u64(&mut self, n: u64) {
         if n < 10 {
             return self.byte(b'0' + n as u8);
         }
-        self.room(20);
-        let end = self.len + digits(n);
-        let mut at = end;
-        while n >= 10_000 {
-            let four = (n % 10_000) as usize;
-            n /= 10_000;
-            at -= 4;
-            self.pair(at, four / 100);
-            self.pair(at + 2, four % 100);
+        if n < 100 {
+            self.room(2);
+            let at = self.len;
+            self.pair(at, n as usize);
+            self.len = at + 2;
+            return;
         }
-        if n >= 100 {
-            at -= 2;
-            self.pair(at, n as usize % 100);
-            n /= 100;
+        if n < 100_000_000 {
+            // Up to eight digits (a time in microseconds has eight): all at once.
+            self.room(8);
+            let (len, d) = (self.len, digits(n));
+            self.put_word(len, eight_digits(n) >> (8 * (8 - d)));
+            self.len = len + d;
+            return;
         }
-        if n >= 10 {
-            self.pair(at - 2, n as usize);
+        self.u64_long(n);
+    }
+
+    /// [`JsonOut::u64`] of 10^8 and above: eight digits at once ([`eight_digits`]), the first
+    /// word with as many of them as the number has.
+    #[cold]
+    #[inline(never)]
+    fn u64_long(&mut self, n: u64) {
+        const E8: u64 = 100_000_000;
+        self.room(32);
+        let len = self.len;
+        if n < E8 * E8 {
+            let (high, low) = (n / E8, n % E8);
+            let d = digits(high);
+            self.put_word(len, eight_digits(high) >> (8 * (8 - d)));
+            self.put_word(len + d, eight_digits(low));
+            self.len = len + d + 8;
         } else {
-            self.buf[at - 1] = b'0' + n as u8;
+            // Seventeen digits or more: the first (up to four) and the last sixteen.
+            let (high, rest) = (n / (E8 * E8), n % (E8 * E8));
+            let d = digits(high);
+            self.put_word(len, eight_digits(high) >> (8 * (8 - d)));
+            self.put_word(len + d, eight_digits(rest / E8));
+            self.put_word(len + d + 8, eight_digits(rest % E8));
+            self.len = len + d + 16;
         }
-        self.len = end;
+    }
+
+    /// The eight bytes of `word` (little-endian) at `at` (room checked by the caller).
+    #[inline(always)]
+    fn put_word(&mut self, at: usize, word: u64) {
+        self.buf[at..at + 8].copy_from_slice(&word.to_le_bytes());
     }
 
     /// The two digits of `n` (below 100) at `at`.
@@ -125,39 +153,81 @@ impl<'a> JsonOut<'a> {
         self.raw(b" bytes)\"");
     }
 
+    /// The JSON array of `numbers` (whose text is `len` bytes long) as a JSON string, cut to
+    /// `max` bytes as [`JsonOut::cut_string`] cuts a text: its digits written straight into
+    /// the buffer as far as they are shown (nothing in them to escape), then cut back.
+    pub fn cut_u64_array(&mut self, numbers: impl Iterator<Item = u64>, len: usize, max: usize) {
+        self.byte(b'"');
+        if len <= max {
+            self.byte(b'[');
+            for (i, n) in numbers.enumerate() {
+                if i > 0 {
+                    self.byte(b',');
+                }
+                self.u64(n);
+            }
+            return self.raw(b"]\"");
+        }
+        // Room for the shown part and the number that goes past it, so that nothing is
+        // flushed between here and the cut.
+        let room = max + 2 * MAX_PIECE;
+        assert!(room <= BUF, "a cut of {max} bytes fits the buffer");
+        if self.len + room > BUF {
+            self.flush();
+        }
+        let start = self.len;
+        self.byte(b'[');
+        for (i, n) in numbers.enumerate() {
+            if self.len - start > max {
+                break;
+            }
+            if i > 0 {
+                self.byte(b',');
+            }
+            self.u64(n);
+        }
+        // The text is longer than `max` (the whole of it but its `]`, at least).
+        debug_assert!(self.len - start >= max);
+        self.len = start + max;
+        self.raw("… (".as_bytes());
+        self.u64(len as u64);
+        self.raw(b" bytes)\"");
+    }
+
     /// The text of `s` as a JSON string holds it (without the quotes), escaped exactly as
     /// serde_json escapes it: `"` and `\` with a backslash, `\b \t \n \f \r` by name, other
-    /// control characters as `\u00xx`, everything else as it is. Sixteen bytes at a time where
-    /// none is escaped (most of a body), else a word at a time: the runs between the bytes to
-    /// escape are written as whole words (the buffer has room past them, and what lands beyond
-    /// a run is written over next), so a body with a quote every few bytes and one with none (a
-    /// long run of numbers) both go fast.
+    /// control characters as `\u00xx`, everything else as it is. Sixteen bytes at a time: one
+    /// mask of the bytes to escape ([`escape_mask`]); the bytes between two of them are written
+    /// as one sixteen-byte copy (the buffer has room past them, and what lands beyond the run is
+    /// written over next), so a body with a quote every few bytes (keys and strings) and one
+    /// with none (a long run of numbers) both go fast. The last few bytes are those of the
+    /// last sixteen not written yet (or, in a text shorter than that, one by one).
     pub fn escaped(&mut self, s: &str) {
         // Batches of input whose output surely fits the buffer, written through locals (the
         // buffer and its length in registers).
         const BATCH: usize = 256;
         for batch in s.as_bytes().chunks(BATCH) {
-            if self.len + 6 * BATCH + 8 > BUF {
+            if self.len + 6 * BATCH + 32 > BUF {
                 self.flush();
             }
             let buf = &mut self.buf;
             let mut len = self.len;
             let mut sixteens = batch.chunks_exact(16);
             for chunk in &mut sixteens {
-                if !any_to_escape_16(chunk) {
-                    buf[len..len + 16].copy_from_slice(chunk);
-                    len += 16;
-                    continue;
+                let chunk: &[u8; 16] = chunk.try_into().expect("sixteen bytes");
+                len = escaped_16(buf, len, chunk, escape_mask(chunk), 0);
+            }
+            let rest = sixteens.remainder().len();
+            if rest > 0 && batch.len() >= 16 {
+                // The last sixteen bytes, from the first not written yet.
+                let last: &[u8; 16] = batch[batch.len() - 16..].try_into().expect("sixteen");
+                let from = 16 - rest;
+                let mask = escape_mask(last) >> from << from;
+                len = escaped_16(buf, len, last, mask, from);
+            } else {
+                for &b in sixteens.remainder() {
+                    len = escaped_byte(buf, len, b);
                 }
-                len = escaped_word(buf, len, word_at(chunk, 0));
-                len = escaped_word(buf, len, word_at(chunk, 8));
-            }
-            let mut words = sixteens.remainder().chunks_exact(8);
-            for chunk in &mut words {
-                len = escaped_word(buf, len, word_at(chunk, 0));
-            }
-            for &b in words.remainder() {
-                len = escaped_byte(buf, len, b);
             }
             self.len = len;
         }
@@ -183,54 +253,53 @@ impl Drop for JsonOut<'_> {
     }
 }
 
-/// The eight bytes of `bytes` at `at`, as a little-endian word.
+/// Writes the bytes of `chunk` from `from` escaped at `len` (with room for 6 * 16 + 16 bytes
+/// there), `mask` marking the bytes to escape (bit `i` for byte `i`, see [`escape_mask`]; none
+/// before `from`); the new length.
 #[inline(always)]
-fn word_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
-}
-
-/// Writes the eight bytes of `word` (little-endian) escaped at `len` (with room for 48 and
-/// eight more there); the new length.
-#[inline(always)]
-fn escaped_word(buf: &mut [u8; BUF], mut len: usize, word: u64) -> usize {
-    if !any_to_escape(word) {
-        buf[len..len + 8].copy_from_slice(&word.to_le_bytes());
-        return len + 8;
+fn escaped_16(
+    buf: &mut [u8; BUF],
+    mut len: usize,
+    chunk: &[u8; 16],
+    mask: u32,
+    mut from: usize,
+) -> usize {
+    if mask == 0 && from == 0 {
+        buf[len..len + 16].copy_from_slice(chunk);
+        return len + 16;
     }
-    let mut specials = bytes_to_escape(word);
-    // Bit offset of the first byte not written yet.
-    let mut from = 0;
+    // The chunk and sixteen bytes more, so that a run is copied as sixteen bytes from any
+    // offset.
+    let mut padded = [0u8; 32];
+    padded[..16].copy_from_slice(chunk);
+    let mut specials = mask;
+    // `from`: the first byte not written yet.
     while specials != 0 {
-        // The special byte's bit offset (its mask bit is its top bit).
-        let at = specials.trailing_zeros() - 7;
-        buf[len..len + 8].copy_from_slice(&(word >> from).to_le_bytes());
-        len += (at - from) as usize / 8;
+        let at = specials.trailing_zeros() as usize;
+        buf[len..len + 16].copy_from_slice(&padded[from..from + 16]);
+        len += at - from;
         // Mostly a quote (a body's keys and strings), written at once.
-        len = match (word >> at) as u8 {
+        len = match chunk[at] {
             b'"' => {
                 buf[len..len + 2].copy_from_slice(b"\\\"");
                 len + 2
             }
             b => escaped_byte(buf, len, b),
         };
-        from = at + 8;
+        from = at + 1;
         specials &= specials - 1;
     }
-    if from < 64 {
-        buf[len..len + 8].copy_from_slice(&(word >> from).to_le_bytes());
-        len += (64 - from) as usize / 8;
-    }
-    len
+    buf[len..len + 16].copy_from_slice(&padded[from..from + 16]);
+    len + 16 - from
 }
 
-/// Whether any of the sixteen bytes of `chunk` is escaped (see [`bytes_to_escape`]), with
-/// SSE2: one comparison of the sixteen bytes per kind.
+/// Bit `i` set when byte `i` of `chunk` is escaped (a quote, a backslash or a control
+/// character), with SSE2: one comparison of the sixteen bytes per kind.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn any_to_escape_16(chunk: &[u8]) -> bool {
+fn escape_mask(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
-    assert_eq!(chunk.len(), 16);
-    // SAFETY: the sixteen bytes are readable (asserted); SSE2 is there (cfg).
+    // SAFETY: the sixteen bytes are readable (an array of sixteen); SSE2 is there (cfg).
     unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast());
         let splat = |b: u8| _mm_set1_epi8(b as i8);
@@ -238,15 +307,25 @@ fn any_to_escape_16(chunk: &[u8]) -> bool {
         let control = _mm_cmpeq_epi8(_mm_min_epu8(v, splat(0x1f)), v);
         let quote = _mm_cmpeq_epi8(v, splat(b'"'));
         let backslash = _mm_cmpeq_epi8(v, splat(b'\\'));
-        _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))) != 0
+        _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))) as u32
     }
 }
 
-/// [`any_to_escape_16`] a word at a time, elsewhere.
+/// [`escape_mask`] byte by byte, elsewhere (and to test the other).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn escape_mask_bytes(chunk: &[u8; 16]) -> u32 {
+    let mut mask = 0;
+    for (i, &b) in chunk.iter().enumerate() {
+        mask |= u32::from(ESCAPE[usize::from(b)] != 0) << i;
+    }
+    mask
+}
+
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
-fn any_to_escape_16(chunk: &[u8]) -> bool {
-    any_to_escape(word_at(chunk, 0)) || any_to_escape(word_at(chunk, 8))
+fn escape_mask(chunk: &[u8; 16]) -> u32 {
+    escape_mask_bytes(chunk)
 }
 
 /// Writes one byte of a string's text at `len` (with room for six there); the new length.
@@ -274,6 +353,23 @@ fn escaped_byte(buf: &mut [u8; BUF], len: usize, b: u8) -> usize {
             len + 2
         }
     }
+}
+
+/// The eight decimal digits of `n` (below 10^8, with leading zeros) as ASCII, the first
+/// digit in the lowest byte: the two halves of four digits side by side in one word, then
+/// each split in pairs and each pair in digits, all lanes at once (a multiply by a fixed-point
+/// reciprocal and a shift divides each lane, exact for these ranges: 10486 / 2^20 for
+/// division by 100 of numbers below 10^4, 103 / 2^10 for division by 10 below 100).
+#[inline(always)]
+fn eight_digits(n: u64) -> u64 {
+    debug_assert!(n < 100_000_000);
+    let merged = (n / 10_000) | ((n % 10_000) << 32);
+    let hundreds_high = ((merged * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
+    let hundreds_low = merged - 100 * hundreds_high;
+    let pairs = (hundreds_low << 16) | hundreds_high;
+    let mut tens = ((pairs * 103) >> 10) & ((0xf << 48) | (0xf << 32) | (0xf << 16) | 0xf);
+    tens |= (pairs - 10 * tens) << 8;
+    tens | 0x3030_3030_3030_3030
 }
 
 /// The number of decimal digits of `n` (above 0): from its bit length, then one comparison.
@@ -312,34 +408,6 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
-/// Whether any byte of `w` is escaped (see [`bytes_to_escape`]): the cheaper forms of the
-/// tests, exact for the word as a whole (not for which byte).
-#[inline]
-fn any_to_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
-    let quote = zero(w ^ (ONES * u64::from(b'"')));
-    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
-    let control = w.wrapping_sub(ONES * 0x20) & !w;
-    (quote | backslash | control) & HIGH != 0
-}
-
-/// The top bit of each byte of `w` that is escaped (a quote, a backslash or a control
-/// character), exactly: the classic word tests for a zero byte (of `w` xor the byte wanted)
-/// and for a byte below a bound, in the forms without borrows between bytes.
-#[inline]
-fn bytes_to_escape(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| !(((x & LOW7) + LOW7) | x) & HIGH;
-    let quote = zero(w ^ (ONES * u64::from(b'"')));
-    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
-    let control = !(((w & LOW7) + ONES * 0x60) | w) & HIGH;
-    quote | backslash | control
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,22 +422,21 @@ mod tests {
         String::from_utf8(out[1..].to_vec()).unwrap()
     }
 
-    /// The exact mask marks the bytes to escape, and only them; the quick test sees whether
-    /// there is one.
+    /// The mask marks the bytes to escape, and only them, in both forms.
     #[test]
     fn masks_mark_exactly_the_bytes_to_escape() {
         for b in 0..=255u8 {
-            for at in 0..8 {
+            for at in 0..16 {
                 for fill in [b'a', 0x7f, 0x80, 0xff, b'"', 0x1f] {
-                    let mut word = [fill; 8];
-                    word[at] = b;
-                    let mask = bytes_to_escape(u64::from_le_bytes(word));
-                    for (i, &x) in word.iter().enumerate() {
+                    let mut chunk = [fill; 16];
+                    chunk[at] = b;
+                    let mask = escape_mask(&chunk);
+                    for (i, &x) in chunk.iter().enumerate() {
                         let wanted = ESCAPE[usize::from(x)] != 0;
-                        assert_eq!(mask >> (i * 8 + 7) & 1 == 1, wanted, "{word:?} {i}");
+                        assert_eq!(mask >> i & 1 == 1, wanted, "{chunk:?} {i}");
                     }
-                    assert_eq!(mask & !0x8080_8080_8080_8080, 0);
-                    assert_eq!(any_to_escape(u64::from_le_bytes(word)), mask != 0);
+                    assert_eq!(mask >> 16, 0);
+                    assert_eq!(escape_mask_bytes(&chunk), mask);
                 }
             }
         }
@@ -385,6 +452,14 @@ mod tests {
             p = next;
         }
         numbers.extend([p - 1, p, p + 1]);
+        // Random numbers of every length.
+        let mut seed = 3u64;
+        for _ in 0..5_000 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            numbers.push(seed >> (seed % 64));
+        }
         for n in &numbers {
             assert_eq!(written(|j| j.u64(*n)), n.to_string());
             assert_eq!(digits((*n).max(1)), (*n).max(1).to_string().len());

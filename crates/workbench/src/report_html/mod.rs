@@ -184,10 +184,10 @@ fn push_secs(out: &mut Vec<u8>, t: crate::history::Nanos) {
     if t < EXACT_BELOW {
         out.extend_from_slice(itoa::Buffer::new().format(t / 1_000_000_000).as_bytes());
         out.push(b'.');
-        let fraction = t % 1_000_000_000;
-        let digits = itoa::Buffer::new().format(fraction).len();
-        out.extend(std::iter::repeat_n(b'0', 9 - digits));
-        out.extend_from_slice(itoa::Buffer::new().format(fraction).as_bytes());
+        let mut fraction = itoa::Buffer::new();
+        let fraction = fraction.format(t % 1_000_000_000);
+        out.extend(std::iter::repeat_n(b'0', 9 - fraction.len()));
+        out.extend_from_slice(fraction.as_bytes());
     } else {
         out.extend_from_slice(format!("{:.9}", t as f64 / 1e9).as_bytes());
     }

@@ -61,10 +61,11 @@ fn colours(pairs: &[Pair<'_>]) -> BTreeMap<String, RGBColor> {
 /// The three plots as SVG documents, of the history's pairs: raw latency, quantiles, throughput.
 pub fn plots(pairs: &[Pair<'_>], end: Nanos, periods: &[Period]) -> anyhow::Result<[String; 3]> {
     let x_max = secs(end).max(0.001);
+    let colour = colours(pairs);
     Ok([
-        latency_raw(pairs, x_max, periods)?,
-        latency_quantiles(pairs, x_max, periods)?,
-        throughput(pairs, x_max, periods)?,
+        latency_raw(pairs, &colour, x_max, periods)?,
+        latency_quantiles(pairs, &colour, x_max, periods)?,
+        throughput(pairs, &colour, x_max, periods)?,
     ])
 }
 
@@ -115,8 +116,35 @@ macro_rules! legend {
     };
 }
 
-fn latency_raw(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Result<String> {
-    let colour = colours(pairs);
+/// A series' points: (time in s, latency in ms).
+type Points = Vec<(f64, f64)>;
+
+/// The distinct `f`s with their colours, by `f` (see [`colours`]).
+type Colours = BTreeMap<String, RGBColor>;
+
+/// The slot of `key` in `slots` (added at the end when new): a handful of keys, looked up by
+/// a scan rather than a map per op.
+fn slot<K: PartialEq + Copy, V>(
+    slots: &mut Vec<(K, V)>,
+    key: K,
+    new: impl FnOnce() -> V,
+) -> &mut V {
+    let i = match slots.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            slots.push((key, new()));
+            slots.len() - 1
+        }
+    };
+    &mut slots[i].1
+}
+
+fn latency_raw(
+    pairs: &[Pair<'_>],
+    colour: &Colours,
+    x_max: f64,
+    periods: &[Period],
+) -> anyhow::Result<String> {
     let completed: Vec<&Pair<'_>> = pairs.iter().filter(|p| p.completion.is_some()).collect();
     let step = completed.len().div_ceil(MAX_POINTS).max(1);
     let y_max = completed
@@ -151,21 +179,24 @@ fn latency_raw(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Re
             .draw()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         shade!(chart, periods, (0.01, y_max));
-        for (f, c) in &colour {
+        // The points shown, by f and outcome (in one pass, in the history's order).
+        let mut groups: Vec<((&str, OpType), Points)> = Vec::new();
+        for p in completed.iter().step_by(step) {
+            let latency = p.latency().map_or(0.0, ms).max(0.01);
+            slot(&mut groups, (p.invoke.f.as_str(), p.outcome()), Vec::new)
+                .push((secs(p.invoke.time), latency));
+        }
+        for (f, c) in colour {
             for (outcome, name) in [
                 (OpType::Ok, "ok"),
                 (OpType::Info, "info"),
                 (OpType::Fail, "fail"),
             ] {
-                let points: Vec<(f64, f64)> = completed
-                    .iter()
-                    .step_by(step)
-                    .filter(|p| &p.invoke.f == f && p.outcome() == outcome)
-                    .map(|p| {
-                        let latency = p.latency().map_or(0.0, ms).max(0.01);
-                        (secs(p.invoke.time), latency)
-                    })
-                    .collect();
+                let points: Vec<(f64, f64)> = groups
+                    .iter_mut()
+                    .find(|(key, _)| *key == (f.as_str(), outcome))
+                    .map(|(_, points)| std::mem::take(points))
+                    .unwrap_or_default();
                 if points.is_empty() {
                     continue;
                 }
@@ -282,27 +313,39 @@ impl CircleText {
     }
 }
 
-fn latency_quantiles(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Result<String> {
+fn latency_quantiles(
+    pairs: &[Pair<'_>],
+    colour: &Colours,
+    x_max: f64,
+    periods: &[Period],
+) -> anyhow::Result<String> {
     let width = bucket_secs(x_max);
-    let colour = colours(pairs);
-    // f -> bucket -> ok latencies (ms)
-    let mut buckets: BTreeMap<&str, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
+    // f -> bucket -> ok latencies (ms), gathered per f in the order seen, buckets by index.
+    let mut by_f: Vec<(&str, Vec<Vec<f64>>)> = Vec::new();
     for p in pairs {
         if p.outcome() != OpType::Ok {
             continue;
         }
         let Some(latency) = p.latency() else { continue };
-        let b = (secs(p.invoke.time) / width) as u64;
-        buckets
-            .entry(p.invoke.f.as_str())
-            .or_default()
-            .entry(b)
-            .or_default()
-            .push(ms(latency));
+        let b = (secs(p.invoke.time) / width) as usize;
+        let per_bucket = slot(&mut by_f, p.invoke.f.as_str(), Vec::new);
+        if per_bucket.len() <= b {
+            per_bucket.resize_with(b + 1, Vec::new);
+        }
+        per_bucket[b].push(ms(latency));
+    }
+    // By f, and only the buckets with a latency, ascending (as maps of them would be).
+    let mut buckets: BTreeMap<&str, Vec<(u64, Vec<f64>)>> = BTreeMap::new();
+    for (f, per_bucket) in by_f {
+        let filled = per_bucket
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty());
+        buckets.insert(f, filled.map(|(b, v)| (b as u64, v)).collect());
     }
     let y_max = buckets
         .values()
-        .flat_map(|b| b.values().flatten())
+        .flat_map(|b| b.iter().flat_map(|(_, v)| v))
         .copied()
         .fold(1.0f64, f64::max)
         * 1.3;
@@ -360,12 +403,16 @@ fn latency_quantiles(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyh
     Ok(svg)
 }
 
-fn throughput(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Result<String> {
+fn throughput(
+    pairs: &[Pair<'_>],
+    colour: &Colours,
+    x_max: f64,
+    periods: &[Period],
+) -> anyhow::Result<String> {
     let width = bucket_secs(x_max);
-    let colour = colours(pairs);
     let n_buckets = (x_max / width).ceil() as usize + 1;
-    // (f, outcome) -> completions per bucket
-    let mut counts: BTreeMap<(&str, &'static str), Vec<f64>> = BTreeMap::new();
+    // (f, outcome) -> completions per bucket, in the order seen.
+    let mut seen: Vec<((&str, &'static str), Vec<f64>)> = Vec::new();
     for p in pairs {
         let Some(done) = p.completion else { continue };
         let outcome = match done.kind {
@@ -374,10 +421,11 @@ fn throughput(pairs: &[Pair<'_>], x_max: f64, periods: &[Period]) -> anyhow::Res
             _ => "info",
         };
         let b = ((secs(done.time) / width) as usize).min(n_buckets - 1);
-        counts
-            .entry((p.invoke.f.as_str(), outcome))
-            .or_insert_with(|| vec![0.0; n_buckets])[b] += 1.0 / width;
+        slot(&mut seen, (p.invoke.f.as_str(), outcome), || {
+            vec![0.0; n_buckets]
+        })[b] += 1.0 / width;
     }
+    let counts: BTreeMap<(&str, &'static str), Vec<f64>> = seen.into_iter().collect();
     let y_max = counts.values().flatten().copied().fold(1.0f64, f64::max) * 1.15;
     let mut svg = String::new();
     {

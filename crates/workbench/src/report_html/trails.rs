@@ -41,6 +41,9 @@ pub struct Trail {
     pub finding: Option<String>,
 }
 
+mod counter;
+use counter::counter_trails;
+
 pub fn trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let workload = &run.results["workload"];
     let mut out: Vec<Trail> = Vec::new();
@@ -382,7 +385,9 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
         hit.clear();
         let scanned = slot.only_unsigned()
             && json_scan::unsigned_leaves(m.body(), &ENVELOPE, |n| {
-                hit.extend(slot.get_unsigned(n));
+                if let Some(s) = slot.get_unsigned(n) {
+                    hit.push(s);
+                }
             })
             .is_some();
         if !scanned {
@@ -430,6 +435,13 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
         reads.push((pair, has));
     }
     let nodes = node_names(run);
+    // Every op that may add a value, with its value's key (found once, not once per trail).
+    let add_keys: Vec<(ValueKey, &Pair<'_>)> = cx
+        .pairs
+        .iter()
+        .filter(|p| p.invoke.f != "read")
+        .map(|p| (ValueKey::of(&p.invoke.value.to_json()), p))
+        .collect();
     wanted
         .iter()
         .enumerate()
@@ -439,7 +451,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
                 .filter(|(_, has)| !has[s])
                 .map(|(p, _)| *p)
                 .collect();
-            set_trail(&cx, value, kind, &carriers[s], &missed, &nodes)
+            set_trail(&cx, value, kind, &carriers[s], &missed, &nodes, &add_keys)
         })
         .collect()
 }
@@ -451,6 +463,7 @@ fn set_trail(
     carriers: &[usize],
     missed: &[&Pair<'_>],
     nodes: &[String],
+    add_keys: &[(ValueKey, &Pair<'_>)],
 ) -> Trail {
     let messages = &cx.run.messages;
     let value_text = key(value);
@@ -460,10 +473,10 @@ fn set_trail(
     let mut trail_msgs: Vec<usize> = Vec::new();
     let mut ops = Vec::new();
     // The adds of the value (a value added again starts over; usually there is one).
-    let adds: Vec<&Pair<'_>> = cx
-        .pairs
+    let adds: Vec<&Pair<'_>> = add_keys
         .iter()
-        .filter(|p| p.invoke.f != "read" && ValueKey::of(&p.invoke.value.to_json()) == value_key)
+        .filter(|(k, _)| *k == value_key)
+        .map(|&(_, p)| p)
         .collect();
     let mut learned: BTreeMap<&str, Nanos> = BTreeMap::new();
     let mut known_at: Option<Nanos> = None;
@@ -710,214 +723,5 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-fn counter_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
-    let cx = Context {
-        run,
-        op_messages,
-        pairs: run.pairs(),
-    };
-    let acked: Vec<(&Pair<'_>, i64)> = cx
-        .pairs
-        .iter()
-        .filter(|p| p.invoke.f == "add" && p.outcome() == OpType::Ok)
-        .filter_map(|p| p.invoke.value.as_i64().map(|d| (p, d)))
-        .collect();
-    let sum: i64 = acked.iter().map(|(_, d)| d).sum();
-    let indeterminate = cx
-        .pairs
-        .iter()
-        .filter(|p| p.invoke.f == "add" && matches!(p.outcome(), OpType::Info | OpType::Invoke))
-        .count();
-    let errors: Vec<usize> = run.results["workload"]["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["op"].as_u64().map(|o| o as usize))
-        .collect();
-    let mut out = Vec::new();
-    for done_index in errors {
-        let Some(read) = cx
-            .pairs
-            .iter()
-            .find(|p| p.completion.is_some_and(|c| c.index == done_index))
-        else {
-            continue;
-        };
-        let Some(got) = read.completion.and_then(|c| c.value.as_i64()) else {
-            continue;
-        };
-        let id = format!("trail-read-{}", read.invoke.index);
-        let mut html = String::new();
-        let mut msgs: Vec<usize> = op_messages
-            .get(&read.invoke.index)
-            .cloned()
-            .unwrap_or_default();
-        let gap = sum - got;
-        let _ = write!(
-            html,
-            "<details class=\"trail\" id=\"{id}\" open><summary><b>Trail of the final read {}</b></summary>\
-             <ol class=\"steps\">\
-             <li>The read: {} returned <b>{got}</b>.</li>\
-             <li>{} acknowledged add{} sum to <b>{sum}</b>{}: the read is {} by <b>{}</b>.</li>",
-            read.invoke.index,
-            cx.op_line(read),
-            acked.len(),
-            if acked.len() == 1 { "" } else { "s" },
-            if indeterminate > 0 {
-                format!(" ({indeterminate} indeterminate adds may add to it)")
-            } else {
-                String::new()
-            },
-            if gap > 0 { "short" } else { "over" },
-            gap.abs()
-        );
-        // Per node that took them.
-        let mut per_node: BTreeMap<String, (usize, i64)> = BTreeMap::new();
-        for (p, d) in &acked {
-            let n = cx.node_of(p.invoke.index).unwrap_or_else(|| "?".into());
-            let e = per_node.entry(n).or_default();
-            e.0 += 1;
-            e.1 += d;
-        }
-        html.push_str("<li>Acknowledged adds by the node that took them: ");
-        let parts: Vec<String> = per_node
-            .iter()
-            .map(|(n, (count, s))| format!("{} took {count} (sum {s})", escape(n)))
-            .collect();
-        html.push_str(&parts.join(", "));
-        html.push_str("</li>");
-        if gap > 0 {
-            let singles: Vec<&(&Pair<'_>, i64)> = acked
-                .iter()
-                .filter(|(_, d)| *d == gap)
-                .take(MAX_READS)
-                .collect();
-            if !singles.is_empty() {
-                html.push_str(
-                    "<li>Adds whose delta alone is the gap (any could be the one missed):<ul>",
-                );
-                for (p, _) in &singles {
-                    msgs.extend(op_messages.get(&p.invoke.index).into_iter().flatten());
-                    let _ = write!(html, "<li>{}</li>", cx.op_line(p));
-                }
-                html.push_str("</ul></li>");
-            }
-            // The latest adds that make up the gap exactly.
-            let mut total = 0;
-            let mut latest = Vec::new();
-            for (p, d) in acked.iter().rev() {
-                total += d;
-                latest.push(*p);
-                if total >= gap {
-                    break;
-                }
-            }
-            if total == gap && latest.len() <= 20 {
-                let _ = write!(
-                    html,
-                    "<li>The last {} acknowledged add{} sum to exactly the gap: a read that missed \
-                     {} would give this value:<ul>",
-                    latest.len(),
-                    if latest.len() == 1 { "" } else { "s" },
-                    if latest.len() == 1 { "it" } else { "them" }
-                );
-                for p in latest.iter().rev() {
-                    msgs.extend(op_messages.get(&p.invoke.index).into_iter().flatten());
-                    let _ = write!(html, "<li class=\"missed-add\">{}</li>", cx.op_line(p));
-                }
-                html.push_str("</ul></li>");
-            }
-        }
-        let _ = write!(
-            html,
-            "</ol><button class=\"show-trail\" data-trail=\"{id}\">Show on the diagram</button>\
-             </details>"
-        );
-        msgs.sort_unstable();
-        msgs.dedup();
-        out.push(Trail {
-            id,
-            html,
-            messages: msgs,
-            ops: vec![read.invoke.index, done_index],
-            value: None,
-            finding: None,
-        });
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A body's leaves read from its text are those of the parsed body, envelope left out.
-    #[test]
-    fn body_leaves_are_the_scalars_of_the_parsed_body() {
-        fn parsed(body: &str) -> Vec<ValueKey> {
-            fn walk(v: &Value, out: &mut Vec<ValueKey>) {
-                match v {
-                    Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-                    Value::Object(m) => m.values().for_each(|x| walk(x, out)),
-                    _ => out.push(ValueKey::of(v)),
-                }
-            }
-            let map: serde_json::Map<String, Value> =
-                serde_json::from_str(body).unwrap_or_default();
-            let mut out = Vec::new();
-            for (k, v) in &map {
-                if k != "msg_id" && k != "in_reply_to" && k != "type" {
-                    walk(v, &mut out);
-                }
-            }
-            out.sort_by_key(|k| format!("{k:?}"));
-            out
-        }
-        for body in [
-            r#"{"type":"gossip","msg_id":3,"in_reply_to":2,"values":[1,2,[3,-4]],"x":{"type":5}}"#,
-            r#"{"a":1.5,"b":"s\"t","c":null,"d":true,"e":[],"f":{},"type":"t"}"#,
-            r#"[1,2,3]"#,
-            r#"7"#,
-            r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1e300}"#,
-        ] {
-            let mut leaves = Vec::new();
-            body_leaves(body, &mut leaves);
-            leaves.sort_by_key(|k| format!("{k:?}"));
-            assert_eq!(leaves, parsed(body), "{body}");
-        }
-    }
-
-    #[test]
-    fn message_references_are_written_as_formatted() {
-        let m = JournalMessage {
-            id: 4711,
-            src: "n1".into(),
-            dest: "n2".into(),
-            sent: 0,
-            kind: "gossip".into(),
-            body: "{}".into(),
-            fate: Fate::InFlight,
-        };
-        assert_eq!(
-            msg_ref(&m, 93),
-            "<a class=\"msg\" href=\"#msg-93\" data-msg=\"93\">#4711</a>"
-        );
-    }
-
-    #[test]
-    fn value_keys_match_when_the_texts_do() {
-        let values: Vec<Value> = serde_json::from_str(
-            r#"[0, 1, -1, 1.0, "1", 18446744073709551615, -9223372036854775808, 2.5, null, true, [1], {"a":1}]"#,
-        )
-        .unwrap();
-        for a in &values {
-            for b in &values {
-                assert_eq!(
-                    ValueKey::of(a) == ValueKey::of(b),
-                    key(a) == key(b),
-                    "{a} {b}"
-                );
-            }
-        }
-    }
-}
+mod tests;
