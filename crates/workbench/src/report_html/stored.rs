@@ -231,24 +231,32 @@ fn body_kind(body: &str) -> Option<Cow<'_, str>> {
 fn leading_type(body: &str) -> Option<&str> {
     const KEY: &str = "\"type\":";
     let bytes = body.as_bytes();
-    // One pass for both: an escape anywhere, and where `"type"` is (first and last).
-    let (mut first, mut last) = (None, None);
+    if let Some(rest) = body.strip_prefix("{\"type\":\"") {
+        // The value ends at the first quote; from that quote on, the one pass looks for an
+        // escape or another `"type"` (the prefix has neither, the value is looked at apart).
+        let end = memchr::memchr(b'"', rest.as_bytes())?;
+        let value = &rest[..end];
+        let tail = &bytes[body.len() - rest.len() + end..];
+        if memchr::memchr(b'\\', value.as_bytes()).is_some() {
+            return None;
+        }
+        for at in memchr::memchr2_iter(b'\\', b'y', tail) {
+            if tail[at] == b'\\' || (at >= 2 && tail.get(at - 2..at + 4) == Some(&b"\"type\""[..]))
+            {
+                return None;
+            }
+        }
+        return Some(value);
+    }
+    // One pass for both: an escape anywhere, and where `"type"` is first.
+    let mut first = None;
     for at in memchr::memchr2_iter(b'\\', b'y', bytes) {
         if bytes[at] == b'\\' {
             return None;
         }
         if at >= 2 && bytes.get(at - 2..at + 4) == Some(&b"\"type\""[..]) {
             first.get_or_insert(at - 2);
-            last = Some(at - 2);
         }
-    }
-    if let Some(rest) = body.strip_prefix("{\"type\":\"") {
-        let end = memchr::memchr(b'"', rest.as_bytes())?;
-        // None from the value's closing quote on.
-        if last.is_some_and(|l| l >= body.len() - rest.len() + end) {
-            return None;
-        }
-        return Some(&rest[..end]);
     }
     let inner = body.strip_suffix("\"}")?;
     let open = memchr::memrchr(b'"', inner.as_bytes())?;
