@@ -239,7 +239,7 @@ fn decimal_len(n: u64) -> usize {
     };
     // `| 1`: 0 has one digit (and no power of ten above 1 is odd).
     let n = n | 1;
-    let guess = ((64 - n.leading_zeros()) * 1233 >> 12) as usize;
+    let guess = (((64 - n.leading_zeros()) * 1233) >> 12) as usize;
     guess + usize::from(n >= POWERS[guess])
 }
 
