@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::analysis::Results;
 use crate::checkers::Validity;
-use crate::net::{Journal, JournalEvent};
+use crate::net::{Addr, Journal, JournalEvent, BODY_KEY};
 use crate::report_html::stored::{JournalBuilder, JournalMessage};
 use crate::runner::{RunOutput, Severity, TestOptions};
 
@@ -78,13 +78,11 @@ impl RunDir {
     pub fn journal(&self) -> anyhow::Result<Box<dyn Journal>> {
         let path = self.journal_path();
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Box::new(KeepGoing {
-            out: BufWriter::with_capacity(256 * 1024, file),
-            failed: false,
-            error: self.journal_error.clone(),
-            kept: KeptMessages::default(),
-            messages: self.journal_messages.clone(),
-        }))
+        Ok(Box::new(KeepGoing::new(
+            file,
+            self.journal_error.clone(),
+            self.journal_messages.clone(),
+        )))
     }
 
     /// Writes `results.json` and `history.jsonl`, then points `root/latest` and
@@ -181,12 +179,145 @@ impl std::fmt::Display for WriteFailure {
 /// swallowing the rest (a journal on a full disk costs the journal, not the run), and keeps
 /// each event's message for the report, handed to the run directory when the journal is
 /// dropped (if nothing failed).
-struct KeepGoing {
-    out: BufWriter<File>,
+///
+/// The lines are written once, into chunks of text that go to the file as each fills; the
+/// report's messages keep the chunks, their bodies ranges of them (no copy of each body).
+struct KeepGoing<W: Write = File> {
+    out: W,
     failed: bool,
     error: Arc<Mutex<Option<std::io::Error>>>,
+    /// The chunk of journal text being written, and how much of it is in the file. Every line
+    /// in it is UTF-8 (checked as it is added; a line that is not goes to the file apart).
+    text: Vec<u8>,
+    written: usize,
     kept: KeptMessages,
     messages: Arc<Mutex<Option<Vec<JournalMessage>>>>,
+}
+
+impl<W: Write> KeepGoing<W> {
+    /// Bytes of text in a chunk (a longer line has a chunk of its own length).
+    const CHUNK: usize = 1 << 20;
+
+    fn new(
+        out: W,
+        error: Arc<Mutex<Option<std::io::Error>>>,
+        messages: Arc<Mutex<Option<Vec<JournalMessage>>>>,
+    ) -> KeepGoing<W> {
+        KeepGoing {
+            out,
+            failed: false,
+            error,
+            text: Vec::new(),
+            written: 0,
+            kept: KeptMessages::default(),
+            messages,
+        }
+    }
+
+    fn keep(&mut self, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            self.failed = true;
+            *self.error.lock().expect("journal lock") = Some(e);
+        }
+    }
+
+    /// Writes what the file does not have yet of the current chunk.
+    fn write_out(&mut self) {
+        if self.written < self.text.len() && !self.failed {
+            let result = self.out.write_all(&self.text[self.written..]);
+            self.keep(result);
+        }
+        self.written = self.text.len();
+    }
+
+    /// Starts a chunk with room for `len` bytes: the current one is written, and kept by the
+    /// messages while they are kept.
+    fn next_chunk(&mut self, len: usize) {
+        self.write_out();
+        let room = len.max(KeepGoing::<W>::CHUNK);
+        if self.kept.gave_up {
+            self.text.clear();
+            self.text.reserve(room);
+        } else {
+            let full = self.take_chunk(room);
+            self.kept.journal.chunk_done(&Arc::new(full));
+        }
+        self.written = 0;
+    }
+
+    /// The chunk of text, as text, leaving an empty one with room for `room` bytes.
+    fn take_chunk(&mut self, room: usize) -> String {
+        let full = std::mem::replace(&mut self.text, Vec::with_capacity(room));
+        // SAFETY: every line in the chunk was checked to be UTF-8 as it was added (`event`
+        // takes back a line that is not), so the chunk is.
+        unsafe { String::from_utf8_unchecked(full) }
+    }
+
+    /// A line whose body is not UTF-8 (not reached: the wire check validated it, or the
+    /// workbench wrote it): written as it is, the message kept as its text reads.
+    fn raw_line(&mut self, event: &JournalEvent<'_>) {
+        self.write_out();
+        let mut line = Vec::new();
+        event.write_line(&mut line);
+        if !self.failed {
+            let result = self.out.write_all(&line);
+            self.keep(result);
+        }
+        self.kept.line(&line);
+    }
+}
+
+impl<W: Write> Journal for KeepGoing<W> {
+    fn event(&mut self, event: &JournalEvent<'_>) {
+        if self.failed {
+            return;
+        }
+        let len = event.line_len();
+        if self.text.capacity() - self.text.len() < len {
+            self.next_chunk(len);
+        }
+        let start = self.text.len();
+        self.text.extend_from_slice(event.head);
+        let body = event.body.map(|body| {
+            self.text.extend_from_slice(BODY_KEY);
+            let at = self.text.len();
+            self.text.extend_from_slice(body);
+            (at, self.text.len())
+        });
+        self.text.extend_from_slice(b"}\n");
+        // The line stays in the chunk only if it is UTF-8 (see `take_chunk`).
+        let Some(line) = utf8(&self.text[start..]) else {
+            self.text.truncate(start);
+            return self.raw_line(event);
+        };
+        let body = body.map(|(at, end)| (&line[at - start..end - start], at, end));
+        self.kept.event(event, body, line);
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.write_out();
+        if !self.failed {
+            let result = self.out.flush();
+            self.keep(result);
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for KeepGoing<W> {
+    fn drop(&mut self) {
+        self.write_out();
+        let result = self.out.flush();
+        self.keep(result);
+        if !self.failed {
+            let mut kept = std::mem::take(&mut self.kept);
+            if !kept.gave_up {
+                let last = self.take_chunk(0);
+                kept.journal.chunk_done(&Arc::new(last));
+            }
+            *self.messages.lock().expect("journal lock") = kept.finish();
+        }
+    }
 }
 
 /// The journal's messages built from the network's events as they come (nothing is read
@@ -194,6 +325,9 @@ struct KeepGoing {
 #[derive(Default)]
 struct KeptMessages {
     journal: JournalBuilder,
+    /// The names of the nodes, clients and services met so far, by number (the journal's
+    /// names, found once).
+    names: [Vec<Option<Arc<str>>>; 3],
     /// Bytes journaled so far; past [`KeptMessages::MAX_BYTES`] the messages are let go (a
     /// long run's journal is not held in memory beside the run: the report reads the file).
     read: usize,
@@ -203,14 +337,24 @@ struct KeptMessages {
 impl KeptMessages {
     const MAX_BYTES: usize = 256 << 20;
 
-    fn event(&mut self, line: &[u8], event: &JournalEvent<'_>) {
+    /// Counts `len` more bytes of journal; false once past the limit.
+    fn count(&mut self, len: usize) -> bool {
         if self.gave_up {
-            return;
+            return false;
         }
-        self.read += line.len();
+        self.read += len;
         if self.read > KeptMessages::MAX_BYTES {
             self.gave_up = true;
             self.journal = JournalBuilder::default();
+            return false;
+        }
+        true
+    }
+
+    /// An event whose line is `line`, its body (if any) at `at..end` of the chunk of text
+    /// being written.
+    fn event(&mut self, event: &JournalEvent<'_>, body: Option<(&str, usize, usize)>, line: &str) {
+        if !self.count(line.len()) {
             return;
         }
         let added = match event.kind {
@@ -219,19 +363,75 @@ impl KeptMessages {
                     .push_fate(event.time, event.kind == "recv", event.id);
                 true
             }
-            "send" => match event.body.map(utf8) {
-                Some(None) => false,
-                body => self.journal.push_send(
-                    event.time,
-                    event.id,
-                    event.src,
-                    event.dest,
-                    body.flatten(),
-                ),
-            },
+            "send" => {
+                let names = (
+                    self.name(event.src_addr, event.src),
+                    self.name(event.dest_addr, event.dest),
+                );
+                match (names, body) {
+                    ((Some(src), Some(dest)), Some((body, at, end))) => {
+                        match (u32::try_from(at), u32::try_from(end)) {
+                            (Ok(at), Ok(end)) => {
+                                let names = (src, dest);
+                                self.journal.push_send_kept(
+                                    event.time,
+                                    event.id,
+                                    names,
+                                    body,
+                                    (at, end),
+                                );
+                                true
+                            }
+                            _ => self.journal.push_send(
+                                event.time,
+                                event.id,
+                                event.src,
+                                event.dest,
+                                Some(body),
+                            ),
+                        }
+                    }
+                    (_, body) => self.journal.push_send(
+                        event.time,
+                        event.id,
+                        event.src,
+                        event.dest,
+                        body.map(|(body, ..)| body),
+                    ),
+                }
+            }
             _ => false,
         };
         if !added {
+            self.journal.push_line(line);
+        }
+    }
+
+    /// The journal's name of an address, whose text is `text`: found once per address.
+    fn name(&mut self, addr: Addr, text: &[u8]) -> Option<Arc<str>> {
+        let (kind, i) = match addr {
+            Addr::Node(i) => (0, i as usize),
+            Addr::Client(i) => (1, i as usize),
+            Addr::Service(i) => (2, usize::from(i)),
+        };
+        if let Some(Some(name)) = self.names[kind].get(i) {
+            return Some(name.clone());
+        }
+        let name = self.journal.name(text)?;
+        // Numbers are small (a run's clients are numbered from 0).
+        if i < 1 << 16 {
+            let names = &mut self.names[kind];
+            if names.len() <= i {
+                names.resize(i + 1, None);
+            }
+            names[i] = Some(name.clone());
+        }
+        Some(name)
+    }
+
+    /// A line that is not UTF-8, kept as its text reads.
+    fn line(&mut self, line: &[u8]) {
+        if self.count(line.len()) {
             self.journal.push_line(&String::from_utf8_lossy(line));
         }
     }
@@ -259,44 +459,6 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
         return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
     }
     std::str::from_utf8(bytes).ok()
-}
-
-impl Drop for KeepGoing {
-    fn drop(&mut self) {
-        let result = self.out.flush();
-        self.keep(result);
-        if !self.failed {
-            let kept = std::mem::take(&mut self.kept);
-            *self.messages.lock().expect("journal lock") = kept.finish();
-        }
-    }
-}
-
-impl KeepGoing {
-    fn keep(&mut self, result: std::io::Result<()>) {
-        if let Err(e) = result {
-            self.failed = true;
-            *self.error.lock().expect("journal lock") = Some(e);
-        }
-    }
-}
-
-impl Journal for KeepGoing {
-    fn event(&mut self, line: &[u8], event: &JournalEvent<'_>) {
-        if !self.failed {
-            let result = self.out.write_all(line);
-            self.keep(result);
-            self.kept.event(line, event);
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if !self.failed {
-            let result = self.out.flush();
-            self.keep(result);
-        }
-        Ok(())
-    }
 }
 
 /// Points `link_path` at `target` (relative), replacing an older link. Best effort: a store
@@ -448,51 +610,113 @@ mod tests {
         }
     }
 
-    /// Events are kept as messages; past the limit the messages are let go.
-    #[test]
-    fn the_journal_keeps_its_events() {
-        let events: [(&str, &str, &str, Option<&str>); 3] = [
-            ("send", "c1", "n0", Some(r#"{"type":"read","msg_id":4}"#)),
-            ("recv", "c1", "n0", None),
-            (
-                "send",
-                "n0",
-                "c1",
-                Some(r#"{"in_reply_to":4,"type":"read_ok"}"#),
-            ),
-        ];
-        let feed = |kept: &mut KeptMessages| {
-            for (i, (kind, src, dest, body)) in events.iter().enumerate() {
-                let id = if i == 2 { 1 } else { 0 };
-                kept.event(
-                    b"{}\n",
-                    &JournalEvent {
-                        time: i as u64 + 1,
-                        kind,
-                        id,
-                        src: src.as_bytes(),
-                        dest: dest.as_bytes(),
-                        body: body.map(str::as_bytes),
-                    },
-                );
+    /// A writer whose bytes the test reads after the journal is dropped.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Feeds `count` events (a send, then its delivery or drop) to a journal; the lines the
+    /// journal wrote, and the messages it kept.
+    fn journal_of(count: usize, read: usize) -> (Vec<u8>, Option<Vec<JournalMessage>>, Vec<u8>) {
+        use rand::{Rng as _, SeedableRng};
+        let mut rng = crate::Rng::seed_from_u64(11);
+        let out = Shared::default();
+        let messages = Arc::new(Mutex::new(None));
+        let mut journal = KeepGoing::new(out.clone(), Default::default(), messages.clone());
+        journal.kept.read = read;
+        let mut expected = Vec::new();
+        for i in 0..count {
+            let id = i as u64 / 2;
+            let (kind, body) = if i % 2 == 0 {
+                // Bodies of every size up to past a chunk, a few not UTF-8.
+                let len = match rng.gen_range(0..1000) {
+                    0 => rng.gen_range(
+                        KeepGoing::<Shared>::CHUNK - 200..2 * KeepGoing::<Shared>::CHUNK,
+                    ),
+                    _ => rng.gen_range(0..400),
+                };
+                let mut body = format!(
+                    r#"{{"type":"read","msg_id":{id},"x":"{}"}}"#,
+                    "é".repeat(len / 2)
+                )
+                .into_bytes();
+                if rng.gen_range(0..200) == 0 {
+                    let at = body.len() - 4;
+                    body[at] = 0xff;
+                }
+                ("send", Some(body))
+            } else {
+                (["recv", "drop"][rng.gen_range(0..2)], None)
+            };
+            let head = format!(r#"{{"time":{i},"type":"{kind}","id":{id},"src":"c1","dest":"n0""#);
+            let event = JournalEvent {
+                time: i as u64,
+                kind,
+                id,
+                src: b"c1",
+                dest: b"n0",
+                src_addr: Addr::Client(1),
+                dest_addr: Addr::Node(0),
+                body: body.as_deref(),
+                head: head.as_bytes(),
+            };
+            event.write_line(&mut expected);
+            journal.event(&event);
+            if i % 5000 == 0 {
+                journal.flush().unwrap();
             }
-        };
-        let mut kept = KeptMessages::default();
-        feed(&mut kept);
-        let messages = kept.finish().expect("under the limit");
-        assert_eq!(messages.len(), 2);
-        assert_eq!(messages[0].msg_id(), Some(4));
-        assert_eq!(
-            messages[0].fate,
-            crate::report_html::stored::Fate::Delivered(2)
-        );
-        assert_eq!(messages[1].in_reply_to(), Some(4));
-        assert_eq!(messages[1].kind(), "read_ok");
-        let mut kept = KeptMessages {
-            read: KeptMessages::MAX_BYTES,
-            ..KeptMessages::default()
-        };
-        feed(&mut kept);
-        assert!(kept.finish().is_none());
+        }
+        drop(journal);
+        let written = out.0.borrow().clone();
+        let kept = messages.lock().unwrap().take();
+        (written, kept, expected)
+    }
+
+    /// Every line is written as the network hands it over, across chunks; events are kept as
+    /// messages whose bodies are the lines' (a body that is not UTF-8 as its text reads);
+    /// past the limit the messages are let go.
+    #[test]
+    fn the_journal_writes_and_keeps_its_events() {
+        let (written, kept, expected) = journal_of(12_000, 0);
+        assert_eq!(written, expected);
+        let messages = kept.expect("under the limit");
+        assert_eq!(messages.len(), 6_000);
+        let lines: Vec<&[u8]> = expected.split(|&b| b == b'\n').collect();
+        let mut lossy = 0;
+        for (i, m) in messages.iter().enumerate() {
+            assert_eq!(m.id, i as u64);
+            assert_eq!(m.msg_id(), Some(i as u64));
+            assert_eq!(m.kind(), "read");
+            let line = lines[2 * i];
+            let body = &line
+                [line.windows(8).position(|w| w == b",\"body\":").unwrap() + 8..line.len() - 1];
+            match std::str::from_utf8(body) {
+                Ok(body) => assert_eq!(m.body(), body),
+                Err(_) => {
+                    lossy += 1;
+                    assert_eq!(m.body(), String::from_utf8_lossy(body));
+                }
+            }
+            let fate = if lines[2 * i + 1].windows(6).any(|w| w == b"\"recv\"") {
+                crate::report_html::stored::Fate::Delivered(2 * i as u64 + 1)
+            } else {
+                crate::report_html::stored::Fate::Dropped(2 * i as u64 + 1)
+            };
+            assert_eq!(m.fate, fate);
+        }
+        assert!(lossy > 0);
+        let (written, kept, expected) = journal_of(3000, KeptMessages::MAX_BYTES - 100_000);
+        assert_eq!(written, expected);
+        assert!(kept.is_none());
     }
 }

@@ -12,7 +12,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
-use std::io::Write;
 
 use rand::Rng as _;
 use serde::Serialize;
@@ -20,10 +19,12 @@ use serde::Serialize;
 use crate::history::{Nanos, NANOS_PER_MS};
 use crate::Rng;
 
+mod journal;
 mod message;
 
-use message::push_addr;
-pub(crate) use message::{parse_value, push_u64};
+use journal::{EventKind, HeadWriter};
+pub use journal::{Journal, JournalEvent, LinesJournal, BODY_KEY};
+pub(crate) use message::parse_value;
 pub use message::{Addr, Body, Message};
 
 /// `--latency-dist`.
@@ -211,44 +212,6 @@ impl Mailboxes {
     }
 }
 
-/// Where the network journals its sends, deliveries and drops (`messages.jsonl`). Each event
-/// comes as its line and as its parts, so that a journal that also keeps the messages (the
-/// store's, for the report) need not read its own lines back.
-pub trait Journal {
-    /// One event: `line` is its JSON line as `messages.jsonl` keeps it (newline included);
-    /// `event` borrows its parts from that line.
-    fn event(&mut self, line: &[u8], event: &JournalEvent<'_>);
-    fn flush(&mut self) -> std::io::Result<()>;
-}
-
-/// One journal event's parts, borrowed from its line.
-pub struct JournalEvent<'a> {
-    pub time: Nanos,
-    /// `send`, `recv` or `drop`.
-    pub kind: &'a str,
-    /// The message's id.
-    pub id: u64,
-    /// The addresses' texts (without quotes).
-    pub src: &'a [u8],
-    pub dest: &'a [u8],
-    /// The body's JSON text (sends only).
-    pub body: Option<&'a [u8]>,
-}
-
-/// A plain writer as a journal: the lines only.
-pub struct LinesJournal<W: Write>(pub W);
-
-impl<W: Write> Journal for LinesJournal<W> {
-    fn event(&mut self, line: &[u8], _: &JournalEvent<'_>) {
-        // A journal that cannot be written is reported by its flush; the test goes on.
-        let _ = self.0.write_all(line);
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
 /// The network: per-recipient queues, partitions, statistics and an optional journal.
 pub struct Network {
     latency: Latency,
@@ -257,8 +220,10 @@ pub struct Network {
     next_id: u64,
     stats: NetStats,
     journal: Option<Box<dyn Journal>>,
-    /// The journal line being written (kept to reuse its allocation).
-    journal_line: Vec<u8>,
+    /// Writes the journal lines' heads.
+    head: Box<HeadWriter>,
+    /// A map body's text as the journal keeps it (kept to reuse its allocation).
+    journal_body: Vec<u8>,
     fault_rule: Option<FaultRule>,
     /// Maelstrom's `--log-net-send` / `--log-net-recv`: print each message to stderr as it
     /// is sent / delivered.
@@ -281,7 +246,8 @@ impl Network {
             next_id: 0,
             stats: NetStats::default(),
             journal: None,
-            journal_line: Vec::new(),
+            head: Box::default(),
+            journal_body: Vec::new(),
             fault_rule: None,
             log: NetLog::default(),
         }
@@ -345,13 +311,13 @@ impl Network {
             self.latency.sample(rng)
         };
         self.stats.sent(&message);
-        self.journal_event(now, "send", &message, true);
+        self.journal_event(now, EventKind::Send, &message, true);
         let latency = match fate {
             Fate::Deliver => latency,
             Fate::Delay(extra) => latency + extra,
             Fate::Drop => {
                 self.stats.dropped += 1;
-                self.journal_event(now, "drop", &message, false);
+                self.journal_event(now, EventKind::Drop, &message, false);
                 return None;
             }
         };
@@ -370,7 +336,7 @@ impl Network {
             return Some(deadline.max(now));
         }
         self.stats.dropped += 1;
-        self.journal_event(now, "drop", &message, false);
+        self.journal_event(now, EventKind::Drop, &message, false);
         None
     }
 
@@ -384,7 +350,7 @@ impl Network {
         let queued = !mailbox.queue.heap.is_empty();
         if let Some(m) = &message {
             self.stats.received(m);
-            self.journal_event(now, "recv", m, false);
+            self.journal_event(now, EventKind::Recv, m, false);
         }
         // Most slots have nothing queued behind them.
         let next = if queued {
@@ -418,7 +384,7 @@ impl Network {
     ) -> Option<Nanos> {
         if partitioned(&self.grudge, &message) {
             self.stats.dropped += 1;
-            self.journal_event(now, "drop", &message, false);
+            self.journal_event(now, EventKind::Drop, &message, false);
             return None;
         }
         self.mailboxes.get_mut(dest).expect("mailbox").in_slot = Some(message);
@@ -428,58 +394,45 @@ impl Network {
     /// Journals and logs an event, if there is a journal or a log (most runs have neither:
     /// then this costs one test).
     #[inline]
-    fn journal_event(&mut self, now: Nanos, kind: &str, m: &Message, with_body: bool) {
+    fn journal_event(&mut self, now: Nanos, kind: EventKind, m: &Message, with_body: bool) {
         if self.journal.is_some() || self.log.send || self.log.recv {
             self.write_event(now, kind, m, with_body);
         }
     }
 
-    fn write_event(&mut self, now: Nanos, kind: &str, m: &Message, with_body: bool) {
-        if (kind == "send" && self.log.send) || (kind == "recv" && self.log.recv) {
-            log_line(now, kind, m);
+    fn write_event(&mut self, now: Nanos, kind: EventKind, m: &Message, with_body: bool) {
+        if (kind == EventKind::Send && self.log.send) || (kind == EventKind::Recv && self.log.recv)
+        {
+            log_line(now, kind.as_str(), m);
         }
         let Some(out) = self.journal.as_mut() else {
             return;
         };
-        // `{"time":..,"type":..,"id":..,"src":..,"dest":..[,"body":..]}`, as serde_json writes
-        // that struct, built in a buffer kept between events.
-        let line = &mut self.journal_line;
-        line.clear();
-        line.extend_from_slice(b"{\"time\":");
-        push_u64(line, now);
-        line.extend_from_slice(b",\"type\":\"");
-        line.extend_from_slice(kind.as_bytes());
-        line.extend_from_slice(b"\",\"id\":");
-        push_u64(line, m.id);
-        line.extend_from_slice(b",\"src\":");
-        let src_at = line.len() + 1;
-        push_addr(line, m.src);
-        let src_end = line.len() - 1;
-        line.extend_from_slice(b",\"dest\":");
-        let dest_at = line.len() + 1;
-        push_addr(line, m.dest);
-        let dest_end = line.len() - 1;
-        let mut body = None;
-        if with_body {
-            line.extend_from_slice(b",\"body\":");
-            let at = line.len();
-            m.body.write_journal_json(line);
-            body = Some(at..line.len());
-        }
-        line.extend_from_slice(b"}\n");
+        // The line's head, then its body as it is (a map's as serde_json writes it): the
+        // journal puts the pieces together where it keeps them.
+        let body = match (&m.body, with_body) {
+            (_, false) => None,
+            (Body::Raw(text) | Body::Reply(text, _), true) => Some(&text[..]),
+            (Body::Map(_), true) => {
+                self.journal_body.clear();
+                m.body.write_journal_json(&mut self.journal_body);
+                Some(&self.journal_body[..])
+            }
+        };
+        let head = self.head.write(now, kind, m);
         // A journal that cannot be written is reported once by the report (flush fails);
         // the test itself goes on.
-        out.event(
-            line,
-            &JournalEvent {
-                time: now,
-                kind,
-                id: m.id,
-                src: &line[src_at..src_end],
-                dest: &line[dest_at..dest_end],
-                body: body.map(|r| &line[r]),
-            },
-        );
+        out.event(&JournalEvent {
+            time: now,
+            kind: kind.as_str(),
+            id: m.id,
+            src: head.src,
+            dest: head.dest,
+            src_addr: m.src,
+            dest_addr: m.dest,
+            body,
+            head: head.bytes,
+        });
     }
 
     /// Flushes the journal.
@@ -515,6 +468,7 @@ fn log_line(now: Nanos, kind: &str, m: &Message) {
 
 #[cfg(test)]
 mod tests {
+    use super::message::push_addr;
     use super::*;
     use rand::SeedableRng;
     use serde_json::{Map, Value};

@@ -4,18 +4,20 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json_scan;
 use crate::history::{History, Nanos, OpType, Pair, Process, SmallKeyHasher};
-use short_name::{ShortName, RECENT};
+pub use journal::{read_journal, BodyText, JournalBuilder};
+#[cfg(test)]
+use journal::{JournalLine, SerdeJournalLine};
+#[cfg(test)]
+use short_name::ShortName;
 
 /// What became of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +44,7 @@ pub struct JournalMessage {
     pub kind: Arc<str>,
     /// The body's JSON text as it was journaled (kept as text: a read reply of a big run holds
     /// thousands of values, and only a few bodies are ever looked into).
-    pub body: Box<str>,
+    pub body: BodyText,
     pub fate: Fate,
 }
 
@@ -81,77 +83,6 @@ impl JournalMessage {
 pub fn is_client(id: &str) -> bool {
     id.strip_prefix('c')
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// A line of the journal, borrowed from the line's text.
-struct JournalLine<'a> {
-    time: Nanos,
-    kind: Cow<'a, str>,
-    id: u64,
-    src: Cow<'a, str>,
-    dest: Cow<'a, str>,
-    /// The body's JSON text.
-    body: Option<&'a str>,
-}
-
-/// A journal line as serde reads it (any layout, escapes included).
-#[derive(Deserialize)]
-struct SerdeJournalLine<'a> {
-    time: Nanos,
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    id: u64,
-    #[serde(borrow)]
-    src: Cow<'a, str>,
-    #[serde(borrow)]
-    dest: Cow<'a, str>,
-    #[serde(default, borrow)]
-    body: Option<&'a RawValue>,
-}
-
-impl<'a> JournalLine<'a> {
-    /// A journal line: as the network writes them (its fields in its order, no escapes but in
-    /// the body) read directly, the body only checked to be JSON; any other line by serde.
-    fn parse(line: &'a str) -> Option<JournalLine<'a>> {
-        JournalLine::parse_as_written(line.trim_end()).or_else(|| {
-            let l = serde_json::from_str::<SerdeJournalLine>(line).ok()?;
-            Some(JournalLine {
-                time: l.time,
-                kind: l.kind,
-                id: l.id,
-                src: l.src,
-                dest: l.dest,
-                body: l.body.map(RawValue::get),
-            })
-        })
-    }
-
-    /// A line in the network's layout (`messages.jsonl` as the network writes it), its body
-    /// checked to be JSON; any other layout answers `None` and is left to serde.
-    fn parse_as_written(line: &'a str) -> Option<JournalLine<'a>> {
-        let rest = line.strip_prefix("{\"time\":")?;
-        let (time, rest) = json_scan::leading_u64(rest)?;
-        let (kind, rest) = json_scan::leading_plain_str(rest.strip_prefix(",\"type\":")?)?;
-        let (id, rest) = json_scan::leading_u64(rest.strip_prefix(",\"id\":")?)?;
-        let (src, rest) = json_scan::leading_plain_str(rest.strip_prefix(",\"src\":")?)?;
-        let (dest, rest) = json_scan::leading_plain_str(rest.strip_prefix(",\"dest\":")?)?;
-        let body = match rest {
-            "}" => None,
-            _ => {
-                let text = rest.strip_prefix(",\"body\":")?.strip_suffix('}')?;
-                serde_json::from_str::<&RawValue>(text).ok()?;
-                Some(text)
-            }
-        };
-        Some(JournalLine {
-            time,
-            kind: Cow::Borrowed(kind),
-            id,
-            src: Cow::Borrowed(src),
-            dest: Cow::Borrowed(dest),
-            body,
-        })
-    }
 }
 
 /// Only the `type` of a body.
@@ -272,234 +203,6 @@ fn pair_positions(history: &History) -> Vec<(usize, Option<usize>)> {
     pairs
 }
 
-/// Reads `messages.jsonl`; a line that does not parse is skipped with a note on stderr.
-pub fn read_journal(path: &Path) -> anyhow::Result<Vec<JournalMessage>> {
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let mut journal = JournalBuilder::default();
-    // One buffer for every line (a line is parsed in place, borrowed).
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = reader
-            .read_line(&mut line)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if read == 0 {
-            break;
-        }
-        journal.push_line(&line);
-    }
-    Ok(journal.finish(&path.display().to_string()))
-}
-
-/// The journal's messages, built line by line: from the file ([`read_journal`]), or from the
-/// lines as the network writes them, so that the report of a run that has just been made does
-/// not read `messages.jsonl` back (see `report::RunDir::journal`).
-#[derive(Default)]
-pub struct JournalBuilder {
-    /// The messages: the full chunks of [`JournalBuilder::CHUNK`], then the last one. A run's
-    /// tens of thousands of messages are not grown into one vector as they come (each large
-    /// realloc copies all of them again): the chunks are joined once, by `finish`.
-    full: Vec<Vec<JournalMessage>>,
-    messages: Vec<JournalMessage>,
-    /// Message id → its index in `messages`, once the ids are not the indices (the network
-    /// numbers its messages from 0 in send order, so a journal it wrote never needs this).
-    by_id: Option<HashMap<u64, usize, BuildHasherDefault<SmallKeyHasher>>>,
-    /// The names seen (participants, types), by their text: most are short, and found by
-    /// their text packed into a number (hashed and compared at once, see [`ShortName`]).
-    short_names: HashMap<ShortName, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
-    names: HashMap<Box<[u8]>, Arc<str>, BuildHasherDefault<SmallKeyHasher>>,
-    /// The short names found last, by a few bits of their packed text (empty until the first).
-    recent: Vec<(ShortName, Option<Arc<str>>)>,
-    /// Lines that were not a send, recv or drop of a known message.
-    bad: usize,
-}
-
-impl JournalBuilder {
-    /// Messages per chunk (about 100 kB).
-    const CHUNK: usize = 1024;
-
-    /// The number of messages so far.
-    fn len(&self) -> usize {
-        self.full.len() * JournalBuilder::CHUNK + self.messages.len()
-    }
-
-    /// The message at `index` (below [`JournalBuilder::len`]).
-    fn message_mut(&mut self, index: usize) -> &mut JournalMessage {
-        let (chunk, at) = (index / JournalBuilder::CHUNK, index % JournalBuilder::CHUNK);
-        match self.full.get_mut(chunk) {
-            Some(full) => &mut full[at],
-            None => &mut self.messages[at],
-        }
-    }
-
-    /// Adds a line of `messages.jsonl` (any layout serde reads).
-    pub fn push_line(&mut self, line: &str) {
-        if line.trim().is_empty() {
-            return;
-        }
-        match JournalLine::parse(line) {
-            Some(event) => self.push(event),
-            None => self.bad += 1,
-        }
-    }
-
-    /// Adds an event as the network hands it over (see [`crate::net::Journal`]): nothing to
-    /// parse, and its body is not checked to be JSON again (the wire check validated it, or
-    /// the workbench wrote it).
-    pub fn push_event(
-        &mut self,
-        time: Nanos,
-        kind: &str,
-        id: u64,
-        src: &str,
-        dest: &str,
-        body: Option<&str>,
-    ) {
-        self.push(JournalLine {
-            time,
-            kind: Cow::Borrowed(kind),
-            id,
-            src: Cow::Borrowed(src),
-            dest: Cow::Borrowed(dest),
-            body,
-        });
-    }
-
-    /// [`JournalBuilder::push_event`] of a send whose addresses are bytes (as the network
-    /// writes them); false, with nothing added, when one is not UTF-8.
-    pub fn push_send(
-        &mut self,
-        time: Nanos,
-        id: u64,
-        src: &[u8],
-        dest: &[u8],
-        body: Option<&str>,
-    ) -> bool {
-        let (Some(src), Some(dest)) = (self.name(src), self.name(dest)) else {
-            return false;
-        };
-        self.send(time, id, src, dest, body);
-        true
-    }
-
-    /// A delivery (`recv`) or a drop of the message `id`.
-    pub fn push_fate(&mut self, time: Nanos, delivered: bool, id: u64) {
-        let index = match &self.by_id {
-            None => usize::try_from(id).ok().filter(|&i| i < self.len()),
-            Some(by_id) => by_id.get(&id).copied(),
-        };
-        let Some(i) = index else {
-            self.bad += 1;
-            return;
-        };
-        self.message_mut(i).fate = if delivered {
-            Fate::Delivered(time)
-        } else {
-            Fate::Dropped(time)
-        };
-    }
-
-    fn push(&mut self, event: JournalLine<'_>) {
-        match &*event.kind {
-            "send" => {
-                let src = self.name(event.src.as_bytes()).expect("a str");
-                let dest = self.name(event.dest.as_bytes()).expect("a str");
-                self.send(event.time, event.id, src, dest, event.body);
-            }
-            "recv" | "drop" => self.push_fate(event.time, event.kind == "recv", event.id),
-            _ => self.bad += 1,
-        }
-    }
-
-    fn send(&mut self, time: Nanos, id: u64, src: Arc<str>, dest: Arc<str>, body: Option<&str>) {
-        let index = self.len();
-        match &mut self.by_id {
-            None if id == index as u64 => {}
-            None => {
-                let mut by_id: HashMap<u64, usize, _> = (0..index).map(|i| (i as u64, i)).collect();
-                by_id.insert(id, index);
-                self.by_id = Some(by_id);
-            }
-            Some(by_id) => {
-                by_id.insert(id, index);
-            }
-        }
-        let body = body.unwrap_or("{}");
-        let kind = match body_kind(body) {
-            Some(kind) => self.name(kind.as_bytes()).expect("a str"),
-            None => self.name(b"?").expect("a str"),
-        };
-        if self.messages.len() == JournalBuilder::CHUNK {
-            let full = std::mem::replace(
-                &mut self.messages,
-                Vec::with_capacity(JournalBuilder::CHUNK),
-            );
-            self.full.push(full);
-        }
-        self.messages.push(JournalMessage {
-            id,
-            src,
-            dest,
-            sent: time,
-            kind,
-            body: body.into(),
-            fate: Fate::InFlight,
-        });
-    }
-
-    /// The shared name of this text (None when it is not UTF-8). A short one is looked for
-    /// first in [`JournalBuilder::recent`] (a journal names a few dozen participants, over and
-    /// over).
-    fn name(&mut self, text: &[u8]) -> Option<Arc<str>> {
-        if let Some(key) = ShortName::of(text) {
-            if self.recent.is_empty() {
-                self.recent = vec![(ShortName::NONE, None); RECENT];
-            }
-            let slot = &self.recent[key.slot()];
-            if slot.0 == key {
-                return slot.1.clone();
-            }
-            let name = match self.short_names.get(&key) {
-                Some(name) => name.clone(),
-                None => {
-                    let name: Arc<str> = std::str::from_utf8(text).ok()?.into();
-                    self.short_names.insert(key, name.clone());
-                    name
-                }
-            };
-            self.recent[key.slot()] = (key, Some(name.clone()));
-            return Some(name);
-        }
-        if let Some(name) = self.names.get(text) {
-            return Some(name.clone());
-        }
-        let name: Arc<str> = std::str::from_utf8(text).ok()?.into();
-        self.names.insert(text.into(), name.clone());
-        Some(name)
-    }
-
-    /// The messages in send order; skipped lines are noted on stderr, naming `source`.
-    pub fn finish(self, source: &str) -> Vec<JournalMessage> {
-        if self.bad > 0 {
-            eprintln!(
-                "{source}: skipped {} journal lines that were not a send, recv or drop of a \
-                 known message",
-                self.bad
-            );
-        }
-        if self.full.is_empty() {
-            return self.messages;
-        }
-        let mut all = Vec::with_capacity(self.len());
-        for chunk in self.full {
-            all.extend(chunk);
-        }
-        all.extend(self.messages);
-        all
-    }
-}
-
 /// The top-level fields a body's envelope is read from (a repeated one is left to serde).
 const ENVELOPE_FIELDS: [&str; 3] = ["type", "msg_id", "in_reply_to"];
 
@@ -528,24 +231,32 @@ fn body_kind(body: &str) -> Option<Cow<'_, str>> {
 fn leading_type(body: &str) -> Option<&str> {
     const KEY: &str = "\"type\":";
     let bytes = body.as_bytes();
-    // One pass for both: an escape anywhere, and where `"type"` is (first and last).
-    let (mut first, mut last) = (None, None);
+    if let Some(rest) = body.strip_prefix("{\"type\":\"") {
+        // The value ends at the first quote; from that quote on, the one pass looks for an
+        // escape or another `"type"` (the prefix has neither, the value is looked at apart).
+        let end = memchr::memchr(b'"', rest.as_bytes())?;
+        let value = &rest[..end];
+        let tail = &bytes[body.len() - rest.len() + end..];
+        if memchr::memchr(b'\\', value.as_bytes()).is_some() {
+            return None;
+        }
+        for at in memchr::memchr2_iter(b'\\', b'y', tail) {
+            if tail[at] == b'\\' || (at >= 2 && tail.get(at - 2..at + 4) == Some(&b"\"type\""[..]))
+            {
+                return None;
+            }
+        }
+        return Some(value);
+    }
+    // One pass for both: an escape anywhere, and where `"type"` is first.
+    let mut first = None;
     for at in memchr::memchr2_iter(b'\\', b'y', bytes) {
         if bytes[at] == b'\\' {
             return None;
         }
         if at >= 2 && bytes.get(at - 2..at + 4) == Some(&b"\"type\""[..]) {
             first.get_or_insert(at - 2);
-            last = Some(at - 2);
         }
-    }
-    if let Some(rest) = body.strip_prefix("{\"type\":\"") {
-        let end = memchr::memchr(b'"', rest.as_bytes())?;
-        // None from the value's closing quote on.
-        if last.is_some_and(|l| l >= body.len() - rest.len() + end) {
-            return None;
-        }
-        return Some(&rest[..end]);
     }
     let inner = body.strip_suffix("\"}")?;
     let open = memchr::memrchr(b'"', inner.as_bytes())?;
@@ -799,6 +510,7 @@ pub fn serving_node(
     Some(messages[first].dest.to_string())
 }
 
+mod journal;
 mod short_name;
 #[cfg(test)]
 mod tests;
