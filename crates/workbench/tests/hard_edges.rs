@@ -13,7 +13,8 @@ use serde_json::Value;
 
 /// Runs the echo workload against `hostile.py FAULT PIDS` on `nodes` nodes.
 fn hostile(fault: &str, nodes: &str, time_limit: &str) -> common::Run {
-    let pids = common::temp_store(&format!("{fault}-pids")).join("pids");
+    let pids_dir = common::temp_store(&format!("{fault}-pids"));
+    let pids = pids_dir.join("pids");
     glomers(
         &[
             "test",

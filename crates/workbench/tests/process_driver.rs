@@ -51,7 +51,8 @@ fn our_echo_node_passes() {
 
 #[test]
 fn a_python_echo_node_passes_and_leaves_no_process_behind() {
-    let pids = common::temp_store("pids").join("pids");
+    let pids_dir = common::temp_store("pids");
+    let pids = pids_dir.join("pids");
     let run = glomers(
         &[
             "test",
