@@ -51,6 +51,46 @@ fn write_small_after_growing(out: &mut Vec<u8>, n: u16) {
     write_small(out, n);
 }
 
+/// Writes the decimal digits of `n` into `out` at `at` (room for 20 is needed); where they end.
+/// For writers that fill a fixed buffer in place (the workbench's journal line heads).
+#[inline]
+pub fn put_u64(out: &mut [u8], at: usize, mut n: u64) -> usize {
+    let end = at + decimal_len(n);
+    let mut i = end;
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        out[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        out[at] = b'0' + n as u8;
+    }
+    end
+}
+
+/// The number of decimal digits of `n`: from its bit length (1233 / 4096 is just under
+/// log10 2), then one comparison.
+#[inline]
+pub fn decimal_len(n: u64) -> usize {
+    const POWERS: [u64; 20] = {
+        let mut powers = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            powers[i] = powers[i - 1] * 10;
+            i += 1;
+        }
+        powers
+    };
+    // `| 1`: 0 has one digit (and no power of ten above 1 is odd).
+    let n = n | 1;
+    let guess = (((64 - n.leading_zeros()) * 1233) >> 12) as usize;
+    guess + usize::from(n >= POWERS[guess])
+}
+
 /// `00`, `01`, ... `99`.
 static DIGIT_PAIRS: [u8; 200] = {
     let mut table = [0u8; 200];

@@ -156,7 +156,7 @@ mod scan;
 pub use body::parse as parse_request;
 pub use call::Call;
 pub use chains::{in_turn, Deferred, Join, StepDone};
-pub use digits::{plain_i64, write_i64, write_u64};
+pub use digits::{decimal_len, plain_i64, put_u64, write_i64, write_u64};
 pub use engine::{AnyEngine, Ctx, Engine, Node, ReplyTo, TimerId, MIN_PERIOD};
 pub use fields::{Array, Fields};
 pub use kv::{

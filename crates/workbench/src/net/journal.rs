@@ -6,6 +6,7 @@ use std::io::Write;
 use super::message::push_addr;
 use super::{Addr, Message};
 use crate::history::Nanos;
+use glomers_node::put_u64;
 
 /// Where the network journals its sends, deliveries and drops (`messages.jsonl`). Each event
 /// comes as the pieces of its line and as its parts, so that a journal that also keeps the
@@ -203,57 +204,6 @@ impl HeadWriter {
         (at + 1, self.len - 1)
     }
 }
-
-/// Writes the decimal digits of `n` into `out` at `at` (room for 20 is needed); where they end.
-#[inline]
-fn put_u64(out: &mut [u8], at: usize, mut n: u64) -> usize {
-    let end = at + decimal_len(n);
-    let mut i = end;
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        out[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    } else {
-        out[at] = b'0' + n as u8;
-    }
-    end
-}
-
-/// The number of decimal digits of `n`: from its bit length (1233 / 4096 is just under
-/// log10 2), then one comparison.
-#[inline]
-fn decimal_len(n: u64) -> usize {
-    const POWERS: [u64; 20] = {
-        let mut powers = [1u64; 20];
-        let mut i = 1;
-        while i < 20 {
-            powers[i] = powers[i - 1] * 10;
-            i += 1;
-        }
-        powers
-    };
-    // `| 1`: 0 has one digit (and no power of ten above 1 is odd).
-    let n = n | 1;
-    let guess = (((64 - n.leading_zeros()) * 1233) >> 12) as usize;
-    guess + usize::from(n >= POWERS[guess])
-}
-
-/// `00`, `01`, ... `99`.
-static DIGIT_PAIRS: [u8; 200] = {
-    let mut table = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        table[2 * i] = b'0' + (i / 10) as u8;
-        table[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    table
-};
 
 #[cfg(test)]
 mod tests {
