@@ -72,9 +72,10 @@ fn scan_into(text: &[u8], mut i: usize, ops: &mut Vec<ScannedOp>) -> Option<usiz
 }
 
 /// A non-negative integer at `text[i]` of at most `i64::MAX`, without a leading zero, and
-/// how many bytes it takes (the caller checks what follows).
+/// how many bytes it takes (the caller checks what follows). Also the txn workload's reader of
+/// a `txn_ok` the wire check did not read (`workloads/txn/text.rs`).
 #[inline(always)]
-fn uint(text: &[u8], i: usize) -> Option<(i64, usize)> {
+pub(crate) fn uint(text: &[u8], i: usize) -> Option<(i64, usize)> {
     let digits = text.get(i..)?;
     let mut n: u64 = 0;
     let mut len = 0;

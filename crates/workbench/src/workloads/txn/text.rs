@@ -5,6 +5,7 @@
 //! [`Compact`]: crate::workloads::compact::Compact
 
 use crate::history::{MicroF, MicroOp, MicroValue};
+use crate::workloads::reply::micro_ops::uint;
 use crate::workloads::reply::ScannedOp;
 
 /// [`read_rw`] of a reply whose micro-ops the wire check already read (see
@@ -58,7 +59,7 @@ pub fn read_rw(sent: &[MicroOp], text: &[u8]) -> Option<Vec<MicroOp>> {
         };
         named.then_some(())?;
         i += if s.f == MicroF::Append { 10 } else { 5 };
-        let (key, used) = uint(&text[i..])?;
+        let (key, used) = uint(text, i)?;
         (key == s.key).then_some(())?;
         i += used;
         (text.get(i) == Some(&b',')).then_some(())?;
@@ -69,7 +70,7 @@ pub fn read_rw(sent: &[MicroOp], text: &[u8]) -> Option<Vec<MicroOp>> {
                 MicroValue::Nil
             }
             MicroF::Read => {
-                let (v, used) = uint(&text[i..])?;
+                let (v, used) = uint(text, i)?;
                 i += used;
                 MicroValue::Int(v)
             }
@@ -77,7 +78,7 @@ pub fn read_rw(sent: &[MicroOp], text: &[u8]) -> Option<Vec<MicroOp>> {
                 let MicroValue::Int(sent) = s.value else {
                     return None;
                 };
-                let (v, used) = uint(&text[i..])?;
+                let (v, used) = uint(text, i)?;
                 (v == sent).then_some(())?;
                 i += used;
                 MicroValue::Int(sent)
@@ -92,35 +93,6 @@ pub fn read_rw(sent: &[MicroOp], text: &[u8]) -> Option<Vec<MicroOp>> {
         });
     }
     (text.get(i) == Some(&b']') && i + 1 == text.len()).then_some(mops)
-}
-
-/// A non-negative integer at the start of `b` no larger than `i64::MAX`, as the
-/// [`Compact`](crate::workloads::compact::Compact) cursor's `int` takes it (no sign, no
-/// leading zero; the caller checks what follows), and how many bytes it takes.
-///
-/// The same digit loop as `Compact::int`, kept apart on purpose: one shared function, inlined
-/// into both, measured 1.1 M instructions more per 6c run (265.8 M against 264.7 M), the
-/// compiler laying out this reader's hot loop worse.
-#[inline(always)]
-fn uint(b: &[u8]) -> Option<(i64, usize)> {
-    let mut n: u64 = 0;
-    let mut digits = 0;
-    while let Some(&c) = b.get(digits) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        // 19 digits never overflow a u64; a 20th is past i64::MAX.
-        if digits == 19 {
-            return None;
-        }
-        n = n * 10 + u64::from(d);
-        digits += 1;
-    }
-    if digits == 0 || (digits > 1 && b[0] == b'0') || n > i64::MAX as u64 {
-        return None;
-    }
-    Some((n as i64, digits))
 }
 
 #[cfg(test)]
