@@ -229,35 +229,34 @@ fn sync_field<'a>(r: &mut BodyReader<'a>, sync: &mut SyncIn<'a>, n: usize) -> Op
     match n {
         0 => sync.ack = r.u64()?,
         1 => sync.from = r.u64()?,
-        2 => {
-            r.array()?;
-            while r.more()? {
-                let entry = match compact_entry(r.rest()) {
-                    Some((entry, used)) => {
-                        r.advance(used);
-                        entry
-                    }
-                    None => entry(r)?,
-                };
-                push_roomy(&mut sync.entries, entry);
-            }
-        }
-        3 => {
-            r.array()?;
-            while r.more()? {
-                let forward = match compact_forward(r.rest()) {
-                    Some((forward, used)) => {
-                        r.advance(used);
-                        forward
-                    }
-                    None => forward(r)?,
-                };
-                push_roomy(&mut sync.forwards, forward);
-            }
-        }
+        2 => list(r, &mut sync.entries, compact_entry, entry)?,
+        3 => list(r, &mut sync.forwards, compact_forward, forward)?,
         4 => sync.commits = offsets_object(r)?,
         5 => sync.commit_seq = r.u64()?,
         _ => sync.commit_ack = r.u64()?,
+    }
+    Some(())
+}
+
+/// Reads an array into `items`: each element in one pass by `compact` when written compactly,
+/// else by the general `general` reader.
+#[inline(always)]
+fn list<'a, T>(
+    r: &mut BodyReader<'a>,
+    items: &mut Vec<T>,
+    compact: fn(&'a str) -> Option<(T, usize)>,
+    general: fn(&mut BodyReader<'a>) -> Option<T>,
+) -> Option<()> {
+    r.array()?;
+    while r.more()? {
+        let item = match compact(r.rest()) {
+            Some((item, used)) => {
+                r.advance(used);
+                item
+            }
+            None => general(r)?,
+        };
+        push_roomy(items, item);
     }
     Some(())
 }

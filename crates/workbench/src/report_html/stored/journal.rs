@@ -129,14 +129,26 @@ impl<'a> JournalLine<'a> {
                 Some(text)
             }
         };
-        Some(JournalLine {
+        Some(JournalLine::borrowed(time, kind, id, src, dest, body))
+    }
+
+    /// A line of borrowed parts.
+    pub(super) fn borrowed(
+        time: Nanos,
+        kind: &'a str,
+        id: u64,
+        src: &'a str,
+        dest: &'a str,
+        body: Option<&'a str>,
+    ) -> JournalLine<'a> {
+        JournalLine {
             time,
             kind: Cow::Borrowed(kind),
             id,
             src: Cow::Borrowed(src),
             dest: Cow::Borrowed(dest),
             body,
-        })
+        }
     }
 }
 
@@ -226,14 +238,7 @@ impl JournalBuilder {
         dest: &str,
         body: Option<&str>,
     ) {
-        self.push(JournalLine {
-            time,
-            kind: Cow::Borrowed(kind),
-            id,
-            src: Cow::Borrowed(src),
-            dest: Cow::Borrowed(dest),
-            body,
-        });
+        self.push(JournalLine::borrowed(time, kind, id, src, dest, body));
     }
 
     /// [`JournalBuilder::push_event`] of a send whose addresses are bytes (as the network
