@@ -135,15 +135,20 @@ impl<N: Node> Default for EventQueue<N> {
 
 impl<N: Node> EventQueue<N> {
     /// Queues `event` at `key`, which must not be queued (creation numbers are unique).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert(&mut self, key: (Duration, u64), event: Event<N>) {
         match self.events.back() {
-            Some((last, _)) if *last > key => {
-                let at = self.events.partition_point(|(k, _)| *k < key);
-                self.events.insert(at, (key, Some(event)));
-            }
+            Some((last, _)) if *last > key => self.insert_inside(key, event),
+            // Nearly always: a timer re-armed, a new RPC's deadline.
             _ => self.events.push_back((key, Some(event))),
         }
+    }
+
+    /// [`EventQueue::insert`] of a key before the last.
+    #[inline(never)]
+    fn insert_inside(&mut self, key: (Duration, u64), event: Event<N>) {
+        let at = self.events.partition_point(|(k, _)| *k < key);
+        self.events.insert(at, (key, Some(event)));
     }
 
     /// Takes the event at `key` out of the queue, if it is there.
@@ -228,6 +233,9 @@ pub struct Ctx<N: Node> {
     logs: RefCell<Vec<u8>>,
     /// `{"src":"<node id>"`, precomputed at init.
     pub(crate) src_prefix: Vec<u8>,
+    /// `{"src":"<node id>","dest":"` in a fixed array, for the header writer (see
+    /// [`crate::fields::Head`]).
+    pub(crate) head: crate::fields::Head,
     pub(crate) next_msg_id: u64,
     next_seq: u64,
     /// Timers and RPC deadlines by (deadline, creation order).
@@ -257,6 +265,7 @@ impl<N: Node> Ctx<N> {
             out: Vec::with_capacity(64 * 1024),
             logs: RefCell::new(Vec::new()),
             src_prefix: Vec::new(),
+            head: crate::fields::Head::default(),
             next_msg_id: 1,
             next_seq: 0,
             queue: EventQueue::default(),
@@ -370,6 +379,18 @@ impl<N: Node> Ctx<N> {
         self.queue.insert(key, make(id));
         self.timers.insert(id, key);
         TimerId(id)
+    }
+
+    /// Notes the new key of timer `id`, which is live (its entry is updated in place: a
+    /// search, where an insert also prepares to add).
+    #[inline]
+    fn rearm(&mut self, id: u64, key: (Duration, u64)) {
+        match self.timers.get_mut(&id) {
+            Some(entry) => *entry = key,
+            None => {
+                self.timers.insert(id, key);
+            }
+        }
     }
 
     pub(crate) fn set_now(&mut self, now: Duration) {
@@ -488,7 +509,7 @@ impl<N: Node> Engine<N> {
                                 payload: refill(&payload),
                             };
                             self.ctx.queue.insert(next, again);
-                            self.ctx.timers.insert(id, next);
+                            self.ctx.rearm(id, next);
                         }
                         None => {
                             self.ctx.timers.remove(&id);
@@ -508,7 +529,7 @@ impl<N: Node> Engine<N> {
                     // Claim the next slot before running, as above; the action goes back into
                     // the queue afterwards unless it cancelled its own timer.
                     let next = (key.0.saturating_add(period), self.ctx.bump_seq());
-                    self.ctx.timers.insert(id, next);
+                    self.ctx.rearm(id, next);
                     action(&mut self.node, &mut self.ctx);
                     if self.ctx.timers.get(&id) == Some(&next) {
                         self.ctx

@@ -192,6 +192,21 @@ impl Fields<'_> {
         }
         self
     }
+
+    /// [`Fields::raw`] of text the node knows holds no line break (a list of numbers it
+    /// rendered itself, say), copied without looking for one: for long texts sent often (a
+    /// read's every value), where that look is most of the cost. The node vouches for it: a
+    /// line break would split the message in two (debug builds check).
+    #[inline]
+    pub fn raw_one_line(&mut self, key: &str, json: &str) -> &mut Self {
+        debug_assert!(
+            memchr::memchr2(b'\n', b'\r', json.as_bytes()).is_none(),
+            "raw_one_line: a line break in {json:?}"
+        );
+        self.key(key);
+        self.out.extend_from_slice(json.as_bytes());
+        self
+    }
 }
 
 /// An array being written in a body, element by element; see [`Fields::array`].
@@ -319,7 +334,7 @@ impl<N: Node> Ctx<N> {
     /// }
     /// # }
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn reply_with(&mut self, to: &ReplyTo, ty: &str, fill: impl FnOnce(&mut Fields)) {
         let Some(msg_id) = self.claim_answer(to) else {
             return;
@@ -334,7 +349,7 @@ impl<N: Node> Ctx<N> {
     }
 
     /// Sends a message that expects no reply, written like [`Ctx::reply_with`].
-    #[inline]
+    #[inline(always)]
     pub fn send_with(&mut self, dest: &str, ty: &str, fill: impl FnOnce(&mut Fields)) {
         if let Err(e) = self.emit_with(dest.as_bytes(), ty, fill, None, None) {
             self.log(format_args!("send to {dest} not sent: {e}"));
@@ -343,7 +358,10 @@ impl<N: Node> Ctx<N> {
 
     /// Appends one message whose body `fill` writes; nothing on error. `dest` is the text of
     /// a `str`.
-    #[inline]
+    ///
+    /// Always inlined (as are [`Ctx::reply_with`] and [`Ctx::send_with`]) so that a literal
+    /// `ty` has its check folded away and its copy turned into a few stores.
+    #[inline(always)]
     pub(crate) fn emit_with(
         &mut self,
         dest: &[u8],
@@ -356,8 +374,7 @@ impl<N: Node> Ctx<N> {
         // code, whatever the number of call sites.
         let start = self.write_header(dest, ty.len());
         let out = &mut self.out;
-        // Here, where a literal type is known at compile time (its check folded away).
-        write_json_str(out, ty);
+        write_type(out, ty);
         let mut error = None;
         fill(&mut Fields {
             out: &mut *out,
@@ -377,18 +394,35 @@ impl<N: Node> Ctx<N> {
     /// follows); where the message starts in the output.
     #[inline(never)]
     fn write_header(&mut self, dest: &[u8], ty_len: usize) -> usize {
-        let (out, src_prefix, node_id) = self.output_parts();
-        let start = out.len();
-        if !src_prefix.is_empty() && crate::scan::string_run(dest) == dest.len() {
-            // The usual header, `{"src":"n1","dest":"c2","body":{"type":`, from its pieces
-            // with room made once.
-            out.reserve(src_prefix.len() + dest.len() + ty_len + HEADER_ROOM);
-            out.extend_from_slice(src_prefix);
-            out.extend_from_slice(b",\"dest\":\"");
-            out.extend_from_slice(dest);
-            out.extend_from_slice(b"\",\"body\":{\"type\":");
+        let start = self.out.len();
+        if self.head.len > 0 && crate::scan::string_run(dest) == dest.len() {
+            // The usual header, `{"src":"n1","dest":"c2","body":{"type":`: our part copied
+            // whole from its fixed array and cut to length, then the recipient's id (two or
+            // three bytes: nearly every message) with the rest in one fixed piece.
+            let out = &mut self.out;
+            out.reserve(HEAD + dest.len() + ty_len + HEADER_ROOM);
+            out.extend_from_slice(&self.head.bytes);
+            out.truncate(start + self.head.len);
+            const MID: &[u8; 17] = b"\",\"body\":{\"type\":";
+            match *dest {
+                [a, b] => {
+                    let mut piece = [a, b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                    piece[2..].copy_from_slice(MID);
+                    out.extend_from_slice(&piece);
+                }
+                [a, b, c] => {
+                    let mut piece = [a, b, c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                    piece[3..].copy_from_slice(MID);
+                    out.extend_from_slice(&piece);
+                }
+                _ => {
+                    out.extend_from_slice(dest);
+                    out.extend_from_slice(MID);
+                }
+            }
             return start;
         }
+        let (out, src_prefix, node_id) = self.output_parts();
         if src_prefix.is_empty() {
             out.extend_from_slice(b"{\"src\":");
             write_json_str(out, node_id);
@@ -402,10 +436,87 @@ impl<N: Node> Ctx<N> {
     }
 }
 
+/// The size of [`Head`]'s array.
+const HEAD: usize = 32;
+
+/// `{"src":"<our id>","dest":"` in a fixed array, copied whole by [`Ctx::write_header`] (a few
+/// fixed moves, where a copy of its length calls `memcpy`) and cut to `len`; `len` is 0 when
+/// it does not fit (an id too long: the header is then written from its pieces) and before
+/// init.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Head {
+    bytes: [u8; HEAD],
+    len: usize,
+}
+
+impl Head {
+    /// The head for a node whose `{"src":"<id>"` is `src_prefix`.
+    pub(crate) fn new(src_prefix: &[u8]) -> Head {
+        const DEST: &[u8] = b",\"dest\":\"";
+        let len = src_prefix.len() + DEST.len();
+        if src_prefix.is_empty() || len > HEAD {
+            return Head::default();
+        }
+        let mut bytes = [0; HEAD];
+        bytes[..src_prefix.len()].copy_from_slice(src_prefix);
+        bytes[src_prefix.len()..len].copy_from_slice(DEST);
+        Head { bytes, len }
+    }
+}
+
+/// The body's type, a JSON string: always inlined, so that a literal type (nearly every
+/// message) is checked at compile time and copied by a few stores.
+#[inline(always)]
+fn write_type(out: &mut Vec<u8>, ty: &str) {
+    let bytes = ty.as_bytes();
+    if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        write_json_str(out, ty);
+    }
+}
+
 /// The end of a message after its body's fields: the reserved fields the runtime writes, the
-/// closing braces, the newline.
-#[inline(never)]
+/// closing braces, the newline. Without reserved fields (known at compile time for
+/// [`Ctx::send_with`]) just `}}\n`.
+#[inline(always)]
 fn write_tail(out: &mut Vec<u8>, in_reply_to: Option<u64>, msg_id: Option<u64>) {
+    if in_reply_to.is_none() && msg_id.is_none() {
+        out.extend_from_slice(b"}}\n");
+    } else {
+        write_tail_with_ids(out, in_reply_to, msg_id);
+    }
+}
+
+/// [`write_tail`] with `in_reply_to` or `msg_id`: the whole tail written into a fixed array
+/// (digits in place), copied whole by a few fixed moves and cut to length.
+#[inline(never)]
+fn write_tail_with_ids(out: &mut Vec<u8>, in_reply_to: Option<u64>, msg_id: Option<u64>) {
+    const IN_REPLY_TO: &[u8; 15] = b",\"in_reply_to\":";
+    const MSG_ID: &[u8; 10] = b",\"msg_id\":";
+    // 15 + 20 digits + 10 + 20 digits + 3 = 68 at most.
+    let mut tail = [0u8; 72];
+    let mut at = 0;
+    if let Some(value) = in_reply_to {
+        tail[..IN_REPLY_TO.len()].copy_from_slice(IN_REPLY_TO);
+        at = crate::digits::put_u64(&mut tail, IN_REPLY_TO.len(), value);
+    }
+    if let Some(value) = msg_id {
+        tail[at..at + MSG_ID.len()].copy_from_slice(MSG_ID);
+        at = crate::digits::put_u64(&mut tail, at + MSG_ID.len(), value);
+    }
+    tail[at..at + 3].copy_from_slice(b"}}\n");
+    let start = out.len();
+    out.extend_from_slice(&tail);
+    out.truncate(start + at + 3);
+}
+
+/// The plain tail writer, piece by piece: [`write_tail`]'s reference.
+#[cfg(test)]
+fn write_tail_simply(out: &mut Vec<u8>, in_reply_to: Option<u64>, msg_id: Option<u64>) {
     if let Some(value) = in_reply_to {
         out.extend_from_slice(b",\"in_reply_to\":");
         write_u64(out, value);
@@ -498,6 +609,90 @@ mod tests {
                 format!("{{{}}}", fields.join(","))
             );
             assert!(error.is_none());
+        }
+    }
+
+    /// The tail written in place is the piece-by-piece one, for ids of every length.
+    #[test]
+    fn tails_are_written_as_the_plain_writer_writes_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+        let id = |rng: &mut rand_chacha::ChaCha8Rng| match rng.gen_range(0..4) {
+            0 => None,
+            1 => Some(rng.gen_range(0..10_000)),
+            2 => Some(rng.gen::<u64>() >> rng.gen_range(0..64)),
+            _ => Some(u64::MAX - rng.gen_range(0..3)),
+        };
+        for _ in 0..5000 {
+            let (in_reply_to, msg_id) = (id(&mut rng), id(&mut rng));
+            let prefix = vec![b'x'; rng.gen_range(0..100)];
+            let (mut fast, mut plain) = (prefix.clone(), prefix);
+            write_tail(&mut fast, in_reply_to, msg_id);
+            write_tail_simply(&mut plain, in_reply_to, msg_id);
+            assert_eq!(fast, plain, "{in_reply_to:?} {msg_id:?}");
+        }
+    }
+
+    struct Quiet;
+
+    impl Node for Quiet {
+        type Request<'de> = serde::de::IgnoredAny;
+        type Timer = ();
+        fn on_request(&mut self, _: &mut Ctx<Self>, _: serde::de::IgnoredAny, _: ReplyTo) {}
+    }
+
+    /// Messages written with the fixed head and pieces are those serde writes, for our ids and
+    /// recipients of every length, plain or needing escapes, with and without reserved fields.
+    #[test]
+    fn headers_are_written_as_serde_writes_them() {
+        let ids = [
+            "n1",
+            "n12",
+            "x",
+            "node-with-a-longer-name",
+            "n\"q",
+            "é",
+            "a-node-whose-name-is-past-the-head",
+        ];
+        for me in ids {
+            let mut engine = crate::Engine::new(Quiet, 1);
+            let init = serde_json::json!({"src": "c0", "dest": me, "body": {
+                "type": "init", "msg_id": 1, "node_id": me, "node_ids": [me]}});
+            engine.handle_line(init.to_string().as_bytes(), std::time::Duration::ZERO);
+            for dest in ids.iter().chain(&["c1", "c12", "n123", "", "c\\"]) {
+                for (in_reply_to, msg_id) in [(None, None), (Some(7), None), (Some(12345), Some(3))]
+                {
+                    engine.output().clear();
+                    let ctx = &mut engine.ctx;
+                    for ty in ["gossip", "a_type_longer_than_the_key_room", "t\"y"] {
+                        ctx.emit_with(
+                            dest.as_bytes(),
+                            ty,
+                            |b| {
+                                b.u64("k", 5);
+                            },
+                            in_reply_to,
+                            msg_id,
+                        )
+                        .unwrap();
+                        let mut tail = String::new();
+                        if let Some(v) = in_reply_to {
+                            tail += &format!(",\"in_reply_to\":{v}");
+                        }
+                        if let Some(v) = msg_id {
+                            tail += &format!(",\"msg_id\":{v}");
+                        }
+                        let expected = format!(
+                            "{{\"src\":{},\"dest\":{},\"body\":{{\"type\":{},\"k\":5{tail}}}}}\n",
+                            serde_json::to_string(me).unwrap(),
+                            serde_json::to_string(dest).unwrap(),
+                            serde_json::to_string(ty).unwrap(),
+                        );
+                        let out = std::mem::take(&mut ctx.out);
+                        assert_eq!(String::from_utf8(out).unwrap(), expected);
+                    }
+                }
+            }
         }
     }
 }

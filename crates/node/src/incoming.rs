@@ -289,6 +289,7 @@ impl<N: Node> Engine<N> {
             self.ctx.src_prefix.clear();
             self.ctx.src_prefix.extend_from_slice(b"{\"src\":");
             write_json_str(&mut self.ctx.src_prefix, &init.node_id);
+            self.ctx.head = crate::fields::Head::new(&self.ctx.src_prefix);
             self.ctx.node_id = init.node_id;
             self.ctx.node_ids = init.node_ids;
             self.ctx.initialized = true;

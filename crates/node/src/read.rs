@@ -162,8 +162,18 @@ impl<'a> BodyReader<'a> {
         // else (whitespace, the end of the object, an escape) by the general path.
         let b = self.s.b;
         let mut i = self.s.i;
-        if !self.first && b.get(i) == Some(&b',') {
-            i += 1;
+        match b.get(i) {
+            Some(b',') if !self.first => i += 1,
+            // The end of the object, right there (every object read ends so): as
+            // `key_slowly` leaves it.
+            Some(b'}') => {
+                self.s.i = i + 1;
+                self.depth -= 1;
+                self.first = false;
+                self.top.closed |= self.depth == 0;
+                return Some(None);
+            }
+            _ => {}
         }
         if (self.first || i > self.s.i) && b.get(i) == Some(&b'"') {
             if self.depth == 1 {
@@ -204,6 +214,31 @@ impl<'a> BodyReader<'a> {
         self.first = false;
         self.note_top_key(key);
         Some(key)
+    }
+
+    /// [`BodyReader::key`] that steps over the outermost object's `type` and `msg_id` members
+    /// (key and value, as [`BodyReader::skip`] would), which a request's reader has no use
+    /// for: the next other key, or `Some(None)` at the end of the object. The `type` that
+    /// [`crate::scan::scan_request`] found is known by its place and stepped over at once.
+    /// For readers that skip those two members anyway (a reader that wants `msg_id` uses
+    /// `key`).
+    #[inline]
+    pub fn field(&mut self) -> Option<Option<&'a str>> {
+        loop {
+            let key = self.key()?;
+            if self.depth == 1 {
+                if self.s.i == self.type_at.0 {
+                    // Right after the `"type":` found by scan_request: its value is known.
+                    self.s.i = self.type_at.1;
+                    continue;
+                }
+                if matches!(key, Some("type" | "msg_id")) {
+                    self.skip()?;
+                    continue;
+                }
+            }
+            return Some(key);
+        }
     }
 
     /// Whether the next key is `key` (a plain key, as the reader's caller writes it), written

@@ -34,8 +34,10 @@ pub(super) struct Link {
     pub member: bool,
     /// Consecutive retransmission timeouts without an ack in between.
     timeouts: u32,
-    /// Smoothed ack round trip and its variation, once measured.
-    rtt: Option<(Duration, Duration)>,
+    /// Smoothed ack round trip and its variation, once measured, in nanoseconds (integer
+    /// arithmetic with the same results as `Duration`'s, whose divisions by 2, 4 and 8 are
+    /// exact too, at a fraction of the instructions).
+    rtt: Option<(u64, u64)>,
     /// [`Link::rto_of`] as of the last change of `rtt` or `timeouts` (kept: every full tick
     /// asks each link for it).
     rto: Duration,
@@ -93,13 +95,21 @@ impl Link {
         self.rto
     }
 
+    /// `max(min_rto, srtt + 4 rttvar)`, doubled per timeout in a row (at most 8), capped at
+    /// `max(max_rto, that base)`. In nanoseconds as `u128` (no overflow, and the cap is never
+    /// above `Duration::MAX`, so `Duration::saturating_mul` gives the same).
     fn rto_of(&self, cfg: &Config) -> Duration {
+        let min_rto = cfg.min_rto.as_nanos();
         let base = match self.rtt {
-            Some((srtt, rttvar)) => cfg.min_rto.max(srtt + 4 * rttvar),
-            None => cfg.min_rto,
+            Some((srtt, rttvar)) => min_rto.max(u128::from(srtt) + 4 * u128::from(rttvar)),
+            None => min_rto,
         };
-        let cap = cfg.max_rto.max(base);
-        base.saturating_mul(1 << self.timeouts.min(8)).min(cap)
+        let cap = cfg.max_rto.as_nanos().max(base);
+        let rto = (base << self.timeouts.min(8)).min(cap);
+        match u64::try_from(rto) {
+            Ok(nanos) => Duration::from_nanos(nanos),
+            Err(_) => Duration::new((rto / 1_000_000_000) as u64, (rto % 1_000_000_000) as u32),
+        }
     }
 
     pub fn timed_out(&self, now: Duration) -> bool {
@@ -129,12 +139,17 @@ impl Link {
         };
         let (_, batch) = self.inflight.remove(at).expect("found");
         self.timeouts = 0;
-        let sample = now.saturating_sub(batch.sent);
+        // Simulated times are far below 2^64 ns (584 years).
+        let sample = u64::try_from(now.saturating_sub(batch.sent).as_nanos()).unwrap_or(u64::MAX);
         self.rtt = Some(match self.rtt {
             None => (sample, sample / 2),
             Some((srtt, rttvar)) => {
                 let err = srtt.abs_diff(sample);
-                (srtt * 7 / 8 + sample / 8, rttvar * 3 / 4 + err / 4)
+                // As `Duration`'s `srtt * 7 / 8 + sample / 8` and `rttvar * 3 / 4 + err / 4`.
+                (
+                    ((u128::from(srtt) * 7 / 8) as u64) + sample / 8,
+                    ((u128::from(rttvar) * 3 / 4) as u64) + err / 4,
+                )
             }
         });
         self.rto = self.rto_of(cfg);
@@ -338,6 +353,68 @@ mod tests {
                 }
                 let order: Vec<String> = links.iter_mut().map(|(p, _)| p.to_string()).collect();
                 assert!(order.iter().eq(names.iter()));
+            }
+        }
+    }
+
+    /// The round-trip estimate and timeout in integer nanoseconds are those `Duration`'s
+    /// arithmetic gives (the way they were computed before), over random samples, timeouts
+    /// and knobs.
+    #[test]
+    fn the_timeout_is_what_duration_arithmetic_gives() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let duration = |rng: &mut glomers_node::rand_chacha::ChaCha8Rng| match rng.gen_range(0..4) {
+            0 => Duration::from_millis(rng.gen_range(0..5000)),
+            1 => Duration::from_nanos(rng.gen_range(0..u64::MAX / 16)),
+            2 => Duration::new(rng.gen_range(0..1 << 40), rng.gen_range(0..1_000_000_000)),
+            _ => Duration::from_nanos(rng.gen_range(0..1000)),
+        };
+        for _ in 0..300 {
+            let cfg = Config {
+                hub_period: Duration::from_millis(100),
+                ack_delay: Duration::from_millis(100),
+                min_rto: duration(&mut rng),
+                max_rto: duration(&mut rng),
+            };
+            let mut link = Link::new(true, &cfg);
+            let mut rtt: Option<(Duration, Duration)> = None;
+            for _ in 0..30 {
+                let sample = match rng.gen_range(0..3) {
+                    0 => Duration::from_millis(rng.gen_range(0..3000)),
+                    _ => Duration::from_nanos(rng.gen_range(0..1 << 50)),
+                };
+                let sent = Duration::from_secs(rng.gen_range(0..100));
+                link.inflight.push_back((
+                    link.next_seq,
+                    Batch {
+                        sent,
+                        values: Vec::new(),
+                        relay: Vec::new(),
+                    },
+                ));
+                link.timeouts = rng.gen_range(0..12);
+                link.on_ack(link.next_seq, sent + sample, &cfg);
+                link.next_seq += 1;
+                rtt = Some(match rtt {
+                    None => (sample, sample / 2),
+                    Some((srtt, rttvar)) => {
+                        let err = srtt.abs_diff(sample);
+                        (srtt * 7 / 8 + sample / 8, rttvar * 3 / 4 + err / 4)
+                    }
+                });
+                let (srtt, rttvar) = rtt.unwrap();
+                assert_eq!(
+                    link.rtt,
+                    Some((srtt.as_nanos() as u64, rttvar.as_nanos() as u64))
+                );
+                for timeouts in [0, 1, 2, 5, 8, 9, 30] {
+                    link.timeouts = timeouts;
+                    let base = cfg.min_rto.max(srtt + 4 * rttvar);
+                    let cap = cfg.max_rto.max(base);
+                    let expected = base.saturating_mul(1 << timeouts.min(8)).min(cap);
+                    assert_eq!(link.rto_of(&cfg), expected);
+                }
             }
         }
     }

@@ -172,10 +172,11 @@ fn send_gossip<N: Node>(
 ) {
     ctx.send_with(peer, "gossip", |body| {
         if let Some(seq) = seq {
-            body.field("seq", &seq);
+            body.u64("seq", seq);
         }
         if !values.is_empty() {
-            body.raw("values", cache.render(values));
+            // Digits and commas only: no line break to look for.
+            body.raw_one_line("values", cache.render(values));
         }
         for (key, list) in [("relay", relay), ("acks", acks)] {
             if !list.is_empty() {
@@ -236,6 +237,18 @@ impl ValuesText {
     }
 }
 
+/// Values the acting hub queued for every other member, not yet copied into the links'
+/// queues: copied once a tick, a stretch at a time, where copying each list into every link's
+/// queue as it came cost a copy per list and link.
+#[derive(Debug, Default)]
+struct HubQueue {
+    values: Vec<u64>,
+    /// `(end, from, skip)`: the values from the previous run's end up to `end` are for every
+    /// member link but those two (indices into `links`, which do not move while values wait:
+    /// an insert copies them first).
+    runs: Vec<(usize, Option<usize>, Option<usize>)>,
+}
+
 /// The only timer: flushes, retransmissions and delayed acks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tick;
@@ -259,6 +272,8 @@ pub struct Broadcast {
     all_links: bool,
     /// The `values` last sent, rendered.
     values_text: ValuesText,
+    /// What the hub queued for its links and has not copied into their queues yet.
+    hub_queue: HubQueue,
     /// A link that is not down may have something queued: the next tick flushes.
     flush_due: bool,
     /// No link's [`Link::deadline`] comes before this: until then, a tick without
@@ -334,7 +349,23 @@ impl Broadcast {
 
     /// Whether every link is idle: nothing queued, in flight, or owed.
     pub fn is_quiet(&self) -> bool {
-        self.links.values().all(Link::is_idle)
+        !self.hub_queue_reaches_a_link() && self.links.values().all(Link::is_idle)
+    }
+
+    /// Whether a value waiting in the hub's queue is for some link (not every one is: a run
+    /// may leave out the only links there are).
+    fn hub_queue_reaches_a_link(&self) -> bool {
+        let mut start = 0;
+        self.hub_queue.runs.iter().any(|&(end, from, skip)| {
+            let some = end > start
+                && self
+                    .links
+                    .values()
+                    .enumerate()
+                    .any(|(i, link)| link.member && Some(i) != from && Some(i) != skip);
+            start = end;
+            some
+        })
     }
 
     /// The node that distributes what we learn from clients: the first node in Maelstrom's
@@ -357,6 +388,8 @@ impl Broadcast {
         match self.links.find(peer) {
             Some(i) => i,
             None => {
+                // The hub's queue names links by index, which an insert moves.
+                self.copy_hub_queue();
                 let member = self.nodes.iter().any(|n| n == peer);
                 self.links.insert(peer, Link::new(member, &self.cfg))
             }
@@ -399,12 +432,13 @@ impl Broadcast {
             }
             let from = from.and_then(|peer| self.links.find(peer));
             let skip = skip.and_then(|peer| self.links.find(peer));
-            for (i, (_, link)) in self.links.iter_mut().enumerate() {
-                if link.member && Some(i) != from && Some(i) != skip {
-                    link.queue.extend_from_slice(values);
-                }
-            }
             self.flush_due = true;
+            // In a cluster of one, nobody to send to (and no tick to empty the queue).
+            if self.links.values().any(|link| link.member) {
+                let queue = &mut self.hub_queue;
+                queue.values.extend_from_slice(values);
+                queue.runs.push((queue.values.len(), from, skip));
+            }
         } else {
             let i = match self.links.find(hub) {
                 Some(i) => i,
@@ -413,6 +447,8 @@ impl Broadcast {
                     self.link(&hub)
                 }
             };
+            // What this node queued as the hub goes out with this flush, as it was queued.
+            self.copy_hub_queue();
             let (hub, link) = self.links.get_mut(i);
             link.relay.extend_from_slice(values);
             link.flush(ctx, hub, &mut self.values_text);
@@ -449,8 +485,35 @@ impl Broadcast {
         self.distribute(ctx, &relay, Some(peer), None);
     }
 
+    /// Copies what the hub queued into its member links' queues (but the links each run
+    /// leaves out), in the order queued: each link's queue then holds what `distribute`
+    /// would have put there value list by value list. Done before anything looks at a
+    /// link's queue (a tick, a flush) or moves links (an insert).
+    fn copy_hub_queue(&mut self) {
+        let HubQueue { values, runs } = &mut self.hub_queue;
+        if values.is_empty() {
+            return;
+        }
+        for (i, (_, link)) in self.links.iter_mut().enumerate() {
+            if !link.member {
+                continue;
+            }
+            // Runs that leave this link out split what it gets into stretches.
+            let (mut start, mut run_start) = (0, 0);
+            for &(end, from, skip) in runs.iter() {
+                if from == Some(i) || skip == Some(i) {
+                    link.queue.extend_from_slice(&values[start..run_start]);
+                    start = end;
+                }
+                run_start = end;
+            }
+            link.queue.extend_from_slice(&values[start..]);
+        }
+        values.clear();
+        runs.clear();
+    }
+
     fn on_tick(&mut self, ctx: &mut Ctx<Self>) {
-        let cfg = &self.cfg;
         let now = ctx.now();
         let idle = !self.flush_due && now < self.quiet_until;
         #[cfg(test)]
@@ -458,6 +521,8 @@ impl Broadcast {
         if idle {
             return;
         }
+        self.copy_hub_queue();
+        let cfg = &self.cfg;
         let mut reroute = Vec::new();
         let mut quiet_until = Duration::MAX;
         for (peer, link) in self.links.iter_mut() {
@@ -526,7 +591,8 @@ impl Node for Broadcast {
             Request::Read => {
                 let messages = self.seen.json();
                 ctx.reply_with(&from, "read_ok", |body| {
-                    body.raw("messages", messages);
+                    // Digits and commas only: no line break to look for.
+                    body.raw_one_line("messages", messages);
                 });
             }
             Request::Gossip {

@@ -29,7 +29,7 @@ pub fn read(ty: &str, r: &mut BodyReader<'_>) -> Option<Request> {
 fn read_broadcast(r: &mut BodyReader<'_>) -> Option<Request> {
     let mut message = None;
     r.object()?;
-    while let Some(key) = r.key()? {
+    while let Some(key) = r.field()? {
         match key {
             "message" if message.is_none() => message = Some(r.u64()?),
             "message" => return None,
@@ -43,7 +43,7 @@ fn read_gossip(r: &mut BodyReader<'_>) -> Option<Request> {
     let (mut seq, mut values, mut relay, mut acks) = (None, Vec::new(), Vec::new(), Vec::new());
     let mut seen = FieldSet::default();
     r.object()?;
-    while let Some(key) = r.key()? {
+    while let Some(key) = r.field()? {
         match key {
             "seq" if seen.first(0) => seq = r.opt_u64()?,
             "values" if seen.first(1) => numbers(r, &mut values)?,

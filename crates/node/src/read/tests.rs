@@ -205,9 +205,19 @@ fn delivered_after_scan(line: &str) -> Option<Delivered> {
 
 /// A request reader: key by key ([`read_any`]); for type `t1`, key by key skipping every
 /// value; for `t4` the same, the keys `msg_id`, `k` and `type` first tried in that order by
-/// [`BodyReader::key_is`]; for `t2`, the body whole; for `t3`, the body skipped whole.
+/// [`BodyReader::key_is`]; for `t5`, by [`BodyReader::field`] skipping every value; for `t2`,
+/// the body whole; for `t3`, the body skipped whole.
 fn read_request(ty: &str, r: &mut BodyReader<'_>) -> Option<Value> {
     match ty {
+        "t5" => {
+            let mut keys = Vec::new();
+            r.object()?;
+            while let Some(key) = r.field()? {
+                keys.push(Value::from(key));
+                r.skip()?;
+            }
+            Some(Value::Array(keys))
+        }
         "t1" | "t4" => {
             let mut keys = Vec::new();
             r.object()?;
@@ -275,6 +285,7 @@ fn unscanned_requests_read_as_scanned_ones() {
         "t",
     ];
     let types = [
+        r#""t5""#,
         r#""t4""#,
         r#""t2""#,
         r#""t1""#,
@@ -309,7 +320,7 @@ fn unscanned_requests_read_as_scanned_ones() {
             members.push(format!(r#""msg_id":{}"#, rng.gen_range(0..5000)));
             members.push(format!(r#""k":{}"#, values.choose(&mut rng).unwrap()));
             members.shuffle(&mut rng);
-            let ty = format!(r#""type":"t{}""#, rng.gen_range(0..5));
+            let ty = format!(r#""type":"t{}""#, rng.gen_range(0..6));
             match rng.gen_bool(0.5) {
                 true => members.insert(0, ty),
                 false => members.push(ty),
@@ -350,6 +361,19 @@ fn unscanned_requests_read_as_scanned_ones() {
             continue;
         };
         let fast = delivered_unscanned(&line);
+        if let Some((_, _, ty, _, keys)) = fast.as_ref().filter(|f| f.2 == "t5") {
+            // The keys `key` reads but the top-level `type` and `msg_id`.
+            let body = crate::scan::scan_request(&line).unwrap().body;
+            let by_key = read_request("t1", &mut BodyReader::new(body)).unwrap();
+            let others: Vec<Value> = by_key
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| *k != "type" && *k != "msg_id")
+                .cloned()
+                .collect();
+            assert_eq!(keys, &Value::Array(others), "{ty} {line}");
+        }
         if let Some((_, _, ty, _, keys)) = fast.as_ref().filter(|f| f.2 == "t4") {
             // The expected keys read as `key` reads them.
             let body = crate::scan::scan_request(&line).unwrap().body;
