@@ -19,9 +19,76 @@ pub(crate) fn canonical_small(digits: &[u8], max_digits: usize) -> Option<usize>
     Some(n)
 }
 
+/// [`glomers_node::plain_i64`] (an integer as serde reads an `i64` from plain digits, and
+/// how many bytes it takes), with the usual case here, inlined: a non-negative number of up
+/// to four digits (offsets, messages, ids). The runtime's function, a call away, takes the
+/// rest.
+#[inline(always)]
+pub(crate) fn plain_i64(b: &[u8]) -> Option<(i64, usize)> {
+    let mut n = 0i64;
+    for i in 0..4 {
+        let d = b.get(i).map_or(10, |c| c.wrapping_sub(b'0'));
+        if d >= 10 {
+            if i == 0 {
+                // A sign, or not a number: the general reader decides.
+                break;
+            }
+            return Some((n, i));
+        }
+        if i == 1 && n == 0 {
+            // A leading zero.
+            return None;
+        }
+        n = n * 10 + i64::from(d);
+    }
+    glomers_node::plain_i64(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::canonical_small;
+
+    /// Reads exactly what the runtime's reader reads, on edge cases and random bytes.
+    #[test]
+    fn plain_i64_reads_as_the_runtime_reads() {
+        use glomers_node::rand::{Rng, SeedableRng};
+        let mut rng = glomers_node::rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let edges = [
+            "",
+            "0",
+            "00",
+            "01",
+            "0,",
+            "-0",
+            "-",
+            "-1",
+            "7",
+            "10]",
+            "999",
+            "9999",
+            "99999,",
+            "1234567",
+            "x",
+            "1.5",
+            "1e3",
+            "12a",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+        ];
+        for text in edges {
+            let b = text.as_bytes();
+            assert_eq!(super::plain_i64(b), glomers_node::plain_i64(b), "{text:?}");
+        }
+        let bytes = b"0123456789-,]}.e ";
+        for _ in 0..50_000 {
+            let len = rng.gen_range(0..8);
+            let b: Vec<u8> = (0..len)
+                .map(|_| bytes[rng.gen_range(0..bytes.len())])
+                .collect();
+            assert_eq!(super::plain_i64(&b), glomers_node::plain_i64(&b), "{b:?}");
+        }
+    }
 
     #[test]
     fn only_the_one_way_of_writing_a_number_is_read() {

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use glomers_node::{BodyReader, FieldSet};
 
-use glomers_node::plain_i64;
+use crate::decimal::plain_i64;
 use serde_json::Value;
 
 use super::wire::{EntryIn, ForwardIn, KeyOffsets, Name, SyncIn};
@@ -262,6 +262,7 @@ fn list<'a, T>(
 }
 
 /// Pushes `item`, making room for four at the first (cheaper than growing from empty).
+#[inline]
 fn push_roomy<T>(list: &mut Vec<T>, item: T) {
     if list.capacity() == 0 {
         *list = Vec::with_capacity(4);

@@ -173,3 +173,28 @@ fn clients_cut_off_from_a_second_node_get_a_timeout_at_their_deadline() {
     net.wait(CLIENT_DEADLINE);
     assert_eq!(net.take_replies(), Vec::<Value>::new());
 }
+
+/// Key names that need escapes (sent and polled through the serde path) come back in
+/// `poll_ok` as serde writes them, with their messages.
+#[test]
+fn polls_of_names_with_escapes_are_answered_with_their_messages() {
+    let mut net = Net::new();
+    let names = ["a\"b", "é\n", "7", "x\\y", "k"];
+    for (i, k) in names.iter().enumerate() {
+        net.request(i % 2, json!({"type": "send", "key": k, "msg": i}));
+    }
+    net.wait(20 * MS);
+    assert_eq!(net.take_replies().len(), names.len());
+    let offsets: serde_json::Map<String, Value> =
+        names.iter().map(|k| (k.to_string(), json!(0))).collect();
+    for i in 0..2 {
+        net.request(i, json!({"type": "poll", "offsets": offsets}));
+    }
+    for reply in net.take_replies() {
+        let msgs = reply["msgs"].as_object().expect("msgs");
+        assert_eq!(msgs.len(), names.len(), "{reply}");
+        for (i, k) in names.iter().enumerate() {
+            assert_eq!(msgs[*k], json!([[0, i]]), "{reply}");
+        }
+    }
+}

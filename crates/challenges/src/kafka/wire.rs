@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::keys::{KeyId, Keys};
 use super::replication::{CommitSeq, Entry, Forward, ForwardId, Peer};
+use super::waiting::Waiters;
 
 /// A key or node name in a message: borrowed from the input line unless it holds escapes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +123,7 @@ pub struct SyncOut<'a> {
     pub from: u64,
     /// Forwards to send, by id, out of `forwards`.
     pub forward_ids: &'a [ForwardId],
-    pub forwards: &'a BTreeMap<ForwardId, Forward>,
+    pub forwards: &'a Waiters<Forward>,
     /// Unacknowledged commits (key -> (offset, commit number)), when due.
     pub commits: Option<&'a BTreeMap<KeyId, (i64, CommitSeq)>>,
     pub commit_seq: CommitSeq,
@@ -155,7 +156,7 @@ impl SyncOut<'_> {
         if !self.forward_ids.is_empty() {
             body.array("forwards", |list| {
                 for id in self.forward_ids {
-                    if let Some(fwd) = self.forwards.get(id) {
+                    if let Some(fwd) = self.forwards.get(*id) {
                         list.array(|f| {
                             f.u64(*id).str(&self.keys[fwd.key].name);
                             msg(f, &fwd.msg);
@@ -207,23 +208,35 @@ pub fn write_list_committed_ok(body: &mut Fields, keys: &Keys, offsets: &[(KeyId
 
 /// `poll_ok`'s fields: per key, the messages of a range of offsets, `[[offset, msg], ...]`,
 /// copied from their text kept in the key's log ([`super::rendered`]: rendered up to the
-/// ranges' ends before); `text` is room for one key's list.
+/// ranges' ends before). The whole `msgs` object is put together in `text` (room kept for
+/// it), then checked and copied once, rather than key by key.
 pub fn write_poll_ok(
     body: &mut Fields,
     keys: &Keys,
     ranges: &[(KeyId, Range<usize>)],
     text: &mut Vec<u8>,
 ) {
-    body.object("msgs", |map| {
-        for (id, range) in ranges {
-            let key = &keys[*id];
-            text.clear();
-            key.rendered.array(range.clone(), text);
-            // Always UTF-8 (see `RenderedPairs::text`): checked, a word at a time.
-            let json = std::str::from_utf8(text).expect("rendered pairs are UTF-8");
-            map.raw(&key.name, json);
+    if ranges.is_empty() {
+        // Most polls: nothing new.
+        body.object("msgs", |_| {});
+        return;
+    }
+    text.clear();
+    text.push(b'{');
+    for (i, (id, range)) in ranges.iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
         }
-    });
+        let key = &keys[*id];
+        text.extend_from_slice(&key.quoted);
+        text.push(b':');
+        key.rendered.array(range.clone(), text);
+    }
+    text.push(b'}');
+    // Always UTF-8 (see `RenderedPairs::text`; names as serde writes them): checked, a word
+    // at a time.
+    let json = std::str::from_utf8(text).expect("rendered pairs are UTF-8");
+    body.raw("msgs", json);
 }
 
 #[cfg(test)]
