@@ -53,6 +53,8 @@ pub struct Logs {
     pub offsets: Vec<Vec<Offset>>,
     /// Per key, the highest offset any ok poll returned.
     pub max_polled: Vec<Option<Offset>>,
+    /// The ok sends (txn indexes, in order) whose message no ok poll returned.
+    pub unseen: Vec<usize>,
     keys: Vec<KeyLog>,
 }
 
@@ -150,6 +152,7 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
     let mut logs = Logs {
         offsets: sends.iter().map(|&n| Vec::with_capacity(n)).collect(),
         max_polled: vec![None; key_count],
+        unseen: Vec::new(),
         keys: sends
             .iter()
             .map(|&n| KeyLog {
@@ -258,7 +261,7 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
         });
     }
 
-    check_sends(txns, &logs, findings);
+    logs.unseen = check_sends(txns, &logs, findings);
     check_poll_sources(txns, &logs, suspects, findings);
     logs
 }
@@ -273,9 +276,11 @@ struct Suspect {
     msg: Msg,
 }
 
-/// `lost-write` and `unseen`: acknowledged sends that no ok poll ever returned.
-fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
-    for txn in &txns.txns {
+/// `lost-write` and `unseen`: acknowledged sends that no ok poll ever returned (their txn
+/// indexes returned, for the results' list).
+fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) -> Vec<usize> {
+    let mut unseen = Vec::new();
+    for (t, txn) in txns.txns.iter().enumerate() {
         let Body::Send {
             key,
             msg,
@@ -287,6 +292,7 @@ fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
         if txn.outcome != OpType::Ok || logs.was_polled(key, msg) {
             continue;
         }
+        unseen.push(t);
         let name = txns.key(key);
         let acked = format!(
             "key {name}: offset {offset} (message {msg}) was acknowledged to process {} at {}",
@@ -312,6 +318,7 @@ fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
             ops,
         });
     }
+    unseen
 }
 
 /// `G1a` (a poll returned a message whose send failed) and `G1c-realtime` (a poll returned a

@@ -78,10 +78,23 @@ pub(super) fn read_msgs(b: &[u8], scratch: &mut Vec<(i64, i64)>) -> Option<Vec<P
 /// where it ends.
 ///
 /// [`Compact::int`]: crate::workloads::compact::Compact::int
+///
+/// The first digit is read on its own: a `0` ends the number there (a digit after it is a
+/// leading zero), and the loop's checks need not look back at where it began.
 #[inline(always)]
 fn uint(b: &[u8], at: usize) -> Option<(i64, usize)> {
-    let mut n: u64 = 0;
-    let mut i = at;
+    let first = b.get(at)?.wrapping_sub(b'0');
+    if first > 9 {
+        return None;
+    }
+    let mut i = at + 1;
+    if first == 0 {
+        return match b.get(i) {
+            Some(c) if c.is_ascii_digit() => None,
+            _ => Some((0, i)),
+        };
+    }
+    let mut n = u64::from(first);
     while let Some(&c) = b.get(i) {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
@@ -94,7 +107,7 @@ fn uint(b: &[u8], at: usize) -> Option<(i64, usize)> {
         n = n * 10 + u64::from(d);
         i += 1;
     }
-    if i == at || (i - at > 1 && b[at] == b'0') || n > i64::MAX as u64 {
+    if n > i64::MAX as u64 {
         return None;
     }
     Some((n as i64, i))
