@@ -96,7 +96,10 @@ struct Conflicts {
 impl Logs {
     /// Notes that txn `t` saw `msg` at `offset` of `key`; returns the message's record. Each
     /// offset keeps the first message seen there and each message the first offset it was
-    /// seen at, so the common case costs two look-ups in vectors.
+    /// seen at, so the common case costs two look-ups in vectors. Inlined into its two
+    /// callers in the pass over every polled message: as a call, saving and restoring
+    /// registers cost a fifth of it.
+    #[inline(always)]
     fn see(
         &mut self,
         conflicts: &mut Conflicts,
