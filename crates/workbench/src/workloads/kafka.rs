@@ -84,6 +84,8 @@ pub struct Kafka {
     crash_mean: f64,
     next_crash: Option<Nanos>,
     now: Nanos,
+    /// A poll's messages of one key as [`read_msgs`] reads them, kept from poll to poll.
+    scratch: Vec<(i64, i64)>,
 }
 
 impl Kafka {
@@ -100,6 +102,7 @@ impl Kafka {
             crash_mean: 30.0 / opts.concurrency.max(1) as f64,
             next_crash: None,
             now: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -422,7 +425,7 @@ impl Kafka {
             }
             "poll" => {
                 let [msgs] = reply.closed("poll_ok", ["msgs"])?;
-                let polled = OpValue::kafka_polled(read_msgs(msgs)?)?;
+                let polled = OpValue::kafka_polled(read_msgs(msgs, &mut self.scratch)?)?;
                 let OpValue::KafkaPolled(keys) = &polled else {
                     return None;
                 };

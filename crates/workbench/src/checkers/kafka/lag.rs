@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::txns::{Body, Msg, Offset, Txn, Txns};
+use super::txns::{Body, Offset, Txn, Txns};
 use crate::history::{Nanos, OpType};
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -59,8 +59,8 @@ pub fn worst_realtime_lag(txns: &Txns) -> Lag {
         if !matches!((&txn.body, txn.outcome), (Body::Poll { .. }, OpType::Ok)) {
             continue;
         }
-        for (key, msgs) in txns.polled(txn) {
-            let Some(last) = msgs.iter().map(|&(o, _): &(Offset, Msg)| o).max() else {
+        for (key, last) in txns.polled_tops(txn) {
+            let Some(last) = last else {
                 continue;
             };
             let list = &acks[key as usize];

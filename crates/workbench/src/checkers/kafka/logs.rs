@@ -53,6 +53,8 @@ pub struct Logs {
     pub offsets: Vec<Vec<Offset>>,
     /// Per key, the highest offset any ok poll returned.
     pub max_polled: Vec<Option<Offset>>,
+    /// The ok sends (txn indexes, in order) whose message no ok poll returned.
+    pub unseen: Vec<usize>,
     keys: Vec<KeyLog>,
 }
 
@@ -94,7 +96,10 @@ struct Conflicts {
 impl Logs {
     /// Notes that txn `t` saw `msg` at `offset` of `key`; returns the message's record. Each
     /// offset keeps the first message seen there and each message the first offset it was
-    /// seen at, so the common case costs two look-ups in vectors.
+    /// seen at, so the common case costs two look-ups in vectors. Inlined into its two
+    /// callers in the pass over every polled message: as a call, saving and restoring
+    /// registers cost a fifth of it.
+    #[inline(always)]
     fn see(
         &mut self,
         conflicts: &mut Conflicts,
@@ -150,6 +155,7 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
     let mut logs = Logs {
         offsets: sends.iter().map(|&n| Vec::with_capacity(n)).collect(),
         max_polled: vec![None; key_count],
+        unseen: Vec::new(),
         keys: sends
             .iter()
             .map(|&n| KeyLog {
@@ -159,6 +165,8 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
             .collect(),
     };
     let mut conflicts = Conflicts::default();
+    // Polled messages that may be `G1a` or `G1c-realtime` (see [`check_poll_sources`]).
+    let mut suspects = Vec::new();
     for (t, txn) in txns.txns.iter().enumerate() {
         match &txn.body {
             Body::Send { key, msg, offset } => {
@@ -171,11 +179,29 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
                 of_msg.send.get_or_insert(t as u32);
             }
             Body::Poll { .. } if txn.outcome == OpType::Ok => {
+                let poll_done = txn.complete_index.unwrap_or(usize::MAX);
                 for (key, msgs) in txns.polled(txn) {
+                    let mut top = Offset::MIN;
                     for &(offset, msg) in msgs {
-                        logs.see(&mut conflicts, key, offset, msg, t).polled = true;
+                        top = top.max(offset);
+                        let of_msg = logs.see(&mut conflicts, key, offset, msg, t);
+                        of_msg.polled = true;
+                        // Txns come in invocation order, so a send already noted is the
+                        // message's first; none yet, and the first (if any) comes later.
+                        let suspect = of_msg.send.is_none_or(|s| {
+                            let send = &txns.txns[s as usize];
+                            send.outcome == OpType::Fail || poll_done < send.invoke_index
+                        });
+                        if suspect {
+                            suspects.push(Suspect {
+                                poll: t,
+                                key,
+                                offset,
+                                msg,
+                            });
+                        }
                     }
-                    if let Some(top) = msgs.iter().map(|&(o, _)| o).max() {
+                    if !msgs.is_empty() {
                         let max = &mut logs.max_polled[key as usize];
                         *max = Some(max.map_or(top, |m| m.max(top)));
                     }
@@ -238,14 +264,26 @@ pub fn check_messages(txns: &Txns, findings: &mut Findings) -> Logs {
         });
     }
 
-    check_sends(txns, &logs, findings);
-    check_poll_sources(txns, &logs, findings);
+    logs.unseen = check_sends(txns, &logs, findings);
+    check_poll_sources(txns, &logs, suspects, findings);
     logs
 }
 
-/// `lost-write` and `unseen`: acknowledged sends that no ok poll ever returned.
-fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
-    for txn in &txns.txns {
+/// A message an ok poll (txn index `poll`) returned whose first send had failed or began
+/// after the poll finished, or whose send was not yet known when the pass over the txns met
+/// the poll (invoked after it, or never).
+struct Suspect {
+    poll: usize,
+    key: KeyId,
+    offset: Offset,
+    msg: Msg,
+}
+
+/// `lost-write` and `unseen`: acknowledged sends that no ok poll ever returned (their txn
+/// indexes returned, for the results' list).
+fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) -> Vec<usize> {
+    let mut unseen = Vec::new();
+    for (t, txn) in txns.txns.iter().enumerate() {
         let Body::Send {
             key,
             msg,
@@ -257,6 +295,7 @@ fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
         if txn.outcome != OpType::Ok || logs.was_polled(key, msg) {
             continue;
         }
+        unseen.push(t);
         let name = txns.key(key);
         let acked = format!(
             "key {name}: offset {offset} (message {msg}) was acknowledged to process {} at {}",
@@ -282,53 +321,52 @@ fn check_sends(txns: &Txns, logs: &Logs, findings: &mut Findings) {
             ops,
         });
     }
+    unseen
 }
 
 /// `G1a` (a poll returned a message whose send failed) and `G1c-realtime` (a poll returned a
-/// message whose send began after the poll had finished).
-fn check_poll_sources(txns: &Txns, logs: &Logs, findings: &mut Findings) {
-    for poll in &txns.txns {
-        if !matches!((&poll.body, poll.outcome), (Body::Poll { .. }, OpType::Ok)) {
-            continue;
-        }
+/// message whose send began after the poll had finished). Only the suspects need a look (the
+/// pass that gathered the logs left out messages whose send it knew to be neither); they are
+/// gathered in the order of the polls and of their messages, so the examples are the first
+/// few in that order, as when every polled message was looked at.
+fn check_poll_sources(txns: &Txns, logs: &Logs, suspects: Vec<Suspect>, findings: &mut Findings) {
+    for suspect in suspects {
+        let poll = &txns.txns[suspect.poll];
         let poll_done = poll.complete_index.unwrap_or(usize::MAX);
-        for (key, msgs) in txns.polled(poll) {
-            for &(offset, msg) in msgs {
-                let Some(s) = logs.send_of(key, msg) else {
-                    continue;
-                };
-                let send: &Txn = &txns.txns[s];
-                let name = txns.key(key);
-                if send.outcome == OpType::Fail {
-                    findings.add("G1a", || Example {
-                        message: format!(
-                            "key {name}: a poll by process {} returned message {msg} at offset \
-                             {offset}, but its send by process {} failed definitely: a failed \
-                             send must leave no trace",
-                            poll.process, send.process
-                        ),
-                        key: Some(name.to_string()),
-                        offsets: vec![offset],
-                        ops: vec![send.invoke_index, poll.invoke_index],
-                    });
-                }
-                if poll_done < send.invoke_index {
-                    findings.add("G1c-realtime", || Example {
-                        message: format!(
-                            "key {name}: a poll by process {} finished at {} having returned \
-                             message {msg} at offset {offset}, whose send by process {} only \
-                             began at {}: a poll cannot see the future",
-                            poll.process,
-                            secs(poll.complete_time.unwrap_or(poll.invoke_time)),
-                            send.process,
-                            secs(send.invoke_time)
-                        ),
-                        key: Some(name.to_string()),
-                        offsets: vec![offset],
-                        ops: vec![send.invoke_index, poll.invoke_index],
-                    });
-                }
-            }
+        let (key, offset, msg) = (suspect.key, suspect.offset, suspect.msg);
+        let Some(s) = logs.send_of(key, msg) else {
+            continue;
+        };
+        let send: &Txn = &txns.txns[s];
+        let name = txns.key(key);
+        if send.outcome == OpType::Fail {
+            findings.add("G1a", || Example {
+                message: format!(
+                    "key {name}: a poll by process {} returned message {msg} at offset \
+                     {offset}, but its send by process {} failed definitely: a failed \
+                     send must leave no trace",
+                    poll.process, send.process
+                ),
+                key: Some(name.to_string()),
+                offsets: vec![offset],
+                ops: vec![send.invoke_index, poll.invoke_index],
+            });
+        }
+        if poll_done < send.invoke_index {
+            findings.add("G1c-realtime", || Example {
+                message: format!(
+                    "key {name}: a poll by process {} finished at {} having returned \
+                     message {msg} at offset {offset}, whose send by process {} only \
+                     began at {}: a poll cannot see the future",
+                    poll.process,
+                    secs(poll.complete_time.unwrap_or(poll.invoke_time)),
+                    send.process,
+                    secs(send.invoke_time)
+                ),
+                key: Some(name.to_string()),
+                offsets: vec![offset],
+                ops: vec![send.invoke_index, poll.invoke_index],
+            });
         }
     }
 }

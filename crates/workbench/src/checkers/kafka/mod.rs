@@ -52,14 +52,14 @@ pub fn check_kafka(history: &History) -> CheckResult {
     let logs = logs::check_messages(&txns, &mut findings);
     order::check_order(&txns, &logs, &mut findings);
     order::check_commits(&txns, &mut findings);
-    let ok = |f: fn(&Body) -> bool| {
-        txns.txns
-            .iter()
-            .filter(|t| t.outcome == OpType::Ok && f(&t.body))
-            .count()
-    };
-    let ok_sends = ok(|b| matches!(b, Body::Send { .. }));
-    let ok_polls = ok(|b| matches!(b, Body::Poll { .. }));
+    let (mut ok_sends, mut ok_polls) = (0, 0);
+    for txn in txns.txns.iter().filter(|t| t.outcome == OpType::Ok) {
+        match txn.body {
+            Body::Send { .. } => ok_sends += 1,
+            Body::Poll { .. } => ok_polls += 1,
+            _ => {}
+        }
+    }
     if ok_sends + ok_polls == 0 {
         findings.add("empty-transaction-graph", || Example {
             message: "no send or poll succeeded, so there is nothing to check: is the node \
@@ -72,24 +72,20 @@ pub fn check_kafka(history: &History) -> CheckResult {
     }
     let lag = lag::worst_realtime_lag(&txns);
 
-    // Unseen messages per key: [[offset, message], ...] and their count.
+    // Unseen messages per key: [[offset, message], ...] and their count (the ok sends
+    // `check_messages` found no poll returned, in order).
     let mut unseen: BTreeMap<&str, (usize, Vec<[i64; 2]>)> = BTreeMap::new();
-    for txn in &txns.txns {
-        if let (
-            Body::Send {
-                key,
-                msg,
-                offset: Some(offset),
-            },
-            OpType::Ok,
-        ) = (&txn.body, txn.outcome)
+    for &t in &logs.unseen {
+        if let Body::Send {
+            key,
+            msg,
+            offset: Some(offset),
+        } = txns.txns[t].body
         {
-            if !logs.was_polled(*key, *msg) {
-                let entry = unseen.entry(txns.key(*key)).or_default();
-                entry.0 += 1;
-                if entry.1.len() < UNSEEN_LISTED_PER_KEY {
-                    entry.1.push([*offset, *msg]);
-                }
+            let entry = unseen.entry(txns.key(key)).or_default();
+            entry.0 += 1;
+            if entry.1.len() < UNSEEN_LISTED_PER_KEY {
+                entry.1.push([offset, msg]);
             }
         }
     }

@@ -196,8 +196,8 @@ pub fn check_commits(txns: &Txns, findings: &mut Findings) {
         let txn = &txns.txns[t];
         match &txn.body {
             Body::Poll { .. } => {
-                for (key, msgs) in txns.polled(txn) {
-                    if let Some(max) = msgs.iter().map(|&(o, _)| o).max() {
+                for (key, max) in txns.polled_tops(txn) {
+                    if let Some(max) = max {
                         let entry = committed[key as usize].get_or_insert((max, t));
                         if max > entry.0 {
                             *entry = (max, t);

@@ -292,3 +292,41 @@ fn worst_lag_names_the_stale_poll() {
     assert_eq!(lag["key"], json!("1"));
     assert_eq!(lag["process"], json!(1));
 }
+
+/// `G1a` examples come in the order of the polls, whether the failed send was invoked
+/// before the poll or after it (the checker's pass meets the latter's send late).
+#[test]
+fn failed_sends_polled_are_listed_in_poll_order() {
+    let failed = |p: u64, key: &str, msg: i64, t: u64| {
+        vec![
+            op(p, OpType::Invoke, "send", json!([["send", key, msg]]), t),
+            op(p, OpType::Fail, "send", json!([["send", key, msg]]), t + 1),
+        ]
+    };
+    let h = history(
+        [
+            failed(0, "1", 1, 0),
+            // Invoked at index 2, returns a message whose failed send is invoked later.
+            vec![op(1, OpType::Invoke, "poll", json!([["poll"]]), 10)],
+            failed(0, "2", 7, 15),
+            vec![op(
+                1,
+                OpType::Ok,
+                "poll",
+                json!([["poll", {"2": [[0, 7]]}]]),
+                16,
+            )],
+            poll(2, json!({"1": [[0, 1]], "2": [[0, 7]]}), 20),
+        ]
+        .concat(),
+    );
+    let r = same_when_typed(&h);
+    let ops: Vec<Vec<usize>> = r.figures["errors"]["G1a"]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_value(e["ops"].clone()).unwrap())
+        .collect();
+    assert_eq!(ops, vec![vec![3, 2], vec![0, 6], vec![3, 6]]);
+    assert_eq!(count(&r, "G1a"), 3);
+}

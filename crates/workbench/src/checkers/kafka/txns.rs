@@ -68,6 +68,9 @@ pub struct PollKey {
     pub key: KeyId,
     start: u32,
     end: u32,
+    /// The highest offset among them (`Offset::MIN` when none): what the poll committed,
+    /// which several checks need (found once, as the messages are copied).
+    top: Offset,
 }
 
 #[derive(Default)]
@@ -104,6 +107,17 @@ impl Txns {
             let msgs = &self.poll_msgs[k.start as usize..k.end as usize];
             (k.key, msgs)
         })
+    }
+
+    /// The highest offset an ok poll returned per key (`None` for a key with no messages),
+    /// keys as in [`Txns::polled`].
+    pub fn polled_tops(&self, txn: &Txn) -> impl Iterator<Item = (KeyId, Option<Offset>)> + '_ {
+        let keys = match txn.body {
+            Body::Poll { start, end } => &self.poll_keys[start as usize..end as usize],
+            _ => &[],
+        };
+        keys.iter()
+            .map(|k| (k.key, (k.start < k.end).then_some(k.top)))
     }
 
     fn intern(&mut self, key: &str) -> KeyId {
@@ -272,6 +286,7 @@ impl Txns {
                         key,
                         start: msgs_start,
                         end: self.poll_msgs.len() as u32,
+                        top: k.msgs.iter().map(|&(o, _)| o).max().unwrap_or(Offset::MIN),
                     });
                 }
                 Some(Body::Poll {
@@ -296,13 +311,17 @@ impl Txns {
         for (key, msgs) in mop.get(1)?.as_object()? {
             let key = self.intern(key);
             let msgs_start = self.poll_msgs.len() as u32;
+            let mut top = Offset::MIN;
             for msg in msgs.as_array()? {
-                self.poll_msgs.push(pair(msg)?);
+                let (offset, msg) = pair(msg)?;
+                top = top.max(offset);
+                self.poll_msgs.push((offset, msg));
             }
             self.poll_keys.push(PollKey {
                 key,
                 start: msgs_start,
                 end: self.poll_msgs.len() as u32,
+                top,
             });
         }
         Some(Body::Poll {
