@@ -472,11 +472,7 @@ fn choose_free(workers: &[Worker], rng: &mut crate::Rng) -> Option<usize> {
 
 /// `topology` -> `topology_ok`.
 pub(super) fn setup_reply_type(request: &Request) -> String {
-    let request = request.to_value();
-    format!(
-        "{}_ok",
-        request.get("type").and_then(Value::as_str).unwrap_or("")
-    )
+    format!("{}_ok", request.kind().as_deref().unwrap_or(""))
 }
 
 #[cfg(test)]
