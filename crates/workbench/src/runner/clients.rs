@@ -395,19 +395,26 @@ impl Runner<'_> {
         self.complete(w, op, completion);
     }
 
-    fn complete(&mut self, w: usize, mut op: Invocation, completion: Completion) {
+    fn complete(&mut self, w: usize, op: Invocation, completion: Completion) {
         self.workload.completed(w, &op, completion.kind);
-        self.park_value(w, &mut op);
+        let Invocation { f, value, is_final } = op;
+        // The op's value goes to its invocation for good. That place holds null (the value
+        // was parked there and taken back, or never parked), which owns nothing: it is not
+        // dropped (a call per op, for nothing).
+        let invoke = self.workers[w].invoke_index;
+        let null = std::mem::replace(&mut self.history.ops[invoke].value, value);
+        debug_assert!(null.is_null());
+        std::mem::forget(null);
         let worker = &mut self.workers[w];
         let done = Op {
             index: 0,
             time: self.now,
             kind: completion.kind,
             process: Process::Client(worker.process),
-            f: OpF::new(op.f),
+            f: OpF::new(f),
             value: completion.value,
             error: completion.error,
-            is_final: op.is_final,
+            is_final,
         };
         match completion.set {
             Some(set) => self.history.push_set(done, set),
@@ -465,11 +472,7 @@ fn choose_free(workers: &[Worker], rng: &mut crate::Rng) -> Option<usize> {
 
 /// `topology` -> `topology_ok`.
 pub(super) fn setup_reply_type(request: &Request) -> String {
-    let request = request.to_value();
-    format!(
-        "{}_ok",
-        request.get("type").and_then(Value::as_str).unwrap_or("")
-    )
+    format!("{}_ok", request.kind().as_deref().unwrap_or(""))
 }
 
 #[cfg(test)]

@@ -427,8 +427,7 @@ impl<'a> Runner<'a> {
     fn start_setup(&mut self) {
         self.phase = Phase::Setup;
         self.ready = vec![false; self.opts.node_count];
-        let requests: Vec<workloads::Request> =
-            self.workload.setup().into_iter().map(Into::into).collect();
+        let requests = self.workload.setup();
         // Maelstrom opens one setup client per node for every workload.
         let clients: Vec<u32> = (0..self.opts.node_count as u32)
             .map(|node| self.open_client(Role::Setup(node)))

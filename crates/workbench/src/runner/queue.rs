@@ -7,23 +7,28 @@ use crate::history::Nanos;
 
 /// Events in order of time, ties in the order they were scheduled.
 ///
-/// Most events go through a binary heap. Those the caller schedules at times that never go
-/// down (a client's timeout, always the same delay after now) wait in a plain FIFO instead:
-/// they are most of the queue (one per request, long after its reply), and a FIFO keeps them
-/// without a heap's sifting. So do events scheduled for the current time (deliveries without
-/// latency: all client traffic, and all traffic of a test without `--latency`), in a second
-/// FIFO. Taking the earliest head of the three gives exactly the heap's order.
+/// Most events go through a binary heap, but one of them, when there is room, waits beside it
+/// in a slot: mostly the next op's event (in a test without latency the heap holds only it and
+/// a few rare events), which then costs no heap sift going in or out. Those the caller
+/// schedules at times that never go down (a client's timeout, always the same delay after
+/// now) wait in a plain FIFO instead: they are most of the queue (one per request, long after
+/// its reply), and a FIFO keeps them without a heap's sifting. So do events scheduled for the
+/// current time (deliveries without latency: all client traffic, and all traffic of a test
+/// without `--latency`), in a second FIFO. Taking the earliest head of the four gives exactly
+/// the heap's order.
 ///
 /// An event of the first FIFO can be cancelled ([`EventQueue::cancel`]): a timeout whose
 /// request was answered is then dropped unseen, instead of coming out to be ignored.
 pub(super) struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
+    /// An event of any time, beside the heap (see above).
+    slot: Option<Entry<E>>,
     /// Non-decreasing in key; a cancelled event is `None`, and never at the front.
     fifo: Fifo<Option<E>>,
     /// Non-decreasing in key: events scheduled at the time of scheduling.
     due_now: Fifo<E>,
     sequence: u64,
-    /// The earliest head of the three lanes (see [`EventQueue::head`]), kept up to date by
+    /// The earliest head of the four lanes (see [`EventQueue::head`]), kept up to date by
     /// every push, pop and cancel: asking for the next event's time (once per step of the
     /// runner's loop, when nothing more is due) costs no look at the lanes.
     first: (u128, Lane),
@@ -163,6 +168,7 @@ impl<E: Copy> Fifo<Option<E>> {
 #[derive(Clone, Copy)]
 enum Lane {
     Heap,
+    Slot,
     Fifo,
     DueNow,
 }
@@ -171,6 +177,7 @@ impl<E: Copy> EventQueue<E> {
     pub(super) fn new() -> EventQueue<E> {
         EventQueue {
             heap: BinaryHeap::new(),
+            slot: None,
             fifo: Fifo::new(),
             due_now: Fifo::new(),
             sequence: 0,
@@ -197,6 +204,10 @@ impl<E: Copy> EventQueue<E> {
             Order::Now if fits(self.due_now.back().map(|e| e.key)) => {
                 self.due_now.push(Entry { key, event });
                 Lane::DueNow
+            }
+            _ if self.slot.is_none() => {
+                self.slot = Some(Entry { key, event });
+                Lane::Slot
             }
             _ => {
                 self.heap.push(Entry { key, event });
@@ -254,6 +265,7 @@ impl<E: Copy> EventQueue<E> {
     fn pop_first(&mut self, lane: Lane) -> E {
         let event = match lane {
             Lane::Heap => self.heap.pop().map(|entry| entry.event),
+            Lane::Slot => self.slot.take().map(|entry| entry.event),
             Lane::Fifo => {
                 let entry = self.fifo.pop();
                 self.fifo.skip_cancelled();
@@ -265,10 +277,14 @@ impl<E: Copy> EventQueue<E> {
         event.expect("the head's lane holds it")
     }
 
-    /// The earliest head of the three: its key ([`NO_KEY`] if all are empty), and whose it is.
+    /// The earliest head of the four: its key ([`NO_KEY`] if all are empty), and whose it is.
     #[inline]
     fn head(&self) -> (u128, Lane) {
         let mut head = (self.heap.peek().map_or(NO_KEY, |e| e.key), Lane::Heap);
+        let slot = self.slot.as_ref().map_or(NO_KEY, |e| e.key);
+        if slot < head.0 {
+            head = (slot, Lane::Slot);
+        }
         let fifo = self.fifo.front().map_or(NO_KEY, |e| e.key);
         if fifo < head.0 {
             head = (fifo, Lane::Fifo);

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use rand::Rng as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::reply::ReplyText;
 use super::{closed_schema, Completion, Invocation, Request, Step, Workload, WorkloadOptions};
@@ -92,12 +92,15 @@ impl Workload for Broadcast {
         }
     }
 
-    fn setup(&self) -> Vec<Value> {
+    fn setup(&self) -> Vec<Request> {
         match self.flavor {
-            // Every node gets the same map: built once, then cloned (a clone copies the
-            // tree as it is; building it again sorted every key into it again).
+            // Every node gets the same text: written once, then copied (a map per node was
+            // cloned as a tree, written for each node, and cloned again to name its reply).
             Flavor::Broadcast => {
-                vec![json!({"type": "topology", "topology": self.topology}); self.node_count]
+                let request = Request::writer("topology")
+                    .field("topology", &self.topology)
+                    .finish();
+                vec![request; self.node_count]
             }
             Flavor::GSet => Vec::new(),
         }
@@ -309,6 +312,7 @@ mod tests {
     use crate::history::build::{history, op};
     use crate::history::OpType;
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn nodes(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("n{i}")).collect()
@@ -431,7 +435,10 @@ mod tests {
             "type": "topology",
             "topology": {"n0": ["n1"], "n1": ["n0", "n2"], "n2": ["n1"]},
         });
-        assert!(setup.iter().all(|body| *body == expected));
+        assert!(setup.iter().all(|body| body.to_value() == expected));
+        assert!(setup
+            .iter()
+            .all(|body| body.kind().as_deref() == Some("topology")));
         let g = Broadcast::new(&opts(3, "line"), Flavor::GSet).unwrap();
         assert!(g.setup().is_empty());
     }

@@ -184,7 +184,7 @@ pub trait Workload {
     /// Request bodies (without `msg_id`) that each node's setup client sends after `init`, one
     /// per node in node order, or empty when the workload has no setup (only broadcast has).
     /// The reply must be `{"type": "<request type>_ok"}` exactly.
-    fn setup(&self) -> Vec<Value> {
+    fn setup(&self) -> Vec<Request> {
         Vec::new()
     }
 

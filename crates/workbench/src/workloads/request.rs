@@ -3,8 +3,9 @@
 //! A node reads, and `messages.jsonl` shows, a request as serde_json writes a map: keys
 //! ascending, compact. [`RequestWriter`] writes that text directly (no map, no value per
 //! field), leaving the place where the client's `msg_id` goes; [`Request::from`] a
-//! [`Value`] keeps the map for requests that are rare (init, setup) or hand-built (tests).
+//! [`Value`] keeps the map for requests that are rare (init) or hand-built (tests).
 
+use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde::Serialize;
@@ -27,10 +28,12 @@ pub struct Request(Repr);
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     Map(Map<String, Value>),
-    /// A JSON object's text, keys ascending, and where `"msg_id":N,` goes.
+    /// A JSON object's text, keys ascending, where `"msg_id":N,` goes, and where the
+    /// `type`'s string is (quotes included).
     Text {
         text: Vec<u8>,
         msg_id_at: usize,
+        kind_at: [usize; 2],
     },
 }
 
@@ -47,7 +50,7 @@ impl Request {
             text,
             kind,
             msg_id_at: None,
-            kind_written: false,
+            kind_at: None,
         }
     }
 
@@ -58,7 +61,9 @@ impl Request {
                 map.insert("msg_id".into(), msg_id.into());
                 Body::Map(map)
             }
-            Repr::Text { text, msg_id_at } => {
+            Repr::Text {
+                text, msg_id_at, ..
+            } => {
                 // The body gets its exact size at once; the text's buffer goes back to
                 // `SCRATCH` for the next request.
                 const KEY: &[u8] = b"\"msg_id\":";
@@ -83,7 +88,21 @@ impl Request {
         }
     }
 
-    /// The request as a value, without `msg_id` (tests, and the setup reply's type).
+    /// The request's `type` (`None`: not a string).
+    pub fn kind(&self) -> Option<Cow<'_, str>> {
+        match &self.0 {
+            Repr::Map(map) => map.get("type")?.as_str().map(Cow::Borrowed),
+            Repr::Text { text, kind_at, .. } => {
+                let quoted = &text[kind_at[0]..kind_at[1]];
+                match std::str::from_utf8(&quoted[1..quoted.len() - 1]) {
+                    Ok(plain) if !plain.contains('\\') => Some(Cow::Borrowed(plain)),
+                    _ => serde_json::from_slice(quoted).ok().map(Cow::Owned),
+                }
+            }
+        }
+    }
+
+    /// The request as a value, without `msg_id` (tests).
     pub fn to_value(&self) -> Value {
         match &self.0 {
             Repr::Map(map) => Value::Object(map.clone()),
@@ -115,7 +134,8 @@ pub struct RequestWriter<'k> {
     text: Vec<u8>,
     kind: &'k str,
     msg_id_at: Option<usize>,
-    kind_written: bool,
+    /// Where the `type`'s string is, once written.
+    kind_at: Option<[usize; 2]>,
 }
 
 impl RequestWriter<'_> {
@@ -149,6 +169,7 @@ impl RequestWriter<'_> {
         Request(Repr::Text {
             text: self.text,
             msg_id_at: self.msg_id_at.expect("msg_id's place was taken"),
+            kind_at: self.kind_at.expect("type was written"),
         })
     }
 
@@ -165,10 +186,11 @@ impl RequestWriter<'_> {
         if self.msg_id_at.is_none() && key.is_none_or(|k| key_after(k, "msg_id")) {
             self.msg_id_at = Some(self.text.len());
         }
-        if !self.kind_written && key.is_none_or(|k| key_after(k, "type")) {
-            self.kind_written = true;
+        if self.kind_at.is_none() && key.is_none_or(|k| key_after(k, "type")) {
             self.key("type");
+            let start = self.text.len();
             push_json_str(&mut self.text, self.kind);
+            self.kind_at = Some([start, self.text.len()]);
             self.text.push(b',');
         }
     }
@@ -240,6 +262,7 @@ mod tests {
     fn written_text_is_what_the_map_would_write() {
         let cases = [
             (Request::writer("read").finish(), json!({"type": "read"})),
+            (Request::writer("a\"b").finish(), json!({"type": "a\"b"})),
             (
                 Request::writer("broadcast").field("message", &5).finish(),
                 json!({"type": "broadcast", "message": 5}),
@@ -268,6 +291,8 @@ mod tests {
         ];
         for (written, value) in cases {
             assert_eq!(written.to_value(), value);
+            assert_eq!(written.kind(), Request::from(value.clone()).kind());
+            assert_eq!(written.kind().as_deref(), value["type"].as_str());
             assert_eq!(sent(written.clone()), sent(Request::from(value.clone())));
             // The `msg_id` spliced into the text, of every length, as the map writes it.
             for msg_id in [0, 9, 10, 99, 100, 12_345, 1 << 40, u64::MAX - 1, u64::MAX] {
