@@ -27,6 +27,7 @@ pub mod stored;
 pub mod trails;
 
 use crate::history::{History, OpType};
+use glomers_node::put_u64;
 use html::{escape, script_text, validity_class, validity_word};
 pub use stored::StoredRun;
 
@@ -133,22 +134,35 @@ pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<HistoryText> {
     let mut indexed = true;
     for (position, op) in run.history.ops.iter().enumerate() {
         indexed &= op.index == position;
-        out.extend_from_slice(itoa::Buffer::new().format(op.index).as_bytes());
-        out.push(b'\t');
-        push_secs(&mut out, op.time);
-        out.push(b'\t');
-        match op.process {
-            crate::history::Process::Client(n) => {
-                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes())
+        // The numbers and fixed pieces written in place into one buffer, copied once.
+        let mut head = [0u8; 128];
+        let mut len = put_u64(&mut head, 0, op.index as u64);
+        head[len] = b'\t';
+        len = match put_secs(&mut head, len + 1, op.time) {
+            Some(len) => len,
+            None => {
+                out.extend_from_slice(&head[..len + 1]);
+                push_secs(&mut out, op.time);
+                0
             }
-            crate::history::Process::Nemesis(_) => out.extend_from_slice(b"nemesis"),
-        }
-        out.extend_from_slice(match op.kind {
-            OpType::Invoke => b"\t:invoke\t:",
-            OpType::Ok => b"\t:ok\t:",
-            OpType::Fail => b"\t:fail\t:",
-            OpType::Info => b"\t:info\t:",
-        });
+        };
+        head[len] = b'\t';
+        len += 1;
+        len = match op.process {
+            crate::history::Process::Client(n) => put_u64(&mut head, len, n),
+            crate::history::Process::Nemesis(_) => put_piece(&mut head, len, b"nemesis"),
+        };
+        len = put_piece(
+            &mut head,
+            len,
+            match op.kind {
+                OpType::Invoke => b"\t:invoke\t:",
+                OpType::Ok => b"\t:ok\t:",
+                OpType::Fail => b"\t:fail\t:",
+                OpType::Info => b"\t:info\t:",
+            },
+        );
+        out.extend_from_slice(&head[..len]);
         out.extend_from_slice(op.f.as_bytes());
         out.push(b'\t');
         let start = out.len();
@@ -180,17 +194,34 @@ pub fn write_history_txt(run: &StoredRun<'_>) -> anyhow::Result<HistoryText> {
 /// them: exactly, from the integer, below 10^15 ns (11 days), where that float is closer to
 /// the exact decimal than half its last digit.
 fn push_secs(out: &mut Vec<u8>, t: crate::history::Nanos) {
-    const EXACT_BELOW: crate::history::Nanos = 1_000_000_000_000_000;
-    if t < EXACT_BELOW {
-        out.extend_from_slice(itoa::Buffer::new().format(t / 1_000_000_000).as_bytes());
-        out.push(b'.');
-        let mut fraction = itoa::Buffer::new();
-        let fraction = fraction.format(t % 1_000_000_000);
-        out.extend(std::iter::repeat_n(b'0', 9 - fraction.len()));
-        out.extend_from_slice(fraction.as_bytes());
-    } else {
-        out.extend_from_slice(format!("{:.9}", t as f64 / 1e9).as_bytes());
+    let mut text = [0u8; 40];
+    match put_secs(&mut text, 0, t) {
+        Some(len) => out.extend_from_slice(&text[..len]),
+        None => out.extend_from_slice(format!("{:.9}", t as f64 / 1e9).as_bytes()),
     }
+}
+
+/// Copies `piece` into `out` at `at`; where it ends.
+#[inline]
+fn put_piece(out: &mut [u8], at: usize, piece: &[u8]) -> usize {
+    out[at..at + piece.len()].copy_from_slice(piece);
+    at + piece.len()
+}
+
+/// [`push_secs`] in place at `at` (room for 31 bytes is needed); where the text ends. None
+/// past the times it writes exactly (the caller then asks `format!`).
+#[inline]
+fn put_secs(out: &mut [u8], at: usize, t: crate::history::Nanos) -> Option<usize> {
+    const EXACT_BELOW: crate::history::Nanos = 1_000_000_000_000_000;
+    if t >= EXACT_BELOW {
+        return None;
+    }
+    let at = put_u64(out, at, t / 1_000_000_000);
+    // The nine decimals with their zeros: the digits of 10^9 + the fraction, whose leading
+    // `1` becomes the point.
+    let end = put_u64(out, at, 1_000_000_000 + t % 1_000_000_000);
+    out[at] = b'.';
+    Some(end)
 }
 
 /// The nemesis's fault periods: from each `start-X` to the next `stop-X` (or the end).
