@@ -38,6 +38,52 @@ fn set_text_len(set: &IntSet) -> usize {
     (2 + digits + count.saturating_sub(1)) as usize
 }
 
+/// The shown part of the last read set that was cut for display: the next one that begins
+/// with the same numbers (up to the last one shown) shows the same text, which is copied
+/// instead of written number by number (a broadcast run's later reads all begin alike).
+#[derive(Default)]
+struct ShownSet {
+    /// The set's ranges up to its last number shown (the last range cut there).
+    ranges: Vec<(u64, u64)>,
+    /// Its shown text, from `[` to the cut.
+    text: Vec<u8>,
+}
+
+impl ShownSet {
+    /// Writes `set`'s JSON array cut to `max` bytes as a JSON string (as
+    /// [`JsonOut::cut_u64_array`] does).
+    fn write(&mut self, j: &mut JsonOut<'_>, set: &IntSet, max: usize) {
+        let len = set_text_len(set);
+        if len <= max {
+            return j.cut_u64_array(set.iter(), len, max);
+        }
+        if !self.ranges.is_empty() && self.begins(set) {
+            return j.cut_u64_array_shown(&self.text, len);
+        }
+        let last = j.cut_u64_array_keeping(set.iter(), len, max, Some(&mut self.text));
+        self.ranges.clear();
+        if let Some(last) = last {
+            let clipped = set.ranges().iter().take_while(|&&(lo, _)| lo <= last);
+            self.ranges
+                .extend(clipped.map(|&(lo, hi)| (lo, hi.min(last))));
+        }
+    }
+
+    /// Whether `set`'s numbers up to the kept last one are the kept ones.
+    fn begins(&self, set: &IntSet) -> bool {
+        let (kept, ranges) = (&self.ranges, set.ranges());
+        let Some(&(_, last)) = kept.last() else {
+            return false;
+        };
+        let n = kept.len();
+        // All but the last kept range whole, and the last one from its start to `last`.
+        ranges.len() >= n
+            && ranges[..n - 1] == kept[..n - 1]
+            && ranges[n - 1].0 == kept[n - 1].0
+            && ranges[n - 1].1 >= last
+    }
+}
+
 /// The decimal digits of all the integers `lo..=hi` together.
 fn digits_in(lo: u64, hi: u64) -> u64 {
     let mut total = 0;
@@ -350,9 +396,10 @@ impl PageData<'_> {
             Process::Nemesis(_) => j.raw(b"\"nemesis\""),
         });
         json.raw(b",\"r\":");
+        let mut last_cut = ShownSet::default();
         json.array(pairs, |j, p| match p.completion {
             Some(c) => match self.run.history.int_set(c) {
-                Some(set) => j.cut_u64_array(set.iter(), set_text_len(set), MAX_VALUE),
+                Some(set) => last_cut.write(j, set, MAX_VALUE),
                 None => value(j, c),
             },
             None => j.raw(b"null"),

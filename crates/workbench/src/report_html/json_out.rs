@@ -157,6 +157,20 @@ impl<'a> JsonOut<'a> {
     /// `max` bytes as [`JsonOut::cut_string`] cuts a text: its digits written straight into
     /// the buffer as far as they are shown (nothing in them to escape), then cut back.
     pub fn cut_u64_array(&mut self, numbers: impl Iterator<Item = u64>, len: usize, max: usize) {
+        self.cut_u64_array_keeping(numbers, len, max, None);
+    }
+
+    /// [`JsonOut::cut_u64_array`]; when the array is cut and `shown` is given, the shown text
+    /// (from `[` to the cut, `max` bytes) is copied into it and the last number written (the
+    /// one the cut falls in or just after) is returned: any array whose numbers up to that one
+    /// are the same shows the same text (see [`JsonOut::cut_u64_array_shown`]).
+    pub fn cut_u64_array_keeping(
+        &mut self,
+        numbers: impl Iterator<Item = u64>,
+        len: usize,
+        max: usize,
+        shown: Option<&mut Vec<u8>>,
+    ) -> Option<u64> {
         self.byte(b'"');
         if len <= max {
             self.byte(b'[');
@@ -166,7 +180,8 @@ impl<'a> JsonOut<'a> {
                 }
                 self.u64(n);
             }
-            return self.raw(b"]\"");
+            self.raw(b"]\"");
+            return None;
         }
         // Room for the shown part and the number that goes past it, so that nothing is
         // flushed between here and the cut.
@@ -177,6 +192,7 @@ impl<'a> JsonOut<'a> {
         }
         let start = self.len;
         self.byte(b'[');
+        let mut last = None;
         for (i, n) in numbers.enumerate() {
             if self.len - start > max {
                 break;
@@ -185,10 +201,30 @@ impl<'a> JsonOut<'a> {
                 self.byte(b',');
             }
             self.u64(n);
+            last = Some(n);
         }
         // The text is longer than `max` (the whole of it but its `]`, at least).
         debug_assert!(self.len - start >= max);
         self.len = start + max;
+        if let Some(shown) = shown {
+            shown.clear();
+            shown.extend_from_slice(&self.buf[start..start + max]);
+        }
+        self.cut_tail(len);
+        last
+    }
+
+    /// The JSON string of an array cut to the text `shown` (what
+    /// [`JsonOut::cut_u64_array_keeping`] kept of an array with the same numbers as far as
+    /// they are shown), the whole array's text being `len` bytes long.
+    pub fn cut_u64_array_shown(&mut self, shown: &[u8], len: usize) {
+        self.byte(b'"');
+        self.raw(shown);
+        self.cut_tail(len);
+    }
+
+    /// What follows a cut text in its JSON string: `… (<length> bytes)"`.
+    fn cut_tail(&mut self, len: usize) {
         self.raw("… (".as_bytes());
         self.u64(len as u64);
         self.raw(b" bytes)\"");
