@@ -260,7 +260,7 @@ impl PageData<'_> {
             b",\"journal\":false"
         });
         json.raw(b",\"lane\":");
-        json.array(&self.lane_of, |j, &l| j.u64(l as u64));
+        json.u64_array(self.lane_of.iter().map(|&l| l as u64));
         json.raw(b",\"lanes\":");
         json.array(&self.lane_names, |j, s| j.string(s));
         json.raw(b",\"m\":{\"b\":[");
@@ -272,11 +272,11 @@ impl PageData<'_> {
             json.cut_string(m.body(), if client { MAX_CLIENT_BODY } else { MAX_BODY });
         }
         json.raw(b"],\"d\":");
-        json.array(&self.dst, |j, &d| j.u64(d.into()));
+        json.u64_array(self.dst.iter().map(|&d| d.into()));
         json.raw(b",\"id\":");
-        json.array(messages, |j, m| j.u64(m.id));
+        json.u64_array(messages.iter().map(|m| m.id));
         json.raw(b",\"s\":");
-        json.array(&self.src, |j, &s| j.u64(s.into()));
+        json.u64_array(self.src.iter().map(|&s| s.into()));
         json.raw(b",\"st\":");
         json.array(messages, |j, m| {
             j.byte(match m.fate {
@@ -286,16 +286,14 @@ impl PageData<'_> {
             })
         });
         json.raw(b",\"t0\":");
-        json.array(messages, |j, m| j.u64(us(m.sent)));
+        json.u64_array(messages.iter().map(|m| us(m.sent)));
         json.raw(b",\"t1\":");
-        json.array(messages, |j, m| {
-            j.u64(match m.fate {
-                Fate::Delivered(t) | Fate::Dropped(t) => us(t),
-                Fate::InFlight => us(self.end),
-            })
-        });
+        json.u64_array(messages.iter().map(|m| match m.fate {
+            Fate::Delivered(t) | Fate::Dropped(t) => us(t),
+            Fate::InFlight => us(self.end),
+        }));
         json.raw(b",\"ty\":");
-        json.array(&self.kind, |j, &k| j.u64(k.into()));
+        json.u64_array(self.kind.iter().map(|&k| k.into()));
         json.byte(b'}');
         self.write_ops(json, &pairs);
         json.raw(b",\"parts\":");
@@ -320,9 +318,9 @@ impl PageData<'_> {
             }
             json.string(id);
             json.raw(b":{\"m\":");
-            json.array(&t.messages, |j, &m| j.u64(m as u64));
+            json.u64_array(t.messages.iter().map(|&m| m as u64));
             json.raw(b",\"o\":");
-            json.array(&t.ops, |j, &o| j.u64(o as u64));
+            json.u64_array(t.ops.iter().map(|&o| o as u64));
             json.raw(b",\"v\":");
             match &t.value {
                 Some(v) => json.string(v),
@@ -372,11 +370,11 @@ impl PageData<'_> {
             j.byte(if p.invoke.is_final { b'1' } else { b'0' })
         });
         json.raw(b",\"i\":");
-        json.array(pairs, |j, p| j.u64(p.invoke.index as u64));
+        json.u64_array(pairs.iter().map(|p| p.invoke.index as u64));
         json.raw(b",\"m\":");
         json.array(pairs, |j, p| {
             let mine = self.op_messages.get(&p.invoke.index);
-            j.array(mine.map_or(&[][..], Vec::as_slice), |j, &m| j.u64(m as u64))
+            j.u64_array(mine.into_iter().flatten().map(|&m| m as u64))
         });
         json.raw(b",\"o\":");
         json.array(pairs, |j, p| {
@@ -405,7 +403,7 @@ impl PageData<'_> {
             None => j.raw(b"null"),
         });
         json.raw(b",\"t0\":");
-        json.array(pairs, |j, p| j.u64(us(p.invoke.time)));
+        json.u64_array(pairs.iter().map(|p| us(p.invoke.time)));
         json.raw(b",\"t1\":");
         json.array(pairs, |j, p| null_or(j, p.completion.map(|c| us(c.time))));
         json.raw(b",\"v\":");
