@@ -38,6 +38,52 @@ fn set_text_len(set: &IntSet) -> usize {
     (2 + digits + count.saturating_sub(1)) as usize
 }
 
+/// The shown part of the last read set that was cut for display: the next one that begins
+/// with the same numbers (up to the last one shown) shows the same text, which is copied
+/// instead of written number by number (a broadcast run's later reads all begin alike).
+#[derive(Default)]
+struct ShownSet {
+    /// The set's ranges up to its last number shown (the last range cut there).
+    ranges: Vec<(u64, u64)>,
+    /// Its shown text, from `[` to the cut.
+    text: Vec<u8>,
+}
+
+impl ShownSet {
+    /// Writes `set`'s JSON array cut to `max` bytes as a JSON string (as
+    /// [`JsonOut::cut_u64_array`] does).
+    fn write(&mut self, j: &mut JsonOut<'_>, set: &IntSet, max: usize) {
+        let len = set_text_len(set);
+        if len <= max {
+            return j.cut_u64_array(set.iter(), len, max);
+        }
+        if !self.ranges.is_empty() && self.begins(set) {
+            return j.cut_u64_array_shown(&self.text, len);
+        }
+        let last = j.cut_u64_array_keeping(set.iter(), len, max, Some(&mut self.text));
+        self.ranges.clear();
+        if let Some(last) = last {
+            let clipped = set.ranges().iter().take_while(|&&(lo, _)| lo <= last);
+            self.ranges
+                .extend(clipped.map(|&(lo, hi)| (lo, hi.min(last))));
+        }
+    }
+
+    /// Whether `set`'s numbers up to the kept last one are the kept ones.
+    fn begins(&self, set: &IntSet) -> bool {
+        let (kept, ranges) = (&self.ranges, set.ranges());
+        let Some(&(_, last)) = kept.last() else {
+            return false;
+        };
+        let n = kept.len();
+        // All but the last kept range whole, and the last one from its start to `last`.
+        ranges.len() >= n
+            && ranges[..n - 1] == kept[..n - 1]
+            && ranges[n - 1].0 == kept[n - 1].0
+            && ranges[n - 1].1 >= last
+    }
+}
+
 /// The decimal digits of all the integers `lo..=hi` together.
 fn digits_in(lo: u64, hi: u64) -> u64 {
     let mut total = 0;
@@ -214,7 +260,7 @@ impl PageData<'_> {
             b",\"journal\":false"
         });
         json.raw(b",\"lane\":");
-        json.array(&self.lane_of, |j, &l| j.u64(l as u64));
+        json.u64_array(self.lane_of.iter().map(|&l| l as u64));
         json.raw(b",\"lanes\":");
         json.array(&self.lane_names, |j, s| j.string(s));
         json.raw(b",\"m\":{\"b\":[");
@@ -226,11 +272,11 @@ impl PageData<'_> {
             json.cut_string(m.body(), if client { MAX_CLIENT_BODY } else { MAX_BODY });
         }
         json.raw(b"],\"d\":");
-        json.array(&self.dst, |j, &d| j.u64(d.into()));
+        json.u64_array(self.dst.iter().map(|&d| d.into()));
         json.raw(b",\"id\":");
-        json.array(messages, |j, m| j.u64(m.id));
+        json.u64_array(messages.iter().map(|m| m.id));
         json.raw(b",\"s\":");
-        json.array(&self.src, |j, &s| j.u64(s.into()));
+        json.u64_array(self.src.iter().map(|&s| s.into()));
         json.raw(b",\"st\":");
         json.array(messages, |j, m| {
             j.byte(match m.fate {
@@ -240,16 +286,14 @@ impl PageData<'_> {
             })
         });
         json.raw(b",\"t0\":");
-        json.array(messages, |j, m| j.u64(us(m.sent)));
+        json.u64_array(messages.iter().map(|m| us(m.sent)));
         json.raw(b",\"t1\":");
-        json.array(messages, |j, m| {
-            j.u64(match m.fate {
-                Fate::Delivered(t) | Fate::Dropped(t) => us(t),
-                Fate::InFlight => us(self.end),
-            })
-        });
+        json.u64_array(messages.iter().map(|m| match m.fate {
+            Fate::Delivered(t) | Fate::Dropped(t) => us(t),
+            Fate::InFlight => us(self.end),
+        }));
         json.raw(b",\"ty\":");
-        json.array(&self.kind, |j, &k| j.u64(k.into()));
+        json.u64_array(self.kind.iter().map(|&k| k.into()));
         json.byte(b'}');
         self.write_ops(json, &pairs);
         json.raw(b",\"parts\":");
@@ -274,9 +318,9 @@ impl PageData<'_> {
             }
             json.string(id);
             json.raw(b":{\"m\":");
-            json.array(&t.messages, |j, &m| j.u64(m as u64));
+            json.u64_array(t.messages.iter().map(|&m| m as u64));
             json.raw(b",\"o\":");
-            json.array(&t.ops, |j, &o| j.u64(o as u64));
+            json.u64_array(t.ops.iter().map(|&o| o as u64));
             json.raw(b",\"v\":");
             match &t.value {
                 Some(v) => json.string(v),
@@ -326,11 +370,11 @@ impl PageData<'_> {
             j.byte(if p.invoke.is_final { b'1' } else { b'0' })
         });
         json.raw(b",\"i\":");
-        json.array(pairs, |j, p| j.u64(p.invoke.index as u64));
+        json.u64_array(pairs.iter().map(|p| p.invoke.index as u64));
         json.raw(b",\"m\":");
         json.array(pairs, |j, p| {
             let mine = self.op_messages.get(&p.invoke.index);
-            j.array(mine.map_or(&[][..], Vec::as_slice), |j, &m| j.u64(m as u64))
+            j.u64_array(mine.into_iter().flatten().map(|&m| m as u64))
         });
         json.raw(b",\"o\":");
         json.array(pairs, |j, p| {
@@ -350,15 +394,16 @@ impl PageData<'_> {
             Process::Nemesis(_) => j.raw(b"\"nemesis\""),
         });
         json.raw(b",\"r\":");
+        let mut last_cut = ShownSet::default();
         json.array(pairs, |j, p| match p.completion {
             Some(c) => match self.run.history.int_set(c) {
-                Some(set) => j.cut_u64_array(set.iter(), set_text_len(set), MAX_VALUE),
+                Some(set) => last_cut.write(j, set, MAX_VALUE),
                 None => value(j, c),
             },
             None => j.raw(b"null"),
         });
         json.raw(b",\"t0\":");
-        json.array(pairs, |j, p| j.u64(us(p.invoke.time)));
+        json.u64_array(pairs.iter().map(|p| us(p.invoke.time)));
         json.raw(b",\"t1\":");
         json.array(pairs, |j, p| null_or(j, p.completion.map(|c| us(c.time))));
         json.raw(b",\"v\":");

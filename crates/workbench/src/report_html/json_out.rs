@@ -157,6 +157,20 @@ impl<'a> JsonOut<'a> {
     /// `max` bytes as [`JsonOut::cut_string`] cuts a text: its digits written straight into
     /// the buffer as far as they are shown (nothing in them to escape), then cut back.
     pub fn cut_u64_array(&mut self, numbers: impl Iterator<Item = u64>, len: usize, max: usize) {
+        self.cut_u64_array_keeping(numbers, len, max, None);
+    }
+
+    /// [`JsonOut::cut_u64_array`]; when the array is cut and `shown` is given, the shown text
+    /// (from `[` to the cut, `max` bytes) is copied into it and the last number written (the
+    /// one the cut falls in or just after) is returned: any array whose numbers up to that one
+    /// are the same shows the same text (see [`JsonOut::cut_u64_array_shown`]).
+    pub fn cut_u64_array_keeping(
+        &mut self,
+        numbers: impl Iterator<Item = u64>,
+        len: usize,
+        max: usize,
+        shown: Option<&mut Vec<u8>>,
+    ) -> Option<u64> {
         self.byte(b'"');
         if len <= max {
             self.byte(b'[');
@@ -166,7 +180,8 @@ impl<'a> JsonOut<'a> {
                 }
                 self.u64(n);
             }
-            return self.raw(b"]\"");
+            self.raw(b"]\"");
+            return None;
         }
         // Room for the shown part and the number that goes past it, so that nothing is
         // flushed between here and the cut.
@@ -177,6 +192,7 @@ impl<'a> JsonOut<'a> {
         }
         let start = self.len;
         self.byte(b'[');
+        let mut last = None;
         for (i, n) in numbers.enumerate() {
             if self.len - start > max {
                 break;
@@ -185,10 +201,30 @@ impl<'a> JsonOut<'a> {
                 self.byte(b',');
             }
             self.u64(n);
+            last = Some(n);
         }
         // The text is longer than `max` (the whole of it but its `]`, at least).
         debug_assert!(self.len - start >= max);
         self.len = start + max;
+        if let Some(shown) = shown {
+            shown.clear();
+            shown.extend_from_slice(&self.buf[start..start + max]);
+        }
+        self.cut_tail(len);
+        last
+    }
+
+    /// The JSON string of an array cut to the text `shown` (what
+    /// [`JsonOut::cut_u64_array_keeping`] kept of an array with the same numbers as far as
+    /// they are shown), the whole array's text being `len` bytes long.
+    pub fn cut_u64_array_shown(&mut self, shown: &[u8], len: usize) {
+        self.byte(b'"');
+        self.raw(shown);
+        self.cut_tail(len);
+    }
+
+    /// What follows a cut text in its JSON string: `… (<length> bytes)"`.
+    fn cut_tail(&mut self, len: usize) {
         self.raw("… (".as_bytes());
         self.u64(len as u64);
         self.raw(b" bytes)\"");
@@ -230,6 +266,44 @@ impl<'a> JsonOut<'a> {
                 }
             }
             self.len = len;
+        }
+    }
+
+    /// `[` the numbers `]`: one check for room per number (for its comma and digits) rather
+    /// than one per piece (the page's arrays hold a hundred thousand numbers).
+    #[inline]
+    pub fn u64_array(&mut self, numbers: impl Iterator<Item = u64>) {
+        self.byte(b'[');
+        for (i, n) in numbers.enumerate() {
+            self.room(1 + 8);
+            if i > 0 {
+                self.buf[self.len] = b',';
+                self.len += 1;
+            }
+            if n < 100_000_000 {
+                self.short_u64(n);
+            } else {
+                self.u64_long(n);
+            }
+        }
+        self.byte(b']');
+    }
+
+    /// [`JsonOut::u64`] of a number below 10^8, with room for its eight digits checked by the
+    /// caller.
+    #[inline(always)]
+    fn short_u64(&mut self, n: u64) {
+        let len = self.len;
+        if n < 10 {
+            self.buf[len] = b'0' + n as u8;
+            self.len = len + 1;
+        } else if n < 100 {
+            self.pair(len, n as usize);
+            self.len = len + 2;
+        } else {
+            let d = digits(n);
+            self.put_word(len, eight_digits(n) >> (8 * (8 - d)));
+            self.len = len + d;
         }
     }
 
@@ -469,6 +543,13 @@ mod tests {
                 j.array(&numbers, |j, &n| j.u64(n));
             }
         });
+        let all_at_once = written(|j| {
+            for _ in 0..100 {
+                j.u64_array(numbers.iter().copied());
+            }
+        });
+        assert_eq!(all_at_once, all);
+        assert_eq!(written(|j| j.u64_array(std::iter::empty())), "[]");
         let one = format!(
             "[{}]",
             numbers

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::html::{escape, push_escaped, push_secs, secs};
+use super::html::{escape, push_secs, secs};
 use super::json_scan;
 use super::stored::{serving_node, Fate, JournalMessage, OpMessages, StoredRun};
 use crate::history::{IntSet, Nanos, Op, OpType, Pair};
@@ -42,7 +42,11 @@ pub struct Trail {
 }
 
 mod counter;
+mod rows;
+mod same_body;
 use counter::counter_trails;
+use rows::RowNames;
+use same_body::{text_hash, SameBodies};
 
 pub fn trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let workload = &run.results["workload"];
@@ -378,13 +382,23 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
     let mut carriers: Vec<Vec<usize>> = vec![Vec::new(); wanted.len()];
     let mut leaves = Vec::new();
     let mut hit: Vec<usize> = Vec::new();
+    // A body seen before is not scanned again (what a scan finds depends on the text alone).
+    let mut same = SameBodies::default();
     for (i, m) in run.messages.iter().enumerate() {
         if m.is_client_traffic() {
             continue;
         }
+        let body = m.body();
+        let hash = text_hash(body);
+        if let Some(slots) = same.get(body, hash) {
+            for &s in slots {
+                carriers[s].push(i);
+            }
+            continue;
+        }
         hit.clear();
         let scanned = slot.only_unsigned()
-            && json_scan::unsigned_leaves(m.body(), &ENVELOPE, |n| {
+            && json_scan::unsigned_leaves(body, &ENVELOPE, |n| {
                 if let Some(s) = slot.get_unsigned(n) {
                     hit.push(s);
                 }
@@ -393,7 +407,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
         if !scanned {
             hit.clear();
             leaves.clear();
-            body_leaves(m.body(), &mut leaves);
+            body_leaves(body, &mut leaves);
             hit.extend(leaves.iter().filter_map(|v| slot.get(v)));
         }
         hit.sort_unstable();
@@ -401,6 +415,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
         for &s in &hit {
             carriers[s].push(i);
         }
+        same.insert(body, hash, &hit);
     }
     // Ok reads, and which wanted values each returned.
     let mut reads: Vec<(&Pair<'_>, Vec<bool>)> = Vec::new();
@@ -442,6 +457,7 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
         .filter(|p| p.invoke.f != "read")
         .map(|p| (ValueKey::of(&p.invoke.value.to_json()), p))
         .collect();
+    let mut row_names = RowNames::default();
     wanted
         .iter()
         .enumerate()
@@ -451,19 +467,25 @@ fn set_trails(run: &StoredRun<'_>, op_messages: &OpMessages) -> Vec<Trail> {
                 .filter(|(_, has)| !has[s])
                 .map(|(p, _)| *p)
                 .collect();
-            set_trail(&cx, value, kind, &carriers[s], &missed, &nodes, &add_keys)
+            set_trail(
+                &cx,
+                (value, kind),
+                (&carriers[s], &missed),
+                &nodes,
+                &add_keys,
+                &mut row_names,
+            )
         })
         .collect()
 }
 
 fn set_trail(
     cx: &Context<'_>,
-    value: &Value,
-    kind: &str,
-    carriers: &[usize],
-    missed: &[&Pair<'_>],
+    (value, kind): (&Value, &str),
+    (carriers, missed): (&[usize], &[&Pair<'_>]),
     nodes: &[String],
     add_keys: &[(ValueKey, &Pair<'_>)],
+    row_names: &mut RowNames,
 ) -> Trail {
     let messages = &cx.run.messages;
     let value_text = key(value);
@@ -546,11 +568,7 @@ fn set_trail(
             html.push_str("</td><td>");
             push_secs(&mut html, m.sent);
             html.push_str("</td><td>");
-            push_escaped(&mut html, &m.src);
-            html.push_str(" → ");
-            push_escaped(&mut html, &m.dest);
-            html.push_str("</td><td>");
-            push_escaped(&mut html, m.kind());
+            html.push_str(row_names.of(m));
             html.push_str("</td><td>");
             match m.fate {
                 Fate::Delivered(t) => {

@@ -498,3 +498,52 @@ fn digits_are_counted_per_width() {
     let top = u64::MAX - 5..=u64::MAX;
     assert_eq!(digits_in(*top.start(), *top.end()), 6 * 20);
 }
+
+/// Read sets written one after another through [`ShownSet`] (which copies the shown text of
+/// the last cut one when the next begins alike) are written as each alone: random sets that
+/// often share their first numbers, grow or lose a number near the cut.
+#[test]
+fn shown_sets_are_written_as_each_alone() {
+    let mut seed = 11u64;
+    let mut below = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut sets = Vec::new();
+    let mut members: Vec<u64> = (0..60).collect();
+    for _ in 0..3_000 {
+        match below(6) {
+            // Lose or gain a number somewhere near the front (where the cut falls).
+            0 if !members.is_empty() => {
+                let at = below(members.len() as u64) as usize;
+                members.remove(at);
+            }
+            1 => members.push(below(80)),
+            2 => members.push(below(100_000)),
+            3 => members = (0..below(70)).map(|_| below(120)).collect(),
+            _ => {}
+        }
+        let mut set = IntSet::builder();
+        for &m in &members {
+            set.push(m);
+        }
+        sets.push(set.finish());
+        members.sort_unstable();
+        members.dedup();
+    }
+    for max in [0usize, 1, 2, 5, 40, 160] {
+        let mut out = Vec::new();
+        let mut expected = String::new();
+        {
+            let mut json = JsonOut::new(&mut out);
+            let mut shown = ShownSet::default();
+            for set in &sets {
+                shown.write(&mut json, set, max);
+                expected.push_str(&serde_json::to_string(&cut_set(set, max)).unwrap());
+            }
+        }
+        assert_eq!(std::str::from_utf8(&out).unwrap(), expected, "max {max}");
+    }
+}
