@@ -327,11 +327,21 @@ impl Txn {
         wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
     }
 
-    /// [`Txn::run_locally`] for micro-ops read as text: run and answered from it.
+    /// [`Txn::run_locally`] for micro-ops read as text: run from it, its answer written
+    /// straight into the reply (no copy of the array, no check of it for line breaks), then
+    /// its writes installed (nothing is sent in between, so the order shows nowhere).
     fn run_text(&mut self, ctx: &mut Ctx<Self>, txn: compact::CompactTxn<'_>, from: ReplyTo) {
-        compact::run(txn, &self.replica, &mut self.writes, &mut self.reply);
+        let (replica, writes) = (&self.replica, &mut self.writes);
+        let mut ran = false;
+        ctx.reply_with(&from, "txn_ok", |body| {
+            body.raw_with("txn", |out| compact::run(txn, replica, writes, out));
+            ran = true;
+        });
+        if !ran {
+            // Not answered (the request had no msg_id): it runs all the same.
+            compact::run(txn, replica, writes, &mut Vec::new());
+        }
         self.install_writes();
-        wire::reply_rendered(ctx, &from, &self.reply);
     }
 
     /// Installs the transaction's writes (`self.writes`) under one new version, to be sent

@@ -56,7 +56,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     // (key, value, reader) read in the final phase.
     let mut finals: Vec<(i64, i64)> = Vec::new();
     // Per key of the current transaction: the value it knows, and its external read's index.
-    let mut known: Vec<(i64, i64, usize)> = Vec::new();
+    let mut known = Known::default();
     for (t, txn) in txns.txns.iter().enumerate() {
         let mops = txns.mops(t);
         for (i, mop) in mops.iter().enumerate() {
@@ -79,7 +79,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         known.clear();
         for mop in mops {
             match *mop {
-                Mop::Read(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                Mop::Read(k, v) => match known.find(k) {
                     Some(entry) => {
                         if entry.1 != v {
                             found.push(Found::new(
@@ -96,7 +96,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                         entry.1 = v;
                     }
                     None => {
-                        known.push((k, v, ext_reads.len()));
+                        known.push(k, v, ext_reads.len());
                         ext_reads.push(ExtRead {
                             key: k,
                             value: v,
@@ -109,7 +109,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                         }
                     }
                 },
-                Mop::Write(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                Mop::Write(k, v) => match known.find(k) {
                     Some(entry) => {
                         entry.1 = v;
                         if entry.2 != usize::MAX {
@@ -118,7 +118,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                             read.written = v;
                         }
                     }
-                    None => known.push((k, v, usize::MAX)),
+                    None => known.push(k, v, usize::MAX),
                 },
                 Mop::ReadList(..) => {}
             }
@@ -253,6 +253,48 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         }
     }
     graph
+}
+
+/// The keys a transaction has read or written so far, each with the value it knows and its
+/// external read's index (`usize::MAX`: none). Mostly a few keys, but the final reads' 64
+/// would make a search of the list quadratic: small keys also find their entry by a table.
+#[derive(Default)]
+struct Known {
+    entries: Vec<(i64, i64, usize)>,
+    /// Indexed by key (below [`Known::TABLE`]): where its entry may be in `entries`; it is
+    /// there if that entry has the key (never cleared: entries of an earlier transaction
+    /// are gone or hold another key).
+    at: Vec<u32>,
+}
+
+impl Known {
+    const TABLE: i64 = 1 << 16;
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    #[inline]
+    fn find(&mut self, k: i64) -> Option<&mut (i64, i64, usize)> {
+        if (0..Self::TABLE).contains(&k) {
+            let at = *self.at.get(k as usize)? as usize;
+            return self.entries.get_mut(at).filter(|e| e.0 == k);
+        }
+        self.entries.iter_mut().find(|e| e.0 == k)
+    }
+
+    /// Adds a key [`Known::find`] did not find.
+    #[inline]
+    fn push(&mut self, k: i64, value: i64, read: usize) {
+        if (0..Self::TABLE).contains(&k) {
+            let i = k as usize;
+            if i >= self.at.len() {
+                self.at.resize(i + 1, u32::MAX);
+            }
+            self.at[i] = self.entries.len() as u32;
+        }
+        self.entries.push((k, value, read));
+    }
 }
 
 /// A stable sort by `(key, value)`, faster than a comparison sort for the histories
@@ -505,6 +547,41 @@ fn any_target_is_a_source(edges: &[(i64, i64)]) -> bool {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// Transactions of random keys (small, negative, large; some repeated), one after the
+    /// other in one table: it finds what a search of the transaction's list finds.
+    #[test]
+    fn known_keys_are_found_as_a_search_finds_them() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let mut known = Known::default();
+        let mut list: Vec<(i64, i64, usize)> = Vec::new();
+        for round in 0..2000 {
+            known.clear();
+            list.clear();
+            for i in 0..rng.gen_range(0..[4, 70][round % 2]) {
+                let k = match rng.gen_range(0..10) {
+                    0 => rng.gen_range(i64::MIN..0),
+                    1 => rng.gen_range(Known::TABLE - 2..Known::TABLE + 2),
+                    2 => rng.gen(),
+                    _ => rng.gen_range(0..80),
+                };
+                let expected = list.iter_mut().find(|e| e.0 == k);
+                let got = known.find(k);
+                assert_eq!(got.as_deref(), expected.as_deref(), "{k}");
+                match got {
+                    Some(entry) => {
+                        entry.1 = i as i64;
+                        expected.unwrap().1 = i as i64;
+                    }
+                    None => {
+                        known.push(k, i as i64, i);
+                        list.push((k, i as i64, i));
+                    }
+                }
+            }
+            assert_eq!(known.entries, list);
+        }
+    }
 
     /// Keys dense or spread out, placed or sorted: the buckets come in key order.
     #[test]
