@@ -301,6 +301,9 @@ impl Known {
 /// generators make: a counting sort into one bucket per key, then a stable sort of each
 /// bucket by value, whose values come mostly in increasing order already (a sort of few runs).
 fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i64)) {
+    if sort_dense_keys(items, &of) {
+        return;
+    }
     // Keys are small integers mostly: a table, not a hash map, numbers their buckets.
     let mut bucket_of: IntTable<u32> = IntTable::default();
     let mut keys: Vec<(i64, usize)> = Vec::new();
@@ -323,21 +326,68 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
         start[b as usize] = at;
         at += keys[b as usize].1;
     }
+    let buckets = bucket_of_item.iter().map(|&b| b as usize);
+    *items = scatter(items, buckets, start.clone());
+    for &b in &order {
+        let range = start[b as usize]..start[b as usize] + keys[b as usize].1;
+        items[range].sort_by_key(|item| of(item).1);
+    }
+}
+
+/// [`sort_by_key_and_value`] when the keys span not much more values than there are items
+/// (the generators' keys are 0, 1, 2, ...): a counting sort by the key's distance from the
+/// smallest, with no table numbering the keys; false (nothing done) for other keys.
+fn sort_dense_keys<T: Copy>(items: &mut Vec<T>, of: &impl Fn(&T) -> (i64, i64)) -> bool {
+    let Some(first) = items.first() else {
+        return true;
+    };
+    let (mut min, mut max) = (of(first).0, of(first).0);
+    for item in items.iter() {
+        let key = of(item).0;
+        min = min.min(key);
+        max = max.max(key);
+    }
+    let span = max as i128 - min as i128 + 1;
+    if span > 4 * items.len() as i128 + 64 {
+        return false;
+    }
+    // `start[b]`: where the bucket of key `min + b` starts; `start[span]`: the end.
+    let mut start = vec![0usize; span as usize + 1];
+    for item in items.iter() {
+        start[(of(item).0 - min) as usize + 1] += 1;
+    }
+    for b in 1..start.len() {
+        start[b] += start[b - 1];
+    }
+    let buckets = items.iter().map(|item| (of(item).0 - min) as usize);
+    *items = scatter(items, buckets, start[..start.len() - 1].to_vec());
+    for bucket in start.windows(2) {
+        if bucket[1] - bucket[0] > 1 {
+            items[bucket[0]..bucket[1]].sort_by_key(|item| of(item).1);
+        }
+    }
+    true
+}
+
+/// `items` placed by bucket (`buckets`: each item's), in their order within each: the first
+/// item of bucket `b` at `fill[b]`, the next one after it (`fill`: where each bucket starts).
+/// Into fresh room, not over a copy of the items (a copy costs as much again).
+fn scatter<T: Copy>(
+    items: &[T],
+    buckets: impl Iterator<Item = usize>,
+    mut fill: Vec<usize>,
+) -> Vec<T> {
     let mut sorted: Vec<T> = Vec::with_capacity(items.len());
     let spare = sorted.spare_capacity_mut();
-    let mut fill = start.clone();
-    for (item, &b) in items.iter().zip(&bucket_of_item) {
-        let b = b as usize;
+    for (item, b) in items.iter().zip(buckets) {
         spare[fill[b]].write(*item);
         fill[b] += 1;
     }
-    // SAFETY: the buckets partition 0..items.len(), and every slot was written above.
+    // SAFETY: the buckets' counts sum to `items.len()` and their starts partition
+    // `0..items.len()` (as the callers count them), so every slot was written above
+    // (indexing `spare` checks that none is written out of bounds).
     unsafe { sorted.set_len(items.len()) };
-    for &b in &order {
-        let range = start[b as usize]..start[b as usize] + keys[b as usize].1;
-        sorted[range].sort_by_key(|item| of(item).1);
-    }
-    *items = sorted;
+    sorted
 }
 
 /// The buckets (indices in `keys`, whose keys are distinct) in key order. Keys are mostly
@@ -581,6 +631,37 @@ mod tests {
             }
             assert_eq!(known.entries, list);
         }
+    }
+
+    /// Items of keys dense or spread out, values often repeated: sorted as a stable sort by
+    /// (key, value) sorts them (each item carries its place, to show the order of equals).
+    #[test]
+    fn sorts_as_a_stable_sort_by_key_and_value() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut dense = 0;
+        for round in 0..400 {
+            let spread = [1i64, 10, 100, 1 << 40][round % 4];
+            let len = rng.gen_range(0..200);
+            let mut items: Vec<(i64, i64, usize)> = (0..len)
+                .map(|i| (rng.gen_range(-spread..spread), rng.gen_range(0..8), i))
+                .collect();
+            if round % 9 == 0 {
+                items.push((i64::MIN, 0, len));
+                items.push((i64::MAX, 0, len + 1));
+            }
+            let mut expected = items.clone();
+            expected.sort_by_key(|&(k, v, _)| (k, v));
+            let mut quick = items.clone();
+            if sort_dense_keys(&mut quick, &|&(k, v, _)| (k, v)) {
+                dense += 1;
+                assert_eq!(quick, expected);
+            } else {
+                assert_eq!(quick, items, "left as it was");
+            }
+            sort_by_key_and_value(&mut items, |&(k, v, _)| (k, v));
+            assert_eq!(items, expected);
+        }
+        assert!(dense > 150, "{dense}");
     }
 
     /// Keys dense or spread out, placed or sorted: the buckets come in key order.
