@@ -147,7 +147,12 @@ fn walk(b: &[u8], mut each: impl FnMut(MicroOp, usize, usize)) {
 /// [`super::wire::render_txn`] writes them (the node writes them straight into its reply's
 /// body, see [`glomers_node::Fields::raw_with`]). Leaves the transaction's last write per key
 /// in `writes`, sorted by key.
-pub fn run(txn: CompactTxn<'_>, replica: &Replica, writes: &mut Vec<(i64, i64)>, out: &mut Vec<u8>) {
+pub fn run(
+    txn: CompactTxn<'_>,
+    replica: &Replica,
+    writes: &mut Vec<(i64, i64)>,
+    out: &mut Vec<u8>,
+) {
     let b = txn.0.as_bytes();
     writes.clear();
     out.reserve(b.len() + 32);

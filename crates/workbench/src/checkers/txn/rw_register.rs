@@ -16,7 +16,7 @@ use super::graph::{Graph, RW, WR, WW};
 use super::models::needs_anti_dependencies;
 use super::txns::{Mop, Outcome, Txns, NIL};
 use super::{show, Found};
-use crate::checkers::int_table::IntTable;
+use crate::checkers::fast_hash::FastMap;
 
 /// One write of a key: the value, the transaction, and whether it is the transaction's last
 /// write of the key (its external write).
@@ -304,14 +304,16 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
     if sort_dense_keys(items, &of) {
         return;
     }
-    // Keys are small integers mostly: a table, not a hash map, numbers their buckets.
-    let mut bucket_of: IntTable<u32> = IntTable::default();
+    // Keys spread out (dense ones took the counting sort): a map numbers their buckets. (Not
+    // an `IntTable`, which gives a key a second entry when its vector grows past a key it
+    // had put in its map.)
+    let mut bucket_of: FastMap<i64, u32> = FastMap::default();
     let mut keys: Vec<(i64, usize)> = Vec::new();
     let mut bucket_of_item: Vec<u32> = Vec::with_capacity(items.len());
     for item in items.iter() {
         let key = of(item).0;
         let next = keys.len() as u32;
-        let b = *bucket_of.get_or_insert_with(key, || next);
+        let b = *bucket_of.entry(key).or_insert(next);
         if b == next {
             keys.push((key, 0));
         }
