@@ -207,6 +207,16 @@ impl Fields<'_> {
         self.out.extend_from_slice(json.as_bytes());
         self
     }
+
+    /// A field whose value `write` appends to the body as JSON text, straight into the output
+    /// (no buffer of the node's to copy from, no check): it must write exactly one valid JSON
+    /// value, on one line.
+    #[inline(always)]
+    pub fn raw_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(key);
+        write(self.out);
+        self
+    }
 }
 
 /// An array being written in a body, element by element; see [`Fields::array`].

@@ -48,6 +48,7 @@ impl Node for Fast {
             Plain::Read => ctx.reply_with(&from, "read_ok", |body| {
                 body.u64s("values", [self.sum, 0, u64::MAX])
                     .raw("raw", "{\"a\":\n[1,\r\n2]}")
+                    .raw_with("written", |out| out.extend_from_slice(b"[1,{}]"))
                     .field("text", "quote \" and \n");
             }),
             Plain::Add { delta, note } => {
@@ -122,7 +123,7 @@ fn a_plain_enum_is_matched_on_the_type_and_read_from_the_body() {
     assert_eq!(
         out,
         [
-            json!({"src":"n1","dest":"c1","body":{"type":"read_ok","values":[10,0,u64::MAX],"raw":{"a":[1,2]},"text":"quote \" and \n","in_reply_to":3}})
+            json!({"src":"n1","dest":"c1","body":{"type":"read_ok","values":[10,0,u64::MAX],"raw":{"a":[1,2]},"written":[1,{}],"text":"quote \" and \n","in_reply_to":3}})
         ]
     );
 

@@ -201,6 +201,7 @@ impl Replica {
     }
 
     /// Installs a write unless the replica holds a newer version of the key; true if it did.
+    #[inline]
     pub fn apply(&mut self, key: i64, value: i64, version: Version) -> bool {
         self.clock = self.clock.max(version.0);
         self.data.install(key, value, version)
@@ -286,7 +287,9 @@ pub struct Txn {
     mode: Mode,
     replica: Replica,
     index: u32,
-    peers: BTreeMap<String, Peer>,
+    /// By id, in id order (a node has a few peers: a list, searched by a replicate's sender,
+    /// and walked for every write installed, which a map's walk made dearer).
+    peers: Vec<(String, Peer)>,
     next_seq: u64,
     serializable: serializable::State,
     /// The last transaction's writes (kept for its allocation), see [`execute_in_place`] and
@@ -302,7 +305,7 @@ impl Txn {
             mode,
             replica: Replica::default(),
             index: 0,
-            peers: BTreeMap::new(),
+            peers: Vec::new(),
             next_seq: 0,
             serializable: Default::default(),
             writes: Vec::new(),
@@ -327,11 +330,21 @@ impl Txn {
         wire::reply_txn_ok(ctx, &from, &txn, &mut self.reply);
     }
 
-    /// [`Txn::run_locally`] for micro-ops read as text: run and answered from it.
+    /// [`Txn::run_locally`] for micro-ops read as text: run from it, its answer written
+    /// straight into the reply (no copy of the array, no check of it for line breaks), then
+    /// its writes installed (nothing is sent in between, so the order shows nowhere).
     fn run_text(&mut self, ctx: &mut Ctx<Self>, txn: compact::CompactTxn<'_>, from: ReplyTo) {
-        compact::run(txn, &self.replica, &mut self.writes, &mut self.reply);
+        let (replica, writes) = (&self.replica, &mut self.writes);
+        let mut ran = false;
+        ctx.reply_with(&from, "txn_ok", |body| {
+            body.raw_with("txn", |out| compact::run(txn, replica, writes, out));
+            ran = true;
+        });
+        if !ran {
+            // Not answered (the request had no msg_id): it runs all the same.
+            compact::run(txn, replica, writes, &mut Vec::new());
+        }
         self.install_writes();
-        wire::reply_rendered(ctx, &from, &self.reply);
     }
 
     /// Installs the transaction's writes (`self.writes`) under one new version, to be sent
@@ -343,7 +356,7 @@ impl Txn {
         let version = self.replica.next_version(self.index);
         for &(k, v) in &self.writes {
             self.replica.apply(k, v, version);
-            for peer in self.peers.values_mut() {
+            for (_, peer) in self.peers.iter_mut() {
                 peer.unsent.insert(k, (v, version));
             }
         }
@@ -405,9 +418,12 @@ impl Node for Txn {
         self.index = ctx.node_ids().iter().position(|n| *n == me).unwrap_or(0) as u32;
         for id in ctx.node_ids() {
             if *id != me {
-                self.peers.insert(id.clone(), Peer::default());
+                self.peers.push((id.clone(), Peer::default()));
             }
         }
+        // The order (and the one entry per id) a map by id had.
+        self.peers.sort_by(|a, b| a.0.cmp(&b.0));
+        self.peers.dedup_by(|a, b| a.0 == b.0);
         if self.mode == Mode::ReadCommitted && !self.peers.is_empty() {
             ctx.run_every(FLUSH, |node: &mut Self, ctx| node.flush(ctx));
         }
@@ -427,8 +443,8 @@ impl Node for Txn {
                 for (k, v, version) in updates {
                     self.replica.apply(k, v, version);
                 }
-                match self.peers.get_mut(from.src()) {
-                    Some(peer) => {
+                match self.peers.iter_mut().find(|(id, _)| id == from.src()) {
+                    Some((_, peer)) => {
                         peer.to_ack.extend(seq);
                         for seq in acks {
                             peer.in_flight.remove(&seq);

@@ -16,7 +16,7 @@ use super::graph::{Graph, RW, WR, WW};
 use super::models::needs_anti_dependencies;
 use super::txns::{Mop, Outcome, Txns, NIL};
 use super::{show, Found};
-use crate::checkers::int_table::IntTable;
+use crate::checkers::fast_hash::FastMap;
 
 /// One write of a key: the value, the transaction, and whether it is the transaction's last
 /// write of the key (its external write).
@@ -56,7 +56,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     // (key, value, reader) read in the final phase.
     let mut finals: Vec<(i64, i64)> = Vec::new();
     // Per key of the current transaction: the value it knows, and its external read's index.
-    let mut known: Vec<(i64, i64, usize)> = Vec::new();
+    let mut known = Known::default();
     for (t, txn) in txns.txns.iter().enumerate() {
         let mops = txns.mops(t);
         for (i, mop) in mops.iter().enumerate() {
@@ -79,7 +79,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
         known.clear();
         for mop in mops {
             match *mop {
-                Mop::Read(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                Mop::Read(k, v) => match known.find(k) {
                     Some(entry) => {
                         if entry.1 != v {
                             found.push(Found::new(
@@ -96,7 +96,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                         entry.1 = v;
                     }
                     None => {
-                        known.push((k, v, ext_reads.len()));
+                        known.push(k, v, ext_reads.len());
                         ext_reads.push(ExtRead {
                             key: k,
                             value: v,
@@ -109,7 +109,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                         }
                     }
                 },
-                Mop::Write(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                Mop::Write(k, v) => match known.find(k) {
                     Some(entry) => {
                         entry.1 = v;
                         if entry.2 != usize::MAX {
@@ -118,7 +118,7 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
                             read.written = v;
                         }
                     }
-                    None => known.push((k, v, usize::MAX)),
+                    None => known.push(k, v, usize::MAX),
                 },
                 Mop::ReadList(..) => {}
             }
@@ -255,18 +255,65 @@ pub fn analyze(txns: &Txns, prohibited: &BTreeSet<&str>, found: &mut Vec<Found>)
     graph
 }
 
+/// The keys a transaction has read or written so far, each with the value it knows and its
+/// external read's index (`usize::MAX`: none). Mostly a few keys, but the final reads' 64
+/// would make a search of the list quadratic: small keys also find their entry by a table.
+#[derive(Default)]
+struct Known {
+    entries: Vec<(i64, i64, usize)>,
+    /// Indexed by key (below [`Known::TABLE`]): where its entry may be in `entries`; it is
+    /// there if that entry has the key (never cleared: entries of an earlier transaction
+    /// are gone or hold another key).
+    at: Vec<u32>,
+}
+
+impl Known {
+    const TABLE: i64 = 1 << 16;
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    #[inline]
+    fn find(&mut self, k: i64) -> Option<&mut (i64, i64, usize)> {
+        if (0..Self::TABLE).contains(&k) {
+            let at = *self.at.get(k as usize)? as usize;
+            return self.entries.get_mut(at).filter(|e| e.0 == k);
+        }
+        self.entries.iter_mut().find(|e| e.0 == k)
+    }
+
+    /// Adds a key [`Known::find`] did not find.
+    #[inline]
+    fn push(&mut self, k: i64, value: i64, read: usize) {
+        if (0..Self::TABLE).contains(&k) {
+            let i = k as usize;
+            if i >= self.at.len() {
+                self.at.resize(i + 1, u32::MAX);
+            }
+            self.at[i] = self.entries.len() as u32;
+        }
+        self.entries.push((k, value, read));
+    }
+}
+
 /// A stable sort by `(key, value)`, faster than a comparison sort for the histories
 /// generators make: a counting sort into one bucket per key, then a stable sort of each
 /// bucket by value, whose values come mostly in increasing order already (a sort of few runs).
 fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i64)) {
-    // Keys are small integers mostly: a table, not a hash map, numbers their buckets.
-    let mut bucket_of: IntTable<u32> = IntTable::default();
+    if sort_dense_keys(items, &of) {
+        return;
+    }
+    // Keys spread out (dense ones took the counting sort): a map numbers their buckets. (Not
+    // an `IntTable`, which gives a key a second entry when its vector grows past a key it
+    // had put in its map.)
+    let mut bucket_of: FastMap<i64, u32> = FastMap::default();
     let mut keys: Vec<(i64, usize)> = Vec::new();
     let mut bucket_of_item: Vec<u32> = Vec::with_capacity(items.len());
     for item in items.iter() {
         let key = of(item).0;
         let next = keys.len() as u32;
-        let b = *bucket_of.get_or_insert_with(key, || next);
+        let b = *bucket_of.entry(key).or_insert(next);
         if b == next {
             keys.push((key, 0));
         }
@@ -281,21 +328,68 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
         start[b as usize] = at;
         at += keys[b as usize].1;
     }
+    let buckets = bucket_of_item.iter().map(|&b| b as usize);
+    *items = scatter(items, buckets, start.clone());
+    for &b in &order {
+        let range = start[b as usize]..start[b as usize] + keys[b as usize].1;
+        items[range].sort_by_key(|item| of(item).1);
+    }
+}
+
+/// [`sort_by_key_and_value`] when the keys span not much more values than there are items
+/// (the generators' keys are 0, 1, 2, ...): a counting sort by the key's distance from the
+/// smallest, with no table numbering the keys; false (nothing done) for other keys.
+fn sort_dense_keys<T: Copy>(items: &mut Vec<T>, of: &impl Fn(&T) -> (i64, i64)) -> bool {
+    let Some(first) = items.first() else {
+        return true;
+    };
+    let (mut min, mut max) = (of(first).0, of(first).0);
+    for item in items.iter() {
+        let key = of(item).0;
+        min = min.min(key);
+        max = max.max(key);
+    }
+    let span = max as i128 - min as i128 + 1;
+    if span > 4 * items.len() as i128 + 64 {
+        return false;
+    }
+    // `start[b]`: where the bucket of key `min + b` starts; `start[span]`: the end.
+    let mut start = vec![0usize; span as usize + 1];
+    for item in items.iter() {
+        start[(of(item).0 - min) as usize + 1] += 1;
+    }
+    for b in 1..start.len() {
+        start[b] += start[b - 1];
+    }
+    let buckets = items.iter().map(|item| (of(item).0 - min) as usize);
+    *items = scatter(items, buckets, start[..start.len() - 1].to_vec());
+    for bucket in start.windows(2) {
+        if bucket[1] - bucket[0] > 1 {
+            items[bucket[0]..bucket[1]].sort_by_key(|item| of(item).1);
+        }
+    }
+    true
+}
+
+/// `items` placed by bucket (`buckets`: each item's), in their order within each: the first
+/// item of bucket `b` at `fill[b]`, the next one after it (`fill`: where each bucket starts).
+/// Into fresh room, not over a copy of the items (a copy costs as much again).
+fn scatter<T: Copy>(
+    items: &[T],
+    buckets: impl Iterator<Item = usize>,
+    mut fill: Vec<usize>,
+) -> Vec<T> {
     let mut sorted: Vec<T> = Vec::with_capacity(items.len());
     let spare = sorted.spare_capacity_mut();
-    let mut fill = start.clone();
-    for (item, &b) in items.iter().zip(&bucket_of_item) {
-        let b = b as usize;
+    for (item, b) in items.iter().zip(buckets) {
         spare[fill[b]].write(*item);
         fill[b] += 1;
     }
-    // SAFETY: the buckets partition 0..items.len(), and every slot was written above.
+    // SAFETY: the buckets' counts sum to `items.len()` and their starts partition
+    // `0..items.len()` (as the callers count them), so every slot was written above
+    // (indexing `spare` checks that none is written out of bounds).
     unsafe { sorted.set_len(items.len()) };
-    for &b in &order {
-        let range = start[b as usize]..start[b as usize] + keys[b as usize].1;
-        sorted[range].sort_by_key(|item| of(item).1);
-    }
-    *items = sorted;
+    sorted
 }
 
 /// The buckets (indices in `keys`, whose keys are distinct) in key order. Keys are mostly
@@ -505,6 +599,72 @@ fn any_target_is_a_source(edges: &[(i64, i64)]) -> bool {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// Transactions of random keys (small, negative, large; some repeated), one after the
+    /// other in one table: it finds what a search of the transaction's list finds.
+    #[test]
+    fn known_keys_are_found_as_a_search_finds_them() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let mut known = Known::default();
+        let mut list: Vec<(i64, i64, usize)> = Vec::new();
+        for round in 0..2000 {
+            known.clear();
+            list.clear();
+            for i in 0..rng.gen_range(0..[4, 70][round % 2]) {
+                let k = match rng.gen_range(0..10) {
+                    0 => rng.gen_range(i64::MIN..0),
+                    1 => rng.gen_range(Known::TABLE - 2..Known::TABLE + 2),
+                    2 => rng.gen(),
+                    _ => rng.gen_range(0..80),
+                };
+                let expected = list.iter_mut().find(|e| e.0 == k);
+                let got = known.find(k);
+                assert_eq!(got.as_deref(), expected.as_deref(), "{k}");
+                match got {
+                    Some(entry) => {
+                        entry.1 = i as i64;
+                        expected.unwrap().1 = i as i64;
+                    }
+                    None => {
+                        known.push(k, i as i64, i);
+                        list.push((k, i as i64, i));
+                    }
+                }
+            }
+            assert_eq!(known.entries, list);
+        }
+    }
+
+    /// Items of keys dense or spread out, values often repeated: sorted as a stable sort by
+    /// (key, value) sorts them (each item carries its place, to show the order of equals).
+    #[test]
+    fn sorts_as_a_stable_sort_by_key_and_value() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut dense = 0;
+        for round in 0..400 {
+            let spread = [1i64, 10, 100, 1 << 40][round % 4];
+            let len = rng.gen_range(0..200);
+            let mut items: Vec<(i64, i64, usize)> = (0..len)
+                .map(|i| (rng.gen_range(-spread..spread), rng.gen_range(0..8), i))
+                .collect();
+            if round % 9 == 0 {
+                items.push((i64::MIN, 0, len));
+                items.push((i64::MAX, 0, len + 1));
+            }
+            let mut expected = items.clone();
+            expected.sort_by_key(|&(k, v, _)| (k, v));
+            let mut quick = items.clone();
+            if sort_dense_keys(&mut quick, &|&(k, v, _)| (k, v)) {
+                dense += 1;
+                assert_eq!(quick, expected);
+            } else {
+                assert_eq!(quick, items, "left as it was");
+            }
+            sort_by_key_and_value(&mut items, |&(k, v, _)| (k, v));
+            assert_eq!(items, expected);
+        }
+        assert!(dense > 150, "{dense}");
+    }
 
     /// Keys dense or spread out, placed or sorted: the buckets come in key order.
     #[test]
