@@ -161,7 +161,7 @@ fn route_by_header(reply: &ReplyText<'_>) -> (Option<u64>, Option<bool>) {
     let header = reply.header();
     let in_reply_to = header.as_ref().and_then(|h| as_u64(h.in_reply_to?));
     let is_error = header.as_ref().and_then(|h| match h.kind {
-        Some(kind) if kind.iter().any(|&b| b == b'\\') => None,
+        Some(kind) if kind.contains(&b'\\') => None,
         kind => Some(kind == Some(&b"\"error\""[..])),
     });
     (in_reply_to, is_error)
