@@ -28,8 +28,10 @@ pub(super) struct WireEnvelope<'a> {
     /// The `dest` string's contents (UTF-8).
     dest: Cow<'a, [u8]>,
     body: WireBody,
-    /// Must be an integer when present (checked, then unused: the network numbers messages).
-    id: Option<Value>,
+    /// A top-level `id` that is not an integer (it must be one when present; checked, then
+    /// unused: the network numbers messages). A flag rather than the value, so that the
+    /// envelope stays small to move.
+    bad_id: bool,
     /// `src` and `dest` as [`Addr::parse`] reads them, when the reader did that already.
     addrs: Option<[Option<Addr>; 2]>,
 }
@@ -125,7 +127,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
             src: utf8_bytes(src.ok_or_else(|| de::Error::missing_field("src"))?),
             dest: utf8_bytes(dest.ok_or_else(|| de::Error::missing_field("dest"))?),
             body: body.ok_or_else(|| de::Error::missing_field("body"))?,
-            id: id.flatten(),
+            bad_id: id.flatten().is_some_and(|id: Value| !id.is_i64()),
             addrs: None,
         })
     }
@@ -212,7 +214,7 @@ impl Runner<'_> {
                 );
             }
         };
-        if envelope.id.as_ref().is_some_and(|id| !id.is_i64()) {
+        if envelope.bad_id {
             return self.diagnose(
                 Severity::Error,
                 Some(node),

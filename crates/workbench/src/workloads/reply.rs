@@ -170,7 +170,7 @@ impl<'a> ReplyText<'a> {
     /// text cannot tell quickly (an escaped key): the caller asks the map.
     pub fn in_reply_to(&self) -> Option<Option<u64>> {
         if let Some(scanned) = self.kept() {
-            return Some(self.reserved(scanned, IN_REPLY_TO).and_then(as_u64));
+            return Some(scanned.ids[IN_REPLY_TO - 1]);
         }
         let mut found = None;
         let ok = self.each(|key, value| {
@@ -183,6 +183,28 @@ impl<'a> ReplyText<'a> {
         ok.then(|| found.and_then(as_u64))
     }
 
+    /// What a reply to a client is routed by: its `in_reply_to` as the map reads it
+    /// (`Value::as_u64`), and whether its `type` is `"error"` (`None` when an escape in it
+    /// leaves that to the map); both `None` when a key holds an escape. Exactly what
+    /// [`ReplyText::header`] gives with [`as_u64`] of its `in_reply_to`, without reading the
+    /// number again when the wire check read it.
+    pub fn route(&self) -> (Option<u64>, Option<bool>) {
+        let (in_reply_to, kind) = match self.kept() {
+            Some(scanned) => (scanned.ids[IN_REPLY_TO - 1], self.reserved(scanned, TYPE)),
+            None => match self.header() {
+                Some(h) => (h.in_reply_to.and_then(as_u64), h.kind),
+                None => return (None, None),
+            },
+        };
+        let is_error = match kind {
+            Some(b"\"error\"") => Some(true),
+            // An escape in `type`: only the map can say what it is.
+            Some(kind) if kind.contains(&b'\\') => None,
+            _ => Some(false),
+        };
+        (in_reply_to, is_error)
+    }
+
     /// The text of each of `fields` when the reply is exactly `{"type": expected_type,
     /// "in_reply_to": <integer>, ["msg_id": <integer>,] fields...}`, each key once and no
     /// escape in a key or in `type` (so [`crate::workloads::closed_schema`] would accept it);
@@ -192,30 +214,17 @@ impl<'a> ReplyText<'a> {
         expected_type: &str,
         fields: [&str; N],
     ) -> Option<[&'a [u8]; N]> {
+        if let Some(scanned) = self.kept() {
+            return self.closed_kept(scanned, expected_type, fields);
+        }
         let mut found = Closed {
             kind: None,
             in_reply_to: None,
             msg_id: None,
             values: [None; N],
         };
-        let ok = match self.kept() {
-            // The reserved keys as the wire check filed them; the others by name here.
-            Some(scanned) => {
-                found.kind = self.reserved(scanned, TYPE);
-                found.in_reply_to = self.reserved(scanned, IN_REPLY_TO);
-                found.msg_id = self.reserved(scanned, MSG_ID);
-                // A reserved key twice goes to the slow path (the map keeps the last one).
-                !scanned.twice
-                    && scanned.fields[..scanned.len].iter().zip(&scanned.keys).all(
-                        |(&field, &reserved)| {
-                            let (key, value) = self.field(field);
-                            reserved != 0 || found.take_other(&fields, key, value)
-                        },
-                    )
-            }
-            // `take` always inlined (as a closure, it was a call per field).
-            None => for_each_field(self.text, |key, value| found.take(&fields, key, value)),
-        };
+        // `take` always inlined (as a closure, it was a call per field).
+        let ok = for_each_field(self.text, |key, value| found.take(&fields, key, value));
         if !ok {
             return None;
         }
@@ -233,6 +242,47 @@ impl<'a> ReplyText<'a> {
         as_u64(in_reply_to?)?;
         if let Some(id) = msg_id {
             as_u64(id)?;
+        }
+        let mut out: [&'a [u8]; N] = [&[]; N];
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = v?;
+        }
+        Some(out)
+    }
+
+    /// [`ReplyText::closed`] from the fields the wire check kept: the reserved keys as it
+    /// filed them (`in_reply_to` and `msg_id` already read as numbers), the others by name.
+    #[inline(always)]
+    fn closed_kept<const N: usize>(
+        &self,
+        scanned: &'a Scanned,
+        expected_type: &str,
+        fields: [&str; N],
+    ) -> Option<[&'a [u8]; N]> {
+        // A reserved key twice goes to the slow path (the map keeps the last one).
+        if scanned.twice {
+            return None;
+        }
+        // `in_reply_to` a u64, `msg_id` absent or a u64.
+        scanned.ids[IN_REPLY_TO - 1]?;
+        if scanned.reserved[MSG_ID] != 0 && scanned.ids[MSG_ID - 1].is_none() {
+            return None;
+        }
+        let kind = self.reserved(scanned, TYPE)?;
+        let quoted = kind.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+        if quoted != expected_type.as_bytes() {
+            return None;
+        }
+        let mut values: [Option<&'a [u8]>; N] = [None; N];
+        for (&field, &reserved) in scanned.fields[..scanned.len].iter().zip(&scanned.keys) {
+            if reserved != 0 {
+                continue;
+            }
+            let (key, value) = self.field(field);
+            let at = fields.iter().position(|f| f.as_bytes() == key)?;
+            if values[at].replace(value).is_some() {
+                return None;
+            }
         }
         let mut out: [&'a [u8]; N] = [&[]; N];
         for (o, v) in out.iter_mut().zip(values) {
@@ -279,6 +329,24 @@ impl<'a, const N: usize> Closed<'a, N> {
 pub struct Header<'a> {
     pub kind: Option<&'a [u8]>,
     pub in_reply_to: Option<&'a [u8]>,
+}
+
+/// [`as_u64`] of an id: the short ones every run has in a loop inlined where they are
+/// filed, the rest by [`as_u64`].
+#[inline(always)]
+fn id_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 8 {
+        return as_u64(text);
+    }
+    let mut n: u64 = 0;
+    for &b in text {
+        let d = b.wrapping_sub(b'0');
+        if d >= 10 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
 }
 
 /// A JSON value's text read as `Value::as_u64` would: a non-negative integer that fits.
@@ -337,6 +405,10 @@ pub struct Scanned {
     /// one if written twice; 0: not there), and whether one of them was written twice.
     pub(crate) reserved: [u8; 3],
     pub(crate) twice: bool,
+    /// `in_reply_to` and `msg_id` (the last of each) as [`as_u64`] reads them, read as they
+    /// were filed (`None`: not there, or not a `u64`), so that neither the runner nor
+    /// [`ReplyText::closed`] reads the number again.
+    pub(crate) ids: [Option<u64>; 2],
     /// The arrays of integers directly in the body that were parsed on the way.
     pub(crate) sets: Vec<ScannedSet>,
     /// The first compact array of micro-ops directly in the body (start, end), read on the
@@ -347,9 +419,15 @@ pub struct Scanned {
 
 impl Scanned {
     /// Files the next top-level field (key start, key end, value start, value end), whose key
-    /// is `reserved` ([`reserved_key`]).
+    /// is `reserved` ([`reserved_key`]), of the body `text` (which the offsets are in).
     #[inline(always)]
-    pub(crate) fn push_field(&mut self, field: [u32; 4], reserved: u8) {
+    pub(crate) fn push_field(&mut self, field: [u32; 4], reserved: u8, text: &[u8]) {
+        // `in_reply_to` or `msg_id`.
+        if let Some(id) = usize::from(reserved).checked_sub(IN_REPLY_TO + 1) {
+            self.ids[id] = text
+                .get(field[2] as usize..field[3] as usize)
+                .and_then(id_u64);
+        }
         let Some(slot) = self.fields.get_mut(self.len) else {
             self.too_many = true;
             return;
@@ -392,6 +470,7 @@ impl ScannedBox {
                 scanned.keys = Default::default();
                 scanned.reserved = Default::default();
                 scanned.twice = false;
+                scanned.ids = [None; 2];
                 scanned.sets.clear();
                 scanned.ops_at = None;
                 scanned.ops.clear();

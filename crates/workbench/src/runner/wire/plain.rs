@@ -82,7 +82,7 @@ pub(super) fn read<'a>(
         src: Cow::Borrowed(src),
         dest: Cow::Borrowed(dest),
         body: body?,
-        id: None,
+        bad_id: false,
         addrs: Some([Addr::parse_bytes(src, node_count), dest_addr?]),
     })
 }
@@ -204,8 +204,14 @@ trait Finds {
     const FLAT_ARRAYS: bool = true;
     /// A field's key, quotes included, at `text[start..end]`; its value starts at `value`.
     fn key(&mut self, text: &[u8], start: usize, end: usize, value: usize);
-    /// The field's value ends at `end`.
-    fn value_end(&mut self, end: usize);
+    /// [`Finds::key`] of a key known to be `reserved` ([`reserved_key`]).
+    #[inline(always)]
+    fn reserved_key(&mut self, text: &[u8], start: usize, end: usize, value: usize, reserved: u8) {
+        let _ = reserved;
+        self.key(text, start, end, value)
+    }
+    /// The field's value ends at `text[end]`.
+    fn value_end(&mut self, text: &[u8], end: usize);
     /// The compact array of integers at `text[i]` (a field's value): the index after it, or
     /// `None` to leave it to the general loop.
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize>;
@@ -223,7 +229,7 @@ struct Skip;
 impl Finds for Skip {
     const FIELDS: bool = false;
     fn key(&mut self, _: &[u8], _: usize, _: usize, _: usize) {}
-    fn value_end(&mut self, _: usize) {}
+    fn value_end(&mut self, _: &[u8], _: usize) {}
     #[inline]
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
         uint_array::check(text, i)
@@ -263,10 +269,17 @@ impl Finds for Found<'_> {
         self.reserved = reserved_key(&text[start + 1..end - 1]);
     }
 
-    fn value_end(&mut self, end: usize) {
+    #[inline(always)]
+    fn reserved_key(&mut self, _: &[u8], start: usize, end: usize, value: usize, reserved: u8) {
+        self.key = [self.at(start + 1), self.at(end - 1), self.at(value)];
+        self.reserved = reserved;
+    }
+
+    fn value_end(&mut self, text: &[u8], end: usize) {
         let [key_start, key_end, value] = self.key;
         let field = [key_start, key_end, value, self.at(end)];
-        self.scanned.push_field(field, self.reserved);
+        let body = text.get(self.base..).unwrap_or_default();
+        self.scanned.push_field(field, self.reserved, body);
     }
 
     fn array(&mut self, text: &[u8], i: usize) -> Option<usize> {
@@ -372,7 +385,7 @@ fn skip_value<F: Finds>(text: &[u8], mut i: usize, finds: &mut F) -> Option<usiz
                 return Some(i);
             }
             if F::FIELDS && depth == 1 {
-                finds.value_end(i);
+                finds.value_end(text, i);
             }
             let mut b = *text.get(i)?;
             if b <= b' ' {
@@ -472,12 +485,44 @@ fn skip_ws_slowly(text: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 fn read_key<F: Finds>(text: &[u8], i: usize, depth: usize, finds: &mut F) -> Option<usize> {
     if F::FIELDS && depth == 1 {
+        if let Some((len, reserved)) = literal_key(text, i) {
+            let value = skip_ws(text, i + len);
+            finds.reserved_key(text, i, i + len - 1, value, reserved);
+            return Some(value);
+        }
         let end = skip_string(text, i)?;
         let value = skip_colon(text, end)?;
         finds.key(text, i, end, value);
         return Some(value);
     }
     skip_key(text, i)
+}
+
+/// The reserved keys replies write (`"type":`, `"in_reply_to":`, `"msg_id":`, the colon
+/// right after the quote) known by their bytes at `text[i]`: how many bytes they take, colon
+/// included, and which key it is ([`reserved_key`]); `None` for anything else (read as any
+/// key is). Cheaper than finding the string's end and naming the key after.
+#[inline(always)]
+fn literal_key(text: &[u8], i: usize) -> Option<(usize, u8)> {
+    let word = |at: usize| {
+        let bytes = text.get(at..at + 8)?;
+        Some(u64::from_le_bytes(bytes.try_into().expect("eight bytes")))
+    };
+    let head = word(i)?;
+    // Seven bytes of `"type":` (the eighth is the value's first).
+    if head & 0x00ff_ffff_ffff_ffff == u64::from_le_bytes(*b"\"type\":\0") {
+        return Some((7, reserved_key(b"type")));
+    }
+    if head == u64::from_le_bytes(*b"\"msg_id\"") && text.get(i + 8) == Some(&b':') {
+        return Some((9, reserved_key(b"msg_id")));
+    }
+    // `"in_reply_to":` is fourteen bytes: two words that overlap by two.
+    if head == u64::from_le_bytes(*b"\"in_repl")
+        && word(i + 6)? == u64::from_le_bytes(*b"ply_to\":")
+    {
+        return Some((14, reserved_key(b"in_reply_to")));
+    }
+    None
 }
 
 /// Skips the whitespace, colon and whitespace after a key that ends before `i`.

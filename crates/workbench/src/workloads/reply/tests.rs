@@ -20,7 +20,7 @@ fn scan_fields(text: &str) -> Scanned {
             at(value),
             at(value) + value.len() as u32,
         ];
-        scanned.push_field(field, reserved_key(key));
+        scanned.push_field(field, reserved_key(key), text.as_bytes());
         true
     }));
     scanned
@@ -146,12 +146,61 @@ fn closed_matches_the_schema_on_random_replies() {
                 "{text}"
             );
             assert_eq!(kept.in_reply_to(), unkept.in_reply_to(), "{text}");
+            assert_eq!(kept.route(), route_by_header(&unkept), "{text}");
             assert_eq!(kept.fields(), unkept.fields(), "{text}");
         }
+        assert_eq!(unkept.route(), route_by_header(&unkept), "{text}");
         assert_eq!(unkept.closed("txn_ok", ["txn"]), expected, "{text}");
         accepted += usize::from(expected.is_some());
     }
     assert!(accepted > 1000, "only {accepted} replies accepted");
+}
+
+/// [`ReplyText::route`] the long way: the header's texts, the number read from its text.
+fn route_by_header(reply: &ReplyText<'_>) -> (Option<u64>, Option<bool>) {
+    let header = reply.header();
+    let in_reply_to = header.as_ref().and_then(|h| as_u64(h.in_reply_to?));
+    let is_error = header.as_ref().and_then(|h| match h.kind {
+        Some(kind) if kind.contains(&b'\\') => None,
+        kind => Some(kind == Some(&b"\"error\""[..])),
+    });
+    (in_reply_to, is_error)
+}
+
+#[test]
+fn replies_are_routed_by_their_header() {
+    let cases = [
+        (
+            r#"{"type":"error","in_reply_to":5,"code":1}"#,
+            (Some(5), Some(true)),
+        ),
+        (
+            r#"{"type":"read_ok","in_reply_to":5}"#,
+            (Some(5), Some(false)),
+        ),
+        (r#"{"in_reply_to":"5"}"#, (None, Some(false))),
+        (r#"{"type":"err\u006fr","in_reply_to":5}"#, (Some(5), None)),
+        (r#"{"type":1,"in_reply_to":-5}"#, (None, Some(false))),
+        (r#"{"typ\u0065":"error","in_reply_to":5}"#, (None, None)),
+        (
+            r#"{"type":"error","in_reply_to":5,"in_reply_to":6}"#,
+            (Some(6), Some(true)),
+        ),
+        (r#"{"type":"error","msg_id":7}"#, (None, Some(true))),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(reply(text).route(), expected, "{text}");
+        assert_eq!(route_by_header(&reply(text)), expected, "{text}");
+        if !text.contains('\\') {
+            let scanned = scan_fields(text);
+            let kept = ReplyText::scanned(text.as_bytes(), Some(&scanned));
+            assert_eq!(kept.route(), expected, "{text}");
+            assert_eq!(
+                scanned.ids,
+                [expected.0, (text.contains("msg_id")).then_some(7)]
+            );
+        }
+    }
 }
 
 #[test]

@@ -154,6 +154,24 @@ fn random_and_broken_lines_agree_with_serde() {
             body.push_str(r#","messages":"#);
             body.push_str(&serde_json::to_string(&read_set).unwrap());
         }
+        // A reply's ids, which the wire check reads as numbers on the way.
+        let ids = [
+            "7",
+            "0",
+            "9223372036854775807",
+            "-3",
+            "\"5\"",
+            "null",
+            "[1]",
+        ];
+        if round % 5 != 4 {
+            let id = ids[rng.gen_range(0..ids.len())];
+            body.push_str(&format!(r#","in_reply_to":{id}"#));
+        }
+        if round % 7 == 0 {
+            let id = ids[rng.gen_range(0..ids.len())];
+            body.push_str(&format!(r#","msg_id":{id}"#));
+        }
         body.push('}');
         let dest = ["n1", "c2", "lin-kv"][round % 3];
         let line = format!(r#"{{"src":"n0","dest":"{dest}","body":{body}}}"#);
@@ -204,7 +222,8 @@ fn random_and_broken_lines_agree_with_serde() {
                         let sets: Vec<_> = s.sets.iter().map(|k| (k.start, k.end)).collect();
                         let ops = (s.ops_at, s.ops.clone());
                         (
-                            s.fields, s.len, s.too_many, s.keys, s.reserved, s.twice, sets, ops,
+                            s.fields, s.len, s.too_many, s.keys, s.reserved, s.twice, s.ids, sets,
+                            ops,
                         )
                     })
                 };
@@ -239,6 +258,7 @@ fn random_and_broken_lines_agree_with_serde() {
             }
             assert_eq!(header(&found), header(&fresh), "{shown}");
             assert_eq!(found.in_reply_to(), fresh.in_reply_to(), "{shown}");
+            assert_eq!(found.route(), fresh.route(), "{shown}");
             for names in [["v"], ["messages"]] {
                 assert_eq!(
                     found.closed("x", names),
@@ -276,7 +296,7 @@ impl Finds for General {
     const FIELDS: bool = false;
     const FLAT_ARRAYS: bool = false;
     fn key(&mut self, _: &[u8], _: usize, _: usize, _: usize) {}
-    fn value_end(&mut self, _: usize) {}
+    fn value_end(&mut self, _: &[u8], _: usize) {}
     fn array(&mut self, _: &[u8], _: usize) -> Option<usize> {
         None
     }
@@ -502,4 +522,49 @@ fn micro_op_arrays_are_read_as_the_general_loop_reads_them() {
         scanned += 1;
     }
     assert!(scanned > 5000 && refused > 1000, "{scanned} {refused}");
+}
+
+/// The reserved keys known by their bytes are read as any key is: the same end, value and
+/// name; near misses are left to the general reading.
+#[test]
+fn literal_keys_are_read_as_any_key_is() {
+    let keys = [
+        "\"type\":",
+        "\"type\" :",
+        "\"types\":",
+        "\"typ\":",
+        "\"msg_id\":",
+        "\"msg_id\" :",
+        "\"msg_idx\":",
+        "\"in_reply_to\":",
+        "\"in_reply_to\" :",
+        "\"in_reply_tx\":",
+        "\"in_reply\":",
+        "\"in_repl\":",
+        "\"x\":",
+    ];
+    let mut known = 0;
+    for key in keys {
+        for value in ["1", " \"a\"", "[1,2]", "}"] {
+            for padding in ["", "          "] {
+                let text = format!("{key}{value}{padding}");
+                let bytes = text.as_bytes();
+                let general = skip_key(bytes, 0).map(|value| {
+                    let end = skip_string(bytes, 0).unwrap();
+                    (value, reserved_key(&bytes[1..end - 1]), end)
+                });
+                if let Some((len, reserved)) = literal_key(bytes, 0) {
+                    known += 1;
+                    assert_eq!(
+                        Some((skip_ws(bytes, len), reserved, len - 1)),
+                        general,
+                        "{text}"
+                    );
+                    assert_ne!(reserved, 0, "{text}");
+                }
+            }
+        }
+    }
+    // Each of the three, unspaced, with any value after it.
+    assert_eq!(known, 3 * 4 * 2, "{known}");
 }
