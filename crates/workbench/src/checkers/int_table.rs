@@ -70,7 +70,7 @@ impl<V> IntTable<V> {
     fn insert_with(&mut self, i: i64, make: impl FnOnce() -> V) -> &mut V {
         if let Ok(u) = usize::try_from(i) {
             if u >= self.dense.len() && u < 2 * self.len + SLACK {
-                self.dense.resize_with(u + 1, || None);
+                self.grow_to(u + 1);
             }
             if u < self.dense.len() {
                 let slot = &mut self.dense[u];
@@ -85,6 +85,24 @@ impl<V> IntTable<V> {
             *len += 1;
             make()
         })
+    }
+
+    /// Grows the vector to `new_len` entries. Keys the map holds that now fall inside the
+    /// vector move into it: lookups of a key below the vector's length look only there, so an
+    /// entry left in the map would be missed (and made a second time).
+    #[cold]
+    fn grow_to(&mut self, new_len: usize) {
+        let old_len = self.dense.len();
+        self.dense.resize_with(new_len, || None);
+        if self.sparse.is_empty() {
+            return;
+        }
+        let inside = |k: i64| usize::try_from(k).is_ok_and(|u| (old_len..new_len).contains(&u));
+        let moving: Vec<i64> = self.sparse.keys().copied().filter(|&k| inside(k)).collect();
+        for k in moving {
+            let value = self.sparse.remove(&k).expect("a key just listed");
+            self.dense[k as usize] = Some(value);
+        }
     }
 }
 
@@ -108,5 +126,47 @@ mod tests {
         assert!(t.dense.len() <= 2 * t.len + SLACK);
         assert_eq!(t.len, 9);
         assert_eq!(t.sparse.len(), 4, "{:?}", t.sparse);
+    }
+
+    #[test]
+    fn a_key_first_kept_in_the_map_is_found_after_the_vector_grows_past_it() {
+        let mut t: IntTable<usize> = IntTable::default();
+        // 40 is too far for an empty table: it goes to the map.
+        t.get_or_insert_with(40, || 1000);
+        assert_eq!(t.sparse.len(), 1);
+        // Filling 0..45 grows the vector past 40.
+        for i in 0..45 {
+            t.get_or_insert_with(i, || i as usize);
+        }
+        assert!(t.dense.len() > 40);
+        assert_eq!(t.get(40), Some(&1000));
+        assert_eq!(*t.get_or_insert_with(40, || 0), 1000);
+        *t.get_mut(40).unwrap() += 1;
+        assert_eq!(t.get(40), Some(&1001));
+        assert_eq!(t.len, 45, "40 counted once");
+    }
+
+    #[test]
+    fn matches_a_plain_map_on_random_keys() {
+        use rand::{Rng, SeedableRng};
+        for seed in 0..50 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut t: IntTable<u64> = IntTable::default();
+            let mut plain = std::collections::HashMap::new();
+            for step in 0..400u64 {
+                let k: i64 = match rng.gen_range(0..10) {
+                    0 => rng.gen_range(-50..0),
+                    1 => rng.gen_range(0..100_000),
+                    _ => rng.gen_range(0..300),
+                };
+                if rng.gen_bool(0.5) {
+                    let got = *t.get_or_insert_with(k, || step);
+                    assert_eq!(got, *plain.entry(k).or_insert(step), "seed {seed} key {k}");
+                } else {
+                    assert_eq!(t.get(k), plain.get(&k), "seed {seed} key {k}");
+                }
+            }
+            assert_eq!(t.len, plain.len(), "seed {seed}");
+        }
     }
 }

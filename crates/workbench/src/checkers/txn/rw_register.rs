@@ -304,9 +304,7 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
     if sort_dense_keys(items, &of) {
         return;
     }
-    // Keys spread out (dense ones took the counting sort): a map numbers their buckets. (Not
-    // an `IntTable`, which gives a key a second entry when its vector grows past a key it
-    // had put in its map.)
+    // Keys spread out (dense ones took the counting sort): a map numbers their buckets.
     let mut bucket_of: FastMap<i64, u32> = FastMap::default();
     let mut keys: Vec<(i64, usize)> = Vec::new();
     let mut bucket_of_item: Vec<u32> = Vec::with_capacity(items.len());
