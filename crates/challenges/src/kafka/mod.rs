@@ -405,7 +405,7 @@ impl Kafka {
             );
         }
         let Some(id) = entry.ours else { return };
-        self.peers[p].forwards.remove(id);
+        self.peers[p].forwards.remove(&id);
         if let Some(waiter) = self.forwarded_clients.remove(id) {
             ctx.reply_with(&waiter.client, "send_ok", |body| {
                 body.u64("offset", offset);

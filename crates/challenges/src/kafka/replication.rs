@@ -13,7 +13,7 @@ use glomers_node::ReplyTo;
 use serde_json::Value;
 
 use super::keys::KeyId;
-use super::waiting::{SeenIds, Waiters};
+use super::waiting::SeenIds;
 
 /// How long an unacknowledged entry or forward waits before it is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_millis(1000);
@@ -80,8 +80,7 @@ pub struct Peer {
     /// The peer's forwards we appended, by forward id, so that a resent one is appended once.
     pub appended_forwards: SeenIds,
     // -- sends we forward to this peer, as owner of their keys
-    /// By forward id (ids grow: a queue by number, not a map).
-    pub forwards: Waiters<Forward>,
+    pub forwards: BTreeMap<ForwardId, Forward>,
     // -- our commits, as this peer holds them
     /// Committed offsets the peer has not acknowledged: key -> (offset, our commit number).
     pub commits: BTreeMap<KeyId, (i64, CommitSeq)>,
@@ -198,7 +197,7 @@ impl Peer {
             // Most ticks: not even an iterator over the map.
             return;
         }
-        for (id, fwd) in self.forwards.iter_mut() {
+        for (&id, fwd) in self.forwards.iter_mut() {
             let due = !matches!(fwd.sent_at, Some(at) if now.saturating_sub(at) < RESEND_AFTER);
             if due {
                 fwd.sent_at = Some(now);

@@ -1,7 +1,6 @@
 //! Tables keyed by numbers the node hands out in order (forward ids, commit numbers), where
-//! ordered maps did the work of a queue: [`Waiters`], the clients waiting for news and the
-//! sends forwarded to a peer, taken out by number or oldest first; [`SeenIds`], the peer's
-//! forward ids already appended.
+//! ordered maps did the work of a queue: [`Waiters`], the clients waiting for news, taken out
+//! by number or oldest first; [`SeenIds`], the peer's forward ids already appended.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -49,25 +48,6 @@ impl<T> Waiters<T> {
         let value = slot.take();
         self.skip_empty();
         value
-    }
-
-    /// Number `id`, if it is waiting.
-    #[inline]
-    pub fn get(&self, id: u64) -> Option<&T> {
-        let at = usize::try_from(id.checked_sub(self.base)?).ok()?;
-        self.slots.get(at)?.as_ref()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        // Never starts with an empty slot: empty or holding one at least.
-        self.slots.is_empty()
-    }
-
-    /// Every waiting one with its number, oldest first.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut T)> {
-        let base = self.base;
-        (self.slots.iter_mut().enumerate())
-            .filter_map(move |(i, slot)| Some((base + i as u64, slot.as_mut()?)))
     }
 
     /// The oldest: its number and value.
@@ -152,12 +132,6 @@ mod tests {
                 }
                 let first = model.first_key_value().map(|(&k, v)| (k, v));
                 assert_eq!(waiters.first(), first);
-                let id = rng.gen_range(0..next + 3);
-                assert_eq!(waiters.get(id), model.get(&id));
-                assert_eq!(waiters.is_empty(), model.is_empty());
-                let all: Vec<(u64, usize)> = waiters.iter_mut().map(|(k, v)| (k, *v)).collect();
-                let expected: Vec<(u64, usize)> = model.iter().map(|(&k, &v)| (k, v)).collect();
-                assert_eq!(all, expected);
             }
         }
     }

@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use super::keys::{KeyId, Keys};
 use super::replication::{CommitSeq, Entry, Forward, ForwardId, Peer};
-use super::waiting::Waiters;
 
 /// A key or node name in a message: borrowed from the input line unless it holds escapes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +122,7 @@ pub struct SyncOut<'a> {
     pub from: u64,
     /// Forwards to send, by id, out of `forwards`.
     pub forward_ids: &'a [ForwardId],
-    pub forwards: &'a Waiters<Forward>,
+    pub forwards: &'a BTreeMap<ForwardId, Forward>,
     /// Unacknowledged commits (key -> (offset, commit number)), when due.
     pub commits: Option<&'a BTreeMap<KeyId, (i64, CommitSeq)>>,
     pub commit_seq: CommitSeq,
@@ -156,7 +155,7 @@ impl SyncOut<'_> {
         if !self.forward_ids.is_empty() {
             body.array("forwards", |list| {
                 for id in self.forward_ids {
-                    if let Some(fwd) = self.forwards.get(*id) {
+                    if let Some(fwd) = self.forwards.get(id) {
                         list.array(|f| {
                             f.u64(*id).str(&self.keys[fwd.key].name);
                             msg(f, &fwd.msg);

@@ -11,6 +11,9 @@ pub struct IntTable<V> {
     dense: Vec<Option<V>>,
     sparse: FastMap<i64, V>,
     len: usize,
+    /// The smallest non-negative key in `sparse` (`usize::MAX` if none): the vector may grow
+    /// up to it without a look at the map.
+    lowest_far: usize,
 }
 
 impl<V> Default for IntTable<V> {
@@ -19,6 +22,7 @@ impl<V> Default for IntTable<V> {
             dense: Vec::new(),
             sparse: FastMap::default(),
             len: 0,
+            lowest_far: usize::MAX,
         }
     }
 }
@@ -80,6 +84,9 @@ impl<V> IntTable<V> {
                 return slot.get_or_insert_with(make);
             }
         }
+        if let Ok(u) = usize::try_from(i) {
+            self.lowest_far = self.lowest_far.min(u);
+        }
         let len = &mut self.len;
         self.sparse.entry(i).or_insert_with(|| {
             *len += 1;
@@ -92,17 +99,20 @@ impl<V> IntTable<V> {
     /// entry left in the map would be missed (and made a second time).
     #[cold]
     fn grow_to(&mut self, new_len: usize) {
-        let old_len = self.dense.len();
         self.dense.resize_with(new_len, || None);
-        if self.sparse.is_empty() {
+        if new_len <= self.lowest_far {
             return;
         }
-        let inside = |k: i64| usize::try_from(k).is_ok_and(|u| (old_len..new_len).contains(&u));
+        let inside = |k: i64| usize::try_from(k).is_ok_and(|u| u < new_len);
         let moving: Vec<i64> = self.sparse.keys().copied().filter(|&k| inside(k)).collect();
         for k in moving {
             let value = self.sparse.remove(&k).expect("a key just listed");
             self.dense[k as usize] = Some(value);
         }
+        self.lowest_far = (self.sparse.keys())
+            .filter_map(|&k| usize::try_from(k).ok())
+            .min()
+            .unwrap_or(usize::MAX);
     }
 }
 

@@ -327,7 +327,9 @@ fn sort_by_key_and_value<T: Copy>(items: &mut Vec<T>, of: impl Fn(&T) -> (i64, i
         at += keys[b as usize].1;
     }
     let buckets = bucket_of_item.iter().map(|&b| b as usize);
-    *items = scatter(items, buckets, start.clone());
+    // SAFETY: `start` holds where each bucket begins, by the counts of `bucket_of_item`'s
+    // buckets, laid end to end in `order`: together they cover `0..items.len()` once.
+    *items = unsafe { scatter(items, buckets, start.clone()) };
     for &b in &order {
         let range = start[b as usize]..start[b as usize] + keys[b as usize].1;
         items[range].sort_by_key(|item| of(item).1);
@@ -360,7 +362,10 @@ fn sort_dense_keys<T: Copy>(items: &mut Vec<T>, of: &impl Fn(&T) -> (i64, i64)) 
         start[b] += start[b - 1];
     }
     let buckets = items.iter().map(|item| (of(item).0 - min) as usize);
-    *items = scatter(items, buckets, start[..start.len() - 1].to_vec());
+    // SAFETY: `start` holds each bucket's beginning, from the counts of the very buckets
+    // `buckets` yields (`of` gives an item the same key each time): they cover
+    // `0..items.len()` once.
+    *items = unsafe { scatter(items, buckets, start[..start.len() - 1].to_vec()) };
     for bucket in start.windows(2) {
         if bucket[1] - bucket[0] > 1 {
             items[bucket[0]..bucket[1]].sort_by_key(|item| of(item).1);
@@ -372,20 +377,32 @@ fn sort_dense_keys<T: Copy>(items: &mut Vec<T>, of: &impl Fn(&T) -> (i64, i64)) 
 /// `items` placed by bucket (`buckets`: each item's), in their order within each: the first
 /// item of bucket `b` at `fill[b]`, the next one after it (`fill`: where each bucket starts).
 /// Into fresh room, not over a copy of the items (a copy costs as much again).
-fn scatter<T: Copy>(
+///
+/// # Safety
+/// `fill` must be where each bucket begins when each bucket holds as many items as `buckets`
+/// names it for: the buckets then cover `0..items.len()` once, so every slot is written
+/// (debug builds check it). Indexing checks that none is written out of bounds.
+unsafe fn scatter<T: Copy>(
     items: &[T],
     buckets: impl Iterator<Item = usize>,
     mut fill: Vec<usize>,
 ) -> Vec<T> {
     let mut sorted: Vec<T> = Vec::with_capacity(items.len());
     let spare = sorted.spare_capacity_mut();
+    #[cfg(debug_assertions)]
+    let mut written = vec![false; items.len()];
     for (item, b) in items.iter().zip(buckets) {
+        #[cfg(debug_assertions)]
+        {
+            assert!(!written[fill[b]], "scatter: slot {} written twice", fill[b]);
+            written[fill[b]] = true;
+        }
         spare[fill[b]].write(*item);
         fill[b] += 1;
     }
-    // SAFETY: the buckets' counts sum to `items.len()` and their starts partition
-    // `0..items.len()` (as the callers count them), so every slot was written above
-    // (indexing `spare` checks that none is written out of bounds).
+    #[cfg(debug_assertions)]
+    assert!(written.iter().all(|&w| w), "scatter: a slot left unwritten");
+    // SAFETY: every slot was written above, as the caller promised.
     unsafe { sorted.set_len(items.len()) };
     sorted
 }
