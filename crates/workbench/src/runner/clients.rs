@@ -10,7 +10,6 @@ use super::queue::Ticket;
 use super::{Event, Phase, Runner, Severity};
 use crate::history::{ClientName, Nanos, Op, OpF, OpType, OpValue, Process, NANOS_PER_SEC};
 use crate::net::{Addr, Body};
-use crate::workloads::reply::as_u64;
 use crate::workloads::{
     self, Completion, FinalStep, Invocation, ReplyText, Request, Step, Workload,
 };
@@ -90,21 +89,13 @@ impl Runner<'_> {
     /// A message for a client. The common case (a worker's awaited reply that is not an
     /// error) is read straight from the node's text; anything else goes through the map, as
     /// [`Runner::on_client_map`] says.
-    // `iter().any` on purpose: `contains` calls memchr, which costs more on a few bytes.
-    #[allow(clippy::manual_contains)]
     pub(super) fn on_client_message(&mut self, client: u32, src: Addr, body: Body) {
         let reply = match &body {
             Body::Raw(text) => ReplyText::new(text),
             Body::Reply(text, scanned) => ReplyText::scanned(text, scanned.as_deref()),
             Body::Map(_) => return self.on_client_map(client, src, body.into_map()),
         };
-        let header = reply.header();
-        let in_reply_to = header.as_ref().and_then(|h| as_u64(h.in_reply_to?));
-        let is_error = header.as_ref().and_then(|h| match h.kind {
-            // An escape in `type`: only the map can say what it is.
-            Some(kind) if kind.iter().any(|&b| b == b'\\') => None,
-            kind => Some(kind == Some(&b"\"error\""[..])),
-        });
+        let (in_reply_to, is_error) = reply.route();
         let (Some(in_reply_to), Some(false)) = (in_reply_to, is_error) else {
             return self.on_client_map(client, src, reply.to_map());
         };
