@@ -480,10 +480,7 @@ impl Head {
 fn write_type(out: &mut Vec<u8>, ty: &str) {
     let bytes = ty.as_bytes();
     if bytes.len() <= KEY_ROOM && crate::scan::string_run(bytes) == bytes.len() {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        crate::protocol::push_quoted(out, bytes);
     } else {
         write_json_str(out, ty);
     }

@@ -312,13 +312,19 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     // Fast path: nothing to escape (the bytes a string's text may hold as they are).
     let bytes = s.as_bytes();
     if crate::scan::string_run(bytes) == bytes.len() {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        push_quoted(out, bytes);
     } else {
         write_escaped_str(out, s);
     }
+}
+
+/// `bytes` between quotes: a string's text that needs no escape.
+#[inline(always)]
+pub(crate) fn push_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
 }
 
 #[cold]

@@ -338,6 +338,13 @@ fn id_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 8 {
         return as_u64(text);
     }
+    digits_u64(text)
+}
+
+/// The number `text` spells if it is all decimal digits (at most 19 of them, so that it
+/// fits), else `None`.
+#[inline(always)]
+fn digits_u64(text: &[u8]) -> Option<u64> {
     let mut n: u64 = 0;
     for &b in text {
         let d = b.wrapping_sub(b'0');
@@ -358,15 +365,7 @@ pub fn as_u64(text: &[u8]) -> Option<u64> {
         }
         return std::str::from_utf8(text).ok()?.parse().ok();
     }
-    let mut n: u64 = 0;
-    for &b in text {
-        let d = b.wrapping_sub(b'0');
-        if d >= 10 {
-            return None;
-        }
-        n = n * 10 + u64::from(d);
-    }
-    Some(n)
+    digits_u64(text)
 }
 
 /// A JSON value's text read as `Value::as_i64` would: an integer that fits (not `-0`, which
