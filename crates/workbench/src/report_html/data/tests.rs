@@ -536,14 +536,21 @@ fn shown_sets_are_written_as_each_alone() {
     for max in [0usize, 1, 2, 5, 40, 160] {
         let mut out = Vec::new();
         let mut expected = String::new();
+        // Sets written from the kept text: the path under test must be taken.
+        let mut copied = 0;
         {
             let mut json = JsonOut::new(&mut out);
             let mut shown = ShownSet::default();
             for set in &sets {
+                let cut = set_text_len(set) > max;
+                copied += usize::from(cut && !shown.ranges.is_empty() && shown.begins(set));
                 shown.write(&mut json, set, max);
                 expected.push_str(&serde_json::to_string(&cut_set(set, max)).unwrap());
             }
         }
         assert_eq!(std::str::from_utf8(&out).unwrap(), expected, "max {max}");
+        if max >= 5 {
+            assert!(copied > 100, "max {max}: only {copied} sets copied");
+        }
     }
 }
