@@ -27,8 +27,6 @@ pub enum Owner {
 #[derive(Debug)]
 pub struct KeyLog {
     pub name: Box<str>,
-    /// The name as a JSON string, quoted and escaped (as serde writes it).
-    pub quoted: Box<[u8]>,
     pub owner: Owner,
     /// The messages by offset.
     pub msgs: Vec<Value>,
@@ -87,9 +85,6 @@ impl Keys {
         let id = KeyId(self.logs.len() as u32);
         self.logs.push(KeyLog {
             name: name.into(),
-            quoted: serde_json::to_vec(name)
-                .expect("a string serializes")
-                .into(),
             owner: owner(name),
             msgs: Vec::new(),
             durable: 0,

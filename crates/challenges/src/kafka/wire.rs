@@ -207,35 +207,23 @@ pub fn write_list_committed_ok(body: &mut Fields, keys: &Keys, offsets: &[(KeyId
 
 /// `poll_ok`'s fields: per key, the messages of a range of offsets, `[[offset, msg], ...]`,
 /// copied from their text kept in the key's log ([`super::rendered`]: rendered up to the
-/// ranges' ends before). The whole `msgs` object is put together in `text` (room kept for
-/// it), then checked and copied once, rather than key by key.
+/// ranges' ends before); `text` is room for one key's list.
 pub fn write_poll_ok(
     body: &mut Fields,
     keys: &Keys,
     ranges: &[(KeyId, Range<usize>)],
     text: &mut Vec<u8>,
 ) {
-    if ranges.is_empty() {
-        // Most polls: nothing new.
-        body.object("msgs", |_| {});
-        return;
-    }
-    text.clear();
-    text.push(b'{');
-    for (i, (id, range)) in ranges.iter().enumerate() {
-        if i > 0 {
-            text.push(b',');
+    body.object("msgs", |map| {
+        for (id, range) in ranges {
+            let key = &keys[*id];
+            text.clear();
+            key.rendered.array(range.clone(), text);
+            // Always UTF-8 (see `RenderedPairs::text`): checked, a word at a time.
+            let json = std::str::from_utf8(text).expect("rendered pairs are UTF-8");
+            map.raw(&key.name, json);
         }
-        let key = &keys[*id];
-        text.extend_from_slice(&key.quoted);
-        text.push(b':');
-        key.rendered.array(range.clone(), text);
-    }
-    text.push(b'}');
-    // Always UTF-8 (see `RenderedPairs::text`; names as serde writes them): checked, a word
-    // at a time.
-    let json = std::str::from_utf8(text).expect("rendered pairs are UTF-8");
-    body.raw("msgs", json);
+    });
 }
 
 #[cfg(test)]
