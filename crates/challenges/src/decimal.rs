@@ -20,28 +20,29 @@ pub(crate) fn canonical_small(digits: &[u8], max_digits: usize) -> Option<usize>
 }
 
 /// [`glomers_node::plain_i64`] (an integer as serde reads an `i64` from plain digits, and
-/// how many bytes it takes), with the usual case here, inlined: a non-negative number of up
-/// to four digits (offsets, messages, ids). The runtime's function, a call away, takes the
-/// rest.
+/// how many bytes it takes), with the usual case inlined at the caller: a positive number of
+/// up to 18 digits (kafka's offsets, messages and ids, txn's keys and values; none
+/// overflows). The runtime's function, a call away, takes the rest (a sign, a zero, 19
+/// digits or more, anything else).
 #[inline(always)]
 pub(crate) fn plain_i64(b: &[u8]) -> Option<(i64, usize)> {
-    let mut n = 0i64;
-    for i in 0..4 {
-        let d = b.get(i).map_or(10, |c| c.wrapping_sub(b'0'));
-        if d >= 10 {
-            if i == 0 {
-                // A sign, or not a number: the general reader decides.
-                break;
-            }
-            return Some((n, i));
+    let Some(&first @ b'1'..=b'9') = b.first() else {
+        return glomers_node::plain_i64(b);
+    };
+    let mut n = i64::from(first - b'0');
+    let mut i = 1;
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
-        if i == 1 && n == 0 {
-            // A leading zero.
-            return None;
+        if i == 18 {
+            return glomers_node::plain_i64(b);
         }
         n = n * 10 + i64::from(d);
+        i += 1;
     }
-    glomers_node::plain_i64(b)
+    Some((n, i))
 }
 
 #[cfg(test)]
@@ -68,6 +69,8 @@ mod tests {
             "9999",
             "99999,",
             "1234567",
+            "999999999999999999",
+            "1000000000000000000",
             "x",
             "1.5",
             "1e3",
@@ -82,7 +85,7 @@ mod tests {
         }
         let bytes = b"0123456789-,]}.e ";
         for _ in 0..50_000 {
-            let len = rng.gen_range(0..8);
+            let len = rng.gen_range(0..22);
             let b: Vec<u8> = (0..len)
                 .map(|_| bytes[rng.gen_range(0..bytes.len())])
                 .collect();

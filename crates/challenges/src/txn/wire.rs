@@ -7,7 +7,8 @@ use glomers_node::{BodyReader, Ctx, FieldSet, Node, ReplyTo};
 
 use super::compact::CompactTxn;
 use super::{Fun, MicroOp, Request, Update};
-use glomers_node::{plain_i64, write_i64};
+use crate::decimal::plain_i64;
+use glomers_node::write_i64;
 
 /// Reads a `txn` or `replicate` body; `None` leaves it to serde.
 pub fn read<'a>(ty: &str, r: &mut BodyReader<'a>) -> Option<Request<'a>> {
@@ -100,7 +101,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             b"[\"w\"," => Fun::Write,
             _ => return None,
         };
-        let (key, used) = int(&b[i + 5..])?;
+        let (key, used) = plain_i64(&b[i + 5..])?;
         i += 5 + used;
         if b.get(i) != Some(&b',') {
             return None;
@@ -110,7 +111,7 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             i += 4;
             None
         } else {
-            let (v, used) = int(&b[i..])?;
+            let (v, used) = plain_i64(&b[i..])?;
             i += used;
             Some(v)
         };
@@ -121,30 +122,6 @@ fn compact_micro_ops(b: &[u8]) -> Option<(Vec<MicroOp>, usize)> {
             _ => return None,
         }
     }
-}
-
-/// The integer at the start of `b` as [`plain_i64`] reads it: positive ones of up to 18
-/// digits (keys and values, which never overflow) in a loop inlined here, anything else by
-/// the call.
-#[inline(always)]
-fn int(b: &[u8]) -> Option<(i64, usize)> {
-    let Some(&first @ b'1'..=b'9') = b.first() else {
-        return plain_i64(b);
-    };
-    let mut n = i64::from(first - b'0');
-    let mut i = 1;
-    while let Some(&c) = b.get(i) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        if i == 18 {
-            return plain_i64(b);
-        }
-        n = n * 10 + i64::from(d);
-        i += 1;
-    }
-    Some((n, i))
 }
 
 /// `["r", 1, null]` or `["w", 2, 3]`: exactly three elements.
@@ -381,19 +358,6 @@ mod tests {
             Some((vec![(Fun::Write, i64::MIN, Some(i64::MAX))], 48))
         );
         assert_eq!(compact_micro_ops(b"[[\"w\",1,9223372036854775808]]"), None);
-        // Around the inlined loop's 18 digits.
-        for text in [
-            "999999999999999999",
-            "1000000000000000000",
-            "9223372036854775807",
-            "9223372036854775808",
-            "0",
-            "00",
-            "-5",
-            "12x",
-        ] {
-            assert_eq!(int(text.as_bytes()), plain_i64(text.as_bytes()), "{text}");
-        }
         assert_eq!(compact_micro_ops(b"[[\"w\",1,-9223372036854775809]]"), None);
     }
 }

@@ -3,6 +3,8 @@
 //! the writer's own (a store into an array it holds, rather than a push that checks a
 //! vector's capacity each time), which goes to the vector a few hundred bytes at a time.
 
+use glomers_node::decimal_len;
+
 /// The writer's buffer; every single write but an escaped text's is at most [`MAX_PIECE`]
 /// bytes.
 const BUF: usize = 4096;
@@ -78,7 +80,7 @@ impl<'a> JsonOut<'a> {
         if n < 100_000_000 {
             // Up to eight digits (a time in microseconds has eight): all at once.
             self.room(8);
-            let (len, d) = (self.len, digits(n));
+            let (len, d) = (self.len, decimal_len(n));
             self.put_word(len, eight_digits(n) >> (8 * (8 - d)));
             self.len = len + d;
             return;
@@ -96,14 +98,14 @@ impl<'a> JsonOut<'a> {
         let len = self.len;
         if n < E8 * E8 {
             let (high, low) = (n / E8, n % E8);
-            let d = digits(high);
+            let d = decimal_len(high);
             self.put_word(len, eight_digits(high) >> (8 * (8 - d)));
             self.put_word(len + d, eight_digits(low));
             self.len = len + d + 8;
         } else {
             // Seventeen digits or more: the first (up to four) and the last sixteen.
             let (high, rest) = (n / (E8 * E8), n % (E8 * E8));
-            let d = digits(high);
+            let d = decimal_len(high);
             self.put_word(len, eight_digits(high) >> (8 * (8 - d)));
             self.put_word(len + d, eight_digits(rest / E8));
             self.put_word(len + d + 8, eight_digits(rest % E8));
@@ -301,7 +303,7 @@ impl<'a> JsonOut<'a> {
             self.pair(len, n as usize);
             self.len = len + 2;
         } else {
-            let d = digits(n);
+            let d = decimal_len(n);
             self.put_word(len, eight_digits(n) >> (8 * (8 - d)));
             self.len = len + d;
         }
@@ -446,24 +448,6 @@ fn eight_digits(n: u64) -> u64 {
     tens | 0x3030_3030_3030_3030
 }
 
-/// The number of decimal digits of `n` (above 0): from its bit length, then one comparison.
-#[inline]
-fn digits(n: u64) -> usize {
-    const POWERS: [u64; 20] = {
-        let mut p = [1u64; 20];
-        let mut i = 1;
-        while i < 20 {
-            p[i] = p[i - 1] * 10;
-            i += 1;
-        }
-        p
-    };
-    let bits = 64 - n.leading_zeros() as usize;
-    // bits * log10(2), rounded down: the digits, or one fewer.
-    let guess = (bits * 1233) >> 12;
-    guess + usize::from(n >= POWERS[guess])
-}
-
 /// What each byte is escaped as after its backslash (0: written as it is; `u`: `\u00xx`).
 const ESCAPE: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -536,7 +520,7 @@ mod tests {
         }
         for n in &numbers {
             assert_eq!(written(|j| j.u64(*n)), n.to_string());
-            assert_eq!(digits((*n).max(1)), (*n).max(1).to_string().len());
+            assert_eq!(decimal_len((*n).max(1)), (*n).max(1).to_string().len());
         }
         let all = written(|j| {
             for _ in 0..100 {
